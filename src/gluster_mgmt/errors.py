@@ -1,0 +1,67 @@
+"""The one error hierarchy of gluster_mgmt.
+
+Every backend translates its client library's exceptions into these at its edge and chains
+the original as ``__cause__``, so callers never need to know which store they run on.
+Messages name what is wrong and never contain secrets (tokens, passwords).
+"""
+
+from __future__ import annotations
+
+
+class GlusterMgmtError(Exception):
+    """Base of everything gluster_mgmt raises on purpose."""
+
+
+class StoreError(GlusterMgmtError):
+    """A configuration-store operation failed."""
+
+
+class ConflictError(StoreError):
+    """A compare-and-swap lost: the key's revision (or existence) was not what was expected."""
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
+class NotFoundError(StoreError):
+    """The key (or lease) does not exist."""
+
+
+class UnavailableError(StoreError):
+    """The store cannot be reached or has no quorum; the operation may be retried."""
+
+
+class StoreTimeoutError(StoreError, TimeoutError):
+    """The store did not answer in time; the operation may or may not have been applied."""
+
+
+class ValueTooLargeError(StoreError, ValueError):
+    """A value or transaction exceeds the common size limit every backend accepts."""
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A key or prefix is not acceptable to the store contract."""
+
+
+class AuthError(StoreError):
+    """The store refused our credentials (the credentials themselves are never shown)."""
+
+
+class RevisionCompactedError(StoreError):
+    """A watch asked to resume from a revision whose history the store no longer keeps.
+
+    The caller must list the prefix again and watch from the listing's revision.
+    """
+
+
+class LeaseExpiredError(StoreError):
+    """The lease is gone (expired or revoked): keys bound to it have vanished."""
+
+
+class PluginError(GlusterMgmtError):
+    """A backend plugin could not be found or loaded."""
+
+
+class LockTimeoutError(GlusterMgmtError, TimeoutError):
+    """A lock was not acquired within the requested time."""

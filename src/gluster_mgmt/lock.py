@@ -1,0 +1,121 @@
+"""Distributed locks: lease-bound mutexes with fencing tokens.
+
+A lock is a key created with ``expect=ABSENT`` and bound to its holder's lease, so it is
+released when the holder releases it, and also when the holder dies (its lease expires).
+The revision at which the key was created is the fencing token: it grows with every
+acquisition, so a resource can refuse a stale holder that still believes it holds the lock.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
+from gluster_mgmt.store.types import ABSENT, EventKind
+
+if TYPE_CHECKING:
+    from gluster_mgmt.store.base import Lease, Store
+
+LOCKS_PREFIX = "locks/"
+
+
+class Lock(abc.ABC):
+    """A mutex shared by every process that uses the same store."""
+
+    name: str
+
+    @abc.abstractmethod
+    def acquire(self, timeout: float | None = None) -> int:
+        """Block until held (LockTimeoutError after ``timeout`` s); returns the fencing token."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give the lock up (a no-op if not held)."""
+
+    @property
+    @abc.abstractmethod
+    def fencing_token(self) -> int | None:
+        """Token of the current holding, None when not held."""
+
+    @property
+    def held(self) -> bool:
+        return self.fencing_token is not None
+
+    def __enter__(self) -> "Lock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class LeaseLock(Lock):
+    """The lock recipe every backend gets for free from the Store primitives."""
+
+    DEFAULT_TTL = 15.0
+
+    def __init__(self, store: "Store", name: str, ttl: float | None = None, holder: str = "") -> None:
+        self.store = store
+        self.name = name
+        self.key = f"{LOCKS_PREFIX}{name}/owner"
+        self.ttl = ttl or max(self.DEFAULT_TTL, store.capabilities.min_lease_ttl)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self._lease: Lease | None = None
+        self._token: int | None = None
+        from gluster_mgmt.store.base import check_key
+
+        check_key(self.key)
+
+    @property
+    def fencing_token(self) -> int | None:
+        if self._lease is not None and not self._lease.alive:
+            self._token = None  # lost with the lease: do not pretend to hold it
+        return self._token
+
+    def acquire(self, timeout: float | None = None) -> int:
+        if self._token is not None:
+            raise StoreError(f"lock {self.name!r} is already held by this object")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        lease = self.store.lease(self.ttl).keep_alive()
+        try:
+            while True:
+                try:
+                    self._token = self.store.put(self.key, self.holder.encode(), ABSENT, lease=lease)
+                    self._lease = lease
+                    return self._token
+                except ConflictError:
+                    pass
+                self._wait_for_release(deadline)
+        except BaseException:
+            lease.revoke()
+            raise
+
+    def _wait_for_release(self, deadline: float | None) -> None:
+        current = self.store.get(self.key)
+        if current is None:
+            return
+        with self.store.watch(self.key.rsplit("/", 1)[0] + "/", start_revision=current.revision) as watch:
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise LockTimeoutError(f"lock {self.name!r} not acquired within the timeout")
+                # Wake up regularly: a deletion missed during a reconnect still ends the wait.
+                events = watch.get(timeout=min(remaining or 1.0, 1.0))
+                if any(e.kind is EventKind.DELETE and e.key == self.key for e in events):
+                    return
+                if not events and self.store.get(self.key) is None:
+                    return
+
+    def release(self) -> None:
+        lease, self._lease, self._token = self._lease, None, None
+        if lease is not None:
+            lease.revoke()  # removes the key with it
+
+    def holder_of(self) -> str | None:
+        """Who holds the lock now (for diagnostics), or None."""
+        entry = self.store.get(self.key)
+        return entry.value.decode() if entry else None

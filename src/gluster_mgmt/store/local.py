@@ -1,0 +1,403 @@
+"""The embedded default store: one SQLite file, single node, no server to run.
+
+Several processes on one host may share the file (WAL mode, ``BEGIN IMMEDIATE`` for writes).
+It keeps a bounded history of changes so watches resume from a revision like etcd's do, and
+leases whose keys disappear when the holder stops renewing (expiry is checked by every reader
+and applied by the next writer or watcher). URL: ``local:///path/to/state.db``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+from gluster_mgmt.errors import (
+    ConflictError,
+    LeaseExpiredError,
+    RevisionCompactedError,
+    StoreError,
+    StoreTimeoutError,
+    UnavailableError,
+)
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
+from gluster_mgmt.store.types import (
+    Capabilities,
+    Check,
+    Delete,
+    Entry,
+    EventKind,
+    Expect,
+    Expectation,
+    Listing,
+    Op,
+    Put,
+    WatchEvent,
+)
+
+#: Revisions of history kept for watches to resume from.
+HISTORY_KEPT = 20_000
+#: How often a watcher looks for new revisions written by other processes.
+POLL_INTERVAL = 0.01
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, created INTEGER NOT NULL,
+    revision INTEGER NOT NULL, lease INTEGER) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_by_lease ON kv (lease) WHERE lease IS NOT NULL;
+CREATE TABLE IF NOT EXISTS history (
+    revision INTEGER NOT NULL, key TEXT NOT NULL, value BLOB, PRIMARY KEY (revision, key))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (id INTEGER PRIMARY KEY AUTOINCREMENT, ttl REAL NOT NULL,
+    expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS leases_by_expiry ON leases (expires);
+INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0), ('boot', '');
+"""
+
+_LIVE_KV = "(lease IS NULL OR lease IN (SELECT id FROM leases WHERE expires >= ?))"
+
+
+def _clock() -> float:
+    """Seconds since boot: comparable between processes, immune to wall-clock jumps."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) of the keys starting with ``prefix`` ('' or ending with '/')."""
+    if not prefix:
+        return "", "\U0010ffff"
+    return prefix, prefix[:-1] + chr(ord("/") + 1)
+
+
+class _Commit:
+    """In-process wake-up for watchers after a local commit (other processes are polled)."""
+
+    conditions: dict[str, threading.Condition] = {}
+    guard = threading.Lock()
+
+    @classmethod
+    def condition(cls, path: str) -> threading.Condition:
+        with cls.guard:
+            return cls.conditions.setdefault(path, threading.Condition())
+
+
+class LocalStore(Store):
+    name = "local"
+    capabilities = Capabilities(
+        min_lease_ttl=0.5, lease_expiry_slack=0.5, watch_every_revision=True, embedded=True
+    )
+
+    def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
+        super().__init__(url, timeout)
+        if not url.path or url.hosts:
+            raise StoreError("local store URL must be local:///absolute/path/to/state.db")
+        self.path = url.path
+        self.root = ""  # the file is the namespace
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._committed = _Commit.condition(os.path.realpath(self.path))
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            self._init_schema()
+        except (OSError, sqlite3.Error) as exc:
+            raise UnavailableError(f"cannot open local store {self.path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: object) -> "LocalStore":
+        return cls(StoreURL.parse(url), **kwargs)
+
+    # ------------------------------------------------------------------ connection handling
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            self._local.db = db
+            with self._guard:
+                self._connections.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreTimeoutError(f"local store {self.path} busy: {exc}") from exc
+            raise UnavailableError(f"local store {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise UnavailableError(f"local store {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every SELECT inside sees one snapshot."""
+        db = self._db()
+        with self._translate():
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with self._translate():
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        with self._committed:
+            self._committed.notify_all()
+
+    def _init_schema(self) -> None:
+        self._db().executescript(_SCHEMA)
+        with self._write() as db:
+            boot = _boot_id()
+            (stored,) = db.execute("SELECT value FROM meta WHERE name='boot'").fetchone()
+            if stored != boot:
+                # Leases are measured in time since boot: after a reboot, every holder is gone.
+                self._expire(db, _clock() + 1e12)
+                db.execute("UPDATE meta SET value=? WHERE name='boot'", (boot,))
+
+    # ------------------------------------------------------------------ shared write steps
+    @staticmethod
+    def _revision(db: sqlite3.Connection) -> int:
+        return db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()[0]
+
+    def _next_revision(self, db: sqlite3.Connection) -> int:
+        revision = self._revision(db) + 1
+        db.execute("UPDATE meta SET value=? WHERE name='revision'", (revision,))
+        if revision % 1000 == 0:
+            horizon = revision - HISTORY_KEPT
+            if horizon > 0:
+                db.execute("DELETE FROM history WHERE revision <= ?", (horizon,))
+                db.execute("UPDATE meta SET value=? WHERE name='compacted'", (horizon,))
+        return revision
+
+    def _expire(self, db: sqlite3.Connection, now: float) -> None:
+        """Delete the keys of leases past their expiry (in this write transaction)."""
+        expired = [r[0] for r in db.execute("SELECT id FROM leases WHERE expires < ?", (now,))]
+        if not expired:
+            return
+        marks = ",".join("?" * len(expired))
+        keys = [r[0] for r in db.execute(f"SELECT key FROM kv WHERE lease IN ({marks})", expired)]
+        if keys:
+            revision = self._next_revision(db)
+            db.executemany("INSERT INTO history VALUES (?, ?, NULL)", [(revision, k) for k in keys])
+            db.execute(f"DELETE FROM kv WHERE lease IN ({marks})", expired)
+        db.execute(f"DELETE FROM leases WHERE id IN ({marks})", expired)
+
+    def _current(self, db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
+        row = db.execute("SELECT revision, created FROM kv WHERE key=?", (key,)).fetchone()
+        return row
+
+    @staticmethod
+    def _holds(current: tuple[int, int] | None, expect: Expectation) -> bool:
+        if expect is Expect.ANY:
+            return True
+        if expect is Expect.ABSENT:
+            return current is None
+        return current is not None and current[0] == expect
+
+    def _apply_put(self, db, revision: int, key: str, value: bytes, current, lease: Lease | None) -> None:
+        lease_id = None
+        if lease is not None:
+            lease_id = lease.id
+            row = db.execute("SELECT 1 FROM leases WHERE id=?", (lease_id,)).fetchone()
+            if row is None:
+                raise LeaseExpiredError(f"lease {lease_id:x} has expired or was revoked")
+        created = revision if current is None else current[1]
+        db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)",
+                   (key, value, created, revision, lease_id))
+        db.execute("INSERT INTO history VALUES (?, ?, ?)", (revision, key, value))
+
+    # ------------------------------------------------------------------ primitives
+    def _get(self, key: str) -> Entry | None:
+        db = self._db()
+        with self._translate():
+            row = db.execute(
+                f"SELECT value, revision, created, lease FROM kv WHERE key=? AND {_LIVE_KV}",
+                (key, _clock()),
+            ).fetchone()
+        return None if row is None else Entry(key, row[0], row[1], row[2], row[3])
+
+    def _list(self, prefix: str) -> Listing:
+        low, high = _prefix_range(prefix)
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT key, value, revision, created, lease FROM kv "
+                f"WHERE key >= ? AND key < ? AND {_LIVE_KV} ORDER BY key",
+                (low, high, _clock()),
+            ).fetchall()
+            revision = self._revision(db)
+        return Listing(tuple(Entry(*row) for row in rows), revision)
+
+    def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
+        with self._write() as db:
+            self._expire(db, _clock())
+            current = self._current(db, key)
+            if not self._holds(current, expect):
+                raise ConflictError(_conflict_message(key, expect, current), (key,))
+            revision = self._next_revision(db)
+            self._apply_put(db, revision, key, value, current, lease)
+            return revision
+
+    def _delete(self, key: str, expect: Expectation) -> int | None:
+        with self._write() as db:
+            self._expire(db, _clock())
+            current = self._current(db, key)
+            if not self._holds(current, expect):
+                raise ConflictError(_conflict_message(key, expect, current), (key,))
+            if current is None:
+                return None
+            revision = self._next_revision(db)
+            db.execute("DELETE FROM kv WHERE key=?", (key,))
+            db.execute("INSERT INTO history VALUES (?, ?, NULL)", (revision, key))
+            return revision
+
+    def _commit(self, ops: list[Op]) -> int:
+        with self._write() as db:
+            self._expire(db, _clock())
+            currents = {op.key: self._current(db, op.key) for op in ops}
+            failed = tuple(op.key for op in ops if not self._holds(currents[op.key], op.expect))
+            if failed:
+                raise ConflictError(f"transaction expectation failed for {', '.join(failed)}", failed)
+            revision = self._next_revision(db)
+            for op in ops:
+                if isinstance(op, Put):
+                    self._apply_put(db, revision, op.key, op.value, currents[op.key], op.lease)
+                elif isinstance(op, Delete) and currents[op.key] is not None:
+                    db.execute("DELETE FROM kv WHERE key=?", (op.key,))
+                    db.execute("INSERT INTO history VALUES (?, ?, NULL)", (revision, op.key))
+            return revision
+
+    def _watch(self, prefix: str, start_revision: int | None) -> Watch:
+        with self._read() as db:
+            current = self._revision(db)
+            compacted = db.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()[0]
+        if start_revision is None:
+            start_revision = current
+        elif start_revision < compacted:
+            raise RevisionCompactedError(
+                f"revision {start_revision} is compacted (history kept from {compacted + 1})"
+            )
+        return _LocalWatch(self, prefix, start_revision)
+
+    def _grant_lease(self, ttl: float) -> Lease:
+        with self._write() as db:
+            now = _clock()
+            self._expire(db, now)
+            cursor = db.execute("INSERT INTO leases (ttl, expires) VALUES (?, ?)", (ttl, now + ttl))
+            return _LocalLease(self, cursor.lastrowid, ttl)
+
+    def _close(self) -> None:
+        with self._guard:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        self._local = threading.local()
+
+
+def _conflict_message(key: str, expect: Expectation, current: tuple[int, int] | None) -> str:
+    if expect is Expect.ABSENT:
+        return f"key {key!r} already exists (revision {current[0]})"
+    if current is None:
+        return f"key {key!r} does not exist (expected revision {expect})"
+    return f"key {key!r} is at revision {current[0]}, expected {expect}"
+
+
+class _LocalLease(Lease):
+    def __init__(self, store: LocalStore, lease_id: int, ttl: float) -> None:
+        super().__init__(lease_id, ttl)
+        self.store = store
+
+    def refresh(self) -> None:
+        with self.store._write() as db:
+            now = _clock()
+            self.store._expire(db, now)
+            cursor = db.execute("UPDATE leases SET expires=? WHERE id=?", (now + self.ttl, self.id))
+            if cursor.rowcount == 0:
+                raise LeaseExpiredError(f"lease {self.id:x} has expired")
+
+    def _revoke(self) -> None:
+        with self.store._write() as db:
+            db.execute("UPDATE leases SET expires=-1 WHERE id=?", (self.id,))
+            self.store._expire(db, _clock())
+
+
+class _LocalWatch(Watch):
+    def __init__(self, store: LocalStore, prefix: str, start_revision: int) -> None:
+        super().__init__(prefix, start_revision)
+        self.store = store
+        self._thread = threading.Thread(target=self._run, name=f"watch-{prefix or '/'}", daemon=True)
+        self._thread.start()
+
+    def _stop(self) -> None:
+        with self.store._committed:
+            self.store._committed.notify_all()
+
+    def _run(self) -> None:
+        low, high = _prefix_range(self.prefix)
+        seen = self.revision
+        next_expiry_check = 0.0
+        while not self.closed:
+            try:
+                now = _clock()
+                if now >= next_expiry_check:
+                    self._reap_expired(now)
+                    next_expiry_check = now + 0.1
+                with self.store._read() as db:
+                    revision = self.store._revision(db)
+                    if revision > seen:
+                        compacted = db.execute(
+                            "SELECT value FROM meta WHERE name='compacted'").fetchone()[0]
+                        if seen < compacted:
+                            self._fail(RevisionCompactedError(
+                                f"watch fell behind: revision {seen} is compacted"))
+                            return
+                        rows = db.execute(
+                            "SELECT revision, key, value FROM history WHERE revision > ? "
+                            "AND revision <= ? AND key >= ? AND key < ? ORDER BY revision, key",
+                            (seen, revision, low, high),
+                        ).fetchall()
+                        seen = revision
+                        if rows:
+                            self._deliver([
+                                WatchEvent(EventKind.DELETE if v is None else EventKind.PUT, k, v, r)
+                                for r, k, v in rows
+                            ])
+            except StoreError:
+                pass  # the file may be busy for a moment; keep polling
+            with self.store._committed:
+                if not self.closed:
+                    self.store._committed.wait(POLL_INTERVAL)
+
+    def _reap_expired(self, now: float) -> None:
+        db = self.store._db()
+        with self.store._translate():
+            due = db.execute("SELECT 1 FROM leases WHERE expires < ? LIMIT 1", (now,)).fetchone()
+        if due:
+            with self.store._write() as db:
+                self.store._expire(db, now)

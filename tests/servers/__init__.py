@@ -1,0 +1,153 @@
+"""Real store servers for the tests, started on loopback ports of their own.
+
+Each server class knows how to start, stop, SIGKILL and restart its process (same port, same
+data) and how to spell a store URL for it. What a test starts, the fixture stops.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class StoreServer(abc.ABC):
+    """A store server process for tests (or no process at all, for the embedded store)."""
+
+    backend: str
+    #: False for the embedded store: there is no server to restart or kill.
+    has_process = True
+    startup_timeout = 60.0
+
+    def __init__(self, workdir: Path, host: str = "127.0.0.1") -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = host
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / f"{self.backend}.log"
+
+    @abc.abstractmethod
+    def argv(self) -> list[str]:
+        """The server's command line (ports are chosen once and kept across restarts)."""
+
+    @abc.abstractmethod
+    def url(self, root: str) -> str:
+        """A store URL whose keys live under ``root`` (isolates one test from another)."""
+
+    @property
+    @abc.abstractmethod
+    def client_port(self) -> int: ...
+
+    def prepare(self) -> None:
+        """Write configuration files before the first start."""
+
+    def wait_ready(self) -> None:
+        wait_for_port(self.host, self.client_port, self.startup_timeout, self.proc)
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if self.proc is None:
+            self.prepare()
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=self.workdir, env=self.env(), start_new_session=True,
+        )
+        log.close()
+        self.wait_ready()
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def _signal(self, sig: int, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class LocalServer(StoreServer):
+    """The embedded store: a file, no process."""
+
+    backend = "local"
+    has_process = False
+
+    def argv(self) -> list[str]:
+        return []
+
+    @property
+    def client_port(self) -> int:
+        return 0
+
+    def url(self, root: str) -> str:
+        return f"local://{self.workdir}/{root}.db"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+
+SERVERS = {
+    "local": "tests.servers:LocalServer",
+    "etcd": "tests.servers.etcd:EtcdServer",
+    "consul": "tests.servers.consul:ConsulServer",
+    "zookeeper": "tests.servers.zookeeper:ZooKeeperServer",
+}
+
+
+def server_class(backend: str) -> type[StoreServer]:
+    module, _, name = SERVERS[backend].partition(":")
+    return getattr(importlib.import_module(module), name)
