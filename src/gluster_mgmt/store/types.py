@@ -33,7 +33,8 @@ class Entry:
     revision: int
     #: Revision at which the key was created (unchanged by later writes).
     created: int
-    #: Lease the key is bound to, if any.
+    #: Id of the lease the key is bound to, if any (an opaque int: etcd lease id, Consul
+    #: session UUID as int, ZooKeeper session id).
     lease: int | None = None
 
 
