@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 from gluster_mgmt.errors import (
@@ -118,6 +119,8 @@ class LocalStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> "LocalStore":
+        if urllib.parse.urlsplit(url).netloc:
+            raise StoreError(f"local store URL must be local:///absolute/path/to/state.db, not {url!r}")
         return cls(StoreURL.parse(url), **kwargs)
 
     # ------------------------------------------------------------------ connection handling

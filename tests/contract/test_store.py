@@ -1,0 +1,545 @@
+"""The Store contract, run unchanged against every backend (tests/conftest.py: ``store``).
+
+Every test talks to a real server (etcd, Consul, ZooKeeper) or the embedded SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gluster_mgmt import open_store
+from gluster_mgmt.errors import (
+    ConflictError,
+    InvalidKeyError,
+    LeaseExpiredError,
+    LockTimeoutError,
+    PluginError,
+    StoreError,
+    StoreTimeoutError,
+    UnavailableError,
+    ValueTooLargeError,
+)
+from gluster_mgmt.store import (
+    ABSENT,
+    ANY,
+    MAX_TXN_OPS,
+    MAX_VALUE_SIZE,
+    Check,
+    Delete,
+    EventKind,
+    Put,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ----------------------------------------------------------------------------- helpers
+def collect(watch, count: int, timeout: float = 20.0) -> list:
+    """Events from ``watch`` until ``count`` arrived or ``timeout`` passed."""
+    events: list = []
+    deadline = time.monotonic() + timeout
+    while len(events) < count and time.monotonic() < deadline:
+        events.extend(watch.get(timeout=min(0.5, max(deadline - time.monotonic(), 0.01))))
+    return events
+
+
+def final_state(events) -> dict[str, bytes | None]:
+    state: dict[str, bytes | None] = {}
+    for e in events:
+        state[e.key] = e.value if e.kind is EventKind.PUT else None
+    return state
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (UnavailableError, StoreTimeoutError):
+            pass
+        time.sleep(interval)
+    return predicate()
+
+
+def worker(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.contract.workers", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def expiry_wait(store, ttl: float) -> float:
+    return ttl + store.capabilities.lease_expiry_slack + 10.0
+
+
+# ----------------------------------------------------------------------------- basics
+def test_put_get_delete_and_revisions(store):
+    assert store.get("vol/a") is None
+    r1 = store.put("vol/a", b"one")
+    e1 = store.get("vol/a")
+    assert (e1.key, e1.value, e1.revision, e1.created) == ("vol/a", b"one", r1, r1)
+    r2 = store.put("vol/a", b"two")
+    assert r2 > r1
+    e2 = store.get("vol/a")
+    assert (e2.value, e2.revision, e2.created) == (b"two", r2, r1)
+    r3 = store.delete("vol/a")
+    assert r3 is not None and r3 > r2
+    assert store.get("vol/a") is None
+    assert store.delete("vol/a") is None  # ANY tolerates absence
+
+
+def test_values_are_bytes_verbatim(store):
+    blob = bytes(range(256)) * 4
+    store.put("bin", blob)
+    assert store.get("bin").value == blob
+    store.put("empty", b"")
+    assert store.get("empty").value == b""
+
+
+def test_list_is_a_sorted_prefix_snapshot(store):
+    for key in ("v/b", "v/a", "v/a/x", "v/c/d/e", "vx/a", "w"):
+        store.put(key, key.encode())
+    listing = store.list("v/")
+    assert [e.key for e in listing] == ["v/a", "v/a/x", "v/b", "v/c/d/e"]
+    assert [e.value for e in listing] == [b"v/a", b"v/a/x", b"v/b", b"v/c/d/e"]
+    assert listing.revision >= max(e.revision for e in listing)
+    assert [e.key for e in store.list("")] == ["v/a", "v/a/x", "v/b", "v/c/d/e", "vx/a", "w"]
+    assert len(store.list("nothing/")) == 0
+    # A key that is also a directory keeps its children when deleted.
+    store.delete("v/a")
+    assert [e.key for e in store.list("v/")] == ["v/a/x", "v/b", "v/c/d/e"]
+
+
+def test_stores_with_different_roots_are_isolated(store_server):
+    with open_store(store_server.url("iso1")) as a, open_store(store_server.url("iso2")) as b:
+        a.put("k", b"a")
+        assert b.get("k") is None
+        b.put("k", b"b")
+        assert a.get("k").value == b"a"
+        assert [e.key for e in a.list("")] == ["k"]
+        a.delete("k")
+        b.delete("k")
+
+
+# ----------------------------------------------------------------------------- expectations
+def test_create_only_if_absent(store):
+    r = store.put("peer/1", b"x", ABSENT)
+    with pytest.raises(ConflictError) as err:
+        store.put("peer/1", b"y", ABSENT)
+    assert err.value.keys == ("peer/1",)
+    assert store.get("peer/1").revision == r
+
+
+def test_compare_and_swap_on_revision(store):
+    r1 = store.put("vol", b"1")
+    r2 = store.put("vol", b"2", r1)
+    with pytest.raises(ConflictError):
+        store.put("vol", b"3", r1)  # stale
+    assert store.get("vol").value == b"2"
+    with pytest.raises(ConflictError):
+        store.delete("vol", r1)
+    assert store.delete("vol", r2) > r2
+    with pytest.raises(ConflictError):
+        store.put("vol", b"4", r2)  # gone: an exact revision cannot match
+    with pytest.raises(ConflictError):
+        store.delete("vol", r2)
+
+
+def test_cas_race_threads_one_creator_wins_no_lost_increment(store):
+    winners: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def create(me: int) -> None:
+        barrier.wait()
+        try:
+            store.put("race/owner", str(me).encode(), ABSENT)
+            winners.append(me)
+        except ConflictError:
+            pass
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.get("race/owner").value == str(winners[0]).encode()
+
+    store.put("race/counter", b"0")
+
+    def increment(times: int) -> None:
+        for _ in range(times):
+            while True:
+                entry = store.get("race/counter")
+                try:
+                    store.put("race/counter", str(int(entry.value) + 1).encode(), entry.revision)
+                    break
+                except ConflictError:
+                    continue
+
+    threads = [threading.Thread(target=increment, args=(15,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("race/counter").value == b"90"
+
+
+def test_cas_race_processes(store, store_url):
+    creators = [worker("create", store_url, "proc/owner", str(i)) for i in range(4)]
+    outcomes = [p.communicate(timeout=120)[0].strip() for p in creators]
+    assert sorted(outcomes) == ["LOST", "LOST", "LOST", "WON"], outcomes
+    incrementers = [worker("increment", store_url, "proc/counter", "20") for _ in range(3)]
+    for p in incrementers:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    assert store.get("proc/counter").value == b"60"
+
+
+# ----------------------------------------------------------------------------- transactions
+def test_transaction_applies_all_with_one_revision(store):
+    base = store.put("t/a", b"a0")
+    rev = store.transaction([
+        Put("t/a", b"a1", expect=base), Put("t/b", b"b1", expect=ABSENT), Check("t/c", ABSENT),
+    ])
+    a, b = store.get("t/a"), store.get("t/b")
+    assert (a.value, b.value, a.revision, b.revision) == (b"a1", b"b1", rev, rev)
+    rev2 = store.transaction([Delete("t/a", expect=rev), Put("t/c", b"c")])
+    assert rev2 > rev and store.get("t/a") is None and store.get("t/c").value == b"c"
+
+
+def test_transaction_is_all_or_nothing(store):
+    ra = store.put("t/a", b"a0")
+    store.put("t/b", b"b0")
+    with pytest.raises(ConflictError) as err:
+        store.transaction([
+            Put("t/a", b"a1", expect=ra), Put("t/b", b"b1", expect=ABSENT), Put("t/new", b"n"),
+        ])
+    assert "t/b" in err.value.keys
+    assert store.get("t/a").value == b"a0"
+    assert store.get("t/b").value == b"b0"
+    assert store.get("t/new") is None
+    with pytest.raises(ConflictError):
+        store.transaction([Check("t/a", ra + 1000), Delete("t/b")])
+    assert store.get("t/b").value == b"b0"
+
+
+def test_concurrent_transfers_keep_the_sum(store):
+    store.transaction([Put("bank/x", b"100"), Put("bank/y", b"100")])
+
+    def transfer(times: int) -> None:
+        for _ in range(times):
+            while True:
+                x, y = store.get("bank/x"), store.get("bank/y")
+                try:
+                    store.transaction([
+                        Put("bank/x", str(int(x.value) - 1).encode(), expect=x.revision),
+                        Put("bank/y", str(int(y.value) + 1).encode(), expect=y.revision),
+                    ])
+                    break
+                except ConflictError:
+                    continue
+
+    threads = [threading.Thread(target=transfer, args=(10,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (store.get("bank/x").value, store.get("bank/y").value) == (b"60", b"140")
+
+
+# ----------------------------------------------------------------------------- watches
+def test_watch_sees_puts_and_deletes_under_its_prefix(store):
+    with store.watch("w/") as watch:
+        store.put("w/a", b"1")
+        store.put("other", b"x")
+        store.put("w/b/c", b"2")
+        store.delete("w/a")
+        events = collect(watch, 3)
+    assert [(e.kind, e.key, e.value) for e in events] == [
+        (EventKind.PUT, "w/a", b"1"), (EventKind.PUT, "w/b/c", b"2"), (EventKind.DELETE, "w/a", None),
+    ]
+    assert [e.revision for e in events] == sorted(e.revision for e in events)
+
+
+def test_watch_resumes_from_a_revision(store):
+    start = store.put("r/seed", b"0")
+    store.put("r/a", b"1")
+    store.put("r/b", b"2")
+    store.delete("r/seed")
+    with store.watch("r/", start_revision=start) as watch:
+        events = collect(watch, 3)
+        assert final_state(events) == {"r/a": b"1", "r/b": b"2", "r/seed": None}
+        assert all(e.revision > start for e in events)
+        last = events[-1].revision
+    store.put("r/c", b"3")
+    with store.watch("r/", start_revision=last) as watch:
+        assert final_state(collect(watch, 1)) == {"r/c": b"3"}
+
+
+def test_watch_from_a_listing_misses_nothing(store):
+    store.put("l/a", b"0")
+    listing = store.list("l/")
+    store.put("l/a", b"1")
+    with store.watch("l/", start_revision=listing.revision) as watch:
+        store.put("l/b", b"2")
+        events = collect(watch, 2)
+    assert final_state(events) == {"l/a": b"1", "l/b": b"2"}
+
+
+def test_many_changes_reach_the_final_state(store):
+    with store.watch("m/") as watch:
+        for i in range(50):
+            store.put(f"m/{i % 5}", str(i).encode())
+        store.delete("m/0")
+        deadline = time.monotonic() + 20
+        events: list = []
+        while time.monotonic() < deadline:
+            events += watch.get(timeout=0.5)
+            if final_state(events) == {"m/0": None, **{f"m/{k}": str(45 + k).encode() for k in range(1, 5)}}:
+                break
+    assert final_state(events) == {"m/0": None, **{f"m/{k}": str(45 + k).encode() for k in range(1, 5)}}
+    if store.capabilities.watch_every_revision:
+        assert len([e for e in events if e.kind is EventKind.PUT]) == 50
+
+
+# ----------------------------------------------------------------------------- leases
+def test_revoking_a_lease_removes_its_keys(store):
+    lease = store.lease(store.capabilities.min_lease_ttl)
+    store.put("alive/n1", b"up", lease=lease)
+    store.put("kept", b"k")
+    entry = store.get("alive/n1")
+    assert entry.lease == lease.id
+    with store.watch("alive/") as watch:
+        lease.revoke()
+        events = collect(watch, 1)
+    assert [(e.kind, e.key) for e in events] == [(EventKind.DELETE, "alive/n1")]
+    assert store.get("alive/n1") is None
+    assert store.get("kept").value == b"k"
+    with pytest.raises(LeaseExpiredError):
+        store.put("alive/n2", b"x", lease=lease)
+
+
+def test_lease_expires_without_keep_alive(store):
+    ttl = store.capabilities.min_lease_ttl
+    lease = store.lease(ttl)
+    store.put("alive/n1", b"up", lease=lease)
+    assert wait_until(lambda: store.get("alive/n1") is None, expiry_wait(store, ttl))
+    with pytest.raises(LeaseExpiredError):
+        lease.refresh()
+
+
+def test_keep_alive_holds_a_lease_past_its_ttl(store):
+    ttl = store.capabilities.min_lease_ttl
+    with store.lease(ttl) as lease:
+        store.put("alive/n1", b"up", lease=lease)
+        time.sleep(ttl * 2 + 0.5)
+        assert store.get("alive/n1") is not None
+        assert lease.alive
+    assert store.get("alive/n1") is None
+
+
+def test_lease_keys_vanish_when_the_holder_is_killed(store, store_url):
+    ttl = store.capabilities.min_lease_ttl
+    holder = worker("hold-lease", store_url, "alive/holder", str(ttl))
+    try:
+        assert holder.stdout.readline().strip() == "READY", holder.stderr.read()
+        assert store.get("alive/holder").value == b"held"
+        holder.kill()  # SIGKILL: no revoke, no goodbye
+        holder.wait()
+        assert wait_until(lambda: store.get("alive/holder") is None, expiry_wait(store, ttl))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# ----------------------------------------------------------------------------- locks
+def test_lock_mutual_exclusion_and_fencing(store):
+    shared = {"value": 0}
+    tokens: list[int] = []
+
+    def critical(times: int) -> None:
+        lock = store.lock("volume-v1")
+        for _ in range(times):
+            with lock:
+                tokens.append(lock.fencing_token)
+                seen = shared["value"]
+                time.sleep(0.005)
+                shared["value"] = seen + 1
+
+    threads = [threading.Thread(target=critical, args=(4,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert shared["value"] == 12
+    assert len(set(tokens)) == 12
+
+
+def test_lock_tokens_grow_and_acquire_times_out(store):
+    first = store.lock("vol")
+    t1 = first.acquire(timeout=10)
+    other = store.lock("vol")
+    with pytest.raises(LockTimeoutError):
+        other.acquire(timeout=1.0)
+    assert not other.held
+    first.release()
+    t2 = other.acquire(timeout=10)
+    assert t2 > t1
+    other.release()
+    assert first.fencing_token is None
+
+
+def test_lock_is_released_when_its_holder_dies(store, store_url):
+    holder = worker("hold-lock", store_url, "vol-x")
+    try:
+        line = holder.stdout.readline().strip()
+        assert line.startswith("TOKEN "), holder.stderr.read()
+        lock = store.lock("vol-x")
+        with pytest.raises(LockTimeoutError):
+            lock.acquire(timeout=0.5)
+        holder.kill()
+        holder.wait()
+        token = lock.acquire(timeout=expiry_wait(store, store.capabilities.min_lease_ttl))
+        assert token > int(line.split()[1])
+        lock.release()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# ----------------------------------------------------------------------------- failures
+def _needs_server(store_server):
+    if not store_server.has_process:
+        pytest.skip(f"{store_server.backend}: the embedded store has no server to stop")
+
+
+def test_server_restart_during_use(store, store_server):
+    _needs_server(store_server)
+    store.put("s/before", b"1")
+    with store.watch("s/") as watch:
+        store_server.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises((UnavailableError, StoreTimeoutError)):
+                store.put("s/during", b"2")
+            assert time.monotonic() - started < store.timeout * 3 + 5
+            with pytest.raises((UnavailableError, StoreTimeoutError)):
+                store.get("s/before")
+        finally:
+            store_server.start()
+        # It recovers: the same Store object works again, and the watch resumed.
+        assert wait_until(lambda: store.put("s/after", b"3") > 0, 60)
+        store.delete("s/before")
+        events = collect(watch, 2, timeout=60)
+    assert final_state(events) == {"s/after": b"3", "s/before": None}
+    assert store.get("s/after").value == b"3"
+
+
+def test_watch_catches_up_on_changes_made_while_it_was_disconnected(store, store_server):
+    _needs_server(store_server)
+    store.put("d/a", b"1")
+    with store.watch("d/") as watch:
+        store_server.kill()
+        store_server.start()
+        with open_store(store_server.url(store.url.root.rstrip("/"))) as other:
+            assert wait_until(lambda: other.put("d/b", b"2") > 0, 60)
+            other.delete("d/a")
+        events = collect(watch, 2, timeout=60)
+    assert final_state(events) == {"d/b": b"2", "d/a": None}
+
+
+def test_unreachable_server_is_unavailable(store_server):
+    _needs_server(store_server)
+    from tests.servers import free_port
+
+    url = store_server.url("x").replace(str(store_server.client_port), str(free_port()))
+    started = time.monotonic()
+    with pytest.raises((UnavailableError, StoreTimeoutError)) as err:
+        with open_store(url + "?timeout=2") as store:
+            store.get("k")
+    assert time.monotonic() - started < 30
+    assert err.value.__cause__ is not None  # the backend's own exception is kept
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("key", [
+    "", "/a", "a/", "a//b", "a/../b", "a/./b", ".hidden", "a/.b", "a b", "a\x00b", "a\nb",
+    "é", "a?b", "a*", "a%2F", "x" * 600,
+])
+def test_invalid_keys_are_rejected(store, key):
+    with pytest.raises(InvalidKeyError) as err:
+        store.put(key, b"v")
+    assert repr(key[:20])[1:-1] in str(err.value)
+    with pytest.raises(InvalidKeyError):
+        store.get(key)
+
+
+@pytest.mark.parametrize("prefix", ["a", "/a/", "a//", "../"])
+def test_invalid_prefixes_are_rejected(store, prefix):
+    with pytest.raises(InvalidKeyError):
+        store.list(prefix)
+    with pytest.raises(InvalidKeyError):
+        store.watch(prefix)
+
+
+def test_oversized_values_and_transactions_are_rejected(store):
+    with pytest.raises(ValueTooLargeError) as err:
+        store.put("big", b"x" * (MAX_VALUE_SIZE + 1))
+    assert str(MAX_VALUE_SIZE) in str(err.value)
+    store.put("big", b"x" * MAX_VALUE_SIZE)  # the limit itself is fine everywhere
+    assert len(store.get("big").value) == MAX_VALUE_SIZE
+    with pytest.raises(ValueTooLargeError):
+        store.transaction([Put(f"k{i}", b"v") for i in range(MAX_TXN_OPS + 1)])
+    with pytest.raises(ValueTooLargeError):
+        store.transaction([Put(f"k{i}", b"x" * (MAX_VALUE_SIZE // 2 + 1)) for i in range(2)])
+    assert store.get("k0") is None
+    store.transaction([Put(f"k{i}", b"v") for i in range(MAX_TXN_OPS)])
+    assert len(store.list("")) == MAX_TXN_OPS + 1
+
+
+def test_wrong_types_and_expectations_are_rejected(store):
+    with pytest.raises(StoreError):
+        store.put("k", "text, not bytes")
+    with pytest.raises(StoreError):
+        store.put("k", b"v", expect=0)
+    with pytest.raises(StoreError):
+        store.put("k", b"v", expect=True)
+    with pytest.raises(StoreError):
+        store.transaction([])
+    with pytest.raises(StoreError):
+        store.transaction([Put("k", b"1"), Delete("k")])
+    with pytest.raises(StoreError):
+        store.delete("k", ABSENT)
+    assert store.get("k") is None
+
+
+def test_unknown_scheme_names_installed_backends():
+    with pytest.raises(PluginError) as err:
+        open_store("redis://127.0.0.1:6379")
+    message = str(err.value)
+    assert "redis" in message
+    for name in ("local", "etcd", "consul", "zookeeper"):
+        assert name in message
+
+
+def test_secrets_never_appear_in_errors(store_server):
+    _needs_server(store_server)
+    from tests.servers import free_port
+
+    url = store_server.url("x").replace(
+        "://", "://admin:s3cr3t-T0ken@").replace(str(store_server.client_port), str(free_port()))
+    with pytest.raises(StoreError) as err:
+        with open_store(url + "?timeout=2") as store:
+            store.get("k")
+    assert "s3cr3t-T0ken" not in str(err.value)
+    assert "s3cr3t-T0ken" not in repr(err.value)
