@@ -156,6 +156,8 @@ class StoreURL:
         return cls(scheme, tuple(hosts), root, params, username, secret, path)
 
     def redacted(self) -> str:
+        if not self.hosts:
+            return f"{self.scheme}://{self.path}"
         hosts = ",".join(f"{h}:{p}" for h, p in self.hosts)
         cred = f"{self.username or ''}:***@" if self.secret else ""
         return f"{self.scheme}://{cred}{hosts}/{self.root}"
