@@ -65,3 +65,14 @@ class PluginError(GlusterMgmtError):
 
 class LockTimeoutError(GlusterMgmtError, TimeoutError):
     """A lock was not acquired within the requested time."""
+
+
+class OperationFailed(GlusterMgmtError):
+    """A cluster operation was refused or failed; the message is the one glusterd would give.
+
+    ``errno`` is what ``gluster --xml`` reports as opErrno (0 when glusterd reports none).
+    """
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno

@@ -1,0 +1,121 @@
+"""The Python API of a Gluster cluster: what `gluster-mgmt` and the daemon's REST API call.
+
+Embedding orchestrators use it directly::
+
+    cluster = Cluster.open("etcd://10.0.0.1:2379/gluster", node_uuid)
+    cluster.volumes.create("v1", ["host1:/bricks/b1", "host2:/bricks/b1"], replica=2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from gluster_mgmt import model
+from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.cluster.peers import Peers
+from gluster_mgmt.cluster.volumes import Volumes, encode_volume
+from gluster_mgmt.errors import ConflictError, LockTimeoutError, OperationFailed, ValueTooLargeError
+from gluster_mgmt.executor import Executor, Step
+from gluster_mgmt.store.base import MAX_TXN_OPS, Store
+from gluster_mgmt.store.types import ABSENT, Op, Put
+
+if TYPE_CHECKING:
+    from gluster_mgmt.glusterd_import import GlusterdState
+
+#: How long an operation waits for a volume lock held by another one before giving up.
+LOCK_WAIT = 10.0
+
+
+class Cluster:
+    """One cluster in one store, seen from one node (``node_uuid``)."""
+
+    def __init__(self, store: Store, cluster_id: str, node_uuid: str, executor: Executor,
+                 local_hostnames: Sequence[str] = ()) -> None:
+        self.store = store
+        self.layout = Layout(cluster_id)
+        self.node_uuid = node_uuid
+        self.executor = executor
+        #: Names that mean "this node" even if no peer record lists them (brick host checks).
+        self.local_hostnames = tuple(local_hostnames)
+        self.peers = Peers(self)
+        self.volumes = Volumes(self)
+
+    def step(self, handler: str, peer_uuid: str, args: dict[str, Any]) -> Step:
+        return Step(name=handler, peers=(peer_uuid,), args=args)
+
+    def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op]) -> Any:
+        """Run steps on peers, then commit atomically (see gluster_mgmt.executor)."""
+        try:
+            return self.executor.run(name, steps, locks=locks, commit=commit)
+        except LockTimeoutError:
+            raise OperationFailed(
+                f"Another transaction is in progress for {name.split()[-1]}. Please try again "
+                "after some time.", errno.EBUSY) from None
+        except ValueTooLargeError as exc:
+            raise OperationFailed(f"{name}: the change is too large for the store: {exc}",
+                                  errno.E2BIG) from exc
+
+    @contextlib.contextmanager
+    def volume_lock(self, name: str) -> Iterator[None]:
+        lock = self.store.lock(f"volume-{name}", holder=self.node_uuid)
+        try:
+            lock.acquire(timeout=LOCK_WAIT)
+        except LockTimeoutError:
+            raise OperationFailed(
+                f"Another transaction is in progress for {name}. Please try again after some "
+                "time.", errno.EBUSY) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def parse_brick(self, spec: str) -> tuple[str, str]:
+        """``HOST:PATH`` with glusterd's rules; a loopback name is fine when a peer is known by
+        it (several daemons on one machine, each on its own loopback address)."""
+        try:
+            return model.parse_brick_spec(spec)
+        except model.ValidationError:
+            host, sep, path = spec.rpartition(":")
+            if sep and path.startswith("/") and host in self.peers.hostname_map():
+                return host, model.canonical_path(path)
+            raise
+
+    def import_glusterd(self, state: "GlusterdState") -> dict[str, Any]:
+        """Write a glusterd state directory's peers and volumes into the store (the phased
+        migration path). Refuses, writing nothing, if any of its volumes or peers is already
+        there. Bricks of glusterd's own node become this node's."""
+        existing = set(self.volumes.names())
+        clash = sorted(v.name for v in state.volumes if v.name in existing)
+        if clash:
+            raise OperationFailed(
+                f"the store already holds volume(s) {', '.join(clash)}; nothing imported", errno.EEXIST)
+        ops: list[Op] = []
+        for peer in state.peers:
+            if self.store.get(self.layout.peer(peer.uuid)) is not None:
+                raise OperationFailed(f"the store already holds peer {peer.uuid}; nothing imported",
+                                      errno.EEXIST)
+            ops.append(Put(self.layout.peer(peer.uuid), json.dumps(peer.to_dict()).encode(), ABSENT))
+        for volume in state.volumes:
+            bricks = tuple(attrs.evolve(b, host_uuid=self.node_uuid) if b.host_uuid == state.node_uuid
+                           else b for b in volume.bricks)
+            ops.append(Put(self.layout.volume(volume.name),
+                           encode_volume(volume.evolve(bricks=bricks)), ABSENT))
+        # Volumes are independent documents; each chunk is atomic, and a chunk that conflicts
+        # (someone created the same name meanwhile) stops the import with what is done named.
+        done: list[str] = []
+        for start in range(0, len(ops), MAX_TXN_OPS):
+            chunk = ops[start:start + MAX_TXN_OPS]
+            try:
+                self.store.transaction(chunk)
+            except ConflictError as exc:
+                raise OperationFailed(
+                    f"import stopped: {exc}; already imported: {', '.join(done) or 'nothing'}",
+                    errno.EEXIST) from exc
+            done += [op.key.rsplit("/", 1)[1] for op in chunk]
+        return {"peers": [p.uuid for p in state.peers], "volumes": [v.name for v in state.volumes]}

@@ -1,0 +1,104 @@
+"""Brick directories on this host: the checks glusterd makes before a path becomes a brick.
+
+These run on the host that owns the brick (handed there by the Executor), because only that
+host can see its filesystems.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid as uuid_module
+
+from gluster_mgmt.errors import OperationFailed
+
+VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
+GFID_XATTR = "trusted.gfid"
+_PROBE_XATTR = "trusted.glusterfs.test"
+
+
+def _has_xattr(path: str, name: str) -> bool:
+    try:
+        os.getxattr(path, name, follow_symlinks=False)
+        return True
+    except OSError:
+        return False
+
+
+def _first_existing_ancestor(path: str) -> str:
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_brick(hostname: str, path: str, force: bool) -> None:
+    """Refuse a brick path as glusterd does (messages are glusterd's)."""
+    brick = f"{hostname}:{path}"
+    # Path, or any directory above it, already serving a volume.
+    probe = path
+    while True:
+        if os.path.exists(probe) and (_has_xattr(probe, VOLUME_ID_XATTR) or _has_xattr(probe, GFID_XATTR)):
+            if probe == path:
+                raise OperationFailed(f"{path} is already part of a volume", errno.EEXIST)
+            raise OperationFailed(f"{path} or a prefix of it is already part of a volume", errno.EEXIST)
+        if probe == "/":
+            break
+        probe = os.path.dirname(probe)
+    if force:
+        return
+    existing = _first_existing_ancestor(path)
+    if os.path.exists(path) and os.path.ismount(path):
+        raise OperationFailed(
+            f"The brick {brick} is a mount point. Please create a sub-directory under the mount "
+            "point and use that as the brick directory. Or use 'force' at the end of the command "
+            "if you want to override this behavior.")
+    parent = existing if existing != path else os.path.dirname(path)
+    if os.stat(parent).st_dev == os.stat("/").st_dev:
+        raise OperationFailed(
+            f"The brick {brick} is being created in the root partition. It is recommended that "
+            "you don't use the system's root partition for storage backend. Or use 'force' at "
+            "the end of the command if you want to override this behavior.")
+
+
+def prepare_brick(hostname: str, path: str, volume_id: str, force: bool) -> dict[str, bool]:
+    """Create the directory if needed and mark it with the volume id; returns what was done so
+    ``unprepare_brick`` can undo exactly that."""
+    check_brick(hostname, path, force)
+    created = False
+    if not os.path.isdir(path):
+        try:
+            os.makedirs(path, mode=0o755)
+            created = True
+        except OSError as exc:
+            raise OperationFailed(
+                f"Failed to create brick directory for brick {hostname}:{path}. Reason : "
+                f"{os.strerror(exc.errno or 0)} ", exc.errno or 0) from exc
+    try:
+        os.setxattr(path, _PROBE_XATTR, b"working")
+        os.removexattr(path, _PROBE_XATTR)
+        os.setxattr(path, VOLUME_ID_XATTR, uuid_module.UUID(volume_id).bytes, os.XATTR_CREATE)
+    except OSError as exc:
+        if created:
+            os.rmdir(path)
+        raise OperationFailed(
+            f"Glusterfs is not supported on brick: {hostname}:{path}.\nSetting extended "
+            f"attributes failed, reason: {os.strerror(exc.errno or 0)}.", exc.errno or 0) from exc
+    return {"created": created}
+
+
+def unprepare_brick(path: str, volume_id: str, created: bool) -> None:
+    """Undo ``prepare_brick``: drop our volume-id mark, and the directory if we made it."""
+    try:
+        if os.getxattr(path, VOLUME_ID_XATTR) == uuid_module.UUID(volume_id).bytes:
+            os.removexattr(path, VOLUME_ID_XATTR)
+    except OSError:
+        pass
+    if created:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+def release_brick(path: str, volume_id: str) -> None:
+    """After ``volume delete``: glusterd leaves the marks (so a brick is not reused by mistake)."""

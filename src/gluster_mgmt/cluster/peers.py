@@ -1,0 +1,97 @@
+"""Peer membership: who is in the cluster (peer records) and who is up (leased alive keys).
+
+Joining costs O(1) store writes: the new peer writes its own record and alive key; nobody
+tells every other peer (glusterd's N² friend updates are what this replaces).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from gluster_mgmt.errors import OperationFailed
+from gluster_mgmt.model import Peer, PeerState
+from gluster_mgmt.store.types import ABSENT
+
+if TYPE_CHECKING:
+    from gluster_mgmt.cluster.api import Cluster
+    from gluster_mgmt.store.base import Lease
+
+
+@attrs.frozen
+class PeerView:
+    """A peer as `peer status` shows it: its record plus whether its daemon is alive."""
+
+    peer: Peer
+    connected: bool
+    #: host:port of its REST API, from its alive key (None while disconnected).
+    api: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uuid": self.peer.uuid, "hostnames": list(self.peer.hostnames),
+                "state": self.peer.state.value, "connected": self.connected}
+
+
+class Peers:
+    """The membership half of the Cluster API."""
+
+    def __init__(self, cluster: "Cluster") -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.layout = cluster.layout
+
+    def register(self, uuid: str, hostnames: tuple[str, ...]) -> None:
+        """Write (or refresh) this node's own peer record."""
+        record = Peer(uuid=uuid, hostnames=hostnames, state=PeerState.CONNECTED)
+        current = self.store.get(self.layout.peer(uuid))
+        if current is not None and json.loads(current.value) == record.to_dict():
+            return
+        self.store.put(self.layout.peer(uuid), json.dumps(record.to_dict()).encode())
+
+    def announce(self, uuid: str, api: str, lease: "Lease") -> None:
+        """The alive key: present exactly while this node's daemon renews its lease."""
+        self.store.put(self.layout.alive(uuid), json.dumps({"api": api}).encode(), lease=lease)
+
+    def all(self) -> list[PeerView]:
+        peers = self.store.list(self.layout.peers)
+        alive = {e.key.rsplit("/", 1)[1]: json.loads(e.value)
+                 for e in self.store.list(self.layout.alive_prefix)}
+        views = []
+        for entry in peers:
+            peer = Peer.from_dict(json.loads(entry.value))
+            info = alive.get(peer.uuid)
+            views.append(PeerView(peer, info is not None, info.get("api") if info else None))
+        return views
+
+    def others(self) -> list[PeerView]:
+        return [v for v in self.all() if v.peer.uuid != self.cluster.node_uuid]
+
+    def hostname_map(self) -> dict[str, str]:
+        """hostname → peer uuid, for every name any peer is known by."""
+        return {name: view.peer.uuid for view in self.all() for name in view.peer.hostnames}
+
+    def find(self, host: str) -> PeerView | None:
+        return next((v for v in self.all() if host in v.peer.hostnames), None)
+
+    def add_hostname(self, uuid: str, hostname: str) -> None:
+        entry = self.store.get(self.layout.peer(uuid))
+        if entry is None:
+            return
+        peer = Peer.from_dict(json.loads(entry.value))
+        if hostname not in peer.hostnames:
+            peer = attrs.evolve(peer, hostnames=peer.hostnames + (hostname,))
+            self.store.put(self.layout.peer(uuid), json.dumps(peer.to_dict()).encode(), entry.revision)
+
+    def remove(self, uuid: str) -> None:
+        self.store.delete(self.layout.peer(uuid))
+
+    def check_detachable(self, host: str, view: PeerView) -> None:
+        for volume in self.cluster.volumes.all():
+            if any(b.host_uuid == view.peer.uuid for b in volume.bricks):
+                raise OperationFailed(f"Brick(s) with the peer {host} exist in cluster", errno.EBUSY)
+
+    def create_cluster_record(self, info: dict[str, Any]) -> None:
+        self.store.put(self.layout.info, json.dumps(info).encode(), ABSENT)

@@ -1,0 +1,171 @@
+"""The daemon's REST API: JSON over HTTP/1.1 on a root-only unix socket (the CLI) and on TCP
+(peers). ``POST /v1/<noun>/<verb>`` with a JSON object of parameters; every reply is
+``{"op_ret", "op_errno", "op_errstr", "data"}`` like glusterd's CLI responses.
+
+On TCP, once the node belongs to a cluster, a request must prove the cluster secret with an
+HMAC (``X-Gluster-Mgmt-Auth: <unix-time>:<hex hmac-sha256>``); the secret never travels.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import hmac
+import http.server
+import json
+import logging
+import os
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
+
+log = logging.getLogger(__name__)
+
+AUTH_HEADER = "X-Gluster-Mgmt-Auth"
+#: How far a signed request's clock may be from ours.
+AUTH_WINDOW = 300
+MAX_BODY = 1 << 20
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def sign(secret: str, method: str, path: str, body: bytes, now: float | None = None) -> str:
+    stamp = str(int(now if now is not None else time.time()))
+    mac = hmac.new(secret.encode(), f"{stamp}\n{method}\n{path}\n".encode() + body, hashlib.sha256)
+    return f"{stamp}:{mac.hexdigest()}"
+
+
+def verify(secret: str, header: str | None, method: str, path: str, body: bytes) -> bool:
+    if not header or ":" not in header:
+        return False
+    stamp, _, digest = header.partition(":")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > AUTH_WINDOW:
+        return False
+    expected = sign(secret, method, path, body, now=int(stamp)).partition(":")[2]
+    return hmac.compare_digest(expected, digest)
+
+
+def reply(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", data: dict | None = None) -> dict:
+    return {"op_ret": op_ret, "op_errno": op_errno, "op_errstr": op_errstr, "data": data or {}}
+
+
+class Api:
+    """Routes requests to handlers; knows which ones a TCP caller may use unauthenticated."""
+
+    def __init__(self, routes: dict[str, Handler], secret: Callable[[], str | None],
+                 open_routes: frozenset[str] = frozenset()) -> None:
+        self.routes = routes
+        self.secret = secret
+        self.open_routes = open_routes
+
+    def handle(self, method: str, path: str, body: bytes, auth: str | None, trusted: bool) -> tuple[int, dict]:
+        if method != "POST" or not path.startswith("/v1/"):
+            return 404, reply(-1, errno.ENOENT, f"no such endpoint: {method} {path}")
+        route = path[len("/v1/"):]
+        handler = self.routes.get(route)
+        if handler is None:
+            return 404, reply(-1, errno.ENOENT, f"no such operation: {route}")
+        if not trusted and route not in self.open_routes:
+            secret = self.secret()
+            if secret is None or not verify(secret, auth, method, path, body):
+                return 403, reply(-1, errno.EACCES, "request does not prove the cluster secret")
+        try:
+            params = json.loads(body or b"{}")
+            if not isinstance(params, dict):
+                raise ValueError("parameters must be a JSON object")
+        except ValueError as exc:
+            return 400, reply(-1, errno.EINVAL, f"malformed request body: {exc}")
+        try:
+            return 200, reply(data=handler(params))
+        except OperationFailed as exc:
+            return 200, reply(-1, exc.errno, str(exc))
+        except StoreError as exc:
+            log.warning("%s: store error: %s", route, exc)
+            return 200, reply(-1, errno.EIO, f"configuration store error: {exc}")
+        except (GlusterMgmtError, ValueError) as exc:  # validation errors carry glusterd's text
+            return 200, reply(-1, errno.EINVAL, str(exc))
+        except TypeError as exc:  # wrong parameter names or types
+            return 400, reply(-1, errno.EINVAL, f"bad parameters for {route}: {exc}")
+        except Exception:
+            log.exception("%s failed", route)
+            return 500, reply(-1, errno.EIO, f"internal error in {route}; see the daemon log")
+
+
+class _RequestHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, reply(-1, errno.E2BIG, "request too large"))
+            return
+        body = self.rfile.read(length)
+        status, payload = self.server.api.handle(
+            "POST", self.path, body, self.headers.get(AUTH_HEADER), self.server.trusted)
+        self._send(status, payload)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send(405, reply(-1, errno.EINVAL, "use POST"))
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def address_string(self) -> str:
+        return str(self.client_address[0]) if self.client_address else "unix"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server:
+    api: Api
+    trusted: bool
+
+
+class UnixApiServer(_Server, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Root-only: the socket file is created 0600 in a 0700 directory."""
+
+    daemon_threads = True
+    trusted = True
+
+    def __init__(self, path: str, api: Api) -> None:
+        self.api = api
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        old = os.umask(0o177)
+        try:
+            socketserver.UnixStreamServer.__init__(self, path, _RequestHandler)
+        finally:
+            os.umask(old)
+
+    def get_request(self):  # unix sockets have no peer address; http.server wants one
+        request, _ = self.socket.accept()
+        return request, ("unix", 0)
+
+
+class TcpApiServer(_Server, http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    trusted = False
+
+    def __init__(self, address: str, port: int, api: Api) -> None:
+        self.api = api
+        self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        http.server.ThreadingHTTPServer.__init__(self, (address, port), _RequestHandler)
+
+
+def serve_in_thread(server: socketserver.BaseServer, name: str) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return thread

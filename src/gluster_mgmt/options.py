@@ -1,0 +1,333 @@
+"""The volume option table and glusterd-compatible validation of `volume set` values.
+
+The table (data/options.json) holds facts of glusterd 10.3: every settable key in glusterd's
+own order (volgen applies options in that order, which fixes volfile layout), the xlator type
+and option name it lands in, glusterd's default, and the type/range/choices of the option in
+its xlator. Code here only interprets that data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+import attrs
+
+from gluster_mgmt.model import ValidationError
+
+BOOL_TRUE = frozenset({"1", "on", "yes", "true", "enable"})
+BOOL_FALSE = frozenset({"0", "off", "no", "false", "disable"})
+
+VALIDATION_FAILED = "Error, Validation Failed"
+
+
+# TODO(lead): move to errors.py
+class UnknownOptionError(ValidationError):
+    """`volume set` named a key glusterd does not know; carries glusterd's hint if any."""
+
+    def __init__(self, key: str, hint: str | None) -> None:
+        message = f"option : {key} does not exist"
+        if hint:
+            message += f"\nDid you mean {hint}?"
+        super().__init__(message)
+        self.key = key
+        self.hint = hint
+
+
+# TODO(lead): move to errors.py
+class OptionValueError(ValidationError):
+    """A value is refused. ``str()`` is glusterd's CLI text; ``detail`` says why."""
+
+    def __init__(self, key: str, value: str, detail: str) -> None:
+        super().__init__(VALIDATION_FAILED)
+        self.key = key
+        self.value = value
+        self.detail = detail
+
+
+@attrs.frozen
+class MapEntry:
+    """One row of glusterd's option map; one key may have several rows (several xlators)."""
+
+    key: str
+    xlator: str | None
+    # xlator option name; a leading '!' means "handled specially by volgen, not copied as is"
+    option: str | None
+    default: str | None
+    type: str
+    xlator_default: str | None = None
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    op_version: int | None = None
+    flags: tuple[str, ...] = ()
+    doc: str = "DOC"
+
+    @property
+    def option_name(self) -> str:
+        """The option name inside the xlator (glusterd: last key component by default)."""
+        if self.option:
+            return self.option.lstrip("!")
+        return self.key.rsplit(".", 1)[-1]
+
+    @property
+    def is_special(self) -> bool:
+        return bool(self.option and self.option.startswith("!"))
+
+    @property
+    def is_client_option(self) -> bool:
+        return "client_opt" in self.flags
+
+
+@attrs.frozen
+class OptionTable:
+    """All map rows in glusterd's order, plus lookups by key."""
+
+    entries: tuple[MapEntry, ...]
+    op_version: int
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, tuple[MapEntry, ...]]:
+        grouped: dict[str, list[MapEntry]] = {}
+        for entry in self.entries:
+            grouped.setdefault(entry.key, []).append(entry)
+        return {key: tuple(rows) for key, rows in grouped.items()}
+
+    def keys(self) -> list[str]:
+        return list(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def rows(self, key: str) -> tuple[MapEntry, ...]:
+        return self._by_key[key]
+
+    def spec(self, key: str) -> MapEntry:
+        """The row that decides validation: the first one with a known value type."""
+        rows = self._by_key[key]
+        return next((r for r in rows if r.type not in ("any", "string")), rows[0])
+
+    def default(self, key: str) -> str | None:
+        """What `volume get` shows as default: glusterd's map default, else the xlator's."""
+        rows = self._by_key[key]
+        for row in rows:
+            if row.default is not None:
+                return row.default
+        return rows[0].xlator_default
+
+    def resolve_key(self, key: str) -> str:
+        """Full key for ``key``: exact, or a unique short name (``quick-read``), as glusterd.
+
+        Raises UnknownOptionError with glusterd's "Did you mean" hint.
+        """
+        if "." not in key:
+            matches = {k for k in self._by_key if k.split(".", 1)[1] == key}
+            if len(matches) == 1:
+                return matches.pop()
+            raise UnknownOptionError(key, self.hint(key))
+        if key in self._by_key:
+            return key
+        if key.startswith("user.xlator."):
+            return key
+        raise UnknownOptionError(key, self.hint(key))
+
+    def hint(self, key: str) -> str | None:
+        """glusterd's suggestion: nearest domain, then the two nearest names in it."""
+        if "." not in key:
+            return _nearest(key, self._words(level=1), 2, "")
+        domain, rest = key.split(".", 1)
+        best_domain = _nearest(domain, self._words(level=0), 1, "")
+        if not best_domain:
+            return None
+        names = _nearest(rest, self._words(level=1, domain=best_domain), 2, "...")
+        return f"{best_domain}.{names}" if names else None
+
+    def _words(self, level: int, domain: str | None = None) -> set[str]:
+        words = set()
+        for key in self._by_key:
+            parts = key.split(".")
+            if domain is not None and parts[0] != domain:
+                continue
+            if len(parts) > level:
+                words.add(parts[level])
+        return words
+
+    def validate(self, key: str, value: str) -> tuple[str, str]:
+        """Resolve the key and check the value; returns (full key, value as stored)."""
+        full_key = self.resolve_key(key)
+        if full_key.startswith("user.xlator."):
+            return full_key, value
+        spec = self.spec(full_key)
+        check_value(spec, value)
+        return full_key, value
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def _nearest(word: str, candidates: set[str], count: int, infix: str) -> str | None:
+    """Up to ``count`` candidates at the smallest distance, first in lexical order (as
+    glusterd's trie walk finds them), joined ``a or <infix>b``."""
+    if not candidates:
+        return None
+    scored = sorted((_edit_distance(word, c), c) for c in candidates)
+    best = scored[0][0]
+    tied = [c for d, c in scored if d == best][:count]
+    return tied[0] if len(tied) == 1 else f"{tied[0]} or {infix}{tied[1]}"
+
+
+# -- value parsing -----------------------------------------------------------------------
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "k": 1024, "mb": 1024**2, "m": 1024**2,
+               "gb": 1024**3, "g": 1024**3, "tb": 1024**4, "t": 1024**4, "pb": 1024**5,
+               "p": 1024**5}
+_TIME_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600,
+               "d": 86400, "days": 86400, "w": 604800, "wk": 604800}
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in BOOL_TRUE:
+        return True
+    if lowered in BOOL_FALSE:
+        return False
+    raise ValueError(f"'{value}' is not a valid boolean value")
+
+
+def parse_size(value: str) -> int:
+    """Bytes from ``128MB``/``1g``/``4096``; units are binary as in glusterfs."""
+    match = re.fullmatch(rf"\s*({_NUMBER})\s*([A-Za-z]*)\s*", value)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f'invalid number format "{value}"')
+    number = float(match.group(1))
+    if number < 0:
+        raise ValueError(f'invalid number format "{value}"')
+    return int(number * _SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_percent(value: str) -> float:
+    match = re.fullmatch(rf"\s*({_NUMBER})\s*%?\s*", value)
+    if not match:
+        raise ValueError(f'invalid percent format "{value}"')
+    return float(match.group(1))
+
+
+def parse_time(value: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", value)
+    if not match or match.group(2).lower() not in _TIME_UNITS:
+        raise ValueError(f'invalid time format "{value}"')
+    return int(match.group(1)) * _TIME_UNITS[match.group(2).lower()]
+
+
+def parse_int(value: str) -> int:
+    try:
+        return int(value.strip(), 0)
+    except ValueError:
+        raise ValueError(f'invalid number format "{value}"') from None
+
+
+def _check_range(spec: MapEntry, number: float, value: str) -> None:
+    low, high = spec.min, spec.max
+    if low is None and high is None:
+        return
+    if low is not None and high is not None and low == high == 0:
+        return
+    if (low is not None and number < low) or (high is not None and number > high):
+        shown_low = "" if low is None else f"{low:.0f}"
+        shown_high = "" if high is None else f"{high:.0f}"
+        raise ValueError(f"'{value}' in 'option {spec.option_name}' is out of range "
+                         f"[{shown_low} - {shown_high}]")
+
+
+def check_value(spec: MapEntry, value: str) -> None:
+    """Refuse ``value`` the way the option's xlator would (raises OptionValueError)."""
+    try:
+        _check_value(spec, value)
+    except ValueError as reason:
+        raise OptionValueError(spec.key, value, f"{spec.key}: {reason}") from None
+
+
+def _check_value(spec: MapEntry, value: str) -> None:
+    kind = spec.type
+    if kind == "bool":
+        parse_bool(value)
+    elif kind == "int":
+        _check_range(spec, parse_int(value), value)
+    elif kind == "double":
+        try:
+            _check_range(spec, float(value), value)
+        except ValueError:
+            raise ValueError(f'invalid number format "{value}"') from None
+    elif kind == "size":
+        _check_range(spec, parse_size(value), value)
+    elif kind == "percent":
+        percent = parse_percent(value)
+        if not 0 <= percent <= 100:
+            raise ValueError(f"'{value}' is out of range [0 - 100]")
+    elif kind == "percent-or-size":
+        if value.strip().endswith("%"):
+            percent = parse_percent(value)
+            if not 0 <= percent <= 100:
+                raise ValueError(f"'{value}' is out of range [0 - 100]")
+        else:
+            _check_range(spec, parse_size(value), value)
+    elif kind == "time":
+        _check_range(spec, parse_time(value), value)
+    elif kind == "path":
+        if not value.startswith("/"):
+            raise ValueError(f"'{value}' is not an absolute path name")
+    elif kind == "enum" and spec.choices:
+        if value.lower() not in {c.lower() for c in spec.choices}:
+            raise ValueError(f"'{value}' is not valid (possible options are "
+                             f"{', '.join(spec.choices)}.)")
+    elif kind in ("string", "any", "xlator") and spec.choices:
+        if value.lower() not in {c.lower() for c in spec.choices}:
+            raise ValueError(f"'{value}' is not valid (possible options are "
+                             f"{', '.join(spec.choices)}.)")
+
+
+# -- loading -----------------------------------------------------------------------------
+
+def _entry_from_json(row: Mapping[str, Any]) -> MapEntry:
+    choices = row.get("choices")
+    return MapEntry(
+        key=row["key"], xlator=row.get("xlator"), option=row.get("option"),
+        default=row.get("default"), type=row.get("type") or "string",
+        xlator_default=row.get("xlator_default"),
+        choices=tuple(choices) if choices else None, min=row.get("min"), max=row.get("max"),
+        op_version=row.get("op_version"), flags=tuple(row.get("flags") or ()),
+        doc=row.get("doc") or "DOC",
+    )
+
+
+@functools.cache
+def option_table() -> OptionTable:
+    """The table shipped with the package (loaded once)."""
+    text = resources.files("gluster_mgmt").joinpath("data/options.json").read_text("utf-8")
+    data = json.loads(text)
+    return OptionTable(entries=tuple(_entry_from_json(r) for r in data["options"]),
+                       op_version=int(data["op_version"]))
+
+
+def validate_option(key: str, value: str) -> tuple[str, str]:
+    """`volume set KEY VALUE` check against the shipped table; returns (full key, value)."""
+    return option_table().validate(key, value)
+
+
+def iter_defaults() -> Iterator[tuple[str, str | None]]:
+    table = option_table()
+    for key in table.keys():
+        yield key, table.default(key)

@@ -1,0 +1,58 @@
+"""Service management: start, stop, supervise and re-adopt brick and self-heal processes.
+
+The daemon speaks to a ``ServiceManager``; plugins come from the stevedore namespace
+``gluster_mgmt.service_managers`` (``process``: a supervisor of its own; systemd later).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import attrs
+
+NAMESPACE = "gluster_mgmt.service_managers"
+
+
+@attrs.frozen
+class ServiceSpec:
+    """What to run: a named process with its argv, pidfile and log file."""
+
+    name: str
+    argv: tuple[str, ...] = attrs.field(converter=tuple)
+    pidfile: str
+    logfile: str
+    #: True when the program forks into the background itself and writes ``pidfile`` (as
+    #: glusterfsd does): the launcher's exit status then says whether it started.
+    daemonizes: bool = True
+
+
+@attrs.frozen
+class ServiceState:
+    name: str
+    pid: int | None
+    running: bool
+    restarts: int = 0
+
+
+class ServiceManager(abc.ABC):
+    @abc.abstractmethod
+    def start(self, spec: ServiceSpec) -> ServiceState:
+        """Run ``spec`` (adopting a process already running from its pidfile) and supervise it."""
+
+    @abc.abstractmethod
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        """Stop supervising and terminate it (SIGTERM, then SIGKILL after ``timeout``)."""
+
+    @abc.abstractmethod
+    def status(self, names: Sequence[str] | None = None) -> list[ServiceState]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop supervising; leave the processes running (a daemon restart re-adopts them)."""
+
+
+def load_service_manager(name: str = "process", **kwargs: object) -> ServiceManager:
+    from stevedore import DriverManager
+
+    return DriverManager(NAMESPACE, name, invoke_on_load=True, invoke_kwds=kwargs).driver

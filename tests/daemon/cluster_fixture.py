@@ -1,0 +1,79 @@
+"""Real gluster-mgmtd processes for tests: one per loopback address (127.0.0.1, .2, .3 ...),
+each with its own state dir and socket, all on the default API port — like real hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.servers import wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+
+
+class DaemonProcess:
+    def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
+                 lease_ttl: float) -> None:
+        self.workdir = workdir
+        self.address = address
+        self.store_url = store_url
+        self.api_port = api_port
+        self.lease_ttl = lease_ttl
+        self.state_dir = workdir / f"node-{address}"
+        self.socket = self.state_dir / "mgmtd.sock"
+        self.log_path = workdir / f"mgmtd-{address}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
+             "--store-url", self.store_url, "--address", self.address,
+             "--api-port", str(self.api_port), "--socket", str(self.socket),
+             "--lease-ttl", str(self.lease_ttl), "--config", "/nonexistent"],
+            stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+        log.close()
+        wait_for_port(self.address, self.api_port, 60, self.proc)
+        deadline = time.monotonic() + 30
+        while not self.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @property
+    def uuid(self) -> str:
+        return json.loads((self.state_dir / "node.json").read_text())["uuid"]
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+
+    def cli(self, *args: str, check: bool = False, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """Run `gluster-mgmt --socket SOCK ARGS...` against this daemon."""
+        result = subprocess.run(
+            [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(self.socket), *args],
+            capture_output=True, text=True, env=_env(), input=stdin, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"gluster-mgmt {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")
+        return result
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

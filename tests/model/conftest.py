@@ -1,0 +1,43 @@
+"""Fixtures over the reference glusterd 10.3 state (shared, read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gluster_mgmt.glusterd_import import GlusterdState, import_state
+
+REFERENCE = Path("/work/shared/reference/glusterd-10.3")
+STATE_DIR = REFERENCE / "state"
+CLI_DIR = REFERENCE / "cli"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gluster: starts a stock GlusterFS process (needs root and /usr/sbin/glusterfsd)")
+
+
+@pytest.fixture(scope="session")
+def reference_state() -> GlusterdState:
+    if not STATE_DIR.is_dir():
+        pytest.skip("reference state not available")
+    return import_state(STATE_DIR)
+
+
+@pytest.fixture(scope="session")
+def volumes(reference_state: GlusterdState) -> dict:
+    return {v.name: v for v in reference_state.volumes}
+
+
+def _read_cli(name: str) -> str:
+    path = CLI_DIR / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def cli_text():
+    """Reads one of the reference CLI outputs (skips when absent)."""
+    return _read_cli
