@@ -6,6 +6,7 @@ previewed (and tested) before anything is written.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -86,8 +87,6 @@ def import_brick(path: Path) -> Brick:
 
 def _brick_uuid_from(fields: Mapping[str, str]) -> str:
     """glusterd 10 keeps no per-brick uuid; derive a stable one so re-imports agree."""
-    import uuid
-
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fields['hostname']}:{fields['path']}"))
 
 

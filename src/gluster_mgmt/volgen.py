@@ -159,9 +159,6 @@ class _Graph:
 
 # -- option passes -----------------------------------------------------------------------
 
-_Handler = Callable[[_Graph, MapEntry, str], None]
-
-
 def _each_option(table: OptionTable, settings: Mapping[str, str],
                  handler: Callable[[MapEntry, str], None]) -> None:
     """glusterd's option walk: table order; the set value, else the table default."""

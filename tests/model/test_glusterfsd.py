@@ -1,0 +1,87 @@
+"""A stock glusterfsd 10.3 must accept our brick volfiles: graph initialises and listens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from gluster_mgmt import volgen
+from gluster_mgmt.model import Brick, Volume, VolumeType
+
+GLUSTERFSD = "/usr/sbin/glusterfsd"
+
+pytestmark = [
+    pytest.mark.gluster,
+    pytest.mark.skipif(not os.path.exists(GLUSTERFSD), reason="glusterfsd not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="bricks need root (trusted.* xattrs)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _prepare_brick(path: Path, volume_id: str) -> None:
+    """What glusterd does at volume create; a replacement daemon must do the same."""
+    (path / ".glusterfs").mkdir(parents=True)
+    os.setxattr(path, "trusted.glusterfs.volume-id", uuid.UUID(volume_id).bytes)
+
+
+def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize(("volume_type", "counts"), [
+    (VolumeType.DISTRIBUTE, {}),
+    (VolumeType.REPLICATE, {"replica_count": 3, "arbiter_count": 1}),
+    (VolumeType.DISPERSE, {"disperse_count": 3, "redundancy_count": 1}),
+])
+def test_glusterfsd_initialises_generated_brick_graph(tmp_path: Path, volume_type: VolumeType,
+                                                     counts: dict) -> None:
+    volume_id = str(uuid.uuid4())
+    count = 3 if counts else 1
+    bricks = tuple(Brick(host_uuid="h", hostname="127.0.0.2", path=str(tmp_path / f"b{i}"))
+                   for i in range(count))
+    volume = Volume(name="gt", uuid=volume_id, type=volume_type, bricks=bricks,
+                    options={"transport.address-family": "inet"}, **counts)
+    brick = bricks[-1]  # the arbiter brick for the arbiter volume
+    _prepare_brick(Path(brick.path), volume_id)
+    volfile = tmp_path / "brick.vol"
+    volfile.write_text(volgen.brick_volfile(volume, brick, workdir=str(tmp_path)))
+    log = tmp_path / "brick.log"
+    port = _free_port()
+    process = subprocess.Popen(
+        [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(log), "-p", str(tmp_path / "brick.pid"),
+         "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
+         "--brick-port", str(port), "--xlator-option", f"gt-server.listen-port={port}",
+         "--xlator-option", "*-posix.glusterd-uuid=h"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        listening = _wait_listening(port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    errors = [line for line in log.read_text().splitlines() if "] E [" in line]
+    assert listening, log.read_text()[-3000:]
+    assert not errors
+    shutil.rmtree(tmp_path, ignore_errors=True)
