@@ -76,3 +76,36 @@ class OperationFailed(GlusterMgmtError):
     def __init__(self, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+class ValidationError(GlusterMgmtError, ValueError):
+    """A user-supplied value breaks one of glusterd's rules; the message is glusterd's."""
+
+
+class SchemaError(GlusterMgmtError, ValueError):
+    """A stored document has a schema version this code does not understand."""
+
+
+VALIDATION_FAILED = "Error, Validation Failed"
+
+
+class UnknownOptionError(ValidationError):
+    """`volume set` named a key glusterd does not know; carries glusterd's hint if any."""
+
+    def __init__(self, key: str, hint: str | None) -> None:
+        message = f"option : {key} does not exist"
+        if hint:
+            message += f"\nDid you mean {hint}?"
+        super().__init__(message)
+        self.key = key
+        self.hint = hint
+
+
+class OptionValueError(ValidationError):
+    """A value is refused. ``str()`` is glusterd's CLI text; ``detail`` says why."""
+
+    def __init__(self, key: str, value: str, detail: str) -> None:
+        super().__init__(VALIDATION_FAILED)
+        self.key = key
+        self.value = value
+        self.detail = detail

@@ -15,19 +15,11 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.errors import GlusterMgmtError
+from gluster_mgmt.errors import SchemaError, ValidationError
 
 SCHEMA_VERSION = 1
 
 
-# TODO(lead): move to errors.py
-class ValidationError(GlusterMgmtError, ValueError):
-    """A user-supplied value breaks one of glusterd's rules; the message is glusterd's."""
-
-
-# TODO(lead): move to errors.py
-class SchemaError(GlusterMgmtError, ValueError):
-    """A stored document has a schema version this code does not understand."""
 
 
 # -- volume names -------------------------------------------------------------------------

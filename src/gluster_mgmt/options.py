@@ -17,36 +17,10 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.model import ValidationError
+from gluster_mgmt.errors import OptionValueError, UnknownOptionError
 
 BOOL_TRUE = frozenset({"1", "on", "yes", "true", "enable"})
 BOOL_FALSE = frozenset({"0", "off", "no", "false", "disable"})
-
-VALIDATION_FAILED = "Error, Validation Failed"
-
-
-# TODO(lead): move to errors.py
-class UnknownOptionError(ValidationError):
-    """`volume set` named a key glusterd does not know; carries glusterd's hint if any."""
-
-    def __init__(self, key: str, hint: str | None) -> None:
-        message = f"option : {key} does not exist"
-        if hint:
-            message += f"\nDid you mean {hint}?"
-        super().__init__(message)
-        self.key = key
-        self.hint = hint
-
-
-# TODO(lead): move to errors.py
-class OptionValueError(ValidationError):
-    """A value is refused. ``str()`` is glusterd's CLI text; ``detail`` says why."""
-
-    def __init__(self, key: str, value: str, detail: str) -> None:
-        super().__init__(VALIDATION_FAILED)
-        self.key = key
-        self.value = value
-        self.detail = detail
 
 
 @attrs.frozen

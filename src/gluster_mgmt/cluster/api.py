@@ -20,7 +20,13 @@ from gluster_mgmt import model
 from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.cluster.peers import Peers
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
-from gluster_mgmt.errors import ConflictError, LockTimeoutError, OperationFailed, ValueTooLargeError
+from gluster_mgmt.errors import (
+    ConflictError,
+    LockTimeoutError,
+    OperationFailed,
+    ValidationError,
+    ValueTooLargeError,
+)
 from gluster_mgmt.executor import Executor, Step
 from gluster_mgmt.store.base import MAX_TXN_OPS, Store
 from gluster_mgmt.store.types import ABSENT, Op, Put
@@ -80,7 +86,7 @@ class Cluster:
         it (several daemons on one machine, each on its own loopback address)."""
         try:
             return model.parse_brick_spec(spec)
-        except model.ValidationError:
+        except ValidationError:
             host, sep, path = spec.rpartition(":")
             if sep and path.startswith("/") and host in self.peers.hostname_map():
                 return host, model.canonical_path(path)

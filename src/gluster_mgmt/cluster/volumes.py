@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, options
-from gluster_mgmt.errors import ConflictError, OperationFailed
+from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.store.types import ABSENT, Delete, Put
 
@@ -56,7 +56,7 @@ class Volumes:
     def _load_existing(self, name: str) -> tuple[Volume, int]:
         try:
             model.validate_volume_name(name)
-        except model.ValidationError:
+        except ValidationError:
             raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT) from None
         return self.load(name)
 
