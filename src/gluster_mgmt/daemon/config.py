@@ -30,6 +30,11 @@ class DaemonConfig:
     mgmt_port: int = DEFAULT_MGMT_PORT
     socket: str = DEFAULT_SOCKET
     lease_ttl: float = 10.0
+    #: Where brick pidfiles/sockets and brick logs go (glusterd's places by default).
+    run_dir: str = "/var/run/gluster"
+    log_dir: str = "/var/log/glusterfs"
+    #: ServiceManager plugin (stevedore namespace gluster_mgmt.service_managers).
+    service_manager: str = "process"
     #: When set, an unjoined daemon accepts only probes carrying this token.
     join_token: str | None = attrs.field(default=None, repr=False)
     log_level: str = "INFO"
@@ -53,6 +58,8 @@ _ENV = {
     "api_port": "GLUSTER_MGMT_API_PORT", "mgmt_port": "GLUSTER_MGMT_MGMT_PORT",
     "socket": "GLUSTER_MGMT_SOCKET", "lease_ttl": "GLUSTER_MGMT_LEASE_TTL",
     "join_token": "GLUSTER_MGMT_JOIN_TOKEN", "log_level": "GLUSTER_MGMT_LOG_LEVEL",
+    "run_dir": "GLUSTER_MGMT_RUN_DIR", "log_dir": "GLUSTER_MGMT_LOG_DIR",
+    "service_manager": "GLUSTER_MGMT_SERVICE_MANAGER",
 }
 
 

@@ -6,6 +6,7 @@ cluster's daemon makes it switch to that cluster's store — if it has nothing o
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
@@ -21,6 +22,11 @@ from gluster_mgmt.daemon.identity import Membership, node_uuid
 from gluster_mgmt.daemon.peer_client import call_peer
 from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
+from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
+from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
+from gluster_mgmt.portmap import PortRegistry, brick_record
+from gluster_mgmt.services import ServiceManager, load_service_manager
+from gluster_mgmt.services.bricks import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Lease, Store
 
@@ -37,6 +43,13 @@ class Daemon:
         self.lease: Lease | None = None
         self.cluster: Cluster | None = None
         self.executor: StoreExecutor | None = None
+        self.ports: PortRegistry | None = None
+        self.reconciler: Reconciler | None = None
+        self.mgmt_backend: StoreMgmtBackend | None = None
+        self.services: ServiceManager = load_service_manager(config.service_manager)
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="mgmt-rpc", daemon=True)
+        self.mgmt_server: MgmtRpcServer | None = None
         #: Held while the node switches clusters, so requests never see half a switch.
         self.switching = threading.RLock()
         self.steps = StepRegistry()
@@ -50,10 +63,23 @@ class Daemon:
         elif self.config.store_url and self.config.store_url != membership.store_url:
             log.warning("keeping the store this node joined; ignoring the configured store URL")
         self._activate(membership)
+        self._start_mgmt_server()
+
+    def _start_mgmt_server(self) -> None:
+        """The Gluster mgmt RPC listener (glusterd's 24007): one per daemon, whose backend
+        follows the node from cluster to cluster."""
+        self._loop_thread.start()
+        self.mgmt_server = MgmtRpcServer(self.mgmt_backend, self.config.address, self.config.mgmt_port)
+        asyncio.run_coroutine_threadsafe(self.mgmt_server.start(), self._loop).result(30)
+        self.mgmt_backend.start(self.mgmt_server)
 
     def stop(self) -> None:
         with self.switching:
+            if self.mgmt_server is not None:
+                asyncio.run_coroutine_threadsafe(self.mgmt_server.close(), self._loop).result(30)
+                self._loop.call_soon_threadsafe(self._loop.stop)
             self._deactivate()
+            self.services.close()
 
     def _new_cluster(self) -> Membership:
         """A one-node cluster of our own in the configured store (a fresh glusterd's state)."""
@@ -78,14 +104,28 @@ class Daemon:
             cluster.peers.register(self.uuid, self._own_hostnames(cluster))
             cluster.peers.announce(self.uuid, f"{self.hostname}:{self.config.api_port}", lease)
             executor.start()
+            ports = PortRegistry(store, cluster.layout, self.uuid, lease, address=self.config.address)
+            reconciler = Reconciler(store, cluster.layout, self.uuid, self.hostname, self.services,
+                                    ports, self.config.run_dir, self.config.log_dir,
+                                    self.config.mgmt_port)
+            backend = StoreMgmtBackend(store, cluster.layout, self.uuid, ports, reconciler.specs)
+            reconciler.start()
         except BaseException:
             store.close()
             raise
         self.membership, self.store, self.lease = membership, store, lease
         self.executor, self.cluster = executor, cluster
+        self.ports, self.reconciler = ports, reconciler
+        if self.mgmt_server is not None:  # switching clusters: the listener stays, its data moves
+            self.mgmt_backend.stop()
+            self.mgmt_server.backend = backend
+            backend.start(self.mgmt_server)
+        self.mgmt_backend = backend
         log.info("node %s active in cluster %s", self.uuid, membership.cluster_id)
 
     def _deactivate(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.stop()
         if self.executor is not None:
             self.executor.stop()
         if self.lease is not None:
@@ -96,6 +136,7 @@ class Daemon:
         if self.store is not None:
             self.store.close()
         self.store = self.lease = self.cluster = self.executor = None
+        self.ports = self.reconciler = None
 
     def _lease_lost(self, lease: Lease) -> None:
         """The store forgot us (partition, long pause): come back with a new lease."""
@@ -112,6 +153,8 @@ class Daemon:
                         self.cluster.peers.announce(self.uuid, f"{self.hostname}:{self.config.api_port}", new)
                         self.lease = new
                         self.executor.lease = new
+                        self.ports.lease = new
+                        self.reconciler.wake()
                         return
                 except StoreError as exc:
                     log.warning("cannot renew lease yet: %s", exc)
@@ -235,11 +278,20 @@ class Daemon:
 
     # ------------------------------------------------------------------ runtime and import
     def brick_runtime(self, volume) -> dict[str, dict[str, Any]]:
-        """Port, pid and liveness of each brick by brick uuid (filled by the service manager)."""
-        return {}
+        """Port, pid and liveness of each brick by brick uuid.
+
+        Bricks of other nodes: their port records (the ports are signed in by pid) say it."""
+        status = self.reconciler.brick_status(volume)
+        for brick in volume.bricks:
+            if brick.uuid not in status or brick.host_uuid != self.uuid:
+                record = brick_record(self.store, self.cluster.layout, brick.host_uuid, brick.path)
+                online = bool(record and record.get("pid"))
+                status[brick.uuid] = {"port": record.get("port") if online else None, "rdma_port": 0,
+                                      "online": online, "pid": record.get("pid") if online else None}
+        return status
 
     def self_heal_runtime(self, volume) -> list[dict[str, Any]]:
-        return []
+        return self.reconciler.shd_status(volume)
 
     def import_state(self, path: str) -> dict[str, Any]:
         from gluster_mgmt.glusterd_import import import_state

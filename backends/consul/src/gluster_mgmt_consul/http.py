@@ -1,0 +1,193 @@
+"""The HTTP edge of the Consul backend.
+
+py-consul's HTTP client shape (``consul.base.HTTPClient``: URI building) with what the store
+needs on top: a timeout on every request (py-consul's sync client may send none), one pooled
+``requests`` session per client, fail-over between the agents named in the URL, the ACL token
+in a header only, and every failure translated into ``gluster_mgmt.errors`` with the original
+exception chained. Status and headers are returned raw, so hot paths parse only what they use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from urllib.parse import quote, urlencode
+from typing import Any
+
+import requests
+import requests.adapters
+from consul.base import HTTPClient, Response
+from consul.callback import CB
+from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
+
+from gluster_mgmt.errors import (
+    AuthError,
+    StoreError,
+    StoreTimeoutError,
+    UnavailableError,
+    ValueTooLargeError,
+)
+
+
+class Reply:
+    """A raw answer: status code, headers, body bytes (JSON decoded on demand)."""
+
+    __slots__ = ("status", "headers", "content")
+
+    def __init__(self, status: int, headers: Any, content: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
+
+    @property
+    def index(self) -> int:
+        """X-Consul-Index (0 when absent)."""
+        return int(self.headers.get("X-Consul-Index") or 0)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _not_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the request never reached the server (safe to send to another agent)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason).__name__ in ("NewConnectionError", "ConnectTimeoutError")
+
+
+class ConsulHTTP(HTTPClient):
+    """One pooled HTTP session to the Consul agent(s); thread-safe for concurrent calls."""
+
+    def __init__(
+        self,
+        hosts: list[tuple[str, int]],
+        *,
+        scheme: str = "http",
+        verify: bool | str = True,
+        cert: Any = None,
+        token: str | None = None,
+        timeout: float = 5.0,
+        label: str = "consul",
+        pool_size: int = 32,
+    ) -> None:
+        host, port = hosts[0]
+        super().__init__(_host(host), port, scheme, verify, cert)
+        self._bases = [f"{scheme}://{_host(h)}:{p}" for h, p in hosts]
+        self._current = 0
+        self._guard = threading.Lock()
+        self.timeout = timeout
+        #: The redacted store URL, for messages (never the token).
+        self.label = label
+        self.session = requests.Session()
+        # No proxy / .netrc lookups per request: the agent is reached directly.
+        self.session.trust_env = False
+        self.session.verify = verify
+        if cert is not None:
+            self.session.cert = cert
+        adapter = requests.adapters.HTTPAdapter(pool_connections=len(hosts), pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if token:
+            self.session.headers["X-Consul-Token"] = token
+
+    # --------------------------------------------------------------------- raw request
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, Any]] | None = None,
+        data: bytes | str | None = None,
+        timeout: float | None = None,
+        allow: tuple[int, ...] = (200,),
+    ) -> Reply:
+        """Send one request; statuses in ``allow`` are returned, anything else is raised as the
+        matching gluster_mgmt error."""
+        timeout = self.timeout if timeout is None else timeout
+        attempts = len(self._bases)
+        for attempt in range(attempts):
+            base = self._bases[self._current]
+            url = base + quote(path, safe="/:")
+            if params:
+                url += "?" + urlencode(params)
+            try:
+                r = self.session.request(method, url, data=data, timeout=timeout)
+            except requests.exceptions.ConnectionError as exc:
+                if attempt + 1 < attempts and _not_sent(exc):
+                    with self._guard:
+                        if self._bases[self._current] == base:
+                            self._current = (self._current + 1) % attempts
+                    continue
+                if isinstance(exc, requests.exceptions.ConnectTimeout):
+                    raise UnavailableError(
+                        f"Consul at {self.label} did not accept a connection within {timeout:g}s"
+                    ) from exc
+                raise UnavailableError(f"Consul at {self.label} is unreachable: {_reason(exc)}") from exc
+            except requests.exceptions.Timeout as exc:
+                raise StoreTimeoutError(
+                    f"Consul at {self.label} did not answer {method} {path} within {timeout:g}s"
+                ) from exc
+            except requests.exceptions.RequestException as exc:
+                raise UnavailableError(f"Consul request to {self.label} failed: {_reason(exc)}") from exc
+            if r.status_code in allow:
+                return Reply(r.status_code, r.headers, r.content)
+            raise self.error(method, path, r.status_code, r.content)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def error(self, method: str, path: str, status: int, content: bytes) -> StoreError:
+        """The gluster_mgmt error for an unexpected HTTP status (with py-consul's own
+        exception for it chained, when it has one)."""
+        text = content.decode("utf-8", "replace").strip()[:300]
+        what = f"Consul at {self.label}: {method} {path}: {status} {text}"
+        cause: BaseException | None = None
+        try:
+            CB._status(Response(status, {}, text), allow_404=False)
+        except ConsulException as exc:
+            cause = exc
+        lowered = text.lower()
+        if isinstance(cause, (ACLPermissionDenied, ACLDisabled)) or status in (401, 403) or "acl not found" in lowered:
+            err: StoreError = AuthError(f"Consul at {self.label} refused the ACL token for {method} {path}: {text}")
+        elif status == 413 or "too large" in lowered or "too many operations" in lowered:
+            err = ValueTooLargeError(what)
+        elif status == 429 or status >= 500:
+            err = UnavailableError(what)
+        else:
+            err = StoreError(what)
+        err.__cause__ = cause
+        return err
+
+    # --------------------------------------------------------------------- py-consul API shape
+    # (so py-consul's endpoint helpers could run over this client too)
+    def _cb(self, callback, method, path, params, data=None):
+        r = self.call(method, path, params, data, allow=tuple(range(200, 600)))
+        return callback(Response(r.status, r.headers, r.content.decode("utf-8", "replace")))
+
+    def get(self, callback, path, params=None, headers=None, raw=False):
+        return self._cb(callback, "GET", path, params)
+
+    def put(self, callback, path, params=None, data="", headers=None):
+        return self._cb(callback, "PUT", path, params, data)
+
+    def delete(self, callback, path, params=None, data="", headers=None):
+        return self._cb(callback, "DELETE", path, params, data)
+
+    def post(self, callback, path, params=None, data="", headers=None):
+        return self._cb(callback, "POST", path, params, data)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, without its URL noise."""
+    inner: Any = exc.args[0] if exc.args else exc
+    inner = getattr(inner, "reason", inner)
+    text = str(inner)
+    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: "
+    if ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text[:200]

@@ -1,0 +1,533 @@
+"""The Consul KV backend: ``consul://[TOKEN@]host:port[,host:port...]/root[?token=...]``.
+
+Mapping (see docs/backends.md):
+
+* revision = ModifyIndex (Consul's Raft index: store-wide, increasing), created = CreateIndex,
+  lease = session UUID as an int.
+* Every write goes through ``/v1/txn`` (its results carry the new ModifyIndex; plain KV PUT
+  does not say): ABSENT = ``cas`` index 0 / ``check-not-exists``, a revision = ``cas`` /
+  ``check-index``, a lease = the ``lock`` verb with the session.
+* A delete also writes a tombstone ``<root>.deleted/<key>`` in the same txn, so a watch
+  resumed from an old revision replays deletions; tombstones are swept beyond
+  ``tombstones_kept`` and the sweep's horizon is kept at ``<root>.compacted``.
+* Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
+* Watches are blocking queries on the prefix, successive snapshots diffed into events.
+* Leases are sessions (TTL, behavior=delete, LockDelay=0, no node health checks).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import uuid
+from typing import Any
+
+import attrs
+
+from gluster_mgmt.errors import (
+    AuthError,
+    ConflictError,
+    LeaseExpiredError,
+    RevisionCompactedError,
+    StoreError,
+    StoreTimeoutError,
+    UnavailableError,
+)
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
+from gluster_mgmt.store.types import (
+    Capabilities,
+    Check,
+    Delete,
+    Entry,
+    EventKind,
+    Expect,
+    Expectation,
+    Listing,
+    Op,
+    Put,
+    WatchEvent,
+)
+from gluster_mgmt_consul.http import ConsulHTTP, Reply
+
+log = logging.getLogger(__name__)
+
+#: Consul's hard limit on operations in one /v1/txn.
+CONSUL_TXN_OPS = 64
+#: Where a deletion leaves its tombstone (under the store's root; '.' segments are reserved).
+TOMBSTONES = ".deleted/"
+#: Highest revision whose tombstones may have been swept.
+HORIZON = ".compacted"
+
+_CONSISTENT = ("consistent", "")
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _value(item: dict) -> bytes:
+    v = item.get("Value")
+    return base64.b64decode(v) if v else b""
+
+
+def _lease_id(session: str | None) -> int | None:
+    return uuid.UUID(session).int if session else None
+
+
+def _reserved(rel: str) -> bool:
+    """Backend bookkeeping (a segment starting with '.'), never shown to callers."""
+    return rel.startswith(".") or "/." in rel
+
+
+class ConsulStore(Store):
+    name = "consul"
+    default_port = 8500
+    capabilities = Capabilities(
+        # Consul refuses session TTLs under 10 s, and invalidates a session up to 2x its TTL
+        # after the last renewal (the slack covers TTLs up to 15 s, LeaseLock's default).
+        min_lease_ttl=10.0,
+        lease_expiry_slack=15.0,
+        watch_every_revision=False,
+    )
+
+    #: Tombstones kept for watch resumption (older ones are swept, raising the horizon).
+    tombstones_kept = 2000
+    #: Deletions (by this object) between two sweeps.
+    sweep_every = 200
+    #: Blocking-query wait of watches, seconds (a closed watch's thread ends within it).
+    watch_wait = 10.0
+
+    def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
+        params = dict(url.params)
+        token = params.pop("token", None) or url.secret or url.username
+        # Keep the token out of everything that might be printed (StoreURL's repr shows
+        # params and username).
+        url = attrs.evolve(url, params=params, username=None, secret=None)
+        super().__init__(url, timeout)
+        self._token = token
+        self._hosts = list(url.hosts) or [("127.0.0.1", self.default_port)]
+        self._scheme = "https" if params.get("scheme", "").lower() == "https" or params.get("tls") in (
+            "1", "true", "yes") else "http"
+        verify: bool | str = params.get("ca") or True
+        if params.get("verify", "").lower() in ("0", "false", "no"):
+            verify = False
+        self._verify = verify
+        self._cert = (params["cert"], params["key"]) if "cert" in params and "key" in params else params.get("cert")
+        self._dc = [("dc", params["dc"])] if params.get("dc") else []
+        self._read = [_CONSISTENT, *self._dc]
+        consistency = params.get("consistency", "consistent")
+        if consistency not in ("consistent", "default", "stale"):
+            raise StoreError(f"consistency must be consistent, default or stale, not {consistency!r}")
+        if consistency != "consistent":
+            self._read = [(consistency, "")] if consistency == "stale" else []
+            self._read += self._dc
+        self._label = url.redacted()
+        self._http = self._client()
+        self._txn_path = "/v1/txn"
+        self._txn_params = self._dc or None
+        self._tomb_root = self.root + TOMBSTONES
+        self._horizon_key = self.root + HORIZON
+        self._deletions = 0
+        self._sweep_guard = threading.Lock()
+
+    def _client(self, pool_size: int = 32) -> ConsulHTTP:
+        return ConsulHTTP(
+            self._hosts, scheme=self._scheme, verify=self._verify, cert=self._cert, token=self._token,
+            timeout=self.timeout, label=self._label, pool_size=pool_size,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _kv_path(self, full: str) -> str:
+        return "/v1/kv/" + full
+
+    def _txn(self, ops: list[dict], keys: list[str]) -> tuple[list[dict], Reply]:
+        """Run ``ops``; ``keys[i]`` is the caller's key for op i (for error reports).
+        Returns the results; a failed txn raises ConflictError / LeaseExpiredError."""
+        r = self._http.call("PUT", self._txn_path, self._txn_params, json.dumps(ops),
+                            allow=(200, 409))
+        body = r.json() or {}
+        if r.status == 200:
+            return body.get("Results") or [], r
+        raise self._conflict(body, keys)
+
+    def _conflict(self, body: dict, keys: list[str]) -> StoreError:
+        """ConflictError naming the keys whose ops failed (Consul reports every failed op by
+        its index), or LeaseExpiredError when only a session was invalid."""
+        failed: list[str] = []
+        expired: list[str] = []
+        reasons = []
+        for err in body.get("Errors") or []:
+            i = err.get("OpIndex", -1)
+            what = err.get("What", "")
+            key = keys[i] if 0 <= i < len(keys) else "?"
+            if "invalid session" in what:
+                expired.append(key)
+            elif key not in failed:
+                failed.append(key)
+            reasons.append(f"{key}: {what.replace(self.root, '', 1) if self.root else what}")
+        if expired and not failed:
+            return LeaseExpiredError(f"lease of {', '.join(expired)} has expired or was revoked")
+        return ConflictError(
+            f"expectation failed for {', '.join(failed or expired)} ({'; '.join(reasons)})",
+            tuple(failed or expired),
+        )
+
+    @staticmethod
+    def _revision(results: list[dict]) -> int:
+        return max(res["KV"]["ModifyIndex"] for res in results if res.get("KV"))
+
+    def _current_index(self) -> int:
+        """The store's current revision (X-Consul-Index of a consistent read)."""
+        r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
+        return r.index
+
+    def _put_ops(self, full: str, value: bytes, expect: Expectation, lease: Any) -> list[dict]:
+        v = _b64(value)
+        if lease is None:
+            if expect is Expect.ANY:
+                return [{"KV": {"Verb": "set", "Key": full, "Value": v}}]
+            index = 0 if expect is Expect.ABSENT else expect
+            return [{"KV": {"Verb": "cas", "Key": full, "Value": v, "Index": index}}]
+        session = lease.session if isinstance(lease, ConsulLease) else str(uuid.UUID(int=int(lease)))
+        lock = {"KV": {"Verb": "lock", "Key": full, "Value": v, "Session": session}}
+        if expect is Expect.ANY:
+            return [lock]
+        return [self._check_op(full, expect), lock]
+
+    @staticmethod
+    def _check_op(full: str, expect: Expectation) -> dict:
+        if expect is Expect.ABSENT:
+            return {"KV": {"Verb": "check-not-exists", "Key": full}}
+        return {"KV": {"Verb": "check-index", "Key": full, "Index": expect}}
+
+    def _tombstone(self, key: str) -> dict:
+        return {"KV": {"Verb": "set", "Key": self._tomb_root + key, "Value": None}}
+
+    # ------------------------------------------------------------------ primitives
+    def _get(self, key: str) -> Entry | None:
+        r = self._http.call("GET", self._kv_path(self.root + key), self._read, allow=(200, 404))
+        if r.status == 404:
+            return None
+        item = r.json()[0]
+        return Entry(key, _value(item), item["ModifyIndex"], item["CreateIndex"],
+                     _lease_id(item.get("Session")))
+
+    def _list(self, prefix: str) -> Listing:
+        r = self._http.call("GET", self._kv_path(self.root + prefix), [("recurse", ""), *self._read],
+                            allow=(200, 404))
+        n = len(self.root)
+        entries = []
+        if r.status == 200:
+            for item in r.json():
+                rel = item["Key"][n:]
+                if not _reserved(rel):
+                    entries.append(Entry(rel, _value(item), item["ModifyIndex"], item["CreateIndex"],
+                                         _lease_id(item.get("Session"))))
+        return Listing(tuple(entries), r.index)
+
+    def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
+        full = self.root + key
+        ops = self._put_ops(full, value, expect, lease)
+        results, _ = self._txn(ops, [key] * len(ops))
+        if isinstance(lease, ConsulLease):
+            lease._bound(full)
+        return self._revision(results)
+
+    def _delete(self, key: str, expect: Expectation) -> int | None:
+        full = self.root + key
+        if expect is Expect.ANY:
+            # "get" fails the txn when the key is absent: then nothing was written.
+            first = {"KV": {"Verb": "get", "Key": full}}
+        else:
+            first = self._check_op(full, expect)
+        ops = [first, {"KV": {"Verb": "delete", "Key": full}}, self._tombstone(key)]
+        try:
+            results, _ = self._txn(ops, [key] * 3)
+        except ConflictError:
+            if expect is Expect.ANY:
+                return None
+            raise
+        self._deleted(1)
+        return self._revision(results)
+
+    def _commit(self, ops: list[Op]) -> int:
+        txn, keys, leased, deletes = self._txn_ops(ops, compact=False)
+        if len(txn) > CONSUL_TXN_OPS:
+            # Too many for Consul's 64: a delete at an exact revision becomes a delete-cas
+            # (2 ops instead of 3), its key's existence checked just before (see README).
+            txn, keys, leased, deletes = self._txn_ops(ops, compact=True)
+            self._precheck([op for op in ops if isinstance(op, Delete) and op.expect is not Expect.ANY])
+        if not txn:  # only Check(ANY): nothing to compare, nothing to write
+            return self._current_index()
+        results, _ = self._txn(txn, keys)
+        for lease, full in leased:
+            lease._bound(full)
+        if deletes:
+            self._deleted(deletes)
+        writes = [res for res in results if res.get("KV")]
+        if deletes or any(isinstance(op, Put) for op in ops):
+            return self._revision(writes)
+        return self._current_index()  # a read-only txn (checks only) has no index of its own
+
+    def _txn_ops(self, ops: list[Op], compact: bool):
+        txn: list[dict] = []
+        keys: list[str] = []
+        leased: list[tuple[ConsulLease, str]] = []
+        deletes = 0
+        for op in ops:
+            full = self.root + op.key
+            if isinstance(op, Put):
+                new = self._put_ops(full, op.value, op.expect, op.lease)
+                if isinstance(op.lease, ConsulLease):
+                    leased.append((op.lease, full))
+            elif isinstance(op, Delete):
+                deletes += 1
+                if op.expect is Expect.ANY:
+                    new = [{"KV": {"Verb": "delete", "Key": full}}]
+                elif compact:
+                    new = [{"KV": {"Verb": "delete-cas", "Key": full, "Index": op.expect}}]
+                else:
+                    new = [self._check_op(full, op.expect), {"KV": {"Verb": "delete", "Key": full}}]
+                new.append(self._tombstone(op.key))
+            elif isinstance(op, Check):
+                new = [] if op.expect is Expect.ANY else [self._check_op(full, op.expect)]
+            else:  # pragma: no cover - validated by the core
+                raise StoreError(f"unknown transaction operation {op!r}")
+            txn += new
+            keys += [op.key] * len(new)
+        return txn, keys, leased, deletes
+
+    def _precheck(self, deletes: list[Delete]) -> None:
+        """Read-only txn: every key deleted at an exact revision still has it."""
+        if not deletes:
+            return
+        ops = [self._check_op(self.root + d.key, d.expect) for d in deletes]
+        r = self._http.call("PUT", self._txn_path, [*self._read], json.dumps(ops), allow=(200, 409))
+        if r.status == 409:
+            raise self._conflict(r.json() or {}, [d.key for d in deletes])
+
+    def _watch(self, prefix: str, start_revision: int | None) -> Watch:
+        return ConsulWatch(self, prefix, start_revision)
+
+    def _grant_lease(self, ttl: float) -> Lease:
+        body = {"Name": "gluster-mgmt", "TTL": f"{ttl:g}s", "Behavior": "delete", "LockDelay": "0s",
+                "Checks": []}
+        r = self._http.call("PUT", "/v1/session/create", self._dc or None, json.dumps(body))
+        return ConsulLease(self, r.json()["ID"], ttl)
+
+    def _close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------ tombstones
+    def _deleted(self, count: int) -> None:
+        self._deletions += count
+        if self._deletions >= self.sweep_every and self._sweep_guard.acquire(blocking=False):
+            try:
+                self._deletions = 0
+                self.sweep()
+            except StoreError as exc:
+                log.warning("consul store %s: tombstone sweep failed: %s", self._label, exc)
+            finally:
+                self._sweep_guard.release()
+
+    def sweep(self, keep: int | None = None) -> int:
+        """Remove the oldest tombstones beyond ``keep``; returns the horizon (the highest
+        revision a watch can no longer resume from without RevisionCompactedError)."""
+        keep = self.tombstones_kept if keep is None else keep
+        r = self._http.call("GET", self._kv_path(self._tomb_root), [("recurse", ""), *self._read],
+                            allow=(200, 404))
+        tombs = sorted((item["ModifyIndex"], item["Key"]) for item in (r.json() or [])) if r.status == 200 else []
+        horizon, horizon_index = self._horizon()
+        excess = len(tombs) - keep
+        if excess <= 0:
+            return horizon
+        victims = tombs[:excess]
+        step = CONSUL_TXN_OPS - 1
+        for start in range(0, len(victims), step):
+            chunk = victims[start:start + step]
+            new_horizon = max(horizon, chunk[-1][0])
+            # The horizon moves first (same txn), and only forward (cas on its index).
+            ops = [{"KV": {"Verb": "cas", "Key": self._horizon_key, "Value": _b64(str(new_horizon).encode()),
+                           "Index": horizon_index}}]
+            ops += [{"KV": {"Verb": "delete-cas", "Key": k, "Index": mi}} for mi, k in chunk]
+            try:
+                results, _ = self._txn(ops, [HORIZON] + [k for _, k in chunk])
+            except ConflictError:
+                return self._horizon()[0]  # another sweeper (or a re-deletion) got there first
+            horizon = new_horizon
+            horizon_index = results[0]["KV"]["ModifyIndex"]
+        return horizon
+
+    def _horizon(self) -> tuple[int, int]:
+        """(horizon revision, ModifyIndex of its key) — (0, 0) when nothing was ever swept."""
+        r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
+        if r.status == 404:
+            return 0, 0
+        item = r.json()[0]
+        return int(_value(item) or b"0"), item["ModifyIndex"]
+
+
+class ConsulLease(Lease):
+    """A Consul session: TTL-renewed, behavior=delete, no node health checks."""
+
+    def __init__(self, store: ConsulStore, session: str, ttl: float) -> None:
+        super().__init__(uuid.UUID(session).int, ttl)
+        self.session = session
+        self.store = store
+        self._keys: set[str] = set()
+        self._keys_guard = threading.Lock()
+
+    def _bound(self, full: str) -> None:
+        with self._keys_guard:
+            self._keys.add(full)
+
+    def refresh(self) -> None:
+        r = self.store._http.call("PUT", f"/v1/session/renew/{self.session}", self.store._dc or None,
+                                  allow=(200, 404))
+        if r.status == 404 or not r.json():
+            raise LeaseExpiredError(f"lease {self.id:x} has expired")
+
+    def _revoke(self) -> None:
+        # Delete the keys this process bound to the session itself, with tombstones, so a
+        # watch resumed from an old revision sees them go; then destroy the session (which
+        # deletes any other key still bound to it, without tombstones).
+        with self._keys_guard:
+            keys, self._keys = sorted(self._keys), set()
+        store = self.store
+        n = len(store.root)
+        for start in range(0, len(keys), CONSUL_TXN_OPS // 3):
+            chunk = keys[start:start + CONSUL_TXN_OPS // 3]
+            for _ in range(2):
+                ops: list[dict] = []
+                for full in chunk:
+                    ops += [{"KV": {"Verb": "check-session", "Key": full, "Session": self.session}},
+                            {"KV": {"Verb": "delete", "Key": full}},
+                            store._tombstone(full[n:])]
+                if not ops:
+                    break
+                try:
+                    store._txn(ops, [full for full in chunk for _ in range(3)])
+                    store._deleted(len(chunk))
+                    break
+                except ConflictError as exc:  # some keys are no longer ours: leave them be
+                    chunk = [full for full in chunk if full not in exc.keys]
+        store._http.call("PUT", f"/v1/session/destroy/{self.session}", store._dc or None)
+
+
+class ConsulWatch(Watch):
+    """Blocking queries on the prefix; successive snapshots are diffed into events."""
+
+    def __init__(self, store: ConsulStore, prefix: str, start_revision: int | None) -> None:
+        self.store = store
+        self._http = store._client(pool_size=1)
+        self._path = store._kv_path(store.root + prefix)
+        self._cut = len(store.root)
+        try:
+            r = self._http.call("GET", self._path, [("recurse", ""), *store._read], allow=(200, 404))
+            self._index = max(r.index, 1)
+            self._snapshot = self._parse(r)
+            catch_up: list[WatchEvent] = []
+            if start_revision is not None and start_revision < self._index:
+                catch_up = self._replay(prefix, start_revision)
+        except BaseException:
+            self._http.close()
+            raise
+        super().__init__(prefix, self._index if start_revision is None else start_revision)
+        if catch_up:
+            self._deliver(catch_up)
+        self._thread = threading.Thread(target=self._run, name=f"consul-watch-{prefix or '/'}", daemon=True)
+        self._thread.start()
+
+    def _parse(self, r: Reply) -> dict[str, dict]:
+        if r.status != 200:
+            return {}
+        cut = self._cut
+        snapshot = {}
+        for item in r.json():
+            rel = item["Key"][cut:]
+            if not _reserved(rel):
+                snapshot[rel] = item
+        return snapshot
+
+    def _replay(self, prefix: str, start: int) -> list[WatchEvent]:
+        """Events after ``start`` up to the initial snapshot: entries written since, and the
+        tombstones of keys deleted since."""
+        store = self.store
+        events = [WatchEvent(EventKind.PUT, key, _value(item), item["ModifyIndex"])
+                  for key, item in self._snapshot.items() if item["ModifyIndex"] > start]
+        r = self._http.call("GET", store._kv_path(store._tomb_root + prefix), [("recurse", ""), *store._read],
+                            allow=(200, 404))
+        cut = len(store._tomb_root)
+        for item in (r.json() or []) if r.status == 200 else []:
+            key, revision = item["Key"][cut:], item["ModifyIndex"]
+            if start < revision <= self._index:
+                current = self._snapshot.get(key)
+                if current is None or current["ModifyIndex"] > revision:
+                    events.append(WatchEvent(EventKind.DELETE, key, None, revision))
+        # Read after the tombstones: a sweep raises the horizon before removing any.
+        horizon = store._horizon()[0]
+        if start < horizon:
+            raise RevisionCompactedError(
+                f"revision {start} is compacted (deletions are kept from revision {horizon + 1}); "
+                "list the prefix again and watch from the listing's revision"
+            )
+        events.sort(key=lambda e: e.revision)
+        return events
+
+    def _stop(self) -> None:
+        pass  # the thread sees ``closed`` when its current blocking query returns
+
+    def _run(self) -> None:
+        store = self.store
+        wait = store.watch_wait
+        params_base = [("recurse", ""), *store._dc, ("wait", f"{wait:g}s")]
+        timeout = store.timeout + wait * 1.1
+        backoff = 0.05
+        try:
+            while not self.closed:
+                try:
+                    r = self._http.call("GET", self._path, [*params_base, ("index", self._index)],
+                                        timeout=timeout, allow=(200, 404))
+                except (UnavailableError, StoreTimeoutError) as exc:
+                    log.debug("consul watch %r: %s; retrying", self.prefix, exc)
+                    if self._closed.wait(backoff):
+                        return
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                except AuthError as exc:
+                    self._fail(exc)
+                    return
+                except StoreError as exc:
+                    log.warning("consul watch %r: %s; retrying", self.prefix, exc)
+                    if self._closed.wait(1.0):
+                        return
+                    continue
+                backoff = 0.05
+                index = r.index
+                if index == self._index or self.closed:
+                    continue  # the wait ran out with no change
+                if index < self._index:
+                    # Consul's index went backwards (e.g. a snapshot restore): start over from
+                    # this snapshot; the diff below still reports what changed.
+                    log.info("consul watch %r: index went back from %d to %d", self.prefix, self._index, index)
+                self._index = max(index, 1)
+                snapshot = self._parse(r)
+                self._deliver(self._diff(snapshot, max(index, self.revision + 1)))
+                self._snapshot = snapshot
+        finally:
+            self._http.close()
+
+    def _diff(self, snapshot: dict[str, dict], index: int) -> list[WatchEvent]:
+        old = self._snapshot
+        events = []
+        for key, item in snapshot.items():
+            before = old.get(key)
+            if before is None or before["ModifyIndex"] != item["ModifyIndex"]:
+                events.append(WatchEvent(EventKind.PUT, key, _value(item), item["ModifyIndex"]))
+        # A deletion's own index is not in the snapshot: the snapshot's index is at or after it.
+        events += [WatchEvent(EventKind.DELETE, key, None, index) for key in old if key not in snapshot]
+        events.sort(key=lambda e: e.revision)
+        return events
+

@@ -1,0 +1,237 @@
+"""The CLI's only way to the daemon: HTTP/1.1 + JSON over the daemon's unix socket.
+
+This module is the contract between ``gluster-mgmt`` (the CLI) and ``gluster-mgmtd`` (the
+daemon). It uses the standard library only, so a CLI command never loads a store client.
+
+Transport
+=========
+``POST /v1/<route>`` on the unix socket given by ``--socket=PATH`` (or ``--socket PATH``),
+else the environment variable ``GLUSTER_MGMT_SOCKET``, else ``/run/gluster-mgmt/mgmtd.sock``.
+The request body is a JSON object of parameters (``{}`` when there are none), sent with
+``Content-Type: application/json`` and a ``Content-Length``. Every reply, whatever its HTTP
+status, is a JSON object::
+
+    {"op_ret": 0 | -1, "op_errno": int, "op_errstr": str, "data": {...}}
+
+``op_ret``/``op_errno``/``op_errstr`` mean what they mean in glusterd's CLI replies and are
+shown as such (``--xml`` prints them as opRet/opErrno/opErrstr). ``op_errstr`` holds glusterd's
+own wording for a failure; the CLI adds the ``volume create: v1: failed:`` prefix itself.
+``data`` is ``{}`` on failure unless stated otherwise. Absent optional counts are ``null``.
+
+Routes, parameters and ``data``
+===============================
+Peers
+-----
+``peer/probe {host}``
+    data: ``{"message": str}`` optional. An empty message prints ``peer probe: success``; a
+    non-empty one is printed instead of "success", as glusterd does for
+    ``Probe on localhost not needed`` and ``Host H port 24007 already in peer list``.
+``peer/detach {host, force: bool}``
+    data: ``{"message": str}`` optional, as for probe.
+``peer/status {}``
+    data: ``{"peers": [PEER, ...]}`` — every peer except the node answering.
+``pool/list {}``
+    data: ``{"peers": [PEER, ...]}`` — the same plus the answering node, whose entry has
+    ``"hostnames": ["localhost"]`` and ``"local": true`` (the CLI prints it last, like
+    glusterd, wherever it is in the list).
+
+PEER is ``{"uuid": str, "hostnames": [str, ...], "state": str, "connected": bool}``; ``state``
+is glusterd's state text (``"Peer in Cluster"``, ``"Probe Sent to Peer"``, ``"Peer Rejected"``,
+``"Peer detach in progress"``; ``"Detaching"`` is accepted as the latter). The first hostname is
+the one shown; the others are listed under "Other names:".
+
+Volumes
+-------
+``volume/create {name, bricks: ["HOST:/PATH", ...], replica, arbiter, disperse,
+disperse_data, redundancy, transport, force: bool}``
+    The CLI has already applied the gluster CLI's local checks (name, brick syntax, loopback,
+    duplicates, counts, disperse/redundancy arithmetic and its confirmations), so
+    ``disperse``/``redundancy`` arrive computed when the volume is dispersed and ``replica``
+    is 3 for ``replica 2 arbiter 1``. ``transport`` is ``"tcp"``, ``"rdma"`` or
+    ``"tcp,rdma"`` (default ``"tcp"``). Counts not given are ``null``.
+    data: ``{"volume": VOLUME}``.
+``volume/start {name, force: bool}``, ``volume/stop {name, force: bool}``
+    data: ``{"volume": VOLUME}`` (only ``name`` and ``uuid`` are used).
+``volume/delete {name}``
+    data: ``{}`` or ``{"volume": VOLUME}`` (its ``uuid`` then goes into ``--xml``).
+``volume/info {name: str | null}``
+    data: ``{"volumes": [VOLUME, ...]}`` in name order; ``null`` means all volumes. An
+    unknown name is a failure with op_errstr ``Volume NAME does not exist``.
+``volume/list {}``
+    data: ``{"volumes": [name, ...]}`` in name order.
+``volume/status {name: str | null, detail: bool}``
+    data: ``{"volumes": [STATUS, ...]}``; with ``name: null`` every volume, started or not.
+    STATUS is::
+
+        {"name", "id", "status": "Created"|"Started"|"Stopped", "not_started": bool,
+         "bricks": [{"hostname", "path", "host_uuid", "port": int|null,
+                     "rdma_port": int (0 for none), "online": bool, "pid": int|null,
+                     # with detail=true, when known (bytes and counts as integers):
+                     "size_total", "size_free", "device", "block_size", "mnt_options",
+                     "fs_name", "inode_size", "inodes_total", "inodes_free"}],
+         "self_heal": [{"hostname", "host_uuid", "online": bool, "pid": int|null}]}
+
+    ``self_heal`` lists the self-heal daemons serving the volume (empty for distribute
+    volumes); ``hostname`` is ``"localhost"`` for the answering node, as glusterd shows it.
+    ``port: null`` and ``pid: null`` print as ``N/A``.
+``volume/set {name, options: [[key, value], ...]}``
+    Keys as typed (the daemon resolves short names); values with whitespace already
+    stripped, as the gluster CLI does (except for ``user.*`` keys). ``volume set NAME group
+    G`` is expanded by the CLI from ``/var/lib/glusterd/groups/G``. data: any.
+``volume/get {name, key}`` (``key`` may be ``"all"``)
+    data: ``{"options": [[key, value], ...]}`` with ``value`` exactly as glusterd shows it:
+    defaults carry a `` (DEFAULT)`` suffix and an unset option without default is
+    ``"(null)"``. A third element ``is_default: bool`` is also accepted: the CLI then adds
+    the suffix itself (and prints ``null`` values as ``(null)``).
+``volume/reset {name, key: str | null, force: bool}``  (``null`` = all options)
+    data: any; ``{"message": str}`` replaces "reset volume successful".
+``volume/add-brick {name, bricks, replica, arbiter, force}``
+    data: any.
+``volume/remove-brick {name, bricks, replica, action}``
+    ``action`` is ``"start"``, ``"status"``, ``"stop"``, ``"commit"`` or ``"force"``
+    (``force`` is glusterd's "commit force"). data: any; ``{"task_id": str}`` when a
+    migration task was started.
+``volume/replace-brick {name, old, new}``
+    Only ``commit force`` exists (the CLI refuses anything else, as glusterd's does).
+
+Transactions and import (gluster_mgmt's own)
+---------------------------------------------
+``txn/list {}``
+    data: ``{"transactions": [TXN, ...]}``
+``txn/show {id}``
+    data: ``{"transaction": TXN}``; TXN is ``{"id", "operation", "state", "coordinator",
+    "started", "finished", "error", "steps": [{"name", "targets", "state", "error"}]}``
+    (every field but ``id`` optional; times as ISO-8601 text or unix seconds).
+``import {path}``
+    Import a stock glusterd state directory. data: ``{"volumes": [names], "peers": [uuids],
+    "message": str}`` (all optional).
+
+VOLUME is ``gluster_mgmt.model.Volume.to_dict()``: ``name``, ``uuid``, ``type``
+(``distribute``/``replicate``/``disperse``), ``bricks`` (``hostname``, ``path``, ``host_uuid``,
+...), ``replica_count``, ``arbiter_count``, ``disperse_count``, ``redundancy_count``,
+``options`` (reconfigured options, in order), ``status``, ``transport``; ``snap_count`` is
+read when present (else 0). The CLI never prints ``username``/``password`` (``--json``
+redacts them); the daemon may leave them out.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+from typing import Any
+
+DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
+SOCKET_ENV = "GLUSTER_MGMT_SOCKET"
+API_PREFIX = "/v1/"
+#: Seconds to wait for the daemon's answer; cluster operations wait on peers, so be generous
+#: (gluster's CLI waits 120 s by default, `--timeout=` changes it).
+DEFAULT_TIMEOUT = 120.0
+
+
+class ConnectionFailed(Exception):
+    """The daemon could not be reached (no socket, refused, or it hung up)."""
+
+
+class ProtocolError(Exception):
+    """The daemon answered something that is not the JSON reply of the contract."""
+
+
+class Response:
+    """One reply of the daemon."""
+
+    __slots__ = ("op_ret", "op_errno", "op_errstr", "data", "http_status")
+
+    def __init__(self, op_ret: int, op_errno: int, op_errstr: str, data: dict[str, Any],
+                 http_status: int = 200) -> None:
+        self.op_ret = op_ret
+        self.op_errno = op_errno
+        self.op_errstr = op_errstr
+        self.data = data
+        self.http_status = http_status
+
+    @property
+    def ok(self) -> bool:
+        return self.op_ret == 0
+
+    @classmethod
+    def from_json(cls, payload: Any, http_status: int = 200) -> Response:
+        if not isinstance(payload, dict) or "op_ret" not in payload:
+            raise ProtocolError(f"unexpected reply from the daemon (HTTP {http_status})")
+        data = payload.get("data") or {}
+        if not isinstance(data, dict):
+            raise ProtocolError("the daemon's reply has a non-object 'data'")
+        try:
+            op_ret = int(payload["op_ret"])
+            op_errno = int(payload.get("op_errno") or 0)
+        except (TypeError, ValueError):
+            raise ProtocolError("the daemon's reply has non-integer op_ret/op_errno") from None
+        return cls(op_ret, op_errno, str(payload.get("op_errstr") or ""), data, http_status)
+
+    def __repr__(self) -> str:
+        return (f"Response(op_ret={self.op_ret}, op_errno={self.op_errno}, "
+                f"op_errstr={self.op_errstr!r}, data={self.data!r})")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over an AF_UNIX stream socket (the Host header is a placeholder)."""
+
+    def __init__(self, path: str, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def socket_path(explicit: str | None = None) -> str:
+    """--socket wins, then $GLUSTER_MGMT_SOCKET, then the default path."""
+    return explicit or os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET
+
+
+class Client:
+    """Calls routes of the daemon; one connection per client, reused across calls."""
+
+    def __init__(self, path: str | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        self.path = socket_path(path)
+        self.timeout = timeout
+        self._conn: UnixHTTPConnection | None = None
+
+    def call(self, route: str, params: dict[str, Any] | None = None) -> Response:
+        body = json.dumps(params or {}).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        conn = self._conn or UnixHTTPConnection(self.path, self.timeout)
+        self._conn = conn
+        try:
+            conn.request("POST", API_PREFIX + route, body=body, headers=headers)
+            reply = conn.getresponse()
+            raw = reply.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise ConnectionFailed(f"{self.path}: {exc}") from exc
+        if reply.will_close:
+            self.close()
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError:
+            raise ProtocolError(f"the daemon's reply is not JSON (HTTP {reply.status})") from None
+        return Response.from_json(payload, reply.status)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

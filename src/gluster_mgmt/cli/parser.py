@@ -1,0 +1,917 @@
+"""gluster's command syntax → a request for the daemon.
+
+Words are matched like the gluster CLI matches them: a word may be abbreviated to any
+unambiguous prefix (``gluster vol inf`` works; ``volume re`` is ambiguous). The checks the
+gluster CLI makes before sending anything (volume name, brick syntax, loopback hosts,
+duplicate bricks, replica/arbiter/disperse counts and their questions) are made here, with
+its messages; everything else (does the volume exist, is the option valid...) is the
+daemon's business, as it is glusterd's.
+
+A parse either returns a :class:`Request` or raises :class:`CliExit` carrying what to print
+and the exit code (1, like the gluster CLI, for a usage error).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: How a question is asked: returns True for yes. In script mode it always answers yes.
+Confirm = Callable[[str], bool]
+
+VOLUME_NAME_MAX = 256  # glusterd's GD_VOLUME_NAME_MAX
+RESERVED_VOLUME_NAMES = (
+    "volume", "type", "help", "subvolumes", "option", "end-volume", "all",
+    "volume_not_in_ring", "description", "force", "snap-max-hard-limit",
+    "snap-max-soft-limit", "auto-delete", "activate-on-create",
+)
+GROUPS_DIR = "/var/lib/glusterd/groups"
+
+REPLICA2_QUESTION = (
+    "Replica 2 volumes are prone to split-brain. Use Arbiter or Replica 3 to avoid this. "
+    "See: http://docs.gluster.org/en/latest/Administrator-Guide/"
+    "Split-brain-and-ways-to-deal-with-it/.\nDo you still want to continue?\n")
+
+#: The usage text of each command, as the gluster CLI prints it after "Usage:".
+USAGE = {
+    "volume info": "volume info [all|<VOLNAME>]",
+    "volume create": (
+        "volume create <NEW-VOLNAME> [[replica <COUNT> [arbiter <COUNT>]]|"
+        "[replica 2 thin-arbiter 1]] [disperse [<COUNT>]] [disperse-data <COUNT>] "
+        "[redundancy <COUNT>] [transport <tcp|rdma|tcp,rdma>] <NEW-BRICK> <TA-BRICK>... "
+        "[force]"),
+    "volume delete": "volume delete <VOLNAME>",
+    "volume start": "volume start <VOLNAME> [force]",
+    "volume stop": "volume stop <VOLNAME> [force]",
+    "volume add-brick": "volume add-brick <VOLNAME> [<replica> <COUNT> [arbiter <COUNT>]] "
+                        "<NEW-BRICK> ... [force]",
+    "volume remove-brick": "volume remove-brick <VOLNAME> [replica <COUNT>] <BRICK> ... "
+                           "<start|stop|status|commit|force>",
+    "volume replace-brick": "volume replace-brick <VOLNAME> <SOURCE-BRICK> <NEW-BRICK> "
+                            "{commit force}",
+    # two patterns share "volume set"; the gluster CLI shows the one registered last
+    "volume set": "volume set <VOLNAME> group <GROUP>",
+    "volume reset": "volume reset <VOLNAME> [option] [force]",
+    "volume status": "volume status [all | <VOLNAME> [nfs|shd|<BRICK>|quotad]] "
+                     "[detail|clients|mem|inode|fd|callpool|tasks|client-list]",
+    "volume list": "volume list",
+    "volume get": "volume get <VOLNAME|all> <key|all>",
+    "peer probe": "peer probe { <HOSTNAME> | <IP-address> }",
+    "peer detach": "peer detach { <HOSTNAME> | <IP-address> } [force]",
+    "peer status": "peer status",
+    "pool list": "pool list",
+    "txn list": "txn list",
+    "txn show": "txn show <TXN-ID>",
+    "import": "import <GLUSTERD-STATE-DIR>",
+}
+
+DESCRIPTIONS = {
+    "volume info": "list information of all volumes",
+    "volume create": "create a new volume of specified type with mentioned bricks",
+    "volume delete": "delete volume specified by <VOLNAME>",
+    "volume start": "start volume specified by <VOLNAME>",
+    "volume stop": "stop volume specified by <VOLNAME>",
+    "volume add-brick": "add brick to volume <VOLNAME>",
+    "volume remove-brick": "remove brick from volume <VOLNAME>",
+    "volume replace-brick": "replace-brick operations",
+    "volume set": "set options for volume <VOLNAME>",
+    "volume reset": "reset all the reconfigured options",
+    "volume status": "display status of all or specified volume(s)/brick",
+    "volume list": "list all volumes in cluster",
+    "volume get": "Get the value of the all options or given option for volume <VOLNAME>",
+    "peer probe": "probe peer specified by <HOSTNAME>",
+    "peer detach": "detach peer specified by <HOSTNAME>",
+    "peer status": "list status of peers",
+    "pool list": "list all the nodes in the pool (including localhost)",
+    "txn list": "list the cluster transactions gluster-mgmt keeps",
+    "txn show": "show one transaction and its steps",
+    "import": "import the volumes and peers of a stock glusterd state directory",
+}
+
+#: What `gluster` prints for an unknown word or option (stdout), after its own message.
+GLOBAL_USAGE = (
+    " Usage: gluster [options] <help> <peer> <pool> <volume>\n"
+    " Options:\n"
+    " --help  Shows the help information\n"
+    " --version  Shows the version\n"
+    " --print-logdir  Shows the log directory\n"
+    " --print-statedumpdir Shows the state dump directory\n\n")
+
+GLOBAL_HELP = (
+    " peer help                - display help for peer commands\n"
+    " volume help              - display help for volume commands\n"
+    " pool list                - list all the nodes in the pool (including localhost)\n"
+    " txn list                 - list the cluster transactions\n"
+    " import <DIR>             - import a stock glusterd state directory\n"
+    " (gluster-mgmt also takes --xml, --json, --mode=script and --socket=PATH)\n\n")
+
+
+class CliExit(Exception):
+    """Stop here: print ``out`` and ``err`` and exit with ``code``."""
+
+    def __init__(self, code: int, out: str = "", err: str = "") -> None:
+        super().__init__(code, out, err)
+        self.code = code
+        self.out = out
+        self.err = err
+
+
+class Request:
+    """A call to make: ``route`` and its ``params``; ``command`` names the gluster command
+    (``"volume create"``), ``context`` carries what the renderer needs besides the reply."""
+
+    __slots__ = ("route", "params", "command", "context")
+
+    def __init__(self, route: str, params: dict[str, Any], command: str,
+                 context: dict[str, Any] | None = None) -> None:
+        self.route = route
+        self.params = params
+        self.command = command
+        self.context = context or {}
+
+    def __repr__(self) -> str:
+        return f"Request({self.route!r}, {self.params!r}, command={self.command!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Request) and (self.route, self.params, self.command)
+                == (other.route, other.params, other.command))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def usage_error(command: str, *messages: str) -> CliExit:
+    """Messages (stderr) then the command's usage (stderr), exit 1: what the gluster CLI
+    does for every syntax error."""
+    err = "".join(f"{m}\n" for m in messages)
+    return CliExit(1, err=err + f"\nUsage:\n{USAGE[command]}\n\n")
+
+
+def failure(*messages: str, code: int = 1) -> CliExit:
+    return CliExit(code, err="".join(f"{m}\n" for m in messages))
+
+
+def unambiguous(token: str, choices: Sequence[str]) -> str | None:
+    """The choice ``token`` names: an exact match, else the only choice it is a prefix of."""
+    if not token:
+        return None
+    matches = []
+    for choice in choices:
+        if choice == token:
+            return choice
+        if choice.startswith(token):
+            matches.append(choice)
+    return matches[0] if len(matches) == 1 else None
+
+
+def c_strtol(text: str | None) -> int:
+    """C's strtol(text, NULL, 0): leading digits in base 10/16/8, 0 when there are none."""
+    if not text:
+        return 0
+    m = re.match(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
+    if not m:
+        return 0
+    sign = -1 if m.group(1) == "-" else 1
+    digits = m.group(2)
+    if digits[:2] in ("0x", "0X"):
+        return sign * int(digits[2:], 16)
+    if digits.startswith("0"):
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+def strict_int(text: str | None) -> int | None:
+    """glusterd's gf_string2int: the whole word must be an integer."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        return None
+
+
+def volume_name_problem(name: str) -> tuple[bool, str | None]:
+    """(valid, message) by the gluster CLI's rules for a new volume's name."""
+    if not name or name.startswith("-"):
+        return False, None
+    if name in RESERVED_VOLUME_NAMES:
+        return False, f'"{name}" cannot be the name of a volume.'
+    if "/" in name:
+        return False, None
+    if len(name.encode()) > VOLUME_NAME_MAX:
+        return False, f"Volume name exceeds {VOLUME_NAME_MAX} characters."
+    for char in name:
+        if not (char.isascii() and (char.isalnum() or char in "_-")):
+            return False, (f'Volume name should not contain "{char}" character.\n'
+                           "Volume names can onlycontain alphanumeric, '-' and '_' characters.")
+    return True, None
+
+
+def brick_syntax_ok(word: str) -> bool:
+    """HOST:/PATH, split at the last colon, host non-empty, path absolute."""
+    colon = word.rfind(":")
+    return colon > 0 and word[colon + 1:colon + 2] == "/"
+
+
+def canonical_brick(word: str) -> str:
+    """Collapse repeated slashes and drop a trailing one in the brick's path."""
+    host, _, path = word.rpartition(":")
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return f"{host}:{path}"
+
+
+_IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
+
+
+def is_ipv4(address: str) -> bool:
+    return bool(_IPV4.match(address))
+
+
+def is_ipv6(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_host_name(address: str) -> bool:
+    if not 0 < len(address) <= 255 or ".." in address:
+        return False
+    if not (address[-1].isascii() and address[-1].isalnum()) and address[-1] != "*":
+        return False
+    for label in address.split("."):
+        if not label:
+            continue
+        if not (label[0].isascii() and label[0].isalnum() and label[-1].isascii()
+                and label[-1].isalnum()):
+            return False
+        if any(not (c.isascii() and (c.isalnum() or c == "-")) for c in label[1:]):
+            return False
+    return True
+
+
+def valid_internet_address(address: str) -> bool:
+    return bool(address) and (is_ipv4(address) or is_ipv6(address) or is_host_name(address))
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1") or (is_ipv4(host) and host.startswith("0."))
+
+
+LOOPBACK_MESSAGE = ("Please provide a valid hostname/ip other than localhost, 127.0.0.1 or "
+                    "loopback address (0.0.0.0 to 0.255.255.255).")
+
+
+def parse_bricks(words: Sequence[str], command: str, notes: list[str]) -> list[str]:
+    """Validate and canonicalize new bricks the way the gluster CLI does for create and
+    add-brick. Warnings go to ``notes`` (printed, not fatal)."""
+    bricks: list[str] = []
+    for word in words:
+        if not brick_syntax_ok(word):
+            raise usage_error(command, *notes,
+                              f"Wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
+        brick = canonical_brick(word)
+        host = brick.rpartition(":")[0]
+        if is_loopback(host):
+            raise usage_error(command, *notes, LOOPBACK_MESSAGE)
+        if not valid_internet_address(host):
+            notes.append(f"internet address '{host}' does not conform to standards")
+        if brick in bricks:
+            raise usage_error(command, *notes, f"Found duplicate exports {brick}")
+        bricks.append(brick)
+    if not bricks:
+        raise usage_error(command, *notes, "No bricks specified")
+    return bricks
+
+
+def parse_existing_bricks(words: Sequence[str], command: str) -> list[str]:
+    """Bricks of remove-brick: syntax and duplicates only."""
+    bricks: list[str] = []
+    for word in words:
+        if not brick_syntax_ok(word):
+            raise usage_error(command,
+                              f"wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
+        brick = canonical_brick(word)
+        if brick in bricks:
+            raise usage_error(command, f"Duplicate bricks found {brick}")
+        bricks.append(brick)
+    return bricks
+
+
+# -- volume commands ----------------------------------------------------------------------
+
+_CREATE_OPWORDS = ("replica", "transport", "disperse", "redundancy", "disperse-data",
+                   "arbiter", "thin-arbiter")
+
+
+def _disperse_counts(confirm: Confirm, disperse: int, redundancy: int, data: int,
+                     count: int) -> tuple[int, int]:
+    """The gluster CLI's disperse/redundancy arithmetic and questions (-1 = not given)."""
+    cmd = "volume create"
+    if data > 0:
+        if disperse > 0 and redundancy > 0:
+            if disperse != data + redundancy:
+                raise usage_error(cmd, f"Disperse count({disperse}) should be equal to sum of "
+                                       f"disperse-data count({data}) and redundancy "
+                                       f"count({redundancy})")
+        elif redundancy > 0:
+            disperse = data + redundancy
+        elif disperse > 0:
+            redundancy = disperse - data
+        else:
+            if count - data >= data:
+                raise usage_error(cmd, "Please provide redundancy count along with "
+                                       "disperse-data count")
+            if not confirm(f"Redundancy for this configuration is {count - data}. Do you "
+                           "want to create the volume with this value ?"):
+                raise usage_error(cmd)
+            redundancy = count - data
+            disperse = count
+    if disperse <= 0:
+        if count < 3:
+            raise usage_error(cmd, "number of bricks must be greater than 2")
+        disperse = count
+    if redundancy == -1:
+        tmp = disperse - 1
+        i = tmp // 2
+        while i > 0 and (tmp & -tmp) != tmp:
+            i -= 1
+            tmp -= 1
+        if i == 0:
+            if not confirm("There isn't an optimal redundancy value for this configuration. "
+                           "Do you want to create the volume with redundancy 1 ?"):
+                raise usage_error(cmd)
+            redundancy = 1
+        else:
+            redundancy = disperse - tmp
+            if redundancy > 1 and not confirm(
+                    f"The optimal redundancy for this configuration is {redundancy}. Do you "
+                    "want to create the volume with this value ?"):
+                raise usage_error(cmd)
+        tmp = 0
+    else:
+        tmp = disperse - redundancy
+    if redundancy < 1 or redundancy > (disperse - 1) // 2:
+        raise usage_error(cmd, "redundancy must be greater than or equal to 1 and less than "
+                               f"{(disperse + 1) // 2} for a disperse {disperse} volume")
+    if disperse - redundancy > 16:
+        raise usage_error(cmd, "disperse-data bricks must be less than or equal to 16")
+    if (tmp & -tmp) != tmp and not confirm(
+            "This configuration is not optimal on most workloads. Do you want to use it ?"):
+        raise usage_error(cmd)
+    return disperse, redundancy
+
+
+def parse_volume_create(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume create"
+    n = len(words)
+    if n < 3:
+        raise usage_error(cmd)
+    name = words[2]
+    valid, message = volume_name_problem(name)
+    if not valid:
+        raise usage_error(cmd, *([message] if message else []))
+    if n < 4:
+        raise usage_error(cmd)
+
+    kind: str | None = None  # None, "replicate", "disperse"
+    replica: int | None = None
+    arbiter: int | None = None
+    disperse = redundancy = data = -1
+    transport: str | None = None
+    index = 3
+    for _ in range(3):
+        word = unambiguous(words[index], _CREATE_OPWORDS) if index < n else None
+        if word is None:
+            break
+        if word == "replica":
+            if kind == "replicate":
+                raise usage_error(cmd, "replica option given twice")
+            if kind == "disperse":
+                raise usage_error(cmd, "replicated-dispersed volume is not supported")
+            kind = "replicate"
+            if n < index + 2:
+                raise usage_error(cmd)
+            replica = c_strtol(words[index + 1])
+            if replica < 2:
+                raise usage_error(cmd, "replica count should be greater than 1")
+            index += 2
+            if index < n and words[index] == "arbiter":
+                count = strict_int(words[index + 1] if index + 1 < n else None)
+                if count != 1 or not 2 <= replica <= 3:
+                    raise usage_error(
+                        cmd, "For arbiter configuration, replica count must be 2 and arbiter "
+                             "count must be 1. The 3rd brick of the replica will be the arbiter")
+                arbiter = 1
+                index += 2
+            elif index < n and words[index] == "thin-arbiter":
+                raise usage_error(cmd, "thin-arbiter volumes are not supported by gluster-mgmt")
+            if arbiter == 1 and replica == 2:
+                replica = 3
+            if replica == 2 and words[-1] != "force":
+                if not confirm(REPLICA2_QUESTION):
+                    raise usage_error(cmd)
+        elif word == "transport":
+            if transport is not None:
+                raise usage_error(cmd, "'transport' option given more than one time")
+            value = words[index + 1].lower() if index + 1 < n else ""
+            if value in ("tcp", "rdma"):
+                transport = value
+            elif value in ("tcp,rdma", "rdma,tcp"):
+                transport = "tcp,rdma"
+            else:
+                raise usage_error(cmd)
+            index += 2
+        elif word in ("disperse", "redundancy", "disperse-data"):
+            if kind == "replicate":
+                raise usage_error(cmd, "replicated-dispersed volume is not supported")
+            if word == "disperse":
+                if disperse >= 0:
+                    raise usage_error(cmd, "disperse option given twice")
+                if n < index + 2:
+                    raise usage_error(cmd)
+                value = strict_int(words[index + 1])
+                if value is None:
+                    disperse, step = 0, 1  # "disperse" alone: all the bricks
+                elif value < 3:
+                    raise usage_error(cmd, "disperse count must be greater than 2")
+                else:
+                    disperse, step = value, 2
+            elif word == "disperse-data":
+                if data >= 0:
+                    raise usage_error(cmd, "disperse-data option given twice")
+                if n < index + 2:
+                    raise usage_error(cmd)
+                value = strict_int(words[index + 1])
+                if value is None or not 2 <= value <= 16:
+                    raise usage_error(cmd, "disperse-data must be greater than 1 and less than "
+                                           "equal to 16")
+                data, step = value, 2
+            else:
+                if redundancy >= 0:
+                    raise usage_error(cmd, "redundancy option given twice")
+                if n < index + 2:
+                    raise usage_error(cmd)
+                value = strict_int(words[index + 1])
+                if value is None or value < 1:
+                    raise usage_error(cmd, "redundancy must be greater than 0")
+                redundancy, step = value, 2
+            index += step
+            kind = "disperse"
+        elif word == "arbiter":
+            raise usage_error(cmd, "arbiter option must be preceded by replica option.")
+        else:  # thin-arbiter
+            raise usage_error(cmd, "thin-arbiter option must be preceded by replica option.")
+
+    if index >= n:
+        raise usage_error(cmd)
+    force = words[-1] == "force"
+    end = n - 1 if force else n
+    notes: list[str] = []
+    bricks = parse_bricks(words[index:end], cmd, notes)
+    params: dict[str, Any] = {
+        "name": name, "bricks": bricks, "replica": replica, "arbiter": arbiter,
+        "disperse": None, "disperse_data": None, "redundancy": None,
+        "transport": transport or "tcp", "force": force or bool(opts.get("wignore")),
+    }
+    if kind == "disperse":
+        given_data = data
+        disperse, redundancy = _disperse_counts(confirm, disperse, redundancy, data, len(bricks))
+        params.update(disperse=disperse, redundancy=redundancy,
+                      disperse_data=given_data if given_data > 0 else None)
+        if len(bricks) % disperse:
+            raise usage_error(cmd, *notes, "number of bricks is not a multiple of disperse count")
+    return Request("volume/create", params, cmd, {"name": name, "notes": notes})
+
+
+def parse_volume_info(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    n = len(words)
+    if n == 2 or (n == 3 and words[2] == "all"):
+        return Request("volume/info", {"name": None}, "volume info", {"all": True})
+    if n == 3:
+        if len(words[2]) > VOLUME_NAME_MAX:
+            raise CliExit(1, out="Invalid volume name\n")
+        return Request("volume/info", {"name": words[2]}, "volume info",
+                       {"all": False, "name": words[2]})
+    raise usage_error("volume info")
+
+
+def _name_force(words: Sequence[str], command: str) -> tuple[str, bool]:
+    if not 3 <= len(words) <= 4:
+        raise usage_error(command)
+    if len(words) == 4 and words[3] != "force":
+        raise usage_error(command)
+    return words[2], len(words) == 4
+
+
+def parse_volume_start(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    name, force = _name_force(words, "volume start")
+    return Request("volume/start", {"name": name, "force": force}, "volume start", {"name": name})
+
+
+def parse_volume_stop(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    name, force = _name_force(words, "volume stop")
+    question = "Stopping volume will make its data inaccessible. Do you want to continue?"
+    if name == "gluster_shared_storage":
+        question = ("Stopping the shared storage volume(gluster_shared_storage), will affect "
+                    "features like snapshot scheduler, geo-replication and NFS-Ganesha. Do you "
+                    "still want to continue?")
+    if not confirm(question):
+        raise CliExit(0)
+    return Request("volume/stop", {"name": name, "force": force}, "volume stop", {"name": name})
+
+
+def parse_volume_delete(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 3:
+        raise usage_error("volume delete")
+    name = words[2]
+    question = ("Deleting volume will erase all information about the volume. Do you want to "
+                "continue?")
+    if name == "gluster_shared_storage":
+        question = ("Deleting the shared storage volume(gluster_shared_storage), will affect "
+                    "features like snapshot scheduler, geo-replication and NFS-Ganesha. Do you "
+                    "still want to continue?")
+    if not confirm(question):
+        raise CliExit(0)
+    return Request("volume/delete", {"name": name}, "volume delete", {"name": name})
+
+
+def parse_volume_list(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    return Request("volume/list", {}, "volume list")
+
+
+def _strip_spaces(value: str) -> str:
+    return "".join(c for c in value if not c.isspace())
+
+
+def read_group(group: str, groups_dir: str | None = None) -> list[list[str]]:
+    """Options of ``volume set NAME group GROUP``: the gluster CLI reads them from
+    /var/lib/glusterd/groups/GROUP (one key=value a line, # comments)."""
+    path = f"{groups_dir or os.environ.get('GLUSTER_MGMT_GROUPS_DIR') or GROUPS_DIR}/{group}"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise failure(f"Unable to open file '{path}'. Error: {exc.strerror}") from None
+    pairs = []
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        value = value.rstrip("\r\n")
+        if not key or not sep or not value:
+            raise failure(f"'{path}' file format not valid.")
+        pairs.append([key, value])
+    if not pairs:
+        raise failure(f"'{path}' file format not valid.")
+    return pairs
+
+
+def parse_volume_set(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume set"
+    n = len(words)
+    if n < 3:
+        raise usage_error(cmd)
+    name = words[2]
+    if name in ("help", "help-xml") and n == 3:
+        raise failure("volume set help: not available in gluster-mgmt; see "
+                      "`gluster-mgmt volume get <VOLNAME> all`")
+    if n < 5:
+        raise usage_error(cmd)
+    if n == 5 and words[3] == "group":
+        value = _strip_spaces(words[4])
+        if not value:
+            raise usage_error(cmd)
+        options = read_group(value, opts.get("groups_dir"))
+        return Request("volume/set", {"name": name, "options": options}, cmd,
+                       {"name": name, "group": value})
+    options = []
+    for i in range(3, n, 2):
+        if i + 1 >= n:
+            raise usage_error(cmd)
+        key, value = words[i], words[i + 1]
+        if not key.startswith("user."):
+            value = _strip_spaces(value)
+        if not value or key == "group":
+            raise usage_error(cmd)
+        if key == "cluster.enable-shared-storage" and value == "disable":
+            if not confirm("Disabling cluster.enable-shared-storage will delete the shared "
+                           "storage volume(gluster_shared_storage), which is used by snapshot "
+                           "scheduler, geo-replication and NFS-Ganesha. Do you still want to "
+                           "continue?"):
+                raise failure("Aborted by user.")
+        if key == "nfs.disable" and value == "off":
+            if not confirm('Gluster NFS is being deprecated in favor of NFS-Ganesha Enter "yes" '
+                           "to continue using Gluster NFS"):
+                raise failure("Aborted by user.")
+        options.append([key, value])
+    return Request("volume/set", {"name": name, "options": options}, cmd, {"name": name})
+
+
+def parse_volume_reset(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume reset"
+    n = len(words)
+    if not 3 <= n <= 5:
+        raise usage_error(cmd)
+    key: str | None = None
+    force = False
+    if n >= 4:
+        if words[3] == "force":
+            force = True
+        else:
+            key = words[3]
+    if n == 5:
+        if words[4] != "force":
+            raise usage_error(cmd)
+        force = True
+    if key == "all":
+        key = None
+    return Request("volume/reset", {"name": words[2], "key": key, "force": force}, cmd,
+                   {"name": words[2]})
+
+
+def parse_volume_get(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 4:
+        raise usage_error("volume get")
+    return Request("volume/get", {"name": words[2], "key": words[3]}, "volume get",
+                   {"name": words[2]})
+
+
+def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume status"
+    n = len(words)
+    status_ops = ("detail", "mem", "clients", "inode", "fd", "callpool", "tasks", "client-list")
+    name: str | None = None
+    op: str | None = None
+    if n == 2:
+        pass
+    elif n == 3:
+        name = None if words[2] == "all" else words[2]
+    elif n == 4:
+        name = None if words[2] == "all" else words[2]
+        if words[3] in status_ops:
+            op = words[3]
+        elif name is None:
+            raise usage_error(cmd, f"{words[3]} is not a valid status option")
+        else:  # nfs, shd, quotad, snapd, bitd, scrub or a brick
+            raise failure(f"volume status {words[3]}: not supported by gluster-mgmt")
+    elif n == 5:
+        if words[2] == "all":
+            raise usage_error(cmd, 'Cannot specify brick/nfs for "all"')
+        if words[4] not in status_ops:
+            raise usage_error(cmd, f"{words[4]} is not a valid status option")
+        raise failure(f"volume status {words[3]} {words[4]}: not supported by gluster-mgmt")
+    else:
+        raise usage_error(cmd)
+    if op not in (None, "detail", "tasks"):
+        raise failure(f"volume status {op}: not supported by gluster-mgmt")
+    return Request("volume/status", {"name": name, "detail": op == "detail"}, cmd,
+                   {"all": name is None, "name": name, "op": op})
+
+
+def parse_volume_add_brick(words: Sequence[str], confirm: Confirm,
+                           opts: dict[str, Any]) -> Request:
+    cmd = "volume add-brick"
+    n = len(words)
+    if n < 4:
+        raise usage_error(cmd)
+    replica: int | None = None
+    arbiter: int | None = None
+    index = 3
+    if n >= 6 and unambiguous(words[3], ("replica",)):
+        replica = c_strtol(words[4])
+        if replica < 2:
+            raise usage_error(cmd, "replica count should be greater than 1")
+        index = 5
+        if words[5] == "arbiter":
+            arbiter = c_strtol(words[6] if n > 6 else None)
+            if arbiter != 1 or replica != 3:
+                raise usage_error(cmd, "For arbiter configuration, replica count must be 3 and "
+                                       "arbiter count must be 1. The 3rd brick of the replica "
+                                       "will be the arbiter")
+            index = 7
+        if replica == 2 and words[-1] != "force" and not confirm(REPLICA2_QUESTION):
+            raise usage_error(cmd)
+    force = words[-1] == "force"
+    end = n - 1 if force else n
+    notes: list[str] = []
+    bricks = parse_bricks(words[index:end], cmd, notes)
+    return Request("volume/add-brick", {"name": words[2], "bricks": bricks, "replica": replica,
+                                        "arbiter": arbiter, "force": force}, cmd,
+                   {"name": words[2], "notes": notes})
+
+
+_REMOVE_ACTIONS = ("start", "commit", "stop", "status", "force")
+
+
+def parse_volume_remove_brick(words: Sequence[str], confirm: Confirm,
+                              opts: dict[str, Any]) -> Request:
+    cmd = "volume remove-brick"
+    n = len(words)
+    if n < 5:
+        raise usage_error(cmd)
+    replica: int | None = None
+    index = 3
+    if unambiguous(words[3], ("replica",)):
+        if n < 6:
+            raise usage_error(cmd)
+        replica = c_strtol(words[4])
+        if replica < 1:
+            raise usage_error(cmd, "replica count should be greater than 0 in case of "
+                                   "remove-brick")
+        if replica == 2 and words[-1] != "force" and not confirm(REPLICA2_QUESTION):
+            raise usage_error(cmd)
+        index = 5
+    action = unambiguous(words[-1], _REMOVE_ACTIONS)
+    if action is None:
+        raise usage_error(cmd)
+    bricks = parse_existing_bricks(words[index:n - 1], cmd)
+    if not bricks:
+        raise usage_error(cmd, "No bricks specified")
+    question = None
+    if action == "force":
+        question = ("Remove-brick force will not migrate files from the removed bricks, so "
+                    "they will no longer be available on the volume.\nDo you want to continue?")
+    elif action == "start":
+        question = (
+            "It is recommended that remove-brick be run with cluster.force-migration option "
+            "disabled to prevent possible data corruption. Doing so will ensure that files "
+            "that receive writes during migration will not be migrated and will need to be "
+            "manually copied after the remove-brick commit operation. Please check the value "
+            "of the option and update accordingly. \nDo you want to continue with your "
+            "current cluster.force-migration settings?")
+    if words[2] == "gluster_shared_storage":
+        question = ("Removing brick from the shared storage volume(gluster_shared_storage), "
+                    "will affect features like snapshot scheduler, geo-replication and "
+                    "NFS-Ganesha. Do you still want to continue?")
+    if question and not confirm(question):
+        raise CliExit(0)
+    return Request("volume/remove-brick", {"name": words[2], "bricks": bricks,
+                                           "replica": replica, "action": action}, cmd,
+                   {"name": words[2], "action": action})
+
+
+def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
+                               opts: dict[str, Any]) -> Request:
+    cmd = "volume replace-brick"
+    if len(words) != 7:
+        raise usage_error(cmd)
+    for word in (words[3], words[4]):
+        if not brick_syntax_ok(word):
+            raise usage_error(cmd,
+                              f"wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
+    new_host = canonical_brick(words[4]).rpartition(":")[0]
+    if is_loopback(new_host):
+        raise usage_error(cmd, LOOPBACK_MESSAGE)
+    if words[5] != "commit" or words[6] != "force":
+        raise usage_error(cmd, f"Invalid option '{words[5]}' '{words[6]}' for replace-brick. "
+                               "Please enter valid replace-brick command")
+    return Request("volume/replace-brick", {"name": words[2], "old": canonical_brick(words[3]),
+                                            "new": canonical_brick(words[4])}, cmd,
+                   {"name": words[2]})
+
+
+# -- peers, pool, transactions, import -----------------------------------------------------
+
+def parse_peer_probe(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 3:
+        raise usage_error("peer probe")
+    if not valid_internet_address(words[2]):
+        err = usage_error("peer probe")
+        raise CliExit(1, out=f"{words[2]} is an invalid address\n", err=err.err)
+    return Request("peer/probe", {"host": words[2]}, "peer probe")
+
+
+def parse_peer_detach(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if not 3 <= len(words) <= 4 or (len(words) == 4 and words[3] != "force"):
+        raise usage_error("peer detach")
+    question = ("All clients mounted through the peer which is getting detached need to be "
+                "remounted using one of the other active peers in the trusted storage pool to "
+                "ensure client gets notification on any changes done on the gluster "
+                "configuration and if the same has been done do you want to proceed?")
+    if not confirm(question):
+        raise CliExit(0)
+    return Request("peer/detach", {"host": words[2], "force": len(words) == 4}, "peer detach")
+
+
+def parse_peer_status(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 2:
+        raise usage_error("peer status")
+    return Request("peer/status", {}, "peer status")
+
+
+def parse_pool_list(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 2:
+        raise usage_error("pool list")
+    return Request("pool/list", {}, "pool list")
+
+
+def parse_txn_list(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 2:
+        raise usage_error("txn list")
+    return Request("txn/list", {}, "txn list")
+
+
+def parse_txn_show(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 3:
+        raise usage_error("txn show")
+    return Request("txn/show", {"id": words[2]}, "txn show")
+
+
+def parse_import(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    if len(words) != 2:
+        raise usage_error("import")
+    return Request("import", {"path": os.path.abspath(words[1])}, "import")
+
+
+def _help(prefix: str, title: str) -> Callable[..., Request]:
+    def show(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+        lines = [f"\n{title}\n{'=' * len(title)}\n"]
+        lines += [f"{USAGE[c]} - {DESCRIPTIONS[c]}" for c in USAGE if c.startswith(prefix)]
+        raise CliExit(0, out="\n".join(lines) + "\n")
+    return show
+
+
+def _global_help(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    raise CliExit(0, out=GLOBAL_HELP)
+
+
+def _unsupported(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    raise failure(f"{' '.join(words[:2])}: not supported by gluster-mgmt")
+
+
+Handler = Callable[[Sequence[str], Confirm, dict[str, Any]], Request]
+
+#: The command words, as the gluster CLI registers them (unsupported ones included, so that
+#: abbreviations are ambiguous exactly where they are for `gluster`).
+COMMANDS: dict[str, Any] = {
+    "volume": {
+        "help": _help("volume", "gluster volume commands"),
+        "info": parse_volume_info,
+        "create": parse_volume_create,
+        "delete": parse_volume_delete,
+        "start": parse_volume_start,
+        "stop": parse_volume_stop,
+        "add-brick": parse_volume_add_brick,
+        "remove-brick": parse_volume_remove_brick,
+        "rebalance": _unsupported,
+        "replace-brick": parse_volume_replace_brick,
+        "set": parse_volume_set,
+        "log": _unsupported,
+        "sync": _unsupported,
+        "reset": parse_volume_reset,
+        "geo-replication": _unsupported,
+        "profile": _unsupported,
+        "top": _unsupported,
+        "status": parse_volume_status,
+        "heal": _unsupported,
+        "statedump": _unsupported,
+        "list": parse_volume_list,
+        "clear-locks": _unsupported,
+        "barrier": _unsupported,
+        "get": parse_volume_get,
+        "reset-brick": _unsupported,
+        "quota": _unsupported,
+        "bitrot": _unsupported,
+        "tier": _unsupported,
+        "ganesha": _unsupported,
+    },
+    "peer": {
+        "probe": parse_peer_probe,
+        "detach": parse_peer_detach,
+        "status": parse_peer_status,
+        "help": _help("peer", "gluster peer commands"),
+    },
+    "pool": {"list": parse_pool_list},
+    "txn": {"list": parse_txn_list, "show": parse_txn_show},
+    "import": parse_import,
+    "help": _global_help,
+    "snapshot": _unsupported,
+    "system::": _unsupported,
+    "global": _unsupported,
+    "get-state": _unsupported,
+    "nfs-ganesha": _unsupported,
+}
+
+
+def parse(words: Sequence[str], confirm: Confirm, opts: dict[str, Any] | None = None) -> Request:
+    """Match the command words, then let the command's parser check its arguments."""
+    opts = opts or {}
+    node: Any = COMMANDS
+    if not words:
+        raise CliExit(1, out="unrecognized command\n\n" + GLOBAL_USAGE)
+    for position, word in enumerate(words):
+        key = unambiguous(word, tuple(node))
+        if key is None:
+            raise CliExit(1, out=f"unrecognized word: {word} (position {position})\n\n"
+                                 + GLOBAL_USAGE)
+        node = node[key]
+        if callable(node):
+            return node(list(words), confirm, opts)
+    raise CliExit(1, out="unrecognized command\n\n" + GLOBAL_USAGE)

@@ -1,0 +1,404 @@
+"""gluster's human-readable outputs, from the daemon's replies.
+
+Formats follow glusterd 10.3's CLI exactly (see /work/shared/reference/glusterd-10.3/cli):
+widths, the " " lines between sections, trailing spaces, and which lines go to stderr
+(failures, "No volumes present", "Volume X is not started").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gluster_mgmt.cli.client import Response
+from gluster_mgmt.cli.parser import Request
+from gluster_mgmt.cli.render import (
+    Outcome,
+    VolumeFacts,
+    human_size,
+    option_value,
+    peer_state,
+    pool_order,
+)
+
+LINE = "-" * 78  # CLI_BRICK_STATUS_LINE_LEN
+BRICK_FIELD = 43  # CLI_VOL_STATUS_BRICK_LEN
+
+
+def _lines(*lines: str) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _fail(prefix: str, response: Response) -> Outcome:
+    text = f"{prefix}: failed: {response.op_errstr}" if response.op_errstr else f"{prefix}: failed"
+    return Outcome(err=text + "\n", code=1)
+
+
+# -- volume info / list ---------------------------------------------------------------------
+
+def volume_info_text(volumes: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    for volume in volumes:
+        facts = VolumeFacts(volume)
+        out += [" ", f"Volume Name: {facts.name}", f"Type: {facts.type_name}",
+                f"Volume ID: {facts.uuid}", f"Status: {facts.status_name}",
+                f"Snapshot Count: {facts.snap_count}",
+                f"Number of Bricks: {facts.number_of_bricks()}",
+                f"Transport-type: {facts.transport}", "Bricks:"]
+        for index, brick in enumerate(facts.bricks):
+            suffix = " (arbiter)" if facts.is_arbiter(index) else ""
+            out.append(f"Brick{index + 1}: {facts.brick_name(brick)}{suffix}")
+        if facts.options:
+            out.append("Options Reconfigured:")
+            out += [f"{key}: {value}" for key, value in facts.options]
+    return _lines(*out)
+
+
+def volume_info(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=(response.op_errstr or "volume info: failed") + "\n", code=1)
+    volumes = response.data.get("volumes") or []
+    if not volumes:
+        if request.context.get("all", True):
+            return Outcome(err="No volumes present\n")
+        return Outcome(err=f"Volume {request.params['name']} does not exist\n", code=1)
+    return Outcome(out=volume_info_text(volumes))
+
+
+def volume_list(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=(response.op_errstr or "volume list: failed") + "\n", code=1)
+    names = response.data.get("volumes") or []
+    if not names:
+        return Outcome(err="No volumes present in cluster\n")
+    return Outcome(out=_lines(*names))
+
+
+# -- volume status ----------------------------------------------------------------------------
+
+def _brick_status_line(label: str, port: Any, rdma_port: Any, online: bool, pid: Any) -> str:
+    """One row of the status table: the label wrapped at 43 columns, then the columns."""
+    text = ""
+    rest = label
+    while len(rest) > BRICK_FIELD:
+        text += rest[:BRICK_FIELD] + "\n"
+        rest = rest[BRICK_FIELD:]
+    text += rest + " " * (BRICK_FIELD - len(rest) + 1)
+    pid_text = "N/A" if pid is None or pid == -1 else str(pid)
+    flag = "Y" if online else "N"
+    if (port or rdma_port) and online:
+        text += f"{port or 0:<10}{rdma_port or 0:<11}{flag:<8}{pid_text:<5}"
+    else:
+        text += f"{'N/A':<10}{'N/A':<11}{flag:<8}{pid_text:<5}"
+    return text
+
+
+def _detail_lines(label: str, brick: dict[str, Any]) -> list[str]:
+    online = bool(brick.get("online"))
+
+    def field(name: str, value: Any) -> str:
+        return f"{name:<20} : {value if value not in (None, '') else 'N/A'!s:<20}"
+
+    pid = brick.get("pid")
+    lines = [LINE, field("Brick", label)]
+    if online:
+        lines += [field("TCP Port", brick.get("port") or 0),
+                  field("RDMA Port", brick.get("rdma_port") or 0)]
+    else:
+        lines += [field("TCP Port", "N/A"), field("RDMA Port", "N/A")]
+    free, total = brick.get("size_free"), brick.get("size_total")
+    lines += [
+        field("Online", "Y" if online else "N"),
+        field("Pid", "N/A" if pid is None or pid == -1 else pid),
+        field("File System", brick.get("fs_name")),
+        field("Device", brick.get("device")),
+        field("Mount Options", brick.get("mnt_options")),
+        field("Inode Size", brick.get("inode_size")),
+        field("Disk Space Free", human_size(int(free)) if free is not None else None),
+        field("Total Disk Space", human_size(int(total)) if total is not None else None),
+        field("Inode Count", brick.get("inodes_total") or None),
+        field("Free Inodes", brick.get("inodes_free") or None),
+    ]
+    return lines
+
+
+def _tasks_lines(volume: dict[str, Any]) -> list[str]:
+    lines = [f"Task Status of Volume {volume['name']}", LINE]
+    tasks = volume.get("tasks") or []
+    if not tasks:
+        return lines + ["There are no active volume tasks", " "]
+    for task in tasks:
+        lines += [f"{'Task':<20} : {task.get('type', ''):<20}",
+                  f"{'ID':<20} : {task.get('id', ''):<20}"]
+        if task.get("bricks"):
+            lines.append(f"{'Removed bricks:':<20}")
+            lines += [f"{b:<20}" for b in task["bricks"]]
+        lines += [f"{'Status':<20} : {task.get('status', ''):<20}", " "]
+    return lines
+
+
+def volume_status_block(volume: dict[str, Any], detail: bool = False,
+                        tasks_only: bool = False) -> list[str]:
+    if tasks_only:
+        return _tasks_lines(volume)
+    lines = [f"Status of volume: {volume['name']}"]
+    if not detail:
+        lines += [f"{'Gluster process':<{BRICK_FIELD}} TCP Port  RDMA Port  Online  Pid", LINE]
+    for brick in volume.get("bricks") or []:
+        label = f"Brick {brick['hostname']}:{brick['path']}"
+        if detail:
+            lines += _detail_lines(label, brick)
+        else:
+            lines.append(_brick_status_line(label, brick.get("port"), brick.get("rdma_port"),
+                                            bool(brick.get("online")), brick.get("pid")))
+    if not detail:
+        for shd in volume.get("self_heal") or []:
+            lines.append(_brick_status_line(f"Self-heal Daemon on {shd['hostname']}", 0, 0,
+                                            bool(shd.get("online")), shd.get("pid")))
+    lines.append(" ")
+    if not detail:
+        lines += _tasks_lines(volume)
+    return lines
+
+
+def volume_status(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=(response.op_errstr
+                            or "Unable to obtain volume status information.") + "\n", code=1)
+    volumes = response.data.get("volumes") or []
+    detail = bool(request.params.get("detail"))
+    tasks_only = request.context.get("op") == "tasks"
+    if not request.context.get("all"):
+        if not volumes:
+            return Outcome(err=f"Volume {request.params['name']} does not exist\n", code=1)
+        volume = volumes[0]
+        if volume.get("not_started"):
+            return Outcome(err=f"Volume {volume['name']} is not started\n", code=1)
+        return Outcome(out=_lines(*volume_status_block(volume, detail, tasks_only)))
+    if not volumes:
+        return Outcome(err="No volumes present\n")
+    out: list[str] = []
+    err: list[str] = []
+    for volume in volumes:
+        if volume.get("not_started"):
+            err.append(f"Volume {volume['name']} is not started")
+        else:
+            out += volume_status_block(volume, detail, tasks_only)
+        out.append(" ")  # the CLI's separator after each volume of "all"
+    return Outcome(out=_lines(*out), err=_lines(*err))
+
+
+# -- volume operations ------------------------------------------------------------------------
+
+def volume_create(request: Request, response: Response) -> Outcome:
+    name = request.params["name"]
+    if not response.ok:
+        return _fail(f"volume create: {name}", response)
+    return Outcome(out=f"volume create: {name}: success: please start the volume to access "
+                       "data\n")
+
+
+def _simple(verb: str) -> Callable[[Request, Response], Outcome]:
+    def render(request: Request, response: Response) -> Outcome:
+        name = request.params["name"]
+        if not response.ok:
+            return _fail(f"volume {verb}: {name}", response)
+        return Outcome(out=f"volume {verb}: {name}: success\n")
+    return render
+
+
+def volume_set(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("volume set", response)
+    return Outcome(out="volume set: success\n")
+
+
+def volume_reset(request: Request, response: Response) -> Outcome:
+    message = response.op_errstr or response.data.get("message") or (
+        "reset volume successful" if response.ok else "reset volume unsuccessful")
+    if not response.ok:
+        return Outcome(err=f"volume reset: failed: {message}\n", code=1)
+    return Outcome(out=f"volume reset: success: {message}\n")
+
+
+def volume_get(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("volume get option", response)
+    options = response.data.get("options") or []
+    lines = [f"{'Option':<40} {'Value':<39}", f"{'------':<40} {'-----':<39}"]
+    if response.data.get("warning"):
+        lines.insert(0, str(response.data["warning"]))
+    lines += [f"{entry[0]:<40} {option_value(entry):<39}" for entry in options]
+    return Outcome(out=_lines(*lines))
+
+
+def volume_add_brick(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=f"volume add-brick: failed: {response.op_errstr}\n", code=1)
+    return Outcome(out="volume add-brick: success\n")
+
+
+_REMOVE_WORDS = {"start": "start", "commit": "commit", "force": "commit force",
+                 "stop": "stop", "status": "status"}
+
+
+def volume_remove_brick(request: Request, response: Response) -> Outcome:
+    action = request.params["action"]
+    word = _REMOVE_WORDS.get(action, "unknown")
+    if not response.ok:
+        message = response.op_errstr or f"Remove Brick {word} unsuccessful"
+        return Outcome(err=f"volume remove-brick {word}: failed: {message}\n", code=1)
+    lines = [f"volume remove-brick {word}: success"]
+    if action == "start" and response.data.get("task_id"):
+        lines.append(f"ID: {response.data['task_id']}")
+    if action == "commit":
+        lines.append("Check the removed bricks to ensure all files are migrated.\nIf files "
+                     "with data are found on the brick path, copy them via a gluster mount "
+                     "point before re-purposing the removed brick. ")
+    if action == "stop":
+        lines = ["'remove-brick' process may be in the middle of a file migration.\nThe "
+                 "process will be fully stopped once the migration of the file is complete.\n"
+                 "Please check remove-brick process for completion before doing any further "
+                 "brick related tasks on the volume."]
+    return Outcome(out=_lines(*lines))
+
+
+def volume_replace_brick(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        message = response.op_errstr or "replace-brick commit force operation failed"
+        return Outcome(err=f"volume replace-brick: failed: {message}\n", code=1)
+    return Outcome(out="volume replace-brick: success: replace-brick commit force operation "
+                       "successful\n")
+
+
+# -- peers -----------------------------------------------------------------------------------
+
+def _peer_op(verb: str) -> Callable[[Request, Response], Outcome]:
+    def render(request: Request, response: Response) -> Outcome:
+        message = response.op_errstr or response.data.get("message") or ""
+        if not response.ok:
+            text = f"peer {verb}: failed: {message}" if message else f"peer {verb}: failed"
+            return Outcome(err=text + "\n", code=1)
+        return Outcome(out=f"peer {verb}: {message or 'success'}\n")
+    return render
+
+
+def peer_status(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err="peer status: failed\n", code=1)
+    peers = response.data.get("peers") or []
+    lines = [f"Number of Peers: {len(peers)}"]
+    for peer in peers:
+        names = list(peer.get("hostnames") or [])
+        _, state = peer_state(peer.get("state"))
+        connected = "Connected" if peer.get("connected") else "Disconnected"
+        lines.append(f"\nHostname: {names[0] if names else ''}\nUuid: {peer['uuid']}\n"
+                     f"State: {state} ({connected})")
+        if len(names) > 1:
+            lines.append("Other names:")
+            lines += names[1:]
+    return Outcome(out=_lines(*lines))
+
+
+def pool_list(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err="pool list: failed\n", code=1)
+    peers = pool_order(response.data.get("peers") or [])
+    if not peers:
+        return Outcome()
+    width = max([8] + [len((p.get("hostnames") or [""])[0]) for p in peers])
+    lines = [f"UUID\t\t\t\t\t{'Hostname':<{width}}\tState"]
+    for peer in peers:
+        name = (peer.get("hostnames") or [""])[0]
+        state = "Connected" if peer.get("connected") else "Disconnected"
+        lines.append(f"{peer['uuid']}\t{name:<{width}}\t{state} ")
+    return Outcome(out=_lines(*lines))
+
+
+# -- gluster_mgmt's own commands ------------------------------------------------------------
+
+def _when(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (int, float)):
+        import time
+
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    return str(value)
+
+
+def txn_list(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("txn list", response)
+    txns = response.data.get("transactions") or []
+    if not txns:
+        return Outcome(out="No transactions\n")
+    lines = [f"{'ID':<38}{'State':<14}{'Started':<21}Operation"]
+    for txn in txns:
+        lines.append(f"{txn.get('id', ''):<38}{txn.get('state', ''):<14}"
+                     f"{_when(txn.get('started')):<21}{txn.get('operation', '')}")
+    return Outcome(out=_lines(*lines))
+
+
+def txn_show(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("txn show", response)
+    txn = response.data.get("transaction") or {}
+    lines = [f"{'ID':<12}: {txn.get('id', '')}", f"{'Operation':<12}: {txn.get('operation', '')}",
+             f"{'State':<12}: {txn.get('state', '')}",
+             f"{'Coordinator':<12}: {txn.get('coordinator') or '-'}",
+             f"{'Started':<12}: {_when(txn.get('started'))}",
+             f"{'Finished':<12}: {_when(txn.get('finished'))}"]
+    if txn.get("error"):
+        lines.append(f"{'Error':<12}: {txn['error']}")
+    steps = txn.get("steps") or []
+    if steps:
+        lines.append("Steps:")
+        for number, step in enumerate(steps, 1):
+            targets = ", ".join(str(t) for t in step.get("targets") or [])
+            line = f"  {number}. {step.get('name', '')} [{step.get('state', '')}]"
+            if targets:
+                line += f" on {targets}"
+            if step.get("error"):
+                line += f": {step['error']}"
+            lines.append(line)
+    return Outcome(out=_lines(*lines))
+
+
+def import_state(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("import", response)
+    data = response.data
+    lines = ["import: success" + (f": {data['message']}" if data.get("message") else "")]
+    if data.get("volumes"):
+        lines.append("Volumes: " + " ".join(str(v) for v in data["volumes"]))
+    if data.get("peers"):
+        lines.append("Peers: " + " ".join(str(p) for p in data["peers"]))
+    return Outcome(out=_lines(*lines))
+
+
+RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/info": volume_info,
+    "volume/list": volume_list,
+    "volume/status": volume_status,
+    "volume/create": volume_create,
+    "volume/start": _simple("start"),
+    "volume/stop": _simple("stop"),
+    "volume/delete": _simple("delete"),
+    "volume/set": volume_set,
+    "volume/reset": volume_reset,
+    "volume/get": volume_get,
+    "volume/add-brick": volume_add_brick,
+    "volume/remove-brick": volume_remove_brick,
+    "volume/replace-brick": volume_replace_brick,
+    "peer/probe": _peer_op("probe"),
+    "peer/detach": _peer_op("detach"),
+    "peer/status": peer_status,
+    "pool/list": pool_list,
+    "txn/list": txn_list,
+    "txn/show": txn_show,
+    "import": import_state,
+}
+
+
+def render(request: Request, response: Response) -> Outcome:
+    return RENDERERS[request.route](request, response)

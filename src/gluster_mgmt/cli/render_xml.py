@@ -1,0 +1,383 @@
+"""``--xml`` outputs: the schema of ``gluster --xml`` (cliOutput, opRet, opErrno, opErrstr,
+then volInfo / volStatus / volList / peerStatus / volCreate / volGetopts / cliOp+output...).
+
+Serialization copies libxml2's pretty-printing as glusterd's CLI uses it: two-space indent,
+``<empty/>`` elements, and elements mixing text and children (``<brick>``) written inline.
+
+Exit codes follow the gluster CLI in XML mode: 0 once the XML is written, even when opRet is
+-1 (scripts read opRet), except ``volume get`` which exits 1 on failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gluster_mgmt.cli.client import Response
+from gluster_mgmt.cli.parser import Request
+from gluster_mgmt.cli.render import Outcome, VolumeFacts, option_value, peer_state, pool_order
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+class E:
+    """An XML element: text, children, or (like <brick>) both."""
+
+    __slots__ = ("tag", "text", "children", "attrs")
+
+    def __init__(self, tag: str, text: Any = None, children: list[E] | None = None,
+                 attrs: dict[str, str] | None = None) -> None:
+        self.tag = tag
+        self.text = None if text is None else str(text)
+        self.children = children or []
+        self.attrs = attrs or {}
+
+    def add(self, *children: E) -> E:
+        self.children.extend(children)
+        return self
+
+
+def _escape_text(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))
+
+
+def _escape_attr(text: str) -> str:
+    return (_escape_text(text).replace('"', "&quot;").replace("\n", "&#10;")
+            .replace("\t", "&#9;"))
+
+
+def _open(e: E) -> str:
+    attrs = "".join(f' {k}="{_escape_attr(v)}"' for k, v in e.attrs.items())
+    return f"<{e.tag}{attrs}"
+
+
+def _inline(e: E) -> str:
+    if not e.text and not e.children:
+        return _open(e) + "/>"
+    return (_open(e) + ">" + _escape_text(e.text or "")
+            + "".join(_inline(c) for c in e.children) + f"</{e.tag}>")
+
+
+def _pretty(e: E, level: int, out: list[str]) -> None:
+    indent = "  " * level
+    if e.children and not e.text:
+        out.append(f"{indent}{_open(e)}>\n")
+        for child in e.children:
+            _pretty(child, level + 1, out)
+        out.append(f"{indent}</{e.tag}>\n")
+    else:
+        out.append(indent + _inline(e) + "\n")
+
+
+def serialize(root: E) -> str:
+    out = [XML_DECLARATION]
+    _pretty(root, 0, out)
+    return "".join(out)
+
+
+def cli_output(response: Response, *body: E, op_errstr: str | None = None) -> E:
+    errstr = response.op_errstr if op_errstr is None else op_errstr
+    return E("cliOutput", children=[E("opRet", response.op_ret), E("opErrno", response.op_errno),
+                                    E("opErrstr", errstr or ""), *body])
+
+
+def _doc(response: Response, *body: E, op_errstr: str | None = None, code: int = 0) -> Outcome:
+    return Outcome(out=serialize(cli_output(response, *body, op_errstr=op_errstr)), code=code)
+
+
+def _str_output(response: Response, op: str | None, message: str | None,
+                op_errstr: str | None = None, code: int = 0) -> Outcome:
+    """gluster's cli_xml_output_str: the common elements, then cliOp and output."""
+    body = []
+    if op:
+        body.append(E("cliOp", op))
+    if message:
+        body.append(E("output", message))
+    return _doc(response, *body, op_errstr=op_errstr, code=code)
+
+
+# -- volume info / list -----------------------------------------------------------------------
+
+def volume_element(volume: dict[str, Any]) -> E:
+    facts = VolumeFacts(volume)
+    bricks = E("bricks")
+    for index, brick in enumerate(facts.bricks):
+        name = facts.brick_name(brick)
+        host_uuid = brick.get("host_uuid", "")
+        bricks.add(E("brick", name, attrs={"uuid": host_uuid}, children=[
+            E("name", name), E("hostUuid", host_uuid),
+            E("isArbiter", 1 if facts.is_arbiter(index) else 0)]))
+    options = E("options", children=[
+        E("option", children=[E("name", key), E("value", value)])
+        for key, value in facts.options])
+    return E("volume", children=[
+        E("name", facts.name), E("id", facts.uuid), E("status", facts.status_code),
+        E("statusStr", facts.status_name), E("snapshotCount", facts.snap_count),
+        E("brickCount", facts.brick_count), E("distCount", facts.dist_count),
+        E("replicaCount", facts.replica_count), E("arbiterCount", facts.arbiter_count),
+        E("disperseCount", facts.disperse_count), E("redundancyCount", facts.redundancy_count),
+        E("type", facts.type_code), E("typeStr", facts.type_name),
+        E("transport", facts.transport_code), bricks,
+        E("optCount", len(facts.options)), options])
+
+
+def volume_info(request: Request, response: Response) -> Outcome:
+    volumes = response.data.get("volumes") or [] if response.ok else []
+    listing = E("volumes", children=[volume_element(v) for v in volumes])
+    listing.add(E("count", len(volumes)))
+    return _doc(response, E("volInfo", children=[listing]))
+
+
+def volume_list(request: Request, response: Response) -> Outcome:
+    names = response.data.get("volumes") or [] if response.ok else []
+    return _doc(response, E("volList", children=[E("count", len(names))]
+                            + [E("volume", n) for n in names]))
+
+
+# -- volume status ----------------------------------------------------------------------------
+
+def _node(hostname: str, path: str, peerid: str, online: bool, port: Any, rdma_port: Any,
+          pid: Any) -> E:
+    tcp = str(port) if online and port else "N/A"
+    rdma = str(rdma_port) if online and (port or rdma_port) and rdma_port else "N/A"
+    return E("node", children=[
+        E("hostname", hostname), E("path", path), E("peerid", peerid),
+        E("status", 1 if online else 0), E("port", tcp),
+        E("ports", children=[E("tcp", tcp), E("rdma", rdma)]),
+        E("pid", -1 if pid is None else pid)])
+
+
+_DETAIL_FIELDS = (("sizeTotal", "size_total"), ("sizeFree", "size_free"), ("device", "device"),
+                  ("blockSize", "block_size"), ("mntOptions", "mnt_options"),
+                  ("fsName", "fs_name"), ("inodeSize", "inode_size"),
+                  ("inodesTotal", "inodes_total"), ("inodesFree", "inodes_free"))
+
+
+def _status_tasks(volume: dict[str, Any]) -> E:
+    tasks = E("tasks")
+    for task in volume.get("tasks") or []:
+        tasks.add(E("task", children=[E("type", task.get("type", "")), E("id", task.get("id", "")),
+                                      E("status", task.get("status_code", 0)),
+                                      E("statusStr", task.get("status", ""))]))
+    return tasks
+
+
+def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool = False) -> E:
+    element = E("volume", children=[E("volName", volume["name"])])
+    if tasks_only:
+        return element.add(_status_tasks(volume))
+    nodes = []
+    for brick in volume.get("bricks") or []:
+        node = _node(brick["hostname"], brick["path"], brick.get("host_uuid", ""),
+                     bool(brick.get("online")), brick.get("port"), brick.get("rdma_port"),
+                     brick.get("pid"))
+        if detail:
+            node.add(*(E(tag, brick[key]) for tag, key in _DETAIL_FIELDS
+                       if brick.get(key) is not None))
+        nodes.append(node)
+    if not detail:
+        nodes += [_node("Self-heal Daemon", shd["hostname"], shd.get("host_uuid", ""),
+                        bool(shd.get("online")), None, None, shd.get("pid"))
+                  for shd in volume.get("self_heal") or []]
+    element.add(E("nodeCount", len(nodes)), *nodes)
+    if not detail:
+        element.add(_status_tasks(volume))
+    return element
+
+
+def volume_status(request: Request, response: Response) -> Outcome:
+    detail = bool(request.params.get("detail"))
+    tasks_only = request.context.get("op") == "tasks"
+    if not response.ok:
+        message = response.op_errstr or "Unable to obtain volume status information."
+        return _str_output(response, "volStatus", message)
+    volumes = response.data.get("volumes") or []
+    if not request.context.get("all"):
+        if not volumes or volumes[0].get("not_started"):
+            message = (f"Volume {volumes[0]['name']} is not started" if volumes
+                       else f"Volume {request.params['name']} does not exist")
+            failed = Response(-1, response.op_errno, message, {})
+            return _str_output(failed, "volStatus", message)
+    listing = E("volumes", children=[status_volume_element(v, detail, tasks_only)
+                                     for v in volumes if not v.get("not_started")])
+    return _doc(response, E("volStatus", children=[listing]))
+
+
+# -- volume operations ------------------------------------------------------------------------
+
+def _volume_id(response: Response) -> str | None:
+    volume = response.data.get("volume") or {}
+    return volume.get("uuid") or volume.get("id") or response.data.get("id")
+
+
+def volume_create(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _doc(response)
+    return _doc(response, E("volCreate", children=[E("volume", children=[
+        E("name", request.params["name"]), E("id", _volume_id(response) or "")])]))
+
+
+def _generic(op: str) -> Callable[[Request, Response], Outcome]:
+    def render(request: Request, response: Response) -> Outcome:
+        if not response.ok:
+            return _doc(response)
+        volume = E("volume", children=[E("name", request.params["name"])])
+        volume_id = _volume_id(response)
+        if volume_id:
+            volume.add(E("id", volume_id))
+        return _doc(response, E(op, children=[volume]))
+    return render
+
+
+def volume_set(request: Request, response: Response) -> Outcome:
+    message = "Set volume successful" if response.ok else "Set volume unsuccessful"
+    return _str_output(response, "volSet", message)
+
+
+def volume_reset(request: Request, response: Response) -> Outcome:
+    message = response.op_errstr or response.data.get("message") or (
+        "reset volume successful" if response.ok else "reset volume unsuccessful")
+    return _str_output(response, "volReset", message)
+
+
+def volume_add_brick(request: Request, response: Response) -> Outcome:
+    if not response.ok and response.op_errstr:
+        message = response.op_errstr
+    else:
+        message = "Add Brick successful" if response.ok else "Add Brick unsuccessful"
+    return _str_output(response, "volAddBrick", message)
+
+
+def volume_remove_brick(request: Request, response: Response) -> Outcome:
+    word = {"start": "start", "commit": "commit", "force": "commit force"}.get(
+        request.params["action"], request.params["action"])
+    if not response.ok and response.op_errstr:
+        message = response.op_errstr
+    else:
+        message = f"Remove Brick {word} {'successful' if response.ok else 'unsuccessful'}"
+    element = E("volRemoveBrick")
+    if response.data.get("task_id"):
+        element.add(E("task-id", response.data["task_id"]))
+    return _doc(response, element, op_errstr=message)
+
+
+def volume_replace_brick(request: Request, response: Response) -> Outcome:
+    message = response.op_errstr if (not response.ok and response.op_errstr) else (
+        "replace-brick commit force operation successful" if response.ok
+        else "replace-brick commit force operation failed")
+    return _doc(response, op_errstr=message)
+
+
+def volume_get(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        message = (f"volume get option: failed: {response.op_errstr}" if response.op_errstr
+                   else "volume get option: failed")
+        return _str_output(response, "volGetopts", message, code=1)
+    options = response.data.get("options") or []
+    element = E("volGetopts", children=[E("count", len(options))])
+    element.add(*(E("Opt", children=[E("Option", entry[0]), E("Value", option_value(entry))])
+                  for entry in options))
+    return _doc(response, element)
+
+
+# -- peers -----------------------------------------------------------------------------------
+
+def peer_element(peer: dict[str, Any], local: bool = False) -> E:
+    names = list(peer.get("hostnames") or [])
+    element = E("peer", children=[E("uuid", peer["uuid"]), E("hostname", names[0] if names
+                                                              else "")])
+    if local:
+        return element.add(E("connected", 1))
+    if names:
+        element.add(E("hostnames", children=[E("hostname", n) for n in names]))
+    element.add(E("connected", 1 if peer.get("connected") else 0))
+    state_id, state = peer_state(peer.get("state"))
+    if state_id is not None:
+        element.add(E("state", state_id))
+    return element.add(E("stateStr", state))
+
+
+def peer_status(request: Request, response: Response) -> Outcome:
+    peers = response.data.get("peers") or [] if response.ok else []
+    return _doc(response, E("peerStatus", children=[peer_element(p) for p in peers]))
+
+
+def pool_list(request: Request, response: Response) -> Outcome:
+    from gluster_mgmt.cli.render import is_local_peer
+
+    peers = pool_order(response.data.get("peers") or []) if response.ok else []
+    return _doc(response, E("peerStatus", children=[peer_element(p, is_local_peer(p))
+                                                    for p in peers]))
+
+
+def _peer_op(request: Request, response: Response) -> Outcome:
+    message = response.op_errstr or response.data.get("message") or "success"
+    if response.ok:
+        return _str_output(response, None, message, op_errstr="")
+    return _str_output(response, None, None, op_errstr=message)
+
+
+# -- gluster_mgmt's own ------------------------------------------------------------------
+
+def _txn_element(txn: dict[str, Any]) -> E:
+    element = E("txn", children=[E(key, txn[key]) for key in
+                                 ("id", "operation", "state", "coordinator", "started",
+                                  "finished", "error") if txn.get(key) is not None])
+    steps = txn.get("steps")
+    if steps:
+        element.add(E("steps", children=[
+            E("step", children=[E("name", s.get("name", "")), E("state", s.get("state", "")),
+                                E("targets", children=[E("target", t)
+                                                       for t in s.get("targets") or []])]
+              + ([E("error", s["error"])] if s.get("error") else []))
+            for s in steps]))
+    return element
+
+
+def txn_list(request: Request, response: Response) -> Outcome:
+    txns = response.data.get("transactions") or [] if response.ok else []
+    return _doc(response, E("txnList", children=[E("count", len(txns))]
+                            + [_txn_element(t) for t in txns]))
+
+
+def txn_show(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _doc(response)
+    return _doc(response, _txn_element(response.data.get("transaction") or {}))
+
+
+def import_state(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _doc(response)
+    data = response.data
+    element = E("import", children=[E("volume", v) for v in data.get("volumes") or []]
+                + [E("peer", p) for p in data.get("peers") or []])
+    return _doc(response, element)
+
+
+RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/info": volume_info,
+    "volume/list": volume_list,
+    "volume/status": volume_status,
+    "volume/create": volume_create,
+    "volume/start": _generic("volStart"),
+    "volume/stop": _generic("volStop"),
+    "volume/delete": _generic("volDelete"),
+    "volume/set": volume_set,
+    "volume/reset": volume_reset,
+    "volume/get": volume_get,
+    "volume/add-brick": volume_add_brick,
+    "volume/remove-brick": volume_remove_brick,
+    "volume/replace-brick": volume_replace_brick,
+    "peer/probe": _peer_op,
+    "peer/detach": _peer_op,
+    "peer/status": peer_status,
+    "pool/list": pool_list,
+    "txn/list": txn_list,
+    "txn/show": txn_show,
+    "import": import_state,
+}
+
+
+def render(request: Request, response: Response) -> Outcome:
+    return RENDERERS[request.route](request, response)

@@ -1,0 +1,138 @@
+"""The daemon's side of the Gluster mgmt protocol: volfiles from the store through volgen,
+portmap through the store's port registry, and FETCHSPEC pushed when a watched volume's
+volfile changes — whichever peer made the change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from gluster_mgmt import volgen
+from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.cluster.volumes import decode_volume
+from gluster_mgmt.errors import RevisionCompactedError, StoreError
+from gluster_mgmt.mgmt_rpc.gluster_dict import encode_dict
+from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
+from gluster_mgmt.mgmt_rpc.server import PeerInfo, Volfile
+from gluster_mgmt.model import Volume
+from gluster_mgmt.portmap import PortRegistry, port_by_brick
+from gluster_mgmt.store.types import EventKind
+
+if TYPE_CHECKING:
+    from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
+    from gluster_mgmt.services.bricks import BrickSpecs
+    from gluster_mgmt.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def volfile_ids(volume: Volume) -> list[str]:
+    """Every volfile id a process may fetch for ``volume``."""
+    return [volume.name, f"shd/{volume.name}"] + [b.volfile_id(volume.name) for b in volume.bricks]
+
+
+class StoreMgmtBackend:
+    """MgmtBackend over the store. Volumes are cached from a watch, so GETSPEC costs no store
+    round trip; the same watch drives FETCHSPEC."""
+
+    def __init__(self, store: "Store", layout: Layout, node_uuid: str, ports: PortRegistry,
+                 specs: "BrickSpecs") -> None:
+        self.store = store
+        self.layout = layout
+        self.node_uuid = node_uuid
+        self.ports = ports
+        self.specs = specs
+        self.server: MgmtRpcServer | None = None
+        self._volumes: dict[str, Volume] = {}
+        self._signed_in: dict[int, set[tuple[str, int]]] = {}
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="volfile-watch", daemon=True)
+
+    def start(self, server: "MgmtRpcServer") -> None:
+        self.server = server
+        self._thread.start()
+        self._ready.wait(30)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ volume cache + FETCHSPEC
+    def _follow(self) -> None:
+        prefix = self.layout.volumes
+        revision = None
+        while not self._stop.is_set():
+            try:
+                if revision is None:
+                    listing = self.store.list(prefix)
+                    self._apply({e.key[len(prefix):]: decode_volume(e.value) for e in listing})
+                    revision = listing.revision
+                    self._ready.set()
+                with self.store.watch(prefix, start_revision=revision) as watch:
+                    while not self._stop.is_set():
+                        events = watch.get(timeout=1.0)
+                        if not events:
+                            continue
+                        updated = dict(self._volumes)
+                        for event in events:
+                            name = event.key[len(prefix):]
+                            if event.kind is EventKind.DELETE:
+                                updated.pop(name, None)
+                            else:
+                                updated[name] = decode_volume(event.value)
+                        self._apply(updated)
+                        revision = watch.revision
+            except RevisionCompactedError:
+                revision = None  # re-list
+            except StoreError as exc:
+                log.warning("volfile watch interrupted: %s", exc)
+                self._stop.wait(1.0)
+            except Exception:
+                log.exception("volfile watch failed; re-listing")
+                revision = None
+                self._stop.wait(1.0)
+
+    def _apply(self, volumes: dict[str, Volume]) -> None:
+        changed = []
+        for name in set(self._volumes) | set(volumes):
+            old, new = self._volumes.get(name), volumes.get(name)
+            if old is None or new is None or old == new:
+                continue
+            for vid in set(volfile_ids(old)) | set(volfile_ids(new)):
+                if volgen.volfile_for_id(self._volumes, vid) != volgen.volfile_for_id(volumes, vid):
+                    changed.append(vid)
+        self._volumes = volumes
+        if changed and self.server is not None:
+            self.server.notify_threadsafe(changed)
+
+    # ------------------------------------------------------------------ MgmtBackend
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | Volfile | None:
+        key = normalize_volfile_id(volfile_id)
+        text = volgen.volfile_for_id(self._volumes, key)
+        if text is None:
+            return None
+        if key.startswith("shd/"):
+            # glusterfs --process-name glustershd attaches its graph only with this xdata.
+            return Volfile(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
+        return text.encode()
+
+    async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
+        self._signed_in.setdefault(conn_id, set()).add((brick, port))
+        await asyncio.to_thread(self.ports.sign_in, brick, port, pid)
+
+    async def signout(self, brick: str, port: int, conn_id: int) -> None:
+        self._signed_in.get(conn_id, set()).discard((brick, port))
+        await asyncio.to_thread(self.ports.sign_out, brick, port)
+
+    async def port_by_brick(self, brick: str) -> int | None:
+        return await asyncio.to_thread(port_by_brick, self.store, self.layout, self.node_uuid, brick)
+
+    async def connection_closed(self, conn_id: int) -> None:
+        """A SIGKILLed brick sends no SIGNOUT: its mgmt connection closing is the signal."""
+        for brick, port in self._signed_in.pop(conn_id, set()):
+            try:
+                await asyncio.to_thread(self.ports.sign_out, brick, port)
+            except StoreError as exc:
+                log.warning("could not sign out %s: %s", brick, exc)

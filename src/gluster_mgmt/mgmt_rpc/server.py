@@ -1,0 +1,491 @@
+"""The asyncio server stock glusterfsd bricks and GlusterFS clients talk to on port 24007.
+
+It speaks the wire protocol only; what volfiles exist and where bricks listen is the
+business of a :class:`MgmtBackend`. Design points, each for a reason:
+
+* One :class:`asyncio.Protocol` per connection (no stream objects): cheap for many idle,
+  long-lived mgmt connections.
+* Calls that need no backend (DUMP, PING, NULL, errors) are answered at once; backend calls
+  run one at a time per connection, in arrival order, so a brick's SIGNIN is never
+  overtaken by its own SIGNOUT. Replies carry the call's xid, so pipelining just works.
+* Memory per connection is bounded: records are capped (:mod:`.framing`), reading pauses
+  while too many backend calls are queued or the peer does not read its replies.
+* Each connection remembers the volfile ids it fetched, so a volfile change sends a
+  CALLBACK FETCHSPEC to exactly the processes using it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import errno
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from . import programs as pg
+from .framing import DEFAULT_MAX_RECORD_SIZE, RecordDecoder, RecordTooLarge, encode_record
+from .gluster_dict import DictValue, encode_dict
+from .rpc_message import (
+    ACCEPTED_AUTH_FLAVORS,
+    RPC_VERSION,
+    AcceptStat,
+    AuthStat,
+    Call,
+    Reply,
+    decode_message,
+    encode_accepted_reply,
+    encode_auth_error,
+    encode_call,
+    encode_prog_mismatch,
+    encode_rpc_mismatch,
+)
+from .xdr import XdrError
+
+__all__ = ["DEFAULT_PORT", "MgmtBackend", "MgmtRpcServer", "PeerInfo", "Volfile"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 24007
+#: backend calls queued on one connection before we stop reading from it
+MAX_QUEUED_CALLS = 64
+#: volfile ids remembered per connection (real processes fetch one)
+MAX_TRACKED_VOLFILES = 64
+
+
+@attrs.frozen
+class PeerInfo:
+    """Who is asking: the connection's id and remote address."""
+
+    conn_id: int
+    host: str
+    port: int
+
+
+@attrs.frozen
+class Volfile:
+    """A volfile plus the GETSPEC reply xdata to send with it.
+
+    Backends return plain bytes in the common case; this is for the few keys where stock
+    glusterd adds xdata (e.g. ``pidfile`` for ``shd/VOL``, ``cluster.brick-vol-servers``).
+    """
+
+    spec: bytes
+    xdata: Mapping[str, DictValue] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class MgmtBackend(Protocol):
+    """What the server needs from the rest of gluster_mgmt; all methods are coroutines.
+
+    Exceptions raised here are logged and turned into protocol-level failures
+    (op_ret -1), never into a dropped connection.
+    """
+
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | Volfile | None:
+        """The volfile for a GETSPEC key, verbatim as sent (``/VOL``, ``VOL.tcp``,
+        ``VOL.HOST.EXP``; see :func:`programs.normalize_volfile_id`); None if unknown."""
+
+    async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
+        """A brick process listens on ``port`` for ``brick`` (an exported xlator name)."""
+
+    async def signout(self, brick: str, port: int, conn_id: int) -> None:
+        """A brick process is shutting down cleanly."""
+
+    async def port_by_brick(self, brick: str) -> int | None:
+        """The port signed in for ``brick`` (exact name), None if not signed in."""
+
+    async def connection_closed(self, conn_id: int) -> None:
+        """Connection ``conn_id`` is gone: drop the portmap entries it signed in.
+
+        Called for every connection (most are short portmap lookups): keep it cheap."""
+
+
+@attrs.frozen
+class _Route:
+    args: type | None  # message class the arguments decode to; None: no arguments
+    handler: Callable[..., Any]
+    runs_backend: bool
+
+
+_SERVED_VERSIONS: dict[int, int] = {
+    pg.Program.DUMP: 1,
+    pg.Program.HANDSHAKE: 2,
+    pg.Program.PORTMAP: 1,
+}
+
+
+class _Connection(asyncio.Protocol):
+    """One client or brick connection: decode records, dispatch calls, send callbacks."""
+
+    def __init__(self, server: MgmtRpcServer, conn_id: int) -> None:
+        self.server = server
+        self.conn_id = conn_id
+        self.peer = PeerInfo(conn_id, "", 0)
+        self.transport: asyncio.Transport | None = None
+        self.decoder = RecordDecoder(server.max_record_size)
+        #: normalised volfile ids this connection fetched (ordered, bounded)
+        self.fetched: dict[str, None] = {}
+        self._queue: collections.deque[tuple[Call, _Route, Any]] = collections.deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._paused_by: set[str] = set()
+        self._callback_xid = 0
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        address = transport.get_extra_info("peername")
+        if isinstance(address, tuple) and len(address) >= 2:
+            self.peer = PeerInfo(self.conn_id, str(address[0]), int(address[1]))
+        self.server._connections[self.conn_id] = self
+        log.debug("connection %d from %s:%d", self.conn_id, self.peer.host, self.peer.port)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            records = self.decoder.feed(data)
+        except RecordTooLarge as exc:
+            log.warning("connection %d (%s): %s; closing", self.conn_id, self.peer.host, exc)
+            self._abort()
+            return
+        for record in records:
+            if self.transport is None or self.transport.is_closing():
+                return
+            self._handle_record(record)
+
+    def pause_writing(self) -> None:
+        self._pause("write")
+
+    def resume_writing(self) -> None:
+        self._resume("write")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        log.debug("connection %d closed (%s)", self.conn_id, exc or "eof")
+        self.server._connections.pop(self.conn_id, None)
+        if self._worker is not None:
+            self._worker.cancel()
+        self._queue.clear()
+        self.transport = None
+        self.server._connection_gone(self)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _handle_record(self, record: bytes) -> None:
+        try:
+            message = decode_message(record)
+        except XdrError as exc:
+            # without a readable header there is no xid to answer: drop the peer
+            log.warning("connection %d: undecodable RPC header (%s); closing", self.conn_id, exc)
+            self._abort()
+            return
+        if isinstance(message, Reply):
+            log.debug("connection %d: reply xid %d to our callback ignored", self.conn_id,
+                      message.xid)
+            return
+        reply = self._check_call(message)
+        if reply is not None:
+            self.send(reply)
+
+    def _check_call(self, call: Call) -> bytes | None:
+        """Answer at once when we can (errors, trivial procs); queue backend calls."""
+        xid = call.xid
+        if call.rpcvers != RPC_VERSION:
+            return encode_rpc_mismatch(xid)
+        if call.cred_flavor not in ACCEPTED_AUTH_FLAVORS:
+            return encode_auth_error(xid, AuthStat.AUTH_REJECTEDCRED)
+        served = _SERVED_VERSIONS.get(call.prog)
+        if served is None:
+            return encode_accepted_reply(xid, AcceptStat.PROG_UNAVAIL)
+        if call.vers != served:
+            return encode_prog_mismatch(xid, 0, 0)  # what stock glusterd answers
+        route = _ROUTES.get((call.prog, call.proc))
+        if route is None:
+            return encode_accepted_reply(xid, AcceptStat.PROC_UNAVAIL)
+        args: Any = None
+        if route.args is not None:
+            try:
+                args = pg.decode(route.args, call.args)
+            except (XdrError, ValueError) as exc:
+                log.info("connection %d: garbage args for prog %d proc %d: %s",
+                         self.conn_id, call.prog, call.proc, exc)
+                return encode_accepted_reply(xid, AcceptStat.GARBAGE_ARGS)
+        if not route.runs_backend:
+            return encode_accepted_reply(xid, AcceptStat.SUCCESS, route.handler(self, args))
+        self._queue.append((call, route, args))
+        if len(self._queue) >= MAX_QUEUED_CALLS:
+            self._pause("queue")
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run_queue())
+        return None
+
+    async def _run_queue(self) -> None:
+        while self._queue:
+            call, route, args = self._queue.popleft()
+            if len(self._queue) < MAX_QUEUED_CALLS // 2:
+                self._resume("queue")
+            try:
+                body = await route.handler(self, args)
+            except Exception:  # a bug, e.g. a backend returning the wrong type
+                log.exception("connection %d: prog %d proc %d failed", self.conn_id,
+                              call.prog, call.proc)
+                self.send(encode_accepted_reply(call.xid, AcceptStat.SYSTEM_ERR))
+                continue
+            self.send(encode_accepted_reply(call.xid, AcceptStat.SUCCESS, body))
+
+    # -- output --------------------------------------------------------------------------
+
+    def send(self, payload: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode_record(payload))
+
+    def send_fetchspec(self) -> None:
+        """CALLBACK FETCHSPEC, laid out as glusterd's: AUTH_NULL cred and verifier, no args."""
+        self._callback_xid = (self._callback_xid + 1) & 0xFFFFFFFF
+        self.send(encode_call(self._callback_xid, pg.Program.CALLBACK,
+                              pg.PROGRAM_VERSIONS[pg.Program.CALLBACK],
+                              pg.CallbackProc.FETCHSPEC))
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _pause(self, reason: str) -> None:
+        if not self._paused_by and self.transport is not None:
+            self.transport.pause_reading()
+        self._paused_by.add(reason)
+
+    def _resume(self, reason: str) -> None:
+        if reason not in self._paused_by:
+            return
+        self._paused_by.discard(reason)
+        if not self._paused_by and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def remember_fetch(self, key: str) -> None:
+        volfile_id = pg.normalize_volfile_id(key)
+        self.fetched.pop(volfile_id, None)
+        self.fetched[volfile_id] = None
+        while len(self.fetched) > MAX_TRACKED_VOLFILES:
+            del self.fetched[next(iter(self.fetched))]
+
+
+# -- procedure handlers ------------------------------------------------------------------
+
+def _null(conn: _Connection, args: None) -> bytes:
+    return b""
+
+
+def _dump(conn: _Connection, args: pg.DumpRequest) -> bytes:
+    return conn.server._dump_reply
+
+
+_PING_REPLY = pg.encode(pg.CommonReply())
+_EVENT_NOTIFY_REPLY = pg.encode(pg.EventNotifyReply())
+# stock glusterd never answers BRICKBYPORT (the client would hang); we say "not found"
+_BRICK_BY_PORT_REPLY = pg.encode(pg.BrickByPortReply(-1, errno.ENOSYS))
+
+
+def _ping(conn: _Connection, args: None) -> bytes:
+    return _PING_REPLY
+
+
+def _event_notify(conn: _Connection, args: pg.EventNotifyRequest) -> bytes:
+    return _EVENT_NOTIFY_REPLY
+
+
+def _brick_by_port(conn: _Connection, args: pg.BrickByPortRequest) -> bytes:
+    return _BRICK_BY_PORT_REPLY
+
+
+async def _getspec(conn: _Connection, args: pg.GetspecRequest) -> bytes:
+    conn.remember_fetch(args.key)
+    try:
+        spec = await conn.server.backend.getspec(args.key, conn.peer)
+    except Exception:
+        log.exception("backend getspec(%r) failed", args.key)
+        return pg.encode(pg.GetspecReply.failed(errno.EIO))
+    if spec is None:
+        log.info("GETSPEC %r from %s: no such volfile", args.key, conn.peer.host)
+        return pg.encode(pg.GetspecReply.failed(errno.ENOENT))
+    if isinstance(spec, Volfile):
+        reply = pg.GetspecReply.found(bytes(spec.spec), encode_dict(spec.xdata))
+    elif isinstance(spec, bytes | bytearray | memoryview):
+        reply = pg.GetspecReply.found(bytes(spec))
+    else:
+        raise TypeError(f"backend getspec returned {type(spec).__name__}, not bytes")
+    log.debug("GETSPEC %r from %s: %d bytes", args.key, conn.peer.host, reply.op_ret)
+    return pg.encode(reply)
+
+
+async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> bytes:
+    try:
+        port = await conn.server.backend.port_by_brick(args.brick)
+    except Exception:
+        log.exception("backend port_by_brick(%r) failed", args.brick)
+        port = None
+    if not port:  # never 0 with op_ret 0: the client would reconnect to us forever
+        return pg.encode(pg.PortByBrickReply(-1))
+    return pg.encode(pg.PortByBrickReply(0, 0, 0, port))
+
+
+async def _signin(conn: _Connection, args: pg.SigninRequest) -> bytes:
+    log.info("SIGNIN brick %r port %d pid %d (connection %d)", args.brick, args.port,
+             args.pid, conn.conn_id)
+    try:
+        await conn.server.backend.signin(args.brick, args.port, args.pid, conn.conn_id)
+    except Exception:
+        log.exception("backend signin(%r) failed", args.brick)
+        return pg.encode(pg.SigninReply(-1, errno.EIO))
+    return pg.encode(pg.SigninReply())
+
+
+async def _signout(conn: _Connection, args: pg.SignoutRequest) -> bytes:
+    log.info("SIGNOUT brick %r port %d (connection %d)", args.brick, args.port, conn.conn_id)
+    try:
+        await conn.server.backend.signout(args.brick, args.port, conn.conn_id)
+    except Exception:
+        log.exception("backend signout(%r) failed", args.brick)
+        return pg.encode(pg.SignoutReply(-1, errno.EIO))
+    return pg.encode(pg.SignoutReply())
+
+
+_ROUTES: dict[tuple[int, int], _Route] = {
+    (pg.Program.DUMP, pg.DumpProc.NULL): _Route(None, _null, False),
+    (pg.Program.DUMP, pg.DumpProc.DUMP): _Route(pg.DumpRequest, _dump, False),
+    (pg.Program.DUMP, pg.DumpProc.PING): _Route(None, _ping, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): _Route(None, _null, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): _Route(pg.GetspecRequest, _getspec, True),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.EVENT_NOTIFY):
+        _Route(pg.EventNotifyRequest, _event_notify, False),
+    (pg.Program.PORTMAP, pg.PortmapProc.NULL): _Route(None, _null, False),
+    (pg.Program.PORTMAP, pg.PortmapProc.PORTBYBRICK):
+        _Route(pg.PortByBrickRequest, _port_by_brick, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.BRICKBYPORT):
+        _Route(pg.BrickByPortRequest, _brick_by_port, False),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNIN): _Route(pg.SigninRequest, _signin, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNOUT): _Route(pg.SignoutRequest, _signout, True),
+}
+
+
+class MgmtRpcServer:
+    """The mgmt RPC listener (glusterd's port 24007 role).
+
+    ``async with MgmtRpcServer(backend, "0.0.0.0", 24007) as server: ...`` or
+    :meth:`start` / :meth:`close`. ``port=0`` picks a free port (see :attr:`port`).
+    """
+
+    def __init__(
+        self,
+        backend: MgmtBackend,
+        host: str | None = "0.0.0.0",
+        port: int = DEFAULT_PORT,
+        *,
+        max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
+        programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
+    ) -> None:
+        self.backend = backend
+        self.host = host
+        self.requested_port = port
+        self.max_record_size = max_record_size
+        self.programs = tuple(programs)
+        self._dump_reply = pg.encode(pg.DumpReply(self.programs))
+        self._connections: dict[int, _Connection] = {}
+        self._ids = itertools.count(1)
+        self._server: asyncio.base_events.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await self._loop.create_server(
+            lambda: _Connection(self, next(self._ids)),
+            self.host, self.requested_port, reuse_address=True, backlog=1024,
+        )
+        addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
+        log.info("mgmt RPC server listening on %s", ", ".join(addresses))
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def fetched_volfiles(self) -> dict[int, tuple[str, ...]]:
+        """Normalised volfile ids each live connection fetched (for status/debugging)."""
+        return {cid: tuple(c.fetched) for cid, c in self._connections.items()}
+
+    async def close(self) -> None:
+        """Stop listening, drop every connection and wait for the backend to hear of it."""
+        if self._server is not None:
+            self._server.close()
+        conns = list(self._connections.values())
+        for conn in conns:
+            if conn.transport is not None:
+                conn.transport.abort()
+        if conns:
+            await asyncio.wait([c.closed for c in conns], timeout=5)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._cleanups:
+            await asyncio.wait(self._cleanups, timeout=5)
+
+    async def __aenter__(self) -> MgmtRpcServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def notify_volfile_changed(self, volfile_ids: Iterable[str]) -> int:
+        """Send FETCHSPEC to every connection that fetched one of ``volfile_ids``.
+
+        Ids are compared normalised, so ``VOL``, ``/VOL`` and ``VOL.tcp`` are the same.
+        Call from the event loop's thread; returns how many connections were told.
+        """
+        if isinstance(volfile_ids, str):  # one id, not an iterable of its characters
+            volfile_ids = (volfile_ids,)
+        wanted = {pg.normalize_volfile_id(v) for v in volfile_ids}
+        told = 0
+        for conn in list(self._connections.values()):
+            if not wanted.isdisjoint(conn.fetched):
+                conn.send_fetchspec()
+                told += 1
+        log.info("volfile change %s: FETCHSPEC sent to %d connection(s)", sorted(wanted), told)
+        return told
+
+    def notify_threadsafe(self, volfile_ids: Iterable[str]) -> concurrent.futures.Future[int]:
+        """:meth:`notify_volfile_changed` from any thread (e.g. a store watch thread)."""
+        if self._loop is None:
+            raise RuntimeError("server not started")
+        ids = (volfile_ids,) if isinstance(volfile_ids, str) else tuple(volfile_ids)
+
+        async def notify() -> int:
+            return self.notify_volfile_changed(ids)
+
+        return asyncio.run_coroutine_threadsafe(notify(), self._loop)
+
+    def _connection_gone(self, conn: _Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._tell_backend_closed(conn))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def _tell_backend_closed(self, conn: _Connection) -> None:
+        try:
+            await self.backend.connection_closed(conn.conn_id)
+        except Exception:
+            log.exception("backend connection_closed(%d) failed", conn.conn_id)
+        finally:
+            if not conn.closed.done():
+                conn.closed.set_result(None)

@@ -1,0 +1,514 @@
+"""Brick processes and self-heal daemons of one node, converged towards the store.
+
+Command lines are glusterd 10.3's (see reference/glusterd-10.3/cli/process-command-lines.txt),
+so operators, monitoring and scripts find the same processes, pidfiles, sockets and logs:
+
+    glusterfsd -s HOST --volfile-id VOL.HOST.EXP -p RUNDIR/vols/VOL/HOST-EXP.pid
+        -S RUNDIR/<hash>.socket --brick-name PATH -l LOGDIR/bricks/EXP.log
+        --xlator-option *-posix.glusterd-uuid=UUID --process-name brick
+        --brick-port PORT --xlator-option VOL-server.listen-port=PORT
+    glusterfs -s HOST --volfile-id shd/VOL -p RUNDIR/shd/VOL/VOL-shd.pid
+        -l LOGDIR/glustershd.log -S RUNDIR/<hash>.socket
+        --xlator-option *replicate*.node-uuid=UUID --process-name glustershd --client-pid=-6
+
+(``EXP`` is the brick path without its leading '/' and with '/' as '-'.) Both fetch their
+volfile from our mgmt RPC server; ``--volfile-server-port`` is added when it does not listen
+on glusterd's 24007.
+
+Self-heal daemons: glusterd 10.3 runs one shd process per node and attaches the graphs of
+further volumes to it over its ``-S`` socket (shd multiplexing). We run one shd per
+replicate/disperse volume per node instead (no attach RPC needed); each has glusterd's
+command line for its volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import hashlib
+import logging
+import os
+import threading
+import uuid as uuid_module
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.cluster.volumes import decode_volume
+from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
+from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType, path_with_dashes
+from gluster_mgmt.portmap import PortRegistry
+from gluster_mgmt.services import ServiceManager, ServiceSpec
+from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from gluster_mgmt.store.base import Store
+
+log = logging.getLogger(__name__)
+
+GLUSTERFSD = "/usr/sbin/glusterfsd"
+GLUSTERFS = "/usr/sbin/glusterfs"
+DEFAULT_RUN_DIR = "/var/run/gluster"
+DEFAULT_LOG_DIR = "/var/log/glusterfs"
+DEFAULT_MGMT_PORT = 24007
+VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
+#: glusterd creates a brick's .glusterfs directory readable by root only (drw-------).
+GLUSTERFS_DIR_MODE = 0o600
+#: The client pid glusterd gives the self-heal daemon (GF_CLIENT_PID_SELF_HEALD).
+SHD_CLIENT_PID = -6
+#: Seconds between full passes (the watch makes most passes happen sooner).
+RECONCILE_INTERVAL = 10.0
+
+
+class BrickDirError(OperationFailed):
+    """A brick directory cannot be served (missing, or marked for another volume)."""
+
+
+def prepare_brick_dir(path: str, volume_uuid: str) -> None:
+    """Make ``path`` servable by glusterfsd for volume ``volume_uuid``: its ``.glusterfs``
+    directory and the ``trusted.glusterfs.volume-id`` xattr (16 raw uuid bytes).
+
+    The directory itself must exist: a missing brick directory usually means its filesystem
+    is not mounted, and serving the empty mount point would write into the wrong filesystem.
+    """
+    if not os.path.isdir(path):
+        raise BrickDirError(f"brick directory {path} does not exist (is its filesystem "
+                            "mounted?)", errno.ENOENT)
+    wanted = uuid_module.UUID(volume_uuid).bytes
+    try:
+        current = os.getxattr(path, VOLUME_ID_XATTR)
+    except OSError as exc:
+        if exc.errno not in (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA)):
+            raise BrickDirError(f"cannot read {VOLUME_ID_XATTR} of {path}: {exc.strerror}",
+                                exc.errno or errno.EIO) from exc
+        current = None
+    if current is None:
+        try:
+            os.setxattr(path, VOLUME_ID_XATTR, wanted)
+        except OSError as exc:
+            raise BrickDirError(f"cannot set {VOLUME_ID_XATTR} on {path}: {exc.strerror}",
+                                exc.errno or errno.EIO) from exc
+    elif current != wanted:
+        raise BrickDirError(f"{path} belongs to another volume ({VOLUME_ID_XATTR} differs)",
+                            errno.EEXIST)
+    gdir = os.path.join(path, ".glusterfs")
+    if not os.path.isdir(gdir):
+        os.mkdir(gdir, GLUSTERFS_DIR_MODE)
+        os.chmod(gdir, GLUSTERFS_DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@attrs.frozen
+class BrickSpecs:
+    """Builds the ServiceSpecs of one node's bricks and self-heal daemons."""
+
+    node_uuid: str
+    run_dir: str = DEFAULT_RUN_DIR
+    log_dir: str = DEFAULT_LOG_DIR
+    mgmt_port: int = DEFAULT_MGMT_PORT
+    glusterfsd: str = GLUSTERFSD
+    glusterfs: str = GLUSTERFS
+
+    def _server_port(self) -> list[str]:
+        return [] if self.mgmt_port == DEFAULT_MGMT_PORT else ["--volfile-server-port",
+                                                                str(self.mgmt_port)]
+
+    # -- bricks
+    @staticmethod
+    def brick_service(volume: str, brick: Brick) -> str:
+        return f"brick:{volume}:{brick.hostname}:{brick.path}"
+
+    def brick_pidfile(self, volume: str, brick: Brick) -> str:
+        return os.path.join(self.run_dir, "vols", volume,
+                            f"{brick.hostname}-{path_with_dashes(brick.path)}.pid")
+
+    def brick_logfile(self, brick: Brick) -> str:
+        return os.path.join(self.log_dir, "bricks", f"{path_with_dashes(brick.path)}.log")
+
+    def brick_socket(self, volume: str, brick: Brick) -> str:
+        return os.path.join(self.run_dir,
+                            f"{_short_hash(f'{self.node_uuid}:{volume}:{brick.path}')}.socket")
+
+    def brick_spec(self, volume: Volume | str, brick: Brick, port: int) -> ServiceSpec:
+        name = volume if isinstance(volume, str) else volume.name
+        pidfile = self.brick_pidfile(name, brick)
+        logfile = self.brick_logfile(brick)
+        argv = [
+            self.glusterfsd, "-s", brick.hostname, *self._server_port(),
+            "--volfile-id", brick.volfile_id(name),
+            "-p", pidfile,
+            "-S", self.brick_socket(name, brick),
+            "--brick-name", brick.path,
+            "-l", logfile,
+            "--xlator-option", f"*-posix.glusterd-uuid={self.node_uuid}",
+            "--process-name", "brick",
+            "--brick-port", str(port),
+            "--xlator-option", f"{name}-server.listen-port={port}",
+        ]
+        return ServiceSpec(self.brick_service(name, brick), argv, pidfile, logfile, daemonizes=True)
+
+    # -- self-heal daemons
+    @staticmethod
+    def shd_service(volume: str) -> str:
+        return f"shd:{volume}"
+
+    def shd_pidfile(self, volume: str) -> str:
+        return os.path.join(self.run_dir, "shd", volume, f"{volume}-shd.pid")
+
+    def shd_logfile(self) -> str:
+        return os.path.join(self.log_dir, "glustershd.log")
+
+    def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
+        pidfile = self.shd_pidfile(volume.name)
+        logfile = self.shd_logfile()
+        argv = [
+            self.glusterfs, "-s", server, *self._server_port(),
+            "--volfile-id", f"shd/{volume.name}",
+            "-p", pidfile,
+            "-l", logfile,
+            "-S", os.path.join(self.run_dir,
+                               f"{_short_hash(f'{self.node_uuid}:shd:{volume.name}')}.socket"),
+            "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
+        ]
+        if volume.type is VolumeType.DISPERSE:
+            # ours: disperse's heal also keys on node-uuid
+            argv += ["--xlator-option", f"*disperse*.node-uuid={self.node_uuid}"]
+        argv += ["--process-name", "glustershd", f"--client-pid={SHD_CLIENT_PID}"]
+        return ServiceSpec(self.shd_service(volume.name), argv, pidfile, logfile, daemonizes=True)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def running_brick_port(pidfile: str, argv0: str = GLUSTERFSD) -> int | None:
+    """The ``--brick-port`` of the brick process ``pidfile`` names, if it runs."""
+    pid = read_pid(pidfile)
+    if not pid_runs(pid, argv0):
+        return None
+    argv = _cmdline(pid)
+    for index, arg in enumerate(argv):
+        value = None
+        if arg == "--brick-port" and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith("--brick-port="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            first = value.split(",", 1)[0]
+            return int(first) if first.isdigit() else None
+    return None
+
+
+@attrs.define
+class _Running:
+    kind: str  # "brick" or "shd"
+    volume: str
+    volume_uuid: str
+    brick: Brick | None = None
+    port: int | None = None
+    spec: ServiceSpec | None = None
+
+
+class Reconciler:
+    """Converges this node's brick and self-heal processes towards the store.
+
+    Bricks of Started volumes hosted here run; bricks of stopped or deleted volumes, and
+    removed bricks, are stopped and their ports released; a replicate/disperse volume with a
+    brick here gets a self-heal daemon while started. A watch on the volumes prefix wakes a
+    pass on every change; a periodic pass heals anything missed, and the first pass after a
+    daemon restart re-adopts the processes still running (keeping their ports).
+    """
+
+    def __init__(self, store: Store, layout: Layout, node_uuid: str, hostname: str,
+                 service_manager: ServiceManager, ports: PortRegistry,
+                 run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
+                 mgmt_port: int = DEFAULT_MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
+                 shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
+                 glusterfs: str = GLUSTERFS) -> None:
+        self.store = store
+        self.layout = layout
+        self.node_uuid = node_uuid
+        self.hostname = hostname
+        self.services = service_manager
+        self.ports = ports
+        self.specs = BrickSpecs(node_uuid, run_dir, log_dir, mgmt_port, glusterfsd, glusterfs)
+        self.interval = interval
+        #: Where the self-heal daemon fetches its volfile (glusterd uses "localhost"; our
+        #: daemon may listen on one address only, so its hostname by default).
+        self.shd_server = shd_server or hostname
+        self._running: dict[str, _Running] = {}
+        self._errors: dict[str, str] = {}
+        self._pass_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watch = None
+        #: Revision of the volumes listing the last pass acted on.
+        self.revision = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        self._wake.set()
+        for target, name in ((self._work_loop, "reconciler"), (self._watch_loop, "reconciler-watch")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, stop_services: bool = False) -> None:
+        """Stop reconciling. Processes keep running (a restarted daemon re-adopts them)
+        unless ``stop_services``."""
+        self._stop.set()
+        self._wake.set()
+        watch = self._watch
+        if watch is not None:
+            watch.close()
+        for thread in self._threads:
+            thread.join(30)
+        self._threads = []
+        if stop_services:
+            with self._pass_lock:
+                for name in list(self._running):
+                    self._stop_service(name)
+
+    def wake(self) -> None:
+        """Ask for a pass soon (e.g. after a SIGNOUT or a lease renewal)."""
+        self._wake.set()
+
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.reconcile_once()
+            except StoreError as exc:
+                log.warning("reconcile pass failed (store): %s", exc)
+                self._stop.wait(1.0)
+            except Exception:
+                log.exception("reconcile pass failed")
+                self._stop.wait(1.0)
+
+    def _watch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                listing = self.store.list(self.layout.volumes)
+                watch = self._watch = self.store.watch(self.layout.volumes, listing.revision)
+                self._wake.set()  # the state at the listing
+                with watch:
+                    while not self._stop.is_set():
+                        if watch.get(timeout=0.5):
+                            self._wake.set()
+            except StoreError as exc:
+                # compacted history, closed session...: start over from a fresh listing
+                if not self._stop.is_set():
+                    log.warning("volumes watch failed: %s; re-listing", exc)
+                    self._stop.wait(1.0)
+
+    # ------------------------------------------------------------------ one pass
+    def desired(self, volumes: Iterable[Volume]) -> dict[str, _Running]:
+        """Services this node should run for ``volumes``, by service name."""
+        wanted: dict[str, _Running] = {}
+        for volume in volumes:
+            if volume.status is not VolumeStatus.STARTED:
+                continue
+            local = [b for b in volume.bricks if b.host_uuid == self.node_uuid]
+            for brick in local:
+                wanted[self.specs.brick_service(volume.name, brick)] = _Running(
+                    "brick", volume.name, volume.uuid, brick)
+            if local and volume.type in (VolumeType.REPLICATE, VolumeType.DISPERSE):
+                wanted[self.specs.shd_service(volume.name)] = _Running("shd", volume.name,
+                                                                       volume.uuid)
+        return wanted
+
+    def reconcile_once(self) -> int:
+        """One full pass; returns the revision of the volumes listing it acted on."""
+        with self._pass_lock:
+            listing = self.store.list(self.layout.volumes)
+            volumes: dict[str, Volume] = {}
+            for entry in listing:
+                try:
+                    volume = decode_volume(entry.value)
+                except Exception as exc:  # one bad record must not stop the node's bricks
+                    log.error("cannot decode %s: %s", entry.key, exc)
+                    continue
+                volumes[volume.name] = volume
+            wanted = self.desired(volumes.values())
+
+            # stop what is no longer wanted (before starting: a moved brick frees its port)
+            for name in [n for n in self._running if n not in wanted]:
+                self._stop_service(name)
+            for name, item in wanted.items():
+                current = self._running.get(name)
+                if current is not None and current.volume_uuid != item.volume_uuid:
+                    self._stop_service(name)  # a volume deleted and re-created with this name
+            self._sweep_orphans(wanted)
+
+            for name, item in wanted.items():
+                try:
+                    if item.kind == "brick":
+                        self._ensure_brick(name, item, volumes[item.volume])
+                    else:
+                        self._ensure_shd(name, item, volumes[item.volume])
+                    self._errors.pop(name, None)
+                except (GlusterMgmtError, OSError) as exc:
+                    if self._errors.get(name) != str(exc):
+                        log.error("cannot run %s: %s", name, exc)
+                    self._errors[name] = str(exc)
+            self._release_stale_ports(wanted)
+            self.revision = listing.revision
+            return listing.revision
+
+    def _ensure_brick(self, name: str, item: _Running, volume: Volume) -> None:
+        brick = item.brick
+        assert brick is not None
+        pidfile = self.specs.brick_pidfile(volume.name, brick)
+        running_port = running_brick_port(pidfile, self.specs.glusterfsd)
+        port = running_port or self.ports.port_of(brick.path)
+        current = self._running.get(name)
+        if port is None and current is not None:
+            port = current.port  # record lost with the lease: keep the port we gave it
+        if port is None:
+            port = self.ports.allocate(volume.name, brick.path)
+        pid = read_pid(pidfile) if running_port else 0
+        self.ports.claim(volume.name, brick.path, port, pid or 0)
+        item.port = port
+        self._running[name] = item  # from now on, a stop must release its port
+        spec = self.specs.brick_spec(volume, brick, port)
+        if self._supervised(name, spec, current):
+            item.spec = spec
+            return
+        if running_port is None:
+            prepare_brick_dir(brick.path, volume.uuid)
+        self.services.start(spec)
+        item.spec = spec
+
+    def _ensure_shd(self, name: str, item: _Running, volume: Volume) -> None:
+        current = self._running.get(name)
+        self._running[name] = item
+        spec = self.specs.shd_spec(volume, self.shd_server)
+        if self._supervised(name, spec, current):
+            item.spec = spec
+            return
+        self.services.start(spec)
+        item.spec = spec
+
+    def _supervised(self, name: str, spec: ServiceSpec, current: _Running | None) -> bool:
+        """True when the service manager already keeps ``spec`` running (it restarts it
+        with its own back-off if it dies: a pass must not bypass that)."""
+        return (current is not None and current.spec == spec
+                and bool(self.services.status([name])))
+
+    def _stop_service(self, name: str) -> None:
+        item = self._running.pop(name, None)
+        try:
+            self.services.stop(name)
+        except GlusterMgmtError as exc:
+            log.error("cannot stop %s: %s", name, exc)
+        if item is not None and item.kind == "brick" and item.brick is not None:
+            with contextlib.suppress(StoreError):
+                self.ports.release(item.brick.path)
+        self._errors.pop(name, None)
+
+    def _sweep_orphans(self, wanted: dict[str, _Running]) -> None:
+        """Stop processes of this node that nothing wants, found by their pidfiles (left by a
+        previous daemon that went away before their volume was stopped)."""
+        wanted_pidfiles = set()
+        for name, item in wanted.items():
+            if item.kind == "brick":
+                wanted_pidfiles.add(self.specs.brick_pidfile(item.volume, item.brick))
+            else:
+                wanted_pidfiles.add(self.specs.shd_pidfile(item.volume))
+        candidates = [
+            (pidfile, self.specs.glusterfsd, f"*-posix.glusterd-uuid={self.node_uuid}")
+            for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "vols", "*", "*.pid"))
+        ] + [
+            (pidfile, self.specs.glusterfs, f"*replicate*.node-uuid={self.node_uuid}")
+            for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "shd", "*", "*.pid"))
+        ]
+        for pidfile, argv0, marker in candidates:
+            if pidfile in wanted_pidfiles:
+                continue
+            pid = read_pid(pidfile)
+            if pid_runs(pid, argv0) and marker in _cmdline(pid):
+                log.info("stopping orphan process %d (%s)", pid, pidfile)
+                _terminate(pid)
+                with contextlib.suppress(OSError):
+                    os.unlink(pidfile)
+
+    def _release_stale_ports(self, wanted: dict[str, _Running]) -> None:
+        keep = {item.brick.path for item in wanted.values() if item.kind == "brick"}
+        for path in self.ports.records():
+            if path not in keep:
+                with contextlib.suppress(StoreError):
+                    self.ports.release(path)
+
+    # ------------------------------------------------------------------ status
+    def _volume(self, volume: Volume | str) -> Volume | None:
+        if isinstance(volume, Volume):
+            return volume
+        entry = self.store.get(self.layout.volume(volume))
+        return decode_volume(entry.value) if entry else None
+
+    def brick_status(self, volume: Volume | str) -> dict[str, dict[str, Any]]:
+        """``{brick_uuid: {"port", "rdma_port", "online", "pid"}}`` for this node's bricks of
+        ``volume`` (port and pid are None when the brick is not running)."""
+        vol = self._volume(volume)
+        if vol is None:
+            return {}
+        records = self.ports.records()
+        result = {}
+        for brick in vol.bricks:
+            if brick.host_uuid != self.node_uuid:
+                continue
+            name = self.specs.brick_service(vol.name, brick)
+            states = self.services.status([name])
+            pid = states[0].pid if states and states[0].running else None
+            if pid is None:  # not supervised (yet): trust the pidfile
+                candidate = read_pid(self.specs.brick_pidfile(vol.name, brick))
+                pid = candidate if pid_runs(candidate, self.specs.glusterfsd) else None
+            record = records.get(brick.path)
+            port = None
+            if pid is not None:  # the record may be gone with a lost lease: ask the process
+                port = record["port"] if record else running_brick_port(
+                    self.specs.brick_pidfile(vol.name, brick), self.specs.glusterfsd)
+            result[brick.uuid] = {"port": port, "rdma_port": 0, "online": pid is not None,
+                                  "pid": pid}
+        return result
+
+    def shd_status(self, volume: Volume | str) -> list[dict[str, Any]]:
+        """This node's self-heal daemon for ``volume`` (empty when it needs none here)."""
+        vol = self._volume(volume)
+        if vol is None or vol.type not in (VolumeType.REPLICATE, VolumeType.DISPERSE):
+            return []
+        if not any(b.host_uuid == self.node_uuid for b in vol.bricks):
+            return []
+        states = self.services.status([self.specs.shd_service(vol.name)])
+        pid = states[0].pid if states and states[0].running else None
+        if pid is None:
+            candidate = read_pid(self.specs.shd_pidfile(vol.name))
+            pid = candidate if pid_runs(candidate, self.specs.glusterfs) else None
+        return [{"name": "Self-heal Daemon", "host_uuid": self.node_uuid,
+                 "hostname": self.hostname, "port": None, "rdma_port": 0,
+                 "online": pid is not None, "pid": pid}]
+
+    def errors(self) -> dict[str, str]:
+        """The last start failure of each service that is not running as wanted."""
+        return dict(self._errors)
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> None:
+    from gluster_mgmt.services.supervisor import _terminate as terminate
+
+    terminate(pid, timeout)

@@ -1,0 +1,75 @@
+"""A single-node Consul server (``consul agent -server -bootstrap-expect=1``) for the tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+from tests.servers import StoreServer, free_port
+
+CONSUL = shutil.which("consul") or "/usr/local/bin/consul"
+
+
+class ConsulServer(StoreServer):
+    backend = "consul"
+
+    def __init__(self, workdir, host: str = "127.0.0.1") -> None:
+        super().__init__(workdir, host)
+        # Chosen once: a restart keeps every port (and the data dir), like a real node.
+        self.http_port = free_port(host)
+        self.server_port = free_port(host)
+        self.serf_lan_port = free_port(host)
+        self.serf_wan_port = free_port(host)
+        self.data_dir = self.workdir / "data"
+        self.node_name = f"gm-test-{self.http_port}"
+
+    @property
+    def client_port(self) -> int:
+        return self.http_port
+
+    def argv(self) -> list[str]:
+        return [
+            CONSUL, "agent", "-server", "-bootstrap-expect=1",
+            f"-node={self.node_name}",
+            f"-bind={self.host}", f"-advertise={self.host}", f"-client={self.host}",
+            f"-data-dir={self.data_dir}",
+            f"-http-port={self.http_port}", f"-server-port={self.server_port}",
+            f"-serf-lan-port={self.serf_lan_port}", f"-serf-wan-port={self.serf_wan_port}",
+            "-dns-port=-1", "-grpc-port=-1",
+            "-log-level=warn",
+            "-hcl", "disable_update_check = true",
+            "-hcl", "performance { raft_multiplier = 1 }",
+        ]
+
+    def url(self, root: str) -> str:
+        return f"consul://{self.host}:{self.http_port}/{root}"
+
+    def _http(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}:{self.http_port}{path}", timeout=2) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_ready(self) -> None:
+        """Until a leader is elected and a consistent KV read succeeds."""
+        super().wait_ready()
+        deadline = time.monotonic() + self.startup_timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"consul exited with status {self.proc.returncode}")
+            try:
+                status, body = self._http("/v1/status/leader")
+                if status == 200 and json.loads(body or b'""'):
+                    status, body = self._http("/v1/kv/__gm_ready_probe?consistent")
+                    if status in (200, 404):
+                        return
+                last = f"{status} {body[:200]!r}"
+            except (OSError, ValueError) as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"consul has no leader after {self.startup_timeout}s ({last})")
