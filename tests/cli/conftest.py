@@ -87,3 +87,6 @@ def ok(data: dict | None = None) -> Response:
 
 def failed(errstr: str, errno: int = 22) -> Response:
     return Response(-1, errno, errstr, {})
+
+LOCAL_PEER = {"uuid": NODE_UUID, "hostnames": ["localhost"], "state": "Peer in Cluster",
+              "connected": True, "local": True}

@@ -22,15 +22,18 @@ def _env() -> dict[str, str]:
 
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
-                 lease_ttl: float) -> None:
+                 lease_ttl: float, mgmt_port: int = 24007) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
         self.api_port = api_port
         self.lease_ttl = lease_ttl
+        self.mgmt_port = mgmt_port
         self.state_dir = workdir / f"node-{address}"
         self.socket = self.state_dir / "mgmtd.sock"
         self.log_path = workdir / f"mgmtd-{address}.log"
+        self.run_dir = self.state_dir / "run"
+        self.log_dir = self.state_dir / "log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -39,7 +42,9 @@ class DaemonProcess:
             [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
-             "--lease-ttl", str(self.lease_ttl), "--config", "/nonexistent"],
+             "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
+             "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
+             "--config", "/nonexistent"],
             stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
@@ -58,6 +63,16 @@ class DaemonProcess:
 
     def stop(self) -> None:
         self.signal(signal.SIGTERM)
+
+    def stop_all(self) -> None:
+        """Stop the daemon and every brick / self-heal process it left running (a stopped
+        daemon leaves them running, as glusterd does)."""
+        self.stop()
+        for pidfile in self.run_dir.rglob("*.pid") if self.run_dir.exists() else ():
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

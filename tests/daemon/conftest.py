@@ -32,7 +32,7 @@ def make_daemons(store_server, tmp_path, lease_ttl):
 
     yield make
     for daemon in started:
-        daemon.stop()
+        daemon.stop_all()
 
 
 @pytest.fixture

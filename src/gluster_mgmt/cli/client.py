@@ -120,7 +120,10 @@ import http.client
 import json
 import os
 import socket
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
 SOCKET_ENV = "GLUSTER_MGMT_SOCKET"
@@ -141,7 +144,7 @@ class ProtocolError(Exception):
 class Response:
     """One reply of the daemon."""
 
-    __slots__ = ("op_ret", "op_errno", "op_errstr", "data", "http_status")
+    __slots__ = ("data", "http_status", "op_errno", "op_errstr", "op_ret")
 
     def __init__(self, op_ret: int, op_errno: int, op_errstr: str, data: dict[str, Any],
                  http_status: int = 200) -> None:
@@ -159,7 +162,8 @@ class Response:
     def from_json(cls, payload: Any, http_status: int = 200) -> Response:
         if not isinstance(payload, dict) or "op_ret" not in payload:
             raise ProtocolError(f"unexpected reply from the daemon (HTTP {http_status})")
-        data = payload.get("data") or {}
+        data = payload.get("data")
+        data = {} if data is None else data
         if not isinstance(data, dict):
             raise ProtocolError("the daemon's reply has a non-object 'data'")
         try:
@@ -230,7 +234,7 @@ class Client:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Client:  # noqa: PYI034 (no typing.Self on 3.10)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 from gluster_mgmt.cli.parser import GLOBAL_HELP, GLOBAL_USAGE, CliExit, parse
 
@@ -78,7 +81,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("gluster-mgmt")
-    except Exception:  # not installed as a distribution
+    except Exception:  # noqa: BLE001 (not installed as a distribution, or broken metadata)
         return "unknown"
 
 
@@ -124,7 +127,12 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     if notes:
         _emit("", "".join(f"{n}\n" for n in notes), stdout, stderr)
 
-    from gluster_mgmt.cli.client import DEFAULT_TIMEOUT, Client, ConnectionFailed, ProtocolError
+    from gluster_mgmt.cli.client import (
+        DEFAULT_TIMEOUT,
+        Client,
+        ConnectionFailed,
+        ProtocolError,
+    )
 
     client = Client(opts["socket"], opts["timeout"] or DEFAULT_TIMEOUT)
     try:

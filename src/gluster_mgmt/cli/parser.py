@@ -16,7 +16,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How a question is asked: returns True for yes. In script mode it always answers yes.
 Confirm = Callable[[str], bool]
@@ -122,7 +125,7 @@ class Request:
     """A call to make: ``route`` and its ``params``; ``command`` names the gluster command
     (``"volume create"``), ``context`` carries what the renderer needs besides the reply."""
 
-    __slots__ = ("route", "params", "command", "context")
+    __slots__ = ("command", "context", "params", "route")
 
     def __init__(self, route: str, params: dict[str, Any], command: str,
                  context: dict[str, Any] | None = None) -> None:
@@ -175,7 +178,7 @@ def c_strtol(text: str | None) -> int:
     sign = -1 if m.group(1) == "-" else 1
     digits = m.group(2)
     if digits[:2] in ("0x", "0X"):
-        return sign * int(digits[2:], 16)
+        return sign * int(digits, 16)
     if digits.startswith("0"):
         return sign * int(digits, 8)
     return sign * int(digits)
@@ -414,9 +417,8 @@ def parse_volume_create(words: Sequence[str], confirm: Confirm, opts: dict[str, 
                 raise usage_error(cmd, "thin-arbiter volumes are not supported by gluster-mgmt")
             if arbiter == 1 and replica == 2:
                 replica = 3
-            if replica == 2 and words[-1] != "force":
-                if not confirm(REPLICA2_QUESTION):
-                    raise usage_error(cmd)
+            if replica == 2 and words[-1] != "force" and not confirm(REPLICA2_QUESTION):
+                raise usage_error(cmd)
         elif word == "transport":
             if transport is not None:
                 raise usage_error(cmd, "'transport' option given more than one time")
@@ -436,32 +438,32 @@ def parse_volume_create(words: Sequence[str], confirm: Confirm, opts: dict[str, 
                     raise usage_error(cmd, "disperse option given twice")
                 if n < index + 2:
                     raise usage_error(cmd)
-                value = strict_int(words[index + 1])
-                if value is None:
+                number = strict_int(words[index + 1])
+                if number is None:
                     disperse, step = 0, 1  # "disperse" alone: all the bricks
-                elif value < 3:
+                elif number < 3:
                     raise usage_error(cmd, "disperse count must be greater than 2")
                 else:
-                    disperse, step = value, 2
+                    disperse, step = number, 2
             elif word == "disperse-data":
                 if data >= 0:
                     raise usage_error(cmd, "disperse-data option given twice")
                 if n < index + 2:
                     raise usage_error(cmd)
-                value = strict_int(words[index + 1])
-                if value is None or not 2 <= value <= 16:
+                number = strict_int(words[index + 1])
+                if number is None or not 2 <= number <= 16:
                     raise usage_error(cmd, "disperse-data must be greater than 1 and less than "
                                            "equal to 16")
-                data, step = value, 2
+                data, step = number, 2
             else:
                 if redundancy >= 0:
                     raise usage_error(cmd, "redundancy option given twice")
                 if n < index + 2:
                     raise usage_error(cmd)
-                value = strict_int(words[index + 1])
-                if value is None or value < 1:
+                number = strict_int(words[index + 1])
+                if number is None or number < 1:
                     raise usage_error(cmd, "redundancy must be greater than 0")
-                redundancy, step = value, 2
+                redundancy, step = number, 2
             index += step
             kind = "disperse"
         elif word == "arbiter":
@@ -600,16 +602,16 @@ def parse_volume_set(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
             value = _strip_spaces(value)
         if not value or key == "group":
             raise usage_error(cmd)
+        question = None
         if key == "cluster.enable-shared-storage" and value == "disable":
-            if not confirm("Disabling cluster.enable-shared-storage will delete the shared "
-                           "storage volume(gluster_shared_storage), which is used by snapshot "
-                           "scheduler, geo-replication and NFS-Ganesha. Do you still want to "
-                           "continue?"):
-                raise failure("Aborted by user.")
-        if key == "nfs.disable" and value == "off":
-            if not confirm('Gluster NFS is being deprecated in favor of NFS-Ganesha Enter "yes" '
-                           "to continue using Gluster NFS"):
-                raise failure("Aborted by user.")
+            question = ("Disabling cluster.enable-shared-storage will delete the shared storage "
+                        "volume(gluster_shared_storage), which is used by snapshot scheduler, "
+                        "geo-replication and NFS-Ganesha. Do you still want to continue?")
+        elif key == "nfs.disable" and value == "off":
+            question = ('Gluster NFS is being deprecated in favor of NFS-Ganesha Enter "yes" to '
+                        "continue using Gluster NFS")
+        if question and not confirm(question):
+            raise failure("Aborted by user.")
         options.append([key, value])
     return Request("volume/set", {"name": name, "options": options}, cmd, {"name": name})
 
@@ -846,7 +848,7 @@ def _unsupported(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
     raise failure(f"{' '.join(words[:2])}: not supported by gluster-mgmt")
 
 
-Handler = Callable[[Sequence[str], Confirm, dict[str, Any]], Request]
+Handler = Callable[[Sequence[str], Confirm, dict], Request]
 
 #: The command words, as the gluster CLI registers them (unsupported ones included, so that
 #: abbreviations are ambiguous exactly where they are for `gluster`).

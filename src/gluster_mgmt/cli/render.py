@@ -9,7 +9,10 @@ shows from the model's volume dict (type codes, counts, arbiter bricks...).
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from typing import Any
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
@@ -36,7 +39,7 @@ _SECRET_KEYS = frozenset({"username", "password", "secret", "token"})
 class Outcome:
     """What to print on stdout and stderr, and the exit code."""
 
-    __slots__ = ("out", "err", "code")
+    __slots__ = ("code", "err", "out")
 
     def __init__(self, out: str = "", err: str = "", code: int = 0) -> None:
         self.out = out

@@ -7,7 +7,10 @@ widths, the " " lines between sections, trailing spaces, and which lines go to s
 
 from __future__ import annotations
 
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
@@ -181,9 +184,9 @@ def volume_status(request: Request, response: Response) -> Outcome:
     for volume in volumes:
         if volume.get("not_started"):
             err.append(f"Volume {volume['name']} is not started")
+            out.append(" ")  # what the gluster CLI prints for a failed volume of "all"
         else:
             out += volume_status_block(volume, detail, tasks_only)
-        out.append(" ")  # the CLI's separator after each volume of "all"
     return Outcome(out=_lines(*out), err=_lines(*err))
 
 
@@ -255,10 +258,10 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
                      "with data are found on the brick path, copy them via a gluster mount "
                      "point before re-purposing the removed brick. ")
     if action == "stop":
-        lines = ["'remove-brick' process may be in the middle of a file migration.\nThe "
-                 "process will be fully stopped once the migration of the file is complete.\n"
-                 "Please check remove-brick process for completion before doing any further "
-                 "brick related tasks on the volume."]
+        lines = [("'remove-brick' process may be in the middle of a file migration.\nThe "
+                  "process will be fully stopped once the migration of the file is complete.\n"
+                  "Please check remove-brick process for completion before doing any further "
+                  "brick related tasks on the volume.")]
     return Outcome(out=_lines(*lines))
 
 

@@ -10,11 +10,20 @@ Exit codes follow the gluster CLI in XML mode: 0 once the XML is written, even w
 
 from __future__ import annotations
 
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
-from gluster_mgmt.cli.render import Outcome, VolumeFacts, option_value, peer_state, pool_order
+from gluster_mgmt.cli.render import (
+    Outcome,
+    VolumeFacts,
+    option_value,
+    peer_state,
+    pool_order,
+)
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
@@ -22,7 +31,7 @@ XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 class E:
     """An XML element: text, children, or (like <brick>) both."""
 
-    __slots__ = ("tag", "text", "children", "attrs")
+    __slots__ = ("attrs", "children", "tag", "text")
 
     def __init__(self, tag: str, text: Any = None, children: list[E] | None = None,
                  attrs: dict[str, str] | None = None) -> None:
@@ -192,12 +201,11 @@ def volume_status(request: Request, response: Response) -> Outcome:
         message = response.op_errstr or "Unable to obtain volume status information."
         return _str_output(response, "volStatus", message)
     volumes = response.data.get("volumes") or []
-    if not request.context.get("all"):
-        if not volumes or volumes[0].get("not_started"):
-            message = (f"Volume {volumes[0]['name']} is not started" if volumes
-                       else f"Volume {request.params['name']} does not exist")
-            failed = Response(-1, response.op_errno, message, {})
-            return _str_output(failed, "volStatus", message)
+    if not request.context.get("all") and (not volumes or volumes[0].get("not_started")):
+        message = (f"Volume {volumes[0]['name']} is not started" if volumes
+                   else f"Volume {request.params['name']} does not exist")
+        failed = Response(-1, response.op_errno, message, {})
+        return _str_output(failed, "volStatus", message)
     listing = E("volumes", children=[status_volume_element(v, detail, tasks_only)
                                      for v in volumes if not v.get("not_started")])
     return _doc(response, E("volStatus", children=[listing]))

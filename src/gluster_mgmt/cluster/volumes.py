@@ -160,12 +160,13 @@ class Volumes:
             volume, revision = self._load_existing(name)
             return self._save(volume.evolve(options={**volume.options, **dict(checked)}), revision)
 
-    def get(self, name: str, key: str) -> list[tuple[str, str | None]]:
+    def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
+        """(key, value, is_default) as `volume get` shows them; None for an unset option."""
         volume, _ = self._load_existing(name)
-        if key == "all":
-            return [(k, volume.options.get(k, default)) for k, default in options.iter_defaults()]
-        full = options.option_table().resolve_key(key)
-        return [(full, volume.options.get(full, options.option_table().default(full)))]
+        table = options.option_table()
+        keys = table.keys() if key == "all" else [table.resolve_key(key)]
+        return [(k, volume.options[k], False) if k in volume.options else (k, table.default(k), True)
+                for k in keys]
 
     def reset(self, name: str, key: str | None = None, force: bool = False) -> Volume:
         with self.cluster.volume_lock(name):

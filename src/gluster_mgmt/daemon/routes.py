@@ -3,8 +3,10 @@ for the contract). Each route is a thin mapping onto the Cluster API or the Daem
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING, Any
 
+from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import VolumeStatus
 
 if TYPE_CHECKING:
@@ -34,11 +36,14 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         return {"peers": views}
 
     def volume_info(p: dict) -> dict:
-        return {"volumes": [v.to_dict() for v in cluster().volumes.info(p.get("name"))]}
+        return {"volumes": [public(v) for v in cluster().volumes.info(p.get("name"))]}
 
     def volume_status(p: dict) -> dict:
         result = []
-        for volume in cluster().volumes.info(p.get("name")):
+        volumes = cluster().volumes.info(p.get("name"))
+        if p.get("name") and volumes[0].status is not VolumeStatus.STARTED:
+            raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
+        for volume in volumes:
             ports = daemon.brick_runtime(volume)
             result.append({
                 "name": volume.name, "id": volume.uuid, "status": volume.status.value,
@@ -46,9 +51,17 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                 "bricks": [{"hostname": b.hostname, "path": b.path, "host_uuid": b.host_uuid,
                             **ports.get(b.uuid, {"port": None, "rdma_port": 0, "online": False, "pid": None})}
                            for b in volume.bricks],
-                "self_heal": daemon.self_heal_runtime(volume),
+                "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
+                              else shd for shd in daemon.self_heal_runtime(volume)],
             })
         return {"volumes": result}
+
+    def public(volume) -> dict:
+        """A volume as callers may see it: without the trusted-client credentials."""
+        data = volume.to_dict()
+        data.pop("username", None)
+        data.pop("password", None)
+        return data
 
     def volume_create(p: dict) -> dict:
         volume = cluster().volumes.create(
@@ -56,16 +69,20 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             disperse=p.get("disperse"), disperse_data=p.get("disperse_data"),
             redundancy=p.get("redundancy"), transport=p.get("transport"),
             force=bool(p.get("force")))
-        return {"volume": volume.to_dict()}
+        return changed(volume)
 
     def volume_get(p: dict) -> dict:
-        return {"options": [[k, v] for k, v in cluster().volumes.get(p["name"], p["key"])]}
+        return {"options": [[k, v if v is not None else "(null)", d]
+                            for k, v, d in cluster().volumes.get(p["name"], p["key"])]}
 
     def txn_list(_: dict) -> dict:
         return {"transactions": [t.to_dict() for t in daemon.executor.list_transactions()]}
 
     def txn_show(p: dict) -> dict:
         return {"transaction": daemon.executor.get_transaction(p["id"]).to_dict()}
+
+    def changed(volume) -> dict:
+        return {"volume": public(volume)}
 
     volumes = lambda: cluster().volumes  # noqa: E731 (late binding: the cluster may switch)
     return {
@@ -76,20 +93,20 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "cluster/join": daemon.join,
         "cluster/leave": daemon.leave,
         "volume/create": volume_create,
-        "volume/start": lambda p: {"volume": volumes().start(p["name"], bool(p.get("force"))).to_dict()},
-        "volume/stop": lambda p: {"volume": volumes().stop(p["name"], bool(p.get("force"))).to_dict()},
+        "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),
+        "volume/stop": lambda p: changed(volumes().stop(p["name"], bool(p.get("force")))),
         "volume/delete": lambda p: volumes().delete(p["name"]) or {},
         "volume/info": volume_info,
         "volume/list": lambda p: {"volumes": volumes().names()},
         "volume/status": volume_status,
-        "volume/set": lambda p: {"volume": volumes().set(p["name"], [tuple(x) for x in p["options"]]).to_dict()},
+        "volume/set": lambda p: changed(volumes().set(p["name"], [tuple(x) for x in p["options"]])),
         "volume/get": volume_get,
-        "volume/reset": lambda p: {"volume": volumes().reset(p["name"], p.get("key"), bool(p.get("force"))).to_dict()},
-        "volume/add-brick": lambda p: {"volume": volumes().add_brick(
-            p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force"))).to_dict()},
-        "volume/remove-brick": lambda p: {"volume": volumes().remove_brick(
-            p["name"], p["bricks"], p["action"], p.get("replica")).to_dict()},
-        "volume/replace-brick": lambda p: {"volume": volumes().replace_brick(p["name"], p["old"], p["new"]).to_dict()},
+        "volume/reset": lambda p: changed(volumes().reset(p["name"], p.get("key"), bool(p.get("force")))),
+        "volume/add-brick": lambda p: changed(volumes().add_brick(
+            p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
+        "volume/remove-brick": lambda p: changed(volumes().remove_brick(
+            p["name"], p["bricks"], p["action"], p.get("replica"))),
+        "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),

@@ -10,12 +10,15 @@ exception chained. Status and headers are returned raw, so hot paths parse only 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import weakref
 from urllib.parse import quote, urlencode
 from typing import Any
 
 import requests
 import requests.adapters
+import urllib3
 from consul.base import HTTPClient, Response
 from consul.callback import CB
 from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
@@ -74,6 +77,7 @@ class ConsulHTTP(HTTPClient):
         timeout: float = 5.0,
         label: str = "consul",
         pool_size: int = 32,
+        interruptible: bool = False,
     ) -> None:
         host, port = hosts[0]
         super().__init__(_host(host), port, scheme, verify, cert)
@@ -92,6 +96,9 @@ class ConsulHTTP(HTTPClient):
         adapter = requests.adapters.HTTPAdapter(pool_connections=len(hosts), pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self._connections: weakref.WeakSet = weakref.WeakSet()
+        if interruptible:
+            adapter.poolmanager.pool_classes_by_scheme = _tracking_pools(self._connections)
         if token:
             self.session.headers["X-Consul-Token"] = token
 
@@ -180,6 +187,35 @@ class ConsulHTTP(HTTPClient):
 
     def close(self) -> None:
         self.session.close()
+
+    def interrupt(self) -> None:
+        """Abort the requests in flight (a blocking query) from another thread: they fail
+        at once instead of running until their wait is over. Needs ``interruptible=True``."""
+        for conn in list(self._connections):
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def _tracking_pools(connections: weakref.WeakSet) -> dict[str, type]:
+    """urllib3 pool classes that remember the connections they open."""
+
+    class Pool(urllib3.HTTPConnectionPool):
+        def _new_conn(self):  # type: ignore[override]
+            conn = super()._new_conn()
+            connections.add(conn)
+            return conn
+
+    class SecurePool(urllib3.HTTPSConnectionPool):
+        def _new_conn(self):  # type: ignore[override]
+            conn = super()._new_conn()
+            connections.add(conn)
+            return conn
+
+    return {"http": Pool, "https": SecurePool}
 
 
 def _reason(exc: BaseException) -> str:

@@ -20,11 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import threading
 import uuid
 from typing import Any
 
 import attrs
+from consul.exceptions import ACLPermissionDenied
 
 from gluster_mgmt.errors import (
     AuthError,
@@ -60,6 +62,8 @@ TOMBSTONES = ".deleted/"
 #: Highest revision whose tombstones may have been swept.
 HORIZON = ".compacted"
 
+_random_bits = random.Random().getrandbits  # a private generator: the global one stays untouched
+
 _CONSISTENT = ("consistent", "")
 
 
@@ -70,6 +74,14 @@ def _b64(value: bytes) -> str:
 def _value(item: dict) -> bytes:
     v = item.get("Value")
     return base64.b64decode(v) if v else b""
+
+
+def _flags() -> int:
+    """A fresh Flags value per write. Consul skips a write identical to the stored entry
+    (same value, flags, session): its ModifyIndex would not move, so a put would not return
+    a new revision, a watch would not see it, and a re-deletion's tombstone would keep its
+    old revision. Flags are otherwise unused by this backend."""
+    return _random_bits(63)
 
 
 def _lease_id(session: str | None) -> int | None:
@@ -96,8 +108,8 @@ class ConsulStore(Store):
     tombstones_kept = 2000
     #: Deletions (by this object) between two sweeps.
     sweep_every = 200
-    #: Blocking-query wait of watches, seconds (a closed watch's thread ends within it).
-    watch_wait = 10.0
+    #: Blocking-query wait of watches, seconds.
+    watch_wait = 30.0
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         params = dict(url.params)
@@ -132,10 +144,10 @@ class ConsulStore(Store):
         self._deletions = 0
         self._sweep_guard = threading.Lock()
 
-    def _client(self, pool_size: int = 32) -> ConsulHTTP:
+    def _client(self, pool_size: int = 32, interruptible: bool = False) -> ConsulHTTP:
         return ConsulHTTP(
             self._hosts, scheme=self._scheme, verify=self._verify, cert=self._cert, token=self._token,
-            timeout=self.timeout, label=self._label, pool_size=pool_size,
+            timeout=self.timeout, label=self._label, pool_size=pool_size, interruptible=interruptible,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -161,6 +173,10 @@ class ConsulStore(Store):
         for err in body.get("Errors") or []:
             i = err.get("OpIndex", -1)
             what = err.get("What", "")
+            if "Permission denied" in what or "ACL not found" in what:
+                err = AuthError(f"Consul at {self._label} refused the ACL token: {what}")
+                err.__cause__ = ACLPermissionDenied(what)
+                return err
             key = keys[i] if 0 <= i < len(keys) else "?"
             if "invalid session" in what:
                 expired.append(key)
@@ -187,11 +203,11 @@ class ConsulStore(Store):
         v = _b64(value)
         if lease is None:
             if expect is Expect.ANY:
-                return [{"KV": {"Verb": "set", "Key": full, "Value": v}}]
+                return [{"KV": {"Verb": "set", "Key": full, "Value": v, "Flags": _flags()}}]
             index = 0 if expect is Expect.ABSENT else expect
-            return [{"KV": {"Verb": "cas", "Key": full, "Value": v, "Index": index}}]
+            return [{"KV": {"Verb": "cas", "Key": full, "Value": v, "Flags": _flags(), "Index": index}}]
         session = lease.session if isinstance(lease, ConsulLease) else str(uuid.UUID(int=int(lease)))
-        lock = {"KV": {"Verb": "lock", "Key": full, "Value": v, "Session": session}}
+        lock = {"KV": {"Verb": "lock", "Key": full, "Value": v, "Flags": _flags(), "Session": session}}
         if expect is Expect.ANY:
             return [lock]
         return [self._check_op(full, expect), lock]
@@ -203,7 +219,7 @@ class ConsulStore(Store):
         return {"KV": {"Verb": "check-index", "Key": full, "Index": expect}}
 
     def _tombstone(self, key: str) -> dict:
-        return {"KV": {"Verb": "set", "Key": self._tomb_root + key, "Value": None}}
+        return {"KV": {"Verb": "set", "Key": self._tomb_root + key, "Value": None, "Flags": _flags()}}
 
     # ------------------------------------------------------------------ primitives
     def _get(self, key: str) -> Entry | None:
@@ -233,6 +249,19 @@ class ConsulStore(Store):
         results, _ = self._txn(ops, [key] * len(ops))
         if isinstance(lease, ConsulLease):
             lease._bound(full)
+            return self._revision(results)
+        written = results[-1]["KV"]
+        if written.get("Session"):
+            # Consul keeps a key's session across a plain write; a put without a lease must
+            # leave the key unbound (as every other backend does): release it, unless someone
+            # wrote it meanwhile.
+            unlock = [{"KV": {"Verb": "check-index", "Key": full, "Index": written["ModifyIndex"]}},
+                      {"KV": {"Verb": "unlock", "Key": full, "Value": _b64(value), "Flags": _flags(),
+                              "Session": written["Session"]}}]
+            try:
+                results, _ = self._txn(unlock, [key, key])
+            except (ConflictError, LeaseExpiredError):
+                pass  # overwritten, or the session is gone (and the key with it)
         return self._revision(results)
 
     def _delete(self, key: str, expect: Expectation) -> int | None:
@@ -421,7 +450,7 @@ class ConsulWatch(Watch):
 
     def __init__(self, store: ConsulStore, prefix: str, start_revision: int | None) -> None:
         self.store = store
-        self._http = store._client(pool_size=1)
+        self._http = store._client(pool_size=1, interruptible=True)
         self._path = store._kv_path(store.root + prefix)
         self._cut = len(store.root)
         try:
@@ -477,7 +506,7 @@ class ConsulWatch(Watch):
         return events
 
     def _stop(self) -> None:
-        pass  # the thread sees ``closed`` when its current blocking query returns
+        self._http.interrupt()  # ends the blocking query now; the thread then sees ``closed``
 
     def _run(self) -> None:
         store = self.store

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import weakref
+from typing import Any
 
 import grpc
 from etcd3 import etcdrpc
@@ -30,7 +31,6 @@ from gluster_mgmt.errors import (
 from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
 from gluster_mgmt.store.types import (
     Capabilities,
-    Check,
     Delete,
     Entry,
     EventKind,
@@ -51,6 +51,8 @@ _CREATE = etcdrpc.Compare.CREATE
 _MOD = etcdrpc.Compare.MOD
 _PUT_EVENT = 0  # mvccpb.Event.PUT
 _RETRYABLE = (UnavailableError, StoreTimeoutError)
+#: Requests safe to send again to another endpoint after an UNAVAILABLE answer.
+_IDEMPOTENT = frozenset({"Range", "KeepAliveOnce", "LeaseRevoke"})
 
 #: Channel options: large listings must fit; a dead peer is noticed by HTTP/2 pings (etcd
 #: refuses pings more often than every 5 s); a restarted server is found again within ~1 s.
@@ -101,6 +103,14 @@ class _Connection:
         self.Watch = etcdrpc.WatchStub(self.channel).Watch
         self.Authenticate = etcdrpc.AuthStub(self.channel).Authenticate
 
+    def KeepAliveOnce(self, request, timeout: float, metadata):
+        """One lease keep-alive: a LeaseKeepAlive stream of one request and one answer."""
+        responses = self.LeaseKeepAlive(iter((request,)), timeout=timeout, metadata=metadata)
+        try:
+            return next(responses, None)
+        finally:
+            responses.cancel()
+
     def close(self) -> None:
         self.channel.close()
 
@@ -140,7 +150,7 @@ class EtcdStore(Store):
         names = ("cacert", "cert", "key")
         if not any(params.get(n) for n in names) and params.get("tls", "").lower() not in ("1", "true", "yes"):
             return None
-        blobs = []
+        blobs: list[bytes | None] = []
         for name in names:
             path = params.get(name)
             if not path:
@@ -169,7 +179,7 @@ class EtcdStore(Store):
         """``conn`` is unreachable: later calls try the next endpoint (if there are several)."""
         if len(self._targets) > 1 and self._conn is conn:
             with self._guard:
-                if self._conn is not conn:
+                if self._conn is not conn or self._closed:
                     return
                 self._current = (self._current + 1) % len(self._targets)
             self._conn = self._connection(self._current)
@@ -230,7 +240,7 @@ class EtcdStore(Store):
             self._metadata = (("token", token),) if token else None
             self._authenticated = True
 
-    def _unary(self, method: str, request: object) -> object:
+    def _unary(self, method: str, request: object) -> Any:
         """Call one unary RPC with the store's timeout; errors come out translated."""
         if not self._authenticated:
             self._authenticate()
@@ -239,13 +249,35 @@ class EtcdStore(Store):
         try:
             return getattr(conn, method)(request, timeout=self.timeout, metadata=metadata)
         except (grpc.RpcError, ValueError) as exc:
-            if not self._bad_token(exc) or self._user is None:
+            failure = exc
+        return self._unary_again(method, request, conn, metadata, failure)
+
+    def _unary_again(self, method: str, request: object, conn: _Connection, metadata, exc) -> Any:
+        """The slow path: renew an expired token, or try the next endpoint when it is safe
+        (a read, or a request that never left because no connection could be made)."""
+        renewed = False
+        others = len(self._targets) - 1
+        while True:
+            if not renewed and self._user is not None and self._bad_token(exc):
+                renewed = True
+                self._authenticate(stale=metadata)
+            elif others > 0 and self._elsewhere(exc, method):
+                others -= 1
+                self._failed_over(conn)
+            else:
                 raise self._translate(exc, conn) from exc
-        self._authenticate(stale=metadata)  # the token expired: once more with a new one
-        try:
-            return getattr(self._conn, method)(request, timeout=self.timeout, metadata=self._metadata)
-        except (grpc.RpcError, ValueError) as exc:
-            raise self._translate(exc, conn) from exc
+            conn = self._conn
+            metadata = self._metadata
+            try:
+                return getattr(conn, method)(request, timeout=self.timeout, metadata=metadata)
+            except (grpc.RpcError, ValueError) as again:
+                exc = again
+
+    @staticmethod
+    def _elsewhere(exc: BaseException, method: str) -> bool:
+        if not isinstance(exc, grpc.Call) or exc.code() is not grpc.StatusCode.UNAVAILABLE:
+            return False
+        return method in _IDEMPOTENT or "failed to connect" in (exc.details() or "").lower()
 
     # ------------------------------------------------------------------ helpers
     def _entry(self, kv, key: str | None = None) -> Entry:
@@ -385,24 +417,9 @@ class _EtcdLease(Lease):
         self.store = store
 
     def refresh(self) -> None:
-        store = self.store
-        if not store._authenticated:
-            store._authenticate()
-        conn = store._conn
-        request = etcdrpc.LeaseKeepAliveRequest(ID=self.id)
-        try:
-            responses = conn.LeaseKeepAlive(iter((request,)), timeout=store.timeout,
-                                            metadata=store._metadata)
-            try:
-                response = next(responses, None)
-            finally:
-                responses.cancel()  # one answer is all we wait for
-        except (grpc.RpcError, ValueError) as exc:
-            if store._bad_token(exc) and store._user is not None:
-                store._authenticate(stale=store._metadata)
-            raise store._translate(exc, conn) from exc
+        response = self.store._unary("KeepAliveOnce", etcdrpc.LeaseKeepAliveRequest(ID=self.id))
         if response is None:
-            raise UnavailableError(f"{store._where()} closed the keep-alive of lease {self.id:x}")
+            raise UnavailableError(f"{self.store._where()} closed the keep-alive of lease {self.id:x}")
         if response.TTL <= 0:
             raise LeaseExpiredError(f"lease {self.id:x} has expired")
 

@@ -1,0 +1,370 @@
+"""Renderers against glusterd 10.3's own outputs (the reference captures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gluster_mgmt.cli.client import Response
+from gluster_mgmt.cli.render import human_size, render
+from tests.cli.conftest import (
+    NODE_UUID,
+    failed,
+    ok,
+    reference_text,
+    request_for,
+    status_entry,
+)
+
+
+def human(line: str, response: Response):
+    return render(request_for(line), response, "human")
+
+
+def xml(line: str, response: Response):
+    return render(request_for(line), response, "xml")
+
+
+# -- volume info / list ---------------------------------------------------------------------
+
+def test_volume_info_human_is_glusterd_s(reference_volumes):
+    outcome = human("volume info", ok({"volumes": reference_volumes}))
+    assert outcome.out == reference_text("volume-info.txt")
+    assert (outcome.err, outcome.code) == ("", 0)
+
+
+def test_volume_info_xml_is_glusterd_s(reference_volumes):
+    outcome = xml("volume info", ok({"volumes": reference_volumes}))
+    assert outcome.out == reference_text("volume-info.xml")
+    assert outcome.code == 0
+
+
+def test_volume_info_one_volume(reference_volumes):
+    v1 = [v for v in reference_volumes if v["name"] == "v1"]
+    outcome = human("volume info v1", ok({"volumes": v1}))
+    text = reference_text("volume-info.txt")
+    assert outcome.out == text[text.index(" \nVolume Name: v1"):]
+
+
+def test_volume_info_no_volumes():
+    outcome = human("volume info", ok({"volumes": []}))
+    assert (outcome.out, outcome.err, outcome.code) == ("", "No volumes present\n", 0)
+
+
+def test_volume_info_unknown_volume():
+    outcome = human("volume info nope", failed("Volume nope does not exist", 2))
+    assert (outcome.out, outcome.err, outcome.code) == ("", "Volume nope does not exist\n", 1)
+
+
+def test_volume_info_xml_failure_keeps_schema():
+    outcome = xml("volume info nope", failed("Volume nope does not exist", 2))
+    assert "<opRet>-1</opRet>" in outcome.out
+    assert "<opErrstr>Volume nope does not exist</opErrstr>" in outcome.out
+    assert "<count>0</count>" in outcome.out
+
+
+def _volume(name, kind, n, **counts):
+    bricks = [{"hostname": f"h{i % 3}", "path": f"/b/{name}{i}", "host_uuid": f"u{i % 3}"}
+              for i in range(n)]
+    return {"name": name, "uuid": "id-" + name, "type": kind, "bricks": bricks,
+            "replica_count": counts.get("replica", 1), "arbiter_count": counts.get("arbiter", 0),
+            "disperse_count": counts.get("disperse", 0),
+            "redundancy_count": counts.get("redundancy", 0), "options": {},
+            "status": "Stopped", "transport": "tcp,rdma"}
+
+
+@pytest.mark.parametrize("volume, type_line, bricks_line, type_code", [
+    (_volume("dr", "replicate", 6, replica=3), "Distributed-Replicate", "2 x 3 = 6", 7),
+    (_volume("da", "replicate", 6, replica=3, arbiter=1), "Distributed-Replicate",
+     "2 x (2 + 1) = 6", 7),
+    (_volume("dd", "disperse", 12, disperse=6, redundancy=2), "Distributed-Disperse",
+     "2 x (4 + 2) = 12", 9),
+    (_volume("d", "distribute", 1), "Distribute", "1", 0),
+])
+def test_volume_info_distributed_layouts(volume, type_line, bricks_line, type_code):
+    outcome = human(f"volume info {volume['name']}", ok({"volumes": [volume]}))
+    assert f"Type: {type_line}\n" in outcome.out
+    assert f"Number of Bricks: {bricks_line}\n" in outcome.out
+    assert "Status: Stopped\n" in outcome.out
+    assert "Transport-type: tcp,rdma\n" in outcome.out
+    assert "Options Reconfigured" not in outcome.out  # none reconfigured: no heading
+    assert outcome.out.count("(arbiter)") == (2 if volume["arbiter_count"] else 0)
+    out_xml = xml(f"volume info {volume['name']}", ok({"volumes": [volume]})).out
+    assert f"<type>{type_code}</type>" in out_xml
+    assert f"<typeStr>{type_line}</typeStr>" in out_xml
+    assert "<transport>2</transport>" in out_xml
+    assert "<status>2</status>" in out_xml
+    assert "<optCount>0</optCount>" in out_xml and "<options/>" in out_xml
+
+
+def test_volume_list_human_and_xml(reference_volumes):
+    names = {"volumes": [v["name"] for v in reference_volumes]}
+    assert human("volume list", ok(names)).out == reference_text("volume-list.txt")
+    assert xml("volume list", ok(names)).out == reference_text("volume-list.xml")
+    empty = human("volume list", ok({"volumes": []}))
+    assert (empty.out, empty.err, empty.code) == ("", "No volumes present in cluster\n", 0)
+
+
+# -- volume status --------------------------------------------------------------------------
+
+def test_volume_status_all_human(reference_status):
+    """The capture merged stdout (buffered, flushed at exit) and stderr: errors come first."""
+    outcome = human("volume status", ok({"volumes": reference_status}))
+    assert outcome.err + outcome.out == reference_text("volume-status.txt")
+    assert outcome.err == "Volume arb is not started\nVolume disp3 is not started\n"
+    assert outcome.code == 0
+
+
+def test_volume_status_all_xml(reference_status):
+    outcome = xml("volume status all", ok({"volumes": reference_status}))
+    assert outcome.out == reference_text("volume-status.xml")
+
+
+def test_volume_status_one_volume(reference_status):
+    rep3 = [v for v in reference_status if v["name"] == "rep3"]
+    outcome = human("volume status rep3", ok({"volumes": rep3}))
+    text = reference_text("volume-status.txt")
+    block = text[text.index("Status of volume: rep3"):text.index("Status of volume: v1")]
+    assert outcome.out == block
+    assert outcome.code == 0
+
+
+def test_volume_status_not_started(reference_status):
+    arb = [v for v in reference_status if v["name"] == "arb"]
+    outcome = human("volume status arb", ok({"volumes": arb}))
+    assert (outcome.out, outcome.err, outcome.code) == ("", "Volume arb is not started\n", 1)
+    out_xml = xml("volume status arb", ok({"volumes": arb})).out
+    assert "<opRet>-1</opRet>" in out_xml
+    assert "<opErrstr>Volume arb is not started</opErrstr>" in out_xml
+    assert "<cliOp>volStatus</cliOp>" in out_xml
+
+
+def test_volume_status_detail_xml(reference_volumes):
+    rep3 = [status_entry(v, detail=True) for v in reference_volumes if v["name"] == "rep3"]
+    outcome = xml("volume status rep3 detail", ok({"volumes": rep3}))
+    assert outcome.out == reference_text("volume-status-detail-rep3.xml")
+
+
+def test_volume_status_detail_human(reference_volumes):
+    rep3 = [status_entry(v, detail=True) for v in reference_volumes if v["name"] == "rep3"]
+    out = human("volume status rep3 detail", ok({"volumes": rep3})).out
+    lines = out.splitlines()
+    assert lines[0] == "Status of volume: rep3"
+    assert lines[1] == "-" * 78
+    assert lines[2] == "Brick                : Brick vm:/bricks/r1 "  # %-20s
+    assert "TCP Port             : 56271               " in lines
+    assert "Disk Space Free      : 229.5GB             " in lines
+    assert "Total Disk Space     : 252.0GB             " in lines
+    assert "Inode Size           : N/A                 " in lines
+    assert lines[-1] == " " and "Task Status" not in out
+
+
+def test_volume_status_offline_brick_and_long_names():
+    volume = {"name": "x", "id": "i", "status": "Started", "not_started": False, "self_heal": [],
+              "bricks": [{"hostname": "h", "path": "/b", "host_uuid": "u", "port": None,
+                          "rdma_port": 0, "online": False, "pid": None},
+                         {"hostname": "a-very-long-host-name.example.com",
+                          "path": "/srv/gluster/bricks/brick-number-one", "host_uuid": "u",
+                          "port": 49152, "rdma_port": 0, "online": True, "pid": 42}]}
+    lines = human("volume status x", ok({"volumes": [volume]})).out.splitlines()
+    assert lines[3] == f"{'Brick h:/b':<44}N/A       N/A        N       N/A  "
+    label = "Brick a-very-long-host-name.example.com:/srv/gluster/bricks/brick-number-one"
+    assert lines[4] == label[:43]
+    assert lines[5] == f"{label[43:]:<44}49152     0          Y       42   "
+    out_xml = xml("volume status x", ok({"volumes": [volume]})).out
+    assert "<status>0</status>\n          <port>N/A</port>" in out_xml
+    assert "<pid>-1</pid>" in out_xml
+
+
+def test_volume_status_no_volumes():
+    outcome = human("volume status", ok({"volumes": []}))
+    assert (outcome.out, outcome.err, outcome.code) == ("", "No volumes present\n", 0)
+
+
+# -- peers ------------------------------------------------------------------------------------
+
+LOCAL = {"uuid": NODE_UUID, "hostnames": ["localhost"], "state": "Peer in Cluster",
+         "connected": True, "local": True}
+PEER2 = {"uuid": "0e1c7d4e-0000-4000-8000-000000000002", "hostnames": ["node2", "10.0.0.2"],
+         "state": "Peer in Cluster", "connected": True}
+PEER3 = {"uuid": "0e1c7d4e-0000-4000-8000-000000000003", "hostnames": ["node3.example.com"],
+         "state": "Detaching", "connected": False}
+
+
+def test_peer_status_empty_is_glusterd_s():
+    assert human("peer status", ok({"peers": []})).out == reference_text("peer-status.txt")
+    assert xml("peer status", ok({"peers": []})).out == reference_text("peer-status.xml")
+
+
+def test_pool_list_is_glusterd_s():
+    assert human("pool list", ok({"peers": [LOCAL]})).out == reference_text("pool-list.txt")
+    assert xml("pool list", ok({"peers": [LOCAL]})).out == reference_text("pool-list.xml")
+
+
+def test_peer_status_with_peers():
+    out = human("peer status", ok({"peers": [PEER2, PEER3]})).out
+    assert out == (
+        "Number of Peers: 2\n\nHostname: node2\nUuid: 0e1c7d4e-0000-4000-8000-000000000002\n"
+        "State: Peer in Cluster (Connected)\nOther names:\n10.0.0.2\n\n"
+        "Hostname: node3.example.com\nUuid: 0e1c7d4e-0000-4000-8000-000000000003\n"
+        "State: Peer detach in progress (Disconnected)\n")
+    out_xml = xml("peer status", ok({"peers": [PEER2]})).out
+    assert ("<hostnames>\n        <hostname>node2</hostname>\n        <hostname>10.0.0.2"
+            "</hostname>\n      </hostnames>\n      <connected>1</connected>\n      "
+            "<state>3</state>\n      <stateStr>Peer in Cluster</stateStr>") in out_xml
+
+
+def test_pool_list_puts_localhost_last_and_widens():
+    out = human("pool list", ok({"peers": [LOCAL, PEER3, PEER2]})).out
+    width = len("node3.example.com")
+    assert out.splitlines() == [
+        f"UUID\t\t\t\t\t{'Hostname':<{width}}\tState",
+        f"{PEER3['uuid']}\t{'node3.example.com':<{width}}\tDisconnected ",
+        f"{PEER2['uuid']}\t{'node2':<{width}}\tConnected ",
+        f"{NODE_UUID}\t{'localhost':<{width}}\tConnected ",
+    ]
+
+
+@pytest.mark.parametrize("line, data, text", [
+    ("peer probe node2", {}, "peer probe: success\n"),
+    ("peer probe node2", {"message": "Probe on localhost not needed"},
+     "peer probe: Probe on localhost not needed\n"),
+    ("peer detach node2", {}, "peer detach: success\n"),
+])
+def test_peer_operations(line, data, text):
+    assert human(line, ok(data)).out == text
+
+
+def test_peer_operation_failures():
+    outcome = human("peer detach node2", failed("node2 is not part of cluster"))
+    assert (outcome.err, outcome.code) == ("peer detach: failed: node2 is not part of cluster\n", 1)
+    out_xml = xml("peer probe node9", failed("Probe returned with Transport endpoint is not "
+                                             "connected", 107))
+    assert out_xml.code == 0  # gluster --xml exits 0 once the XML is written
+    assert ("<opErrno>107</opErrno>\n  <opErrstr>Probe returned with Transport endpoint is not "
+            "connected</opErrstr>\n</cliOutput>") in out_xml.out
+    assert "<output>success</output>" in xml("peer probe node2", ok()).out
+
+
+# -- volume operations: success and failure lines --------------------------------------------
+
+def test_create_lines():
+    line = "volume create v1 vm:/bricks/b1 vm:/bricks/b2"
+    assert human(line, ok({"volume": {"uuid": "x"}})).out == (
+        "volume create: v1: success: please start the volume to access data\n")
+    outcome = human(line, failed("Volume v1 already exists", 17))
+    assert outcome.err == reference_text("error-exists.txt")
+    assert outcome.code == 1
+    assert human(line, failed("")).err == "volume create: v1: failed\n"
+
+
+def test_create_root_partition_failure_is_glusterd_s():
+    outcome = human("volume create bad replica 3 vm:/bricks/x1 vm:/bricks/x2 vm:/bricks/x3",
+                    failed("The brick vm:/bricks/x1 is being created in the root partition. It "
+                           "is recommended that you don't use the system's root partition for "
+                           "storage backend. Or use 'force' at the end of the command if you "
+                           "want to override this behavior."))
+    assert outcome.err == reference_text("error-replica-count.txt")
+
+
+def test_create_xml():
+    line = "volume create v1 vm:/bricks/b1"
+    out = xml(line, ok({"volume": {"uuid": "5dd73a5f"}})).out
+    assert ("<volCreate>\n    <volume>\n      <name>v1</name>\n      <id>5dd73a5f</id>\n"
+            "    </volume>\n  </volCreate>") in out
+    failure = xml(line, failed("Volume v1 already exists", 17))
+    assert "<volCreate" not in failure.out and failure.code == 0
+
+
+@pytest.mark.parametrize("verb, op", [("start", "volStart"), ("stop", "volStop"),
+                                      ("delete", "volDelete")])
+def test_start_stop_delete(verb, op):
+    assert human(f"volume {verb} v1", ok({"volume": {"uuid": "u"}})).out == (
+        f"volume {verb}: v1: success\n")
+    outcome = human(f"volume {verb} v1", failed("Volume v1 does not exist"))
+    assert (outcome.err, outcome.code) == (f"volume {verb}: v1: failed: Volume v1 does not exist\n", 1)
+    assert f"<{op}>\n    <volume>\n      <name>v1</name>\n      <id>u</id>" in xml(
+        f"volume {verb} v1", ok({"volume": {"uuid": "u"}})).out
+
+
+def test_set_lines():
+    assert human("volume set v1 performance.quick-read off", ok()).out == "volume set: success\n"
+    outcome = human("volume set v1 performance.quick-read maybe",
+                    failed("Error, Validation Failed"))
+    assert outcome.err == reference_text("error-bad-option-value.txt")
+    outcome = human("volume set v1 no.such.option 1", failed(
+        "option : no.such.option does not exist\nDid you mean nfs.drc-size or ...mem-factor?"))
+    assert outcome.err == reference_text("error-unknown-option.txt")
+    out = xml("volume set v1 performance.quick-read off", ok()).out
+    assert "<cliOp>volSet</cliOp>\n  <output>Set volume successful</output>" in out
+
+
+def test_volume_get_all_is_glusterd_s():
+    text = reference_text("volume-get-all.txt")
+    options = []
+    for row in text.splitlines()[2:]:
+        key = row.split(" ", 1)[0]
+        value = row[max(len(key), 40) + 1:].rstrip(" ")  # a value may be "" + " (DEFAULT)"
+        options.append([key, value])
+    outcome = human("volume get v1 all", ok({"options": options}))
+    assert outcome.out == text
+
+
+def test_volume_get_with_default_flags():
+    data = {"options": [["performance.cache-size", "32MB", True], ["cluster.quorum-count", None,
+                                                                   True],
+                        ["performance.quick-read", "off", False]]}
+    lines = human("volume get v1 all", ok(data)).out.splitlines()
+    assert lines[2] == f"{'performance.cache-size':<40} {'32MB (DEFAULT)':<39}"
+    assert lines[3] == f"{'cluster.quorum-count':<40} {'(null) (DEFAULT)':<39}"
+    assert lines[4] == f"{'performance.quick-read':<40} {'off':<39}"
+    out = xml("volume get v1 performance.cache-size", ok({"options": data["options"][:1]})).out
+    assert ("<volGetopts>\n    <count>1</count>\n    <Opt>\n      <Option>performance.cache-size"
+            "</Option>\n      <Value>32MB (DEFAULT)</Value>\n    </Opt>\n  </volGetopts>") in out
+    failure = human("volume get v1 nope", failed("Did you mean ...?"))
+    assert (failure.err, failure.code) == ("volume get option: failed: Did you mean ...?\n", 1)
+    assert xml("volume get v1 nope", failed("x")).code == 1
+
+
+def test_reset_add_remove_replace_lines():
+    assert human("volume reset v1", ok()).out == "volume reset: success: reset volume successful\n"
+    assert human("volume add-brick v1 h:/b3", ok()).out == "volume add-brick: success\n"
+    assert human("volume add-brick v1 h:/b3", failed("Brick: h:/b3 not available.")).err == (
+        "volume add-brick: failed: Brick: h:/b3 not available.\n")
+    assert human("volume remove-brick v1 h:/b2 force", ok()).out == (
+        "volume remove-brick commit force: success\n")
+    assert human("volume remove-brick v1 h:/b2 commit", ok()).out.startswith(
+        "volume remove-brick commit: success\nCheck the removed bricks to ensure all files are "
+        "migrated.\n")
+    assert human("volume remove-brick v1 h:/b2 start", failed("not supported")).err == (
+        "volume remove-brick start: failed: not supported\n")
+    assert human("volume replace-brick v1 h:/b1 h:/b9 commit force", ok()).out == (
+        "volume replace-brick: success: replace-brick commit force operation successful\n")
+    out = xml("volume remove-brick v1 h:/b2 force", ok()).out
+    assert "<opErrstr>Remove Brick commit force successful</opErrstr>" in out
+    assert "<volRemoveBrick/>" in out
+
+
+def test_json_output_redacts_secrets(reference_volumes):
+    import json
+
+    outcome = render(request_for("volume info"), ok({"volumes": reference_volumes}), "json")
+    payload = json.loads(outcome.out)
+    assert payload["op_ret"] == 0
+    assert payload["data"]["volumes"][0]["password"] == "<redacted>"
+    assert reference_volumes[0]["password"] not in outcome.out
+
+
+def test_txn_and_import_outputs():
+    txn = {"id": "t1", "operation": "volume create v1", "state": "committed",
+           "started": "2024-01-01T00:00:00", "steps": [{"name": "prepare bricks",
+                                                        "targets": ["u1"], "state": "done"}]}
+    assert "t1" in human("txn list", ok({"transactions": [txn]})).out
+    shown = human("txn show t1", ok({"transaction": txn})).out
+    assert "  1. prepare bricks [done] on u1" in shown
+    assert "<txnList>" in xml("txn list", ok({"transactions": [txn]})).out
+    assert human("import /x", ok({"volumes": ["v1"]})).out == "import: success\nVolumes: v1\n"
+
+
+def test_human_size():
+    assert [human_size(n) for n in (5, 2048, 246423302144, 3 << 50)] == [
+        "5Bytes", "2.0KB", "229.5GB", "3.0PB"]

@@ -1,0 +1,114 @@
+"""A small cluster of executor agents in this process, on the parametrized ``store``."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gluster_mgmt.errors import StoreError, StoreTimeoutError, UnavailableError
+from gluster_mgmt.executor import StoreExecutor, announce
+from tests.executor.workers import registry
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "clusters/c1/"
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (UnavailableError, StoreTimeoutError):
+            pass
+        time.sleep(interval)
+    return predicate()
+
+
+def worker(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.executor.workers", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+class Nodes:
+    """Agents with distinct node UUIDs sharing one store; every handler call is logged."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.ttl = store.capabilities.min_lease_ttl
+        self.log: list[dict[str, Any]] = []
+        self._guard = threading.Lock()
+        self.gates: dict[str, threading.Event] = collections.defaultdict(threading.Event)
+        self.started: dict[str, threading.Event] = collections.defaultdict(threading.Event)
+        #: Alive keys of in-process nodes are bound to this lease (the "daemons").
+        self.lease = store.lease(self.ttl).keep_alive()
+        self.executors: list[StoreExecutor] = []
+        self.leases = [self.lease]
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._guard:
+            self.log.append(entry)
+
+    def entries(self, action: str | None = None, node: str | None = None) -> list[tuple]:
+        with self._guard:
+            return [(e["action"], e["node"], e["tag"]) for e in self.log
+                    if (action is None or e["action"] == action) and (node is None or e["node"] == node)]
+
+    def executor(self, node: str, **options: Any) -> StoreExecutor:
+        options = {"lease_ttl": self.ttl, "recover_interval": 0.3, "lock_timeout": 5.0,
+                   "undo_timeout": 15.0, **options}
+        executor = StoreExecutor(self.store, PREFIX, node,
+                                 registry(node, self.record, self.gates, self.started), **options)
+        self.executors.append(executor)
+        return executor
+
+    def alive(self, node: str, lease=None) -> None:
+        announce(self.store, PREFIX, node, lease or self.lease)
+
+    def own_lease(self):
+        lease = self.store.lease(self.ttl).keep_alive()
+        self.leases.append(lease)
+        return lease
+
+    def agent(self, node: str, **options: Any) -> StoreExecutor:
+        """A running agent for ``node``, announced alive."""
+        self.alive(node)
+        return self.executor(node, **options).start()
+
+    def close(self) -> None:
+        for gate in list(self.gates.values()):
+            gate.set()
+        for executor in self.executors:
+            executor.stop()
+        for lease in self.leases:
+            try:
+                lease.revoke()
+            except StoreError:
+                pass
+
+
+@pytest.fixture
+def nodes(store):
+    cluster = Nodes(store)
+    yield cluster
+    cluster.close()
