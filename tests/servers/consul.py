@@ -55,7 +55,8 @@ class ConsulServer(StoreServer):
             return exc.code, exc.read()
 
     def wait_ready(self) -> None:
-        """Until a leader is elected and a consistent KV read succeeds."""
+        """Until a leader is elected, a consistent KV read succeeds and this node is in the
+        catalog (sessions are created on it)."""
         super().wait_ready()
         deadline = time.monotonic() + self.startup_timeout
         last = ""
@@ -67,7 +68,9 @@ class ConsulServer(StoreServer):
                 if status == 200 and json.loads(body or b'""'):
                     status, body = self._http("/v1/kv/__gm_ready_probe?consistent")
                     if status in (200, 404):
-                        return
+                        status, body = self._http(f"/v1/catalog/node/{self.node_name}")
+                        if status == 200 and json.loads(body or b"null"):
+                            return
                 last = f"{status} {body[:200]!r}"
             except (OSError, ValueError) as exc:
                 last = str(exc)

@@ -529,10 +529,9 @@ class ZooKeeperStore(Store):
             txn.delete(path, version=version)
         for key in deletions:
             tomb = nodes[self._tomb(key)]
-            if tomb.exists:
-                txn.set_data(tomb.path, b"")
-            else:
-                txn.create(tomb.path, b"", acl=self._acl)
+            if tomb.exists:  # re-created, not rewritten: the tombstone directory's pzxid moves
+                txn.delete(tomb.path)
+            txn.create(tomb.path, b"", acl=self._acl)
         txn.set_data(self.rev_path, b"")
         return txn, len(txn.operations) - 1, len(deletions)
 
@@ -567,9 +566,8 @@ class ZooKeeperStore(Store):
         txn.check(self.rev_path, rev_version)
         for key in keys:
             if key in existing:
-                txn.set_data(self._tomb(key), b"")
-            else:
-                txn.create(self._tomb(key), b"", acl=self._acl)
+                txn.delete(self._tomb(key))
+            txn.create(self._tomb(key), b"", acl=self._acl)
         txn.set_data(self.rev_path, b"")
         try:
             return self._run(txn, len(txn.operations) - 1)
@@ -802,6 +800,8 @@ class _ZooKeeperWatch(Watch):
         self._snapshot: dict[str, Entry] = {}
         self._listed = -1
         client = store.client
+        store._ready(client)
+        self._tombs_seen = self._tomb_marker(client)
         if start_revision is not None:
             horizon = store._horizon(client)
             if start_revision < horizon:
@@ -826,6 +826,11 @@ class _ZooKeeperWatch(Watch):
 
     def _start(self) -> None:
         self._thread.start()
+
+    def _tomb_marker(self, client) -> int:
+        """pzxid of the tombstone directory: moves with every deletion (and sweep)."""
+        stat = self.store._wait(client.exists_async(self.store.deleted_path), "read tombstones")
+        return stat.pzxid if stat is not None else 0
 
     def _wake(self, *_event: object) -> None:
         self._trigger.set()
@@ -875,10 +880,18 @@ class _ZooKeeperWatch(Watch):
         client = store.client
         store._ready(client)
         client.exists_async(store.rev_path, watch=self._wake)
+        tombs_marker = self._tomb_marker(client)
         nodes, rev_stat = store._read_tree(client, self.prefix, sync=False)
         current = {store._key(p): store._entry(p, d, s) for p, (d, s) in nodes.items()}
         events = [WatchEvent(EventKind.PUT, k, e.value, e.revision) for k, e in current.items()
                   if k not in self._snapshot or self._snapshot[k].revision != e.revision]
+        if tombs_marker != self._tombs_seen:
+            # Keys created and deleted between two listings: only their tombstone tells. Only
+            # deletions up to this listing's revision (later ones come with the next listing).
+            for key, revision in store._tombstones_under(client, self.prefix).items():
+                if (self._listed < revision <= rev_stat.mzxid and key not in current
+                        and key not in self._snapshot):
+                    events.append(WatchEvent(EventKind.DELETE, key, None, revision))
         vanished = [k for k in self._snapshot if k not in current]
         if vanished:
             recorded = store._tombstones(client, vanished)
@@ -886,7 +899,10 @@ class _ZooKeeperWatch(Watch):
             for key in vanished:
                 revision = recorded.get(key, 0)
                 if revision > self._snapshot[key].revision:
-                    events.append(WatchEvent(EventKind.DELETE, key, None, revision))
+                    # Deleted before this listing; a newer tombstone (deleted again since)
+                    # must not reorder it after changes the next listing will report.
+                    events.append(WatchEvent(EventKind.DELETE, key, None,
+                                             min(revision, rev_stat.mzxid)))
                 else:
                     unrecorded.append(key)
             if unrecorded:
@@ -895,12 +911,10 @@ class _ZooKeeperWatch(Watch):
                     self._trigger.set()  # something was written meanwhile: list again
                     return
                 events.extend(WatchEvent(EventKind.DELETE, k, None, revision) for k in unrecorded)
-                rev_stat = None
+                self._trigger.set()  # our own tombstone write moved the revision node
         events.sort(key=lambda e: (e.revision, e.key))
         self._deliver(events)
         self._snapshot = current
-        if rev_stat is not None:
-            self._listed = rev_stat.mzxid
-        else:
-            self._trigger.set()  # our own tombstone write moved the revision node
+        self._tombs_seen = tombs_marker
+        self._listed = rev_stat.mzxid
         self._arm(client, current)
