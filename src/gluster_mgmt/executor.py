@@ -14,8 +14,8 @@ Key layout, under the cluster prefix ``P`` given to ``StoreExecutor`` (e.g. ``cl
     the transaction record (JSON, see ``TransactionRecord``); its revision fences writers:
     the coordinator and a recoverer only ever update it by compare-and-swap.
 ``P/coordinators/<txn>``
-    bound to the lease of whoever drives the transaction (the coordinator, later maybe a
-    recoverer); a record still running without it is an orphan to roll back.
+    ``coordinator:<node>`` or ``recoverer:<node>``, bound to the lease of whoever drives the
+    transaction; a record still active without it is an orphan to roll back.
 ``P/inbox/<node>/<txn>-<n>-<do|undo>``
     a step message for one peer; the agent claims it (attempt + 1, by CAS) before running the
     handler, then writes the result and removes the message in one store transaction.
@@ -448,11 +448,27 @@ class StoreExecutor(Executor):
             "created": now, "updated": now, "recovered_by": None,
         }
         lease = self._driver_lease()
-        revision = self.store.transaction([
-            Put(self._record_key(txn), _dumps(doc), ABSENT),
-            Put(self._coordinator_key(txn), self.node_uuid.encode(), ABSENT, lease=lease),
-        ])
-        log.info("txn %s (%s) started with %d step(s)", txn, name, len(steps))
+        try:
+            revision = self.store.transaction([
+                Put(self._record_key(txn), _dumps(doc), ABSENT),
+                Put(self._coordinator_key(txn), f"coordinator:{self.node_uuid}".encode(), ABSENT,
+                    lease=lease),
+            ])
+            log.info("txn %s (%s) started with %d step(s)", txn, name, len(steps))
+            return self._drive(doc, revision, steps, commit, until)
+        except TransactionFailed:
+            raise
+        except ConflictError as exc:  # a record CAS lost: a recoverer took the transaction over
+            raise self._taken_over(doc) from exc
+        except BaseException:
+            # Store trouble (or an interrupt) mid-way: hand the transaction to the recoverers
+            # rather than leave it running under a coordinator key our live lease keeps.
+            self._hand_over(txn)
+            raise
+
+    def _drive(self, doc: dict[str, Any], revision: int, steps: list[Step], commit: list[Op],
+               until: float) -> TransactionRecord:
+        name, txn = doc["name"], doc["id"]
         #: (step index, peer, its outcome, whether the step was handed out at all)
         failure: tuple[int, str, PeerOutcome, bool] | None = None
         for index, step in enumerate(steps):
@@ -483,13 +499,12 @@ class StoreExecutor(Executor):
                 return record
             # The caller's expectations failed: undo every step.
             error = doc["error"]
-            last = len(steps) - 1
-            failed_msg = f"{name}: commit failed: {error}; rolled back"
-            final = self._abort(doc, revision, last, error)
+            final = self._abort(doc, revision, len(steps) - 1, error)
             self._prune()
-            raise TransactionFailed(failed_msg if final.state == ROLLED_BACK else
-                                    f"{name}: commit failed: {error}; rollback incomplete: {final.error}",
-                                    record=final, error=error, conflict=True, errno=errno_module.EBUSY)
+            message = f"{name}: commit failed: {error}; " + (
+                "rolled back" if final.state == ROLLED_BACK else f"rollback incomplete: {final.error}")
+            raise TransactionFailed(message, record=final, error=error, conflict=True,
+                                    errno=errno_module.EBUSY)
         index, peer, outcome, sent = failure
         step_name = steps[index].name
         error = f"step {step_name!r} failed on {peer}: {outcome.error}"
@@ -500,6 +515,32 @@ class StoreExecutor(Executor):
             message += f"; rollback incomplete: {final.error}"
         raise TransactionFailed(message, record=final, step=step_name, peer=peer,
                                 error=outcome.error or "", errno=outcome.errno)
+
+    def _hand_over(self, txn: str, patience: float = 60.0) -> None:
+        """Remove our coordinator key (retrying in the background while the store is away),
+        so that any agent's recoverer rolls the transaction back."""
+        key = self._coordinator_key(txn)
+
+        def attempt() -> bool:
+            try:
+                entry = self.store.get(key)
+                if entry is not None and entry.value == f"coordinator:{self.node_uuid}".encode():
+                    self.store.delete(key, entry.revision)
+                return True
+            except ConflictError:
+                return True
+            except StoreError:
+                return False
+
+        if attempt():
+            return
+
+        def retry() -> None:
+            give_up = time.monotonic() + patience
+            while time.monotonic() < give_up and not attempt():
+                time.sleep(1.0)
+
+        threading.Thread(target=retry, name=f"hand-over-{txn}", daemon=True).start()
 
     def _save(self, doc: dict[str, Any], revision: int, extra: Sequence[Op] = ()) -> int:
         """CAS the record (fencing: a recoverer that took the transaction over wins)."""
@@ -707,9 +748,9 @@ class StoreExecutor(Executor):
                 doc["error"] = f"coordinator {doc['coordinator']} died"
             try:
                 # The claim: our coordinator key (bound to our lease) + the record, atomically.
-                revision = self._save(doc, revision, [Put(self._coordinator_key(doc["id"]),
-                                                          self.node_uuid.encode(), ABSENT,
-                                                          lease=self._driver_lease())])
+                revision = self._save(doc, revision, [Put(
+                    self._coordinator_key(doc["id"]), f"recoverer:{self.node_uuid}".encode(),
+                    ABSENT, lease=self._driver_lease())])
             except ConflictError:
                 return None  # another recoverer (or a late coordinator) got there first
             log.warning("txn %s (%s): coordinator %s is gone; rolling back", doc["id"],

@@ -227,7 +227,7 @@ def test_pool_list_puts_localhost_last_and_widens():
 @pytest.mark.parametrize("line, data, text", [
     ("peer probe node2", {}, "peer probe: success\n"),
     ("peer probe node2", {"message": "Probe on localhost not needed"},
-     "peer probe: Probe on localhost not needed\n"),
+     "peer probe: success. Probe on localhost not needed\n"),
     ("peer detach node2", {}, "peer detach: success\n"),
 ])
 def test_peer_operations(line, data, text):

@@ -18,13 +18,14 @@ def lease_ttl(store_url) -> float:
 
 @pytest.fixture
 def make_daemons(store_server, tmp_path, lease_ttl):
-    """make_daemons(n) -> n running daemons on 127.0.0.1..n, all stopped after the test."""
+    """make_daemons(n) -> n running daemons on 127.0.0.2, .3, ... (gluster's CLI refuses bricks
+    on 127.0.0.1 and localhost), all stopped with their bricks after the test."""
     started: list[DaemonProcess] = []
     root = f"c{uuid.uuid4().hex[:10]}"
 
     def make(count: int) -> list[DaemonProcess]:
         for index in range(count):
-            daemon = DaemonProcess(tmp_path, f"127.0.0.{len(started) + 1}", store_server.url(root),
+            daemon = DaemonProcess(tmp_path, f"127.0.0.{len(started) + 2}", store_server.url(root),
                                    API_PORT, lease_ttl)
             started.append(daemon)
             daemon.start()
@@ -39,6 +40,6 @@ def make_daemons(store_server, tmp_path, lease_ttl):
 def cluster3(make_daemons):
     """Three daemons formed into one cluster by `peer probe`, as an administrator would."""
     d1, d2, d3 = make_daemons(3)
-    d1.cli("peer", "probe", "127.0.0.2", check=True)
-    d1.cli("peer", "probe", "127.0.0.3", check=True)
+    d1.cli("peer", "probe", d2.address, check=True)
+    d1.cli("peer", "probe", d3.address, check=True)
     return d1, d2, d3

@@ -1,4 +1,4 @@
-"""The CLI and the daemons end to end: real gluster-mgmtd processes on 127.0.0.1-3 sharing one
+"""The CLI and the daemons end to end: real gluster-mgmtd processes on 127.0.0.2-3 sharing one
 real store (every backend), driven by `gluster-mgmt` with gluster's syntax."""
 
 from __future__ import annotations
@@ -36,21 +36,21 @@ def test_probe_forms_one_cluster(cluster3):
 
 def test_probe_messages_as_glusterd(cluster3):
     d1, d2, _ = cluster3
-    out = d1.cli("peer", "probe", "127.0.0.1", check=True).stdout
-    assert out.strip() == "peer probe: success. Probe on localhost not needed"
     out = d1.cli("peer", "probe", "127.0.0.2", check=True).stdout
-    assert out.strip() == "peer probe: success. Host 127.0.0.2 port 24007 already in peer list"
+    assert out.strip() == "peer probe: success. Probe on localhost not needed"
+    out = d1.cli("peer", "probe", "127.0.0.3", check=True).stdout
+    assert out.strip() == "peer probe: success. Host 127.0.0.3 port 24007 already in peer list"
     result = d1.cli("peer", "probe", "127.0.0.9")
     assert result.returncode == 1
-    assert "peer probe: failed: Probe returned with Transport endpoint is not connected" in result.stdout + result.stderr
+    assert "peer probe: failed: Probe returned with Transport endpoint is not connected" in (result.stdout + result.stderr) + result.stderr
 
 
 def test_probing_a_node_of_another_cluster_is_refused(make_daemons):
     d1, d2, d3 = make_daemons(3)
-    d2.cli("peer", "probe", "127.0.0.3", check=True)  # d2 and d3 form their own cluster
-    result = d1.cli("peer", "probe", "127.0.0.2")
+    d2.cli("peer", "probe", "127.0.0.4", check=True)  # d2 and d3 form their own cluster
+    result = d1.cli("peer", "probe", "127.0.0.3")
     assert result.returncode == 1
-    assert "127.0.0.2 is either already part of another cluster or having volumes configured" in result.stdout
+    assert "127.0.0.3 is either already part of another cluster or having volumes configured" in (result.stdout + result.stderr)
 
 
 def test_killed_peer_shows_disconnected_then_connected(cluster3, lease_ttl):
@@ -64,21 +64,21 @@ def test_killed_peer_shows_disconnected_then_connected(cluster3, lease_ttl):
 def test_detach(cluster3, tmp_path):
     d1, d2, d3 = cluster3
     brick = tmp_path / "b-detach"
-    d1.cli("volume", "create", "vd", f"127.0.0.3:{brick}", "force", check=True)
-    result = d1.cli("--mode=script", "peer", "detach", "127.0.0.3")
+    d1.cli("volume", "create", "vd", f"127.0.0.4:{brick}", "force", check=True)
+    result = d1.cli("--mode=script", "peer", "detach", "127.0.0.4")
     assert result.returncode == 1
-    assert "peer detach: failed: Brick(s) with the peer 127.0.0.3 exist in cluster" in result.stdout
-    out = d1.cli("--mode=script", "peer", "detach", "127.0.0.2", check=True).stdout
+    assert "peer detach: failed: Brick(s) with the peer 127.0.0.4 exist in cluster" in (result.stdout + result.stderr)
+    out = d1.cli("--mode=script", "peer", "detach", "127.0.0.3", check=True).stdout
     assert out.strip() == "peer detach: success"
     assert "Number of Peers: 1" in d1.cli("peer", "status", check=True).stdout
     assert "Number of Peers: 0" in d2.cli("peer", "status", check=True).stdout
     result = d1.cli("--mode=script", "peer", "detach", "127.0.0.9")
-    assert "peer detach: failed: 127.0.0.9 is not part of cluster" in result.stdout
+    assert "peer detach: failed: 127.0.0.9 is not part of cluster" in (result.stdout + result.stderr)
 
 
 def test_volume_lifecycle_through_the_cli(cluster3, tmp_path):
     d1, d2, d3 = cluster3
-    bricks = [f"127.0.0.{i}:{tmp_path}/r{i}" for i in (1, 2, 3)]
+    bricks = [f"127.0.0.{i + 1}:{tmp_path}/r{i}" for i in (1, 2, 3)]
     out = d2.cli("volume", "create", "rv", "replica", "3", *bricks, "force", check=True).stdout
     assert out.strip() == "volume create: rv: success: please start the volume to access data"
     for i in (1, 2, 3):
@@ -87,25 +87,26 @@ def test_volume_lifecycle_through_the_cli(cluster3, tmp_path):
     assert "Type: Replicate" in info and "Number of Bricks: 1 x 3 = 3" in info
     assert "Status: Created" in info
     assert d1.cli("volume", "list", check=True).stdout.split() == ["rv"]
-    result = d1.cli("volume", "create", "rv", f"127.0.0.1:{tmp_path}/x", "force")
+    result = d1.cli("volume", "create", "rv", f"127.0.0.2:{tmp_path}/x", "force")
     assert result.returncode == 1
-    assert result.stdout.strip() == "volume create: rv: failed: Volume rv already exists"
-    result = d1.cli("volume", "create", "rv2", f"127.0.0.1:{tmp_path}/r1", "force")
-    assert f"{tmp_path}/r1 is already part of a volume" in result.stdout
+    assert (result.stdout + result.stderr).strip() == "volume create: rv: failed: Volume rv already exists"
+    result = d1.cli("volume", "create", "rv2", f"127.0.0.2:{tmp_path}/r1", "force")
+    assert f"{tmp_path}/r1 is already part of a volume" in (result.stdout + result.stderr)
     assert d1.cli("volume", "set", "rv", "performance.quick-read", "off", check=True).stdout.strip() == "volume set: success"
     assert "performance.quick-read: off" in d2.cli("volume", "info", "rv", check=True).stdout
     got = d3.cli("volume", "get", "rv", "performance.quick-read", check=True).stdout
     assert re.search(r"performance\.quick-read\s+off", got)
     result = d1.cli("volume", "set", "rv", "no.such.option", "x")
-    assert result.returncode == 1 and "volume set: failed: option : no.such.option does not exist" in result.stdout
+    assert result.returncode == 1 and "volume set: failed: option : no.such.option does not exist" in (result.stdout + result.stderr)
     result = d1.cli("volume", "set", "rv", "performance.quick-read", "maybe")
-    assert result.returncode == 1 and "volume set: failed: Error, Validation Failed" in result.stdout
+    assert result.returncode == 1 and "volume set: failed: Error, Validation Failed" in (result.stdout + result.stderr)
     d1.cli("volume", "start", "rv", check=True)
     result = d1.cli("--mode=script", "volume", "delete", "rv")
-    assert "Volume rv has been started.Volume needs to be stopped before deletion." in result.stdout
+    assert "Volume rv has been started.Volume needs to be stopped before deletion." in (result.stdout + result.stderr)
     d1.cli("--mode=script", "volume", "stop", "rv", check=True)
     d1.cli("--mode=script", "volume", "delete", "rv", check=True)
-    assert d1.cli("volume", "list", check=True).stdout.strip() == "No volumes present in cluster"
+    listed = d1.cli("volume", "list", check=True)
+    assert (listed.stdout + listed.stderr).strip() == "No volumes present in cluster"
 
 
 def test_concurrent_conflicting_creates_one_wins(cluster3, tmp_path):
@@ -113,7 +114,7 @@ def test_concurrent_conflicting_creates_one_wins(cluster3, tmp_path):
     for index, daemon in enumerate(cluster3):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(daemon.socket),
-             "volume", "create", "race", f"127.0.0.{index + 1}:{tmp_path}/race{index}", "force"],
+             "volume", "create", "race", f"127.0.0.{index + 2}:{tmp_path}/race{index}", "force"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO))
     outcomes = [p.communicate(timeout=120)[0] for p in procs]
     assert sum("success" in o for o in outcomes) == 1, outcomes
@@ -123,10 +124,10 @@ def test_concurrent_conflicting_creates_one_wins(cluster3, tmp_path):
 
 def test_volume_info_xml_is_glusterd_schema(cluster3, tmp_path):
     d1 = cluster3[0]
-    d1.cli("volume", "create", "dv", f"127.0.0.1:{tmp_path}/d1", f"127.0.0.2:{tmp_path}/d2", "force", check=True)
+    d1.cli("volume", "create", "dv", f"127.0.0.2:{tmp_path}/d1", f"127.0.0.3:{tmp_path}/d2", "force", check=True)
     root = ET.fromstring(d1.cli("--xml", "volume", "info", "dv", check=True).stdout)
     assert root.findtext("opRet") == "0"
     volume = root.find("volInfo/volumes/volume")
     assert volume.findtext("name") == "dv" and volume.findtext("typeStr") == "Distribute"
     assert [b.findtext("name") for b in volume.findall("bricks/brick")] == [
-        f"127.0.0.1:{tmp_path}/d1", f"127.0.0.2:{tmp_path}/d2"]
+        f"127.0.0.2:{tmp_path}/d1", f"127.0.0.3:{tmp_path}/d2"]

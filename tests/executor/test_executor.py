@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gluster_mgmt.errors import LockTimeoutError, ValueTooLargeError
+from gluster_mgmt.errors import LockTimeoutError, UnavailableError, ValueTooLargeError
 from gluster_mgmt.executor import (
     COMMITTED,
     FAILED,
@@ -173,10 +173,41 @@ def test_deadline_exceeded(nodes, store):
     exc = caught.value
     assert exc.peer == "node-b" and "deadline" in exc.error
     assert store.get(CONFIG) is None
-    assert ("undo", "node-a", "s1") in nodes.entries("undo")
-    # node-b finished its do late; its agent then runs the undo that was queued behind it.
-    assert wait_until(lambda: ("undo", "node-b", "s2") in nodes.entries("undo"), 20)
-    assert exc.record.state in (ROLLED_BACK, FAILED)
+    # node-b finished its do late; its agent then ran the undo queued behind it (the
+    # coordinator waits for undos up to its undo_timeout), then node-a undid s1.
+    assert nodes.entries("undo") == [("undo", "node-b", "s2"), ("undo", "node-a", "s1")]
+    assert exc.record.state == ROLLED_BACK
+    assert exc.record.steps[1].outcomes["node-b"].status == "lost"
+
+
+def test_deadline_with_an_unresponsive_peer_leaves_a_failed_record(nodes, store):
+    a = nodes.agent("node-a", undo_timeout=1.0)
+    nodes.alive("node-z")  # alive key, but its agent never answers
+    with pytest.raises(TransactionFailed) as caught:
+        a.run("stuck", [work("s1", "node-a"), work("s2", "node-z")], deadline=1.0)
+    record = caught.value.record
+    assert record.state == FAILED and "rollback incomplete" in str(caught.value)
+    assert record.steps[1].status == "undo-failed" and record.steps[0].status == "undone"
+    assert nodes.entries("undo") == [("undo", "node-a", "s1")]
+
+
+def test_store_trouble_mid_run_hands_the_transaction_to_recovery(nodes, store, monkeypatch):
+    a = nodes.agent("node-a")
+    collect = a._collect
+
+    def broken(*args, **kwargs):
+        collect(*args, **kwargs)  # the step ran; then the store vanished for the coordinator
+        raise UnavailableError("store went away")
+
+    monkeypatch.setattr(a, "_collect", broken)
+    with pytest.raises(UnavailableError):
+        a.run("interrupted", [work("s1", "node-a")], commit=[Put(CONFIG, b"v1", ABSENT)])
+    monkeypatch.undo()
+    (txn,) = a.list_transactions()
+    assert wait_until(lambda: a.get_transaction(txn.id).state == ROLLED_BACK, 20)
+    assert a.get_transaction(txn.id).recovered_by == "node-a"
+    assert nodes.entries() == [("do", "node-a", "s1"), ("undo", "node-a", "s1")]
+    assert store.get(CONFIG) is None
 
 
 def test_dead_target_fails_the_step_at_once(nodes, store):

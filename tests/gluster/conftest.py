@@ -1,4 +1,4 @@
-"""Fixtures for the real data path: a gluster-mgmtd on 127.0.0.1:24007 (no glusterd), stock
+"""Fixtures for the real data path: a gluster-mgmtd on 127.0.0.2:24007 (no glusterd), stock
 glusterfsd bricks it starts, and stock FUSE mounts."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def gluster_daemon(store_server, tmp_path):
     if shutil.which("glusterfsd") is None or os.geteuid() != 0:
         pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
     _no_glusterd()
-    daemon = DaemonProcess(tmp_path, "127.0.0.1", store_server.url(f"g{uuid.uuid4().hex[:10]}"),
+    daemon = DaemonProcess(tmp_path, "127.0.0.2", store_server.url(f"g{uuid.uuid4().hex[:10]}"),
                            24012, lease_ttl=10.0, mgmt_port=24007)
     daemon.start()
     yield daemon
@@ -43,7 +43,7 @@ def mounts(tmp_path):
         point.mkdir()
         log = tmp_path / f"client-{volume}-{len(mounted)}.log"
         result = subprocess.run(
-            ["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"127.0.0.1:/{volume}", str(point)],
+            ["mount", "-t", "glusterfs", "-o", f"log-file={log}", f"127.0.0.2:/{volume}", str(point)],
             capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""

@@ -50,7 +50,7 @@ def test_volume_end_to_end(gluster_daemon, mounts, tmp_path, layout):
     daemon = gluster_daemon
     words, count = LAYOUTS[layout]
     bricks = [tmp_path / f"{layout}-b{i}" for i in range(count)]
-    daemon.cli("volume", "create", layout, *words, *[f"127.0.0.1:{b}" for b in bricks], "force", check=True)
+    daemon.cli("volume", "create", layout, *words, *[f"127.0.0.2:{b}" for b in bricks], "force", check=True)
     daemon.cli("volume", "start", layout, check=True)
     status = online_bricks(daemon, layout, count)
     assert status, f"bricks not online: {brick_status(daemon, layout)}\n{daemon.log_tail()}"
@@ -119,7 +119,7 @@ def _readable(path) -> bool:
 
 def _listening(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection(("127.0.0.2", port), timeout=1):
             return True
     except OSError:
         return False

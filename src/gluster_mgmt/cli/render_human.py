@@ -281,7 +281,8 @@ def _peer_op(verb: str) -> Callable[[Request, Response], Outcome]:
         if not response.ok:
             text = f"peer {verb}: failed: {message}" if message else f"peer {verb}: failed"
             return Outcome(err=text + "\n", code=1)
-        return Outcome(out=f"peer {verb}: {message or 'success'}\n")
+        # glusterd's informational successes read "success. <why nothing was done>"
+        return Outcome(out=f"peer {verb}: success. {message}\n" if message else f"peer {verb}: success\n")
     return render
 
 

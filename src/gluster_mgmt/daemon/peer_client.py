@@ -5,10 +5,13 @@ from __future__ import annotations
 import errno
 import http.client
 import json
+import logging
 from typing import Any
 
 from gluster_mgmt.daemon.rest import AUTH_HEADER, sign
 from gluster_mgmt.errors import OperationFailed
+
+log = logging.getLogger(__name__)
 
 
 def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: str | None,
@@ -26,6 +29,7 @@ def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: 
         response = connection.getresponse()
         payload = json.loads(response.read() or b"{}")
     except (OSError, http.client.HTTPException, ValueError) as exc:
+        log.warning("%s on %s:%d failed: %r", route, host, port, exc)
         raise OperationFailed("Probe returned with Transport endpoint is not connected",
                               errno.ENOTCONN) from exc
     finally:

@@ -8,6 +8,7 @@ exponential back-off.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -32,6 +33,27 @@ LAUNCH_TIMEOUT = 60.0
 
 class ServiceError(GlusterMgmtError):
     """A service could not be started or stopped."""
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Self-daemonizing services (glusterfsd) are orphaned by their launcher; as a subreaper
+    they become our children, so we reap them instead of leaving zombies to a PID 1 that may
+    not (containers). Best effort: without it liveness checks still work."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def reap(pid: int | None) -> None:
+    """Collect ``pid``'s exit status if it is our (adopted) child and has exited."""
+    if pid:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def read_pid(pidfile: str) -> int | None:
@@ -77,6 +99,7 @@ class ProcessSupervisor(ServiceManager):
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._poll = poll_interval
+        become_subreaper()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
         self._thread.start()
 
@@ -170,6 +193,8 @@ class ProcessSupervisor(ServiceManager):
             for entry in entries:
                 if entry.child is not None:
                     entry.child.poll()  # reap our own children: no zombies
+                else:
+                    reap(entry.pid)
                 now = time.monotonic()
                 if pid_runs(entry.pid, entry.spec.argv[0]):
                     if now - entry.started > BACKOFF_MAX * 2:
@@ -195,6 +220,7 @@ def _terminate(pid: int, timeout: float) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        reap(pid)
         if not pid_runs(pid):
             return
         time.sleep(0.05)

@@ -169,8 +169,8 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         cred, host = netloc.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        netloc = f"{user}:***@{host}"
+        # "user:secret@" keeps the user; a lone "token@" (Consul's ACL token) is all secret
+        netloc = f"{cred.split(':', 1)[0]}:***@{host}" if ":" in cred else f"***@{host}"
     query = urllib.parse.urlencode(
         [(k, "***" if k.lower() in ("token", "password", "secret") else v)
          for k, v in urllib.parse.parse_qsl(parts.query)]

@@ -13,8 +13,8 @@ import json
 import socket
 import threading
 import weakref
-from urllib.parse import quote, urlencode
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 import requests.adapters
@@ -35,7 +35,7 @@ from gluster_mgmt.errors import (
 class Reply:
     """A raw answer: status code, headers, body bytes (JSON decoded on demand)."""
 
-    __slots__ = ("status", "headers", "content")
+    __slots__ = ("content", "headers", "status")
 
     def __init__(self, status: int, headers: Any, content: bytes) -> None:
         self.status = status

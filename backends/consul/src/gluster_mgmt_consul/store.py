@@ -174,9 +174,9 @@ class ConsulStore(Store):
             i = err.get("OpIndex", -1)
             what = err.get("What", "")
             if "Permission denied" in what or "ACL not found" in what:
-                err = AuthError(f"Consul at {self._label} refused the ACL token: {what}")
-                err.__cause__ = ACLPermissionDenied(what)
-                return err
+                auth = AuthError(f"Consul at {self._label} refused the ACL token: {what}")
+                auth.__cause__ = ACLPermissionDenied(what)
+                return auth
             key = keys[i] if 0 <= i < len(keys) else "?"
             if "invalid session" in what:
                 expired.append(key)
@@ -206,7 +206,7 @@ class ConsulStore(Store):
                 return [{"KV": {"Verb": "set", "Key": full, "Value": v, "Flags": _flags()}}]
             index = 0 if expect is Expect.ABSENT else expect
             return [{"KV": {"Verb": "cas", "Key": full, "Value": v, "Flags": _flags(), "Index": index}}]
-        session = lease.session if isinstance(lease, ConsulLease) else str(uuid.UUID(int=int(lease)))
+        session = getattr(lease, "session", None) or str(uuid.UUID(int=getattr(lease, "id", lease)))
         lock = {"KV": {"Verb": "lock", "Key": full, "Value": v, "Flags": _flags(), "Session": session}}
         if expect is Expect.ANY:
             return [lock]

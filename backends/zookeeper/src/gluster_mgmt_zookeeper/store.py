@@ -880,12 +880,13 @@ class _ZooKeeperWatch(Watch):
         client = store.client
         store._ready(client)
         client.exists_async(store.rev_path, watch=self._wake)
-        tombs_marker = self._tomb_marker(client)
+        marker_before = self._tomb_marker(client)
         nodes, rev_stat = store._read_tree(client, self.prefix, sync=False)
+        marker_after = self._tomb_marker(client)
         current = {store._key(p): store._entry(p, d, s) for p, (d, s) in nodes.items()}
         events = [WatchEvent(EventKind.PUT, k, e.value, e.revision) for k, e in current.items()
                   if k not in self._snapshot or self._snapshot[k].revision != e.revision]
-        if tombs_marker != self._tombs_seen:
+        if marker_after != self._tombs_seen:  # deletions since the last listing began
             # Keys created and deleted between two listings: only their tombstone tells. Only
             # deletions up to this listing's revision (later ones come with the next listing).
             for key, revision in store._tombstones_under(client, self.prefix).items():
@@ -915,6 +916,6 @@ class _ZooKeeperWatch(Watch):
         events.sort(key=lambda e: (e.revision, e.key))
         self._deliver(events)
         self._snapshot = current
-        self._tombs_seen = tombs_marker
+        self._tombs_seen = marker_before
         self._listed = rev_stat.mzxid
         self._arm(client, current)

@@ -1,0 +1,1 @@
+"""Benchmarks of gluster_mgmt (run as scripts; see benchmarks/README.md)."""
