@@ -78,7 +78,6 @@ class ZooKeeperServer(StoreServer):
 
     def wait_ready(self) -> None:
         """Listening is not enough: the server answers ``srvr`` once its database is loaded."""
-        super().wait_ready()
         deadline = time.monotonic() + self.startup_timeout
         last = ""
         while time.monotonic() < deadline:
