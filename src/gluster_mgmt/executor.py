@@ -360,6 +360,7 @@ class StoreExecutor(Executor):
         self._own_lease: Lease | None = None
         self._lease_guard = threading.Lock()
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ keys
@@ -768,17 +769,26 @@ class StoreExecutor(Executor):
                     lock.release()
 
     # ------------------------------------------------------------------ agent
-    def start(self) -> StoreExecutor:
-        """Run the agent (inbox) and the recoverer in background threads."""
+    def start(self, wait: float | None = None) -> StoreExecutor:
+        """Run the agent (inbox) and the recoverer in background threads; returns once the
+        agent watches its inbox (or after ``wait`` seconds, default the store's timeout)."""
         if self._threads:
             return self
         self._stop.clear()
+        self._ready.clear()
         for target, label in ((self._serve_inbox, "inbox"), (self._serve_recovery, "recover")):
             thread = threading.Thread(target=target, name=f"executor-{label}-{self.node_uuid[:8]}",
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
+        if not self._ready.wait(self.store.timeout if wait is None else wait):
+            log.warning("agent of %s is not watching its inbox yet (store slow or away)", self.node_uuid)
         return self
+
+    @property
+    def ready(self) -> bool:
+        """True once the agent has gone through its inbox and watches it."""
+        return self._ready.is_set()
 
     def serve(self) -> None:
         """Run the agent in this thread (the recoverer in a helper thread) until ``stop``."""
@@ -822,6 +832,7 @@ class StoreExecutor(Executor):
                     self._handle(entry.key)
                 resync = time.monotonic() + self.resync_interval
                 with self.store.watch(inbox, listing.revision) as watch:
+                    self._ready.set()
                     while not self._stop.is_set() and time.monotonic() < resync:
                         for event in watch.get(timeout=0.2):
                             if self._stop.is_set():
