@@ -60,15 +60,20 @@ class Samples:
     def __init__(self) -> None:
         self.latencies: list[int] = []
         self.wall_ns = 0
+        #: CPU time of the whole client process (every thread: the caller, the client
+        #: library's I/O threads, watch threads) spent in the batches.
+        self.cpu_ns = 0
 
     def add_batch(self, fn: Callable[[], int | None], count: int) -> None:
         lat = self.latencies
+        cpu = time.process_time_ns()
         start = now()
         for _ in range(count):
             t0 = now()
             measured = fn()
             lat.append(measured if measured is not None else now() - t0)
         self.wall_ns += now() - start
+        self.cpu_ns += time.process_time_ns() - cpu
 
     def pct(self, p: float) -> float:
         data = sorted(self.latencies)
@@ -79,6 +84,10 @@ class Samples:
         return (data[lo] + (data[hi] - data[lo]) * (k - lo)) / 1000.0  # µs
 
     @property
+    def cpu_us(self) -> float:
+        return self.cpu_ns / len(self.latencies) / 1000.0 if self.latencies else math.nan
+
+    @property
     def ops_per_s(self) -> float:
         return len(self.latencies) / (self.wall_ns / 1e9) if self.wall_ns else math.nan
 
@@ -87,7 +96,7 @@ def run_pair(api: Callable[[], int | None], raw: Callable[[], int | None] | None
              batch: int, time_limit: float, warmup: int,
              api_session: Callable[[], contextlib.AbstractContextManager] | None = None,
              raw_session: Callable[[], contextlib.AbstractContextManager] | None = None,
-             ) -> tuple[Samples, Samples | None]:
+             session_warmup: bool = False) -> tuple[Samples, Samples | None]:
     """Run ``count`` calls of each side in alternating batches (at most ``time_limit`` s)."""
     api_session = api_session or contextlib.nullcontext
     raw_session = raw_session or contextlib.nullcontext
@@ -106,6 +115,8 @@ def run_pair(api: Callable[[], int | None], raw: Callable[[], int | None] | None
         order = sides if rounds % 2 == 0 else sides[::-1]
         for fn, session, samples in order:
             with session():
+                if session_warmup:
+                    fn()  # untimed: a watch's first event may wait for its stream to be set up
                 samples.add_batch(fn, n)
         done += n
         rounds += 1
@@ -672,7 +683,8 @@ def bench_backend(name: str, workdir: Path, args: argparse.Namespace) -> tuple[l
             raw_fn = None if op in bench.no_raw else getattr(bench, f"raw_{op}")
             sessions = {}
             if op == "watch":
-                sessions = {"api_session": bench.api_watch_session, "raw_session": bench.raw_watch_session}
+                sessions = {"api_session": bench.api_watch_session, "raw_session": bench.raw_watch_session,
+                            "session_warmup": True}
             print(f"  {name} {op}: {count} ops per side...", file=sys.stderr, flush=True)
             api, raw = run_pair(api_fn, raw_fn, count, batch, args.time_limit, args.warmup, **sessions)
             rows.append({"backend": name, "op": op, "api": api, "raw": raw,
@@ -697,7 +709,8 @@ def fmt_pct(v: float | None) -> str:
     return f"{v:+.1f}%{mark}"
 
 
-def render(rows: list[dict], versions: dict[str, str], command: str, args: argparse.Namespace) -> str:
+def render(rows: list[dict], versions: dict[str, str], command: str, args: argparse.Namespace,
+           load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     lines = [
         SECTION,
         "",
@@ -705,18 +718,24 @@ def render(rows: list[dict], versions: dict[str, str], command: str, args: argpa
         "",
         f"Machine: 2 cores ({os.cpu_count()} CPUs seen), {platform.machine()}, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}. "
-        "Servers: " + "; ".join(f"{b}: {v}" for b, v in versions.items()) + ".",
+        "Servers: " + "; ".join(f"{b}: {v}" for b, v in versions.items()) + ". "
+        f"Load average (1/5/15 min) at start {'/'.join(f'{x:.1f}' for x in load[0])}, at end "
+        f"{'/'.join(f'{x:.1f}' for x in load[1])}: the machine, servers included, was shared "
+        "with whatever else ran then.",
         "",
         f"Each cell: {args.ops} operations per side ({max(20, args.ops // args.watch_divisor)} for watch), "
         f"single thread, {args.value_size}-byte values, after {args.warmup} warm-up operations; "
         f"API and raw run interleaved in batches of {args.batch} (order alternating), each "
-        f"pair bounded to {args.time_limit:g} s. Latencies in µs. Overhead = API over raw "
+        f"pair bounded to {args.time_limit:g} s (watch: each side's watch is reopened per batch, "
+        "with one untimed event first). Latencies in µs. Overhead = API over raw "
         f"(p50 latency, and ops/s); the goal is ≤ {GOAL:g}% (⚠ marks cells above it; a "
-        "negative value means the API was faster than the raw client).",
+        "negative value means the API was faster than the raw client). Client CPU = CPU time "
+        "of the benchmark process (all its threads) per operation: the library cost, less "
+        "sensitive to server noise than latency.",
         "",
         "| backend | op | API p50 | API p99 | API ops/s | raw p50 | raw p99 | raw ops/s "
-        "| overhead p50 | overhead ops/s |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| overhead p50 | overhead ops/s | client CPU µs/op API / raw |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         api: Samples = row["api"]
@@ -725,13 +744,15 @@ def render(rows: list[dict], versions: dict[str, str], command: str, args: argpa
             over_p50 = (api.pct(50) / raw.pct(50) - 1) * 100
             over_ops = (raw.ops_per_s / api.ops_per_s - 1) * 100
             raw_cells = [fmt_us(raw.pct(50)), fmt_us(raw.pct(99)), f"{raw.ops_per_s:,.0f}"]
+            cpu = f"{fmt_us(api.cpu_us)} / {fmt_us(raw.cpu_us)}"
         else:
             over_p50 = over_ops = None
             raw_cells = ["n/a"] * 3
+            cpu = f"{fmt_us(api.cpu_us)} / n/a"
         lines.append(
             f"| {row['backend']} | {row['op']} | {fmt_us(api.pct(50))} | {fmt_us(api.pct(99))} | "
             f"{api.ops_per_s:,.0f} | " + " | ".join(raw_cells)
-            + f" | {fmt_pct(over_p50)} | {fmt_pct(over_ops)} |"
+            + f" | {fmt_pct(over_p50)} | {fmt_pct(over_ops)} | {cpu} |"
         )
     lines += ["", *NOTES, ""]
     return "\n".join(lines)
@@ -793,7 +814,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Markdown file whose 'Store operations' section is (re)written")
     p.add_argument("--value-size", type=int, default=256)
     p.add_argument("--batch", type=int, default=50, help="operations per side between switches")
-    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--watch-divisor", type=int, default=5, help="watch runs ops/DIV events per side")
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds per operation pair")
     p.add_argument("--workdir", type=Path, default=None, help="servers' data (default: a temp dir)")
@@ -816,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gm-bench-"))
     rows: list[dict] = []
     versions: dict[str, str] = {}
+    load_start = os.getloadavg()
     try:
         for name in args.backend_list:
             print(f"{name}: starting the server", file=sys.stderr, flush=True)
@@ -824,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    section = render(rows, versions, the_command(), args)
+    section = render(rows, versions, the_command(), args, (load_start, os.getloadavg()))
     print(section)
     if args.output is not None:
         write_output(args.output, section)

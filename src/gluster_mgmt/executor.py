@@ -61,7 +61,7 @@ from gluster_mgmt.store.base import (
     Store,
     check_prefix,
 )
-from gluster_mgmt.store.types import ABSENT, Delete, EventKind, Op, Put
+from gluster_mgmt.store.types import ABSENT, Check, Delete, EventKind, Op, Put
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ SKIPPED = "skipped"  # undo: the do never completed on that peer, nothing to und
 QUEUED = "queued"  # undo: the peer is down; its agent runs the undo when it comes back
 INTERRUPTED = "interrupted"  # do: the agent died mid-handler and the transaction ended since
 
-#: Extra operations the final commit adds to the caller's: the record and its coordinator key.
-COMMIT_OVERHEAD = 2
+#: Extra operations the final commit adds to the caller's: record, coordinator and active keys.
+COMMIT_OVERHEAD = 3
 
 
 class TransactionFailed(OperationFailed):
@@ -345,7 +345,8 @@ class StoreExecutor(Executor):
                  registry: StepRegistry | None = None, lease: Lease | None = None, *,
                  lease_ttl: float | None = None, lock_timeout: float = 10.0,
                  undo_timeout: float = 30.0, recover_interval: float = 5.0,
-                 resync_interval: float = 30.0, keep_transactions: int = 100) -> None:
+                 resync_interval: float = 30.0, keep_transactions: int = 100,
+                 prune_every: int = 10) -> None:
         self.store = store
         self.prefix = check_prefix(prefix)
         self.node_uuid = node_uuid
@@ -357,6 +358,8 @@ class StoreExecutor(Executor):
         self.recover_interval = recover_interval
         self.resync_interval = resync_interval
         self.keep_transactions = keep_transactions
+        self.prune_every = max(1, prune_every)
+        self._finished_runs = 0
         self._own_lease: Lease | None = None
         self._lease_guard = threading.Lock()
         self._stop = threading.Event()
@@ -366,6 +369,9 @@ class StoreExecutor(Executor):
     # ------------------------------------------------------------------ keys
     def _record_key(self, txn: str) -> str:
         return f"{self.prefix}txns/{txn}"
+
+    def _active_key(self, txn: str) -> str:
+        return f"{self.prefix}active/{txn}"
 
     def _coordinator_key(self, txn: str) -> str:
         return f"{self.prefix}coordinators/{txn}"
@@ -448,12 +454,16 @@ class StoreExecutor(Executor):
             "locks": locks, "deadline": now + deadline, "error": None,
             "created": now, "updated": now, "recovered_by": None,
         }
-        lease = self._driver_lease()
+        # The coordinator key first, then the record: a coordinator that dies in between
+        # leaves no record, and a record never exists without its driver's key. (Leased and
+        # unleased keys are not mixed in one store transaction: ZooKeeper binds a whole multi
+        # to one session.)
+        self.store.put(self._coordinator_key(txn), f"coordinator:{self.node_uuid}".encode(),
+                       ABSENT, lease=self._driver_lease())
         try:
             revision = self.store.transaction([
                 Put(self._record_key(txn), _dumps(doc), ABSENT),
-                Put(self._coordinator_key(txn), f"coordinator:{self.node_uuid}".encode(), ABSENT,
-                    lease=lease),
+                Put(self._active_key(txn), b"", ABSENT),
             ])
             log.info("txn %s (%s) started with %d step(s)", txn, name, len(steps))
             return self._drive(doc, revision, steps, commit, until)
@@ -625,7 +635,7 @@ class StoreExecutor(Executor):
         set) when the caller's expectations failed; raises if the record was taken over."""
         doc["state"] = COMMITTED
         try:
-            new_revision = self._save(doc, revision, [*commit, Delete(self._coordinator_key(doc["id"]))])
+            new_revision = self._save(doc, revision, [*commit, *self._finish_ops(doc["id"])])
         except ConflictError as exc:
             doc["state"] = RUNNING
             current = self.store.get(self._record_key(doc["id"]))
@@ -697,13 +707,25 @@ class StoreExecutor(Executor):
         if problems:
             doc["error"] = f"{doc['error']}; " + "; ".join(problems)
         try:
-            revision = self._save(doc, revision, [Delete(self._coordinator_key(doc["id"]))])
+            revision = self._save(doc, revision, self._finish_ops(doc["id"]))
         except ConflictError as exc:
             raise self._taken_over(doc) from exc
         log.info("txn %s (%s) %s: %s", doc["id"], doc["name"], doc["state"], doc["error"])
         return TransactionRecord.from_dict(doc, revision)
 
+    def _finish_ops(self, txn: str) -> list[Op]:
+        """Writes that go with a final state: the transaction stops being active and driven."""
+        return [Delete(self._active_key(txn)), Delete(self._coordinator_key(txn))]
+
     def _prune(self) -> None:
+        """Every ``prune_every`` transactions this coordinator finishes, prune."""
+        with self._lease_guard:
+            self._finished_runs += 1
+            due = self._finished_runs % self.prune_every == 0
+        if due:
+            self.prune()
+
+    def prune(self) -> None:
         """Keep the newest ``keep_transactions`` finished records (and their results)."""
         try:
             finished = [r for r in self.list_transactions() if r.finished]
@@ -717,18 +739,27 @@ class StoreExecutor(Executor):
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[TransactionRecord]:
-        """Roll back every active transaction whose driver is gone; returns those we did."""
+        """Roll back every active transaction whose driver is gone; returns those we did.
+        Cheap when nothing is wrong: two listings of small index prefixes."""
         done = []
-        for entry in self.store.list(f"{self.prefix}txns/"):
+        active = {e.key.rsplit("/", 1)[1] for e in self.store.list(f"{self.prefix}active/")}
+        if not active:
+            return done
+        driven = {e.key.rsplit("/", 1)[1] for e in self.store.list(f"{self.prefix}coordinators/")}
+        for txn in sorted(active - driven):
             if self._stop.is_set():
                 break
+            entry = self.store.get(self._record_key(txn))
             try:
-                doc = json.loads(entry.value)
+                doc = json.loads(entry.value) if entry is not None else None
             except ValueError:
+                doc = None
+            if doc is None or doc.get("state") not in ACTIVE_STATES:
+                with contextlib.suppress(StoreError):  # a stale index entry
+                    self.store.transaction([Delete(self._active_key(txn)),
+                                            Check(self._coordinator_key(txn), ABSENT)])
                 continue
-            if doc.get("state") not in ACTIVE_STATES:
-                continue
-            if self.store.get(self._coordinator_key(doc["id"])) is not None:
+            if self.store.get(self._coordinator_key(txn)) is not None:
                 continue
             record = self._recover_one(doc, entry.revision)
             if record is not None:
@@ -747,13 +778,20 @@ class StoreExecutor(Executor):
             doc["recovered_by"] = self.node_uuid
             if not doc.get("error"):
                 doc["error"] = f"coordinator {doc['coordinator']} died"
+            # The claim: our key (bound to our lease; one recoverer creates it), then the
+            # record by CAS, which fences a coordinator that is late rather than dead.
+            key = self._coordinator_key(doc["id"])
             try:
-                # The claim: our coordinator key (bound to our lease) + the record, atomically.
-                revision = self._save(doc, revision, [Put(
-                    self._coordinator_key(doc["id"]), f"recoverer:{self.node_uuid}".encode(),
-                    ABSENT, lease=self._driver_lease())])
+                claim = self.store.put(key, f"recoverer:{self.node_uuid}".encode(), ABSENT,
+                                       lease=self._driver_lease())
             except ConflictError:
-                return None  # another recoverer (or a late coordinator) got there first
+                return None  # another recoverer got there first
+            try:
+                revision = self._save(doc, revision)
+            except ConflictError:
+                with contextlib.suppress(StoreError):
+                    self.store.delete(key, claim)
+                return None  # the coordinator was late, not dead: look again next scan
             log.warning("txn %s (%s): coordinator %s is gone; rolling back", doc["id"],
                         doc["name"], doc["coordinator"])
             started = [i for i, s in enumerate(doc["steps"]) if s["status"] != "pending"]
@@ -861,7 +899,7 @@ class StoreExecutor(Executor):
             self.store.delete(key, entry.revision)
             return
         result_key = self._results(txn, index, action) + self.node_uuid
-        if self.store.get(result_key) is not None:  # already answered (resent message)
+        if action == UNDO and self.store.get(result_key) is not None:  # resent by a recoverer
             with contextlib.suppress(ConflictError):
                 self.store.delete(key, entry.revision)
             return

@@ -104,7 +104,7 @@ def test_agent_in_another_process(nodes, store, store_url, tmp_path):
 
 
 def test_old_records_are_pruned(nodes, store):
-    a = nodes.agent("node-a", keep_transactions=2)
+    a = nodes.agent("node-a", keep_transactions=2, prune_every=1)
     ids = [a.run(f"op {i}", [work(f"s{i}", "node-a")]).id for i in range(4)]
     assert [t.id for t in a.list_transactions()] == ids[-2:]
     assert [e.key for e in store.list(f"{PREFIX}results/")
@@ -167,9 +167,9 @@ def test_deadline_exceeded(nodes, store):
     nodes.agent("node-b")
     started = time.monotonic()
     with pytest.raises(TransactionFailed) as caught:
-        a.run("slow", [work("s1", "node-a"), work("s2", "node-b", sleep=3.0)],
-              commit=[Put(CONFIG, b"v1", ABSENT)], deadline=1.0)
-    assert time.monotonic() - started < 8.0
+        a.run("slow", [work("s1", "node-a"), work("s2", "node-b", sleep=5.0)],
+              commit=[Put(CONFIG, b"v1", ABSENT)], deadline=2.5)
+    assert time.monotonic() - started < 12.0
     exc = caught.value
     assert exc.peer == "node-b" and "deadline" in exc.error
     assert store.get(CONFIG) is None
@@ -184,7 +184,7 @@ def test_deadline_with_an_unresponsive_peer_leaves_a_failed_record(nodes, store)
     a = nodes.agent("node-a", undo_timeout=1.0)
     nodes.alive("node-z")  # alive key, but its agent never answers
     with pytest.raises(TransactionFailed) as caught:
-        a.run("stuck", [work("s1", "node-a"), work("s2", "node-z")], deadline=1.0)
+        a.run("stuck", [work("s1", "node-a"), work("s2", "node-z")], deadline=2.5)
     record = caught.value.record
     assert record.state == FAILED and "rollback incomplete" in str(caught.value)
     assert record.steps[1].status == "undo-failed" and record.steps[0].status == "undone"
@@ -297,7 +297,7 @@ def test_sigkilled_coordinator_is_rolled_back(nodes, store, store_url):
             records = nodes.executors[0].list_transactions()
             return records[0] if records else None
 
-        assert wait_until(lambda: record() is not None and record().finished, expiry), record()
+        assert wait_until(lambda: record() is not None and record().finished, expiry), (record(), store.list(f"{PREFIX}active/"), store.list(f"{PREFIX}coordinators/"), nodes.executors[0].recover())
         final = record()
         assert final.state == ROLLED_BACK and final.coordinator == "node-x"
         assert final.recovered_by in ("node-a", "node-b")

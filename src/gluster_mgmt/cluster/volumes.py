@@ -25,7 +25,8 @@ BRICK_PREPARE = "brick.prepare"
 
 
 def encode_volume(volume: Volume) -> bytes:
-    return json.dumps(volume.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+    """Options keep their insertion order: `volume info` lists them as glusterd does."""
+    return json.dumps(volume.to_dict(), separators=(",", ":")).encode()
 
 
 def decode_volume(raw: bytes) -> Volume:

@@ -1,0 +1,629 @@
+"""Volume operations: gluster_mgmt against stock glusterd 10.3, both driving real bricks.
+
+In one run this measures, for gluster_mgmt (``gluster-mgmtd`` + the ``gluster-mgmt`` CLI, on the
+embedded store) and for Debian's stock glusterd 10.3 (+ ``gluster``):
+
+1. the wall time of one CLI command (``volume info``, ``volume set``, ``volume status`` and the
+   bare ``--version`` start-up);
+2. ``volume create`` (2-brick distribute and replica 3), ``volume start`` (the command, and until
+   every brick listens), ``volume set``, ``volume stop`` (the command, and until every brick is
+   gone) and ``volume delete``: median of ``--runs`` runs;
+3. from ``volume set VOL performance.quick-read`` to the stock FUSE client's volfile re-fetch
+   (its log line "Volume file changed").
+
+    python benchmarks/volume_ops.py [--runs N] [--output docs/benchmarks.md]
+
+Isolation: each system runs in a network namespace of its own (``gm-bench-*``, created and
+deleted here: only its loopback, so nothing reaches or collides with 127.0.0.x:24007 outside)
+and a private mount namespace (``unshare -m``) where /run is a fresh tmpfs and /var/lib/glusterd
+and /var/log/glusterfs are bind mounts of directories in the work directory; bricks live in the
+work directory too. glusterd is started through a symlink named ``glusterd-bench`` so that
+``pgrep -x glusterd`` elsewhere does not see it. At the end, whatever happens, every process left
+in the namespace is killed by pid, the namespace is deleted (which drops its mounts) and the
+work directory is removed. Needs root, /dev/fuse, iproute2, util-linux and glusterfs-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+SECTION = "## Volume operations vs glusterd 10.3"
+NOTES_HEADING = "### Notes"
+SYSTEMS = ("glusterd", "gluster_mgmt")
+#: The name bricks and the mount use; 127.0.0.0/8 is all loopback, and gluster's CLI refuses
+#: localhost / 127.0.0.1 as brick hosts.
+HOST = "127.0.0.2"
+GLUSTERFSD = "/usr/sbin/glusterfsd"
+GLUSTER_CLI = "/usr/sbin/gluster"
+BRICK_BASE_PORT = 49152
+RUN_DIR = "/run/gluster"
+LOG_DIR = "/var/log/glusterfs"
+MGMT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
+CMD_TIMEOUT = 120.0
+WAIT_LIMIT = 60.0
+
+now = time.perf_counter
+
+
+def log(msg: str) -> None:
+    print(f"[volume_ops {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ================================================================== the systems under test
+class System:
+    """One management daemon inside the namespaces: start/stop it and run its CLI."""
+
+    label = ""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    def daemon_argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def cli_argv(self, *words: str) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> float:
+        """Start the daemon; return the seconds until its CLI answers ``volume info``."""
+        out = open(self.workdir / "daemon.out", "ab")
+        t0 = now()
+        self.proc = subprocess.Popen(self.daemon_argv(), stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        deadline = t0 + WAIT_LIMIT
+        while now() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.label} exited with {self.proc.returncode}: "
+                                   f"{self.daemon_tail()}")
+            if self.run("volume", "info", check=False)[0] == 0:
+                return now() - t0
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.label} did not answer within {WAIT_LIMIT:g} s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(15)
+
+    def daemon_tail(self) -> str:
+        try:
+            return (self.workdir / "daemon.out").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def run(self, *words: str, check: bool = True) -> tuple[int, str, float]:
+        """Run one CLI command; (exit code, output, wall seconds)."""
+        argv = self.cli_argv(*words)
+        t0 = now()
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=CMD_TIMEOUT,
+                             stdin=subprocess.DEVNULL)
+        elapsed = now() - t0
+        if check and res.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): "
+                               f"{res.stdout}{res.stderr}\n--- daemon ---\n{self.daemon_tail()}")
+        return res.returncode, res.stdout + res.stderr, elapsed
+
+
+class Glusterd(System):
+    label = "glusterd"
+
+    def daemon_argv(self) -> list[str]:
+        # argv[0]'s basename starting with "glusterd" selects glusterfsd's glusterd mode; the
+        # process is named glusterd-bench, so `pgrep -x glusterd` in other tests spares it.
+        link = self.workdir / "glusterd-bench"
+        if not link.exists():
+            link.symlink_to(GLUSTERFSD)
+        return [str(link), "-N", "--log-level", "INFO", "-p", "/run/glusterd.pid"]
+
+    def cli_argv(self, *words: str) -> list[str]:
+        return [GLUSTER_CLI, "--mode=script", *words]
+
+
+class GlusterMgmt(System):
+    label = "gluster_mgmt"
+
+    def daemon_argv(self) -> list[str]:
+        return [sys.executable, "-m", "gluster_mgmt.daemon.main",
+                "--state-dir", str(self.workdir / "state"), "--address", HOST,
+                "--api-port", "24012", "--mgmt-port", "24007", "--socket", MGMT_SOCKET,
+                "--run-dir", RUN_DIR, "--log-dir", LOG_DIR, "--config", "/nonexistent"]
+
+    def cli_argv(self, *words: str) -> list[str]:
+        script = Path(sys.executable).parent / "gluster-mgmt"
+        base = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
+        return [*base, "--socket", MGMT_SOCKET, "--mode=script", *words]
+
+
+# ================================================================== observation helpers
+def listening_brick_ports() -> set[int]:
+    """TCP ports >= 49152 listening in this network namespace: only bricks listen there."""
+    ports: set[int] = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A":
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if port >= BRICK_BASE_PORT:
+                    ports.add(port)
+    return ports
+
+
+def poll(predicate, limit: float = WAIT_LIMIT, interval: float = 0.002):
+    deadline = now() + limit
+    while now() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def bricks_online(system: System, volume: str, count: int) -> bool:
+    code, out, _ = system.run("--xml", "volume", "status", volume, check=False)
+    if code != 0:
+        return False
+    try:
+        nodes = ET.fromstring(out[out.find("<"):]).findall(".//volStatus/volumes/volume/node")
+    except ET.ParseError:
+        return False
+    bricks = [n for n in nodes if (n.findtext("path") or "").startswith("/")]
+    return len(bricks) == count and all(n.findtext("status") == "1" for n in bricks)
+
+
+LAYOUTS = {"dist2": ((), 2), "rep3": (("replica", "3"), 3)}
+
+
+# ================================================================== the measurements (inner)
+def lifecycle(system: System, runs: int, bricks_dir: Path, res: dict) -> None:
+    for i in range(runs):
+        for layout, (words, count) in LAYOUTS.items():
+            name = f"{layout}x{i}"
+            paths = [bricks_dir / f"{name}-b{k}" for k in range(count)]
+            before = listening_brick_ports()
+            rec = res.setdefault(layout, {})
+
+            rec.setdefault("create", []).append(system.run(
+                "volume", "create", name, *words, *[f"{HOST}:{p}" for p in paths], "force")[2])
+            t0 = now()
+            rec.setdefault("start", []).append(system.run("volume", "start", name)[2])
+            up = poll(lambda: len(listening_brick_ports() - before) >= count)
+            if not up:
+                raise RuntimeError(f"{name}: bricks not listening after {WAIT_LIMIT:g} s")
+            rec.setdefault("start_bricks_up", []).append(now() - t0)
+            if not poll(lambda: bricks_online(system, name, count), interval=0.1):
+                raise RuntimeError(f"{name}: `volume status` never showed every brick online")
+            rec.setdefault("set", []).append(
+                system.run("volume", "set", name, "performance.quick-read", "off")[2])
+            ports = listening_brick_ports() - before
+            t0 = now()
+            rec.setdefault("stop", []).append(system.run("volume", "stop", name)[2])
+            if not poll(lambda: not (listening_brick_ports() & ports)):
+                raise RuntimeError(f"{name}: bricks still listening after stop")
+            rec.setdefault("stop_bricks_gone", []).append(now() - t0)
+            rec.setdefault("delete", []).append(system.run("volume", "delete", name)[2])
+            log(f"{system.label} {name}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in rec.items()))
+
+
+def cli_cost(system: System, count: int, res: dict) -> None:
+    vol = "clivol"
+    for _ in range(3):  # warm-up
+        system.run("volume", "info", vol)
+    samples: dict[str, list[float]] = {"version": [], "info": [], "status": [], "set": []}
+    for i in range(count):
+        samples["version"].append(system.run("--version", check=False)[2])
+        samples["info"].append(system.run("volume", "info", vol)[2])
+        samples["status"].append(system.run("volume", "status", vol)[2])
+        samples["set"].append(system.run("volume", "set", vol, "performance.quick-read",
+                                         "off" if i % 2 == 0 else "on")[2])
+    res.update(samples)
+
+
+def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
+    """From the start of `volume set` to the client's "Volume file changed"."""
+    vol = "clivol"
+    point = workdir / "mnt"
+    point.mkdir(exist_ok=True)
+    client_log = workdir / "client.log"
+    out = subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={client_log}",
+                          f"{HOST}:/{vol}", str(point)], capture_output=True, text=True,
+                         timeout=CMD_TIMEOUT)
+    if out.returncode != 0:
+        tail = client_log.read_text(errors="replace")[-2000:] if client_log.exists() else ""
+        raise RuntimeError(f"mount failed: {out.stdout}{out.stderr}\n{tail}")
+    try:
+        (point / "probe").write_text("x\n")
+        value = "on"  # cli_cost left it "on" or "off"; the first set below may be a no-op
+        system.run("volume", "set", vol, "performance.quick-read", value)
+        time.sleep(1.0)
+        marker = "Volume file changed"
+        for i in range(runs):
+            value = "off" if value == "on" else "on"
+            with open(client_log, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                offset = fh.tell()
+            argv = system.cli_argv("volume", "set", vol, "performance.quick-read", value)
+            t0 = now()
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    stdin=subprocess.DEVNULL)
+            t_cmd = t_seen = None
+            buf = b""
+            deadline = t0 + 30.0
+            while (t_cmd is None or t_seen is None) and now() < deadline:
+                if t_cmd is None and proc.poll() is not None:
+                    t_cmd = now() - t0
+                if t_seen is None:
+                    with open(client_log, "rb") as fh:
+                        fh.seek(offset)
+                        buf += fh.read()
+                        offset = fh.tell()
+                    if marker.encode() in buf:
+                        t_seen = now() - t0
+                time.sleep(0.001)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+            if t_seen is None or proc.returncode != 0:
+                raise RuntimeError(f"set {value}: rc {proc.returncode}, client saw no change")
+            res.setdefault("set_cmd", []).append(t_cmd)
+            res.setdefault("refetch", []).append(t_seen)
+            log(f"{system.label} refetch {i}: set {t_cmd:.3f} s, client notified {t_seen:.3f} s")
+            time.sleep(0.5)
+            (point / f"after-{i}").write_text("still works\n")  # the mount still works
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60)
+
+
+def namespaces() -> str:
+    return ",".join(os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "net"))
+
+
+def setup_private_mounts(workdir: Path, outer_ns: str) -> None:
+    """Only in mount and network namespaces of our own (not the outer process's): /run a
+    tmpfs, private glusterd dirs."""
+    mine, theirs = namespaces().split(","), outer_ns.split(",")
+    if len(theirs) != 2 or mine[0] == theirs[0] or mine[1] == theirs[1]:
+        raise SystemExit("volume_ops: refusing to run outside private mount/network namespaces")
+    lib, logs = workdir / "lib", workdir / "log"
+    if Path("/var/lib/glusterd").is_dir():
+        shutil.copytree("/var/lib/glusterd", lib, symlinks=True)  # groups + hooks, as installed
+    lib.mkdir(exist_ok=True)
+    logs.mkdir(exist_ok=True)
+    Path("/var/lib/glusterd").mkdir(parents=True, exist_ok=True)
+    Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+    for argv in (["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "gm-bench-run", "/run"],
+                 ["mount", "--bind", str(lib), "/var/lib/glusterd"],
+                 ["mount", "--bind", str(logs), LOG_DIR]):
+        subprocess.run(argv, check=True, timeout=30)
+    Path(RUN_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def inner(args: argparse.Namespace) -> int:
+    workdir: Path = args.workdir
+    setup_private_mounts(workdir, args.outer_ns)
+    system: System = {"glusterd": Glusterd, "gluster_mgmt": GlusterMgmt}[args.inner](workdir)
+    res: dict = {"system": args.inner, "lifecycle": {}, "cli": {}, "refetch": {}}
+    code = 1
+    try:
+        code_, ver, _ = system.run("--version", check=False)
+        res["version"] = ver.strip().splitlines()[0] if ver.strip() else "?"
+        res["daemon_ready"] = system.start()
+        log(f"{system.label}: ready after {res['daemon_ready']:.2f} s")
+        bricks = workdir / "bricks"
+        bricks.mkdir()
+        lifecycle(system, args.runs, bricks, res["lifecycle"])
+        system.run("volume", "create", "clivol", *[f"{HOST}:{bricks}/clivol-b{k}" for k in (0, 1)],
+                   "force")
+        system.run("volume", "start", "clivol")
+        if not poll(lambda: bricks_online(system, "clivol", 2), interval=0.1):
+            raise RuntimeError("clivol: bricks never online")
+        cli_cost(system, args.cli_runs, res["cli"])
+        refetch(system, args.runs, workdir, res["refetch"])
+        system.run("volume", "stop", "clivol", check=False)
+        code = 0
+    except Exception as exc:  # noqa: BLE001 (reported to the outer process)
+        res["error"] = f"{type(exc).__name__}: {exc}"
+        log(f"{system.label}: FAILED: {res['error']}")
+    finally:
+        system.stop()
+        (workdir / "result.json").write_text(json.dumps(res, indent=1))
+    return code
+
+
+# ================================================================== orchestration (outer)
+def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+
+
+def sweep_namespace(ns: str) -> None:
+    """Kill, by pid, every process left in our namespace (bricks, self-heal, clients)."""
+    for sig, pause in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0), (signal.SIGKILL, 5.0)):
+        pids = [int(p) for p in run(["ip", "netns", "pids", ns]).stdout.split() if p.isdigit()]
+        pids = [p for p in pids if p != os.getpid()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = now() + pause
+        while now() < deadline and any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in pids):
+            time.sleep(0.1)
+    log(f"warning: processes left in {ns}: {run(['ip', 'netns', 'pids', ns]).stdout.split()}")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
+    ns = f"gm-bench-{'gd' if system == 'glusterd' else 'gm'}-{os.getpid()}"
+    sysdir = workdir / system
+    sysdir.mkdir(parents=True)
+    log(f"{system}: network namespace {ns}, work dir {sysdir}")
+    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
+    proc = None
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True,
+                       timeout=30)
+        argv = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
+                sys.executable, str(Path(__file__).resolve()), "--inner", system,
+                "--workdir", str(sysdir), "--runs", str(args.runs),
+                "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces()]
+        proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
+        try:
+            proc.wait(args.time_limit)
+        except subprocess.TimeoutExpired:
+            log(f"{system}: over the time limit ({args.time_limit:g} s), stopping it")
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(20)
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(20)
+        sweep_namespace(ns)
+        subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
+    result_file = sysdir / "result.json"
+    if not result_file.exists():
+        return {"system": system, "error": "no result (killed?)"}
+    return json.loads(result_file.read_text())
+
+
+# ================================================================== report
+def med(values: list[float] | None) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def cell(values: list[float] | None) -> str:
+    if not values:
+        return "n/a"
+    m = statistics.median(values)
+    return f"{m:.3f} ({min(values):.3f}–{max(values):.3f})"
+
+
+def ratio(a: list[float] | None, b: list[float] | None) -> str:
+    ma, mb = med(a), med(b)
+    if ma is None or mb is None or mb == 0:
+        return "n/a"
+    r = ma / mb
+    return f"{r:.2f}×" + (" ⚠" if r > 1.10 else "")
+
+
+ROWS = [  # (label, path into the result)
+    ("CLI start-up only (`--version`, no daemon call)", ("cli", "version")),
+    ("`volume info VOL`", ("cli", "info")),
+    ("`volume status VOL`", ("cli", "status")),
+    ("`volume set VOL performance.quick-read on/off`", ("cli", "set")),
+    ("`volume create` distribute, 2 bricks", ("lifecycle", "dist2", "create")),
+    ("`volume start` distribute (command)", ("lifecycle", "dist2", "start")),
+    ("`volume start` distribute → both bricks listening", ("lifecycle", "dist2", "start_bricks_up")),
+    ("`volume set` distribute (started)", ("lifecycle", "dist2", "set")),
+    ("`volume stop` distribute (command)", ("lifecycle", "dist2", "stop")),
+    ("`volume stop` distribute → bricks gone", ("lifecycle", "dist2", "stop_bricks_gone")),
+    ("`volume delete` distribute", ("lifecycle", "dist2", "delete")),
+    ("`volume create` replica 3", ("lifecycle", "rep3", "create")),
+    ("`volume start` replica 3 (command)", ("lifecycle", "rep3", "start")),
+    ("`volume start` replica 3 → 3 bricks listening", ("lifecycle", "rep3", "start_bricks_up")),
+    ("`volume set` replica 3 (started)", ("lifecycle", "rep3", "set")),
+    ("`volume stop` replica 3 (command)", ("lifecycle", "rep3", "stop")),
+    ("`volume stop` replica 3 → bricks gone", ("lifecycle", "rep3", "stop_bricks_gone")),
+    ("`volume delete` replica 3", ("lifecycle", "rep3", "delete")),
+    ("`volume set` with a FUSE mount (command)", ("refetch", "set_cmd")),
+    ("`volume set` → client logs \"Volume file changed\"", ("refetch", "refetch")),
+]
+
+
+def pick(result: dict, path: tuple[str, ...]) -> list[float] | None:
+    node = result
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, list) else None
+
+
+def pick1(result: dict, key: str) -> list[float] | None:
+    return [result[key]] if isinstance(result.get(key), (int, float)) else None
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> str:
+    gm, gd = results.get("gluster_mgmt", {}), results.get("glusterd", {})
+    lines = [
+        SECTION,
+        "",
+        f"Produced by `{command}` on {datetime.date.today().isoformat()}, on this project's "
+        f"development machine: {machine()}. glusterd: `{gd.get('version', '?')}` (Debian "
+        f"glusterfs-server); gluster_mgmt: `{gm.get('version', '?')}`, embedded store (`local://`).",
+        "",
+        f"Seconds, median (min–max) of {args.runs} runs ({args.cli_runs} for the single CLI "
+        "commands); ratio = gluster_mgmt / glusterd (⚠ above 1.10: gluster_mgmt slower). Every "
+        "command is timed as a whole process (`subprocess.run` of the CLI), as a user or a "
+        "script sees it.",
+        "",
+        "| what | gluster_mgmt | glusterd 10.3 | ratio |",
+        "|---|--:|--:|--:|",
+        f"| daemon start → CLI answers `volume info` | {cell(pick1(gm, 'daemon_ready'))} "
+        f"| {cell(pick1(gd, 'daemon_ready'))} | {ratio(pick1(gm, 'daemon_ready'), pick1(gd, 'daemon_ready'))} |",
+    ]
+    for label, path in ROWS:
+        a, b = pick(gm, path), pick(gd, path)
+        lines.append(f"| {label} | {cell(a)} | {cell(b)} | {ratio(a, b)} |")
+    for name, res in (("gluster_mgmt", gm), ("glusterd", gd)):
+        if res.get("error"):
+            lines += ["", f"**{name} failed:** `{res['error'][:300]}`"]
+    slower = [label for label, path in ROWS if path[-1] != "version"
+              and (r := ratio(pick(gm, path), pick(gd, path))).endswith("⚠")]
+    complete = all(pick(gm, path) and pick(gd, path) for _, path in ROWS)
+    lines += ["", ("gluster_mgmt is slower than glusterd (ratio > 1.10) on: "
+                   + "; ".join(slower) + ".") if slower else
+              "gluster_mgmt is no slower than glusterd (ratio ≤ 1.10) on every row."
+              if complete else "Incomplete run: see the failures above.", ""]
+    lines += METHOD
+    return "\n".join(lines) + "\n"
+
+
+METHOD = [
+    "How: each system runs in a network namespace of its own (loopback only) and a private "
+    "mount namespace (/run a tmpfs, /var/lib/glusterd — a copy of the installed one, hooks "
+    "included — and /var/log/glusterfs bind-mounted from a temporary directory), one system "
+    "after the other on the otherwise busy machine. glusterd runs in the foreground (`-N`, "
+    "log level INFO) with Debian's /etc/glusterfs/glusterd.vol; gluster-mgmtd with "
+    f"`--address {HOST}` and its embedded store in a temporary state dir. Bricks are "
+    f"`{HOST}:/tmp/...` with `force` (same file system as /). Each run creates, starts, sets "
+    "`performance.quick-read off` on, stops and deletes a fresh 2-brick distribute volume, then "
+    "a fresh replica 3 one. \"→ bricks listening\" is from the start of `volume start` until "
+    "every brick's TCP port (≥ 49152) listens in the namespace (polled every 2 ms; `volume "
+    "status` is then checked to show every brick online); \"→ bricks gone\" until those ports "
+    "are closed. The CLI rows are on a started 2-brick volume. The re-fetch rows use a stock "
+    f"`mount -t glusterfs {HOST}:/VOL` client, toggling `performance.quick-read` and polling "
+    "the client log every 1 ms for \"Volume file changed\" (the CLI's exit is timed in parallel).",
+]
+
+
+def write_output(path: Path, section: str) -> None:
+    """Write ``section`` into ``path``, replacing only an earlier section of ours (a "### Notes"
+    part in it, written by hand, is kept) and leaving every other section as it is."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start >= 0:
+        end = text.find("\n## ", start + len(SECTION))
+        old = text[start:end if end >= 0 else len(text)]
+        notes = old.find(NOTES_HEADING)
+        if notes >= 0:
+            section = section.rstrip("\n") + "\n\n" + old[notes:].strip("\n") + "\n"
+        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def the_command() -> str:
+    exe = "python" if Path(sys.executable).name.startswith("python") else sys.executable
+    return " ".join(shlex.quote(p) for p in [exe, *sys.argv])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=5, help="runs of each volume operation (default 5)")
+    p.add_argument("--cli-runs", type=int, default=20,
+                   help="repetitions of each single CLI command (default 20)")
+    p.add_argument("--systems", default=",".join(SYSTEMS),
+                   help="comma-separated, in run order (default: glusterd,gluster_mgmt)")
+    p.add_argument("--output", type=Path, default=None,
+                   help=f"Markdown file whose '{SECTION[3:]}' section is (re)written")
+    p.add_argument("--time-limit", type=float, default=900.0, help="seconds per system")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, results)")
+    p.add_argument("--inner", choices=SYSTEMS, help=argparse.SUPPRESS)
+    p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--outer-ns", default="", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if not 1 <= args.runs <= 50 or not 1 <= args.cli_runs <= 500:
+        p.error("--runs must be 1..50 and --cli-runs 1..500")
+    args.system_list = [s for s in args.systems.split(",") if s]
+    for s in args.system_list:
+        if s not in SYSTEMS:
+            p.error(f"unknown system {s!r}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.inner:
+        return inner(args)
+    if os.geteuid() != 0:
+        raise SystemExit("volume_ops: needs root (network and mount namespaces, FUSE, bricks)")
+    for tool in (GLUSTERFSD, GLUSTER_CLI, "/sbin/mount.glusterfs", "/dev/fuse"):
+        if not os.path.exists(tool):
+            raise SystemExit(f"volume_ops: {tool} missing (Debian's glusterfs-server/-client)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
+    workdir = Path(tempfile.mkdtemp(prefix="gm-bench-vol-"))
+    results: dict[str, dict] = {}
+    try:
+        for system in args.system_list:
+            results[system] = bench_system(system, workdir, args)
+    finally:
+        if args.keep:
+            log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    section = render(results, the_command(), args)
+    print(section)
+    if args.output is not None:
+        write_output(args.output, section)
+    return 0 if not any(r.get("error") for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
