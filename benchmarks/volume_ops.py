@@ -72,6 +72,11 @@ class System:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
+        #: Environment of the daemon and the CLI (None: this process's).
+        self.env: dict[str, str] | None = None
+
+    def prepare(self) -> None:
+        """Anything to do before the daemon starts (untimed)."""
 
     def daemon_argv(self) -> list[str]:
         raise NotImplementedError
@@ -81,11 +86,11 @@ class System:
 
     def start(self) -> float:
         """Start the daemon; return the seconds until its CLI answers ``volume info``."""
-        out = open(self.workdir / "daemon.out", "ab")
-        t0 = now()
-        self.proc = subprocess.Popen(self.daemon_argv(), stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        out.close()
+        with open(self.workdir / "daemon.out", "ab") as out:
+            t0 = now()
+            self.proc = subprocess.Popen(self.daemon_argv(), stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env=self.env)
         deadline = t0 + WAIT_LIMIT
         while now() < deadline:
             if self.proc.poll() is not None:
@@ -112,12 +117,13 @@ class System:
         except OSError:
             return ""
 
-    def run(self, *words: str, check: bool = True) -> tuple[int, str, float]:
+    def run(self, *words: str, check: bool = True,
+            env: dict[str, str] | None = None) -> tuple[int, str, float]:
         """Run one CLI command; (exit code, output, wall seconds)."""
         argv = self.cli_argv(*words)
         t0 = now()
         res = subprocess.run(argv, capture_output=True, text=True, timeout=CMD_TIMEOUT,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, check=False, env=env or self.env)
         elapsed = now() - t0
         if check and res.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): "
@@ -142,6 +148,20 @@ class Glusterd(System):
 
 class GlusterMgmt(System):
     label = "gluster_mgmt"
+
+    def prepare(self) -> None:
+        # As installed by pip: bytecode compiled once and cached. (A development shell may set
+        # PYTHONDONTWRITEBYTECODE=1 with no __pycache__ in the tree: every CLI start then
+        # compiles the package from source; cli_cost measures that case separately.) The cache
+        # goes to the work directory, never into the source tree.
+        import gluster_mgmt
+
+        env = dict(os.environ, PYTHONPYCACHEPREFIX=str(self.workdir / "pycache"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env = env
+        package = Path(gluster_mgmt.__file__).parent
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], env=env,
+                       check=True, timeout=300, stdout=subprocess.DEVNULL)
 
     def daemon_argv(self) -> list[str]:
         return [sys.executable, "-m", "gluster_mgmt.daemon.main",
@@ -211,18 +231,18 @@ def lifecycle(system: System, runs: int, bricks_dir: Path, res: dict) -> None:
                 "volume", "create", name, *words, *[f"{HOST}:{p}" for p in paths], "force")[2])
             t0 = now()
             rec.setdefault("start", []).append(system.run("volume", "start", name)[2])
-            up = poll(lambda: len(listening_brick_ports() - before) >= count)
+            up = poll(lambda b=before, c=count: len(listening_brick_ports() - b) >= c)
             if not up:
                 raise RuntimeError(f"{name}: bricks not listening after {WAIT_LIMIT:g} s")
             rec.setdefault("start_bricks_up", []).append(now() - t0)
-            if not poll(lambda: bricks_online(system, name, count), interval=0.1):
+            if not poll(lambda n=name, c=count: bricks_online(system, n, c), interval=0.1):
                 raise RuntimeError(f"{name}: `volume status` never showed every brick online")
             rec.setdefault("set", []).append(
                 system.run("volume", "set", name, "performance.quick-read", "off")[2])
             ports = listening_brick_ports() - before
             t0 = now()
             rec.setdefault("stop", []).append(system.run("volume", "stop", name)[2])
-            if not poll(lambda: not (listening_brick_ports() & ports)):
+            if not poll(lambda p=ports: not (listening_brick_ports() & p)):
                 raise RuntimeError(f"{name}: bricks still listening after stop")
             rec.setdefault("stop_bricks_gone", []).append(now() - t0)
             rec.setdefault("delete", []).append(system.run("volume", "delete", name)[2])
@@ -240,7 +260,34 @@ def cli_cost(system: System, count: int, res: dict) -> None:
         samples["status"].append(system.run("volume", "status", vol)[2])
         samples["set"].append(system.run("volume", "set", vol, "performance.quick-read",
                                          "off" if i % 2 == 0 else "on")[2])
+    if isinstance(system, GlusterMgmt):
+        nocache = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                       PYTHONPYCACHEPREFIX=str(system.workdir / "no-pycache"))
+        samples["info_nocache"] = [system.run("volume", "info", vol, env=nocache)[2]
+                                   for _ in range(count)]
+        samples.update(in_process_calls(vol, count))
     res.update(samples)
+
+
+def in_process_calls(vol: str, count: int) -> dict[str, list[float]]:
+    """gluster_mgmt only: the same requests from an already running Python process (the CLI's
+    client class, a new connection each), i.e. the command without the CLI's process start."""
+    from gluster_mgmt.cli.client import Client
+
+    calls = {"rpc_info": ("volume/info", lambda i: {"name": vol}),
+             "rpc_status": ("volume/status", lambda i: {"name": vol, "detail": False}),
+             "rpc_set": ("volume/set", lambda i: {"name": vol, "options": [
+                 ["performance.quick-read", "off" if i % 2 == 0 else "on"]]})}
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    for i in range(count):
+        for name, (route, params) in calls.items():
+            t0 = now()
+            with Client(MGMT_SOCKET) as client:
+                reply = client.call(route, params(i))
+            out[name].append(now() - t0)
+            if not reply.ok:
+                raise RuntimeError(f"{route}: {reply.op_errstr}")
+    return out
 
 
 def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
@@ -251,7 +298,7 @@ def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
     client_log = workdir / "client.log"
     out = subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={client_log}",
                           f"{HOST}:/{vol}", str(point)], capture_output=True, text=True,
-                         timeout=CMD_TIMEOUT)
+                         timeout=CMD_TIMEOUT, check=False)
     if out.returncode != 0:
         tail = client_log.read_text(errors="replace")[-2000:] if client_log.exists() else ""
         raise RuntimeError(f"mount failed: {out.stdout}{out.stderr}\n{tail}")
@@ -295,7 +342,7 @@ def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
             time.sleep(0.5)
             (point / f"after-{i}").write_text("still works\n")  # the mount still works
     finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60)
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
 
 
 def namespaces() -> str:
@@ -322,17 +369,38 @@ def setup_private_mounts(workdir: Path, outer_ns: str) -> None:
     Path(RUN_DIR).mkdir(parents=True, exist_ok=True)
 
 
+def start_profiler(system: System, workdir: Path) -> subprocess.Popen:
+    """py-spy attached to gluster-mgmtd: every thread, waiting ones included (--idle), as
+    collapsed stacks (one line per stack and its sample count)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        raise RuntimeError("--profile needs py-spy (pip install py-spy)")
+    assert system.proc is not None
+    return subprocess.Popen([str(spy), "record", "--pid", str(system.proc.pid), "--rate", "200",
+                             "--idle", "--threads", "--format", "raw",
+                             "-o", str(workdir / "profile.txt")],
+                            stdout=subprocess.DEVNULL, stderr=open(workdir / "py-spy.err", "wb"),
+                            stdin=subprocess.DEVNULL)
+
+
 def inner(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
     setup_private_mounts(workdir, args.outer_ns)
     system: System = {"glusterd": Glusterd, "gluster_mgmt": GlusterMgmt}[args.inner](workdir)
     res: dict = {"system": args.inner, "lifecycle": {}, "cli": {}, "refetch": {}}
     code = 1
+    profiler = None
     try:
-        code_, ver, _ = system.run("--version", check=False)
+        system.prepare()
+        _, ver, _ = system.run("--version", check=False)
         res["version"] = ver.strip().splitlines()[0] if ver.strip() else "?"
         res["daemon_ready"] = system.start()
         log(f"{system.label}: ready after {res['daemon_ready']:.2f} s")
+        for words in (("volume", "info"), ("volume", "status"), ("--xml", "volume", "status"),
+                      ("volume", "set", "nosuchvol", "performance.quick-read", "off")):
+            system.run(*words, check=False)  # warm-up, untimed
+        if args.profile and isinstance(system, GlusterMgmt):
+            profiler = start_profiler(system, workdir)
         bricks = workdir / "bricks"
         bricks.mkdir()
         lifecycle(system, args.runs, bricks, res["lifecycle"])
@@ -349,6 +417,12 @@ def inner(args: argparse.Namespace) -> int:
         res["error"] = f"{type(exc).__name__}: {exc}"
         log(f"{system.label}: FAILED: {res['error']}")
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            try:
+                profiler.wait(60)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
         system.stop()
         (workdir / "result.json").write_text(json.dumps(res, indent=1))
     return code
@@ -356,7 +430,7 @@ def inner(args: argparse.Namespace) -> int:
 
 # ================================================================== orchestration (outer)
 def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, **kw)
 
 
 def sweep_namespace(ns: str) -> None:
@@ -397,7 +471,8 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
         argv = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
                 sys.executable, str(Path(__file__).resolve()), "--inner", system,
                 "--workdir", str(sysdir), "--runs", str(args.runs),
-                "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces()]
+                "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces(),
+                *(["--profile", str(args.profile)] if args.profile else [])]
         proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
         try:
             proc.wait(args.time_limit)
@@ -415,6 +490,10 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
             proc.wait(20)
         sweep_namespace(ns)
         subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
+    if args.profile and (sysdir / "profile.txt").exists():
+        args.profile.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sysdir / "profile.txt", args.profile / f"{system}-profile.txt")
+        log(f"{system}: py-spy profile in {args.profile / f'{system}-profile.txt'}")
     result_file = sysdir / "result.json"
     if not result_file.exists():
         return {"system": system, "error": "no result (killed?)"}
@@ -442,10 +521,15 @@ def ratio(a: list[float] | None, b: list[float] | None) -> str:
 
 
 ROWS = [  # (label, path into the result)
-    ("CLI start-up only (`--version`, no daemon call)", ("cli", "version")),
+    ("`--version` (CLI process start-up, no daemon call)", ("cli", "version")),
     ("`volume info VOL`", ("cli", "info")),
     ("`volume status VOL`", ("cli", "status")),
     ("`volume set VOL performance.quick-read on/off`", ("cli", "set")),
+    ("`volume info VOL`, no bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty cache)",
+     ("cli", "info_nocache")),
+    ("daemon round trip, `volume/info` (in-process client, no CLI start)", ("cli", "rpc_info")),
+    ("daemon round trip, `volume/status` (in-process client)", ("cli", "rpc_status")),
+    ("daemon round trip, `volume/set` (in-process client)", ("cli", "rpc_set")),
     ("`volume create` distribute, 2 bricks", ("lifecycle", "dist2", "create")),
     ("`volume start` distribute (command)", ("lifecycle", "dist2", "start")),
     ("`volume start` distribute → both bricks listening", ("lifecycle", "dist2", "start_bricks_up")),
@@ -463,6 +547,9 @@ ROWS = [  # (label, path into the result)
     ("`volume set` with a FUSE mount (command)", ("refetch", "set_cmd")),
     ("`volume set` → client logs \"Volume file changed\"", ("refetch", "refetch")),
 ]
+
+
+GM_ONLY = ("info_nocache", "rpc_info", "rpc_status", "rpc_set")
 
 
 def pick(result: dict, path: tuple[str, ...]) -> list[float] | None:
@@ -502,19 +589,19 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
     lines = [
         SECTION,
         "",
-        f"Produced by `{command}` on {datetime.date.today().isoformat()}, on this project's "
+        (f"Produced by `{command}` on {datetime.date.today().isoformat()}, on this project's "
         f"development machine: {machine()}. glusterd: `{gd.get('version', '?')}` (Debian "
-        f"glusterfs-server); gluster_mgmt: `{gm.get('version', '?')}`, embedded store (`local://`).",
+        f"glusterfs-server); gluster_mgmt: `{gm.get('version', '?')}`, embedded store (`local://`)."),
         "",
-        f"Seconds, median (min–max) of {args.runs} runs ({args.cli_runs} for the single CLI "
+        (f"Seconds, median (min–max) of {args.runs} runs ({args.cli_runs} for the single CLI "
         "commands); ratio = gluster_mgmt / glusterd (⚠ above 1.10: gluster_mgmt slower). Every "
         "command is timed as a whole process (`subprocess.run` of the CLI), as a user or a "
-        "script sees it.",
+        "script sees it."),
         "",
         "| what | gluster_mgmt | glusterd 10.3 | ratio |",
         "|---|--:|--:|--:|",
-        f"| daemon start → CLI answers `volume info` | {cell(pick1(gm, 'daemon_ready'))} "
-        f"| {cell(pick1(gd, 'daemon_ready'))} | {ratio(pick1(gm, 'daemon_ready'), pick1(gd, 'daemon_ready'))} |",
+        (f"| daemon start → CLI answers `volume info` | {cell(pick1(gm, 'daemon_ready'))} "
+        f"| {cell(pick1(gd, 'daemon_ready'))} | {ratio(pick1(gm, 'daemon_ready'), pick1(gd, 'daemon_ready'))} |"),
     ]
     for label, path in ROWS:
         a, b = pick(gm, path), pick(gd, path)
@@ -522,9 +609,10 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
     for name, res in (("gluster_mgmt", gm), ("glusterd", gd)):
         if res.get("error"):
             lines += ["", f"**{name} failed:** `{res['error'][:300]}`"]
-    slower = [label for label, path in ROWS if path[-1] != "version"
-              and (r := ratio(pick(gm, path), pick(gd, path))).endswith("⚠")]
-    complete = all(pick(gm, path) and pick(gd, path) for _, path in ROWS)
+    slower = [label for label, path in ROWS if path[-1] != "version" and path[-1] not in GM_ONLY
+              and ratio(pick(gm, path), pick(gd, path)).endswith("⚠")]
+    complete = all(pick(gm, path) and (pick(gd, path) or path[-1] in GM_ONLY)
+                   for _, path in ROWS)
     lines += ["", ("gluster_mgmt is slower than glusterd (ratio > 1.10) on: "
                    + "; ".join(slower) + ".") if slower else
               "gluster_mgmt is no slower than glusterd (ratio ≤ 1.10) on every row."
@@ -534,7 +622,7 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
 
 
 METHOD = [
-    "How: each system runs in a network namespace of its own (loopback only) and a private "
+    ("How: each system runs in a network namespace of its own (loopback only) and a private "
     "mount namespace (/run a tmpfs, /var/lib/glusterd — a copy of the installed one, hooks "
     "included — and /var/log/glusterfs bind-mounted from a temporary directory), one system "
     "after the other on the otherwise busy machine. glusterd runs in the foreground (`-N`, "
@@ -547,7 +635,7 @@ METHOD = [
     "status` is then checked to show every brick online); \"→ bricks gone\" until those ports "
     "are closed. The CLI rows are on a started 2-brick volume. The re-fetch rows use a stock "
     f"`mount -t glusterfs {HOST}:/VOL` client, toggling `performance.quick-read` and polling "
-    "the client log every 1 ms for \"Volume file changed\" (the CLI's exit is timed in parallel).",
+    "the client log every 1 ms for \"Volume file changed\" (the CLI's exit is timed in parallel)."),
 ]
 
 
@@ -584,6 +672,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", type=Path, default=None,
                    help=f"Markdown file whose '{SECTION[3:]}' section is (re)written")
     p.add_argument("--time-limit", type=float, default=900.0, help="seconds per system")
+    p.add_argument("--profile", type=Path, default=None,
+                   help="DIR: record gluster-mgmtd with py-spy (all threads, idle included) into "
+                        "DIR/gluster_mgmt-profile.txt (slows it: do not publish those numbers)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, results)")
     p.add_argument("--inner", choices=SYSTEMS, help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.servers import wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,10 +70,10 @@ class DaemonProcess:
         daemon leaves them running, as glusterd does)."""
         self.stop()
         for pidfile in self.run_dir.rglob("*.pid") if self.run_dir.exists() else ():
-            try:
-                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-            except (ValueError, OSError):
-                pass
+            pid = read_pid(str(pidfile))
+            # a stale pidfile's pid may belong to someone else by now: check what runs there
+            if pid_runs(pid, "glusterfsd") or pid_runs(pid, "glusterfs"):
+                os.kill(pid, signal.SIGKILL)
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

@@ -14,6 +14,8 @@ import pytest
 
 from tests.daemon.cluster_fixture import REPO, _env
 
+REFERENCE_CLI = REPO.parent / "shared" / "reference" / "glusterd-10.3" / "cli"
+
 
 def wait_for(predicate, timeout: float, interval: float = 0.3) -> bool:
     deadline = time.monotonic() + timeout
@@ -131,3 +133,32 @@ def test_volume_info_xml_is_glusterd_schema(cluster3, tmp_path):
     assert volume.findtext("name") == "dv" and volume.findtext("typeStr") == "Distribute"
     assert [b.findtext("name") for b in volume.findall("bricks/brick")] == [
         f"127.0.0.2:{tmp_path}/d1", f"127.0.0.3:{tmp_path}/d2"]
+
+
+def test_reference_error_messages(cluster3, tmp_path):
+    """The error cases of ../shared/reference/glusterd-10.3/cli/error-*.txt, through the daemon."""
+    d1 = cluster3[0]
+    reference = REFERENCE_CLI
+    # error-replica-count.txt: glusterd's root-partition refusal (tmp_path is on "/" here)
+    result = d1.cli("volume", "create", "bad", f"127.0.0.2:{tmp_path}/x1")
+    expected = (reference / "error-replica-count.txt").read_text().strip().replace(
+        "vm:/bricks/x1", f"127.0.0.2:{tmp_path}/x1")
+    assert result.returncode == 1 and (result.stdout + result.stderr).strip() == expected
+    assert d1.cli("volume", "info", "bad").returncode == 1  # nothing half-created
+    # error-exists.txt
+    d1.cli("volume", "create", "v1", f"127.0.0.2:{tmp_path}/v1b", "force", check=True)
+    result = d1.cli("volume", "create", "v1", f"127.0.0.2:{tmp_path}/other", "force")
+    assert (result.stdout + result.stderr).strip() == (reference / "error-exists.txt").read_text().strip()
+    # error-unknown-option.txt and error-bad-option-value.txt
+    result = d1.cli("volume", "set", "v1", "no.such.option", "1")
+    assert (result.stdout + result.stderr).strip() == (reference / "error-unknown-option.txt").read_text().strip()
+    result = d1.cli("volume", "set", "v1", "performance.quick-read", "maybe")
+    assert (result.stdout + result.stderr).strip() == (reference / "error-bad-option-value.txt").read_text().strip()
+    # error-bad-name.txt (the CLI refuses it before asking the daemon, as gluster's does)
+    result = d1.cli("volume", "create", "bad name", f"127.0.0.2:{tmp_path}/n", "force")
+    assert (result.stdout + result.stderr).strip() == (reference / "error-bad-name.txt").read_text().strip()
+    # a replica count the bricks do not fit
+    result = d1.cli("volume", "create", "r2", "replica", "3", f"127.0.0.2:{tmp_path}/a",
+                    f"127.0.0.3:{tmp_path}/b", "force")
+    assert result.returncode == 1 and "failed" in result.stdout + result.stderr
+    assert d1.cli("volume", "list", check=True).stdout.split() == ["v1"]

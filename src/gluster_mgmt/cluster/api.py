@@ -27,7 +27,7 @@ from gluster_mgmt.errors import (
     ValidationError,
     ValueTooLargeError,
 )
-from gluster_mgmt.executor import Executor, Step
+from gluster_mgmt.executor import Executor, Step, TransactionFailed
 from gluster_mgmt.store.base import MAX_TXN_OPS, Store
 from gluster_mgmt.store.types import ABSENT, Op, Put
 
@@ -55,10 +55,21 @@ class Cluster:
     def step(self, handler: str, peer_uuid: str, args: dict[str, Any]) -> Step:
         return Step(name=handler, peers=(peer_uuid,), args=args)
 
-    def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op]) -> Any:
-        """Run steps on peers, then commit atomically (see gluster_mgmt.executor)."""
+    def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op],
+            conflict: str | None = None) -> Any:
+        """Run steps on peers, then commit atomically (see gluster_mgmt.executor). Failures read
+        as glusterd's: a step's own error on this node, "Staging failed on HOST. Error: ..."
+        on another; ``conflict`` is the message when the final compare-and-swap loses."""
         try:
             return self.executor.run(name, steps, locks=locks, commit=commit)
+        except TransactionFailed as exc:
+            if exc.conflict:
+                raise OperationFailed(conflict or str(exc), exc.errno) from exc
+            if exc.peer == self.node_uuid or not exc.peer:
+                raise OperationFailed(exc.error or str(exc), exc.errno) from exc
+            view = next((v for v in self.peers.all() if v.peer.uuid == exc.peer), None)
+            host = view.peer.hostnames[0] if view and view.peer.hostnames else exc.peer
+            raise OperationFailed(f"Staging failed on {host}. Error: {exc.error}", exc.errno) from exc
         except LockTimeoutError:
             raise OperationFailed(
                 f"Another transaction is in progress for {name.split()[-1]}. Please try again "

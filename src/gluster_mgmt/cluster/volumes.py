@@ -121,6 +121,7 @@ class Volumes:
             f"volume create {name}", self._prepare_steps(volume.uuid, volume.bricks, force),
             locks=[f"volume-{name}"],
             commit=[Put(self.layout.volume(name), encode_volume(volume), ABSENT)],
+            conflict=f"Volume {name} already exists",
         )
         return volume
 
@@ -263,7 +264,8 @@ class Volumes:
             raise _busy(before.name)
         after = after.evolve(version=before.version + 1)
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
-                         commit=[Put(entry_key, encode_volume(after), current.revision)])
+                         commit=[Put(entry_key, encode_volume(after), current.revision)],
+                         conflict=_busy(before.name).args[0])
 
 
 def _layout(count: int, replica, arbiter, disperse, disperse_data, redundancy) -> tuple[VolumeType, dict[str, Any]]:

@@ -58,6 +58,8 @@ class StoreMgmtBackend:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     # ------------------------------------------------------------------ volume cache + FETCHSPEC
     def _follow(self) -> None:

@@ -83,15 +83,31 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
 
 
 class _Commit:
-    """In-process wake-up for watchers after a local commit (other processes are polled)."""
+    """In-process wake-up for watchers after a local commit (other processes are polled).
 
-    conditions: dict[str, threading.Condition] = {}
-    guard = threading.Lock()
+    A counter, not a bare notify: a commit landing between a watcher's read and its wait
+    must not be slept through."""
+
+    _all: dict[str, "_Commit"] = {}
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.count = 0
 
     @classmethod
-    def condition(cls, path: str) -> threading.Condition:
-        with cls.guard:
-            return cls.conditions.setdefault(path, threading.Condition())
+    def of(cls, path: str) -> "_Commit":
+        with cls._guard:
+            return cls._all.setdefault(path, cls())
+
+    def notify(self) -> None:
+        with self.condition:
+            self.count += 1
+            self.condition.notify_all()
+
+    def wait_after(self, seen: int, timeout: float) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.count != seen, timeout)
 
 
 class LocalStore(Store):
@@ -107,9 +123,8 @@ class LocalStore(Store):
         self.path = url.path
         self.root = ""  # the file is the namespace
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
-        self._committed = _Commit.condition(os.path.realpath(self.path))
+        self._closed = False
+        self._committed = _Commit.of(os.path.realpath(self.path))
         directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -125,6 +140,8 @@ class LocalStore(Store):
 
     # ------------------------------------------------------------------ connection handling
     def _db(self) -> sqlite3.Connection:
+        if self._closed:
+            raise UnavailableError(f"local store {self.path} is closed")
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
@@ -133,8 +150,6 @@ class LocalStore(Store):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             self._local.db = db
-            with self._guard:
-                self._connections.append(db)
         return db
 
     @contextlib.contextmanager
@@ -170,8 +185,7 @@ class LocalStore(Store):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-        with self._committed:
-            self._committed.notify_all()
+        self._committed.notify()
 
     def _init_schema(self) -> None:
         self._db().executescript(_SCHEMA)
@@ -315,12 +329,14 @@ class LocalStore(Store):
             return _LocalLease(self, cursor.lastrowid, ttl)
 
     def _close(self) -> None:
-        with self._guard:
-            connections, self._connections = self._connections, []
-        for db in connections:
+        """Close this thread's connection; other threads' connections close when their
+        threads end (closing a connection another thread may be using can crash SQLite)."""
+        self._closed = True
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
             with contextlib.suppress(sqlite3.Error):
                 db.close()
-        self._local = threading.local()
 
 
 def _conflict_message(key: str, expect: Expectation, current: tuple[int, int] | None) -> str:
@@ -358,14 +374,14 @@ class _LocalWatch(Watch):
         self._thread.start()
 
     def _stop(self) -> None:
-        with self.store._committed:
-            self.store._committed.notify_all()
+        self.store._committed.notify()
 
     def _run(self) -> None:
         low, high = _prefix_range(self.prefix)
         seen = self.revision
         next_expiry_check = 0.0
-        while not self.closed:
+        while not self.closed and not self.store._closed:
+            commits_seen = self.store._committed.count
             try:
                 now = _clock()
                 if now >= next_expiry_check:
@@ -393,9 +409,8 @@ class _LocalWatch(Watch):
                             ])
             except StoreError:
                 pass  # the file may be busy for a moment; keep polling
-            with self.store._committed:
-                if not self.closed:
-                    self.store._committed.wait(POLL_INTERVAL)
+            if not self.closed:
+                self.store._committed.wait_after(commits_seen, POLL_INTERVAL)
 
     def _reap_expired(self, now: float) -> None:
         db = self.store._db()
