@@ -1,9 +1,9 @@
 """The Python API of a Gluster cluster: what `gluster-mgmt` and the daemon's REST API call.
 
-Embedding orchestrators use it directly::
+Embedding orchestrators use it directly (docs/api.md)::
 
-    cluster = Cluster.open("etcd://10.0.0.1:2379/gluster", node_uuid)
-    cluster.volumes.create("v1", ["host1:/bricks/b1", "host2:/bricks/b1"], replica=2)
+    with Cluster.attach("etcd://10.0.0.1:2379/gluster") as cluster:
+        cluster.volumes.create("v1", ["host1:/bricks/b1", "host2:/bricks/b1"], replica=2)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import uuid as uuid_module
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,41 @@ class Cluster:
         self.local_hostnames = tuple(local_hostnames)
         self.peers = Peers(self)
         self.volumes = Volumes(self)
+
+    @classmethod
+    def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":
+        """Join a cluster's store as a coordinator only (no bricks, no inbox): steps run on the
+        peers' daemons. ``cluster_id`` may be omitted when the store holds one cluster."""
+        from gluster_mgmt.executor import StoreExecutor
+        from gluster_mgmt.store import open_store
+
+        store = open_store(store_url)
+        try:
+            if cluster_id is None:
+                ids = sorted(e.key.split("/")[1] for e in store.list("clusters/")
+                             if e.key.endswith("/info") and e.key.count("/") == 2)
+                if len(ids) != 1:
+                    raise OperationFailed(
+                        f"the store holds {len(ids)} clusters ({', '.join(ids) or 'none'}); "
+                        "name the one to attach to", errno.EINVAL)
+                cluster_id = ids[0]
+            elif store.get(Layout(cluster_id).info) is None:
+                raise OperationFailed(f"the store holds no cluster {cluster_id}", errno.ENOENT)
+            node_uuid = str(uuid_module.uuid4())
+            prefix = Layout(cluster_id).prefix
+            return cls(store, cluster_id, node_uuid, StoreExecutor(store, prefix, node_uuid))
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def step(self, handler: str, peer_uuid: str, args: dict[str, Any]) -> Step:
         return Step(name=handler, peers=(peer_uuid,), args=args)
