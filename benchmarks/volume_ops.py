@@ -349,7 +349,7 @@ def namespaces() -> str:
     return ",".join(os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "net"))
 
 
-def setup_private_mounts(workdir: Path, outer_ns: str) -> None:
+def setup_private_mounts(workdir: Path, outer_ns: str, hooks: bool = True) -> None:
     """Only in mount and network namespaces of our own (not the outer process's): /run a
     tmpfs, private glusterd dirs."""
     mine, theirs = namespaces().split(","), outer_ns.split(",")
@@ -358,6 +358,8 @@ def setup_private_mounts(workdir: Path, outer_ns: str) -> None:
     lib, logs = workdir / "lib", workdir / "log"
     if Path("/var/lib/glusterd").is_dir():
         shutil.copytree("/var/lib/glusterd", lib, symlinks=True)  # groups + hooks, as installed
+    if not hooks:
+        shutil.rmtree(lib / "hooks", ignore_errors=True)
     lib.mkdir(exist_ok=True)
     logs.mkdir(exist_ok=True)
     Path("/var/lib/glusterd").mkdir(parents=True, exist_ok=True)
@@ -385,7 +387,7 @@ def start_profiler(system: System, workdir: Path) -> subprocess.Popen:
 
 def inner(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
-    setup_private_mounts(workdir, args.outer_ns)
+    setup_private_mounts(workdir, args.outer_ns, hooks=not args.no_hooks)
     system: System = {"glusterd": Glusterd, "gluster_mgmt": GlusterMgmt}[args.inner](workdir)
     res: dict = {"system": args.inner, "lifecycle": {}, "cli": {}, "refetch": {}}
     code = 1
@@ -472,7 +474,8 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
                 sys.executable, str(Path(__file__).resolve()), "--inner", system,
                 "--workdir", str(sysdir), "--runs", str(args.runs),
                 "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces(),
-                *(["--profile", str(args.profile)] if args.profile else [])]
+                *(["--profile", str(args.profile)] if args.profile else []),
+                *(["--no-hooks"] if args.no_hooks else [])]
         proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
         try:
             proc.wait(args.time_limit)
@@ -617,7 +620,10 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
                    + "; ".join(slower) + ".") if slower else
               "gluster_mgmt is no slower than glusterd (ratio ≤ 1.10) on every row."
               if complete else "Incomplete run: see the failures above.", ""]
-    lines += METHOD
+    method = " ".join(METHOD)
+    if args.no_hooks:
+        method = method.replace("hooks included", "its hook scripts removed (`--no-hooks`)")
+    lines.append(method)
     return "\n".join(lines) + "\n"
 
 
@@ -675,6 +681,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, default=None,
                    help="DIR: record gluster-mgmtd with py-spy (all threads, idle included) into "
                         "DIR/gluster_mgmt-profile.txt (slows it: do not publish those numbers)")
+    p.add_argument("--no-hooks", action="store_true",
+                   help="run glusterd without the installed hook scripts (/var/lib/glusterd/hooks)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, results)")
     p.add_argument("--inner", choices=SYSTEMS, help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)

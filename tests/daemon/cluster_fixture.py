@@ -63,7 +63,13 @@ class DaemonProcess:
             self.proc.wait(30)
 
     def stop(self) -> None:
+        self.signal_only(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
         self.signal(signal.SIGTERM)
+
+    def signal_only(self, sig: int) -> None:
+        """Send ``sig`` (SIGSTOP, SIGCONT...) without waiting for the process to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
 
     def stop_all(self) -> None:
         """Stop the daemon and every brick / self-heal process it left running (a stopped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -162,3 +163,37 @@ def test_reference_error_messages(cluster3, tmp_path):
                     f"127.0.0.3:{tmp_path}/b", "force")
     assert result.returncode == 1 and "failed" in result.stdout + result.stderr
     assert d1.cli("volume", "list", check=True).stdout.split() == ["v1"]
+
+
+def test_coordinator_killed_mid_transaction_leaves_nothing_behind(cluster3, tmp_path, lease_ttl):
+    """The coordinator dies (SIGKILL) after one peer prepared its brick and while another has
+    not answered: once its lease expires the transaction is rolled back by a survivor, the
+    lock is free and nothing is half-created."""
+    d1, d2, d3 = cluster3
+    b2, b3 = tmp_path / "k2", tmp_path / "k3"
+    d3.signal_only(signal.SIGSTOP)  # d3 will not answer its step for now
+    create = subprocess.Popen(
+        [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(d1.socket), "volume",
+         "create", "kv", f"{d2.address}:{b2}", f"{d3.address}:{b3}", "force"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO)
+    try:
+        assert wait_for(lambda: _marked(b2), 20), d1.log_tail()  # d2 did its part
+        d1.kill()  # the coordinator dies mid-transaction
+    finally:
+        d3.signal_only(signal.SIGCONT)
+        create.communicate(timeout=60)
+    recovered = lambda: (not _marked(b2) and d2.cli("volume", "info", "kv").returncode == 1  # noqa: E731
+                         and "rolled-back" in d2.cli("txn", "list").stdout)
+    assert wait_for(recovered, lease_ttl * 3 + 40), d2.cli("txn", "list").stdout + d2.log_tail()
+    assert not _marked(b3)
+    # no stuck lock, no brick left marked: the same create now succeeds from another node
+    out = d2.cli("volume", "create", "kv", f"{d2.address}:{b2}", f"{d3.address}:{b3}", "force",
+                 check=True).stdout
+    assert "success" in out
+
+
+def _marked(path) -> bool:
+    try:
+        return bool(os.getxattr(path, "trusted.glusterfs.volume-id"))
+    except OSError:
+        return False

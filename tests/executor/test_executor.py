@@ -59,6 +59,14 @@ def lock_is_free(store, name: str) -> bool:
     return True
 
 
+def final_debug(nodes) -> str:
+    """What a failed wait saw (for the assertion message)."""
+    lines = [json.dumps(t.to_dict()) for t in nodes.executors[0].list_transactions()]
+    lines += [repr(e) for e in nodes.store.list(f"{PREFIX}inbox/")]
+    lines += [repr(e) for e in nodes.log]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- success
 def test_steps_run_on_their_peers_and_commit_atomically(nodes, store):
     a, b, c = (nodes.agent(n) for n in ("node-a", "node-b", "node-c"))
@@ -297,7 +305,7 @@ def test_sigkilled_coordinator_is_rolled_back(nodes, store, store_url):
             records = nodes.executors[0].list_transactions()
             return records[0] if records else None
 
-        assert wait_until(lambda: record() is not None and record().finished, expiry), (record(), store.list(f"{PREFIX}active/"), store.list(f"{PREFIX}coordinators/"), nodes.executors[0].recover())
+        assert wait_until(lambda: record() is not None and record().finished, expiry), (record(), store.list(f"{PREFIX}active/"), store.list(f"{PREFIX}coordinators/"), final_debug(nodes))
         final = record()
         assert final.state == ROLLED_BACK and final.coordinator == "node-x"
         assert final.recovered_by in ("node-a", "node-b")

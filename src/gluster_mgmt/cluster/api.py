@@ -88,9 +88,6 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def step(self, handler: str, peer_uuid: str, args: dict[str, Any]) -> Step:
-        return Step(name=handler, peers=(peer_uuid,), args=args)
-
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op],
             conflict: str | None = None) -> Any:
         """Run steps on peers, then commit atomically (see gluster_mgmt.executor). Failures read

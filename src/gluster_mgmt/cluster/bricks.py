@@ -100,5 +100,27 @@ def unprepare_brick(path: str, volume_id: str, created: bool) -> None:
             pass
 
 
-def release_brick(path: str, volume_id: str) -> None:
-    """After ``volume delete``: glusterd leaves the marks (so a brick is not reused by mistake)."""
+def prepare_local_bricks(node_uuid: str, args: dict) -> dict:
+    """The ``brick.prepare`` step on one host: prepare the bricks it owns, all or none."""
+    done: list[dict] = []
+    try:
+        for brick in args["bricks"]:
+            if brick["host_uuid"] == node_uuid:
+                done.append({"path": brick["path"],
+                             **prepare_brick(brick["hostname"], brick["path"], args["volume_id"], args["force"])})
+    except BaseException:
+        unprepare_local_bricks(node_uuid, args, {"prepared": done})
+        raise
+    return {"prepared": done}
+
+
+def unprepare_local_bricks(node_uuid: str, args: dict, result: dict | None) -> None:
+    """Undo of ``brick.prepare``. Without a result (the do was cut short by a crash) only our
+    volume-id marks are removed: whether we created a directory is unknown, so it stays."""
+    if result is not None:
+        for brick in result["prepared"]:
+            unprepare_brick(brick["path"], args["volume_id"], brick["created"])
+        return
+    for brick in args["bricks"]:
+        if brick["host_uuid"] == node_uuid:
+            unprepare_brick(brick["path"], args["volume_id"], created=False)

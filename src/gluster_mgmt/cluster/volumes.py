@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, options
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
+from gluster_mgmt.executor import Step
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.store.types import ABSENT, Delete, Put
 
@@ -94,13 +95,15 @@ class Volumes:
         model.check_bricks_distinct(bricks)
         return bricks
 
-    def _prepare_steps(self, volume_id: str, bricks: Sequence[Brick], force: bool):
-        return [
-            self.cluster.step(BRICK_PREPARE, brick.host_uuid,
-                              {"hostname": brick.hostname, "path": brick.path,
-                               "volume_id": volume_id, "force": force})
-            for brick in bricks
-        ]
+    def _prepare_steps(self, volume_id: str, bricks: Sequence[Brick], force: bool) -> list[Step]:
+        """One step on every host of ``bricks`` at once; each host prepares its own."""
+        hosts = tuple(dict.fromkeys(b.host_uuid for b in bricks))
+        if not hosts:
+            return []
+        return [Step(BRICK_PREPARE, hosts, {
+            "volume_id": volume_id, "force": force,
+            "bricks": [{"host_uuid": b.host_uuid, "hostname": b.hostname, "path": b.path} for b in bricks],
+        })]
 
     def create(self, name: str, bricks: Sequence[str], replica: int | None = None,
                arbiter: int | None = None, disperse: int | None = None,

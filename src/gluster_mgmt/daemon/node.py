@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from gluster_mgmt.cluster import Cluster
-from gluster_mgmt.cluster.bricks import prepare_brick, unprepare_brick
+from gluster_mgmt.cluster.bricks import prepare_local_bricks, unprepare_local_bricks
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.identity import Membership, node_uuid
@@ -53,7 +53,8 @@ class Daemon:
         #: Held while the node switches clusters, so requests never see half a switch.
         self.switching = threading.RLock()
         self.steps = StepRegistry()
-        self.steps.register(BRICK_PREPARE, self._prepare_brick, self._unprepare_brick)
+        self.steps.register(BRICK_PREPARE, lambda args: prepare_local_bricks(self.uuid, args),
+                            lambda args, result: unprepare_local_bricks(self.uuid, args, result))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -181,13 +182,6 @@ class Daemon:
         if cluster is None:
             raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
         return cluster
-
-    # ------------------------------------------------------------------ brick steps (run here)
-    def _prepare_brick(self, args: dict[str, Any]) -> dict[str, Any]:
-        return prepare_brick(args["hostname"], args["path"], args["volume_id"], args["force"])
-
-    def _unprepare_brick(self, args: dict[str, Any], result: dict[str, Any] | None) -> None:
-        unprepare_brick(args["path"], args["volume_id"], bool(result and result.get("created")))
 
     # ------------------------------------------------------------------ membership operations
     def peer_probe(self, host: str) -> dict[str, Any]:
