@@ -28,7 +28,6 @@ from gluster_mgmt.errors import (
 )
 from gluster_mgmt.store import (
     ABSENT,
-    ANY,
     MAX_TXN_OPS,
     MAX_VALUE_SIZE,
     Check,

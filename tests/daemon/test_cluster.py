@@ -197,3 +197,52 @@ def _marked(path) -> bool:
         return bool(os.getxattr(path, "trusted.glusterfs.volume-id"))
     except OSError:
         return False
+
+
+def test_brick_operations(cluster3, tmp_path):
+    d1, d2, d3 = cluster3
+    a, b, c = d1.address, d2.address, d3.address
+    d1.cli("volume", "create", "bv", f"{a}:{tmp_path}/b1", "force", check=True)
+    d1.cli("volume", "add-brick", "bv", f"{b}:{tmp_path}/b2", "force", check=True)
+    info = d3.cli("volume", "info", "bv", check=True).stdout
+    assert "Number of Bricks: 2" in info and f"Brick2: {b}:{tmp_path}/b2" in info
+    # distribute -> replica 2 by adding one brick per existing one
+    d1.cli("volume", "add-brick", "bv", "replica", "2", f"{c}:{tmp_path}/b3", f"{c}:{tmp_path}/b4",
+           "force", check=True)
+    info = d1.cli("volume", "info", "bv", check=True).stdout
+    assert "Type: Distributed-Replicate" in info and "Number of Bricks: 2 x 2 = 4" in info
+    assert os.getxattr(f"{tmp_path}/b4", "trusted.glusterfs.volume-id")
+    d1.cli("volume", "replace-brick", "bv", f"{c}:{tmp_path}/b4", f"{b}:{tmp_path}/b5", "commit",
+           "force", check=True)
+    info = d1.cli("volume", "info", "bv", check=True).stdout
+    assert f"{b}:{tmp_path}/b5" in info and f"{c}:{tmp_path}/b4" not in info
+    bad = d1.cli("volume", "add-brick", "bv", f"{a}:{tmp_path}/b6", "force")
+    assert bad.returncode == 1 and "Incorrect number of bricks supplied 1 with count 2" in bad.stdout + bad.stderr
+    d1.cli("--mode=script", "volume", "remove-brick", "bv", "replica", "1", f"{c}:{tmp_path}/b3",
+           f"{b}:{tmp_path}/b5", "force", check=True)
+    info = d1.cli("volume", "info", "bv", check=True).stdout
+    assert "Type: Distribute" in info and "Number of Bricks: 2" in info
+
+
+def test_transactions_are_visible(cluster3, tmp_path):
+    d1, d2, _ = cluster3
+    d1.cli("volume", "create", "tv", f"{d2.address}:{tmp_path}/t1", "force", check=True)
+    listing = d2.cli("txn", "list", check=True).stdout
+    txn_id = next(line.split()[0] for line in listing.splitlines() if "committed" in line)
+    shown = d2.cli("txn", "show", txn_id, check=True).stdout
+    assert "volume create tv" in shown and "brick.prepare" in shown
+
+
+def test_tcp_api_requires_the_cluster_secret(cluster3):
+    from gluster_mgmt.daemon.peer_client import call_peer
+    from gluster_mgmt.errors import OperationFailed
+
+    d1, d2, _ = cluster3
+    with pytest.raises(OperationFailed) as err:
+        call_peer(d2.address, d2.api_port, "volume/list", {}, secret=None)
+    assert "does not prove the cluster secret" in str(err.value)
+    with pytest.raises(OperationFailed):
+        call_peer(d2.address, d2.api_port, "volume/list", {}, secret="not-the-secret")
+    secret = __import__("json").loads((d1.state_dir / "cluster.json").read_text())["secret"]
+    assert call_peer(d2.address, d2.api_port, "volume/list", {}, secret=secret) == {"volumes": []}
+    assert oct(os.stat(d1.state_dir / "cluster.json").st_mode & 0o777) == "0o600"

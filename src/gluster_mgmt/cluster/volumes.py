@@ -17,7 +17,7 @@ from gluster_mgmt import model, options
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
-from gluster_mgmt.store.types import ABSENT, Delete, Put
+from gluster_mgmt.store.types import ABSENT, Put
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.api import Cluster

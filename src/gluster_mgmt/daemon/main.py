@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 
 from gluster_mgmt.daemon.config import load_config
 from gluster_mgmt.daemon.node import Daemon
@@ -41,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     daemon = Daemon(config)
     try:
         daemon.start()
-    except GlusterMgmtError as exc:
+    except (GlusterMgmtError, OSError) as exc:  # store unreachable, port taken...
         log.error("cannot start: %s", exc)
+        daemon.stop()
         return 1
     api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES)
     servers = [UnixApiServer(config.socket, api), TcpApiServer(config.address, config.api_port, api)]

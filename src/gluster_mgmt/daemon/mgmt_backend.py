@@ -13,7 +13,6 @@ from gluster_mgmt import volgen
 from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import RevisionCompactedError, StoreError
-from gluster_mgmt.mgmt_rpc.gluster_dict import encode_dict
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, Volfile
 from gluster_mgmt.model import Volume

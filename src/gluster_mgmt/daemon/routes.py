@@ -11,9 +11,23 @@ from gluster_mgmt.model import VolumeStatus
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
+    from gluster_mgmt.executor import TransactionRecord
 
 #: Routes a TCP caller may use without proving the cluster secret: being probed.
 OPEN_ROUTES = frozenset({"cluster/join"})
+
+
+def txn_view(record: "TransactionRecord") -> dict[str, Any]:
+    """A transaction record in the CLI's terms (gluster_mgmt.cli.client, `txn/show`)."""
+    error_of = lambda step: next((o.error for o in step.outcomes.values() if o.error), None)  # noqa: E731
+    return {
+        "id": record.id, "operation": record.name, "state": record.state,
+        "coordinator": record.coordinator, "started": record.created,
+        "finished": record.updated if record.finished else None, "error": record.error,
+        "recovered_by": record.recovered_by, "locks": list(record.locks),
+        "steps": [{"name": s.name, "targets": list(s.targets), "state": s.status,
+                   "error": error_of(s)} for s in record.steps],
+    }
 
 
 def build_routes(daemon: "Daemon") -> dict[str, Any]:
@@ -76,10 +90,10 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                             for k, v, d in cluster().volumes.get(p["name"], p["key"])]}
 
     def txn_list(_: dict) -> dict:
-        return {"transactions": [t.to_dict() for t in daemon.executor.list_transactions()]}
+        return {"transactions": [txn_view(t) for t in daemon.executor.list_transactions()]}
 
     def txn_show(p: dict) -> dict:
-        return {"transaction": daemon.executor.get_transaction(p["id"]).to_dict()}
+        return {"transaction": txn_view(daemon.executor.get_transaction(p["id"]))}
 
     def changed(volume) -> dict:
         return {"volume": public(volume)}

@@ -106,6 +106,16 @@ def check_expectation(key: str, expect: object) -> Expectation:
     )
 
 
+def conflict_message(key: str, expect: Expectation, found: int | None) -> str:
+    """What a lost compare-and-swap says, the same on every backend (``found``: the key's
+    revision, None when absent)."""
+    if expect is Expect.ABSENT:
+        return f"key {key!r} already exists (revision {found})"
+    if found is None:
+        return f"key {key!r} does not exist (expected revision {expect})"
+    return f"key {key!r} is at revision {found}, expected {expect}"
+
+
 @attrs.frozen
 class StoreURL:
     """A parsed store URL: ``scheme://[user[:secret]@]host:port[,host:port...][/root][?k=v]``."""
@@ -341,6 +351,8 @@ class Store(abc.ABC):
     default_port: ClassVar[int | None] = None
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
+        if self.default_port is not None and not url.hosts:
+            raise StoreError(f"{self.name} store URL {url.redacted()} names no host")
         self.url = url
         self.root = url.root
         self.timeout = float(url.params.get("timeout", timeout))

@@ -24,10 +24,9 @@ from gluster_mgmt.errors import (
     StoreTimeoutError,
     UnavailableError,
 )
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
 from gluster_mgmt.store.types import (
     Capabilities,
-    Check,
     Delete,
     Entry,
     EventKind,
@@ -275,7 +274,7 @@ class LocalStore(Store):
             self._expire(db, _clock())
             current = self._current(db, key)
             if not self._holds(current, expect):
-                raise ConflictError(_conflict_message(key, expect, current), (key,))
+                raise ConflictError(conflict_message(key, expect, current and current[0]), (key,))
             revision = self._next_revision(db)
             self._apply_put(db, revision, key, value, current, lease)
             return revision
@@ -285,7 +284,7 @@ class LocalStore(Store):
             self._expire(db, _clock())
             current = self._current(db, key)
             if not self._holds(current, expect):
-                raise ConflictError(_conflict_message(key, expect, current), (key,))
+                raise ConflictError(conflict_message(key, expect, current and current[0]), (key,))
             if current is None:
                 return None
             revision = self._next_revision(db)
@@ -337,14 +336,6 @@ class LocalStore(Store):
             self._local.db = None
             with contextlib.suppress(sqlite3.Error):
                 db.close()
-
-
-def _conflict_message(key: str, expect: Expectation, current: tuple[int, int] | None) -> str:
-    if expect is Expect.ABSENT:
-        return f"key {key!r} already exists (revision {current[0]})"
-    if current is None:
-        return f"key {key!r} does not exist (expected revision {expect})"
-    return f"key {key!r} is at revision {current[0]}, expected {expect}"
 
 
 class _LocalLease(Lease):

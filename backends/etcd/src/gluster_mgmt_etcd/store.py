@@ -28,7 +28,7 @@ from gluster_mgmt.errors import (
     UnavailableError,
     ValueTooLargeError,
 )
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
 from gluster_mgmt.store.types import (
     Capabilities,
     Delete,
@@ -127,8 +127,6 @@ class EtcdStore(Store):
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         super().__init__(url, timeout)
-        if not url.hosts:
-            raise StoreError(f"etcd store URL {url.redacted()} names no host")
         self._prefix = self.root.encode()
         self._credentials = self._tls_credentials(url.params)
         self._targets = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts]
@@ -310,7 +308,7 @@ class EtcdStore(Store):
         if response.succeeded:
             return response.header.revision
         kvs = response.responses[0].response_range.kvs
-        raise ConflictError(_conflict_message(key, expect, kvs[0].mod_revision if kvs else None), (key,))
+        raise ConflictError(conflict_message(key, expect, kvs[0].mod_revision if kvs else None), (key,))
 
     # ------------------------------------------------------------------ primitives
     def _get(self, key: str) -> Entry | None:
@@ -370,7 +368,7 @@ class EtcdStore(Store):
         if len(failed) == 1:
             kvs = response.responses[[op.key for op in checked].index(failed[0])].response_range.kvs
             expect = next(op.expect for op in checked if op.key == failed[0])
-            message = _conflict_message(failed[0], expect, kvs[0].mod_revision if kvs else None)
+            message = conflict_message(failed[0], expect, kvs[0].mod_revision if kvs else None)
         else:
             message = f"transaction expectation failed for {', '.join(failed)}"
         raise ConflictError(message, failed)
@@ -401,14 +399,6 @@ class EtcdStore(Store):
         for conn in connections:
             if conn is not None:
                 conn.close()
-
-
-def _conflict_message(key: str, expect: Expectation, found: int | None) -> str:
-    if expect is _ABSENT:
-        return f"key {key!r} already exists (revision {found})"
-    if found is None:
-        return f"key {key!r} does not exist (expected revision {expect})"
-    return f"key {key!r} is at revision {found}, expected {expect}"
 
 
 class _EtcdLease(Lease):

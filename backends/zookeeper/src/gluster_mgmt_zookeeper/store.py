@@ -16,7 +16,6 @@ Revisions are zxids: global, increasing, the same for every znode a ``multi`` to
 
 from __future__ import annotations
 
-import logging
 import struct
 import threading
 import time
@@ -45,7 +44,7 @@ from gluster_mgmt.errors import (
     UnavailableError,
     ValueTooLargeError,
 )
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
 from gluster_mgmt.store.types import (
     Capabilities,
     Check,
@@ -150,8 +149,6 @@ class ZooKeeperStore(Store):
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         super().__init__(url, timeout)
-        if not url.hosts:
-            raise StoreError(f"zookeeper store URL {url.redacted()} names no host")
         if not self.root:
             self.root = "gluster_mgmt/"
         self.base = "/" + self.root.rstrip("/")
@@ -668,12 +665,7 @@ def _conflict_message(ops, nodes, failed, to_path) -> str:
         if op.key not in failed:
             continue
         node = nodes[to_path(op.key)]
-        if op.expect is Expect.ABSENT:
-            parts.append(f"key {op.key!r} already exists (revision {node.revision})")
-        elif not node.is_key:
-            parts.append(f"key {op.key!r} does not exist (expected revision {op.expect})")
-        else:
-            parts.append(f"key {op.key!r} is at revision {node.revision}, expected {op.expect}")
+        parts.append(conflict_message(op.key, op.expect, node.revision if node.is_key else None))
     if len(ops) == 1:
         return parts[0]
     return "transaction expectation failed: " + "; ".join(parts)
