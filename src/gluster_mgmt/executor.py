@@ -13,6 +13,9 @@ Key layout, under the cluster prefix ``P`` given to ``StoreExecutor`` (e.g. ``cl
 ``P/txns/<txn>``
     the transaction record (JSON, see ``TransactionRecord``); its revision fences writers:
     the coordinator and a recoverer only ever update it by compare-and-swap.
+``P/active/<txn>``
+    present while the transaction is running or rolling back (written with the record,
+    removed with its final state): the recoverers' cheap index.
 ``P/coordinators/<txn>``
     ``coordinator:<node>`` or ``recoverer:<node>``, bound to the lease of whoever drives the
     transaction; a record still active without it is an orphan to roll back.
@@ -26,6 +29,13 @@ Key layout, under the cluster prefix ``P`` given to ``StoreExecutor`` (e.g. ``cl
 
 A handler is told which delivery it runs (``current_delivery()``): a message redelivered
 after a crash carries the same txn id and step index with a higher ``attempt``.
+
+Why undo is safe with unknown outcomes: undo goes to every target of a step that was handed
+out, and each agent decides from what it recorded itself — it undoes a do that completed
+(or was interrupted by a crash), and skips one that failed or never ran. An agent handles
+its messages one at a time in creation order, so an undo always comes after its do; a do
+whose transaction is no longer running is dropped, never started late. Locks are
+``gluster_mgmt.lock`` locks named as given (so ``Cluster.volume_lock`` excludes them too).
 """
 
 from __future__ import annotations
@@ -345,7 +355,7 @@ class StoreExecutor(Executor):
                  registry: StepRegistry | None = None, lease: Lease | None = None, *,
                  lease_ttl: float | None = None, lock_timeout: float = 10.0,
                  undo_timeout: float = 30.0, recover_interval: float = 5.0,
-                 resync_interval: float = 30.0, keep_transactions: int = 100,
+                 resync_interval: float = 10.0, keep_transactions: int = 100,
                  prune_every: int = 10) -> None:
         self.store = store
         self.prefix = check_prefix(prefix)

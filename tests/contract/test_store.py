@@ -5,9 +5,7 @@ Every test talks to a real server (etcd, Consul, ZooKeeper) or the embedded SQLi
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gluster_mgmt import open_store
+from tests.helpers import spawn, wait_for
 from gluster_mgmt.errors import (
     ConflictError,
     InvalidKeyError,
@@ -56,24 +55,8 @@ def final_state(events) -> dict[str, bytes | None]:
     return state
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except (UnavailableError, StoreTimeoutError):
-            pass
-        time.sleep(interval)
-    return predicate()
-
-
 def worker(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.contract.workers", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return spawn("tests.contract.workers", *args)
 
 
 def expiry_wait(store, ttl: float) -> float:
@@ -333,11 +316,21 @@ def test_revoking_a_lease_removes_its_keys(store):
         store.put("alive/n2", b"x", lease=lease)
 
 
+def test_a_transaction_binds_only_the_puts_that_name_the_lease(store):
+    lease = store.lease(store.capabilities.min_lease_ttl)
+    store.transaction([Put("alive/leased", b"1", lease=lease), Put("config/kept", b"2")])
+    assert store.get("alive/leased").lease == lease.id
+    assert store.get("config/kept").lease is None
+    lease.revoke()
+    assert store.get("alive/leased") is None
+    assert store.get("config/kept").value == b"2"
+
+
 def test_lease_expires_without_keep_alive(store):
     ttl = store.capabilities.min_lease_ttl
     lease = store.lease(ttl)
     store.put("alive/n1", b"up", lease=lease)
-    assert wait_until(lambda: store.get("alive/n1") is None, expiry_wait(store, ttl))
+    assert wait_for(lambda: store.get("alive/n1") is None, expiry_wait(store, ttl))
     with pytest.raises(LeaseExpiredError):
         lease.refresh()
 
@@ -360,7 +353,7 @@ def test_lease_keys_vanish_when_the_holder_is_killed(store, store_url):
         assert store.get("alive/holder").value == b"held"
         holder.kill()  # SIGKILL: no revoke, no goodbye
         holder.wait()
-        assert wait_until(lambda: store.get("alive/holder") is None, expiry_wait(store, ttl))
+        assert wait_for(lambda: store.get("alive/holder") is None, expiry_wait(store, ttl))
     finally:
         holder.kill()
         holder.wait()
@@ -442,7 +435,7 @@ def test_server_restart_during_use(store, store_server):
         finally:
             store_server.start()
         # It recovers: the same Store object works again, and the watch resumed.
-        assert wait_until(lambda: store.put("s/after", b"3") > 0, 60)
+        assert wait_for(lambda: store.put("s/after", b"3") > 0, 60)
         store.delete("s/before")
         events = collect(watch, 2, timeout=60)
     assert final_state(events) == {"s/after": b"3", "s/before": None}
@@ -456,7 +449,7 @@ def test_watch_catches_up_on_changes_made_while_it_was_disconnected(store, store
         store_server.kill()
         store_server.start()
         with open_store(store_server.url(store.url.root.rstrip("/"))) as other:
-            assert wait_until(lambda: other.put("d/b", b"2") > 0, 60)
+            assert wait_for(lambda: other.put("d/b", b"2") > 0, 60)
             other.delete("d/a")
         events = collect(watch, 2, timeout=60)
     assert final_state(events) == {"d/b": b"2", "d/a": None}

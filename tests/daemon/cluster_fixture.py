@@ -12,13 +12,9 @@ import time
 from pathlib import Path
 
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from tests.helpers import child_env
 from tests.servers import wait_for_port
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
 
 
 class DaemonProcess:
@@ -46,7 +42,7 @@ class DaemonProcess:
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
              "--config", "/nonexistent"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
         deadline = time.monotonic() + 30
@@ -88,7 +84,7 @@ class DaemonProcess:
         """Run `gluster-mgmt --socket SOCK ARGS...` against this daemon."""
         result = subprocess.run(
             [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(self.socket), *args],
-            capture_output=True, text=True, env=_env(), input=stdin, timeout=120)
+            capture_output=True, text=True, env=child_env(), input=stdin, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"gluster-mgmt {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")

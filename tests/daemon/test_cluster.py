@@ -8,23 +8,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.daemon.cluster_fixture import REPO, _env
+from tests.daemon.cluster_fixture import REPO
+from tests.helpers import child_env, wait_for
 
 REFERENCE_CLI = REPO.parent / "shared" / "reference" / "glusterd-10.3" / "cli"
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def test_probe_forms_one_cluster(cluster3):
@@ -118,7 +109,7 @@ def test_concurrent_conflicting_creates_one_wins(cluster3, tmp_path):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(daemon.socket),
              "volume", "create", "race", f"127.0.0.{index + 2}:{tmp_path}/race{index}", "force"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO))
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env(), cwd=REPO))
     outcomes = [p.communicate(timeout=120)[0] for p in procs]
     assert sum("success" in o for o in outcomes) == 1, outcomes
     info = cluster3[0].cli("volume", "info", "race", "--xml", check=True).stdout
@@ -175,7 +166,7 @@ def test_coordinator_killed_mid_transaction_leaves_nothing_behind(cluster3, tmp_
     create = subprocess.Popen(
         [sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", str(d1.socket), "volume",
          "create", "kv", f"{d2.address}:{b2}", f"{d3.address}:{b3}", "force"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env(), cwd=REPO)
     try:
         assert wait_for(lambda: _marked(b2), 20), d1.log_tail()  # d2 did its part
         d1.kill()  # the coordinator dies mid-transaction

@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import collections
-import os
 import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gluster_mgmt.errors import StoreError, StoreTimeoutError, UnavailableError
+from gluster_mgmt.errors import StoreError
 from gluster_mgmt.executor import StoreExecutor, announce
 from tests.executor.workers import registry
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import spawn
 PREFIX = "clusters/c1/"
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except (UnavailableError, StoreTimeoutError):
-            pass
-        time.sleep(interval)
-    return predicate()
-
-
 def worker(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.executor.workers", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return spawn("tests.executor.workers", *args)
+
+
+
 
 
 def stop_worker(proc: subprocess.Popen) -> None:

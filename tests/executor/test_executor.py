@@ -20,7 +20,8 @@ from gluster_mgmt.executor import (
     UnknownTransaction,
 )
 from gluster_mgmt.store import ABSENT, Put
-from tests.executor.conftest import PREFIX, stop_worker, wait_until, worker
+from tests.executor.conftest import PREFIX, stop_worker, worker
+from tests.helpers import wait_for
 from tests.executor.workers import WORK
 
 CONFIG = f"{PREFIX}volumes/v1"
@@ -212,7 +213,7 @@ def test_store_trouble_mid_run_hands_the_transaction_to_recovery(nodes, store, m
         a.run("interrupted", [work("s1", "node-a")], commit=[Put(CONFIG, b"v1", ABSENT)])
     monkeypatch.undo()
     (txn,) = a.list_transactions()
-    assert wait_until(lambda: a.get_transaction(txn.id).state == ROLLED_BACK, 20)
+    assert wait_for(lambda: a.get_transaction(txn.id).state == ROLLED_BACK, 20)
     assert a.get_transaction(txn.id).recovered_by == "node-a"
     assert nodes.entries() == [("do", "node-a", "s1"), ("undo", "node-a", "s1")]
     assert store.get(CONFIG) is None
@@ -224,7 +225,7 @@ def test_dead_target_fails_the_step_at_once(nodes, store):
     nodes.alive("node-d", d_lease)  # announced, but its agent is not running
     box = run_in_thread(a, "needs d", [work("s1", "node-a"), work("s2", "node-d")],
                         commit=[Put(CONFIG, b"v1", ABSENT)], deadline=120)
-    assert wait_until(lambda: inbox(store, "node-d") != [], 20)
+    assert wait_for(lambda: inbox(store, "node-d") != [], 20)
     d_lease.revoke()  # node-d dies (its lease is gone) while its step is pending
     box["thread"].join(20)
     assert not box["thread"].is_alive(), "a dead peer must fail the step well before the deadline"
@@ -237,7 +238,7 @@ def test_dead_target_fails_the_step_at_once(nodes, store):
 
     # node-d comes back after the transaction ended: its late do is dropped, nothing undone.
     nodes.agent("node-d")
-    assert wait_until(lambda: inbox(store, "node-d") == [], 20)
+    assert wait_for(lambda: inbox(store, "node-d") == [], 20)
     assert nodes.entries(node="node-d") == []
 
     # A target that is not alive at all fails before anything is handed to it.
@@ -251,7 +252,7 @@ def test_delivery_survives_an_agent_restart(nodes, store):
     a = nodes.agent("node-a")
     nodes.alive("node-b")  # the daemon is up, its agent is restarting
     box = run_in_thread(a, "restart", [work("s1", "node-b")], deadline=60)
-    assert wait_until(lambda: inbox(store, "node-b") != [], 20)
+    assert wait_for(lambda: inbox(store, "node-b") != [], 20)
     time.sleep(0.5)
     nodes.executor("node-b").start()
     box["thread"].join(30)
@@ -269,7 +270,7 @@ def test_agent_killed_mid_step_gets_the_step_again(nodes, store, store_url, tmp_
         assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
         a = nodes.agent("node-a")
         box = run_in_thread(a, "redelivery", [work("s1", "node-p", sleep_first=60)], deadline=60)
-        assert wait_until(lambda: logfile.exists() and logfile.read_text(), 20)
+        assert wait_for(lambda: logfile.exists() and logfile.read_text(), 20)
         proc.kill()
         proc.wait()
         nodes.executor("node-p").start()  # the restarted agent
@@ -299,13 +300,14 @@ def test_sigkilled_coordinator_is_rolled_back(nodes, store, store_url):
         proc.wait()
         nodes.gates["g"].set()  # node-b's do completes after its coordinator died
         ttl = store.capabilities.min_lease_ttl
-        expiry = ttl + store.capabilities.lease_expiry_slack + 15.0
+        # Lease expiry, then one recovery scan and two undos (each bounded by undo_timeout).
+        expiry = ttl + store.capabilities.lease_expiry_slack + 30.0
 
         def record():
             records = nodes.executors[0].list_transactions()
             return records[0] if records else None
 
-        assert wait_until(lambda: record() is not None and record().finished, expiry), (record(), store.list(f"{PREFIX}active/"), store.list(f"{PREFIX}coordinators/"), final_debug(nodes))
+        assert wait_for(lambda: record() is not None and record().finished, expiry), final_debug(nodes)
         final = record()
         assert final.state == ROLLED_BACK and final.coordinator == "node-x"
         assert final.recovered_by in ("node-a", "node-b")
@@ -326,11 +328,11 @@ def test_a_late_coordinator_cannot_commit_after_recovery(nodes, store):
     (txn,) = a.list_transactions()
     # Simulate the coordinator's lease expiring: its coordinator key disappears.
     store.delete(f"{PREFIX}coordinators/{txn.id}")
-    assert wait_until(lambda: a.get_transaction(txn.id).state != "running", 20)
+    assert wait_for(lambda: a.get_transaction(txn.id).state != "running", 20)
     nodes.gates["f"].set()
     box["thread"].join(30)
     assert isinstance(box.get("error"), TransactionFailed), box
     assert store.get(CONFIG) is None
-    assert wait_until(lambda: a.get_transaction(txn.id).state == ROLLED_BACK, 20)
+    assert wait_for(lambda: a.get_transaction(txn.id).state == ROLLED_BACK, 20)
     assert a.get_transaction(txn.id).recovered_by == "node-a"
     assert "lost transaction" in str(box["error"])

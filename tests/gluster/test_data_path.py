@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.gluster
 
@@ -20,16 +21,6 @@ LAYOUTS = {
     "arb": (("replica", "3", "arbiter", "1"), 3),
     "disp": (("disperse", "3", "redundancy", "1"), 3),
 }
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def brick_status(daemon, volume: str) -> list[dict]:

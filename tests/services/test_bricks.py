@@ -17,6 +17,7 @@ import pytest
 
 from gluster_mgmt.cluster.volumes import encode_volume
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
+from tests.helpers import wait_for
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
 from gluster_mgmt.services.bricks import (
     BrickDirError,
@@ -29,15 +30,6 @@ from gluster_mgmt.services.supervisor import pid_runs, read_pid
 
 REFERENCE = Path("/work/shared/reference/glusterd-10.3/cli/process-command-lines.txt")
 NODE = "2a17f7f0-4393-48d6-9f76-8db4e14a2772"
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 # ---------------------------------------------------------------------- command lines

@@ -7,12 +7,12 @@ import os
 import signal
 import sys
 import textwrap
-import time
 
 import pytest
 
 from gluster_mgmt.services import ServiceSpec, load_service_manager
 from gluster_mgmt.services.supervisor import ServiceError, pid_runs, read_pid
+from tests.helpers import wait_for
 
 DAEMONIZING = textwrap.dedent("""
     import os, sys, time
@@ -44,15 +44,6 @@ def spec(tmp_path, name="svc", program=DAEMONIZING) -> ServiceSpec:
     script.write_text(program)
     pidfile = str(tmp_path / f"{name}.pid")
     return ServiceSpec(name, (sys.executable, str(script), pidfile), pidfile, str(tmp_path / f"{name}.log"))
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_start_status_stop(supervisor, tmp_path):

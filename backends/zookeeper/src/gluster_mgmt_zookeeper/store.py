@@ -423,8 +423,6 @@ class ZooKeeperStore(Store):
         if failed:
             raise ConflictError(_conflict_message(ops, nodes, failed, self._path), failed)
 
-        want_owner = lease.id if lease is not None else 0
-        ephemeral = lease is not None
         txn = client.transaction()
         dirs_made: set[str] = set()      # missing directories this multi creates
         removed: dict[str, int] = {}     # znodes this multi deletes (path -> depth)
@@ -461,6 +459,10 @@ class ZooKeeperStore(Store):
                     body.append(("create", path, b"", False))
                     body.append(("delete", path, -1))
             elif isinstance(op, Put):
+                # Each put is bound to its own lease, or to none: the txn's lease only picks
+                # the session the multi runs on.
+                ephemeral = op.lease is not None
+                want_owner = op.lease.id if op.lease is not None else 0
                 put_paths.add(path)
                 if not node.exists:
                     make_dirs(op.key, temp=False)

@@ -1,0 +1,42 @@
+"""Small things every test package needs: polling with a deadline, and running a module of
+this repository in a child process (so a test can SIGKILL it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` passes
+    (its last value is returned). A store that is briefly unavailable counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (UnavailableError, StoreTimeoutError):
+            pass
+        time.sleep(interval)
+    return predicate()
+
+
+def child_env() -> dict[str, str]:
+    """The environment a child process needs to import gluster_mgmt and tests from this tree."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+
+
+def spawn(module: str, *args: str) -> subprocess.Popen:
+    """``python -m module args...`` from the repository, with text pipes."""
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=child_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
