@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from gluster_mgmt.services.supervisor import pid_runs
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.gluster
@@ -33,7 +34,7 @@ def online_bricks(daemon, volume: str, count: int):
     def check():
         bricks = [n for n in brick_status(daemon, volume) if n.get("path", "").startswith("/")]
         return bricks if len(bricks) == count and all(n["status"] == "1" for n in bricks) else None
-    return wait_for(check, 60)
+    return wait_for(check, 60, interval=0.2)
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -92,7 +93,11 @@ def test_volume_end_to_end(gluster_daemon, mounts, tmp_path, layout):
     pids = [int(n["pid"]) for n in running]
     ports = [int(n["port"]) for n in running]
     daemon.cli("--mode=script", "volume", "stop", layout, check=True)
-    assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30)
+    assert wait_for(lambda: not any(pid_runs(p) for p in pids), 30), \
+        [open(f"/proc/{p}/stat").read() for p in pids if os.path.exists(f"/proc/{p}")]
+    # and the daemon (their subreaper) collects them: no zombies left behind
+    assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10), \
+        f"brick processes left unreaped: {[_status(p) for p in pids if os.path.exists(f'/proc/{p}')]}"
     assert not any(_listening(port) for port in ports)
     stopped = daemon.cli("volume", "status", layout)
     assert stopped.returncode == 1 and f"Volume {layout} is not started" in stopped.stdout + stopped.stderr
@@ -114,3 +119,50 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_volume_set_on_any_peer_reaches_clients_of_every_daemon(gluster_daemons, mounts, tmp_path):
+    d1, d2 = gluster_daemons(2)
+    d1.cli("peer", "probe", d2.address, check=True)
+    d1.cli("volume", "create", "spread", f"{d1.address}:{tmp_path}/s1", f"{d2.address}:{tmp_path}/s2",
+           "force", check=True)
+    d1.cli("volume", "start", "spread", check=True)
+    assert online_bricks(d2, "spread", 2), brick_status(d2, "spread")
+    point, client_log = mounts("spread", host=d2.address)  # volfile and port lookups from d2 / d1
+    for i in range(6):
+        (point / f"f{i}").write_text(str(i))
+    on_bricks = [p.name for b in ("s1", "s2") for p in (tmp_path / b).iterdir() if not p.name.startswith(".")]
+    assert sorted(on_bricks) == [f"f{i}" for i in range(6)]
+    d1.cli("volume", "set", "spread", "performance.quick-read", "off", check=True)  # on the other peer
+    assert wait_for(lambda: "Volume file changed" in client_log.read_text(errors="replace"), 20)
+    assert (point / "f3").read_text() == "3"
+
+
+def test_daemon_restart_readopts_running_bricks(gluster_daemon, mounts, tmp_path):
+    daemon = gluster_daemon
+    daemon.cli("volume", "create", "keep", "replica", "3",
+               *[f"{daemon.address}:{tmp_path}/k{i}" for i in range(3)], "force", check=True)
+    daemon.cli("volume", "start", "keep", check=True)
+    before = {(n["path"], n["pid"], n["port"]) for n in online_bricks(daemon, "keep", 3)}
+    point, client_log = mounts("keep")
+    (point / "a").write_text("a")
+    daemon.stop()  # bricks keep serving without the daemon, as with glusterd
+    assert all(os.path.exists(f"/proc/{pid}") for _, pid, _ in before)
+    (point / "b").write_text("b")
+    daemon.start()
+    after = {(n["path"], n["pid"], n["port"]) for n in online_bricks(daemon, "keep", 3)}
+    assert after == before  # re-adopted from their pidfiles: same processes, same ports
+    daemon.cli("volume", "set", "keep", "performance.quick-read", "off", check=True)
+    # the client's mgmt connection comes back to the new daemon and it takes the new graph
+    # (notified, or re-fetched on reconnect: quick-read off changes the graph's shape)
+    changed = ("Volume file changed", "switched to graph")
+    assert wait_for(lambda: any(m in client_log.read_text(errors="replace") for m in changed), 30)
+    assert (point / "b").read_text() == "b"
+
+
+def _status(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return " ".join(line.strip() for line in f if line.startswith(("Name", "State", "PPid")))
+    except OSError:
+        return f"{pid}: gone"

@@ -49,11 +49,15 @@ def become_subreaper() -> None:
         pass
 
 
-def reap(pid: int | None) -> None:
-    """Collect ``pid``'s exit status if it is our (adopted) child and has exited."""
-    if pid:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
+def reap(pid: int | None) -> bool:
+    """Collect ``pid``'s exit status if it is our (adopted) child; True once it is collected
+    (or is not ours to collect), False while it has not exited yet."""
+    if not pid:
+        return True
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except (ChildProcessError, OSError):
+        return True
 
 
 def read_pid(pidfile: str) -> int | None:
@@ -71,7 +75,9 @@ def pid_runs(pid: int | None, argv0: str | None = None) -> bool:
         return False
     try:
         with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+            # A zombie leader whose other threads still run is a process that is still exiting
+            # (glusterfsd leaves from a signal-handling thread): not gone yet.
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z" and len(os.listdir(f"/proc/{pid}/task")) <= 1:
                 return False
         if argv0 is not None:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -99,6 +105,8 @@ class ProcessSupervisor(ServiceManager):
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._poll = poll_interval
+        #: Processes we stopped or lost that may still have to be collected (no zombies).
+        self._unreaped: set[int] = set()
         become_subreaper()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
         self._thread.start()
@@ -109,6 +117,8 @@ class ProcessSupervisor(ServiceManager):
             current = self._services.get(spec.name)
             if current is not None and current.spec == spec and pid_runs(current.pid, spec.argv[0]):
                 return self._state(current)
+            if current is not None and current.pid:
+                self._unreaped.add(current.pid)  # replaced: collect its exit, if it was ours
             entry = _Supervised(spec)
             adopted = read_pid(spec.pidfile)
             if pid_runs(adopted, spec.argv[0]):
@@ -127,6 +137,8 @@ class ProcessSupervisor(ServiceManager):
         pid = entry.pid if pid_runs(entry.pid) else read_pid(entry.spec.pidfile)
         if pid_runs(pid, entry.spec.argv[0]):
             _terminate(pid, timeout)
+            with self._lock:
+                self._unreaped.add(pid)
         if entry.child is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 entry.child.wait(1)
@@ -189,12 +201,15 @@ class ProcessSupervisor(ServiceManager):
     def _watch(self) -> None:
         while not self._stop.wait(self._poll):
             with self._lock:
+                pending = set(self._unreaped)
+            collected = {pid for pid in pending if reap(pid)}
+            with self._lock:
+                self._unreaped -= collected
+            with self._lock:
                 entries = list(self._services.values())
             for entry in entries:
                 if entry.child is not None:
                     entry.child.poll()  # reap our own children: no zombies
-                else:
-                    reap(entry.pid)
                 now = time.monotonic()
                 if pid_runs(entry.pid, entry.spec.argv[0]):
                     if now - entry.started > BACKOFF_MAX * 2:
@@ -206,6 +221,8 @@ class ProcessSupervisor(ServiceManager):
                     if self._services.get(entry.spec.name) is not entry:
                         continue  # stopped meanwhile
                     log.warning("%s (pid %s) died; restarting", entry.spec.name, entry.pid)
+                    if entry.child is None and entry.pid:
+                        self._unreaped.add(entry.pid)  # (under self._lock here)
                     entry.restarts += 1
                     entry.next_try = now + entry.backoff
                     entry.backoff = min(entry.backoff * 2, BACKOFF_MAX)
@@ -220,9 +237,14 @@ def _terminate(pid: int, timeout: float) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reap(pid)
         if not pid_runs(pid):
+            reap(pid)  # it may have just become a zombie: collect it now or never
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not pid_runs(pid):
+            break
+        time.sleep(0.01)
+    reap(pid)
