@@ -329,11 +329,12 @@ GLUSTERFSD = "/usr/sbin/glusterfsd"
 @pytest.mark.skipif(not os.path.exists(GLUSTERFSD), reason="glusterfsd not installed")
 @pytest.mark.skipif(os.geteuid() != 0, reason="bricks need root (trusted.* xattrs)")
 def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_path, run_dirs,
-                                                  supervisor, mgmt_server, monkeypatch):
+                                                  supervisor, mgmt_server):
     """Stock glusterfsd started with glusterd's command line fetches its volfile from our mgmt
     RPC server, signs in (the registry records its pid), serves its port, and signs out
     when the volume stops."""
-    from tests.services.conftest import StoreBackend
+    from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
+    from gluster_mgmt.services.bricks import BrickSpecs
 
     host = "127.0.0.2"
     volume = make_volume(tmp_path, node_uuid, hostname=host)
@@ -341,13 +342,13 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
                            options={"transport.address-family": "inet"})
     save(store, layout, volume)
     ports = PortRegistry(store, layout, node_uuid, None, address=host)
-    backend = StoreBackend(store, layout, ports, str(tmp_path / "workdir"))
+    # the daemon's own MgmtBackend: volfiles through volgen, portmap through the registry
+    backend = StoreMgmtBackend(store, layout, node_uuid, ports, BrickSpecs(node_uuid, *run_dirs))
     server = mgmt_server(backend, host)
     assert server.port != 24007
+    backend.start(server.server)
     reconciler = Reconciler(store, layout, node_uuid, host, supervisor(), ports,
                             run_dirs[0], run_dirs[1], server.port)
-    backend.shd_pidfile = reconciler.specs.shd_pidfile
-    backend.patch_getspec_xdata(monkeypatch)
     try:
         reconciler.reconcile_once()
         assert reconciler.errors() == {}
@@ -359,7 +360,6 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
             assert port_by_brick(store, layout, node_uuid, brick.path) == row["port"]
             assert ports.record(brick.path)["pid"] == row["pid"]
             socket.create_connection((host, row["port"]), timeout=5).close()
-        assert {b for b, _, _ in backend.signins} == {b.path for b in volume.bricks}
         assert wait_for(lambda: reconciler.shd_status("rv")[0]["online"], 15)
         # the shd loaded its graph (with the pidfile xdata; without it glustershd logs
         # "glusterfs_update_mux_pid ... invalid argument: dict" and drops the graph). Its
@@ -373,7 +373,7 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
         save(store, layout, volume.evolve(status=VolumeStatus.STOPPED))
         reconciler.reconcile_once()
         assert wait_for(lambda: not any(pid_runs(p) for p in pids), 15)
-        assert {b for b, _ in backend.signouts} == {b.path for b in volume.bricks}
-        assert ports.records() == {}
+        assert ports.records() == {}  # signed out and released
     finally:
         reconciler.stop(stop_services=True)
+        backend.stop()
