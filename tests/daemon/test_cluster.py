@@ -12,8 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.daemon.cluster_fixture import REPO
-from tests.helpers import child_env, wait_for
+from tests.helpers import REPO, child_env, wait_for
 
 REFERENCE_CLI = REPO.parent / "shared" / "reference" / "glusterd-10.3" / "cli"
 

@@ -14,7 +14,6 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 
 from gluster_mgmt.errors import (
     ConflictError,
@@ -151,40 +150,17 @@ class LocalStore(Store):
             self._local.db = db
         return db
 
-    @contextlib.contextmanager
-    def _translate(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreTimeoutError(f"local store {self.path} busy: {exc}") from exc
-            raise UnavailableError(f"local store {self.path}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise UnavailableError(f"local store {self.path}: {exc}") from exc
+    def _translated(self, exc: sqlite3.Error) -> StoreError:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            return StoreTimeoutError(f"local store {self.path} busy: {exc}")
+        return UnavailableError(f"local store {self.path}: {exc}")
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> "_Transaction":
         """A read transaction: every SELECT inside sees one snapshot."""
-        db = self._db()
-        with self._translate():
-            db.execute("BEGIN")
-            try:
-                yield db
-            finally:
-                db.execute("COMMIT")
+        return _Transaction(self, write=False)
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        with self._translate():
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        self._committed.notify()
+    def _write(self) -> "_Transaction":
+        return _Transaction(self, write=True)
 
     def _init_schema(self) -> None:
         self._db().executescript(_SCHEMA)
@@ -250,12 +226,13 @@ class LocalStore(Store):
 
     # ------------------------------------------------------------------ primitives
     def _get(self, key: str) -> Entry | None:
-        db = self._db()
-        with self._translate():
-            row = db.execute(
+        try:
+            row = self._db().execute(
                 f"SELECT value, revision, created, lease FROM kv WHERE key=? AND {_LIVE_KV}",
                 (key, _clock()),
             ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
         return None if row is None else Entry(key, row[0], row[1], row[2], row[3])
 
     def _list(self, prefix: str) -> Listing:
@@ -338,6 +315,37 @@ class LocalStore(Store):
                 db.close()
 
 
+class _Transaction:
+    """One SQLite transaction with its errors translated; a class rather than a generator
+    context manager because it is on the path of every operation."""
+
+    __slots__ = ("store", "write", "db")
+
+    def __init__(self, store: LocalStore, write: bool) -> None:
+        self.store = store
+        self.write = write
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db = db = self.store._db()
+        try:
+            db.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
+        except sqlite3.Error as exc:
+            raise self.store._translated(exc) from exc
+        return db
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        try:
+            self.db.execute("ROLLBACK" if kind is not None and self.write else "COMMIT")
+        except sqlite3.Error as error:
+            if kind is None:
+                raise self.store._translated(error) from error
+        if isinstance(exc, sqlite3.Error):
+            raise self.store._translated(exc) from exc
+        if kind is None and self.write:
+            self.store._committed.notify()
+        return False
+
+
 class _LocalLease(Lease):
     def __init__(self, store: LocalStore, lease_id: int, ttl: float) -> None:
         super().__init__(lease_id, ttl)
@@ -404,9 +412,11 @@ class _LocalWatch(Watch):
                 self.store._committed.wait_after(commits_seen, POLL_INTERVAL)
 
     def _reap_expired(self, now: float) -> None:
-        db = self.store._db()
-        with self.store._translate():
-            due = db.execute("SELECT 1 FROM leases WHERE expires < ? LIMIT 1", (now,)).fetchone()
+        try:
+            due = self.store._db().execute(
+                "SELECT 1 FROM leases WHERE expires < ? LIMIT 1", (now,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self.store._translated(exc) from exc
         if due:
             with self.store._write() as db:
                 self.store._expire(db, now)
