@@ -1,4 +1,4 @@
-"""The CLI and the daemons end to end: real gluster-mgmtd processes on 127.0.0.2-3 sharing one
+"""The CLI and the daemons end to end: real gluster-mgmtd processes on 127.0.0.2-4 sharing one
 real store (every backend), driven by `gluster-mgmt` with gluster's syntax."""
 
 from __future__ import annotations
