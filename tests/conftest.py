@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 
-from gluster_mgmt import open_store
-
 import pytest
 
+from gluster_mgmt import open_store
 from tests.daemon.cluster_fixture import DaemonProcess
 from tests.servers import server_class
 

@@ -21,7 +21,13 @@ from typing import Any
 import attrs
 
 from gluster_mgmt.model import Brick, Volume, VolumeType
-from gluster_mgmt.options import BOOL_FALSE, BOOL_TRUE, MapEntry, OptionTable, option_table
+from gluster_mgmt.options import (
+    BOOL_FALSE,
+    BOOL_TRUE,
+    MapEntry,
+    OptionTable,
+    option_table,
+)
 
 GLUSTERD_WORKDIR = "/var/lib/glusterd"
 

@@ -3,14 +3,12 @@ would send them (model dicts built by glusterd_import, runtime from the referenc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import parse
+from tests.helpers import REFERENCE
 
-REFERENCE = Path("/work/shared/reference/glusterd-10.3")
 CLI_DIR = REFERENCE / "cli"
 STATE_DIR = REFERENCE / "state"
 NODE_UUID = "2a17f7f0-4393-48d6-9f76-8db4e14a2772"

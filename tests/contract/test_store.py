@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from gluster_mgmt import open_store
-from tests.helpers import spawn, wait_for
 from gluster_mgmt.errors import (
     ConflictError,
     InvalidKeyError,
@@ -34,6 +33,7 @@ from gluster_mgmt.store import (
     EventKind,
     Put,
 )
+from tests.helpers import spawn, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,6 @@ from tests.helpers import child_env
 from tests.servers import wait_for_port
 
 
-
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
                  lease_ttl: float, mgmt_port: int = 24007) -> None:

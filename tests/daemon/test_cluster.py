@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import REPO, child_env, wait_for
+from tests.helpers import REFERENCE, REPO, child_env, wait_for
 
-REFERENCE_CLI = REPO.parent / "shared" / "reference" / "glusterd-10.3" / "cli"
+REFERENCE_CLI = REFERENCE / "cli"
 
 
 def test_probe_forms_one_cluster(cluster3):

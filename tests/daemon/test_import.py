@@ -3,9 +3,7 @@ what glusterd 10.3 itself printed for the same state."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "glusterd-10.3"
+from tests.helpers import REFERENCE
 
 
 def test_import_reference_state_matches_glusterd_volume_info(make_daemons):

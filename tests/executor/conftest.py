@@ -13,6 +13,7 @@ from gluster_mgmt.errors import StoreError
 from gluster_mgmt.executor import StoreExecutor, announce
 from tests.executor.workers import registry
 from tests.helpers import spawn
+
 PREFIX = "clusters/c1/"
 
 

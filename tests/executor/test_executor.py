@@ -21,8 +21,8 @@ from gluster_mgmt.executor import (
 )
 from gluster_mgmt.store import ABSENT, Put
 from tests.executor.conftest import PREFIX, stop_worker, worker
-from tests.helpers import wait_for
 from tests.executor.workers import WORK
+from tests.helpers import wait_for
 
 CONFIG = f"{PREFIX}volumes/v1"
 

@@ -22,7 +22,13 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     encode_call,
 )
 from gluster_mgmt.mgmt_rpc.server import Volfile
-from tests.mgmt_rpc.wire import V2_CRED, RecordingBackend, RpcClient, ServerThread, wait_for
+from tests.mgmt_rpc.wire import (
+    V2_CRED,
+    RecordingBackend,
+    RpcClient,
+    ServerThread,
+    wait_for,
+)
 
 P, D, H, M = pg.Program, pg.DumpProc, pg.HandshakeProc, pg.PortmapProc
 

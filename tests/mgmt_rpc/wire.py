@@ -16,7 +16,13 @@ from typing import Any
 import attrs
 
 from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
-from gluster_mgmt.mgmt_rpc.rpc_message import AuthFlavor, Call, Reply, decode_message, encode_call
+from gluster_mgmt.mgmt_rpc.rpc_message import (
+    AuthFlavor,
+    Call,
+    Reply,
+    decode_message,
+    encode_call,
+)
 from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer, PeerInfo, Volfile
 
 VECTORS = Path(__file__).parent / "vectors"

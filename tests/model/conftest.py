@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gluster_mgmt.glusterd_import import GlusterdState, import_state
+from tests.helpers import REFERENCE
 
-REFERENCE = Path("/work/shared/reference/glusterd-10.3")
 STATE_DIR = REFERENCE / "state"
 CLI_DIR = REFERENCE / "cli"
 

@@ -6,6 +6,7 @@ import pytest
 
 from gluster_mgmt.glusterd_import import import_state, parse_key_values
 from gluster_mgmt.model import PeerState, VolumeStatus, VolumeType
+from tests.helpers import REFERENCE
 
 
 def test_node_identity(reference_state) -> None:
@@ -29,7 +30,7 @@ def test_volumes_imported(volumes) -> None:
 
 
 def test_import_is_stable(reference_state) -> None:
-    assert import_state(Path("/work/shared/reference/glusterd-10.3/state")) == reference_state
+    assert import_state(REFERENCE / "state") == reference_state
 
 
 def test_peers_and_multiple_hostnames(tmp_path: Path) -> None:

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
 from gluster_mgmt.volgen import Volfile, parse_volfile
+from tests.helpers import REFERENCE
 
-VOLS_DIR = Path("/work/shared/reference/glusterd-10.3/state/vols")
+VOLS_DIR = REFERENCE / "state" / "vols"
 REFERENCE_VOLUMES = ["v1", "rep3", "arb", "disp3"]
 
 

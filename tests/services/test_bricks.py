@@ -17,7 +17,6 @@ import pytest
 
 from gluster_mgmt.cluster.volumes import encode_volume
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
-from tests.helpers import wait_for
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
 from gluster_mgmt.services.bricks import (
     BrickDirError,
@@ -27,17 +26,18 @@ from gluster_mgmt.services.bricks import (
     running_brick_port,
 )
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from tests.helpers import REFERENCE, wait_for
 
-REFERENCE = Path("/work/shared/reference/glusterd-10.3/cli/process-command-lines.txt")
+REFERENCE_COMMAND_LINES = REFERENCE / "cli" / "process-command-lines.txt"
 NODE = "2a17f7f0-4393-48d6-9f76-8db4e14a2772"
 
 
 # ---------------------------------------------------------------------- command lines
 
 def _reference_lines() -> list[list[str]]:
-    if not REFERENCE.exists():
+    if not REFERENCE_COMMAND_LINES.exists():
         pytest.skip("reference captures not available")
-    return [shlex.split(line) for line in REFERENCE.read_text().splitlines() if line.strip()]
+    return [shlex.split(line) for line in REFERENCE_COMMAND_LINES.read_text().splitlines() if line.strip()]
 
 
 def _without_socket(argv) -> list[str]:

@@ -10,7 +10,13 @@ import uuid
 import pytest
 
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.portmap import BASE_PORT, MAX_PORT, PortRegistry, port_by_brick, port_free
+from gluster_mgmt.portmap import (
+    BASE_PORT,
+    MAX_PORT,
+    PortRegistry,
+    port_by_brick,
+    port_free,
+)
 
 
 def _free_range(count: int) -> int:

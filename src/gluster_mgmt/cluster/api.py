@@ -42,14 +42,11 @@ LOCK_WAIT = 10.0
 class Cluster:
     """One cluster in one store, seen from one node (``node_uuid``)."""
 
-    def __init__(self, store: Store, cluster_id: str, node_uuid: str, executor: Executor,
-                 local_hostnames: Sequence[str] = ()) -> None:
+    def __init__(self, store: Store, cluster_id: str, node_uuid: str, executor: Executor) -> None:
         self.store = store
         self.layout = Layout(cluster_id)
         self.node_uuid = node_uuid
         self.executor = executor
-        #: Names that mean "this node" even if no peer record lists them (brick host checks).
-        self.local_hostnames = tuple(local_hostnames)
         self.peers = Peers(self)
         self.volumes = Volumes(self)
 

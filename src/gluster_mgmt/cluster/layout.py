@@ -6,7 +6,6 @@ import attrs
 
 from gluster_mgmt.store.base import check_key
 
-
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 

@@ -19,10 +19,10 @@ from gluster_mgmt.cluster.bricks import prepare_local_bricks, unprepare_local_br
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.identity import Membership, node_uuid
+from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
 from gluster_mgmt.daemon.peer_client import call_peer
 from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
-from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
 from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
 from gluster_mgmt.portmap import PortRegistry, brick_record
 from gluster_mgmt.services import ServiceManager, load_service_manager
@@ -100,8 +100,7 @@ class Daemon:
             lease.on_lost(self._lease_lost)
             executor = StoreExecutor(store, f"clusters/{membership.cluster_id}/", self.uuid,
                                      self.steps, lease=lease)
-            cluster = Cluster(store, membership.cluster_id, self.uuid, executor,
-                              local_hostnames=(self.hostname,))
+            cluster = Cluster(store, membership.cluster_id, self.uuid, executor)
             cluster.peers.register(self.uuid, self._own_hostnames(cluster))
             cluster.peers.announce(self.uuid, f"{self.hostname}:{self.config.api_port}", lease)
             executor.start()

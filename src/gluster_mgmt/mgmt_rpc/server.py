@@ -28,7 +28,12 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from . import programs as pg
-from .framing import DEFAULT_MAX_RECORD_SIZE, RecordDecoder, RecordTooLarge, encode_record
+from .framing import (
+    DEFAULT_MAX_RECORD_SIZE,
+    RecordDecoder,
+    RecordTooLarge,
+    encode_record,
+)
 from .gluster_dict import DictValue, encode_dict
 from .rpc_message import (
     ACCEPTED_AUTH_FLAVORS,

@@ -58,8 +58,13 @@ from gluster_mgmt.store.types import (
     Put,
     WatchEvent,
 )
-
-from gluster_mgmt_zookeeper._kazoo import log, new_client, stop_client, translate_exception, translated
+from gluster_mgmt_zookeeper._kazoo import (
+    log,
+    new_client,
+    stop_client,
+    translate_exception,
+    translated,
+)
 
 #: Data marker of a key created by the write that last set it (created == mzxid).
 MARK_NEW = b"\x02"
