@@ -802,22 +802,18 @@ def parse_peer_detach(words: Sequence[str], confirm: Confirm, opts: dict[str, An
     return Request("peer/detach", {"host": words[2], "force": len(words) == 4}, "peer detach")
 
 
-def parse_peer_status(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
-    if len(words) != 2:
-        raise usage_error("peer status")
-    return Request("peer/status", {}, "peer status")
+def _without_arguments(command: str, route: str) -> "Handler":
+    """A command that is its two words and nothing more (`peer status`, `pool list`...)."""
+    def parse(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+        if len(words) != 2:
+            raise usage_error(command)
+        return Request(route, {}, command)
+    return parse
 
 
-def parse_pool_list(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
-    if len(words) != 2:
-        raise usage_error("pool list")
-    return Request("pool/list", {}, "pool list")
-
-
-def parse_txn_list(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
-    if len(words) != 2:
-        raise usage_error("txn list")
-    return Request("txn/list", {}, "txn list")
+parse_peer_status = _without_arguments("peer status", "peer/status")
+parse_pool_list = _without_arguments("pool list", "pool/list")
+parse_txn_list = _without_arguments("txn list", "txn/list")
 
 
 def parse_txn_show(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
