@@ -120,6 +120,9 @@ class Brick:
     # statfs f_fsid of the brick's filesystem; bricks sharing one divide its statfs
     # (glusterd's shared-brick-count). None when not known yet.
     fsid: int | None = None
+    #: Being emptied by `remove-brick start`: DHT places no new files here and the
+    #: rebalance process moves the existing ones away.
+    decommissioned: bool = False
 
     @property
     def name(self) -> str:
@@ -136,13 +139,17 @@ class Brick:
         return f"{volume_name}.{self.hostname}.{path_with_dashes(self.path)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host_uuid": self.host_uuid, "hostname": self.hostname, "path": self.path,
+        data = {"host_uuid": self.host_uuid, "hostname": self.hostname, "path": self.path,
                 "uuid": self.uuid, "fsid": self.fsid}
+        if self.decommissioned:
+            data["decommissioned"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Brick:
         return cls(host_uuid=data["host_uuid"], hostname=data["hostname"], path=data["path"],
-                   uuid=data["uuid"], fsid=data.get("fsid"))
+                   uuid=data["uuid"], fsid=data.get("fsid"),
+                   decommissioned=bool(data.get("decommissioned", False)))
 
 
 # -- volumes ------------------------------------------------------------------------------
@@ -185,6 +192,41 @@ class Transport(str, enum.Enum):
     TCP_RDMA = "tcp,rdma"
 
 
+class MigrationStatus(enum.IntEnum):
+    """A node's data-migration state: glusterd's ``gf_defrag_status_t`` numbers, which the
+    rebalance process reports and `remove-brick status` prints."""
+
+    NOT_STARTED = 0
+    STARTED = 1
+    STOPPED = 2
+    COMPLETE = 3
+    FAILED = 4
+
+    @property
+    def label(self) -> str:
+        return ("not started", "in progress", "stopped", "completed", "failed")[self]
+
+    @property
+    def finished(self) -> bool:
+        return self in (MigrationStatus.STOPPED, MigrationStatus.COMPLETE, MigrationStatus.FAILED)
+
+
+@attrs.frozen
+class Task:
+    """A volume's long-running task (today: `remove-brick start`'s data migration)."""
+
+    id: str
+    kind: str = "remove-brick"
+    bricks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "bricks": list(self.bricks)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        return cls(id=data["id"], kind=data["kind"], bricks=tuple(data["bricks"]))
+
+
 def _new_secret() -> str:
     return str(uuid_module.uuid4())
 
@@ -216,6 +258,7 @@ class Volume:
     # open-behind is only loaded when the volume's client op-version allows it
     client_op_version: int = 2
     quota_version: int = 0
+    task: Task | None = None
 
     def __attrs_post_init__(self) -> None:
         check_brick_counts(self.type, len(self.bricks), self.replica_count,
@@ -251,6 +294,10 @@ class Volume:
         """Name of the protocol/client xlator of brick ``index`` (glusterd's brick-id)."""
         return f"{self.name}-client-{index}"
 
+    @property
+    def decommissioned(self) -> tuple[Brick, ...]:
+        return tuple(b for b in self.bricks if b.decommissioned)
+
     def brick_by_path(self, hostname: str, path: str) -> Brick | None:
         return next((b for b in self.bricks if b.hostname == hostname and b.path == path), None)
 
@@ -266,6 +313,7 @@ class Volume:
             "status": self.status.value, "version": self.version, "transport": self.transport.value,
             "username": self.username, "password": self.password, "op_version": self.op_version,
             "client_op_version": self.client_op_version, "quota_version": self.quota_version,
+            "task": self.task.to_dict() if self.task else None,
         }
 
     @classmethod
@@ -281,6 +329,7 @@ class Volume:
             op_version=data.get("op_version", 40000),
             client_op_version=data.get("client_op_version", 2),
             quota_version=data.get("quota_version", 0),
+            task=Task.from_dict(data["task"]) if data.get("task") else None,
         )
 
 

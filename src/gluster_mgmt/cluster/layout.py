@@ -58,3 +58,10 @@ class Layout:
     @property
     def secret(self) -> str:
         return f"{self.prefix}secret"
+
+    def migrations(self, volume: str) -> str:
+        """Per-node progress of a volume's data migration (remove-brick start)."""
+        return f"{self.prefix}migrations/{volume}/"
+
+    def migration(self, volume: str, host_uuid: str) -> str:
+        return check_key(f"{self.migrations(volume)}{host_uuid}")
