@@ -1,4 +1,5 @@
-"""Volume model -> volfiles (brick, fuse client, self-heal daemon), as glusterd 10.3 writes them.
+"""Volume model -> volfiles (brick, fuse client, self-heal daemon, rebalance), as glusterd 10.3
+writes them.
 
 Pure: no I/O, no clock, no randomness, so the daemon can regenerate every volfile on each store
 change and compare texts to decide whether to send FETCHSPEC. The output is byte-for-byte what
@@ -366,7 +367,7 @@ def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
     return graph.freeze()
 
 
-# -- client side (fuse client, shd) --------------------------------------------------------
+# -- client side (fuse client, shd, rebalance) -------------------------------------------
 
 def _build_clients(graph: _Graph, volume: Volume, trusted: bool,
                    settings: Mapping[str, str]) -> None:
@@ -421,18 +422,23 @@ def _build_clusters(graph: _Graph, volume: Volume, op_version: int) -> list[_Nod
     return clients
 
 
-def build_client_graph(volume: Volume, *, trusted: bool = False, op_version: int = 100000,
-                       table: OptionTable | None = None) -> Volfile:
-    """The FUSE client graph; ``trusted`` adds the brick credentials (glusterd's
-    ``trusted-VOL.tcp-fuse.vol``, which is what it serves for GETSPEC of ``VOL``)."""
-    table = table or option_table()
-    settings: dict[str, str] = dict(volume.options)
+def _has_decommissioned_client(node: _Node, decommissioned: frozenset[str]) -> bool:
+    """Whether any protocol/client below ``node`` (or ``node`` itself) talks to a
+    decommissioned brick."""
+    if node.type == "protocol/client":
+        return node.name in decommissioned
+    return any(_has_decommissioned_client(child, decommissioned) for child in node.children)
+
+
+def _build_dht(graph: _Graph, volume: Volume, subvolumes: list[_Node],
+               settings: Mapping[str, str]) -> _Node:
+    """DHT over the replica/disperse sets (or clients), behind readdir-ahead when
+    parallel-readdir is on.
+
+    Children holding a brick that `remove-brick start` is emptying are named in
+    ``decommissioned-bricks`` so DHT stops placing new files there. glusterd sets it as soon
+    as DHT exists, before any table option, so it is printed as DHT's last option."""
     name = volume.name
-    graph = _Graph()
-
-    _build_clients(graph, volume, trusted, settings)
-    subvolumes = _build_clusters(graph, volume, op_version)
-
     if _is_true(settings, "performance.parallel-readdir"):
         readdir_aheads = []
         for index, child in enumerate(subvolumes):
@@ -450,6 +456,28 @@ def build_client_graph(volume: Volume, *, trusted: bool = False, op_version: int
         dht_type = "cluster/switch"
     dht = graph.add(f"{name}-dht", dht_type, link_top=False)
     dht.children.extend(subvolumes)
+
+    decommissioned = frozenset(volume.client_name(index)
+                               for index, brick in enumerate(volume.bricks)
+                               if brick.decommissioned)
+    if decommissioned:
+        children = [c.name for c in dht.children
+                    if _has_decommissioned_client(c, decommissioned)]
+        dht.set("decommissioned-bricks", ",".join(children))
+    return dht
+
+
+def build_client_graph(volume: Volume, *, trusted: bool = False, op_version: int = 100000,
+                       table: OptionTable | None = None) -> Volfile:
+    """The FUSE client graph; ``trusted`` adds the brick credentials (glusterd's
+    ``trusted-VOL.tcp-fuse.vol``, which is what it serves for GETSPEC of ``VOL``)."""
+    table = table or option_table()
+    settings: dict[str, str] = dict(volume.options)
+    name = volume.name
+    graph = _Graph()
+
+    _build_clients(graph, volume, trusted, settings)
+    _build_dht(graph, volume, _build_clusters(graph, volume, op_version), settings)
 
     if _is_true(settings, "features.cloudsync"):
         graph.add_named(name, "features/cloudsync")
@@ -521,6 +549,29 @@ def build_shd_graph(volume: Volume, *, op_version: int = 100000,
     return graph.freeze()
 
 
+def build_rebalance_graph(volume: Volume, *, op_version: int = 100000,
+                          table: OptionTable | None = None) -> Volfile | None:
+    """The graph of the rebalance process (`remove-brick start`, `rebalance start`):
+    glusterd's ``VOL-rebalance.vol``. None when DHT has a single child, as glusterd then
+    writes no file.
+
+    It is the trusted client graph without the client-only layers (utime, performance
+    xlators, send-gids): migration must see the bricks' data uncached. Then the client log
+    settings and the plain table options, as glusterd's build_rebalance_volfile does."""
+    if len(volume.bricks) <= volume.subvolume_size:
+        return None
+    table = table or option_table()
+    settings: dict[str, str] = dict(volume.options)
+    graph = _Graph()
+
+    _build_clients(graph, volume, True, settings)
+    _build_dht(graph, volume, _build_clusters(graph, volume, op_version), settings)
+    graph.add(volume.name, "debug/io-stats")
+    _apply_role_options(graph, table, settings, "client")
+    _each_option(table, settings, _basic(graph))
+    return graph.freeze()
+
+
 # -- texts and volfile ids ---------------------------------------------------------------
 
 def brick_volfile(volume: Volume, brick: Brick, **kwargs: Any) -> str:
@@ -536,16 +587,25 @@ def shd_volfile(volume: Volume, **kwargs: Any) -> str | None:
     return graph.text() if graph else None
 
 
+def rebalance_volfile(volume: Volume, **kwargs: Any) -> str | None:
+    graph = build_rebalance_graph(volume, **kwargs)
+    return graph.text() if graph else None
+
+
 _BRICK_ID = re.compile(r"^(?P<vol>[A-Za-z0-9_-]+)\.(?P<host>.+)\.(?P<path>[^.]*)$")
 
 
 def volfile_for_id(volumes: Mapping[str, Volume], volfile_id: str, **kwargs: Any) -> str | None:
     """Resolve a GETSPEC key as glusterd does: ``VOL``, ``/VOL``, ``VOL.tcp`` -> trusted client
-    volfile; ``shd/VOL`` -> self-heal daemon; ``VOL.HOST.PATH-dashed`` -> brick. None if unknown."""
+    volfile; ``shd/VOL`` -> self-heal daemon; ``rebalance/VOL`` -> rebalance process;
+    ``VOL.HOST.PATH-dashed`` -> brick. None if unknown (or no such volfile for the volume)."""
     key = volfile_id.lstrip("/")
     if key.startswith("shd/"):
         volume = volumes.get(key[4:])
         return shd_volfile(volume, **kwargs) if volume else None
+    if key.startswith("rebalance/"):
+        volume = volumes.get(key[len("rebalance/"):])
+        return rebalance_volfile(volume, **kwargs) if volume else None
     if key.endswith(".tcp") and key[:-4] in volumes:
         key = key[:-4]
     if key in volumes:

@@ -368,3 +368,226 @@ def test_txn_and_import_outputs():
 def test_human_size():
     assert [human_size(n) for n in (5, 2048, 246423302144, 3 << 50)] == [
         "5Bytes", "2.0KB", "229.5GB", "3.0PB"]
+
+
+# -- remove-brick status / stop, and the tasks of volume status --------------------------------
+
+RB_TASK_ID = "8f0a7a5e-5c4b-4d1e-9a0b-2b9f3c1d7e60"
+RB_NODES = [
+    {"hostname": "localhost", "node_uuid": NODE_UUID, "status": 3, "files": 3, "size": 12288,
+     "lookups": 5, "failures": 0, "skipped": 1, "run_time": 75.4, "time_left": 0},
+    {"hostname": "node2", "node_uuid": PEER2["uuid"], "status": 1, "files": 1, "size": 500,
+     "lookups": 2, "failures": 0, "skipped": 0, "run_time": 30.0, "time_left": 0},
+    {"hostname": "node9", "node_uuid": "0e1c7d4e-0000-4000-8000-000000000009", "status": 0,
+     "files": 0, "size": 0, "lookups": 0, "failures": 0, "skipped": 0, "run_time": 0.0,
+     "time_left": 0},
+]
+RB_STATUS = {"volume": "v1", "task_id": RB_TASK_ID, "nodes": RB_NODES}
+# gf_cli_print_rebalance_status: "%40s %16s %13s %13s %13s %13s %20s %18s" for the two heading
+# lines, "%40s %16lu %13s %13lu %13lu %13lu %20s %8d:%02d:%02d" for a node
+RB_TABLE = (
+    "                                    Node Rebalanced-files          size       scanned"
+    "      failures       skipped               status  run time in h:m:s\n"
+    "                               ---------      -----------   -----------   -----------"
+    "   -----------   -----------         ------------     --------------\n"
+    "                               localhost                3        12.0KB             5"
+    "             1             0            completed        0:01:15\n"
+    "                                   node2                1      500Bytes             2"
+    "             0             0          in progress        0:00:30\n"
+)
+RB_FIRST_10_MINUTES = ("The estimated time for rebalance to complete will be unavailable for "
+                       "the first 10 minutes.\n")
+RB_STOP_NOTE = (
+    "'remove-brick' process may be in the middle of a file migration.\n"
+    "The process will be fully stopped once the migration of the file is complete.\n"
+    "Please check remove-brick process for completion before doing any further brick related "
+    "tasks on the volume.\n")
+
+
+def test_remove_brick_status_human_table():
+    """Not-started nodes are left out; skipped files show as failures; the estimate note."""
+    outcome = human("volume remove-brick v1 h:/b2 status", ok(RB_STATUS))
+    assert (outcome.out, outcome.err, outcome.code) == (RB_TABLE + RB_FIRST_10_MINUTES, "", 0)
+
+
+def test_remove_brick_status_human_estimates():
+    long_run = dict(RB_NODES[1], hostname="node3.example.com", files=7, size=1572864,
+                    lookups=9, run_time=3725.9, time_left=4000)
+    out = human("volume remove-brick v1 h:/b2 status",
+                ok({"nodes": [RB_NODES[0], long_run]})).out
+    assert out.splitlines()[3:] == [
+        "                       node3.example.com                7         1.5MB             9"
+        "             0             0          in progress        1:02:05",
+        "Estimated time left for rebalance to complete :        1:06:40",
+    ]
+    past_10_minutes = dict(RB_NODES[1], run_time=700.0)
+    out = human("volume remove-brick v1 h:/b2 status",
+                ok({"nodes": [past_10_minutes]})).out
+    assert out.endswith("  0:11:40\nRebalance estimated time unavailable. Please try again "
+                        "later.\n")
+    done = human("volume remove-brick v1 h:/b2 status", ok({"nodes": RB_NODES[:1]})).out
+    assert done == RB_TABLE[:RB_TABLE.index("   node2")].rsplit("\n", 1)[0] + "\n"
+    huge = dict(RB_NODES[1], time_left=5184000 * 3600)
+    out = human("volume remove-brick v1 h:/b2 status", ok({"nodes": [huge]})).out
+    assert out.endswith("Estimated time left for rebalance to complete : > 2 months. Please "
+                        "try again later.\n")
+
+
+def test_remove_brick_stop_human_prints_table_then_note():
+    outcome = human("volume remove-brick v1 h:/b2 stop", ok(RB_STATUS))
+    assert (outcome.out, outcome.code) == (RB_TABLE + RB_FIRST_10_MINUTES + RB_STOP_NOTE, 0)
+
+
+def test_remove_brick_status_stop_failures():
+    outcome = human("volume remove-brick v1 h:/b2 status",
+                    failed("remove-brick not started for volume v1."))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume remove-brick status: failed: remove-brick not started for volume v1.\n", 1)
+    outcome = human("volume remove-brick v1 h:/b2 stop", failed(""))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume remove-brick stop: failed\n", 1)
+
+
+RB_STATUS_XML = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cliOutput>
+  <opRet>0</opRet>
+  <opErrno>0</opErrno>
+  <opErrstr/>
+  <volRemoveBrick>
+    <task-id>{RB_TASK_ID}</task-id>
+    <nodeCount>3</nodeCount>
+    <node>
+      <nodeName>localhost</nodeName>
+      <id>{NODE_UUID}</id>
+      <files>3</files>
+      <size>12288</size>
+      <lookups>5</lookups>
+      <failures>1</failures>
+      <skipped>0</skipped>
+      <status>3</status>
+      <statusStr>completed</statusStr>
+      <runtime>75.40</runtime>
+    </node>
+    <node>
+      <nodeName>node2</nodeName>
+      <id>{PEER2["uuid"]}</id>
+      <files>1</files>
+      <size>500</size>
+      <lookups>2</lookups>
+      <failures>0</failures>
+      <skipped>0</skipped>
+      <status>1</status>
+      <statusStr>in progress</statusStr>
+      <runtime>30.00</runtime>
+    </node>
+    <aggregate>
+      <files>4</files>
+      <size>12788</size>
+      <lookups>7</lookups>
+      <failures>1</failures>
+      <skipped>0</skipped>
+      <status>1</status>
+      <statusStr>in progress</statusStr>
+      <runtime>75.40</runtime>
+    </aggregate>
+  </volRemoveBrick>
+</cliOutput>
+"""
+
+
+@pytest.mark.parametrize("action", ["status", "stop"])
+def test_remove_brick_status_xml(action):
+    """cli_xml_output_vol_remove_brick(status_op=true): the same document for stop/status."""
+    import xml.etree.ElementTree as ET
+
+    outcome = xml(f"volume remove-brick v1 h:/b2 {action}", ok(RB_STATUS))
+    assert (outcome.out, outcome.code) == (RB_STATUS_XML, 0)
+    root = ET.fromstring(outcome.out.split("\n", 1)[1])
+    element = root.find("volRemoveBrick")
+    assert [c.tag for c in element] == ["task-id", "nodeCount", "node", "node", "aggregate"]
+    assert [c.tag for c in element.find("node")] == [
+        "nodeName", "id", "files", "size", "lookups", "failures", "skipped", "status",
+        "statusStr", "runtime"]
+    assert [c.tag for c in element.find("aggregate")] == [
+        "files", "size", "lookups", "failures", "skipped", "status", "statusStr", "runtime"]
+
+
+def test_remove_brick_status_xml_aggregate_precedence_and_failure():
+    failed_node = dict(RB_NODES[0], status=4)
+    stopped_node = dict(RB_NODES[0], status=2, run_time=0.125)
+    out = xml("volume remove-brick v1 h:/b2 status",
+              ok({"nodes": [RB_NODES[0], stopped_node, failed_node]})).out
+    aggregate = out[out.index("<aggregate>"):]
+    assert "<status>4</status>\n      <statusStr>failed</statusStr>" in aggregate
+    assert "<runtime>0.12</runtime>" in out  # "%.2f"
+    nothing = xml("volume remove-brick v1 h:/b2 status", ok({"nodes": RB_NODES[2:]})).out
+    assert "<nodeCount>1</nodeCount>" in nothing and "<node>" not in nothing
+    assert "<status>0</status>\n      <statusStr>not started</statusStr>" in nothing
+    failure = xml("volume remove-brick v1 h:/b2 status",
+                  failed("remove-brick not started for volume v1."))
+    assert failure.code == 0
+    assert ("<opRet>-1</opRet>\n  <opErrno>22</opErrno>\n  <opErrstr>remove-brick not started "
+            "for volume v1.</opErrstr>\n  <volRemoveBrick/>\n</cliOutput>\n") in failure.out
+    assert ("<opErrstr>volume remove-brick stop: failed</opErrstr>\n  <volRemoveBrick/>"
+            in xml("volume remove-brick v1 h:/b2 stop", failed("")).out)
+
+
+def _volume_with_tasks(tasks):
+    return {"name": "x", "id": "i", "status": "Started", "not_started": False, "self_heal": [],
+            "bricks": [{"hostname": "h", "path": "/b1", "host_uuid": "u", "port": 49152,
+                        "rdma_port": 0, "online": True, "pid": 42}], "tasks": tasks}
+
+
+REMOVE_TASK = {"type": "Remove brick", "id": RB_TASK_ID, "bricks": ["h:/b1", "h:/b2"],
+               "status": "in progress", "status_code": 1}
+
+
+def test_volume_status_tasks_human_remove_brick():
+    """cli_print_volume_status_tasks: "%-20s : %-20s" lines, the bricks under "%-20s"."""
+    tasks_block = (
+        "Task Status of Volume x\n" + "-" * 78 + "\n"
+        "Task                 : Remove brick        \n"
+        f"ID                   : {RB_TASK_ID}\n"
+        "Removed bricks:     \n"
+        "h:/b1               \n"
+        "h:/b2               \n"
+        "Status               : in progress         \n"
+        " \n")
+    out = human("volume status x", ok({"volumes": [_volume_with_tasks([REMOVE_TASK])]})).out
+    assert out.endswith(" \n" + tasks_block)
+    out = human("volume status x tasks", ok({"volumes": [_volume_with_tasks([REMOVE_TASK])]}))
+    assert out.out == tasks_block
+    reset = {"type": "Rebalance", "id": RB_TASK_ID, "status": "reset due to replace-brick",
+             "status_code": 9}
+    out = human("volume status x tasks", ok({"volumes": [_volume_with_tasks([reset])]})).out
+    assert ("Task                 : Rebalance           \nID                   : None"
+            "                \nStatus               : reset due to replace-brick\n") in out
+
+
+def test_volume_status_tasks_xml_remove_brick():
+    """cli_xml_output_vol_status_tasks: type, id, status, statusStr, then <params>."""
+    import xml.etree.ElementTree as ET
+
+    task_xml = (
+        "        <tasks>\n"
+        "          <task>\n"
+        "            <type>Remove brick</type>\n"
+        f"            <id>{RB_TASK_ID}</id>\n"
+        "            <status>1</status>\n"
+        "            <statusStr>in progress</statusStr>\n"
+        "            <params>\n"
+        "              <brick>h:/b1</brick>\n"
+        "              <brick>h:/b2</brick>\n"
+        "            </params>\n"
+        "          </task>\n"
+        "        </tasks>\n")
+    volumes = {"volumes": [_volume_with_tasks([REMOVE_TASK])]}
+    out = xml("volume status x", ok(volumes)).out
+    assert task_xml + "      </volume>\n" in out
+    tasks_only = xml("volume status x tasks", ok(volumes)).out
+    assert "<volName>x</volName>\n" + task_xml + "      </volume>" in tasks_only
+    task = ET.fromstring(out.split("\n", 1)[1]).find("volStatus/volumes/volume/tasks/task")
+    assert [c.tag for c in task] == ["type", "id", "status", "statusStr", "params"]
+    rebalance = dict(REMOVE_TASK, type="Rebalance", status_code=3, status="completed")
+    assert "<params" not in xml("volume status x", ok(
+        {"volumes": [_volume_with_tasks([rebalance])]})).out

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -7,9 +8,11 @@ from hypothesis import strategies as st
 from gluster_mgmt.errors import GlusterMgmtError
 from gluster_mgmt.model import (
     Brick,
+    MigrationStatus,
     Peer,
     PeerState,
     SchemaError,
+    Task,
     ValidationError,
     Volume,
     VolumeStatus,
@@ -199,3 +202,35 @@ def test_volume_is_frozen(volumes: dict) -> None:
     with pytest.raises(AttributeError):
         volume.status = VolumeStatus.STOPPED  # type: ignore[misc]
     assert volume.evolve(status=VolumeStatus.STOPPED).status is VolumeStatus.STOPPED
+
+
+def test_remove_brick_task_round_trips(volumes: dict) -> None:
+    volume = volumes["v1"]
+    leaving = volume.bricks[-1]
+    busy = volume.evolve(
+        bricks=volume.bricks[:-1] + (attrs.evolve(leaving, decommissioned=True),),
+        task=Task(id="5b0c3f9e-5d1c-4d4e-8d0a-111111111111", bricks=[leaving.name]))
+    again = Volume.from_dict(busy.to_dict())
+    assert again == busy and again.decommissioned == (busy.bricks[-1],)
+    assert again.task.kind == "remove-brick" and again.task.bricks == (leaving.name,)
+    # records written before tasks existed read as "no task, nothing decommissioned"
+    old = volume.to_dict()
+    del old["task"]
+    assert Volume.from_dict(old).task is None and "decommissioned" not in old["bricks"][0]
+
+
+def test_migration_progress_from_a_rebalance_report() -> None:
+    from gluster_mgmt.cluster.migration import Progress, overall_status
+
+    report = {"status": 3, "files": 7, "size": 7000, "lookups": 9, "failures": 0, "skipped": 1,
+              "run_time": 2.5, "time_left": 0}
+    done = Progress.from_report(HOST, "t1", report)
+    assert done.status is MigrationStatus.COMPLETE and done.status.label == "completed"
+    assert done.status.finished and (done.files, done.skipped, done.run_time) == (7, 1, 2.5)
+    assert Progress.from_dict(done.to_dict()) == done
+    # a state this project does not run (e.g. layout-fix) is not passed off as progress
+    assert Progress.from_report(HOST, "t1", {"status": 7}).status is MigrationStatus.FAILED
+    running = Progress(HOST, "t1", MigrationStatus.STARTED)
+    assert overall_status([done, running]) is MigrationStatus.STARTED
+    assert overall_status([done]) is MigrationStatus.COMPLETE
+    assert overall_status([]) is MigrationStatus.NOT_STARTED

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
 import pytest
 
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
 from gluster_mgmt.volgen import Volfile, parse_volfile
-from tests.helpers import REFERENCE
+from tests.helpers import REFERENCE, wait_for
 
 VOLS_DIR = REFERENCE / "state" / "vols"
 REFERENCE_VOLUMES = ["v1", "rep3", "arb", "disp3"]
@@ -22,6 +32,9 @@ def _expected_files(volume: Volume) -> dict[str, str]:
     shd = volgen.shd_volfile(volume)
     if shd is not None:
         files[f"{volume.name}-shd.vol"] = shd
+    rebalance = volgen.rebalance_volfile(volume)
+    if rebalance is not None:
+        files[f"{volume.name}-rebalance.vol"] = rebalance
     return files
 
 
@@ -47,6 +60,15 @@ def test_golden_texts_are_byte_identical(volumes: dict, name: str) -> None:
 def test_no_shd_volfile_for_distribute(volumes: dict) -> None:
     assert volgen.shd_volfile(volumes["v1"]) is None
     assert not (VOLS_DIR / "v1" / "v1-shd.vol").exists()
+
+
+@pytest.mark.parametrize("name", REFERENCE_VOLUMES)
+def test_rebalance_volfile_only_with_several_subvolumes(volumes: dict, name: str) -> None:
+    """glusterd writes VOL-rebalance.vol only when DHT has more than one child."""
+    volume = volumes[name]
+    exists = (VOLS_DIR / name / f"{name}-rebalance.vol").exists()
+    assert exists == (volume.subvolume_count > 1)
+    assert (volgen.rebalance_volfile(volume) is not None) == exists
 
 
 def test_parse_round_trip(volumes: dict) -> None:
@@ -158,6 +180,12 @@ def test_volfile_ids(volumes: dict) -> None:
     assert volgen.volfile_for_id(volumes, "rep3") == volgen.client_volfile(volumes["rep3"], trusted=True)
     assert volgen.volfile_for_id(volumes, "/rep3") == volgen.volfile_for_id(volumes, "rep3.tcp")
     assert volgen.volfile_for_id(volumes, "shd/rep3") == volgen.shd_volfile(volumes["rep3"])
+    rebalance = volgen.rebalance_volfile(volumes["v1"])
+    assert rebalance is not None
+    assert volgen.volfile_for_id(volumes, "rebalance/v1") == rebalance
+    assert volgen.volfile_for_id(volumes, "/rebalance/v1") == rebalance
+    assert volgen.volfile_for_id(volumes, "rebalance/rep3") is None  # one subvolume: no file
+    assert volgen.volfile_for_id(volumes, "rebalance/nosuchvol") is None
     brick = volumes["v1"].bricks[1]
     assert volgen.volfile_for_id(volumes, "v1.vm.bricks-b2") == volgen.brick_volfile(volumes["v1"], brick)
     assert volgen.volfile_for_id(volumes, "nosuchvol") is None
@@ -167,3 +195,243 @@ def test_volfile_ids(volumes: dict) -> None:
 def test_volgen_is_deterministic(volumes: dict) -> None:
     for volume in volumes.values():
         assert _expected_files(volume) == _expected_files(volume)
+
+
+# -- decommissioned bricks (remove-brick start) and the rebalance volfile ----------------
+
+def _decommission(volume: Volume, *indexes: int) -> Volume:
+    return volume.evolve(bricks=tuple(attrs.evolve(b, decommissioned=True) if i in indexes else b
+                                      for i, b in enumerate(volume.bricks)))
+
+
+def _dht_graphs(volume: Volume) -> dict[str, Volfile]:
+    """Every graph glusterd builds DHT in (the shd graph has none)."""
+    graphs = {"fuse": volgen.build_client_graph(volume),
+              "trusted": volgen.build_client_graph(volume, trusted=True)}
+    rebalance = volgen.build_rebalance_graph(volume)
+    if rebalance is not None:
+        graphs["rebalance"] = rebalance
+    return graphs
+
+
+def _assert_decommissioned(volume: Volume, expected: str) -> None:
+    graphs = _dht_graphs(volume)
+    assert set(graphs) == {"fuse", "trusted", "rebalance"}
+    for kind, graph in graphs.items():
+        dht = graph[f"{volume.name}-dht"]
+        assert dht.option("decommissioned-bricks") == expected, kind
+        # set when DHT is created, before the table options, so printed last (dict prepends)
+        assert dht.options[-1] == ("decommissioned-bricks", expected), kind
+        assert [x.name for x in graph.xlators if x.option("decommissioned-bricks")] == [dht.name]
+
+
+def test_decommissioned_bricks_on_distribute() -> None:
+    volume = Volume(name="d", uuid="u", type=VolumeType.DISTRIBUTE, bricks=_spread_bricks(4))
+    _assert_decommissioned(_decommission(volume, 1, 3), "d-client-1,d-client-3")
+
+
+def test_decommissioned_bricks_on_distributed_replicate() -> None:
+    volume = Volume(name="dr", uuid="u", type=VolumeType.REPLICATE, bricks=_spread_bricks(9),
+                    replica_count=3)
+    _assert_decommissioned(_decommission(volume, 3, 4, 5), "dr-replicate-1")
+    # glusterd names an AFR child as soon as any of its bricks is decommissioned
+    _assert_decommissioned(_decommission(volume, 0, 8), "dr-replicate-0,dr-replicate-2")
+
+
+def test_decommissioned_bricks_on_distributed_disperse() -> None:
+    volume = Volume(name="dd", uuid="u", type=VolumeType.DISPERSE, bricks=_spread_bricks(12),
+                    disperse_count=6, redundancy_count=2)
+    _assert_decommissioned(_decommission(volume, *range(6)), "dd-disperse-0")
+
+
+def test_decommissioned_bricks_behind_parallel_readdir() -> None:
+    """With parallel-readdir DHT's children are readdir-ahead xlators, and those are named."""
+    volume = Volume(name="pr", uuid="u", type=VolumeType.REPLICATE, bricks=_spread_bricks(4),
+                    replica_count=2, options={"performance.parallel-readdir": "on"})
+    _assert_decommissioned(_decommission(volume, 2, 3), "pr-readdir-ahead-1")
+
+
+def test_no_decommissioned_bricks_option_without_decommissioned_bricks() -> None:
+    volume = Volume(name="dr", uuid="u", type=VolumeType.REPLICATE, bricks=_spread_bricks(6),
+                    replica_count=3)
+    for graph in _dht_graphs(volume).values():
+        assert all(x.option("decommissioned-bricks") is None for x in graph.xlators)
+
+
+def test_rebalance_graph_structure() -> None:
+    volume = _decommission(
+        Volume(name="rb", uuid="u", type=VolumeType.REPLICATE, bricks=_spread_bricks(6),
+               replica_count=3, options={"transport.address-family": "inet",
+                                         "performance.quick-read": "on",
+                                         "features.shard": "on",
+                                         "diagnostics.client-log-level": "DEBUG",
+                                         "cluster.quorum-type": "fixed"}), 3, 4, 5)
+    graph = volgen.build_rebalance_graph(volume)
+    assert graph is not None
+    assert (graph.top.name, graph.top.type, graph.top.subvolumes) == ("rb", "debug/io-stats",
+                                                                      ("rb-dht",))
+    assert graph.top.option("log-level") == "DEBUG"
+    clients = graph.of_type("protocol/client")
+    assert [c.name for c in clients] == [f"rb-client-{i}" for i in range(6)]
+    for client in clients:
+        assert (client.option("username"), client.option("password")) == (volume.username,
+                                                                           volume.password)
+        assert client.option("send-gids") is None  # only client_graph_builder adds it
+    assert graph["rb-dht"].subvolumes == ("rb-replicate-0", "rb-replicate-1")
+    assert graph["rb-dht"].option("decommissioned-bricks") == "rb-replicate-1"
+    assert graph["rb-replicate-0"].option("quorum-type") == "fixed"
+    # the trusted client graph minus everything above DHT except io-stats
+    assert {x.type for x in graph.xlators} == {"protocol/client", "cluster/replicate",
+                                               "cluster/distribute", "debug/io-stats"}
+    client = volgen.build_client_graph(volume, trusted=True)
+    assert "rb-quick-read" in client.names() and "rb-shard" in client.names()
+    assert graph.names() == [n for n in client.names() if n.startswith("rb-client-")
+                             or n.startswith("rb-replicate-") or n in ("rb-dht", "rb")]
+
+
+def test_rebalance_graph_keeps_parallel_readdir() -> None:
+    """glusterd's readdir-ahead layer is only skipped for quotad and snapd graphs."""
+    volume = Volume(name="pr", uuid="u", type=VolumeType.DISTRIBUTE, bricks=_spread_bricks(2),
+                    options={"performance.parallel-readdir": "on"})
+    graph = volgen.build_rebalance_graph(volume)
+    assert graph is not None
+    assert graph["pr-dht"].subvolumes == ("pr-readdir-ahead-0", "pr-readdir-ahead-1")
+
+
+@pytest.mark.parametrize(("volume_type", "bricks", "counts"), [
+    (VolumeType.DISTRIBUTE, 1, {}),
+    (VolumeType.REPLICATE, 3, {"replica_count": 3}),
+    (VolumeType.DISPERSE, 6, {"disperse_count": 6, "redundancy_count": 2}),
+])
+def test_no_rebalance_volfile_for_single_subvolume(volume_type: VolumeType, bricks: int,
+                                                   counts: dict) -> None:
+    volume = Volume(name="one", uuid="u", type=volume_type, bricks=_spread_bricks(bricks),
+                    **counts)
+    assert volgen.build_rebalance_graph(volume) is None
+    assert volgen.rebalance_volfile(volume) is None
+    assert volgen.volfile_for_id({"one": volume}, "rebalance/one") is None
+
+
+# -- the stock GlusterFS 10.3 client must load the rebalance graph -----------------------
+
+GLUSTERFS = "/usr/sbin/glusterfs"
+GLUSTERFSD = "/usr/sbin/glusterfsd"
+needs_glusterfs = pytest.mark.skipif(not os.path.exists(GLUSTERFS),
+                                     reason=f"{GLUSTERFS} (GlusterFS 10.3 client) not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _running(args: list[str]) -> Iterator[subprocess.Popen]:
+    """A stock GlusterFS process, stopped however the test ends."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _log_text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _start_rebalance_client(tmp_path: Path, volume: Volume,
+                            ports: list[int]) -> tuple[list[str], Path]:
+    """glusterfs without a mount point loads the graph as the rebalance process does; the
+    clients are pointed at ``ports`` so no portmapper (glusterd) is asked."""
+    volfile = tmp_path / "rebalance.vol"
+    text = volgen.rebalance_volfile(volume)
+    assert text is not None
+    volfile.write_text(text)
+    log = tmp_path / "rebalance.log"
+    args = [GLUSTERFS, "-N", "-f", str(volfile), "-l", str(log),
+            "-p", str(tmp_path / "rebalance.pid")]
+    for index, port in enumerate(ports):
+        args += ["--xlator-option", f"{volume.client_name(index)}.remote-port={port}"]
+    return args, log
+
+
+@pytest.mark.gluster
+@needs_glusterfs
+@pytest.mark.parametrize(("volume_type", "count", "counts", "decommissioned", "expected"), [
+    (VolumeType.DISTRIBUTE, 4, {}, (2, 3), ["gt-client-2", "gt-client-3"]),
+    (VolumeType.REPLICATE, 4, {"replica_count": 2}, (2, 3), ["gt-replicate-1"]),
+    (VolumeType.DISPERSE, 6, {"disperse_count": 3, "redundancy_count": 1}, (3, 4, 5),
+     ["gt-disperse-1"]),
+])
+def test_glusterfs_initialises_rebalance_graph(tmp_path: Path, volume_type: VolumeType,
+                                               count: int, counts: dict,
+                                               decommissioned: tuple[int, ...],
+                                               expected: list[str]) -> None:
+    """The graph parses, every xlator initialises (an init failure makes glusterfs exit
+    before it prints "Final graph") and DHT accepts each decommissioned child by name."""
+    bricks = tuple(Brick(host_uuid="h", hostname="127.0.0.1", path=f"/nonexistent/b{i}")
+                   for i in range(count))
+    volume = _decommission(Volume(name="gt", uuid=str(uuid.uuid4()), type=volume_type,
+                                  bricks=bricks, options={"transport.address-family": "inet"},
+                                  **counts), *decommissioned)
+    closed_port = _free_port()  # nothing listens: clients just keep reconnecting
+    args, log = _start_rebalance_client(tmp_path, volume, [closed_port] * len(bricks))
+    with _running(args) as process:
+        loaded = wait_for(lambda: "Final graph" in _log_text(log) or process.poll() is not None,
+                          timeout=20)
+        alive = process.poll() is None
+        text = _log_text(log)
+    assert loaded and alive and "Final graph" in text, text[-3000:]
+    assert re.findall(r"decommissioning subvolume (\S+)", text) == expected
+    problems = [line for line in text.splitlines()
+                if ("] E [" in line or "] W [" in line)
+                and "All subvolumes are down" not in line  # AFR: the bricks are not running
+                and "cleanup_and_exit" not in line]  # our SIGTERM
+    assert not problems, problems
+
+
+@pytest.mark.gluster
+@needs_glusterfs
+@pytest.mark.skipif(not os.path.exists(GLUSTERFSD),
+                    reason=f"{GLUSTERFSD} (GlusterFS 10.3 brick server) not installed")
+@pytest.mark.skipif(os.geteuid() != 0, reason="bricks need root (trusted.* xattrs)")
+def test_rebalance_graph_authenticates_to_stock_bricks(tmp_path: Path) -> None:
+    """With real bricks the rebalance clients log in with the volume's credentials."""
+    volume_id = str(uuid.uuid4())
+    bricks = tuple(Brick(host_uuid="h", hostname="127.0.0.1", path=str(tmp_path / f"b{i}"))
+                   for i in range(2))
+    volume = _decommission(Volume(name="gt", uuid=volume_id, type=VolumeType.DISTRIBUTE,
+                                  bricks=bricks, options={"transport.address-family": "inet"}), 1)
+    ports = [_free_port() for _ in bricks]
+    with contextlib.ExitStack() as stack:
+        for brick, port in zip(bricks, ports):
+            path = Path(brick.path)
+            (path / ".glusterfs").mkdir(parents=True)
+            os.setxattr(path, "trusted.glusterfs.volume-id", uuid.UUID(volume_id).bytes)
+            volfile = tmp_path / f"{path.name}.vol"
+            volfile.write_text(volgen.brick_volfile(volume, brick, workdir=str(tmp_path)))
+            stack.enter_context(_running(
+                [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(tmp_path / f"{path.name}.log"),
+                 "-p", str(tmp_path / f"{path.name}.pid"),
+                 "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
+                 "--brick-port", str(port), "--xlator-option", f"gt-server.listen-port={port}",
+                 "--xlator-option", "*-posix.glusterd-uuid=h"]))
+        args, log = _start_rebalance_client(tmp_path, volume, ports)
+        process = stack.enter_context(_running(args))
+
+        def attached() -> bool:
+            text = _log_text(log)
+            return all(f"{volume.client_name(i)}: Connected, attached to remote volume" in text
+                       for i in range(len(bricks)))
+
+        connected = wait_for(lambda: attached() or process.poll() is not None, timeout=30)
+        assert connected and process.poll() is None, _log_text(log)[-3000:]
+    text = _log_text(log)
+    assert "decommissioning subvolume gt-client-1" in text
+    assert "AUTH_FAILED" not in text and "Authentication failed" not in text

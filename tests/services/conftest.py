@@ -88,12 +88,12 @@ def run_dirs(tmp_path) -> tuple[str, str]:
 
 def kill_pidfiles(run_dir: Path) -> None:
     """Kill whatever the pidfiles under ``run_dir`` name (tests leave nothing running)."""
-    from gluster_mgmt.services.supervisor import _terminate
+    from gluster_mgmt.services.supervisor import terminate
 
     for pidfile in Path(run_dir).rglob("*.pid"):
         pid = read_pid(str(pidfile))
         if pid_runs(pid):
-            _terminate(pid, 5)
+            terminate(pid, 5)
         with contextlib.suppress(OSError):
             pidfile.unlink()
 

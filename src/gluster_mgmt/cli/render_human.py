@@ -124,18 +124,49 @@ def _detail_lines(label: str, brick: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: glusterd's cli_vol_task_status_str, indexed by gf_defrag_status_t; the last is the clamp.
+TASK_STATUS_NAMES = (
+    "not started", "in progress", "stopped", "completed", "failed", "fix-layout in progress",
+    "fix-layout stopped", "fix-layout completed", "fix-layout failed",
+    "reset due to replace-brick", "reset due to reset-brick", "unknown",
+)
+_RESET_STATUSES = (9, 10)  # GF_DEFRAG_STATUS_RESET_DUE_{REPLACE,RESET}_BRC
+
+
+def task_status_name(code: Any) -> str:
+    """The CLI's label for a gf_defrag_status_t; out-of-range codes read "unknown"."""
+    try:
+        index = int(code)
+    except (TypeError, ValueError):
+        index = len(TASK_STATUS_NAMES) - 1
+    if not 0 <= index < len(TASK_STATUS_NAMES):
+        index = len(TASK_STATUS_NAMES) - 1
+    return TASK_STATUS_NAMES[index]
+
+
+def task_label(task: dict[str, Any]) -> str:
+    """The CLI derives the label from the code; a task without one keeps the daemon's text."""
+    if task.get("status_code") is None:
+        return str(task.get("status", ""))
+    return task_status_name(task["status_code"])
+
+
 def _tasks_lines(volume: dict[str, Any]) -> list[str]:
+    """cli_print_volume_status_tasks: a remove-brick task lists its bricks before Status."""
     lines = [f"Task Status of Volume {volume['name']}", LINE]
     tasks = volume.get("tasks") or []
     if not tasks:
         return lines + ["There are no active volume tasks", " "]
     for task in tasks:
-        lines += [f"{'Task':<20} : {task.get('type', ''):<20}",
-                  f"{'ID':<20} : {task.get('id', ''):<20}"]
-        if task.get("bricks"):
+        kind = str(task.get("type", ""))
+        task_id = task.get("id", "")
+        if kind == "Rebalance" and task.get("status_code") in _RESET_STATUSES:
+            task_id = "None"  # a rebalance reset by replace/reset-brick shows no id
+        lines += [f"{'Task':<20} : {kind:<20}", f"{'ID':<20} : {task_id:<20}"]
+        if kind == "Remove brick":
             lines.append(f"{'Removed bricks:':<20}")
-            lines += [f"{b:<20}" for b in task["bricks"]]
-        lines += [f"{'Status':<20} : {task.get('status', ''):<20}", " "]
+            lines += [f"{b:<20}" for b in task.get("bricks") or []]
+        lines += [f"{'Status':<20} : {task_label(task):<20}", " "]
     return lines
 
 
@@ -242,11 +273,69 @@ def volume_add_brick(request: Request, response: Response) -> Outcome:
 
 _REMOVE_WORDS = {"start": "start", "commit": "commit", "force": "commit force",
                  "stop": "stop", "status": "status"}
+_REBAL_ESTIMATE_SEC_UPPER_LIMIT = 60 * 24 * 3600  # glusterd compares *hours* against it
+_REBAL_ESTIMATE_START_TIME = 600
+_REMOVE_STOP_NOTE = (
+    "'remove-brick' process may be in the middle of a file migration.\nThe process will be "
+    "fully stopped once the migration of the file is complete.\nPlease check remove-brick "
+    "process for completion before doing any further brick related tasks on the volume.")
+
+
+def _hms(seconds: int) -> str:
+    """gluster's "%8d:%02d:%02d"."""
+    return f"{seconds // 3600:>8}:{seconds % 3600 // 60:02}:{seconds % 3600 % 60:02}"
+
+
+def remove_brick_status_lines(nodes: list[dict[str, Any]]) -> list[str]:
+    """gf_cli_print_rebalance_status for a remove-brick task: nodes that never started are
+    left out, skipped files count as failures, and the estimate lines follow the table."""
+    header = "{:>40} {:>16} {:>13} {:>13} {:>13} {:>13} {:>20} {:>18}"
+    lines = [header.format("Node", "Rebalanced-files", "size", "scanned", "failures",
+                           "skipped", "status", "run time in h:m:s"),
+             header.format("---------", "-----------", "-----------", "-----------",
+                           "-----------", "-----------", "------------", "--------------")]
+    max_time = max_elapsed = 0
+    show_estimates = False
+    for node in nodes:
+        status = int(node.get("status") or 0)
+        if status == 0:  # GF_DEFRAG_STATUS_NOT_STARTED
+            continue
+        if status == 1:  # GF_DEFRAG_STATUS_STARTED
+            show_estimates = True
+        elapsed = float(node.get("run_time") or 0)
+        max_elapsed = max(max_elapsed, int(elapsed))  # time_t: the fraction is dropped
+        max_time = max(max_time, int(node.get("time_left") or 0))
+        failures = int(node.get("failures") or 0) + int(node.get("skipped") or 0)
+        lines.append(f"{node.get('hostname') or '(null)':>40} {int(node.get('files') or 0):>16}"
+                     f" {human_size(int(node.get('size') or 0)):>13}"
+                     f" {int(node.get('lookups') or 0):>13} {failures:>13} {0:>13}"
+                     f" {task_status_name(status):>20} {_hms(int(elapsed))}")
+    if max_time:
+        if max_time // 3600 < _REBAL_ESTIMATE_SEC_UPPER_LIMIT:
+            lines.append(f"Estimated time left for rebalance to complete : {_hms(max_time)}")
+        else:
+            lines.append("Estimated time left for rebalance to complete : > 2 months. Please "
+                         "try again later.")
+    elif show_estimates:
+        if max_elapsed <= _REBAL_ESTIMATE_START_TIME:
+            lines.append("The estimated time for rebalance to complete will be unavailable "
+                         "for the first 10 minutes.")
+        else:
+            lines.append("Rebalance estimated time unavailable. Please try again later.")
+    return lines
 
 
 def volume_remove_brick(request: Request, response: Response) -> Outcome:
     action = request.params["action"]
     word = _REMOVE_WORDS.get(action, "unknown")
+    if action in ("status", "stop"):
+        # gf_cli3_remove_brick_status_cbk: the status table, for stop followed by a warning
+        if not response.ok:
+            return _fail(f"volume remove-brick {word}", response)
+        lines = remove_brick_status_lines(list(response.data.get("nodes") or []))
+        if action == "stop":
+            lines.append(_REMOVE_STOP_NOTE)
+        return Outcome(out=_lines(*lines))
     if not response.ok:
         message = response.op_errstr or f"Remove Brick {word} unsuccessful"
         return Outcome(err=f"volume remove-brick {word}: failed: {message}\n", code=1)
@@ -257,11 +346,6 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
         lines.append("Check the removed bricks to ensure all files are migrated.\nIf files "
                      "with data are found on the brick path, copy them via a gluster mount "
                      "point before re-purposing the removed brick. ")
-    if action == "stop":
-        lines = [("'remove-brick' process may be in the middle of a file migration.\nThe "
-                  "process will be fully stopped once the migration of the file is complete.\n"
-                  "Please check remove-brick process for completion before doing any further "
-                  "brick related tasks on the volume.")]
     return Outcome(out=_lines(*lines))
 
 

@@ -24,6 +24,7 @@ from gluster_mgmt.cli.render import (
     peer_state,
     pool_order,
 )
+from gluster_mgmt.cli.render_human import task_label, task_status_name
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
@@ -163,11 +164,16 @@ _DETAIL_FIELDS = (("sizeTotal", "size_total"), ("sizeFree", "size_free"), ("devi
 
 
 def _status_tasks(volume: dict[str, Any]) -> E:
+    """cli_xml_output_vol_status_tasks: a remove-brick task ends with its <params> bricks."""
     tasks = E("tasks")
     for task in volume.get("tasks") or []:
-        tasks.add(E("task", children=[E("type", task.get("type", "")), E("id", task.get("id", "")),
+        element = E("task", children=[E("type", task.get("type", "")),
+                                      E("id", task.get("id", "")),
                                       E("status", task.get("status_code", 0)),
-                                      E("statusStr", task.get("status", ""))]))
+                                      E("statusStr", task_label(task))])
+        if task.get("type") == "Remove brick":
+            element.add(E("params", children=[E("brick", b) for b in task.get("bricks") or []]))
+        tasks.add(element)
     return tasks
 
 
@@ -256,9 +262,64 @@ def volume_add_brick(request: Request, response: Response) -> Outcome:
     return _str_output(response, "volAddBrick", message)
 
 
+#: The CLI's precedence for the aggregate status: in progress > failed > stopped >
+#: completed > not started (lower wins). Codes past "failed" never occur for remove-brick;
+#: they rank last here (glusterd reads past its array).
+_AGGREGATE_RANK = {1: 1, 4: 2, 2: 3, 3: 4, 0: 5}
+
+
+def rebalance_status_elements(nodes: list[dict[str, Any]]) -> list[E]:
+    """cli_xml_output_vol_rebalance_status for a remove-brick: nodeCount counts every node,
+    nodes that never started get no <node>, skipped files count as failures."""
+    elements = [E("nodeCount", len(nodes))]
+    totals = {"files": 0, "size": 0, "lookups": 0, "failures": 0, "skipped": 0}
+    overall = -1
+    status = 0
+    overall_elapsed = 0.0
+    for node in nodes:
+        status = int(node.get("status") or 0)
+        if status == 0:  # GF_DEFRAG_STATUS_NOT_STARTED
+            continue
+        counts = {"files": int(node.get("files") or 0), "size": int(node.get("size") or 0),
+                  "lookups": int(node.get("lookups") or 0),
+                  "failures": int(node.get("failures") or 0) + int(node.get("skipped") or 0),
+                  "skipped": 0}
+        for key, value in counts.items():
+            totals[key] += value
+        elapsed = float(node.get("run_time") or 0)
+        overall_elapsed = max(overall_elapsed, elapsed)
+        elements.append(E("node", children=[
+            E("nodeName", node.get("hostname", "")), E("id", node.get("node_uuid", "")),
+            *(E(key, value) for key, value in counts.items()),
+            E("status", status), E("statusStr", task_status_name(status)),
+            E("runtime", f"{elapsed:.2f}")]))
+        if overall == -1:
+            overall = status
+        if _AGGREGATE_RANK.get(status, 6) <= _AGGREGATE_RANK.get(overall, 6):
+            overall = status
+    if overall == -1:
+        overall = status  # no node started: the last status read (0 when there is none)
+    elements.append(E("aggregate", children=[
+        *(E(key, value) for key, value in totals.items()),
+        E("status", overall), E("statusStr", task_status_name(overall)),
+        E("runtime", f"{overall_elapsed:.2f}")]))
+    return elements
+
+
 def volume_remove_brick(request: Request, response: Response) -> Outcome:
-    word = {"start": "start", "commit": "commit", "force": "commit force"}.get(
-        request.params["action"], request.params["action"])
+    action = request.params["action"]
+    if action in ("status", "stop"):
+        # gf_cli3_remove_brick_status_cbk: on failure glusterd's dict is never read, so the
+        # element stays empty; on success opErrstr is glusterd's (normally empty)
+        if not response.ok:
+            message = response.op_errstr or f"volume remove-brick {action}: failed"
+            return _doc(response, E("volRemoveBrick"), op_errstr=message)
+        element = E("volRemoveBrick")
+        if response.data.get("task_id"):
+            element.add(E("task-id", response.data["task_id"]))
+        element.add(*rebalance_status_elements(list(response.data.get("nodes") or [])))
+        return _doc(response, element)
+    word = {"start": "start", "commit": "commit", "force": "commit force"}.get(action, action)
     if not response.ok and response.op_errstr:
         message = response.op_errstr
     else:

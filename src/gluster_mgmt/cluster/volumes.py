@@ -13,11 +13,15 @@ import uuid as uuid_module
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from gluster_mgmt import model, options
+from gluster_mgmt.cluster.migration import MigrationRecords, Progress
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.executor import Step
-from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
-from gluster_mgmt.store.types import ABSENT, Put
+from gluster_mgmt.model import Brick, MigrationStatus, Task, Volume, VolumeStatus, VolumeType
+from gluster_mgmt.portmap import port_by_brick
+from gluster_mgmt.store.types import ABSENT, Delete, Put
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.api import Cluster
@@ -153,7 +157,8 @@ class Volumes:
                     f"Volume {name} has been started.Volume needs to be stopped before deletion.",
                     errno.EINVAL)
             try:
-                self.store.delete(self.layout.volume(name), revision)
+                self.store.transaction([Delete(self.layout.volume(name), revision),
+                                        *self._forget_migration(volume)])
             except ConflictError:
                 raise _busy(name) from None
 
@@ -245,29 +250,142 @@ class Volumes:
 
     def remove_brick(self, name: str, bricks: Sequence[str], action: str,
                      replica: int | None = None) -> Volume:
+        """`remove-brick ... start|stop|commit|force` (``status`` is :meth:`migration_status`).
+
+        ``start`` marks the bricks decommissioned and records a task: DHT stops placing files
+        there and the nodes hosting them run a rebalance process that moves their files away.
+        ``commit`` then drops the bricks once every node completed without failures;
+        ``stop`` brings them back; ``force`` drops them at once, files and all.
+        """
+        if action == "status":
+            raise OperationFailed("remove-brick status is a query: use migration_status()",
+                                  errno.EINVAL)
+        if action not in ("start", "stop", "commit", "force"):
+            raise OperationFailed(f"unknown remove-brick command {action!r}", errno.EINVAL)
         volume, _ = self._load_existing(name)
-        wanted = [self.cluster.parse_brick(spec) for spec in bricks]
-        remaining = [b for b in volume.bricks if (b.hostname, b.path) not in wanted]
-        for host, path in wanted:
-            if volume.brick_by_path(host, path) is None:
-                raise OperationFailed(
-                    f"Incorrect brick {host}:{path} for volume {name}", errno.EINVAL)
-        if action not in ("force", "commit"):
+        targets = self._removed_bricks(volume, bricks)
+        if action == "stop":
+            return self._stop_migration(volume, targets)
+        if len(targets) == len(volume.bricks):
+            raise OperationFailed("Deleting all the bricks of the volume is not allowed",
+                                  errno.EINVAL)
+        remaining = [b for b in volume.bricks if b not in targets]
+        shrunk = _shrink(volume, remaining, replica)
+        if action == "start":
+            return self._start_migration(volume, targets, replica)
+        if action == "commit":
+            self._check_committable(volume, targets)
+        # any task ends here, as in glusterd (commit, or force over a running migration)
+        updated = shrunk.evolve(task=None, bricks=tuple(
+            attrs.evolve(b, decommissioned=False) for b in shrunk.bricks))
+        self._commit_change(volume, updated, [], self._forget_migration(volume))
+        return updated
+
+    def _removed_bricks(self, volume: Volume, specs: Sequence[str]) -> list[Brick]:
+        found = []
+        for spec in specs:
+            host, path = self.cluster.parse_brick(spec)
+            brick = volume.brick_by_path(host, path)
+            if brick is None:
+                raise OperationFailed(f"Incorrect brick {host}:{path} for volume {volume.name}",
+                                      errno.EINVAL)
+            found.append(brick)
+        return found
+
+    def _start_migration(self, volume: Volume, targets: list[Brick], replica: int | None) -> Volume:
+        name = volume.name
+        if volume.type is VolumeType.REPLICATE and replica is not None:
+            raise OperationFailed("Migration of data is not needed when reducing replica count. "
+                                  "Use the 'force' option", errno.EINVAL)
+        if volume.status is not VolumeStatus.STARTED:
             raise OperationFailed(
-                f"remove-brick {action} needs data migration, which this release does not run; "
-                "use 'force' (data on the removed bricks stays there) or 'commit'", errno.ENOTSUP)
-        updated = _shrink(volume, remaining, replica)
+                f"Volume {name} needs to be started before remove-brick (you can use 'force' "
+                "or 'commit' to override this behavior)", errno.EINVAL)
+        if volume.task is not None:
+            raise OperationFailed(
+                f"An earlier remove-brick task exists for volume {name}. Either commit it or "
+                "stop it before starting a new task.", errno.EEXIST)
+        self._check_bricks_serving(targets)
+        chosen = {b.uuid for b in targets}
+        bricks = tuple(attrs.evolve(b, decommissioned=True) if b.uuid in chosen else b
+                       for b in volume.bricks)
+        task = Task(id=str(uuid_module.uuid4()), kind="remove-brick",
+                    bricks=tuple(b.name for b in targets))
+        updated = volume.evolve(bricks=bricks, task=task)
+        self._commit_change(volume, updated, [], self._forget_migration(volume))
+        return updated
+
+    def _check_bricks_serving(self, targets: list[Brick]) -> None:
+        """glusterd's remove-brick validation: every removed brick's node is up and the
+        brick signed in, so its files can be read and moved."""
+        connected = {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
+        for brick in targets:
+            if brick.host_uuid not in connected:
+                raise OperationFailed(f"Host node of the brick {brick.name} is down", errno.EHOSTDOWN)
+            if port_by_brick(self.store, self.layout, brick.host_uuid, brick.path) is None:
+                raise OperationFailed(f"Found stopped brick {brick.name}. Use force option to "
+                                      "remove the offline brick", errno.EINVAL)
+
+    def _check_migration_query(self, volume: Volume, specs: Sequence[str]) -> Task:
+        """glusterd's rules for `remove-brick status|stop` (a rebalance command)."""
+        name = volume.name
+        if volume.subvolume_count <= 1:
+            raise OperationFailed(f"Volume {name} is not a distribute volume or contains only "
+                                  "1 brick.\nNot performing rebalance", errno.EINVAL)
+        if volume.status is not VolumeStatus.STARTED:
+            raise OperationFailed(f"Volume {name} needs to be started to perform rebalance",
+                                  errno.EINVAL)
+        if volume.task is None or volume.task.kind != "remove-brick":
+            raise OperationFailed(f"remove-brick not started for volume {name}.", errno.EINVAL)
+        for brick in self._removed_bricks(volume, specs):
+            if not brick.decommissioned:
+                raise OperationFailed(f"Incorrect brick for volume {name}", errno.EINVAL)
+        return volume.task
+
+    def migration_status(self, name: str, bricks: Sequence[str] = ()) -> list[Progress]:
+        """`remove-brick ... status`: each migrating node's progress."""
+        volume, _ = self._load_existing(name)
+        self._check_migration_query(volume, bricks)
+        return MigrationRecords(self.store, self.layout).report(volume)
+
+    def _stop_migration(self, volume: Volume, targets: list[Brick]) -> Volume:
+        """`remove-brick stop`: the bricks serve again as before; files already moved stay
+        where they went. Nodes stop their rebalance processes when they see the task gone."""
+        self._check_migration_query(volume, [b.name for b in targets])
+        bricks = tuple(attrs.evolve(b, decommissioned=False) for b in volume.bricks)
+        updated = volume.evolve(bricks=bricks, task=None)
         self._commit_change(volume, updated, [])
         return updated
 
-    def _commit_change(self, before: Volume, after: Volume, steps: list) -> None:
+    def _check_committable(self, volume: Volume, targets: list[Brick]) -> None:
+        """glusterd's `remove-brick commit` staging: data was migrated off every brick."""
+        for brick in targets:
+            if not brick.decommissioned:
+                raise OperationFailed(f"Brick {brick.name} is not decommissioned. Use start or "
+                                      "force option", errno.EINVAL)
+        progress = MigrationRecords(self.store, self.layout).report(volume)
+        if any(p.status is MigrationStatus.STARTED for p in progress):
+            raise OperationFailed("use 'force' option as migration is in progress", errno.EBUSY)
+        if any(p.status is MigrationStatus.FAILED for p in progress):
+            raise OperationFailed("use 'force' option as migration has failed", errno.EINVAL)
+        if any(p.failures or p.skipped for p in progress):
+            raise OperationFailed("use 'force' option as migration of some files might have "
+                                  "been skipped or has failed", errno.EINVAL)
+
+    def _forget_migration(self, volume: Volume) -> list[Delete]:
+        """Deletes of the volume's migration records, to commit with the change that ends
+        (or replaces) its task."""
+        return [Delete(e.key) for e in self.store.list(self.layout.migrations(volume.name))]
+
+    def _commit_change(self, before: Volume, after: Volume, steps: list,
+                       also: Sequence[Delete] = ()) -> None:
         entry_key = self.layout.volume(before.name)
         current = self.store.get(entry_key)
         if current is None or decode_volume(current.value).version != before.version:
             raise _busy(before.name)
         after = after.evolve(version=before.version + 1)
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
-                         commit=[Put(entry_key, encode_volume(after), current.revision)],
+                         commit=[Put(entry_key, encode_volume(after), current.revision), *also],
                          conflict=_busy(before.name).args[0])
 
 

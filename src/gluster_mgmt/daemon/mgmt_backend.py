@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
 from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.cluster.migration import MigrationRecords, Progress
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import RevisionCompactedError, StoreError
+from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
+from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, Volfile
-from gluster_mgmt.model import Volume
+from gluster_mgmt.model import MigrationStatus, Volume
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
 from gluster_mgmt.store.types import EventKind
 
@@ -29,7 +32,8 @@ log = logging.getLogger(__name__)
 
 def volfile_ids(volume: Volume) -> list[str]:
     """Every volfile id a process may fetch for ``volume``."""
-    return [volume.name, f"shd/{volume.name}"] + [b.volfile_id(volume.name) for b in volume.bricks]
+    return [volume.name, f"shd/{volume.name}", f"rebalance/{volume.name}"] + [
+        b.volfile_id(volume.name) for b in volume.bricks]
 
 
 class StoreMgmtBackend:
@@ -129,6 +133,26 @@ class StoreMgmtBackend:
 
     async def port_by_brick(self, brick: str) -> int | None:
         return await asyncio.to_thread(port_by_brick, self.store, self.layout, self.node_uuid, brick)
+
+    async def event_notify(self, op: int, items: dict[str, bytes], peer: PeerInfo) -> None:
+        """A rebalance process's final report (GF_EN_DEFRAG_STATUS): this node's migration
+        record becomes final, which `remove-brick status` and `commit` read. (The server
+        passes only op GF_EN_DEFRAG_STATUS.)"""
+        volfile_id = value_text(items.get("volname", b""))
+        volume = self._volumes.get(volfile_id.removeprefix("rebalance/"))
+        if not volfile_id.startswith("rebalance/") or volume is None or volume.task is None:
+            log.warning("defrag status for %r from %s: no such migration", volfile_id, peer.host)
+            return
+        try:
+            report = parse_defrag_status(items)
+        except DefragProtocolError as exc:
+            # counted failed rather than lost: commit then asks for force
+            log.error("unreadable defrag status for %s from %s: %s", volume.name, peer.host, exc)
+            report = {"status": MigrationStatus.FAILED}
+        progress = Progress.from_report(self.node_uuid, volume.task.id, report)
+        log.info("migration of %s on this node: %s", volume.name, progress.status.label)
+        await asyncio.to_thread(MigrationRecords(self.store, self.layout).write, volume.name,
+                                progress)
 
     async def connection_closed(self, conn_id: int) -> None:
         """A SIGKILLed brick sends no SIGNOUT: its mgmt connection closing is the signal."""

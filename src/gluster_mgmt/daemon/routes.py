@@ -6,8 +6,11 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from gluster_mgmt.cluster.migration import MigrationRecords, overall_status
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.model import VolumeStatus
+from gluster_mgmt.model import MigrationStatus, VolumeStatus
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -67,8 +70,44 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                            for b in volume.bricks],
                 "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
                               else shd for shd in daemon.self_heal_runtime(volume)],
+                "tasks": tasks_of(volume),
             })
         return {"volumes": result}
+
+    def tasks_of(volume) -> list[dict]:
+        """`volume status`'s task section: a remove-brick task with its overall status."""
+        if volume.task is None:
+            return []
+        nodes = MigrationRecords(daemon.store, cluster().layout).report(volume)
+        status = overall_status(nodes)
+        return [{"type": "Remove brick", "id": volume.task.id, "bricks": list(volume.task.bricks),
+                 "status": status.label, "status_code": int(status)}]
+
+    def migration_view(volume, nodes) -> dict:
+        names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
+                 for v in cluster().peers.all()}
+        names[daemon.uuid] = "localhost"
+        return {"volume": volume.name, "task_id": volume.task.id if volume.task else None,
+                "nodes": [{"hostname": names.get(n.host_uuid, n.host_uuid), "node_uuid": n.host_uuid,
+                           **{k: v for k, v in n.to_dict().items() if k not in ("host_uuid", "task_id")}}
+                          for n in nodes]}
+
+    def volume_remove_brick(p: dict) -> dict:
+        name, bricks, action = p["name"], p["bricks"], p["action"]
+        if action == "status":
+            return migration_view(volumes().info(name)[0], volumes().migration_status(name, bricks))
+        if action == "stop":
+            before = volumes().info(name)[0]
+            nodes = volumes().migration_status(name, bricks)
+            volumes().remove_brick(name, bricks, action, p.get("replica"))
+            return migration_view(before, [attrs.evolve(n, status=MigrationStatus.STOPPED)
+                                           if n.status is MigrationStatus.STARTED else n
+                                           for n in nodes])
+        volume = volumes().remove_brick(name, bricks, action, p.get("replica"))
+        data = changed(volume)
+        if volume.task is not None:
+            data["task_id"] = volume.task.id
+        return data
 
     def public(volume) -> dict:
         """A volume as callers may see it: without the trusted-client credentials."""
@@ -118,8 +157,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/reset": lambda p: changed(volumes().reset(p["name"], p.get("key"), bool(p.get("force")))),
         "volume/add-brick": lambda p: changed(volumes().add_brick(
             p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
-        "volume/remove-brick": lambda p: changed(volumes().remove_brick(
-            p["name"], p["bricks"], p["action"], p.get("replica"))),
+        "volume/remove-brick": volume_remove_brick,
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,

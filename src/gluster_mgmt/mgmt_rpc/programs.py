@@ -1,7 +1,8 @@
 """Program numbers and message layouts of the mgmt protocol stock GlusterFS 10 speaks.
 
 Numbers come from GlusterFS' ``protocol-common.h``/``xdr-common.h``; layouts from its
-``rpc-common-xdr.x``, ``glusterfs3-xdr.x`` and ``portmap-xdr.x`` (facts, re-expressed here).
+``rpc-common-xdr.x``, ``glusterfs3-xdr.x``, ``portmap-xdr.x`` and ``glusterd1-xdr.x``
+(facts, re-expressed here).
 Every message class has ``pack(Packer)`` and ``unpack(Unpacker)``; :func:`encode` and
 :func:`decode` wrap them for whole argument/result blobs.
 """
@@ -16,12 +17,12 @@ import attrs
 from .xdr import Packer, Unpacker, XdrError
 
 __all__ = [
-    "BrickByPortReply", "BrickByPortRequest", "CallbackProc", "CommonReply", "DEFAULT_PROGRAMS",
-    "DumpProc", "DumpReply", "DumpRequest", "EventNotifyReply", "EventNotifyRequest",
-    "GETSPEC_FLAG_SERVERS_LIST", "GetspecReply", "GetspecRequest", "HandshakeProc",
-    "PortByBrickReply", "PortByBrickRequest", "PortmapProc", "ProgDetail", "Program",
-    "SigninReply", "SigninRequest", "SignoutReply", "SignoutRequest", "decode", "encode",
-    "normalize_volfile_id",
+    "BrickByPortReply", "BrickByPortRequest", "BrickOpReply", "BrickOpRequest", "BrickProc",
+    "CallbackProc", "CommonReply", "DEFAULT_PROGRAMS", "DumpProc", "DumpReply", "DumpRequest",
+    "EventNotifyOp", "EventNotifyReply", "EventNotifyRequest", "GETSPEC_FLAG_SERVERS_LIST",
+    "GetspecReply", "GetspecRequest", "HandshakeProc", "PortByBrickReply", "PortByBrickRequest",
+    "PortmapProc", "ProgDetail", "Program", "SigninReply", "SigninRequest", "SignoutReply",
+    "SignoutRequest", "decode", "encode", "normalize_volfile_id",
 ]
 
 
@@ -32,6 +33,7 @@ class Program(enum.IntEnum):
     HANDSHAKE = 14398633     # "Gluster Handshake"
     PORTMAP = 34123456       # "Gluster Portmap"
     CALLBACK = 52743234      # "Gluster Callback" (server -> client CALLs)
+    BRICK = 4867634          # GD_BRICK_PROGRAM: glusterd -> a process's --socket-file
 
 
 PROGRAM_VERSIONS: dict[int, int] = {
@@ -39,6 +41,7 @@ PROGRAM_VERSIONS: dict[int, int] = {
     Program.HANDSHAKE: 2,
     Program.PORTMAP: 1,
     Program.CALLBACK: 1,
+    Program.BRICK: 2,
 }
 
 
@@ -81,6 +84,33 @@ class CallbackProc(enum.IntEnum):
     STATEDUMP = 9
     INODELK_CONTENTION = 10
     ENTRYLK_CONTENTION = 11
+
+
+class BrickProc(enum.IntEnum):
+    """``glusterd_brick_procnum``: what glusterd asks bricks and daemons over their unix socket."""
+
+    NULL = 0
+    TERMINATE = 1
+    XLATOR_INFO = 2
+    XLATOR_OP = 3
+    STATUS = 4
+    OP = 5
+    XLATOR_DEFRAG = 6  # rebalance status/stop, answered by the named dht xlator
+    NODE_PROFILE = 7
+    NODE_STATUS = 8
+    VOLUME_BARRIER_OP = 9
+    BRICK_BARRIER = 10
+    NODE_BITROT = 11
+    BRICK_ATTACH = 12
+    DUMP_METRICS = 13
+    SVC_ATTACH = 14
+    SVC_DETACH = 15
+
+
+class EventNotifyOp(enum.IntEnum):
+    """``gf_hdsk_event_notify_op``: HANDSHAKE EVENT_NOTIFY's ``op``."""
+
+    DEFRAG_STATUS = 0  # a rebalance process's final counters, just before it exits
 
 
 #: gf_getspec_req.flags bit clients (not bricks) set: "send me the servers list too"
@@ -291,6 +321,56 @@ class EventNotifyReply:
     @classmethod
     def unpack(cls, u: Unpacker) -> EventNotifyReply:
         return cls(u.unpack_int(), u.unpack_int(), u.unpack_opaque())
+
+
+# --- GD_BRICK v2 (we are the client) ----------------------------------------------------
+
+@attrs.frozen
+class BrickOpRequest:
+    """``gd1_mgmt_brick_op_req``: ``name`` picks the xlator, ``input`` is a dict blob.
+
+    glusterd sets ``op`` to the procedure number and leaves ``dict`` empty.
+    """
+
+    name: str
+    op: int
+    input: bytes = b""
+    dict: bytes = b""
+
+    def pack(self, p: Packer) -> None:
+        p.pack_string(self.name)
+        p.pack_int(self.op)
+        p.pack_opaque(self.input)
+        p.pack_opaque(self.dict)
+
+    @classmethod
+    def unpack(cls, u: Unpacker) -> BrickOpRequest:
+        name = u.unpack_string()
+        op = u.unpack_int()
+        return cls(name, op, u.unpack_opaque(), u.unpack_opaque())
+
+
+@attrs.frozen
+class BrickOpReply:
+    """``gd1_mgmt_brick_op_rsp``; ``output`` is a dict blob, ``op_errstr`` empty on success."""
+
+    op_ret: int
+    op_errno: int = 0
+    output: bytes = b""
+    op_errstr: str = ""
+
+    def pack(self, p: Packer) -> None:
+        p.pack_int(self.op_ret)
+        p.pack_int(self.op_errno)
+        p.pack_opaque(self.output)
+        p.pack_string(self.op_errstr)
+
+    @classmethod
+    def unpack(cls, u: Unpacker) -> BrickOpReply:
+        op_ret = u.unpack_int()
+        op_errno = u.unpack_int()
+        output = u.unpack_opaque()
+        return cls(op_ret, op_errno, output, u.unpack_string())
 
 
 # --- PORTMAP v1 ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .framing import (
     RecordTooLarge,
     encode_record,
 )
-from .gluster_dict import DictValue, encode_dict
+from .gluster_dict import DictValue, decode_dict, encode_dict
 from .rpc_message import (
     ACCEPTED_AUTH_FLAVORS,
     RPC_VERSION,
@@ -51,7 +51,8 @@ from .rpc_message import (
 )
 from .xdr import XdrError
 
-__all__ = ["DEFAULT_PORT", "MgmtBackend", "MgmtRpcServer", "PeerInfo", "Volfile"]
+__all__ = ["DEFAULT_PORT", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
+           "Volfile"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,22 @@ class MgmtBackend(Protocol):
         """Connection ``conn_id`` is gone: drop the portmap entries it signed in.
 
         Called for every connection (most are short portmap lookups): keep it cheap."""
+
+
+@runtime_checkable
+class EventNotifyBackend(Protocol):
+    """An optional extra of a :class:`MgmtBackend`: backends without it still work (the
+    server looks the method up with getattr). Kept out of :class:`MgmtBackend` so that
+    ``isinstance(backend, MgmtBackend)`` stays true for backends written before it."""
+
+    async def event_notify(self, op: int, items: dict[str, bytes], peer: PeerInfo) -> None:
+        """HANDSHAKE EVENT_NOTIFY with a non-empty, well-formed dict (raw values: see
+        ``gluster_dict.value_text`` and ``defrag_client.parse_defrag_status``).
+
+        ``op`` is :attr:`programs.EventNotifyOp.DEFRAG_STATUS`, the only op there is (others
+        are refused before reaching here): a rebalance process's final counters plus
+        ``volname`` = ``rebalance/VOL``, sent just before it exits. Raising makes the reply
+        op_ret -1, which the process only logs."""
 
 
 @attrs.frozen
@@ -292,16 +309,13 @@ def _dump(conn: _Connection, args: pg.DumpRequest) -> bytes:
 
 _PING_REPLY = pg.encode(pg.CommonReply())
 _EVENT_NOTIFY_REPLY = pg.encode(pg.EventNotifyReply())
+_EVENT_NOTIFY_INVALID = pg.encode(pg.EventNotifyReply(-1, errno.EINVAL))
 # stock glusterd never answers BRICKBYPORT (the client would hang); we say "not found"
 _BRICK_BY_PORT_REPLY = pg.encode(pg.BrickByPortReply(-1, errno.ENOSYS))
 
 
 def _ping(conn: _Connection, args: None) -> bytes:
     return _PING_REPLY
-
-
-def _event_notify(conn: _Connection, args: pg.EventNotifyRequest) -> bytes:
-    return _EVENT_NOTIFY_REPLY
 
 
 def _brick_by_port(conn: _Connection, args: pg.BrickByPortRequest) -> bytes:
@@ -326,6 +340,36 @@ async def _getspec(conn: _Connection, args: pg.GetspecRequest) -> bytes:
         raise TypeError(f"backend getspec returned {type(spec).__name__}, not bytes")
     log.debug("GETSPEC %r from %s: %d bytes", args.key, conn.peer.host, reply.op_ret)
     return pg.encode(reply)
+
+
+async def _event_notify(conn: _Connection, args: pg.EventNotifyRequest) -> bytes:
+    """Hand a rebalance process's report to the backend. Stock glusterd answers unknown ops
+    and bad dicts with op_ret -1 and sends nothing when it took a dict; we always answer
+    (the process's callback just logs a failure), with op_errno set so its log says why."""
+    if args.op != pg.EventNotifyOp.DEFRAG_STATUS:
+        log.warning("EVENT_NOTIFY from %s (connection %d): unknown op %d", conn.peer.host,
+                    conn.conn_id, args.op)
+        return _EVENT_NOTIFY_INVALID
+    try:
+        items = decode_dict(args.dict)
+    except XdrError as exc:
+        log.warning("EVENT_NOTIFY op %d from %s (connection %d): malformed dict of %d bytes "
+                    "(%s); answered op_ret -1", args.op, conn.peer.host, conn.conn_id,
+                    len(args.dict), exc)
+        return _EVENT_NOTIFY_INVALID
+    if not items:  # as glusterd: nothing to report, nothing to do
+        return _EVENT_NOTIFY_REPLY
+    handler = getattr(conn.server.backend, "event_notify", None)
+    if handler is None:
+        log.info("EVENT_NOTIFY op %d from %s: backend takes no event_notify; acknowledged",
+                 args.op, conn.peer.host)
+        return _EVENT_NOTIFY_REPLY
+    try:
+        await handler(args.op, items, conn.peer)
+    except Exception:
+        log.exception("backend event_notify(%d) failed", args.op)
+        return pg.encode(pg.EventNotifyReply(-1, errno.EIO))
+    return _EVENT_NOTIFY_REPLY
 
 
 async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> bytes:
@@ -367,7 +411,7 @@ _ROUTES: dict[tuple[int, int], _Route] = {
     (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): _Route(None, _null, False),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): _Route(pg.GetspecRequest, _getspec, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.EVENT_NOTIFY):
-        _Route(pg.EventNotifyRequest, _event_notify, False),
+        _Route(pg.EventNotifyRequest, _event_notify, True),
     (pg.Program.PORTMAP, pg.PortmapProc.NULL): _Route(None, _null, False),
     (pg.Program.PORTMAP, pg.PortmapProc.PORTBYBRICK):
         _Route(pg.PortByBrickRequest, _port_by_brick, True),

@@ -7,6 +7,7 @@ The daemon speaks to a ``ServiceManager``; plugins come from the stevedore names
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Sequence
 
 import attrs
@@ -25,6 +26,9 @@ class ServiceSpec:
     #: True when the program forks into the background itself and writes ``pidfile`` (as
     #: glusterfsd does): the launcher's exit status then says whether it started.
     daemonizes: bool = True
+    #: False for a task that ends by itself (a rebalance process exits when its migration is
+    #: done): its exit is the result, not a crash to restart.
+    restart: bool = True
 
 
 @attrs.frozen
@@ -50,6 +54,12 @@ class ServiceManager(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Stop supervising; leave the processes running (a daemon restart re-adopts them)."""
+
+
+def short_hash(text: str) -> str:
+    """A stable 16-character name for ``text``: runtime sockets are named by it, since a unix
+    socket path must fit in 108 bytes whatever the volume and brick names."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_service_manager(name: str = "process", **kwargs: object) -> ServiceManager:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
-import hashlib
 import logging
 import os
 import threading
@@ -37,12 +36,15 @@ from typing import Any
 import attrs
 
 from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.cluster.migration import MigrationRecords
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType, path_with_dashes
 from gluster_mgmt.portmap import PortRegistry
-from gluster_mgmt.services import ServiceManager, ServiceSpec
-from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
+from gluster_mgmt.services.migration import POLL_INTERVAL as MIGRATION_POLL
+from gluster_mgmt.services.migration import MigrationRunner, RebalanceSpecs
+from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
 from gluster_mgmt.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -98,10 +100,6 @@ def prepare_brick_dir(path: str, volume_uuid: str) -> None:
         os.chmod(gdir, GLUSTERFS_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 @attrs.frozen
 class BrickSpecs:
     """Builds the ServiceSpecs of one node's bricks and self-heal daemons."""
@@ -131,7 +129,7 @@ class BrickSpecs:
 
     def brick_socket(self, volume: str, brick: Brick) -> str:
         return os.path.join(self.run_dir,
-                            f"{_short_hash(f'{self.node_uuid}:{volume}:{brick.path}')}.socket")
+                            f"{short_hash(f'{self.node_uuid}:{volume}:{brick.path}')}.socket")
 
     def brick_spec(self, volume: Volume | str, brick: Brick, port: int) -> ServiceSpec:
         name = volume if isinstance(volume, str) else volume.name
@@ -171,7 +169,7 @@ class BrickSpecs:
             "-p", pidfile,
             "-l", logfile,
             "-S", os.path.join(self.run_dir,
-                               f"{_short_hash(f'{self.node_uuid}:shd:{volume.name}')}.socket"),
+                               f"{short_hash(f'{self.node_uuid}:shd:{volume.name}')}.socket"),
             "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
         ]
         if volume.type is VolumeType.DISPERSE:
@@ -181,20 +179,12 @@ class BrickSpecs:
         return ServiceSpec(self.shd_service(volume.name), argv, pidfile, logfile, daemonizes=True)
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
 def running_brick_port(pidfile: str, argv0: str = GLUSTERFSD) -> int | None:
     """The ``--brick-port`` of the brick process ``pidfile`` names, if it runs."""
     pid = read_pid(pidfile)
     if not pid_runs(pid, argv0):
         return None
-    argv = _cmdline(pid)
+    argv = cmdline(pid)
     for index, arg in enumerate(argv):
         value = None
         if arg == "--brick-port" and index + 1 < len(argv):
@@ -222,7 +212,8 @@ class Reconciler:
 
     Bricks of Started volumes hosted here run; bricks of stopped or deleted volumes, and
     removed bricks, are stopped and their ports released; a replicate/disperse volume with a
-    brick here gets a self-heal daemon while started. A watch on the volumes prefix wakes a
+    brick here gets a self-heal daemon while started, and a rebalance process while a brick
+    here is being emptied (services.migration). A watch on the volumes prefix wakes a
     pass on every change; a periodic pass heals anything missed, and the first pass after a
     daemon restart re-adopts the processes still running (keeping their ports).
     """
@@ -241,9 +232,14 @@ class Reconciler:
         self.ports = ports
         self.specs = BrickSpecs(node_uuid, run_dir, log_dir, mgmt_port, glusterfsd, glusterfs)
         self.interval = interval
-        #: Where the self-heal daemon fetches its volfile (glusterd uses "localhost"; our
-        #: daemon may listen on one address only, so its hostname by default).
+        #: Where the self-heal and rebalance processes fetch their volfiles (glusterd uses
+        #: "localhost"; our daemon may listen on one address only, so its hostname by default).
         self.shd_server = shd_server or hostname
+        self.migrations = MigrationRunner(
+            MigrationRecords(store, layout), service_manager, node_uuid, self.shd_server,
+            RebalanceSpecs(run_dir, log_dir, mgmt_port, glusterfs))
+        #: True while a rebalance process runs here: passes come every POLL_INTERVAL.
+        self._migrating = False
         self._running: dict[str, _Running] = {}
         self._errors: dict[str, str] = {}
         self._pass_lock = threading.Lock()
@@ -280,6 +276,7 @@ class Reconciler:
             with self._pass_lock:
                 for name in list(self._running):
                     self._stop_service(name)
+                self.migrations.stop_all()
 
     def wake(self) -> None:
         """Ask for a pass soon (e.g. after a SIGNOUT or a lease renewal)."""
@@ -287,7 +284,7 @@ class Reconciler:
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(MIGRATION_POLL if self._migrating else self.interval)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -367,6 +364,7 @@ class Reconciler:
                         log.error("cannot run %s: %s", name, exc)
                     self._errors[name] = str(exc)
             self._release_stale_ports(wanted)
+            self._migrating = self.migrations.converge(volumes)
             self.revision = listing.revision
             return listing.revision
 
@@ -441,9 +439,9 @@ class Reconciler:
             if pidfile in wanted_pidfiles:
                 continue
             pid = read_pid(pidfile)
-            if pid_runs(pid, argv0) and marker in _cmdline(pid):
+            if pid_runs(pid, argv0) and marker in cmdline(pid):
                 log.info("stopping orphan process %d (%s)", pid, pidfile)
-                _terminate(pid)
+                terminate(pid)
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
 
@@ -506,9 +504,3 @@ class Reconciler:
     def errors(self) -> dict[str, str]:
         """The last start failure of each service that is not running as wanted."""
         return dict(self._errors)
-
-
-def _terminate(pid: int, timeout: float = 10.0) -> None:
-    from gluster_mgmt.services.supervisor import _terminate as terminate
-
-    terminate(pid, timeout)

@@ -136,7 +136,7 @@ class ProcessSupervisor(ServiceManager):
             return
         pid = entry.pid if pid_runs(entry.pid) else read_pid(entry.spec.pidfile)
         if pid_runs(pid, entry.spec.argv[0]):
-            _terminate(pid, timeout)
+            terminate(pid, timeout)
             with self._lock:
                 self._unreaped.add(pid)
         if entry.child is not None:
@@ -215,14 +215,18 @@ class ProcessSupervisor(ServiceManager):
                     if now - entry.started > BACKOFF_MAX * 2:
                         entry.backoff = BACKOFF_FIRST  # it has stayed up: forgive earlier crashes
                     continue
-                if now < entry.next_try:
+                if now < entry.next_try or (not entry.spec.restart and entry.pid is None):
                     continue
                 with self._lock:
                     if self._services.get(entry.spec.name) is not entry:
                         continue  # stopped meanwhile
-                    log.warning("%s (pid %s) died; restarting", entry.spec.name, entry.pid)
                     if entry.child is None and entry.pid:
                         self._unreaped.add(entry.pid)  # (under self._lock here)
+                    if not entry.spec.restart:
+                        log.info("%s (pid %s) ended", entry.spec.name, entry.pid)
+                        entry.pid = None
+                        continue
+                    log.warning("%s (pid %s) died; restarting", entry.spec.name, entry.pid)
                     entry.restarts += 1
                     entry.next_try = now + entry.backoff
                     entry.backoff = min(entry.backoff * 2, BACKOFF_MAX)
@@ -232,7 +236,17 @@ class ProcessSupervisor(ServiceManager):
                         log.error("restart of %s failed: %s", entry.spec.name, exc)
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def cmdline(pid: int | None) -> list[str]:
+    """The argv of process ``pid`` (empty when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def terminate(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM, SIGKILL after ``timeout``, and collect it (we may be its subreaper)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

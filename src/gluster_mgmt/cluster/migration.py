@@ -1,0 +1,120 @@
+"""Progress of a volume's data migration (`remove-brick start`), one record per node.
+
+glusterd keeps a node's rebalance counters in vols/VOL/node_state.info and gathers them from
+every node on `remove-brick status`. Here each node that runs a rebalance process writes its
+own record under ``migrations/VOL/NODE``; `status` reads them all in one listing. Records carry
+the task id, so a record left by an earlier task never passes for the current one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from gluster_mgmt.model import MigrationStatus, Task, Volume
+
+if TYPE_CHECKING:
+    from gluster_mgmt.cluster.layout import Layout
+    from gluster_mgmt.store.base import Store
+
+
+@attrs.frozen
+class Progress:
+    """One node's migration counters, in the units the rebalance process reports."""
+
+    host_uuid: str
+    task_id: str
+    status: MigrationStatus = attrs.field(converter=MigrationStatus)
+    files: int = 0
+    size: int = 0
+    lookups: int = 0
+    failures: int = 0
+    skipped: int = 0
+    run_time: float = 0.0
+    time_left: int = 0
+
+    @classmethod
+    def from_report(cls, host_uuid: str, task_id: str, report: Mapping[str, Any]) -> Progress:
+        """From the rebalance process's numbers (see mgmt_rpc.defrag_client.parse_defrag_status)."""
+        status = int(report.get("status", MigrationStatus.STARTED))
+        if status not in MigrationStatus._value2member_map_:
+            status = MigrationStatus.FAILED  # layout-fix or tier states: not ours to report
+        return cls(host_uuid, task_id, status, int(report.get("files", 0)),
+                   int(report.get("size", 0)), int(report.get("lookups", 0)),
+                   int(report.get("failures", 0)), int(report.get("skipped", 0)),
+                   float(report.get("run_time", 0.0)), int(report.get("time_left", 0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self)
+        data["status"] = int(self.status)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Progress:
+        return cls(**{f.name: data[f.name] for f in attrs.fields(cls) if f.name in data})
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+
+def migrating_hosts(volume: Volume) -> tuple[str, ...]:
+    """Nodes that run a rebalance process for the volume's task: those hosting a brick being
+    removed (glusterd's gd_should_i_start_rebalance for remove-brick), in brick order."""
+    return tuple(dict.fromkeys(b.host_uuid for b in volume.decommissioned))
+
+
+def overall_status(nodes: list[Progress]) -> MigrationStatus:
+    """A task's status over its nodes, as `volume status` shows it: in progress while any node
+    runs, failed if any failed, stopped if any stopped, else completed."""
+    states = {n.status for n in nodes}
+    for status in (MigrationStatus.STARTED, MigrationStatus.FAILED, MigrationStatus.STOPPED):
+        if status in states:
+            return status
+    return MigrationStatus.COMPLETE if states else MigrationStatus.NOT_STARTED
+
+
+class MigrationRecords:
+    """The per-node progress records of the volumes of one cluster."""
+
+    def __init__(self, store: "Store", layout: "Layout") -> None:
+        self.store = store
+        self.layout = layout
+
+    def read(self, volume: str, task: Task) -> dict[str, Progress]:
+        """The current task's records by node; a node that has not reported yet is absent."""
+        prefix = self.layout.migrations(volume)
+        found: dict[str, Progress] = {}
+        for entry in self.store.list(prefix):
+            try:
+                progress = Progress.from_dict(json.loads(entry.value))
+            except (ValueError, TypeError, KeyError):
+                continue  # unreadable: as if not reported
+            if progress.task_id == task.id:
+                found[progress.host_uuid] = progress
+        return found
+
+    def get(self, volume: str, host_uuid: str) -> Progress | None:
+        entry = self.store.get(self.layout.migration(volume, host_uuid))
+        if entry is None:
+            return None
+        try:
+            return Progress.from_dict(json.loads(entry.value))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def write(self, volume: str, progress: Progress) -> None:
+        """Only the node itself writes its record, so no compare-and-swap is needed."""
+        self.store.put(self.layout.migration(volume, progress.host_uuid), progress.encode())
+
+    def report(self, volume: Volume) -> list[Progress]:
+        """Every migrating node's progress for the volume's task, a node that has not
+        reported yet counted as just started (glusterd marks them started at once)."""
+        task = volume.task
+        if task is None:
+            return []
+        records = self.read(volume.name, task)
+        return [records.get(host) or Progress(host, task.id, MigrationStatus.STARTED)
+                for host in migrating_hosts(volume)]

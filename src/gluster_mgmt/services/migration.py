@@ -1,0 +1,224 @@
+"""This node's rebalance processes: the data movers of `remove-brick start`.
+
+A node hosting a decommissioned brick runs glusterd 10.3's rebalance command line
+
+    glusterfs -s HOST --volfile-id rebalance/VOL --xlator-option *dht.use-readdirp=no
+        --xlator-option *dht.lookup-unhashed=yes --xlator-option *dht.assert-no-child-down=yes
+        --xlator-option *dht.readdir-optimize=on --process-name rebalance
+        --xlator-option *dht.rebalance-cmd=5 --xlator-option *dht.node-uuid=UUID
+        --xlator-option *dht.commit-hash=0 --socket-file SOCK --pid-file PID -l LOGDIR/VOL-rebalance.log
+
+The process moves the files of this node's decommissioned bricks to the bricks that stay,
+answers progress queries on SOCK (mgmt_rpc.defrag_client), reports its final counters with
+HANDSHAKE EVENT_NOTIFY (daemon.mgmt_backend) and exits. Progress goes to the store as this
+node's migration record (cluster.migration), which `remove-brick status` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+import attrs
+
+from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+from gluster_mgmt.errors import ConflictError, GlusterMgmtError, StoreError
+from gluster_mgmt.mgmt_rpc import defrag_client
+from gluster_mgmt.model import MigrationStatus, Volume, VolumeStatus
+from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
+from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
+
+log = logging.getLogger(__name__)
+
+#: glusterd's GF_DEFRAG_CMD_START_FORCE: migrate even files that make the target fuller.
+DEFRAG_CMD_START_FORCE = 5
+#: Seconds between progress queries while a migration runs.
+POLL_INTERVAL = 2.0
+#: A process that ended without reporting is counted failed after this many seconds (its
+#: EVENT_NOTIFY may still be on the way when we notice the exit).
+REPORT_GRACE = 5.0
+
+
+@attrs.define
+class _Run:
+    volume: str
+    task_id: str
+    spec: ServiceSpec
+    ended_at: float | None = None
+
+
+class MigrationRunner:
+    """Starts, watches and stops this node's rebalance processes; see the module docstring."""
+
+    def __init__(self, records: MigrationRecords, services: ServiceManager, node_uuid: str,
+                 server: str, specs: "RebalanceSpecs") -> None:
+        self.records = records
+        self.services = services
+        self.node_uuid = node_uuid
+        self.server = server
+        self.specs = specs
+        self._runs: dict[str, _Run] = {}
+
+    def wanted(self, volume: Volume) -> bool:
+        return (volume.status is VolumeStatus.STARTED and volume.task is not None
+                and any(b.host_uuid == self.node_uuid for b in volume.decommissioned))
+
+    def converge(self, volumes: Mapping[str, Volume]) -> bool:
+        """One pass; True while a migration runs here (the caller then polls sooner)."""
+        busy = False
+        for name in [n for n, run in self._runs.items()
+                     if n not in volumes or not self.wanted(volumes[n])
+                     or volumes[n].task.id != run.task_id]:
+            self._stop(name)
+        for volume in volumes.values():
+            if self.wanted(volume):
+                try:
+                    busy |= self._drive(volume)
+                except (GlusterMgmtError, OSError) as exc:
+                    log.error("migration of %s: %s", volume.name, exc)
+        self._sweep_orphans(set(self._runs))
+        return busy
+
+    def stop_all(self) -> None:
+        for name in list(self._runs):
+            self._stop(name)
+
+    # ------------------------------------------------------------------ one volume
+    def _drive(self, volume: Volume) -> bool:
+        task = volume.task
+        assert task is not None
+        progress = self.records.get(volume.name, self.node_uuid)
+        if progress is not None and progress.task_id == task.id and progress.status.finished:
+            self._runs.pop(volume.name, None)
+            return False
+        run = self._runs.get(volume.name)
+        spec = self.specs.spec(volume, self.node_uuid, self.server)
+        pid = read_pid(spec.pidfile)
+        if pid_runs(pid, spec.argv[0]):
+            if run is None:  # a daemon restart: adopt the process still migrating
+                self._runs[volume.name] = run = _Run(volume.name, task.id, spec)
+                self.services.start(spec)
+            self._poll(volume.name, task.id, spec)
+            return True
+        if run is None:
+            self._begin(volume, task.id, spec, progress)
+            return True
+        # it ended: its EVENT_NOTIFY normally made the record final already
+        run.ended_at = run.ended_at or time.monotonic()
+        if time.monotonic() - run.ended_at < REPORT_GRACE:
+            return True
+        log.error("rebalance process of %s ended without reporting; see %s", volume.name,
+                  spec.logfile)
+        last = progress if progress is not None and progress.task_id == task.id else None
+        failed = attrs.evolve(last, status=MigrationStatus.FAILED) if last else Progress(
+            self.node_uuid, task.id, MigrationStatus.FAILED)
+        self.records.write(volume.name, failed)
+        self._runs.pop(volume.name, None)
+        return False
+
+    def _begin(self, volume: Volume, task_id: str, spec: ServiceSpec,
+               progress: Progress | None) -> None:
+        if progress is None or progress.task_id != task_id:
+            self.records.write(volume.name, Progress(self.node_uuid, task_id, MigrationStatus.STARTED))
+        log.info("starting data migration of %s (task %s)", volume.name, task_id)
+        self._runs[volume.name] = _Run(volume.name, task_id, spec)
+        self.services.start(spec)
+
+    def _poll(self, volume: str, task_id: str, spec: ServiceSpec) -> None:
+        """Copy the process's counters into our record, never over a final one (the
+        process's own final report may have landed between our query and our write)."""
+        try:
+            report = defrag_client.parse_defrag_status(defrag_client.defrag_command(
+                self.specs.socket(volume, self.node_uuid), volume,
+                defrag_client.DEFRAG_CMD_STATUS, timeout=POLL_INTERVAL))
+        except GlusterMgmtError as exc:
+            log.debug("progress query of %s failed: %s", volume, exc)
+            return
+        if int(report.get("status", 0)) == MigrationStatus.NOT_STARTED:
+            return  # exiting, or not crawling yet: nothing new
+        progress = Progress.from_report(self.node_uuid, task_id, report)
+        key = self.records.layout.migration(volume, self.node_uuid)
+        try:
+            entry = self.records.store.get(key)
+            current = self.records.get(volume, self.node_uuid) if entry else None
+            if current is not None and current.task_id == task_id and current.status.finished:
+                return
+            if current == progress:
+                return
+            self.records.store.put(key, progress.encode(), entry.revision if entry else 0)
+        except (ConflictError, StoreError) as exc:
+            log.debug("progress of %s not recorded: %s", volume, exc)
+
+    def _stop(self, volume: str) -> None:
+        """Ask the process to stop between files (glusterd's GF_DEFRAG_CMD_STOP), then make
+        sure it is gone."""
+        run = self._runs.pop(volume, None)
+        if run is None:
+            return
+        if pid_runs(read_pid(run.spec.pidfile), run.spec.argv[0]):
+            with contextlib.suppress(GlusterMgmtError):
+                defrag_client.defrag_command(self.specs.socket(volume, self.node_uuid), volume,
+                                             defrag_client.DEFRAG_CMD_STOP, timeout=POLL_INTERVAL)
+        log.info("stopping data migration of %s", volume)
+        self.services.stop(run.spec.name)
+
+    def _sweep_orphans(self, keep: set[str]) -> None:
+        """Rebalance processes of this node nothing wants (left by an earlier daemon)."""
+        marker = f"*dht.node-uuid={self.node_uuid}"
+        for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "rebalance", "*",
+                                              "*.pid")):
+            volume = os.path.basename(os.path.dirname(pidfile))
+            if volume in keep:
+                continue
+            pid = read_pid(pidfile)
+            if pid_runs(pid, self.specs.glusterfs) and marker in cmdline(pid):
+                log.info("stopping orphan rebalance process %d (%s)", pid, pidfile)
+                terminate(pid)
+                with contextlib.suppress(OSError):
+                    os.unlink(pidfile)
+
+
+@attrs.frozen
+class RebalanceSpecs:
+    """Where a node's rebalance process keeps its pidfile, socket and log."""
+
+    run_dir: str
+    log_dir: str
+    mgmt_port: int
+    glusterfs: str
+    default_mgmt_port: int = 24007
+
+    @staticmethod
+    def service(volume: str) -> str:
+        return f"rebalance:{volume}"
+
+    def pidfile(self, volume: str, node_uuid: str) -> str:
+        return os.path.join(self.run_dir, "rebalance", volume, f"{node_uuid}.pid")
+
+    def socket(self, volume: str, node_uuid: str) -> str:
+        return os.path.join(self.run_dir, f"{short_hash(f'{node_uuid}:rebalance:{volume}')}.socket")
+
+    def logfile(self, volume: str) -> str:
+        return os.path.join(self.log_dir, f"{volume}-rebalance.log")
+
+    def spec(self, volume: Volume, node_uuid: str, server: str) -> ServiceSpec:
+        name = volume.name
+        port = [] if self.mgmt_port == self.default_mgmt_port else [
+            "--volfile-server-port", str(self.mgmt_port)]
+        argv = [self.glusterfs, "-s", server, *port, "--volfile-id", f"rebalance/{name}"]
+        for option in ("*dht.use-readdirp=no", "*dht.lookup-unhashed=yes",
+                       "*dht.assert-no-child-down=yes", "*dht.readdir-optimize=on"):
+            argv += ["--xlator-option", option]
+        argv += ["--process-name", "rebalance",
+                 "--xlator-option", f"*dht.rebalance-cmd={DEFRAG_CMD_START_FORCE}",
+                 "--xlator-option", f"*dht.node-uuid={node_uuid}",
+                 "--xlator-option", "*dht.commit-hash=0",
+                 "--socket-file", self.socket(name, node_uuid),
+                 "--pid-file", self.pidfile(name, node_uuid),
+                 "-l", self.logfile(name)]
+        return ServiceSpec(self.service(name), argv, self.pidfile(name, node_uuid),
+                           self.logfile(name), daemonizes=True, restart=False)
