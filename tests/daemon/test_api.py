@@ -23,6 +23,13 @@ def test_an_embedding_orchestrator_drives_the_cluster(make_daemons, tmp_path):
         assert cluster.volumes.get("api", "quick-read") == [("performance.quick-read", "off", False)]
     info = d2.cli("volume", "info", "api", check=True).stdout
     assert "performance.quick-read: off" in info
+    # a rule of glusterd's that needs the volume, through the daemon and CLI; nothing written
+    refused = d2.cli("volume", "set", "api", "performance.stat-prefetch", "off",
+                     "cluster.data-self-heal", "on")
+    assert refused.returncode == 1
+    assert refused.stderr == ("volume set: failed: Cannot set cluster.data-self-heal for a "
+                              "non-replicate volume.\n")
+    assert "stat-prefetch" not in d1.cli("volume", "info", "api", check=True).stdout
     assert f"Brick2: {d2.address}:{tmp_path}/a2" in info
 
 

@@ -71,7 +71,7 @@ def test_brick_program_constants() -> None:
     assert (pg.Program.BRICK, pg.PROGRAM_VERSIONS[pg.Program.BRICK]) == (4867634, 2)
     assert (pg.BrickProc.XLATOR_DEFRAG, pg.BrickProc.SVC_DETACH) == (6, 15)
     assert pg.EventNotifyOp.DEFRAG_STATUS == 0
-    assert (dc.DEFRAG_CMD_STOP, dc.DEFRAG_CMD_STATUS, dc.DefragCommand.START_FORCE) == (2, 3, 5)
+    assert (dc.DefragCommand.STOP, dc.DefragCommand.STATUS, dc.DefragCommand.START_FORCE) == (2, 3, 5)
 
 
 @pytest.mark.parametrize("blob", [b"", b"\0\0\0\x05abc", STOCK_NO_DEFRAG_REPLY[:-1]])
@@ -169,7 +169,7 @@ RUNNING = {"files": 7, "size": 7000, "lookups": 50, "status": 1, "run-time": 2,
 
 def test_status_sends_what_glusterd_sends_and_returns_the_output(scripted) -> None:
     peer = scripted(answer(pg.BrickOpReply(0, 0, encode_dict(RUNNING))))
-    output = dc.defrag_command(peer.path, "VOL", dc.DEFRAG_CMD_STATUS)
+    output = dc.defrag_command(peer.path, "VOL", dc.DefragCommand.STATUS)
     assert output == {k: f"{v}\0".encode() for k, v in RUNNING.items()}
     (call,) = peer.calls
     assert (call.prog, call.vers, call.proc) == (4867634, 2, 6)
@@ -180,7 +180,7 @@ def test_status_sends_what_glusterd_sends_and_returns_the_output(scripted) -> No
 
 def test_stop_names_the_volume_xlator_and_command(scripted) -> None:
     peer = scripted(answer(pg.BrickOpReply(0, 0, encode_dict({"status": 2}))))
-    assert dc.defrag_command(peer.path, "v-2", dc.DEFRAG_CMD_STOP) == {"status": b"2\0"}
+    assert dc.defrag_command(peer.path, "v-2", dc.DefragCommand.STOP) == {"status": b"2\0"}
     request = pg.decode(pg.BrickOpRequest, peer.calls[0].args)
     assert request.name == "v-2-dht"
     assert decode_dict(request.input)["rebalance-command"] == b"2\0"

@@ -37,6 +37,8 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     encode_call,
 )
 from gluster_mgmt.mgmt_rpc.server import PeerInfo
+from gluster_mgmt.model import MigrationStatus
+from gluster_mgmt.services.migration import RebalanceSpecs
 from tests.mgmt_rpc.wire import V2_CRED, RecordingBackend, ServerThread, wait_for
 
 GLUSTERFS = "/usr/sbin/glusterfs"
@@ -132,7 +134,7 @@ def plain_dht(tmp_path: Path, spawn) -> Path:
     return sock
 
 
-@pytest.mark.parametrize("command", [dc.DEFRAG_CMD_STATUS, dc.DEFRAG_CMD_STOP])
+@pytest.mark.parametrize("command", [dc.DefragCommand.STATUS, dc.DefragCommand.STOP])
 def test_no_rebalance_is_op_ret_minus_one_without_message(plain_dht: Path, command) -> None:
     # dht_notify returns -1 when it has no defrag state; glusterfsd sends that with an
     # empty output dict (4 bytes: count 0) and an empty op_errstr
@@ -146,9 +148,9 @@ def test_wrong_xlator_name_gets_no_reply_at_all(plain_dht: Path) -> None:
     # glusterfs_handle_defrag formats "xlator NAME is not loaded" but returns 0 without
     # sending it, and rpcsvc replies only to actors returning -1: the caller times out
     with pytest.raises(dc.DefragTimeout):
-        dc.defrag_command(str(plain_dht), "nosuchvol", dc.DEFRAG_CMD_STATUS, timeout=1.0)
+        dc.defrag_command(str(plain_dht), "nosuchvol", dc.DefragCommand.STATUS, timeout=1.0)
     with pytest.raises(dc.DefragOpError):  # the process is fine and answers the next call
-        dc.defrag_command(str(plain_dht), VOLUME, dc.DEFRAG_CMD_STATUS)
+        dc.defrag_command(str(plain_dht), VOLUME, dc.DefragCommand.STATUS)
 
 
 def _raw_call(path: Path, flavor: int, cred: bytes) -> Reply:
@@ -274,18 +276,11 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
             for i, port in enumerate(ports):
                 assert wait_for(lambda p=port: _listening(p), 15), \
                     f"brick on {port} not up:\n{_log_tail(tmp_path / f'brick{i}.log')}"
-            sock, log = tmp_path / "rebalance.sock", tmp_path / "rebalance.log"
-            argv = [GLUSTERFS, "-s", "127.0.0.1", "--volfile-server-port", str(server.port),
-                    "--volfile-id", f"rebalance/{VOLUME}"]
-            for option in ("*dht.use-readdirp=no", "*dht.lookup-unhashed=yes",
-                           "*dht.assert-no-child-down=yes", "*dht.readdir-optimize=on"):
-                argv += ["--xlator-option", option]
-            argv += ["--process-name", "rebalance",
-                     "--xlator-option", f"*dht.rebalance-cmd={int(dc.DefragCommand.START_FORCE)}",
-                     "--xlator-option", f"*dht.node-uuid={NODE_UUID}",
-                     "--xlator-option", "*dht.commit-hash=0",
-                     "--socket-file", str(sock), "--pid-file", str(tmp_path / "rebalance.pid"),
-                     "-l", str(log)]
+            # the daemon's own command line (services.migration), pointed at this server
+            specs = RebalanceSpecs(str(tmp_path), str(tmp_path), server.port, GLUSTERFS)
+            spec = specs.spec(VOLUME, NODE_UUID, "127.0.0.1")
+            sock, log, argv = Path(specs.socket(VOLUME, NODE_UUID)), Path(spec.logfile), spec.argv
+            os.makedirs(os.path.dirname(spec.pidfile))
             proc = spawn(*argv)
             _wait_for_socket(sock, proc, log)
             return {"sock": str(sock), "proc": proc, "log": log, "bricks": bricks,
@@ -315,7 +310,7 @@ def poll(sock: str) -> dict | None:
     """Parsed status, None while the process cannot say (graph not active yet: GARBAGE_ARGS;
     or gone: it exits right after its final report)."""
     try:
-        return dc.parse_defrag_status(dc.defrag_command(sock, VOLUME, dc.DEFRAG_CMD_STATUS))
+        return dc.parse_defrag_status(dc.defrag_command(sock, VOLUME, dc.DefragCommand.STATUS))
     except dc.DefragRpcError as exc:
         assert "GARBAGE_ARGS" in str(exc)
     except dc.DefragConnectionError:
@@ -331,18 +326,18 @@ def test_rebalance_progress_then_final_report(migration) -> None:
             polls.append(status)
         time.sleep(0.02)
     assert polls, f"not one status answered:\n{_log_tail(run['log'])}"
-    assert {p["status"] for p in polls} <= {dc.DefragStatus.NOT_STARTED,
-                                            dc.DefragStatus.STARTED, dc.DefragStatus.COMPLETE}
+    assert {p["status"] for p in polls} <= {MigrationStatus.NOT_STARTED,
+                                            MigrationStatus.STARTED, MigrationStatus.COMPLETE}
     files = [p["files"] for p in polls]
     assert files == sorted(files) and files[-1] <= 100
-    assert any(p["status"] == dc.DefragStatus.STARTED for p in polls)
+    assert any(p["status"] == MigrationStatus.STARTED for p in polls)
 
     backend: NotifiedBackend = run["backend"]
     assert wait_for(backend.reports, 10), "no EVENT_NOTIFY from the rebalance process"
     (report,) = backend.reports()
     assert report["volname"] == f"rebalance/{VOLUME}\0".encode()
     final = dc.parse_defrag_status(report)
-    assert final == {"status": dc.DefragStatus.COMPLETE, "files": 100, "size": 100_000,
+    assert final == {"status": MigrationStatus.COMPLETE, "files": 100, "size": 100_000,
                      "lookups": 100, "failures": 0, "skipped": 0, "run_time": final["run_time"],
                      "time_left": 0}, _log_tail(run["log"])
     b0, b1 = run["bricks"]
@@ -354,13 +349,13 @@ def test_stop_ends_a_running_rebalance(migration) -> None:
     deadline = time.monotonic() + 30
     while True:  # stop once files move, as an operator would
         status = poll(run["sock"])
-        if status is not None and status["status"] == dc.DefragStatus.STARTED \
+        if status is not None and status["status"] == MigrationStatus.STARTED \
                 and status["files"] > 0:
             break
         assert time.monotonic() < deadline, f"never migrating: {status}\n{_log_tail(run['log'])}"
         time.sleep(0.01)
-    stopped = dc.parse_defrag_status(dc.defrag_command(run["sock"], VOLUME, dc.DEFRAG_CMD_STOP))
-    assert stopped["status"] == dc.DefragStatus.STOPPED and 0 < stopped["files"] < 400
+    stopped = dc.parse_defrag_status(dc.defrag_command(run["sock"], VOLUME, dc.DefragCommand.STOP))
+    assert stopped["status"] == MigrationStatus.STOPPED and 0 < stopped["files"] < 400
     _exits(run)  # a stopped rebalance process reports and exits by itself
 
     backend: NotifiedBackend = run["backend"]
@@ -368,7 +363,7 @@ def test_stop_ends_a_running_rebalance(migration) -> None:
     final = dc.parse_defrag_status(backend.reports()[-1])
     # stock reports STOPPED, or FAILED when the crawler notices the stop in a spot where
     # its return code is still -1 (gf_defrag_process_dir): both are "not complete"
-    assert final["status"] in (dc.DefragStatus.STOPPED, dc.DefragStatus.FAILED)
+    assert final["status"] in (MigrationStatus.STOPPED, MigrationStatus.FAILED)
     assert stopped["files"] <= final["files"] < 400  # files in flight at STOP still finish
     b0, b1 = run["bricks"]
     assert data_files(b0) | data_files(b1) == {f"f{k}" for k in range(400)}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt import model, options
+from gluster_mgmt.cluster import option_rules
 from gluster_mgmt.cluster.migration import MigrationRecords, Progress
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.executor import Step
@@ -165,9 +166,12 @@ class Volumes:
     def set(self, name: str, pairs: Sequence[tuple[str, str]]) -> Volume:
         if not pairs:
             raise OperationFailed("No options given", errno.EINVAL)
+        for key, value in pairs:
+            option_rules.check_command(key, value)
         checked = [options.validate_option(key, value) for key, value in pairs]
         with self.cluster.volume_lock(name):
             volume, revision = self._load_existing(name)
+            option_rules.check_for_volume(volume, checked)
             return self._save(volume.evolve(options={**volume.options, **dict(checked)}), revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:

@@ -141,7 +141,7 @@ class StoreMgmtBackend:
         volfile_id = value_text(items.get("volname", b""))
         volume = self._volumes.get(volfile_id.removeprefix("rebalance/"))
         if not volfile_id.startswith("rebalance/") or volume is None or volume.task is None:
-            log.warning("defrag status for %r from %s: no such migration", volfile_id, peer.host)
+            log.info("defrag status for %r from %s: no migration (stopped?)", volfile_id, peer.host)
             return
         try:
             report = parse_defrag_status(items)

@@ -47,8 +47,8 @@ from .rpc_message import (
 from .xdr import Packer, XdrError
 
 __all__ = [
-    "DEFRAG_CMD_STATUS", "DEFRAG_CMD_STOP", "DefragCommand", "DefragConnectionError",
-    "DefragError", "DefragOpError", "DefragProtocolError", "DefragRpcError", "DefragStatus",
+    "DefragCommand", "DefragConnectionError",
+    "DefragError", "DefragOpError", "DefragProtocolError", "DefragRpcError",
     "DefragTimeout", "brick_op", "defrag_command", "parse_defrag_status",
 ]
 
@@ -67,26 +67,6 @@ class DefragCommand(enum.IntEnum):
     DETACH_COMMIT = 15
     DETACH_COMMIT_FORCE = 16
     DETACH_STOP = 17
-
-
-DEFRAG_CMD_STOP = DefragCommand.STOP
-DEFRAG_CMD_STATUS = DefragCommand.STATUS
-
-
-class DefragStatus(enum.IntEnum):
-    """``gf_defrag_status_t``: the ``status`` a rebalance process reports."""
-
-    NOT_STARTED = 0
-    STARTED = 1
-    STOPPED = 2
-    COMPLETE = 3
-    FAILED = 4
-    LAYOUT_FIX_STARTED = 5
-    LAYOUT_FIX_STOPPED = 6
-    LAYOUT_FIX_COMPLETE = 7
-    LAYOUT_FIX_FAILED = 8
-    RESET_DUE_REPLACE_BRC = 9  # 9 and 10 are glusterd's own, never sent by a process
-    RESET_DUE_RESET_BRC = 10
 
 
 class DefragError(GlusterMgmtError):

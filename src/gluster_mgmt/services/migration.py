@@ -28,14 +28,13 @@ import attrs
 from gluster_mgmt.cluster.migration import MigrationRecords, Progress
 from gluster_mgmt.errors import ConflictError, GlusterMgmtError, StoreError
 from gluster_mgmt.mgmt_rpc import defrag_client
+from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
 from gluster_mgmt.model import MigrationStatus, Volume, VolumeStatus
 from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
 from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
 
 log = logging.getLogger(__name__)
 
-#: glusterd's GF_DEFRAG_CMD_START_FORCE: migrate even files that make the target fuller.
-DEFRAG_CMD_START_FORCE = 5
 #: Seconds between progress queries while a migration runs.
 POLL_INTERVAL = 2.0
 #: A process that ended without reporting is counted failed after this many seconds (its
@@ -96,7 +95,7 @@ class MigrationRunner:
             self._runs.pop(volume.name, None)
             return False
         run = self._runs.get(volume.name)
-        spec = self.specs.spec(volume, self.node_uuid, self.server)
+        spec = self.specs.spec(volume.name, self.node_uuid, self.server)
         pid = read_pid(spec.pidfile)
         if pid_runs(pid, spec.argv[0]):
             if run is None:  # a daemon restart: adopt the process still migrating
@@ -134,7 +133,7 @@ class MigrationRunner:
         try:
             report = defrag_client.parse_defrag_status(defrag_client.defrag_command(
                 self.specs.socket(volume, self.node_uuid), volume,
-                defrag_client.DEFRAG_CMD_STATUS, timeout=POLL_INTERVAL))
+                DefragCommand.STATUS, timeout=POLL_INTERVAL))
         except GlusterMgmtError as exc:
             log.debug("progress query of %s failed: %s", volume, exc)
             return
@@ -162,7 +161,7 @@ class MigrationRunner:
         if pid_runs(read_pid(run.spec.pidfile), run.spec.argv[0]):
             with contextlib.suppress(GlusterMgmtError):
                 defrag_client.defrag_command(self.specs.socket(volume, self.node_uuid), volume,
-                                             defrag_client.DEFRAG_CMD_STOP, timeout=POLL_INTERVAL)
+                                             DefragCommand.STOP, timeout=POLL_INTERVAL)
         log.info("stopping data migration of %s", volume)
         self.services.stop(run.spec.name)
 
@@ -205,8 +204,8 @@ class RebalanceSpecs:
     def logfile(self, volume: str) -> str:
         return os.path.join(self.log_dir, f"{volume}-rebalance.log")
 
-    def spec(self, volume: Volume, node_uuid: str, server: str) -> ServiceSpec:
-        name = volume.name
+    def spec(self, name: str, node_uuid: str, server: str) -> ServiceSpec:
+        """The process of volume ``name`` on node ``node_uuid``, fetching from ``server``."""
         port = [] if self.mgmt_port == self.default_mgmt_port else [
             "--volfile-server-port", str(self.mgmt_port)]
         argv = [self.glusterfs, "-s", server, *port, "--volfile-id", f"rebalance/{name}"]
@@ -214,7 +213,7 @@ class RebalanceSpecs:
                        "*dht.assert-no-child-down=yes", "*dht.readdir-optimize=on"):
             argv += ["--xlator-option", option]
         argv += ["--process-name", "rebalance",
-                 "--xlator-option", f"*dht.rebalance-cmd={DEFRAG_CMD_START_FORCE}",
+                 "--xlator-option", f"*dht.rebalance-cmd={int(DefragCommand.START_FORCE)}",
                  "--xlator-option", f"*dht.node-uuid={node_uuid}",
                  "--xlator-option", "*dht.commit-hash=0",
                  "--socket-file", self.socket(name, node_uuid),
