@@ -194,37 +194,74 @@ class Transport(str, enum.Enum):
 
 class MigrationStatus(enum.IntEnum):
     """A node's data-migration state: glusterd's ``gf_defrag_status_t`` numbers, which the
-    rebalance process reports and `remove-brick status` prints."""
+    rebalance process reports and `rebalance status` / `remove-brick status` print."""
 
     NOT_STARTED = 0
     STARTED = 1
     STOPPED = 2
     COMPLETE = 3
     FAILED = 4
+    LAYOUT_FIX_STARTED = 5
+    LAYOUT_FIX_STOPPED = 6
+    LAYOUT_FIX_COMPLETE = 7
+    LAYOUT_FIX_FAILED = 8
 
     @property
     def label(self) -> str:
-        return ("not started", "in progress", "stopped", "completed", "failed")[self]
+        return ("not started", "in progress", "stopped", "completed", "failed",
+                "fix-layout in progress", "fix-layout stopped", "fix-layout completed",
+                "fix-layout failed")[self]
+
+    @property
+    def running(self) -> bool:
+        return self in (MigrationStatus.STARTED, MigrationStatus.LAYOUT_FIX_STARTED)
 
     @property
     def finished(self) -> bool:
-        return self in (MigrationStatus.STOPPED, MigrationStatus.COMPLETE, MigrationStatus.FAILED)
+        return self not in (MigrationStatus.NOT_STARTED, MigrationStatus.STARTED,
+                            MigrationStatus.LAYOUT_FIX_STARTED)
+
+    @property
+    def failed(self) -> bool:
+        return self in (MigrationStatus.FAILED, MigrationStatus.LAYOUT_FIX_FAILED)
+
+    @property
+    def stopped(self) -> bool:
+        return self in (MigrationStatus.STOPPED, MigrationStatus.LAYOUT_FIX_STOPPED)
+
+
+#: Kinds of a volume's data-migration task.
+REMOVE_BRICK, REBALANCE, FIX_LAYOUT = "remove-brick", "rebalance", "fix-layout"
 
 
 @attrs.frozen
 class Task:
-    """A volume's long-running task (today: `remove-brick start`'s data migration)."""
+    """A volume's long-running data-migration task: `remove-brick start` (empty the
+    decommissioned bricks) or `rebalance [fix-layout] start` (spread data over all bricks)."""
 
     id: str
-    kind: str = "remove-brick"
+    kind: str = attrs.field(default=REMOVE_BRICK,
+                            validator=attrs.validators.in_((REMOVE_BRICK, REBALANCE, FIX_LAYOUT)))
     bricks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: `rebalance start force`: move files even where the target ends up fuller.
+    force: bool = False
+    #: DHT's commit hash for the layouts a rebalance writes (0: none, as for remove-brick).
+    commit_hash: int = 0
+
+    @property
+    def type_name(self) -> str:
+        """The task's Task line in `volume status`."""
+        return "Remove brick" if self.kind == REMOVE_BRICK else "Rebalance"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "bricks": list(self.bricks)}
+        return {"id": self.id, "kind": self.kind, "bricks": list(self.bricks), "force": self.force,
+                "commit_hash": self.commit_hash}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
-        return cls(id=data["id"], kind=data["kind"], bricks=tuple(data["bricks"]))
+        return cls(id=data["id"], kind=data["kind"], bricks=tuple(data["bricks"]),
+                   force=bool(data.get("force", False)),
+                   commit_hash=int(data.get("commit_hash", 0)))
 
 
 def _new_secret() -> str:

@@ -209,6 +209,16 @@ def test_create_wignore_forces():
      {"name": "v1", "bricks": ["h:/b2"], "replica": None, "action": "status"}),
     ("volume replace-brick v1 h:/b1 h2:/b1// commit force", "volume/replace-brick",
      {"name": "v1", "old": "h:/b1", "new": "h2:/b1"}),
+    ("volume rebalance v1 start", "volume/rebalance",
+     {"name": "v1", "action": "start", "fix_layout": False, "force": False}),
+    ("volume rebalance v1 start force", "volume/rebalance",
+     {"name": "v1", "action": "start", "fix_layout": False, "force": True}),
+    ("volume rebalance v1 fix-layout start", "volume/rebalance",
+     {"name": "v1", "action": "start", "fix_layout": True, "force": False}),
+    ("volume rebalance v1 stop", "volume/rebalance",
+     {"name": "v1", "action": "stop", "fix_layout": False, "force": False}),
+    ("volume rebal v1 status", "volume/rebalance",
+     {"name": "v1", "action": "status", "fix_layout": False, "force": False}),
     ("peer probe node2", "peer/probe", {"host": "node2"}),
     ("peer probe 10.0.0.2", "peer/probe", {"host": "10.0.0.2"}),
     ("peer probe fe80::1", "peer/probe", {"host": "fe80::1"}),
@@ -308,6 +318,11 @@ def test_script_mode_questions_are_the_callers():
      "wrong brick type: nob, use <HOSTNAME>:<export-dir-abs-path>\n"),
     ("volume remove-brick v1 replica 0 h:/b force", "volume remove-brick",
      "replica count should be greater than 0 in case of remove-brick\n"),
+    ("volume rebalance", "volume rebalance", ""),
+    ("volume rebalance v1", "volume rebalance", ""),
+    ("volume rebalance v1 fix-layout", "volume rebalance", ""),
+    ("volume rebalance v1 start now", "volume rebalance", ""),
+    ("volume rebalance v1 replace-brick v1 h:/a h:/b", "volume rebalance", ""),
     ("volume replace-brick v1 h:/a h:/b", "volume replace-brick", ""),
     ("volume replace-brick v1 h:/a h:/b start now", "volume replace-brick",
      "Invalid option 'start' 'now' for replace-brick. Please enter valid replace-brick command\n"),
@@ -325,6 +340,35 @@ def test_usage_errors(line, command, message):
     assert error.code == 1
     assert error.err.startswith(message)
     assert error.err.endswith(usage_of(command))
+
+
+@pytest.mark.parametrize("tail", [
+    "sta",  # strcmp, not an abbreviation: even an unambiguous prefix is refused
+    "star", "stat", "fix-layout sta", "fix start", "start f", "stop force", "status force",
+    "force start", "start fix-layout", "fix-layout stop", "fix-layout start force",
+    "start force now", "START",
+])
+def test_rebalance_words_are_exact(tail):
+    """cli_cmd_volume_defrag_parse: four words ending start|stop|status, or five ending
+    "fix-layout start" / "start force"; anything else is the usage, nothing on stdout."""
+    error = refused(f"volume rebalance v1 {tail}")
+    assert (error.code, error.out) == (1, "")
+    assert error.err == ("\nUsage:\nvolume rebalance <VOLNAME> {{fix-layout start} | "
+                         "{start [force]|stop|status}}\n\n")
+
+
+def test_rebalance_asks_nothing_and_keeps_the_volume_word():
+    request = p("volume rebalance gluster_shared_storage start")
+    assert request.context["asked"] == []
+    assert request.params["name"] == "gluster_shared_storage"
+    assert request.context["action"] == "start"
+    # the volume word is not checked by the CLI: glusterd says whether it exists
+    assert p("volume rebalance start start").params["name"] == "start"
+
+
+def test_rebalance_is_in_volume_help():
+    assert ("volume rebalance <VOLNAME> {{fix-layout start} | {start [force]|stop|status}} - "
+            "rebalance operations\n") in refused("volume help").out
 
 
 def test_usage_text_of_volume_set_is_the_last_registered_pattern():

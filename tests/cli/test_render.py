@@ -591,3 +591,250 @@ def test_volume_status_tasks_xml_remove_brick():
     rebalance = dict(REMOVE_TASK, type="Rebalance", status_code=3, status="completed")
     assert "<params" not in xml("volume status x", ok(
         {"volumes": [_volume_with_tasks([rebalance])]})).out
+
+
+# -- volume rebalance ----------------------------------------------------------------------------
+
+REBAL_ID = "5b7b4f4a-7d0c-4c52-9b59-1e1f3a6a0c11"
+REBAL_NODES = [
+    {"hostname": "localhost", "node_uuid": NODE_UUID, "status": 3, "files": 3, "size": 12288,
+     "lookups": 5, "failures": 0, "skipped": 1, "run_time": 75.4, "time_left": 0},
+    {"hostname": "node2", "node_uuid": PEER2["uuid"], "status": 1, "files": 1, "size": 500,
+     "lookups": 2, "failures": 2, "skipped": 0, "run_time": 30.0, "time_left": 0},
+    {"hostname": "node9", "node_uuid": "0e1c7d4e-0000-4000-8000-000000000009", "status": 0,
+     "files": 0, "size": 0, "lookups": 0, "failures": 0, "skipped": 0, "run_time": 0.0,
+     "time_left": 0},
+]
+REBAL_STATUS = {"volume": "v1", "task_id": REBAL_ID, "nodes": REBAL_NODES}
+# the remove-brick table's formats, but "skipped" is its own column for a rebalance
+REBAL_TABLE = (
+    "                                    Node Rebalanced-files          size       scanned"
+    "      failures       skipped               status  run time in h:m:s\n"
+    "                               ---------      -----------   -----------   -----------"
+    "   -----------   -----------         ------------     --------------\n"
+    "                               localhost                3        12.0KB             5"
+    "             0             1            completed        0:01:15\n"
+    "                                   node2                1      500Bytes             2"
+    "             2             0          in progress        0:00:30\n"
+)
+# fix-layout: "%35s %41s %27s" for the heading lines, "%35s %50s %8d:%02d:%02d" for a node
+FIX_LAYOUT_NODES = [
+    dict(REBAL_NODES[0], status=7, files=0, size=0, run_time=12.9),
+    dict(REBAL_NODES[1], status=5, files=0, size=0, run_time=3725.0, time_left=0),
+    REBAL_NODES[2],
+]
+FIX_LAYOUT_TABLE = (
+    "                               Node                                    status"
+    "           run time in h:m:s\n"
+    "                          ---------                               -----------"
+    "                ------------\n"
+    "                          localhost                               fix-layout completed"
+    "        0:00:12\n"
+    "                              node2                             fix-layout in progress"
+    "        1:02:05\n"
+)
+REBAL_STOP_TEXT = (
+    "rebalance process may be in the middle of a file migration.\n"
+    "The process will be fully stopped once the migration of the file is complete.\n"
+    "Please check rebalance process for completion before doing any further brick related "
+    "tasks on the volume.\n")
+
+
+@pytest.mark.parametrize("line", ["volume rebalance v1 start", "volume rebalance v1 start force",
+                                  "volume rebalance v1 fix-layout start"])
+def test_rebalance_start_human(line):
+    """The three starts share gf_cli_defrag_volume_cbk's wording, task id on its own line."""
+    outcome = human(line, ok({"volume": "v1", "task_id": REBAL_ID}))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "volume rebalance: v1: success: Rebalance on v1 has been started successfully. Use "
+        "rebalance status command to check status of the rebalance process.\n"
+        f"ID: {REBAL_ID}\n", "", 0)
+
+
+def test_rebalance_start_failures_human():
+    outcome = human("volume rebalance v1 start", failed(
+        "Volume v1 is not a distribute volume or contains only 1 brick.\n"
+        "Not performing rebalance"))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume rebalance: v1: failed: Volume v1 is not a distribute volume or contains "
+            "only 1 brick.\nNot performing rebalance\n", 1)
+    outcome = human("volume rebalance v1 fix-layout start", failed(""))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume rebalance: v1: failed: Starting rebalance on volume v1 has been "
+            "unsuccessful.\n", 1)
+
+
+def test_rebalance_status_human():
+    """Not-started nodes are left out, skipped is not folded into failures, then the
+    estimate note and the success line."""
+    outcome = human("volume rebalance v1 status", ok(REBAL_STATUS))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        REBAL_TABLE + RB_FIRST_10_MINUTES + "volume rebalance: v1: success\n", "", 0)
+    done = human("volume rebalance v1 status", ok({"nodes": REBAL_NODES[:1]})).out
+    assert done == (REBAL_TABLE[:REBAL_TABLE.index("   node2")].rsplit("\n", 1)[0]
+                    + "\nvolume rebalance: v1: success\n")
+    estimate = dict(REBAL_NODES[1], time_left=4000)
+    out = human("volume rebalance v1 status", ok({"nodes": [estimate]})).out
+    assert out.endswith("  0:00:30\nEstimated time left for rebalance to complete :        "
+                        "1:06:40\nvolume rebalance: v1: success\n")
+    warned = human("volume rebalance v1 status", Response(0, 0, "unlock failed", REBAL_STATUS))
+    assert warned.out.endswith("minutes.\nvolume rebalance: v1: success: unlock failed\n")
+
+
+def test_rebalance_fix_layout_status_human():
+    """The first node's status decides the layout: a fix-layout code (5-8) drops the
+    file columns; a not-started first node keeps the full table."""
+    outcome = human("volume rebalance v1 status", ok({"nodes": FIX_LAYOUT_NODES}))
+    assert outcome.out == FIX_LAYOUT_TABLE + "volume rebalance: v1: success\n"
+    mixed = [REBAL_NODES[2], FIX_LAYOUT_NODES[0]]
+    out = human("volume rebalance v1 status", ok({"nodes": mixed})).out
+    assert out.startswith(REBAL_TABLE[:REBAL_TABLE.index("   localhost")])
+    assert out.endswith(
+        "                               localhost                0        0Bytes             5"
+        "             0             1 fix-layout completed        0:00:12\n"
+        "volume rebalance: v1: success\n")
+
+
+def test_rebalance_stop_human():
+    """Table, then the note as the success message: it ends with glusterd's op_errstr after
+    a newline, hence the empty last line."""
+    stopped = [dict(REBAL_NODES[0]), dict(REBAL_NODES[1], status=2)]
+    outcome = human("volume rebalance v1 stop", ok({"nodes": stopped}))
+    table = REBAL_TABLE.replace("          in progress", "              stopped")
+    assert (outcome.out, outcome.err, outcome.code) == (
+        table + "volume rebalance: v1: success: " + REBAL_STOP_TEXT + "\n", "", 0)
+
+
+def test_rebalance_status_stop_failures_human():
+    outcome = human("volume rebalance v1 status", failed("Rebalance not started for volume v1."))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume rebalance: v1: failed: Rebalance not started for volume v1.\n", 1)
+    outcome = human("volume rebalance v1 status", failed(""))
+    assert outcome.err == ("volume rebalance: v1: failed: Failed to get the status of "
+                           "rebalance process\n")
+    outcome = human("volume rebalance v1 stop", failed(""))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        "", "volume rebalance: v1: failed: rebalance volume v1 stop failed\n", 1)
+
+
+REBAL_STATUS_XML = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cliOutput>
+  <opRet>0</opRet>
+  <opErrno>0</opErrno>
+  <opErrstr/>
+  <volRebalance>
+    <task-id>{REBAL_ID}</task-id>
+    <op>3</op>
+    <nodeCount>3</nodeCount>
+    <node>
+      <nodeName>localhost</nodeName>
+      <id>{NODE_UUID}</id>
+      <files>3</files>
+      <size>12288</size>
+      <lookups>5</lookups>
+      <failures>0</failures>
+      <skipped>1</skipped>
+      <status>3</status>
+      <statusStr>completed</statusStr>
+      <runtime>75.40</runtime>
+    </node>
+    <node>
+      <nodeName>node2</nodeName>
+      <id>{PEER2["uuid"]}</id>
+      <files>1</files>
+      <size>500</size>
+      <lookups>2</lookups>
+      <failures>2</failures>
+      <skipped>0</skipped>
+      <status>1</status>
+      <statusStr>in progress</statusStr>
+      <runtime>30.00</runtime>
+    </node>
+    <aggregate>
+      <files>4</files>
+      <size>12788</size>
+      <lookups>7</lookups>
+      <failures>2</failures>
+      <skipped>1</skipped>
+      <status>1</status>
+      <statusStr>in progress</statusStr>
+      <runtime>75.40</runtime>
+    </aggregate>
+  </volRebalance>
+</cliOutput>
+"""
+
+
+@pytest.mark.parametrize("action, op", [("status", 3), ("stop", 2)])
+def test_rebalance_status_stop_xml(action, op):
+    """cli_xml_output_vol_rebalance: task-id, op (gf_cli_defrag_type), then the node table;
+    the stop note is human-only."""
+    import xml.etree.ElementTree as ET
+
+    outcome = xml(f"volume rebalance v1 {action}", ok(REBAL_STATUS))
+    assert (outcome.out, outcome.err, outcome.code) == (
+        REBAL_STATUS_XML.replace("<op>3</op>", f"<op>{op}</op>"), "", 0)
+    element = ET.fromstring(outcome.out.split("\n", 1)[1]).find("volRebalance")
+    assert [c.tag for c in element] == ["task-id", "op", "nodeCount", "node", "node",
+                                        "aggregate"]
+    assert [c.tag for c in element.find("node")] == [
+        "nodeName", "id", "files", "size", "lookups", "failures", "skipped", "status",
+        "statusStr", "runtime"]
+    assert [c.tag for c in element.find("aggregate")] == [
+        "files", "size", "lookups", "failures", "skipped", "status", "statusStr", "runtime"]
+
+
+@pytest.mark.parametrize("line, op", [("volume rebalance v1 start", 1),
+                                      ("volume rebalance v1 start force", 5),
+                                      ("volume rebalance v1 fix-layout start", 4)])
+def test_rebalance_start_xml(line, op):
+    outcome = xml(line, ok({"volume": "v1", "task_id": REBAL_ID}))
+    assert (outcome.out, outcome.code) == (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        "<cliOutput>\n  <opRet>0</opRet>\n  <opErrno>0</opErrno>\n  <opErrstr/>\n"
+        f"  <volRebalance>\n    <task-id>{REBAL_ID}</task-id>\n    <op>{op}</op>\n"
+        "  </volRebalance>\n</cliOutput>\n", 0)
+
+
+def test_rebalance_start_failure_xml_is_volrebalance_and_exits_0():
+    outcome = xml("volume rebalance v1 start", failed("Volume v1 is not a distribute volume or "
+                                                       "contains only 1 brick.\nNot performing "
+                                                       "rebalance"))
+    assert (outcome.out, outcome.code) == (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        "<cliOutput>\n  <opRet>-1</opRet>\n  <opErrno>22</opErrno>\n"
+        "  <opErrstr>Volume v1 is not a distribute volume or contains only 1 brick.\n"
+        "Not performing rebalance</opErrstr>\n"
+        "  <volRebalance>\n    <op>1</op>\n  </volRebalance>\n</cliOutput>\n", 0)
+
+
+def test_rebalance_status_stop_failure_xml_is_cli_output_str_and_exits_1():
+    """A failed stop/status goes through cli_xml_output_str: cliOp, output = the message,
+    and the callback returns op_ret."""
+    outcome = xml("volume rebalance v1 status", failed("Rebalance not started for volume v1."))
+    assert (outcome.out, outcome.code) == (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        "<cliOutput>\n  <opRet>-1</opRet>\n  <opErrno>22</opErrno>\n"
+        "  <opErrstr>Rebalance not started for volume v1.</opErrstr>\n"
+        "  <cliOp>volRebalance</cliOp>\n"
+        "  <output>Rebalance not started for volume v1.</output>\n</cliOutput>\n", 1)
+    outcome = xml("volume rebalance v1 stop", failed(""))
+    assert ("  <opErrstr/>\n  <cliOp>volRebalance</cliOp>\n"
+            "  <output>rebalance volume v1 stop failed</output>\n") in outcome.out
+    outcome = xml("volume rebalance v1 status", failed(""))
+    assert "<output>Failed to get the status of rebalance process</output>" in outcome.out
+
+
+def test_rebalance_fix_layout_status_xml_aggregate():
+    """Fix-layout codes rank like their plain counterparts (glusterd's table has no entry
+    for them): in progress wins over completed."""
+    out = xml("volume rebalance v1 status", ok({"task_id": REBAL_ID,
+                                               "nodes": FIX_LAYOUT_NODES})).out
+    aggregate = out[out.index("<aggregate>"):]
+    assert "<status>5</status>\n      <statusStr>fix-layout in progress</statusStr>" in aggregate
+    assert "<runtime>3725.00</runtime>" in aggregate
+    reversed_nodes = list(reversed(FIX_LAYOUT_NODES[:2]))
+    out = xml("volume rebalance v1 status", ok({"nodes": reversed_nodes})).out
+    assert "<task-id>" not in out
+    assert "<status>5</status>\n      <statusStr>fix-layout in progress</statusStr>" in out[
+        out.index("<aggregate>"):]

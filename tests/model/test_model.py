@@ -228,8 +228,10 @@ def test_migration_progress_from_a_rebalance_report() -> None:
     assert done.status is MigrationStatus.COMPLETE and done.status.label == "completed"
     assert done.status.finished and (done.files, done.skipped, done.run_time) == (7, 1, 2.5)
     assert Progress.from_dict(done.to_dict()) == done
-    # a state this project does not run (e.g. layout-fix) is not passed off as progress
-    assert Progress.from_report(HOST, "t1", {"status": 7}).status is MigrationStatus.FAILED
+    fixed = Progress.from_report(HOST, "t1", {"status": 7})
+    assert fixed.status.label == "fix-layout completed" and fixed.status.finished
+    # a state no rebalance process reports (glusterd's own, tier) is not passed off as progress
+    assert Progress.from_report(HOST, "t1", {"status": 9}).status is MigrationStatus.FAILED
     running = Progress(HOST, "t1", MigrationStatus.STARTED)
     assert overall_status([done, running]) is MigrationStatus.STARTED
     assert overall_status([done]) is MigrationStatus.COMPLETE

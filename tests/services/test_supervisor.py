@@ -8,6 +8,7 @@ import signal
 import sys
 import textwrap
 
+import attrs
 import pytest
 
 from gluster_mgmt.services import ServiceSpec, load_service_manager
@@ -82,3 +83,18 @@ def test_a_program_that_fails_to_start_is_reported(supervisor, tmp_path):
     with pytest.raises(ServiceError) as err:
         supervisor.start(spec(tmp_path, "bad", "import sys; sys.stderr.write('no brick dir'); sys.exit(3)"))
     assert "status 3" in str(err.value) and "no brick dir" in str(err.value)
+
+
+def test_a_task_that_ends_is_not_restarted(supervisor, tmp_path):
+    """A rebalance process exits when its migration is done: that is its result."""
+    oneshot = attrs.evolve(spec(tmp_path, "task"), restart=False)
+    first = supervisor.start(oneshot)
+    os.kill(first.pid, signal.SIGTERM)
+    assert wait_for(lambda: not pid_runs(first.pid), 5)
+    assert wait_for(lambda: supervisor.status(["task"])[0].pid is None, 5)
+    # several watch rounds later it is still not running: nothing relaunched it
+    assert not wait_for(lambda: supervisor.status(["task"])[0].running, 1, interval=0.1)
+    assert supervisor.status(["task"])[0].restarts == 0
+    # starting it again is an explicit decision of the caller
+    again = supervisor.start(oneshot)
+    assert again.running and again.pid != first.pid

@@ -90,7 +90,11 @@ disperse_data, redundancy, transport, force: bool}``
 ``volume/remove-brick {name, bricks, replica, action}``
     ``action`` is ``"start"``, ``"status"``, ``"stop"``, ``"commit"`` or ``"force"``
     (``force`` is glusterd's "commit force"). data: any; ``{"task_id": str}`` when a
-    migration task was started.
+    migration task was started; for status and stop ``{"task_id", "nodes": [{hostname,
+    node_uuid, status, files, size, lookups, failures, skipped, run_time, time_left}]}``
+    (``status``: glusterd's gf_defrag_status_t number).
+``volume/rebalance {name, action, fix_layout, force}``  (``action``: start, stop, status)
+    data: start ``{"task_id": str}``; status and stop as remove-brick's.
 ``volume/replace-brick {name, old, new}``
     Only ``commit force`` exists (the CLI refuses anything else, as glusterd's does).
 

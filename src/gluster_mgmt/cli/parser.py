@@ -52,6 +52,8 @@ USAGE = {
                         "<NEW-BRICK> ... [force]",
     "volume remove-brick": "volume remove-brick <VOLNAME> [replica <COUNT>] <BRICK> ... "
                            "<start|stop|status|commit|force>",
+    "volume rebalance": "volume rebalance <VOLNAME> {{fix-layout start} | {start [force]|stop|"
+                        "status}}",
     "volume replace-brick": "volume replace-brick <VOLNAME> <SOURCE-BRICK> <NEW-BRICK> "
                             "{commit force}",
     # two patterns share "volume set"; the gluster CLI shows the one registered last
@@ -78,6 +80,7 @@ DESCRIPTIONS = {
     "volume stop": "stop volume specified by <VOLNAME>",
     "volume add-brick": "add brick to volume <VOLNAME>",
     "volume remove-brick": "remove brick from volume <VOLNAME>",
+    "volume rebalance": "rebalance operations",
     "volume replace-brick": "replace-brick operations",
     "volume set": "set options for volume <VOLNAME>",
     "volume reset": "reset all the reconfigured options",
@@ -759,6 +762,31 @@ def parse_volume_remove_brick(words: Sequence[str], confirm: Confirm,
                    {"name": words[2], "action": action})
 
 
+#: The tails cli_cmd_volume_defrag_parse accepts, word for word (no abbreviations):
+#: (action, fix_layout, force).
+_REBALANCE_TAILS = {
+    ("start",): ("start", False, False),
+    ("stop",): ("stop", False, False),
+    ("status",): ("status", False, False),
+    ("fix-layout", "start"): ("start", True, False),
+    ("start", "force"): ("start", False, True),
+}
+
+
+def parse_volume_rebalance(words: Sequence[str], confirm: Confirm,
+                           opts: dict[str, Any]) -> Request:
+    """The gluster CLI compares these words with strcmp, so unlike remove-brick's action
+    they cannot be abbreviated; anything else is a usage error."""
+    cmd = "volume rebalance"
+    tail = _REBALANCE_TAILS.get(tuple(words[3:])) if len(words) in (4, 5) else None
+    if tail is None:
+        raise usage_error(cmd)
+    action, fix_layout, force = tail
+    return Request("volume/rebalance", {"name": words[2], "action": action,
+                                        "fix_layout": fix_layout, "force": force}, cmd,
+                   {"name": words[2], "action": action})
+
+
 def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
                                opts: dict[str, Any]) -> Request:
     cmd = "volume replace-brick"
@@ -858,7 +886,7 @@ COMMANDS: dict[str, Any] = {
         "stop": parse_volume_stop,
         "add-brick": parse_volume_add_brick,
         "remove-brick": parse_volume_remove_brick,
-        "rebalance": _unsupported,
+        "rebalance": parse_volume_rebalance,
         "replace-brick": parse_volume_replace_brick,
         "set": parse_volume_set,
         "log": _unsupported,

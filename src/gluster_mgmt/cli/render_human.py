@@ -286,14 +286,25 @@ def _hms(seconds: int) -> str:
     return f"{seconds // 3600:>8}:{seconds % 3600 // 60:02}:{seconds % 3600 % 60:02}"
 
 
-def remove_brick_status_lines(nodes: list[dict[str, Any]]) -> list[str]:
-    """gf_cli_print_rebalance_status for a remove-brick task: nodes that never started are
-    left out, skipped files count as failures, and the estimate lines follow the table."""
-    header = "{:>40} {:>16} {:>13} {:>13} {:>13} {:>13} {:>20} {:>18}"
-    lines = [header.format("Node", "Rebalanced-files", "size", "scanned", "failures",
-                           "skipped", "status", "run time in h:m:s"),
-             header.format("---------", "-----------", "-----------", "-----------",
-                           "-----------", "-----------", "------------", "--------------")]
+_LAYOUT_FIX_STARTED = 5  # GF_DEFRAG_STATUS_LAYOUT_FIX_STARTED: first of the fix-layout codes
+
+
+def rebalance_status_lines(nodes: list[dict[str, Any]], remove_brick: bool = False) -> list[str]:
+    """gf_cli_print_rebalance_status: nodes that never started are left out, and the
+    estimate lines follow the table. For remove-brick skipped files count as failures; for
+    a rebalance whose first node reports a fix-layout status the table has only the node,
+    status and run time columns (fix-layout moves no files)."""
+    first = int(nodes[0].get("status") or 0) if nodes else 0
+    fix_layout = not remove_brick and first >= _LAYOUT_FIX_STARTED
+    if fix_layout:
+        lines = [f"{'Node':>35} {'status':>41} {'run time in h:m:s':>27}",
+                 f"{'---------':>35} {'-----------':>41} {'------------':>27}"]
+    else:
+        header = "{:>40} {:>16} {:>13} {:>13} {:>13} {:>13} {:>20} {:>18}"
+        lines = [header.format("Node", "Rebalanced-files", "size", "scanned", "failures",
+                               "skipped", "status", "run time in h:m:s"),
+                 header.format("---------", "-----------", "-----------", "-----------",
+                               "-----------", "-----------", "------------", "--------------")]
     max_time = max_elapsed = 0
     show_estimates = False
     for node in nodes:
@@ -305,10 +316,17 @@ def remove_brick_status_lines(nodes: list[dict[str, Any]]) -> list[str]:
         elapsed = float(node.get("run_time") or 0)
         max_elapsed = max(max_elapsed, int(elapsed))  # time_t: the fraction is dropped
         max_time = max(max_time, int(node.get("time_left") or 0))
-        failures = int(node.get("failures") or 0) + int(node.get("skipped") or 0)
-        lines.append(f"{node.get('hostname') or '(null)':>40} {int(node.get('files') or 0):>16}"
+        hostname = node.get("hostname") or "(null)"
+        if fix_layout:
+            lines.append(f"{hostname:>35} {task_status_name(status):>50} {_hms(int(elapsed))}")
+            continue
+        failures = int(node.get("failures") or 0)
+        skipped = int(node.get("skipped") or 0)
+        if remove_brick:
+            failures, skipped = failures + skipped, 0
+        lines.append(f"{hostname:>40} {int(node.get('files') or 0):>16}"
                      f" {human_size(int(node.get('size') or 0)):>13}"
-                     f" {int(node.get('lookups') or 0):>13} {failures:>13} {0:>13}"
+                     f" {int(node.get('lookups') or 0):>13} {failures:>13} {skipped:>13}"
                      f" {task_status_name(status):>20} {_hms(int(elapsed))}")
     if max_time:
         if max_time // 3600 < _REBAL_ESTIMATE_SEC_UPPER_LIMIT:
@@ -332,7 +350,8 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
         # gf_cli3_remove_brick_status_cbk: the status table, for stop followed by a warning
         if not response.ok:
             return _fail(f"volume remove-brick {word}", response)
-        lines = remove_brick_status_lines(list(response.data.get("nodes") or []))
+        lines = rebalance_status_lines(list(response.data.get("nodes") or []),
+                                       remove_brick=True)
         if action == "stop":
             lines.append(_REMOVE_STOP_NOTE)
         return Outcome(out=_lines(*lines))
@@ -346,6 +365,45 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
         lines.append("Check the removed bricks to ensure all files are migrated.\nIf files "
                      "with data are found on the brick path, copy them via a gluster mount "
                      "point before re-purposing the removed brick. ")
+    return Outcome(out=_lines(*lines))
+
+
+_REBALANCE_STOP_NOTE = (
+    "rebalance process may be in the middle of a file migration.\nThe process will be fully "
+    "stopped once the migration of the file is complete.\nPlease check rebalance process for "
+    "completion before doing any further brick related tasks on the volume.\n")
+
+
+def volume_rebalance(request: Request, response: Response) -> Outcome:
+    """gf_cli_defrag_volume_cbk: one "volume rebalance: VOL: success|failed[: MSG]" line, after
+    the status table for a successful stop or status. A successful stop's message is the
+    note, a newline, then glusterd's op_errstr (so normally it ends in an empty line)."""
+    name = request.params["name"]
+    action = request.params["action"]
+    errstr = response.op_errstr or ""
+    lines: list[str] = []
+    if action == "stop":
+        if response.ok:
+            message = _REBALANCE_STOP_NOTE + errstr
+        else:
+            message = errstr or f"rebalance volume {name} stop failed"
+    elif action == "status":
+        if response.ok:
+            message = errstr
+        else:
+            message = errstr or "Failed to get the status of rebalance process"
+    elif response.ok:  # start, start force and fix-layout start share the wording
+        message = (f"Rebalance on {name} has been started successfully. Use rebalance status "
+                   "command to check status of the rebalance process.\n"
+                   f"ID: {response.data.get('task_id') or '(null)'}")
+    else:
+        message = errstr or f"Starting rebalance on volume {name} has been unsuccessful."
+    tail = f": {message}" if message else ""
+    if not response.ok:
+        return Outcome(err=f"volume rebalance: {name}: failed{tail}\n", code=1)
+    if action in ("stop", "status"):
+        lines = rebalance_status_lines(list(response.data.get("nodes") or []))
+    lines.append(f"volume rebalance: {name}: success{tail}")
     return Outcome(out=_lines(*lines))
 
 
@@ -477,6 +535,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/get": volume_get,
     "volume/add-brick": volume_add_brick,
     "volume/remove-brick": volume_remove_brick,
+    "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
     "peer/probe": _peer_op("probe"),
     "peer/detach": _peer_op("detach"),

@@ -263,14 +263,16 @@ def volume_add_brick(request: Request, response: Response) -> Outcome:
 
 
 #: The CLI's precedence for the aggregate status: in progress > failed > stopped >
-#: completed > not started (lower wins). Codes past "failed" never occur for remove-brick;
-#: they rank last here (glusterd reads past its array).
-_AGGREGATE_RANK = {1: 1, 4: 2, 2: 3, 3: 4, 0: 5}
+#: completed > not started (lower wins). glusterd's table stops at "failed" and reads past
+#: it for the fix-layout codes; here they rank like their plain counterparts, and anything
+#: else (the reset-by-replace/reset-brick codes) ranks last.
+_AGGREGATE_RANK = {1: 1, 4: 2, 2: 3, 3: 4, 0: 5, 5: 1, 8: 2, 6: 3, 7: 4}
 
 
-def rebalance_status_elements(nodes: list[dict[str, Any]]) -> list[E]:
-    """cli_xml_output_vol_rebalance_status for a remove-brick: nodeCount counts every node,
-    nodes that never started get no <node>, skipped files count as failures."""
+def rebalance_status_elements(nodes: list[dict[str, Any]],
+                              remove_brick: bool = False) -> list[E]:
+    """cli_xml_output_vol_rebalance_status: nodeCount counts every node, nodes that never
+    started get no <node>; for a remove-brick skipped files count as failures."""
     elements = [E("nodeCount", len(nodes))]
     totals = {"files": 0, "size": 0, "lookups": 0, "failures": 0, "skipped": 0}
     overall = -1
@@ -280,10 +282,13 @@ def rebalance_status_elements(nodes: list[dict[str, Any]]) -> list[E]:
         status = int(node.get("status") or 0)
         if status == 0:  # GF_DEFRAG_STATUS_NOT_STARTED
             continue
+        failures = int(node.get("failures") or 0)
+        skipped = int(node.get("skipped") or 0)
+        if remove_brick:
+            failures, skipped = failures + skipped, 0
         counts = {"files": int(node.get("files") or 0), "size": int(node.get("size") or 0),
-                  "lookups": int(node.get("lookups") or 0),
-                  "failures": int(node.get("failures") or 0) + int(node.get("skipped") or 0),
-                  "skipped": 0}
+                  "lookups": int(node.get("lookups") or 0), "failures": failures,
+                  "skipped": skipped}
         for key, value in counts.items():
             totals[key] += value
         elapsed = float(node.get("run_time") or 0)
@@ -317,7 +322,8 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
         element = E("volRemoveBrick")
         if response.data.get("task_id"):
             element.add(E("task-id", response.data["task_id"]))
-        element.add(*rebalance_status_elements(list(response.data.get("nodes") or [])))
+        element.add(*rebalance_status_elements(list(response.data.get("nodes") or []),
+                                               remove_brick=True))
         return _doc(response, element)
     word = {"start": "start", "commit": "commit", "force": "commit force"}.get(action, action)
     if not response.ok and response.op_errstr:
@@ -328,6 +334,41 @@ def volume_remove_brick(request: Request, response: Response) -> Outcome:
     if response.data.get("task_id"):
         element.add(E("task-id", response.data["task_id"]))
     return _doc(response, element, op_errstr=message)
+
+
+#: gf_cli_defrag_type, what <op> reports: the command as the CLI sent it.
+_DEFRAG_START, _DEFRAG_STOP, _DEFRAG_STATUS, _DEFRAG_START_LAYOUT_FIX, _DEFRAG_START_FORCE = (
+    1, 2, 3, 4, 5)
+
+
+def volume_rebalance(request: Request, response: Response) -> Outcome:
+    """gf_cli_defrag_volume_cbk in XML mode. A failed stop/status never reaches the
+    volRebalance writer: it is cli_xml_output_str's cliOp/output document, and the exit code
+    is then op_ret's (1); every other reply is volRebalance (task-id when glusterd sent one,
+    op, and for stop/status the per-node table), exit 0."""
+    params = request.params
+    action = params["action"]
+    if action in ("stop", "status") and not response.ok:
+        default = (f"rebalance volume {params['name']} stop failed" if action == "stop"
+                   else "Failed to get the status of rebalance process")
+        return _str_output(response, "volRebalance", response.op_errstr or default, code=1)
+    if action == "stop":
+        op = _DEFRAG_STOP
+    elif action == "status":
+        op = _DEFRAG_STATUS
+    elif params.get("fix_layout"):
+        op = _DEFRAG_START_LAYOUT_FIX
+    elif params.get("force"):
+        op = _DEFRAG_START_FORCE
+    else:
+        op = _DEFRAG_START
+    element = E("volRebalance")
+    if response.data.get("task_id"):
+        element.add(E("task-id", response.data["task_id"]))
+    element.add(E("op", op))
+    if action in ("stop", "status"):
+        element.add(*rebalance_status_elements(list(response.data.get("nodes") or [])))
+    return _doc(response, element)
 
 
 def volume_replace_brick(request: Request, response: Response) -> Outcome:
@@ -437,6 +478,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/get": volume_get,
     "volume/add-brick": volume_add_brick,
     "volume/remove-brick": volume_remove_brick,
+    "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
     "peer/probe": _peer_op,
     "peer/detach": _peer_op,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.model import MigrationStatus, Task, Volume
+from gluster_mgmt.model import FIX_LAYOUT, REMOVE_BRICK, MigrationStatus, Task, Volume
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.layout import Layout
@@ -41,7 +41,7 @@ class Progress:
         """From the rebalance process's numbers (see mgmt_rpc.defrag_client.parse_defrag_status)."""
         status = int(report.get("status", MigrationStatus.STARTED))
         if status not in MigrationStatus._value2member_map_:
-            status = MigrationStatus.FAILED  # layout-fix or tier states: not ours to report
+            status = MigrationStatus.FAILED  # tier or glusterd-only states: not a process's
         return cls(host_uuid, task_id, status, int(report.get("files", 0)),
                    int(report.get("size", 0)), int(report.get("lookups", 0)),
                    int(report.get("failures", 0)), int(report.get("skipped", 0)),
@@ -61,19 +61,33 @@ class Progress:
 
 
 def migrating_hosts(volume: Volume) -> tuple[str, ...]:
-    """Nodes that run a rebalance process for the volume's task: those hosting a brick being
-    removed (glusterd's gd_should_i_start_rebalance for remove-brick), in brick order."""
-    return tuple(dict.fromkeys(b.host_uuid for b in volume.decommissioned))
+    """Nodes that run a rebalance process for the volume's task, in brick order (glusterd's
+    gd_should_i_start_rebalance): for remove-brick those hosting a brick being removed, for
+    a rebalance every node with a brick of the volume."""
+    if volume.task is None:
+        return ()
+    bricks = volume.decommissioned if volume.task.kind == REMOVE_BRICK else volume.bricks
+    return tuple(dict.fromkeys(b.host_uuid for b in bricks))
 
 
 def overall_status(nodes: list[Progress]) -> MigrationStatus:
     """A task's status over its nodes, as `volume status` shows it: in progress while any node
     runs, failed if any failed, stopped if any stopped, else completed."""
-    states = {n.status for n in nodes}
-    for status in (MigrationStatus.STARTED, MigrationStatus.FAILED, MigrationStatus.STOPPED):
-        if status in states:
-            return status
-    return MigrationStatus.COMPLETE if states else MigrationStatus.NOT_STARTED
+    for test in ("running", "failed", "stopped"):
+        found = [n.status for n in nodes if getattr(n.status, test)]
+        if found:
+            return found[0]
+    return nodes[0].status if nodes else MigrationStatus.NOT_STARTED
+
+
+def initial_status(task: Task) -> MigrationStatus:
+    """What a node's record says from the task's start until its process first reports."""
+    return MigrationStatus.LAYOUT_FIX_STARTED if task.kind == FIX_LAYOUT else MigrationStatus.STARTED
+
+
+def in_progress(records: "MigrationRecords", volume: Volume) -> bool:
+    """glusterd's "defrag is on": the volume's task still moves data somewhere."""
+    return volume.task is not None and overall_status(records.report(volume)).running
 
 
 class MigrationRecords:
@@ -116,5 +130,5 @@ class MigrationRecords:
         if task is None:
             return []
         records = self.read(volume.name, task)
-        return [records.get(host) or Progress(host, task.id, MigrationStatus.STARTED)
+        return [records.get(host) or Progress(host, task.id, initial_status(task))
                 for host in migrating_hosts(volume)]

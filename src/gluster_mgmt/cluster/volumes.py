@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import time
 import uuid as uuid_module
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,19 @@ import attrs
 
 from gluster_mgmt import model, options
 from gluster_mgmt.cluster import option_rules
-from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+from gluster_mgmt.cluster.migration import MigrationRecords, Progress, in_progress
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.executor import Step
-from gluster_mgmt.model import Brick, MigrationStatus, Task, Volume, VolumeStatus, VolumeType
+from gluster_mgmt.model import (
+    FIX_LAYOUT,
+    REBALANCE,
+    REMOVE_BRICK,
+    Brick,
+    Task,
+    Volume,
+    VolumeStatus,
+    VolumeType,
+)
 from gluster_mgmt.portmap import port_by_brick
 from gluster_mgmt.store.types import ABSENT, Delete, Put
 
@@ -197,6 +207,9 @@ class Volumes:
     def add_brick(self, name: str, bricks: Sequence[str], replica: int | None = None,
                   arbiter: int | None = None, force: bool = False) -> Volume:
         volume, _ = self._load_existing(name)
+        if in_progress(MigrationRecords(self.store, self.layout), volume):
+            raise OperationFailed(f"Volume name {name} rebalance is in progress. Please retry "
+                                  "after completion", errno.EBUSY)
         new = self._bricks(bricks, force)
         existing = {b.name for b in volume.bricks}
         for brick in new:
@@ -269,7 +282,8 @@ class Volumes:
         volume, _ = self._load_existing(name)
         targets = self._removed_bricks(volume, bricks)
         if action == "stop":
-            return self._stop_migration(volume, targets)
+            self._check_task_query(volume, REMOVE_BRICK, [b.name for b in targets])
+            return self._end_task(volume)
         if len(targets) == len(volume.bricks):
             raise OperationFailed("Deleting all the bricks of the volume is not allowed",
                                   errno.EINVAL)
@@ -305,15 +319,18 @@ class Volumes:
             raise OperationFailed(
                 f"Volume {name} needs to be started before remove-brick (you can use 'force' "
                 "or 'commit' to override this behavior)", errno.EINVAL)
-        if volume.task is not None:
+        if volume.task is not None and volume.task.kind == REMOVE_BRICK:
             raise OperationFailed(
                 f"An earlier remove-brick task exists for volume {name}. Either commit it or "
                 "stop it before starting a new task.", errno.EEXIST)
+        if in_progress(MigrationRecords(self.store, self.layout), volume):
+            raise OperationFailed("Rebalance is in progress. Please retry after completion",
+                                  errno.EBUSY)
         self._check_bricks_serving(targets)
         chosen = {b.uuid for b in targets}
         bricks = tuple(attrs.evolve(b, decommissioned=True) if b.uuid in chosen else b
                        for b in volume.bricks)
-        task = Task(id=str(uuid_module.uuid4()), kind="remove-brick",
+        task = Task(id=str(uuid_module.uuid4()), kind=REMOVE_BRICK,
                     bricks=tuple(b.name for b in targets))
         updated = volume.evolve(bricks=bricks, task=task)
         self._commit_change(volume, updated, [], self._forget_migration(volume))
@@ -330,32 +347,67 @@ class Volumes:
                 raise OperationFailed(f"Found stopped brick {brick.name}. Use force option to "
                                       "remove the offline brick", errno.EINVAL)
 
-    def _check_migration_query(self, volume: Volume, specs: Sequence[str]) -> Task:
-        """glusterd's rules for `remove-brick status|stop` (a rebalance command)."""
-        name = volume.name
-        if volume.subvolume_count <= 1:
-            raise OperationFailed(f"Volume {name} is not a distribute volume or contains only "
-                                  "1 brick.\nNot performing rebalance", errno.EINVAL)
-        if volume.status is not VolumeStatus.STARTED:
-            raise OperationFailed(f"Volume {name} needs to be started to perform rebalance",
-                                  errno.EINVAL)
-        if volume.task is None or volume.task.kind != "remove-brick":
-            raise OperationFailed(f"remove-brick not started for volume {name}.", errno.EINVAL)
-        for brick in self._removed_bricks(volume, specs):
-            if not brick.decommissioned:
-                raise OperationFailed(f"Incorrect brick for volume {name}", errno.EINVAL)
-        return volume.task
+    def rebalance(self, name: str, action: str, fix_layout: bool = False,
+                  force: bool = False) -> Volume:
+        """`rebalance VOL [fix-layout] start [force] | stop` (``status``: :meth:`migration_status`).
 
-    def migration_status(self, name: str, bricks: Sequence[str] = ()) -> list[Progress]:
-        """`remove-brick ... status`: each migrating node's progress."""
+        ``start`` records a task; every node with a brick of the volume then runs a rebalance
+        process that spreads the files over all bricks (fix-layout only rewrites directory
+        layouts, so new files reach new bricks). ``stop`` ends the task; moved files stay.
+        """
         volume, _ = self._load_existing(name)
-        self._check_migration_query(volume, bricks)
+        if action == "stop":
+            self._check_task_query(volume, REBALANCE)
+            return self._end_task(volume)
+        if action != "start":
+            raise OperationFailed(f"unknown rebalance command {action!r}", errno.EINVAL)
+        self._check_rebalance_target(volume)
+        if volume.task is not None and volume.task.kind == REMOVE_BRICK:
+            raise OperationFailed(f"A remove-brick task on volume {name} is not yet committed. "
+                                  "Either commit or stop the remove-brick task.", errno.EBUSY)
+        if in_progress(MigrationRecords(self.store, self.layout), volume):
+            raise OperationFailed(f"Rebalance on {name} is already started", errno.EBUSY)
+        task = Task(id=str(uuid_module.uuid4()), kind=FIX_LAYOUT if fix_layout else REBALANCE,
+                    force=force, commit_hash=_commit_hash(time.time()))
+        updated = volume.evolve(task=task)
+        self._commit_change(volume, updated, [], self._forget_migration(volume))
+        return updated
+
+    def migration_status(self, name: str, bricks: Sequence[str] = (),
+                         kind: str = REMOVE_BRICK) -> list[Progress]:
+        """`remove-brick ... status` (or, with ``kind`` "rebalance", `rebalance status`):
+        each migrating node's progress."""
+        volume, _ = self._load_existing(name)
+        self._check_task_query(volume, kind, bricks)
         return MigrationRecords(self.store, self.layout).report(volume)
 
-    def _stop_migration(self, volume: Volume, targets: list[Brick]) -> Volume:
-        """`remove-brick stop`: the bricks serve again as before; files already moved stay
-        where they went. Nodes stop their rebalance processes when they see the task gone."""
-        self._check_migration_query(volume, [b.name for b in targets])
+    def _check_rebalance_target(self, volume: Volume) -> None:
+        """glusterd's glusterd_rebalance_cmd_validate."""
+        if volume.subvolume_count <= 1:
+            raise OperationFailed(f"Volume {volume.name} is not a distribute volume or contains "
+                                  "only 1 brick.\nNot performing rebalance", errno.EINVAL)
+        if volume.status is not VolumeStatus.STARTED:
+            raise OperationFailed(f"Volume {volume.name} needs to be started to perform "
+                                  "rebalance", errno.EINVAL)
+
+    def _check_task_query(self, volume: Volume, kind: str, specs: Sequence[str] = ()) -> Task:
+        """glusterd's rules for `remove-brick status|stop` and `rebalance status|stop`."""
+        self._check_rebalance_target(volume)
+        task, name = volume.task, volume.name
+        if kind == REMOVE_BRICK:
+            if task is None or task.kind != REMOVE_BRICK:
+                raise OperationFailed(f"remove-brick not started for volume {name}.", errno.EINVAL)
+            for brick in self._removed_bricks(volume, specs):
+                if not brick.decommissioned:
+                    raise OperationFailed(f"Incorrect brick for volume {name}", errno.EINVAL)
+        elif task is None or task.kind == REMOVE_BRICK:
+            raise OperationFailed(f"Rebalance not started for volume {name}.", errno.EINVAL)
+        return task
+
+    def _end_task(self, volume: Volume) -> Volume:
+        """`stop`: the task ends and decommissioned bricks serve again as before; files
+        already moved stay where they went. Nodes stop their rebalance processes when they
+        see the task gone."""
         bricks = tuple(attrs.evolve(b, decommissioned=False) for b in volume.bricks)
         updated = volume.evolve(bricks=bricks, task=None)
         self._commit_change(volume, updated, [])
@@ -368,9 +420,9 @@ class Volumes:
                 raise OperationFailed(f"Brick {brick.name} is not decommissioned. Use start or "
                                       "force option", errno.EINVAL)
         progress = MigrationRecords(self.store, self.layout).report(volume)
-        if any(p.status is MigrationStatus.STARTED for p in progress):
+        if any(p.status.running for p in progress):
             raise OperationFailed("use 'force' option as migration is in progress", errno.EBUSY)
-        if any(p.status is MigrationStatus.FAILED for p in progress):
+        if any(p.status.failed for p in progress):
             raise OperationFailed("use 'force' option as migration has failed", errno.EINVAL)
         if any(p.failures or p.skipped for p in progress):
             raise OperationFailed("use 'force' option as migration of some files might have "
@@ -391,6 +443,13 @@ class Volumes:
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
                          commit=[Put(entry_key, encode_volume(after), current.revision), *also],
                          conflict=_busy(before.name).args[0])
+
+
+def _commit_hash(now: float) -> int:
+    """glusterd's commit hash of a rebalance: seconds << 3 with one of the three low bits set
+    from the milliseconds, so two rebalances never share one (see dht's lookup-optimize)."""
+    seconds, usec = int(now), int(now % 1 * 1_000_000)
+    return ((seconds << 3) | (1 << ((usec >> 10) % 3))) & 0xFFFFFFFF
 
 
 def _layout(count: int, replica, arbiter, disperse, disperse_data, redundancy) -> tuple[VolumeType, dict[str, Any]]:

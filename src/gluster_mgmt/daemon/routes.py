@@ -10,7 +10,7 @@ import attrs
 
 from gluster_mgmt.cluster.migration import MigrationRecords, overall_status
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.model import MigrationStatus, VolumeStatus
+from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -80,8 +80,9 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             return []
         nodes = MigrationRecords(daemon.store, cluster().layout).report(volume)
         status = overall_status(nodes)
-        return [{"type": "Remove brick", "id": volume.task.id, "bricks": list(volume.task.bricks),
-                 "status": status.label, "status_code": int(status)}]
+        return [{"type": volume.task.type_name, "id": volume.task.id,
+                 "bricks": list(volume.task.bricks), "status": status.label,
+                 "status_code": int(status)}]
 
     def migration_view(volume, nodes) -> dict:
         names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
@@ -92,17 +93,29 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                            **{k: v for k, v in n.to_dict().items() if k not in ("host_uuid", "task_id")}}
                           for n in nodes]}
 
+    def task_query(name: str, action: str, kind: str, stop, bricks=()) -> dict:
+        """`status` or `stop` of a volume's task: each node's progress (for stop, as the
+        processes report it once told to stop)."""
+        before = volumes().info(name)[0]
+        nodes = volumes().migration_status(name, bricks, kind=kind)
+        if action == "stop":
+            stop()
+            nodes = [attrs.evolve(n, status=MigrationStatus(n.status + 1)) if n.status.running
+                     else n for n in nodes]  # STARTED -> STOPPED, LAYOUT_FIX_* likewise
+        return migration_view(before, nodes)
+
+    def volume_rebalance(p: dict) -> dict:
+        name, action = p["name"], p["action"]
+        if action in ("status", "stop"):
+            return task_query(name, action, REBALANCE, lambda: volumes().rebalance(name, "stop"))
+        volume = volumes().rebalance(name, action, bool(p.get("fix_layout")), bool(p.get("force")))
+        return {**changed(volume), "task_id": volume.task.id}
+
     def volume_remove_brick(p: dict) -> dict:
         name, bricks, action = p["name"], p["bricks"], p["action"]
-        if action == "status":
-            return migration_view(volumes().info(name)[0], volumes().migration_status(name, bricks))
-        if action == "stop":
-            before = volumes().info(name)[0]
-            nodes = volumes().migration_status(name, bricks)
-            volumes().remove_brick(name, bricks, action, p.get("replica"))
-            return migration_view(before, [attrs.evolve(n, status=MigrationStatus.STOPPED)
-                                           if n.status is MigrationStatus.STARTED else n
-                                           for n in nodes])
+        if action in ("status", "stop"):
+            return task_query(name, action, REMOVE_BRICK, bricks=bricks, stop=lambda: volumes(
+                ).remove_brick(name, bricks, action, p.get("replica")))
         volume = volumes().remove_brick(name, bricks, action, p.get("replica"))
         data = changed(volume)
         if volume.task is not None:
@@ -158,6 +171,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/add-brick": lambda p: changed(volumes().add_brick(
             p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
         "volume/remove-brick": volume_remove_brick,
+        "volume/rebalance": volume_rebalance,
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,

@@ -1,17 +1,18 @@
-"""This node's rebalance processes: the data movers of `remove-brick start`.
+"""This node's rebalance processes: the data movers of `remove-brick start` and `rebalance`.
 
-A node hosting a decommissioned brick runs glusterd 10.3's rebalance command line
+A node with a brick the volume's task concerns (a decommissioned brick for remove-brick, any
+brick for rebalance) runs glusterd 10.3's rebalance command line
 
     glusterfs -s HOST --volfile-id rebalance/VOL --xlator-option *dht.use-readdirp=no
         --xlator-option *dht.lookup-unhashed=yes --xlator-option *dht.assert-no-child-down=yes
         --xlator-option *dht.readdir-optimize=on --process-name rebalance
-        --xlator-option *dht.rebalance-cmd=5 --xlator-option *dht.node-uuid=UUID
-        --xlator-option *dht.commit-hash=0 --socket-file SOCK --pid-file PID -l LOGDIR/VOL-rebalance.log
+        --xlator-option *dht.rebalance-cmd=CMD --xlator-option *dht.node-uuid=UUID
+        --xlator-option *dht.commit-hash=HASH --socket-file SOCK --pid-file PID -l LOGDIR/VOL-rebalance.log
 
-The process moves the files of this node's decommissioned bricks to the bricks that stay,
-answers progress queries on SOCK (mgmt_rpc.defrag_client), reports its final counters with
-HANDSHAKE EVENT_NOTIFY (daemon.mgmt_backend) and exits. Progress goes to the store as this
-node's migration record (cluster.migration), which `remove-brick status` reads.
+The process moves the files of this node's bricks where the layout wants them, answers
+progress queries on SOCK (mgmt_rpc.defrag_client), reports its final counters with HANDSHAKE
+EVENT_NOTIFY (daemon.mgmt_backend) and exits. Progress goes to the store as this node's
+migration record (cluster.migration), which `status` reads.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from collections.abc import Mapping
 
 import attrs
 
-from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+from gluster_mgmt.cluster.migration import (
+    MigrationRecords,
+    Progress,
+    initial_status,
+    migrating_hosts,
+)
 from gluster_mgmt.errors import ConflictError, GlusterMgmtError, StoreError
 from gluster_mgmt.mgmt_rpc import defrag_client
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
-from gluster_mgmt.model import MigrationStatus, Volume, VolumeStatus
+from gluster_mgmt.model import FIX_LAYOUT, REMOVE_BRICK, MigrationStatus, Task, Volume, VolumeStatus
 from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
 from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
 
@@ -40,6 +46,16 @@ POLL_INTERVAL = 2.0
 #: A process that ended without reporting is counted failed after this many seconds (its
 #: EVENT_NOTIFY may still be on the way when we notice the exit).
 REPORT_GRACE = 5.0
+
+
+def defrag_command(task: Task) -> DefragCommand:
+    """The rebalance-cmd glusterd gives the process: remove-brick and `rebalance start force`
+    move files even onto fuller bricks, a plain rebalance does not, fix-layout moves none."""
+    if task.kind == FIX_LAYOUT:
+        return DefragCommand.START_LAYOUT_FIX
+    if task.kind == REMOVE_BRICK or task.force:
+        return DefragCommand.START_FORCE
+    return DefragCommand.START
 
 
 @attrs.define
@@ -63,8 +79,8 @@ class MigrationRunner:
         self._runs: dict[str, _Run] = {}
 
     def wanted(self, volume: Volume) -> bool:
-        return (volume.status is VolumeStatus.STARTED and volume.task is not None
-                and any(b.host_uuid == self.node_uuid for b in volume.decommissioned))
+        return (volume.status is VolumeStatus.STARTED
+                and self.node_uuid in migrating_hosts(volume))
 
     def converge(self, volumes: Mapping[str, Volume]) -> bool:
         """One pass; True while a migration runs here (the caller then polls sooner)."""
@@ -95,7 +111,8 @@ class MigrationRunner:
             self._runs.pop(volume.name, None)
             return False
         run = self._runs.get(volume.name)
-        spec = self.specs.spec(volume.name, self.node_uuid, self.server)
+        spec = self.specs.spec(volume.name, self.node_uuid, self.server, defrag_command(task),
+                               task.commit_hash)
         pid = read_pid(spec.pidfile)
         if pid_runs(pid, spec.argv[0]):
             if run is None:  # a daemon restart: adopt the process still migrating
@@ -104,7 +121,7 @@ class MigrationRunner:
             self._poll(volume.name, task.id, spec)
             return True
         if run is None:
-            self._begin(volume, task.id, spec, progress)
+            self._begin(volume, task, spec, progress)
             return True
         # it ended: its EVENT_NOTIFY normally made the record final already
         run.ended_at = run.ended_at or time.monotonic()
@@ -113,16 +130,17 @@ class MigrationRunner:
         log.error("rebalance process of %s ended without reporting; see %s", volume.name,
                   spec.logfile)
         last = progress if progress is not None and progress.task_id == task.id else None
-        failed = attrs.evolve(last, status=MigrationStatus.FAILED) if last else Progress(
-            self.node_uuid, task.id, MigrationStatus.FAILED)
+        status = MigrationStatus.LAYOUT_FIX_FAILED if task.kind == FIX_LAYOUT else MigrationStatus.FAILED
+        failed = attrs.evolve(last, status=status) if last else Progress(self.node_uuid, task.id, status)
         self.records.write(volume.name, failed)
         self._runs.pop(volume.name, None)
         return False
 
-    def _begin(self, volume: Volume, task_id: str, spec: ServiceSpec,
+    def _begin(self, volume: Volume, task: Task, spec: ServiceSpec,
                progress: Progress | None) -> None:
+        task_id = task.id
         if progress is None or progress.task_id != task_id:
-            self.records.write(volume.name, Progress(self.node_uuid, task_id, MigrationStatus.STARTED))
+            self.records.write(volume.name, Progress(self.node_uuid, task_id, initial_status(task)))
         log.info("starting data migration of %s (task %s)", volume.name, task_id)
         self._runs[volume.name] = _Run(volume.name, task_id, spec)
         self.services.start(spec)
@@ -204,8 +222,10 @@ class RebalanceSpecs:
     def logfile(self, volume: str) -> str:
         return os.path.join(self.log_dir, f"{volume}-rebalance.log")
 
-    def spec(self, name: str, node_uuid: str, server: str) -> ServiceSpec:
-        """The process of volume ``name`` on node ``node_uuid``, fetching from ``server``."""
+    def spec(self, name: str, node_uuid: str, server: str,
+             command: int = DefragCommand.START_FORCE, commit_hash: int = 0) -> ServiceSpec:
+        """The process of volume ``name`` on node ``node_uuid``, fetching from ``server``;
+        ``command`` is the dht rebalance-cmd (see :func:`defrag_command`)."""
         port = [] if self.mgmt_port == self.default_mgmt_port else [
             "--volfile-server-port", str(self.mgmt_port)]
         argv = [self.glusterfs, "-s", server, *port, "--volfile-id", f"rebalance/{name}"]
@@ -213,9 +233,9 @@ class RebalanceSpecs:
                        "*dht.assert-no-child-down=yes", "*dht.readdir-optimize=on"):
             argv += ["--xlator-option", option]
         argv += ["--process-name", "rebalance",
-                 "--xlator-option", f"*dht.rebalance-cmd={int(DefragCommand.START_FORCE)}",
+                 "--xlator-option", f"*dht.rebalance-cmd={int(command)}",
                  "--xlator-option", f"*dht.node-uuid={node_uuid}",
-                 "--xlator-option", "*dht.commit-hash=0",
+                 "--xlator-option", f"*dht.commit-hash={commit_hash}",
                  "--socket-file", self.socket(name, node_uuid),
                  "--pid-file", self.pidfile(name, node_uuid),
                  "-l", self.logfile(name)]

@@ -1,5 +1,6 @@
-"""`remove-brick start|status|stop|commit` with real data: the stock rebalance process moves a
-mounted volume's files off the decommissioned bricks while clients keep reading them."""
+"""`remove-brick start|status|stop|commit` and `rebalance` with real data: the stock rebalance
+process moves a mounted volume's files off decommissioned bricks, or onto added ones, while
+clients keep reading them."""
 
 from __future__ import annotations
 
@@ -141,3 +142,70 @@ def test_remove_brick_rules_and_stop(gluster_daemon, tmp_path):
     assert "remove-brick not started for volume rb." in fails(bricks[2], "status")
     info = daemon.cli("volume", "info", "rb", check=True).stdout
     assert "Number of Bricks: 3" in info
+
+
+def _rebalance_rows(daemon, volume: str) -> list[dict]:
+    out = daemon.cli("--xml", "volume", "rebalance", volume, "status", check=True).stdout
+    return [{child.tag: child.text for child in node}
+            for node in ET.fromstring(out).findall(".//volRebalance/node")]
+
+
+def test_rebalance_spreads_files_onto_an_added_brick(gluster_daemons, mounts, tmp_path):
+    d1, d2 = gluster_daemons(2)
+    d1.cli("peer", "probe", d2.address, check=True)
+    first = [f"{d1.address}:{tmp_path}/a0", f"{d2.address}:{tmp_path}/a1"]
+    d1.cli("volume", "create", "grow", *first, "force", check=True)
+    d1.cli("volume", "start", "grow", check=True)
+    assert online_bricks(d1, "grow", 2)
+    point, _ = mounts("grow")
+    for name in FILES:
+        (point / name).write_bytes(name.encode() * 1000)
+    d2.cli("volume", "add-brick", "grow", f"{d2.address}:{tmp_path}/a2", "force", check=True)
+    assert online_bricks(d1, "grow", 3)
+    assert _data_files(tmp_path / "a2") == []  # new bricks get nothing by themselves
+
+    out = d2.cli("volume", "rebalance", "grow", "start", check=True).stdout
+    assert "Rebalance on grow has been started successfully" in out and "ID: " in out
+
+    def completed():
+        rows = _rebalance_rows(d1, "grow")
+        return rows if len(rows) == 2 and all(r["statusStr"] == "completed" for r in rows) else None
+    rows = wait_for(completed, 120, interval=1.0)
+    assert rows, _rebalance_rows(d1, "grow")
+    assert {r["nodeName"] for r in rows} == {"localhost", d2.address}
+    assert _data_files(tmp_path / "a2"), "nothing moved onto the added brick"
+    assert sorted(os.listdir(point)) == FILES
+    for name in FILES:
+        assert (point / name).read_bytes() == name.encode() * 1000
+    status = d1.cli("volume", "status", "grow", "tasks", check=True).stdout
+    assert "Rebalance" in status and "completed" in status
+    assert "volume rebalance: grow: success" in d2.cli("volume", "rebalance", "grow", "status",
+                                                      check=True).stdout
+
+    # fix-layout only: directory layouts rewritten, no file moved; its own status words
+    d1.cli("volume", "rebalance", "grow", "fix-layout", "start", check=True)
+    assert wait_for(lambda: {r["statusStr"] for r in _rebalance_rows(d1, "grow")}
+                    == {"fix-layout completed"}, 120, interval=1.0), _rebalance_rows(d1, "grow")
+
+
+def test_rebalance_rules(gluster_daemon, tmp_path):
+    daemon = gluster_daemon
+    daemon.cli("volume", "create", "one", f"{daemon.address}:{tmp_path}/o0", "force", check=True)
+    daemon.cli("volume", "start", "one", check=True)
+    refused = daemon.cli("volume", "rebalance", "one", "start")
+    assert refused.returncode == 1
+    assert ("Volume one is not a distribute volume or contains only 1 brick.\n"
+            "Not performing rebalance") in refused.stderr
+    bricks = [f"{daemon.address}:{tmp_path}/t{i}" for i in range(3)]
+    daemon.cli("volume", "create", "two", *bricks, "force", check=True)
+    refused = daemon.cli("volume", "rebalance", "two", "status")
+    assert "Volume two needs to be started to perform rebalance" in refused.stderr
+    daemon.cli("volume", "start", "two", check=True)
+    assert online_bricks(daemon, "two", 3)
+    assert "Rebalance not started for volume two." in daemon.cli(
+        "volume", "rebalance", "two", "stop").stderr
+    daemon.cli("--mode=script", "volume", "remove-brick", "two", bricks[2], "start", check=True)
+    assert ("A remove-brick task on volume two is not yet committed. Either commit or stop the "
+            "remove-brick task.") in daemon.cli("volume", "rebalance", "two", "start").stderr
+    assert "Rebalance not started for volume two." in daemon.cli(
+        "volume", "rebalance", "two", "status").stderr

@@ -1,0 +1,49 @@
+"""Which nodes run a rebalance process for which task, and with which command line."""
+
+from __future__ import annotations
+
+from gluster_mgmt.cluster.migration import migrating_hosts
+from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
+from gluster_mgmt.model import FIX_LAYOUT, REBALANCE, REMOVE_BRICK, Brick, Task, Volume
+from gluster_mgmt.services.migration import RebalanceSpecs, defrag_command
+
+A, B, C = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002", \
+    "cccccccc-0000-0000-0000-000000000003"
+
+
+def _volume(task: Task | None, decommissioned: set[str] = frozenset()) -> Volume:
+    bricks = [Brick(host, f"h{i}", f"/b{i}", decommissioned=f"/b{i}" in decommissioned)
+              for i, host in enumerate((A, B, C, B))]
+    return Volume(name="v", uuid="11111111-2222-3333-4444-555555555555", type="distribute",
+                  bricks=bricks, task=task)
+
+
+def test_which_nodes_migrate():
+    assert migrating_hosts(_volume(None)) == ()
+    # remove-brick: only the hosts of the bricks being emptied
+    assert migrating_hosts(_volume(Task("t", REMOVE_BRICK), {"/b1", "/b3"})) == (B,)
+    # rebalance and fix-layout: every host of the volume, each once, in brick order
+    assert migrating_hosts(_volume(Task("t", REBALANCE))) == (A, B, C)
+    assert migrating_hosts(_volume(Task("t", FIX_LAYOUT))) == (A, B, C)
+
+
+def test_rebalance_command_is_glusterds():
+    assert defrag_command(Task("t", REMOVE_BRICK)) is DefragCommand.START_FORCE
+    assert defrag_command(Task("t", REBALANCE)) is DefragCommand.START
+    assert defrag_command(Task("t", REBALANCE, force=True)) is DefragCommand.START_FORCE
+    assert defrag_command(Task("t", FIX_LAYOUT)) is DefragCommand.START_LAYOUT_FIX
+    specs = RebalanceSpecs("/run/g", "/log/g", 24007, "/usr/sbin/glusterfs")
+    spec = specs.spec("v", A, "h0", DefragCommand.START, 715098116)
+    assert spec.argv == (
+        "/usr/sbin/glusterfs", "-s", "h0", "--volfile-id", "rebalance/v",
+        "--xlator-option", "*dht.use-readdirp=no", "--xlator-option", "*dht.lookup-unhashed=yes",
+        "--xlator-option", "*dht.assert-no-child-down=yes",
+        "--xlator-option", "*dht.readdir-optimize=on", "--process-name", "rebalance",
+        "--xlator-option", "*dht.rebalance-cmd=1", "--xlator-option", f"*dht.node-uuid={A}",
+        "--xlator-option", "*dht.commit-hash=715098116",
+        "--socket-file", specs.socket("v", A), "--pid-file", f"/run/g/rebalance/v/{A}.pid",
+        "-l", "/log/g/v-rebalance.log")
+    assert not spec.restart  # it ends when its migration does
+    assert len(specs.socket("v" * 255, A)) < 108  # fits sun_path whatever the volume name
+    other = RebalanceSpecs("/run/g", "/log/g", 24017, "/usr/sbin/glusterfs").spec("v", A, "h0")
+    assert other.argv[3:5] == ("--volfile-server-port", "24017")
