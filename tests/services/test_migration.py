@@ -5,7 +5,7 @@ from __future__ import annotations
 from gluster_mgmt.cluster.migration import migrating_hosts
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
 from gluster_mgmt.model import FIX_LAYOUT, REBALANCE, REMOVE_BRICK, Brick, Task, Volume
-from gluster_mgmt.services.migration import RebalanceSpecs, defrag_command
+from gluster_mgmt.services.migration import RebalanceSpecs, defrag_command, logged_final_report
 
 A, B, C = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002", \
     "cccccccc-0000-0000-0000-000000000003"
@@ -47,3 +47,23 @@ def test_rebalance_command_is_glusterds():
     assert len(specs.socket("v" * 255, A)) < 108  # fits sun_path whatever the volume name
     other = RebalanceSpecs("/run/g", "/log/g", 24017, "/usr/sbin/glusterfs").spec("v", A, "h0")
     assert other.argv[3:5] == ("--volfile-server-port", "24017")
+
+
+def test_final_counters_from_the_process_log(tmp_path):
+    """The process reports, then SIGTERMs itself: when the report is lost on the way, its
+    last log line (written by the stock process, see tests/gluster) carries the same numbers."""
+    log = tmp_path / "v-rebalance.log"
+    earlier = ("[2026-11-24 20:04:09.113620 +0000] I [MSGID: 109028] [dht-rebalance.c:4663:"
+               "gf_defrag_status_get] 0-DHT: Rebalance is completed. Time taken is 0 secs Files "
+               "migrated: 0, size: 0, lookups: 0, failures: 0, skipped: 0 \n")
+    log.write_text(earlier)
+    offset = log.stat().st_size
+    assert logged_final_report(str(log), offset) is None  # only what this run wrote counts
+    with log.open("a") as f:
+        f.write("[2026-11-24 20:05:00.000000 +0000] I [MSGID: 109028] [dht-rebalance.c:4663:"
+                "gf_defrag_status_get] 0-DHT: Rebalance is stopped. Time taken is 7 secs Files "
+                "migrated: 12, size: 120000, lookups: 30, failures: 1, skipped: 2 \n")
+    assert logged_final_report(str(log), offset) == {
+        "status": 2, "run_time": 7, "files": 12, "size": 120000, "lookups": 30, "failures": 1,
+        "skipped": 2}
+    assert logged_final_report(str(tmp_path / "missing.log"), 0) is None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.model import FIX_LAYOUT, REMOVE_BRICK, MigrationStatus, Task, Volume
+from gluster_mgmt.model import REMOVE_BRICK, MigrationStatus, Task, Volume
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.layout import Layout
@@ -80,11 +80,6 @@ def overall_status(nodes: list[Progress]) -> MigrationStatus:
     return nodes[0].status if nodes else MigrationStatus.NOT_STARTED
 
 
-def initial_status(task: Task) -> MigrationStatus:
-    """What a node's record says from the task's start until its process first reports."""
-    return MigrationStatus.LAYOUT_FIX_STARTED if task.kind == FIX_LAYOUT else MigrationStatus.STARTED
-
-
 def in_progress(records: "MigrationRecords", volume: Volume) -> bool:
     """glusterd's "defrag is on": the volume's task still moves data somewhere."""
     return volume.task is not None and overall_status(records.report(volume)).running
@@ -130,5 +125,5 @@ class MigrationRecords:
         if task is None:
             return []
         records = self.read(volume.name, task)
-        return [records.get(host) or Progress(host, task.id, initial_status(task))
+        return [records.get(host) or Progress(host, task.id, MigrationStatus.STARTED)
                 for host in migrating_hosts(volume)]

@@ -139,8 +139,12 @@ class StoreMgmtBackend:
         record becomes final, which `remove-brick status` and `commit` read. (The server
         passes only op GF_EN_DEFRAG_STATUS.)"""
         volfile_id = value_text(items.get("volname", b""))
-        volume = self._volumes.get(volfile_id.removeprefix("rebalance/"))
-        if not volfile_id.startswith("rebalance/") or volume is None or volume.task is None:
+        name = volfile_id.removeprefix("rebalance/")
+        # read, not cached: a short task may report before our watch has even seen it
+        entry = await asyncio.to_thread(self.store.get, self.layout.volume(name)) if (
+            name != volfile_id and name in self._volumes) else None
+        volume = decode_volume(entry.value) if entry is not None else None
+        if volume is None or volume.task is None:
             log.info("defrag status for %r from %s: no migration (stopped?)", volfile_id, peer.host)
             return
         try:

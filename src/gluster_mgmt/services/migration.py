@@ -21,6 +21,7 @@ import contextlib
 import glob
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 
@@ -29,7 +30,6 @@ import attrs
 from gluster_mgmt.cluster.migration import (
     MigrationRecords,
     Progress,
-    initial_status,
     migrating_hosts,
 )
 from gluster_mgmt.errors import ConflictError, GlusterMgmtError, StoreError
@@ -58,11 +58,47 @@ def defrag_command(task: Task) -> DefragCommand:
     return DefragCommand.START
 
 
+#: The line a rebalance process logs when it ends (dht-rebalance.c, MSGID 109028).
+_FINAL_LINE = re.compile(
+    r"\[MSGID: 109028\].*Rebalance is (?P<status>not started|in progress|stopped|completed|failed)"
+    r"\. Time taken is (?P<run_time>\d+) secs Files migrated: (?P<files>\d+), size: "
+    r"(?P<size>\d+), lookups: (?P<lookups>\d+), failures: (?P<failures>\d+), skipped: "
+    r"(?P<skipped>\d+)")
+_LOGGED_STATUS = {"not started": 0, "in progress": 1, "stopped": 2, "completed": 3, "failed": 4}
+
+
+def logged_final_report(logfile: str, offset: int) -> dict[str, int] | None:
+    """The final counters a rebalance process logged after ``offset`` of its log, if any."""
+    try:
+        with open(logfile, "rb") as f:
+            f.seek(offset)
+            text = f.read(4 << 20).decode(errors="replace")
+    except OSError:
+        return None
+    found = None
+    for found in _FINAL_LINE.finditer(text):
+        pass
+    if found is None:
+        return None
+    report = {k: int(v) for k, v in found.groupdict().items() if k != "status"}
+    report["status"] = _LOGGED_STATUS[found["status"]]
+    return report
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 @attrs.define
 class _Run:
     volume: str
     task_id: str
     spec: ServiceSpec
+    #: Where its log stood when it started: its final line comes after.
+    log_offset: int = 0
     ended_at: float | None = None
 
 
@@ -116,7 +152,8 @@ class MigrationRunner:
         pid = read_pid(spec.pidfile)
         if pid_runs(pid, spec.argv[0]):
             if run is None:  # a daemon restart: adopt the process still migrating
-                self._runs[volume.name] = run = _Run(volume.name, task.id, spec)
+                self._runs[volume.name] = run = _Run(volume.name, task.id, spec,
+                                                     _size(spec.logfile))
                 self.services.start(spec)
             self._poll(volume.name, task.id, spec)
             return True
@@ -127,12 +164,18 @@ class MigrationRunner:
         run.ended_at = run.ended_at or time.monotonic()
         if time.monotonic() - run.ended_at < REPORT_GRACE:
             return True
-        log.error("rebalance process of %s ended without reporting; see %s", volume.name,
-                  spec.logfile)
-        last = progress if progress is not None and progress.task_id == task.id else None
-        status = MigrationStatus.LAYOUT_FIX_FAILED if task.kind == FIX_LAYOUT else MigrationStatus.FAILED
-        failed = attrs.evolve(last, status=status) if last else Progress(self.node_uuid, task.id, status)
-        self.records.write(volume.name, failed)
+        # The process sends its report and SIGTERMs itself at once, so the report is
+        # sometimes lost; the same final counters are the last line it logged.
+        final = logged_final_report(spec.logfile, run.log_offset)
+        if final is None:
+            log.error("rebalance process of %s ended without reporting; see %s", volume.name,
+                      spec.logfile)
+            last = progress if progress is not None and progress.task_id == task.id else None
+            final = attrs.evolve(last, status=MigrationStatus.FAILED) if last else Progress(
+                self.node_uuid, task.id, MigrationStatus.FAILED)
+        else:
+            final = Progress.from_report(self.node_uuid, task.id, final)
+        self.records.write(volume.name, final)
         self._runs.pop(volume.name, None)
         return False
 
@@ -140,9 +183,9 @@ class MigrationRunner:
                progress: Progress | None) -> None:
         task_id = task.id
         if progress is None or progress.task_id != task_id:
-            self.records.write(volume.name, Progress(self.node_uuid, task_id, initial_status(task)))
+            self.records.write(volume.name, Progress(self.node_uuid, task_id, MigrationStatus.STARTED))
         log.info("starting data migration of %s (task %s)", volume.name, task_id)
-        self._runs[volume.name] = _Run(volume.name, task_id, spec)
+        self._runs[volume.name] = _Run(volume.name, task_id, spec, _size(spec.logfile))
         self.services.start(spec)
 
     def _poll(self, volume: str, task_id: str, spec: ServiceSpec) -> None:
