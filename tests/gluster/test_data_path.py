@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -166,3 +168,41 @@ def _status(pid: int) -> str:
             return " ".join(line.strip() for line in f if line.startswith(("Name", "State", "PPid")))
     except OSError:
         return f"{pid}: gone"
+
+
+GFAPI_CLIENT = """
+import ctypes, os, sys
+api = ctypes.CDLL("libgfapi.so.0")
+api.glfs_new.restype = ctypes.c_void_p
+api.glfs_new.argtypes = [ctypes.c_char_p]
+api.glfs_set_volfile_server.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+api.glfs_set_logging.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+api.glfs_init.argtypes = [ctypes.c_void_p]
+api.glfs_get_volumeid.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+volume, host, log = sys.argv[1:4]
+fs = api.glfs_new(volume.encode())
+api.glfs_set_volfile_server(fs, b"tcp", host.encode(), 24007)
+api.glfs_set_logging(fs, log.encode(), 7)
+if api.glfs_init(fs) != 0:
+    sys.exit("glfs_init failed")
+uuid = ctypes.create_string_buffer(16)
+size = api.glfs_get_volumeid(fs, uuid, 16)
+print(size, uuid.raw.hex(), flush=True)
+os._exit(0)  # as a short-lived tool would; the daemon sees the connection close
+"""
+
+
+def test_a_gfapi_client_gets_the_volume_id(gluster_daemon, tmp_path):
+    """libgfapi (qemu, Samba, NFS-Ganesha) fetches the volfile like FUSE does, and asks the
+    volume's UUID with HANDSHAKE GET_VOLUME_INFO (glfs_get_volumeid)."""
+    daemon = gluster_daemon
+    daemon.cli("volume", "create", "api", f"{daemon.address}:{tmp_path}/g0", "force", check=True)
+    daemon.cli("volume", "start", "api", check=True)
+    assert online_bricks(daemon, "api", 1)
+    info = ET.fromstring(daemon.cli("--xml", "volume", "info", "api", check=True).stdout)
+    volume_id = info.findtext(".//volume/id")
+    log = tmp_path / "gfapi.log"
+    result = subprocess.run([sys.executable, "-c", GFAPI_CLIENT, "api", daemon.address, str(log)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, (result.stderr, log.read_text(errors="replace")[-3000:])
+    assert result.stdout.split() == ["16", volume_id.replace("-", "")]

@@ -123,6 +123,10 @@ class StoreMgmtBackend:
             return Volfile(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
         return text.encode()
 
+    async def volume_id(self, name: str) -> str | None:
+        volume = self._volumes.get(name)
+        return volume.uuid if volume is not None else None
+
     async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
         self._signed_in.setdefault(conn_id, set()).add((brick, port))
         await asyncio.to_thread(self.ports.sign_in, brick, port, pid)

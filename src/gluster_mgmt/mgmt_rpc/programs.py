@@ -113,6 +113,9 @@ class EventNotifyOp(enum.IntEnum):
     DEFRAG_STATUS = 0  # a rebalance process's final counters, just before it exits
 
 
+#: GET_VOLUME_INFO's "flags" bit asking for the volume's UUID (gf_get_volume_info_type)
+GET_VOLUME_UUID = 1
+
 #: gf_getspec_req.flags bit clients (not bricks) set: "send me the servers list too"
 GETSPEC_FLAG_SERVERS_LIST = 1
 #: the gfs_id clients put in DUMP requests
@@ -371,6 +374,39 @@ class BrickOpReply:
         op_errno = u.unpack_int()
         output = u.unpack_opaque()
         return cls(op_ret, op_errno, output, u.unpack_string())
+
+
+@attrs.frozen
+class GetVolumeInfoRequest:
+    """``gf_get_volume_info_req``: a dict with int32 ``flags`` and ``volname`` (gfapi's
+    glfs_get_volumeid)."""
+
+    dict: bytes = b""
+
+    def pack(self, p: Packer) -> None:
+        p.pack_opaque(self.dict)
+
+    @classmethod
+    def unpack(cls, u: Unpacker) -> GetVolumeInfoRequest:
+        return cls(u.unpack_opaque())
+
+
+@attrs.frozen
+class GetVolumeInfoReply:
+    op_ret: int = 0
+    op_errno: int = 0
+    op_errstr: str = ""
+    dict: bytes = b""
+
+    def pack(self, p: Packer) -> None:
+        p.pack_int(self.op_ret)
+        p.pack_int(self.op_errno)
+        p.pack_string(self.op_errstr)
+        p.pack_opaque(self.dict)
+
+    @classmethod
+    def unpack(cls, u: Unpacker) -> GetVolumeInfoReply:
+        return cls(u.unpack_int(), u.unpack_int(), u.unpack_string(), u.unpack_opaque())
 
 
 # --- PORTMAP v1 ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .framing import (
     RecordTooLarge,
     encode_record,
 )
-from .gluster_dict import DictValue, decode_dict, encode_dict
+from .gluster_dict import DictValue, decode_dict, encode_dict, value_text
 from .rpc_message import (
     ACCEPTED_AUTH_FLAVORS,
     RPC_VERSION,
@@ -52,7 +52,7 @@ from .rpc_message import (
 from .xdr import XdrError
 
 __all__ = ["DEFAULT_PORT", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
-           "Volfile"]
+           "Volfile", "VolumeInfoBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,14 @@ class EventNotifyBackend(Protocol):
         are refused before reaching here): a rebalance process's final counters plus
         ``volname`` = ``rebalance/VOL``, sent just before it exits. Raising makes the reply
         op_ret -1, which the process only logs."""
+
+
+@runtime_checkable
+class VolumeInfoBackend(Protocol):
+    """Another optional extra of a :class:`MgmtBackend` (looked up with getattr)."""
+
+    async def volume_id(self, name: str) -> str | None:
+        """The UUID of volume ``name`` (gfapi's GET_VOLUME_INFO), None if there is none."""
 
 
 @attrs.frozen
@@ -372,6 +380,35 @@ async def _event_notify(conn: _Connection, args: pg.EventNotifyRequest) -> bytes
     return _EVENT_NOTIFY_REPLY
 
 
+async def _get_volume_info(conn: _Connection, args: pg.GetVolumeInfoRequest) -> bytes:
+    """gfapi's glfs_get_volumeid: the volume's UUID, with glusterd's answers (flags 0: an
+    empty success; no flags, no volname or no such volume: op_ret -1)."""
+    def failed(err: int) -> bytes:
+        return pg.encode(pg.GetVolumeInfoReply(-1, err))
+    try:
+        items = decode_dict(args.dict)
+    except XdrError:
+        return failed(errno.EINVAL)
+    try:
+        flags = int(value_text(items["flags"]))
+    except (KeyError, ValueError):
+        return failed(errno.ENOENT)
+    if not flags:
+        return pg.encode(pg.GetVolumeInfoReply())
+    if "volname" not in items:
+        return failed(errno.EINVAL)
+    lookup = getattr(conn.server.backend, "volume_id", None)
+    try:
+        volume_id = await lookup(value_text(items["volname"])) if lookup else None
+    except Exception:
+        log.exception("backend volume_id failed")
+        return failed(errno.EIO)
+    if volume_id is None:
+        return failed(errno.EINVAL)
+    reply = {"volume_id": volume_id} if flags & pg.GET_VOLUME_UUID else {}
+    return pg.encode(pg.GetVolumeInfoReply(dict=encode_dict(reply)))
+
+
 async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> bytes:
     try:
         port = await conn.server.backend.port_by_brick(args.brick)
@@ -412,6 +449,8 @@ _ROUTES: dict[tuple[int, int], _Route] = {
     (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): _Route(pg.GetspecRequest, _getspec, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.EVENT_NOTIFY):
         _Route(pg.EventNotifyRequest, _event_notify, True),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.GET_VOLUME_INFO):
+        _Route(pg.GetVolumeInfoRequest, _get_volume_info, True),
     (pg.Program.PORTMAP, pg.PortmapProc.NULL): _Route(None, _null, False),
     (pg.Program.PORTMAP, pg.PortmapProc.PORTBYBRICK):
         _Route(pg.PortByBrickRequest, _port_by_brick, True),
