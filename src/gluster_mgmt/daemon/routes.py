@@ -75,7 +75,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         return {"volumes": result}
 
     def tasks_of(volume) -> list[dict]:
-        """`volume status`'s task section: a remove-brick task with its overall status."""
+        """`volume status`'s task section: the volume's remove-brick or rebalance task with
+        its status over all nodes."""
         if volume.task is None:
             return []
         nodes = MigrationRecords(daemon.store, cluster().layout).report(volume)
@@ -114,8 +115,9 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     def volume_remove_brick(p: dict) -> dict:
         name, bricks, action = p["name"], p["bricks"], p["action"]
         if action in ("status", "stop"):
-            return task_query(name, action, REMOVE_BRICK, bricks=bricks, stop=lambda: volumes(
-                ).remove_brick(name, bricks, action, p.get("replica")))
+            def stop() -> None:
+                volumes().remove_brick(name, bricks, "stop")
+            return task_query(name, action, REMOVE_BRICK, stop, bricks)
         volume = volumes().remove_brick(name, bricks, action, p.get("replica"))
         data = changed(volume)
         if volume.task is not None:
