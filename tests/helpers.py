@@ -1,13 +1,14 @@
-"""Small things every test package needs: polling with a deadline, and running a module of
-this repository in a child process (so a test can SIGKILL it)."""
+"""Small things every test package needs: polling with a deadline, running a module of
+this repository in a child process (so a test can SIGKILL it), and stopping a child."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +43,25 @@ def spawn(module: str, *args: str) -> subprocess.Popen:
     """``python -m module args...`` from the repository, with text pipes."""
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, SIGKILL after 10 s, and collect it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def running_process(args: list[str]) -> Iterator[subprocess.Popen]:
+    """A stock GlusterFS process (output discarded: it logs to its own file), stopped however
+    the test ends."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        stop_process(process)

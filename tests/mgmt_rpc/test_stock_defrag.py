@@ -39,6 +39,7 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
 from gluster_mgmt.mgmt_rpc.server import PeerInfo
 from gluster_mgmt.model import MigrationStatus
 from gluster_mgmt.services.migration import RebalanceSpecs
+from tests.helpers import stop_process
 from tests.mgmt_rpc.wire import V2_CRED, RecordingBackend, ServerThread, wait_for
 
 GLUSTERFS = "/usr/sbin/glusterfs"
@@ -66,16 +67,6 @@ def _log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start processes (foreground, -N); all of them are stopped at teardown."""
@@ -89,7 +80,7 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
     yield start
     for proc in reversed(started):
-        _stop(proc)
+        stop_process(proc)
 
 
 def _wait_for_socket(path: Path, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
+from tests.helpers import running_process
 
 GLUSTERFSD = "/usr/sbin/glusterfsd"
 
@@ -66,21 +67,12 @@ def test_glusterfsd_initialises_generated_brick_graph(tmp_path: Path, volume_typ
     volfile.write_text(volgen.brick_volfile(volume, brick, workdir=str(tmp_path)))
     log = tmp_path / "brick.log"
     port = _free_port()
-    process = subprocess.Popen(
-        [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(log), "-p", str(tmp_path / "brick.pid"),
-         "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
-         "--brick-port", str(port), "--xlator-option", f"gt-server.listen-port={port}",
-         "--xlator-option", "*-posix.glusterd-uuid=h"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with running_process(
+            [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(log), "-p", str(tmp_path / "brick.pid"),
+             "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
+             "--brick-port", str(port), "--xlator-option", f"gt-server.listen-port={port}",
+             "--xlator-option", "*-posix.glusterd-uuid=h"]) as process:
         listening = _wait_listening(port, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     errors = [line for line in log.read_text().splitlines() if "] E [" in line]
     assert listening, log.read_text()[-3000:]
     assert not errors

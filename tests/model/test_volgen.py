@@ -4,9 +4,7 @@ import contextlib
 import os
 import re
 import socket
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -15,7 +13,7 @@ import pytest
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
 from gluster_mgmt.volgen import Volfile, parse_volfile
-from tests.helpers import REFERENCE, wait_for
+from tests.helpers import REFERENCE, running_process, wait_for
 
 VOLS_DIR = REFERENCE / "state" / "vols"
 REFERENCE_VOLUMES = ["v1", "rep3", "arb", "disp3"]
@@ -326,21 +324,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextlib.contextmanager
-def _running(args: list[str]) -> Iterator[subprocess.Popen]:
-    """A stock GlusterFS process, stopped however the test ends."""
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _log_text(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
@@ -382,7 +365,7 @@ def test_glusterfs_initialises_rebalance_graph(tmp_path: Path, volume_type: Volu
                                   **counts), *decommissioned)
     closed_port = _free_port()  # nothing listens: clients just keep reconnecting
     args, log = _start_rebalance_client(tmp_path, volume, [closed_port] * len(bricks))
-    with _running(args) as process:
+    with running_process(args) as process:
         loaded = wait_for(lambda: "Final graph" in _log_text(log) or process.poll() is not None,
                           timeout=20)
         alive = process.poll() is None
@@ -416,14 +399,14 @@ def test_rebalance_graph_authenticates_to_stock_bricks(tmp_path: Path) -> None:
             os.setxattr(path, "trusted.glusterfs.volume-id", uuid.UUID(volume_id).bytes)
             volfile = tmp_path / f"{path.name}.vol"
             volfile.write_text(volgen.brick_volfile(volume, brick, workdir=str(tmp_path)))
-            stack.enter_context(_running(
+            stack.enter_context(running_process(
                 [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(tmp_path / f"{path.name}.log"),
                  "-p", str(tmp_path / f"{path.name}.pid"),
                  "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
                  "--brick-port", str(port), "--xlator-option", f"gt-server.listen-port={port}",
                  "--xlator-option", "*-posix.glusterd-uuid=h"]))
         args, log = _start_rebalance_client(tmp_path, volume, ports)
-        process = stack.enter_context(_running(args))
+        process = stack.enter_context(running_process(args))
 
         def attached() -> bool:
             text = _log_text(log)
