@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+
 from gluster_mgmt.cluster.migration import migrating_hosts
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
 from gluster_mgmt.model import FIX_LAYOUT, REBALANCE, REMOVE_BRICK, Brick, Task, Volume
@@ -67,3 +69,25 @@ def test_final_counters_from_the_process_log(tmp_path):
         "status": 2, "run_time": 7, "files": 12, "size": 120000, "lookups": 30, "failures": 1,
         "skipped": 2}
     assert logged_final_report(str(tmp_path / "missing.log"), 0) is None
+
+
+def test_polled_counters_never_overwrite_a_final_report(store):
+    """A poll racing the process's final report must not turn "completed" back into
+    "in progress" (the node would then relaunch a finished migration)."""
+    from gluster_mgmt.cluster.layout import Layout
+    from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+    from gluster_mgmt.model import MigrationStatus
+
+    records = MigrationRecords(store, Layout("c1"))
+    running = Progress(A, "t1", MigrationStatus.STARTED, files=3)
+    records.write_running("v", running)
+    assert records.get("v", A) == running
+    records.write_running("v", attrs.evolve(running, files=5))
+    assert records.get("v", A).files == 5
+    done = Progress(A, "t1", MigrationStatus.COMPLETE, files=9)
+    records.write("v", done)
+    records.write_running("v", attrs.evolve(running, files=7))
+    assert records.get("v", A) == done
+    # a new task's progress replaces the old task's final record
+    records.write_running("v", Progress(A, "t2", MigrationStatus.STARTED))
+    assert records.get("v", A).task_id == "t2"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt.model import REMOVE_BRICK, MigrationStatus, Task, Volume
+from gluster_mgmt.store.types import ABSENT
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.layout import Layout
@@ -85,6 +86,13 @@ def in_progress(records: "MigrationRecords", volume: Volume) -> bool:
     return volume.task is not None and overall_status(records.report(volume)).running
 
 
+def _decode(raw: bytes) -> Progress | None:
+    try:
+        return Progress.from_dict(json.loads(raw))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 class MigrationRecords:
     """The per-node progress records of the volumes of one cluster."""
 
@@ -97,26 +105,30 @@ class MigrationRecords:
         prefix = self.layout.migrations(volume)
         found: dict[str, Progress] = {}
         for entry in self.store.list(prefix):
-            try:
-                progress = Progress.from_dict(json.loads(entry.value))
-            except (ValueError, TypeError, KeyError):
-                continue  # unreadable: as if not reported
-            if progress.task_id == task.id:
+            progress = _decode(entry.value)  # unreadable: as if not reported
+            if progress is not None and progress.task_id == task.id:
                 found[progress.host_uuid] = progress
         return found
 
     def get(self, volume: str, host_uuid: str) -> Progress | None:
         entry = self.store.get(self.layout.migration(volume, host_uuid))
-        if entry is None:
-            return None
-        try:
-            return Progress.from_dict(json.loads(entry.value))
-        except (ValueError, TypeError, KeyError):
-            return None
+        return _decode(entry.value) if entry is not None else None
 
     def write(self, volume: str, progress: Progress) -> None:
         """Only the node itself writes its record, so no compare-and-swap is needed."""
         self.store.put(self.layout.migration(volume, progress.host_uuid), progress.encode())
+
+    def write_running(self, volume: str, progress: Progress) -> None:
+        """Record counters polled from a running process, never over a final record of the
+        same task: the process's own final report may land between the poll and this write
+        (then the compare-and-swap fails with ConflictError)."""
+        key = self.layout.migration(volume, progress.host_uuid)
+        entry = self.store.get(key)
+        current = _decode(entry.value) if entry is not None else None
+        if current == progress or (current is not None and current.task_id == progress.task_id
+                                   and current.status.finished):
+            return
+        self.store.put(key, progress.encode(), entry.revision if entry is not None else ABSENT)
 
     def report(self, volume: Volume) -> list[Progress]:
         """Every migrating node's progress for the volume's task, a node that has not

@@ -32,7 +32,7 @@ from gluster_mgmt.cluster.migration import (
     Progress,
     migrating_hosts,
 )
-from gluster_mgmt.errors import ConflictError, GlusterMgmtError, StoreError
+from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.mgmt_rpc import defrag_client
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
 from gluster_mgmt.model import FIX_LAYOUT, REMOVE_BRICK, MigrationStatus, Task, Volume, VolumeStatus
@@ -189,8 +189,7 @@ class MigrationRunner:
         self.services.start(spec)
 
     def _poll(self, volume: str, task_id: str, spec: ServiceSpec) -> None:
-        """Copy the process's counters into our record, never over a final one (the
-        process's own final report may have landed between our query and our write)."""
+        """Copy the process's counters into this node's record."""
         try:
             report = defrag_client.parse_defrag_status(defrag_client.defrag_command(
                 self.specs.socket(volume, self.node_uuid), volume,
@@ -200,17 +199,9 @@ class MigrationRunner:
             return
         if int(report.get("status", 0)) == MigrationStatus.NOT_STARTED:
             return  # exiting, or not crawling yet: nothing new
-        progress = Progress.from_report(self.node_uuid, task_id, report)
-        key = self.records.layout.migration(volume, self.node_uuid)
         try:
-            entry = self.records.store.get(key)
-            current = self.records.get(volume, self.node_uuid) if entry else None
-            if current is not None and current.task_id == task_id and current.status.finished:
-                return
-            if current == progress:
-                return
-            self.records.store.put(key, progress.encode(), entry.revision if entry else 0)
-        except (ConflictError, StoreError) as exc:
+            self.records.write_running(volume, Progress.from_report(self.node_uuid, task_id, report))
+        except StoreError as exc:  # ConflictError included: a final report won the race
             log.debug("progress of %s not recorded: %s", volume, exc)
 
     def _stop(self, volume: str) -> None:
