@@ -40,7 +40,13 @@ from gluster_mgmt.mgmt_rpc.server import PeerInfo
 from gluster_mgmt.model import MigrationStatus
 from gluster_mgmt.services.migration import RebalanceSpecs
 from tests.helpers import stop_process
-from tests.mgmt_rpc.wire import V2_CRED, RecordingBackend, ServerThread, wait_for
+from tests.mgmt_rpc.wire import (
+    V2_CRED,
+    RecordingBackend,
+    ServerThread,
+    minimal_brick_volfile,
+    wait_for,
+)
 
 GLUSTERFS = "/usr/sbin/glusterfs"
 GLUSTERFSD = "/usr/sbin/glusterfsd"
@@ -191,36 +197,6 @@ class NotifiedBackend(RecordingBackend):
         return [c[2] for c in self.calls if c[0] == "event_notify"]
 
 
-def brick_graph(volume: str, brick: Path, port: int) -> str:
-    """posix needs glusterd-uuid: the rebalance process finds its local bricks by asking
-    them for trusted.glusterfs.node-uuid and fails without an answer."""
-    return f"""volume {volume}-posix
-    type storage/posix
-    option directory {brick}
-    option glusterd-uuid {NODE_UUID}
-end-volume
-
-volume {volume}-locks
-    type features/locks
-    subvolumes {volume}-posix
-end-volume
-
-volume {brick}
-    type debug/io-stats
-    subvolumes {volume}-locks
-end-volume
-
-volume {volume}-server
-    type protocol/server
-    option transport-type tcp
-    option transport.socket.listen-port {port}
-    option auth-path {brick}
-    option auth.addr.{brick}.allow *
-    subvolumes {brick}
-end-volume
-"""
-
-
 def put_file(brick: Path, name: str, data: bytes) -> None:
     """A file as a brick keeps it: gfid xattr plus its .glusterfs handle (dht cannot
     migrate a file written behind the brick's back without them)."""
@@ -258,7 +234,7 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
                 put_file(bricks[1], f"f{k}", b"x" * 1000)
             for i, (brick, port) in enumerate(zip(bricks, ports, strict=True)):
                 volfile = tmp_path / f"brick{i}.vol"
-                volfile.write_text(brick_graph(VOLUME, brick, port))
+                volfile.write_text(minimal_brick_volfile(brick, port, VOLUME, NODE_UUID))
                 spawn(GLUSTERFSD, "-f", str(volfile), "-p", str(tmp_path / f"brick{i}.pid"),
                       "-l", str(tmp_path / f"brick{i}.log"))
             backend.volfiles[f"rebalance/{VOLUME}"] = client_graph(

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.mgmt_rpc.wire import GLUSTERD_PORT, RecordingBackend, ServerThread, wait_for
+from tests.mgmt_rpc.wire import (
+    GLUSTERD_PORT,
+    RecordingBackend,
+    ServerThread,
+    minimal_brick_volfile,
+    wait_for,
+)
 
 GLUSTERFSD = "/usr/sbin/glusterfsd"
 VOLUME = "mrv"
@@ -30,39 +36,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(GLUSTERFSD),
                        reason=f"{GLUSTERFSD} not installed (GlusterFS 10 server package)"),
 ]
-
-
-def brick_volfile(brick: Path, port: int, volume: str = VOLUME) -> bytes:
-    """The minimal brick graph PROTOCOL.md 9.1 verified: export named after the brick path."""
-    return f"""volume {volume}-posix
-    type storage/posix
-    option directory {brick}
-end-volume
-
-volume {volume}-locks
-    type features/locks
-    subvolumes {volume}-posix
-end-volume
-
-volume {volume}-io-threads
-    type performance/io-threads
-    subvolumes {volume}-locks
-end-volume
-
-volume {brick}
-    type debug/io-stats
-    subvolumes {volume}-io-threads
-end-volume
-
-volume {volume}-server
-    type protocol/server
-    option transport-type tcp
-    option transport.socket.listen-port {port}
-    option auth-path {brick}
-    option auth.addr.{brick}.allow *
-    subvolumes {brick}
-end-volume
-""".encode()
 
 
 def client_volfile(brick: Path, ping_timeout: int) -> bytes:
@@ -176,7 +149,7 @@ def stock_setup(tmp_path: Path) -> Iterator[dict]:
     brick_id = brick_volfile_id(VOLUME, brick)
     backend = RecordingBackend(volfiles={
         VOLUME: client_volfile(brick, 42),
-        brick_id: brick_volfile(brick, brick_port),
+        brick_id: minimal_brick_volfile(brick, brick_port, VOLUME).encode(),
     })
     setup = {"tmp": tmp_path, "brick": brick, "mnt": mountpoint, "brick_port": brick_port,
              "brick_id": brick_id, "backend": backend, "procs": []}
@@ -300,7 +273,7 @@ def test_replica3_writes_land_on_all_three_bricks(stock_setup: dict) -> None:
         brick.mkdir()
         port = _free_port()
         volfile_id = brick_volfile_id("mrr", brick)
-        backend.volfiles[volfile_id] = brick_volfile(brick, port, "mrr")
+        backend.volfiles[volfile_id] = minimal_brick_volfile(brick, port, "mrr").encode()
         procs.append(_start_brick(setup, brick=brick, port=port, volfile_id=volfile_id))
     backend.volfiles["mrr"] = replica3_client_volfile("mrr", bricks)
     assert wait_for(lambda: all(str(b) in backend.signed_in for b in bricks), 30), \

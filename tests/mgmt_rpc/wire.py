@@ -227,3 +227,40 @@ def exchanges() -> list[tuple[CapturedRecord, CapturedRecord | None]]:
 
 def u32(data: bytes, index: int) -> int:
     return struct.unpack_from(">I", data, 4 * index)[0]
+
+
+def minimal_brick_volfile(brick: Path, port: int, volume: str,
+                          node_uuid: str | None = None) -> str:
+    """The minimal brick graph PROTOCOL.md 9.1 verified, export named after the brick path.
+    ``node_uuid`` sets posix's glusterd-uuid, which a rebalance process needs: it finds its
+    local bricks by asking them for trusted.glusterfs.node-uuid."""
+    uuid_option = f"\n    option glusterd-uuid {node_uuid}" if node_uuid else ""
+    return f"""volume {volume}-posix
+    type storage/posix
+    option directory {brick}{uuid_option}
+end-volume
+
+volume {volume}-locks
+    type features/locks
+    subvolumes {volume}-posix
+end-volume
+
+volume {volume}-io-threads
+    type performance/io-threads
+    subvolumes {volume}-locks
+end-volume
+
+volume {brick}
+    type debug/io-stats
+    subvolumes {volume}-io-threads
+end-volume
+
+volume {volume}-server
+    type protocol/server
+    option transport-type tcp
+    option transport.socket.listen-port {port}
+    option auth-path {brick}
+    option auth.addr.{brick}.allow *
+    subvolumes {brick}
+end-volume
+"""
