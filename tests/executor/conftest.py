@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import subprocess
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +23,16 @@ def worker(*args: str) -> subprocess.Popen:
     return spawn("tests.executor.workers", *args)
 
 
-
+@contextlib.contextmanager
+def agent_process(store_url: str, node: str, logfile: str) -> Iterator[subprocess.Popen]:
+    """An executor agent of ``node`` in a process of its own (so a test can SIGKILL it),
+    ready to take steps; it logs each step it runs to ``logfile``."""
+    proc = worker("agent", store_url, PREFIX, node, logfile)
+    try:
+        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        yield proc
+    finally:
+        stop_worker(proc)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:

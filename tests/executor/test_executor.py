@@ -20,7 +20,7 @@ from gluster_mgmt.executor import (
     UnknownTransaction,
 )
 from gluster_mgmt.store import ABSENT, Put
-from tests.executor.conftest import PREFIX, stop_worker, worker
+from tests.executor.conftest import PREFIX, agent_process, stop_worker, worker
 from tests.executor.workers import WORK
 from tests.helpers import wait_for
 
@@ -99,17 +99,13 @@ def test_steps_run_on_their_peers_and_commit_atomically(nodes, store):
 def test_agent_in_another_process(nodes, store, store_url, tmp_path):
     logfile = tmp_path / "agent.log"
     nodes.alive("node-p")
-    proc = worker("agent", store_url, PREFIX, "node-p", str(logfile))
-    try:
-        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+    with agent_process(store_url, "node-p", str(logfile)):
         a = nodes.agent("node-a")
         record = a.run("two processes", [work("s1", "node-a", "node-p")], deadline=60)
         assert record.state == COMMITTED
         remote = [json.loads(line) for line in logfile.read_text().splitlines()]
         assert [(e["action"], e["tag"], e["txn"]) for e in remote] == [("do", "s1", record.id)]
         assert record.steps[0].outcomes["node-p"].result == {"node": "node-p", "tag": "s1"}
-    finally:
-        stop_worker(proc)
 
 
 def test_old_records_are_pruned(nodes, store):
@@ -265,9 +261,7 @@ def test_agent_killed_mid_step_gets_the_step_again(nodes, store, store_url, tmp_
     """A SIGKILLed agent (its daemon's lease kept) is redelivered the same step, attempt 2."""
     logfile = tmp_path / "agent.log"
     nodes.alive("node-p")
-    proc = worker("agent", store_url, PREFIX, "node-p", str(logfile))
-    try:
-        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+    with agent_process(store_url, "node-p", str(logfile)) as proc:
         a = nodes.agent("node-a")
         box = run_in_thread(a, "redelivery", [work("s1", "node-p", sleep_first=60)], deadline=60)
         assert wait_for(lambda: logfile.exists() and logfile.read_text(), 20)
@@ -281,8 +275,6 @@ def test_agent_killed_mid_step_gets_the_step_again(nodes, store, store_url, tmp_
         assert (first["txn"], first["index"], first["attempt"]) == (box["record"].id, 0, 1)
         assert (second["txn"], second["index"], second["attempt"]) == (box["record"].id, 0, 2)
         assert box["record"].steps[0].outcomes["node-p"].attempt == 2
-    finally:
-        stop_worker(proc)
 
 
 def test_sigkilled_coordinator_is_rolled_back(nodes, store, store_url):
