@@ -221,11 +221,11 @@ LAYOUTS = {"dist2": ((), 2), "rep3": (("replica", "3"), 3)}
 # ================================================================== the measurements (inner)
 def lifecycle(system: System, runs: int, bricks_dir: Path, res: dict) -> None:
     for i in range(runs):
-        for layout, (words, count) in LAYOUTS.items():
-            name = f"{layout}x{i}"
+        for keys, (words, count) in LAYOUTS.items():
+            name = f"{keys}x{i}"
             paths = [bricks_dir / f"{name}-b{k}" for k in range(count)]
             before = listening_brick_ports()
-            rec = res.setdefault(layout, {})
+            rec = res.setdefault(keys, {})
 
             rec.setdefault("create", []).append(system.run(
                 "volume", "create", name, *words, *[f"{HOST}:{p}" for p in paths], "force")[2])

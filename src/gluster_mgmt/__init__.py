@@ -10,12 +10,12 @@ __version__ = "0.1.0"
 __all__ = ["GlusterMgmtError", "Lock", "Store", "open_store", "__version__"]
 
 # The CLI imports this package on every command: load the store layer only when asked (PEP 562).
-_LAZY = {"GlusterMgmtError": "gluster_mgmt.errors", "Lock": "gluster_mgmt.lock",
+_LAZY = {"GlusterMgmtError": "gluster_mgmt.errors", "Lock": "gluster_mgmt.store.lock",
          "Store": "gluster_mgmt.store", "open_store": "gluster_mgmt.store"}
 
 if TYPE_CHECKING:
     from gluster_mgmt.errors import GlusterMgmtError
-    from gluster_mgmt.lock import Lock
+    from gluster_mgmt.store.lock import Lock
     from gluster_mgmt.store import Store, open_store
 
 

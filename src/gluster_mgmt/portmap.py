@@ -1,7 +1,7 @@
 """The portmap registry: which TCP port each brick of a host listens on.
 
 glusterd keeps this table in memory, filled by the bricks' PMAP SIGNIN; we keep it in the
-store, one record per brick at ``layout.port(host_uuid, brick_path)``, bound to the host's
+store, one record per brick at ``keys.port(host_uuid, brick_path)``, bound to the host's
 lease (a host that dies takes its records with it). A record is JSON::
 
     {"port": 49152, "brick": "/bricks/b1", "pid": 1234, "volume": "v1"}
@@ -30,9 +30,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.errors import ConflictError, OperationFailed
 from gluster_mgmt.store.base import Lease, Store
+from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import ABSENT, Entry
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,6 @@ def encode_record(port: int, brick: str, pid: int, volume: str) -> bytes:
                       sort_keys=True, separators=(",", ":")).encode()
 
 
-def _all_ports_prefix(layout: Layout) -> str:
-    # ports(host) is "<prefix>ports/<host>/": its parent holds every host's records.
-    return layout.ports("x")[: -len("x/")]
-
-
 def port_free(port: int, addresses: Iterable[str] = ("",)) -> bool:
     """True when a TCP listener could bind ``port`` on each of ``addresses`` right now.
 
@@ -78,9 +73,9 @@ def port_free(port: int, addresses: Iterable[str] = ("",)) -> bool:
     return True
 
 
-def brick_record(store: Store, layout: Layout, host_uuid: str, brick: str) -> dict[str, Any] | None:
+def brick_record(store: Store, keys: ClusterKeys, host_uuid: str, brick: str) -> dict[str, Any] | None:
     """The port record of ``brick`` (a brick path) on host ``host_uuid``, if any."""
-    entry = store.get(layout.port(host_uuid, brick))
+    entry = store.get(keys.port(host_uuid, brick))
     if entry is None:
         return None
     try:
@@ -89,10 +84,10 @@ def brick_record(store: Store, layout: Layout, host_uuid: str, brick: str) -> di
         return None
 
 
-def port_by_brick(store: Store, layout: Layout, host_uuid: str, brick: str) -> int | None:
+def port_by_brick(store: Store, keys: ClusterKeys, host_uuid: str, brick: str) -> int | None:
     """The port ``brick`` (a brick path, as signed in) of host ``host_uuid`` serves on, or None
     when it has not signed in (PORTBYBRICK's miss)."""
-    record = brick_record(store, layout, host_uuid, brick)
+    record = brick_record(store, keys, host_uuid, brick)
     return record["port"] if record and record.get("pid") else None
 
 
@@ -104,12 +99,12 @@ class PortRegistry:
     (``claim``) on its next pass.
     """
 
-    def __init__(self, store: Store, layout: Layout, host_uuid: str, lease: Lease | None, *,
+    def __init__(self, store: Store, keys: ClusterKeys, host_uuid: str, lease: Lease | None, *,
                  address: str = "", base_port: int = BASE_PORT, max_port: int = MAX_PORT) -> None:
         if not 0 < base_port <= max_port < 65536:
             raise ValueError(f"bad port range {base_port}-{max_port}")
         self.store = store
-        self.layout = layout
+        self.keys = keys
         self.host_uuid = host_uuid
         self.lease = lease
         #: The daemon's own address; bricks listen on every address, so the wildcard is
@@ -121,10 +116,10 @@ class PortRegistry:
 
     # ------------------------------------------------------------------ reading
     def _key(self, brick_path: str) -> str:
-        return self.layout.port(self.host_uuid, brick_path)
+        return self.keys.port(self.host_uuid, brick_path)
 
     def record(self, brick_path: str) -> dict[str, Any] | None:
-        return brick_record(self.store, self.layout, self.host_uuid, brick_path)
+        return brick_record(self.store, self.keys, self.host_uuid, brick_path)
 
     def port_of(self, brick_path: str) -> int | None:
         """The port reserved for ``brick_path`` on this host, signed in or not."""
@@ -134,7 +129,7 @@ class PortRegistry:
     def records(self) -> dict[str, dict[str, Any]]:
         """This host's records by brick path."""
         found = {}
-        for entry in self.store.list(self.layout.ports(self.host_uuid)):
+        for entry in self.store.list(self.keys.ports(self.host_uuid)):
             with contextlib.suppress(ValueError):
                 record = decode_record(entry.value)
                 found[record.get("brick") or entry.key] = record
@@ -143,7 +138,7 @@ class PortRegistry:
     def _ports_in_use(self) -> dict[int, Entry]:
         """Every port held by a record of any host, with the oldest record holding it."""
         held: dict[int, Entry] = {}
-        for entry in self.store.list(_all_ports_prefix(self.layout)):
+        for entry in self.store.list(self.keys.all_ports):
             try:
                 port = decode_record(entry.value)["port"]
             except ValueError:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gluster_mgmt.cluster.layout import Layout
+from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.services import load_service_manager
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 
@@ -68,8 +68,8 @@ def fake_programs(tmp_path) -> tuple[str, str]:
 
 
 @pytest.fixture
-def layout() -> Layout:
-    return Layout(f"c{uuid.uuid4().hex[:8]}")
+def keys() -> ClusterKeys:
+    return ClusterKeys.for_cluster(f"c{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

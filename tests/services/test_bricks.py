@@ -111,18 +111,18 @@ def make_volume(tmp_path, node_uuid, name="rv", status=VolumeStatus.STARTED, hos
                   replica_count=3, status=status)
 
 
-def save(store, layout, volume: Volume) -> None:
-    store.put(layout.volume(volume.name), encode_volume(volume))
+def save(store, keys, volume: Volume) -> None:
+    store.put(keys.volume(volume.name), encode_volume(volume))
 
 
 @pytest.fixture
-def make_reconciler(store, layout, node_uuid, run_dirs, fake_programs, supervisor):
+def make_reconciler(store, keys, node_uuid, run_dirs, fake_programs, supervisor):
     made = []
 
     def make(**kwargs):
         manager = kwargs.pop("manager", None) or supervisor()
-        ports = PortRegistry(store, layout, node_uuid, None, address="127.0.0.2")
-        reconciler = Reconciler(store, layout, node_uuid, "127.0.0.2", manager, ports,
+        ports = PortRegistry(store, keys, node_uuid, None, address="127.0.0.2")
+        reconciler = Reconciler(store, keys, node_uuid, "127.0.0.2", manager, ports,
                                 run_dirs[0], run_dirs[1], 24199, glusterfsd=fake_programs[0],
                                 glusterfs=fake_programs[1], **kwargs)
         made.append(reconciler)
@@ -133,9 +133,9 @@ def make_reconciler(store, layout, node_uuid, run_dirs, fake_programs, superviso
         reconciler.stop()
 
 
-def test_started_volume_runs_local_bricks_and_shd(store, layout, node_uuid, tmp_path, make_reconciler):
+def test_started_volume_runs_local_bricks_and_shd(store, keys, node_uuid, tmp_path, make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
 
@@ -163,7 +163,7 @@ def test_started_volume_runs_local_bricks_and_shd(store, layout, node_uuid, tmp_
     assert reconciler.brick_status("rv") == status
 
 
-def test_distribute_volume_has_no_shd_and_created_volume_runs_nothing(store, layout, node_uuid,
+def test_distribute_volume_has_no_shd_and_created_volume_runs_nothing(store, keys, node_uuid,
                                                                       tmp_path, make_reconciler):
     path = tmp_path / "d0"
     path.mkdir()
@@ -171,8 +171,8 @@ def test_distribute_volume_has_no_shd_and_created_volume_runs_nothing(store, lay
                   bricks=[Brick(host_uuid=node_uuid, hostname="127.0.0.2", path=str(path))],
                   status=VolumeStatus.STARTED)
     created = make_volume(tmp_path, node_uuid, name="cv", status=VolumeStatus.CREATED)
-    save(store, layout, dist)
-    save(store, layout, created)
+    save(store, keys, dist)
+    save(store, keys, created)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     assert reconciler.brick_status("dv")[dist.bricks[0].uuid]["online"]
@@ -181,9 +181,9 @@ def test_distribute_volume_has_no_shd_and_created_volume_runs_nothing(store, lay
     assert not reconciler.shd_status("cv")[0]["online"]
 
 
-def test_dead_brick_is_restarted_on_its_port(store, layout, node_uuid, tmp_path, make_reconciler):
+def test_dead_brick_is_restarted_on_its_port(store, keys, node_uuid, tmp_path, make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     brick = volume.bricks[0]
@@ -194,15 +194,15 @@ def test_dead_brick_is_restarted_on_its_port(store, layout, node_uuid, tmp_path,
     assert reconciler.brick_status("rv")[brick.uuid]["port"] == before["port"]
 
 
-def test_stopped_volume_stops_bricks_and_releases_ports(store, layout, node_uuid, tmp_path,
+def test_stopped_volume_stops_bricks_and_releases_ports(store, keys, node_uuid, tmp_path,
                                                          make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     pids = [row["pid"] for row in reconciler.brick_status("rv").values()]
     pids.append(reconciler.shd_status("rv")[0]["pid"])
-    save(store, layout, volume.evolve(status=VolumeStatus.STOPPED))
+    save(store, keys, volume.evolve(status=VolumeStatus.STOPPED))
     reconciler.reconcile_once()
     assert wait_for(lambda: not any(pid_runs(p) for p in pids), 10)
     assert not any(row["online"] for row in reconciler.brick_status("rv").values())
@@ -212,32 +212,32 @@ def test_stopped_volume_stops_bricks_and_releases_ports(store, layout, node_uuid
     assert not os.path.exists(reconciler.specs.shd_pidfile("rv"))
 
 
-def test_removed_brick_and_deleted_volume_are_stopped(store, layout, node_uuid, tmp_path,
+def test_removed_brick_and_deleted_volume_are_stopped(store, keys, node_uuid, tmp_path,
                                                       make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     gone, kept = volume.bricks[1], volume.bricks[0]
     gone_pid = reconciler.brick_status("rv")[gone.uuid]["pid"]
     # the local brick moves to the other node (replace-brick)
     moved = Brick(host_uuid=OTHER, hostname="elsewhere", path="/bricks/r1")
-    save(store, layout, volume.evolve(bricks=(kept, moved, volume.bricks[2])))
+    save(store, keys, volume.evolve(bricks=(kept, moved, volume.bricks[2])))
     reconciler.reconcile_once()
     assert wait_for(lambda: not pid_runs(gone_pid), 10)
     assert reconciler.ports.port_of(gone.path) is None
     assert reconciler.ports.port_of(kept.path) is not None
     kept_pid = reconciler.brick_status("rv")[kept.uuid]["pid"]
-    store.delete(layout.volume("rv"))
+    store.delete(keys.volume("rv"))
     reconciler.reconcile_once()
     assert wait_for(lambda: not pid_runs(kept_pid), 10)
     assert reconciler.ports.records() == {}
 
 
-def test_daemon_restart_readopts_bricks_with_their_ports(store, layout, node_uuid, tmp_path,
+def test_daemon_restart_readopts_bricks_with_their_ports(store, keys, node_uuid, tmp_path,
                                                          make_reconciler, supervisor):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     first_manager = supervisor()
     first = make_reconciler(manager=first_manager)
     first.reconcile_once()
@@ -256,17 +256,17 @@ def test_daemon_restart_readopts_bricks_with_their_ports(store, layout, node_uui
         assert second.ports.port_of(brick.path) == before[brick.uuid]["port"]
 
 
-def test_orphans_of_a_stopped_volume_are_stopped_after_restart(store, layout, node_uuid, tmp_path,
+def test_orphans_of_a_stopped_volume_are_stopped_after_restart(store, keys, node_uuid, tmp_path,
                                                                make_reconciler, supervisor):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     first_manager = supervisor()
     first = make_reconciler(manager=first_manager)
     first.reconcile_once()
     pids = [row["pid"] for row in first.brick_status("rv").values()]
     pids.append(first.shd_status("rv")[0]["pid"])
     first_manager.close()
-    save(store, layout, volume.evolve(status=VolumeStatus.STOPPED))  # while the daemon was down
+    save(store, keys, volume.evolve(status=VolumeStatus.STOPPED))  # while the daemon was down
 
     second = make_reconciler()
     second.reconcile_once()
@@ -274,11 +274,11 @@ def test_orphans_of_a_stopped_volume_are_stopped_after_restart(store, layout, no
     assert second.ports.records() == {}
 
 
-def test_missing_brick_directory_does_not_stop_the_others(store, layout, node_uuid, tmp_path,
+def test_missing_brick_directory_does_not_stop_the_others(store, keys, node_uuid, tmp_path,
                                                           make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
     os.rmdir(volume.bricks[1].path)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     status = reconciler.brick_status("rv")
@@ -292,26 +292,26 @@ def test_missing_brick_directory_does_not_stop_the_others(store, layout, node_uu
     assert reconciler.errors() == {}
 
 
-def test_watch_drives_the_reconciler(store, layout, node_uuid, tmp_path, make_reconciler):
+def test_watch_drives_the_reconciler(store, keys, node_uuid, tmp_path, make_reconciler):
     reconciler = make_reconciler(interval=60.0)  # only the watch can make it act in time
     reconciler.start()
     volume = make_volume(tmp_path, node_uuid, status=VolumeStatus.CREATED)
-    save(store, layout, volume)
+    save(store, keys, volume)
     time.sleep(0.5)
     assert not any(row["online"] for row in reconciler.brick_status("rv").values())
-    save(store, layout, volume.evolve(status=VolumeStatus.STARTED))
+    save(store, keys, volume.evolve(status=VolumeStatus.STARTED))
     assert wait_for(lambda: all(row["online"] for row in reconciler.brick_status("rv").values()), 15)
     assert wait_for(lambda: reconciler.shd_status("rv")[0]["online"], 10)
     pids = [row["pid"] for row in reconciler.brick_status("rv").values()]
-    save(store, layout, volume.evolve(status=VolumeStatus.STOPPED))
+    save(store, keys, volume.evolve(status=VolumeStatus.STOPPED))
     assert wait_for(lambda: not any(pid_runs(p) for p in pids), 15)
     assert wait_for(lambda: reconciler.ports.records() == {}, 10)
     reconciler.stop()
 
 
-def test_stop_with_services(store, layout, node_uuid, tmp_path, make_reconciler):
+def test_stop_with_services(store, keys, node_uuid, tmp_path, make_reconciler):
     volume = make_volume(tmp_path, node_uuid)
-    save(store, layout, volume)
+    save(store, keys, volume)
     reconciler = make_reconciler()
     reconciler.reconcile_once()
     pids = [row["pid"] for row in reconciler.brick_status("rv").values()]
@@ -328,7 +328,7 @@ GLUSTERFSD = "/usr/sbin/glusterfsd"
 @pytest.mark.gluster
 @pytest.mark.skipif(not os.path.exists(GLUSTERFSD), reason="glusterfsd not installed")
 @pytest.mark.skipif(os.geteuid() != 0, reason="bricks need root (trusted.* xattrs)")
-def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_path, run_dirs,
+def test_live_bricks_and_shd_with_our_mgmt_server(store, keys, node_uuid, tmp_path, run_dirs,
                                                   supervisor, mgmt_server):
     """Stock glusterfsd started with glusterd's command line fetches its volfile from our mgmt
     RPC server, signs in (the registry records its pid), serves its port, and signs out
@@ -340,14 +340,14 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
     volume = make_volume(tmp_path, node_uuid, hostname=host)
     volume = volume.evolve(bricks=volume.bricks[:2], replica_count=2,
                            options={"transport.address-family": "inet"})
-    save(store, layout, volume)
-    ports = PortRegistry(store, layout, node_uuid, None, address=host)
+    save(store, keys, volume)
+    ports = PortRegistry(store, keys, node_uuid, None, address=host)
     # the daemon's own MgmtBackend: volfiles through volgen, portmap through the registry
-    backend = StoreMgmtBackend(store, layout, node_uuid, ports, BrickSpecs(node_uuid, *run_dirs))
+    backend = StoreMgmtBackend(store, keys, node_uuid, ports, BrickSpecs(node_uuid, *run_dirs))
     server = mgmt_server(backend, host)
     assert server.port != 24007
     backend.start(server.server)
-    reconciler = Reconciler(store, layout, node_uuid, host, supervisor(), ports,
+    reconciler = Reconciler(store, keys, node_uuid, host, supervisor(), ports,
                             run_dirs[0], run_dirs[1], server.port)
     try:
         reconciler.reconcile_once()
@@ -357,7 +357,7 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
             row = status[brick.uuid]
             assert row["online"], Path(reconciler.specs.brick_logfile(brick)).read_text()[-2000:]
             # glusterfsd's launcher returns after SIGNIN: the registry knows pid and port
-            assert port_by_brick(store, layout, node_uuid, brick.path) == row["port"]
+            assert port_by_brick(store, keys, node_uuid, brick.path) == row["port"]
             assert ports.record(brick.path)["pid"] == row["pid"]
             socket.create_connection((host, row["port"]), timeout=5).close()
         assert wait_for(lambda: reconciler.shd_status("rv")[0]["online"], 15)
@@ -370,7 +370,7 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, layout, node_uuid, tmp_
         assert "update_mux_pid" not in shd_log.read_text()
 
         pids = [row["pid"] for row in status.values()] + [reconciler.shd_status("rv")[0]["pid"]]
-        save(store, layout, volume.evolve(status=VolumeStatus.STOPPED))
+        save(store, keys, volume.evolve(status=VolumeStatus.STOPPED))
         reconciler.reconcile_once()
         assert wait_for(lambda: not any(pid_runs(p) for p in pids), 15)
         assert ports.records() == {}  # signed out and released

@@ -74,11 +74,11 @@ def test_final_counters_from_the_process_log(tmp_path):
 def test_polled_counters_never_overwrite_a_final_report(store):
     """A poll racing the process's final report must not turn "completed" back into
     "in progress" (the node would then relaunch a finished migration)."""
-    from gluster_mgmt.cluster.layout import Layout
+    from gluster_mgmt.store.keys import ClusterKeys
     from gluster_mgmt.cluster.migration import MigrationRecords, Progress
     from gluster_mgmt.model import MigrationStatus
 
-    records = MigrationRecords(store, Layout("c1"))
+    records = MigrationRecords(store, ClusterKeys.for_cluster("c1"))
     running = Progress(A, "t1", MigrationStatus.STARTED, files=3)
     records.write_running("v", running)
     assert records.get("v", A) == running

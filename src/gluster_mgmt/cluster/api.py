@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt import model
-from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.cluster.peers import Peers
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
@@ -30,6 +29,7 @@ from gluster_mgmt.errors import (
 )
 from gluster_mgmt.executor import Executor, Step, TransactionFailed
 from gluster_mgmt.store.base import MAX_TXN_OPS, Store
+from gluster_mgmt.store.keys import CLUSTERS, ClusterKeys
 from gluster_mgmt.store.types import ABSENT, Op, Put
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Cluster:
 
     def __init__(self, store: Store, cluster_id: str, node_uuid: str, executor: Executor) -> None:
         self.store = store
-        self.layout = Layout(cluster_id)
+        self.keys = ClusterKeys.for_cluster(cluster_id)
         self.node_uuid = node_uuid
         self.executor = executor
         self.peers = Peers(self)
@@ -60,17 +60,17 @@ class Cluster:
         store = open_store(store_url)
         try:
             if cluster_id is None:
-                ids = sorted(e.key.split("/")[1] for e in store.list("clusters/")
-                             if e.key.endswith("/info") and e.key.count("/") == 2)
+                ids = sorted(e.key.split("/")[1] for e in store.list(CLUSTERS)
+                             if e.key == ClusterKeys.for_cluster(e.key.split("/")[1]).info)
                 if len(ids) != 1:
                     raise OperationFailed(
                         f"the store holds {len(ids)} clusters ({', '.join(ids) or 'none'}); "
                         "name the one to attach to", errno.EINVAL)
                 cluster_id = ids[0]
-            elif store.get(Layout(cluster_id).info) is None:
+            elif store.get(ClusterKeys.for_cluster(cluster_id).info) is None:
                 raise OperationFailed(f"the store holds no cluster {cluster_id}", errno.ENOENT)
             node_uuid = str(uuid_module.uuid4())
-            prefix = Layout(cluster_id).prefix
+            prefix = ClusterKeys.for_cluster(cluster_id).prefix
             return cls(store, cluster_id, node_uuid, StoreExecutor(store, prefix, node_uuid))
         except BaseException:
             store.close()
@@ -144,14 +144,14 @@ class Cluster:
                 f"the store already holds volume(s) {', '.join(clash)}; nothing imported", errno.EEXIST)
         ops: list[Op] = []
         for peer in state.peers:
-            if self.store.get(self.layout.peer(peer.uuid)) is not None:
+            if self.store.get(self.keys.peer(peer.uuid)) is not None:
                 raise OperationFailed(f"the store already holds peer {peer.uuid}; nothing imported",
                                       errno.EEXIST)
-            ops.append(Put(self.layout.peer(peer.uuid), json.dumps(peer.to_dict()).encode(), ABSENT))
+            ops.append(Put(self.keys.peer(peer.uuid), json.dumps(peer.to_dict()).encode(), ABSENT))
         for volume in state.volumes:
             bricks = tuple(attrs.evolve(b, host_uuid=self.node_uuid) if b.host_uuid == state.node_uuid
                            else b for b in volume.bricks)
-            ops.append(Put(self.layout.volume(volume.name),
+            ops.append(Put(self.keys.volume(volume.name),
                            encode_volume(volume.evolve(bricks=bricks)), ABSENT))
         # Volumes are independent documents; each chunk is atomic, and a chunk that conflicts
         # (someone created the same name meanwhile) stops the import with what is done named.

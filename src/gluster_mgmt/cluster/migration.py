@@ -18,8 +18,8 @@ from gluster_mgmt.model import REMOVE_BRICK, MigrationStatus, Task, Volume
 from gluster_mgmt.store.types import ABSENT
 
 if TYPE_CHECKING:
-    from gluster_mgmt.cluster.layout import Layout
     from gluster_mgmt.store.base import Store
+    from gluster_mgmt.store.keys import ClusterKeys
 
 
 @attrs.frozen
@@ -96,13 +96,13 @@ def _decode(raw: bytes) -> Progress | None:
 class MigrationRecords:
     """The per-node progress records of the volumes of one cluster."""
 
-    def __init__(self, store: "Store", layout: "Layout") -> None:
+    def __init__(self, store: "Store", keys: "ClusterKeys") -> None:
         self.store = store
-        self.layout = layout
+        self.keys = keys
 
     def read(self, volume: str, task: Task) -> dict[str, Progress]:
         """The current task's records by node; a node that has not reported yet is absent."""
-        prefix = self.layout.migrations(volume)
+        prefix = self.keys.migrations(volume)
         found: dict[str, Progress] = {}
         for entry in self.store.list(prefix):
             progress = _decode(entry.value)  # unreadable: as if not reported
@@ -111,18 +111,18 @@ class MigrationRecords:
         return found
 
     def get(self, volume: str, host_uuid: str) -> Progress | None:
-        entry = self.store.get(self.layout.migration(volume, host_uuid))
+        entry = self.store.get(self.keys.migration(volume, host_uuid))
         return _decode(entry.value) if entry is not None else None
 
     def write(self, volume: str, progress: Progress) -> None:
         """Only the node itself writes its record, so no compare-and-swap is needed."""
-        self.store.put(self.layout.migration(volume, progress.host_uuid), progress.encode())
+        self.store.put(self.keys.migration(volume, progress.host_uuid), progress.encode())
 
     def write_running(self, volume: str, progress: Progress) -> None:
         """Record counters polled from a running process, never over a final record of the
         same task: the process's own final report may land between the poll and this write
         (then the compare-and-swap fails with ConflictError)."""
-        key = self.layout.migration(volume, progress.host_uuid)
+        key = self.keys.migration(volume, progress.host_uuid)
         entry = self.store.get(key)
         current = _decode(entry.value) if entry is not None else None
         if current == progress or (current is not None and current.task_id == progress.task_id

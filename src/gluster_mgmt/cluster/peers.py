@@ -41,24 +41,24 @@ class Peers:
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
         self.store = cluster.store
-        self.layout = cluster.layout
+        self.keys = cluster.keys
 
     def register(self, uuid: str, hostnames: tuple[str, ...]) -> None:
         """Write (or refresh) this node's own peer record."""
         record = Peer(uuid=uuid, hostnames=hostnames, state=PeerState.CONNECTED)
-        current = self.store.get(self.layout.peer(uuid))
+        current = self.store.get(self.keys.peer(uuid))
         if current is not None and json.loads(current.value) == record.to_dict():
             return
-        self.store.put(self.layout.peer(uuid), json.dumps(record.to_dict()).encode())
+        self.store.put(self.keys.peer(uuid), json.dumps(record.to_dict()).encode())
 
     def announce(self, uuid: str, api: str, lease: "Lease") -> None:
         """The alive key: present exactly while this node's daemon renews its lease."""
-        self.store.put(self.layout.alive(uuid), json.dumps({"api": api}).encode(), lease=lease)
+        self.store.put(self.keys.alive(uuid), json.dumps({"api": api}).encode(), lease=lease)
 
     def all(self) -> list[PeerView]:
-        peers = self.store.list(self.layout.peers)
+        peers = self.store.list(self.keys.peers)
         alive = {e.key.rsplit("/", 1)[1]: json.loads(e.value)
-                 for e in self.store.list(self.layout.alive_prefix)}
+                 for e in self.store.list(self.keys.alive_prefix)}
         views = []
         for entry in peers:
             peer = Peer.from_dict(json.loads(entry.value))
@@ -77,16 +77,16 @@ class Peers:
         return next((v for v in self.all() if host in v.peer.hostnames), None)
 
     def add_hostname(self, uuid: str, hostname: str) -> None:
-        entry = self.store.get(self.layout.peer(uuid))
+        entry = self.store.get(self.keys.peer(uuid))
         if entry is None:
             return
         peer = Peer.from_dict(json.loads(entry.value))
         if hostname not in peer.hostnames:
             peer = attrs.evolve(peer, hostnames=peer.hostnames + (hostname,))
-            self.store.put(self.layout.peer(uuid), json.dumps(peer.to_dict()).encode(), entry.revision)
+            self.store.put(self.keys.peer(uuid), json.dumps(peer.to_dict()).encode(), entry.revision)
 
     def remove(self, uuid: str) -> None:
-        self.store.delete(self.layout.peer(uuid))
+        self.store.delete(self.keys.peer(uuid))
 
     def check_detachable(self, host: str, view: PeerView) -> None:
         for volume in self.cluster.volumes.all():
@@ -94,4 +94,4 @@ class Peers:
                 raise OperationFailed(f"Brick(s) with the peer {host} exist in cluster", errno.EBUSY)
 
     def create_cluster_record(self, info: dict[str, Any]) -> None:
-        self.store.put(self.layout.info, json.dumps(info).encode(), ABSENT)
+        self.store.put(self.keys.info, json.dumps(info).encode(), ABSENT)

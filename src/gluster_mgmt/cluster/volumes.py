@@ -61,11 +61,11 @@ class Volumes:
     def __init__(self, cluster: "Cluster") -> None:
         self.cluster = cluster
         self.store = cluster.store
-        self.layout = cluster.layout
+        self.keys = cluster.keys
 
     # ------------------------------------------------------------------ reading
     def load(self, name: str) -> tuple[Volume, int]:
-        entry = self.store.get(self.layout.volume(model.validate_volume_name(name)))
+        entry = self.store.get(self.keys.volume(model.validate_volume_name(name)))
         if entry is None:
             raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT)
         return decode_volume(entry.value), entry.revision
@@ -78,7 +78,7 @@ class Volumes:
         return self.load(name)
 
     def all(self) -> list[Volume]:
-        return [decode_volume(e.value) for e in self.store.list(self.layout.volumes)]
+        return [decode_volume(e.value) for e in self.store.list(self.keys.volumes)]
 
     def info(self, name: str | None = None) -> list[Volume]:
         if name is None:
@@ -86,14 +86,14 @@ class Volumes:
         return [self._load_existing(name)[0]]
 
     def names(self) -> list[str]:
-        prefix = self.layout.volumes
+        prefix = self.keys.volumes
         return [e.key[len(prefix):] for e in self.store.list(prefix)]
 
     # ------------------------------------------------------------------ writing
     def _save(self, volume: Volume, revision: int) -> Volume:
         volume = volume.evolve(version=volume.version + 1)
         try:
-            self.store.put(self.layout.volume(volume.name), encode_volume(volume), revision)
+            self.store.put(self.keys.volume(volume.name), encode_volume(volume), revision)
         except ConflictError:
             raise _busy(volume.name) from None
         return volume
@@ -125,7 +125,7 @@ class Volumes:
                disperse_data: int | None = None, redundancy: int | None = None,
                transport: str | None = None, force: bool = False) -> Volume:
         model.validate_volume_name(name)
-        if self.store.get(self.layout.volume(name)) is not None:
+        if self.store.get(self.keys.volume(name)) is not None:
             raise OperationFailed(f"Volume {name} already exists", errno.EEXIST)
         brick_list = self._bricks(bricks, force)
         volume_type, counts = _layout(len(brick_list), replica, arbiter, disperse, disperse_data,
@@ -138,7 +138,7 @@ class Volumes:
         self.cluster.run(
             f"volume create {name}", self._prepare_steps(volume.uuid, volume.bricks, force),
             locks=[f"volume-{name}"],
-            commit=[Put(self.layout.volume(name), encode_volume(volume), ABSENT)],
+            commit=[Put(self.keys.volume(name), encode_volume(volume), ABSENT)],
             conflict=f"Volume {name} already exists",
         )
         return volume
@@ -168,7 +168,7 @@ class Volumes:
                     f"Volume {name} has been started.Volume needs to be stopped before deletion.",
                     errno.EINVAL)
             try:
-                self.store.transaction([Delete(self.layout.volume(name), revision),
+                self.store.transaction([Delete(self.keys.volume(name), revision),
                                         *self._forget_migration(volume)])
             except ConflictError:
                 raise _busy(name) from None
@@ -207,7 +207,7 @@ class Volumes:
     def add_brick(self, name: str, bricks: Sequence[str], replica: int | None = None,
                   arbiter: int | None = None, force: bool = False) -> Volume:
         volume, _ = self._load_existing(name)
-        if in_progress(MigrationRecords(self.store, self.layout), volume):
+        if in_progress(MigrationRecords(self.store, self.keys), volume):
             raise OperationFailed(f"Volume name {name} rebalance is in progress. Please retry "
                                   "after completion", errno.EBUSY)
         new = self._bricks(bricks, force)
@@ -323,7 +323,7 @@ class Volumes:
             raise OperationFailed(
                 f"An earlier remove-brick task exists for volume {name}. Either commit it or "
                 "stop it before starting a new task.", errno.EEXIST)
-        if in_progress(MigrationRecords(self.store, self.layout), volume):
+        if in_progress(MigrationRecords(self.store, self.keys), volume):
             raise OperationFailed("Rebalance is in progress. Please retry after completion",
                                   errno.EBUSY)
         self._check_bricks_serving(targets)
@@ -343,7 +343,7 @@ class Volumes:
         for brick in targets:
             if brick.host_uuid not in connected:
                 raise OperationFailed(f"Host node of the brick {brick.name} is down", errno.EHOSTDOWN)
-            if port_by_brick(self.store, self.layout, brick.host_uuid, brick.path) is None:
+            if port_by_brick(self.store, self.keys, brick.host_uuid, brick.path) is None:
                 raise OperationFailed(f"Found stopped brick {brick.name}. Use force option to "
                                       "remove the offline brick", errno.EINVAL)
 
@@ -365,7 +365,7 @@ class Volumes:
         if volume.task is not None and volume.task.kind == REMOVE_BRICK:
             raise OperationFailed(f"A remove-brick task on volume {name} is not yet committed. "
                                   "Either commit or stop the remove-brick task.", errno.EBUSY)
-        if in_progress(MigrationRecords(self.store, self.layout), volume):
+        if in_progress(MigrationRecords(self.store, self.keys), volume):
             raise OperationFailed(f"Rebalance on {name} is already started", errno.EBUSY)
         task = Task(id=str(uuid_module.uuid4()), kind=FIX_LAYOUT if fix_layout else REBALANCE,
                     force=force, commit_hash=_commit_hash(time.time()))
@@ -379,7 +379,7 @@ class Volumes:
         each migrating node's progress."""
         volume, _ = self._load_existing(name)
         self._check_task_query(volume, kind, bricks)
-        return MigrationRecords(self.store, self.layout).report(volume)
+        return MigrationRecords(self.store, self.keys).report(volume)
 
     def _check_rebalance_target(self, volume: Volume) -> None:
         """glusterd's glusterd_rebalance_cmd_validate."""
@@ -419,7 +419,7 @@ class Volumes:
             if not brick.decommissioned:
                 raise OperationFailed(f"Brick {brick.name} is not decommissioned. Use start or "
                                       "force option", errno.EINVAL)
-        progress = MigrationRecords(self.store, self.layout).report(volume)
+        progress = MigrationRecords(self.store, self.keys).report(volume)
         if any(p.status.running for p in progress):
             raise OperationFailed("use 'force' option as migration is in progress", errno.EBUSY)
         if any(p.status.failed for p in progress):
@@ -431,11 +431,11 @@ class Volumes:
     def _forget_migration(self, volume: Volume) -> list[Delete]:
         """Deletes of the volume's migration records, to commit with the change that ends
         (or replaces) its task."""
-        return [Delete(e.key) for e in self.store.list(self.layout.migrations(volume.name))]
+        return [Delete(e.key) for e in self.store.list(self.keys.migrations(volume.name))]
 
     def _commit_change(self, before: Volume, after: Volume, steps: list,
                        also: Sequence[Delete] = ()) -> None:
-        entry_key = self.layout.volume(before.name)
+        entry_key = self.keys.volume(before.name)
         current = self.store.get(entry_key)
         if current is None or decode_volume(current.value).version != before.version:
             raise _busy(before.name)

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
-from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.cluster.migration import MigrationRecords, Progress
 from gluster_mgmt.cluster.volumes import decode_volume
-from gluster_mgmt.errors import RevisionCompactedError, StoreError
+from gluster_mgmt.errors import StoreError
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
 from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, Volfile
 from gluster_mgmt.model import MigrationStatus, Volume
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
-from gluster_mgmt.store.types import EventKind
+from gluster_mgmt.store.follow import Follow, Update
+from gluster_mgmt.store.keys import ClusterKeys, last_segment
 
 if TYPE_CHECKING:
     from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
@@ -40,64 +39,36 @@ class StoreMgmtBackend:
     """MgmtBackend over the store. Volumes are cached from a watch, so GETSPEC costs no store
     round trip; the same watch drives FETCHSPEC."""
 
-    def __init__(self, store: "Store", layout: Layout, node_uuid: str, ports: PortRegistry,
+    def __init__(self, store: "Store", keys: ClusterKeys, node_uuid: str, ports: PortRegistry,
                  specs: "BrickSpecs") -> None:
         self.store = store
-        self.layout = layout
+        self.keys = keys
         self.node_uuid = node_uuid
         self.ports = ports
         self.specs = specs
         self.server: MgmtRpcServer | None = None
         self._volumes: dict[str, Volume] = {}
         self._signed_in: dict[int, set[tuple[str, int]]] = {}
-        self._ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="volfile-watch", daemon=True)
+        self._follow = Follow(store, keys.volumes, self._on_volumes, name="volfile-watch")
 
     def start(self, server: "MgmtRpcServer") -> None:
         self.server = server
-        self._thread.start()
-        self._ready.wait(30)
+        self._follow.start().wait_ready(30)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        self._follow.stop()
 
     # ------------------------------------------------------------------ volume cache + FETCHSPEC
-    def _follow(self) -> None:
-        prefix = self.layout.volumes
-        revision = None
-        while not self._stop.is_set():
-            try:
-                if revision is None:
-                    listing = self.store.list(prefix)
-                    self._apply({e.key[len(prefix):]: decode_volume(e.value) for e in listing})
-                    revision = listing.revision
-                    self._ready.set()
-                with self.store.watch(prefix, start_revision=revision) as watch:
-                    while not self._stop.is_set():
-                        events = watch.get(timeout=1.0)
-                        if not events:
-                            continue
-                        updated = dict(self._volumes)
-                        for event in events:
-                            name = event.key[len(prefix):]
-                            if event.kind is EventKind.DELETE:
-                                updated.pop(name, None)
-                            else:
-                                updated[name] = decode_volume(event.value)
-                        self._apply(updated)
-                        revision = watch.revision
-            except RevisionCompactedError:
-                revision = None  # re-list
-            except StoreError as exc:
-                log.warning("volfile watch interrupted: %s", exc)
-                self._stop.wait(1.0)
-            except Exception:
-                log.exception("volfile watch failed; re-listing")
-                revision = None
-                self._stop.wait(1.0)
+    def _on_volumes(self, update: Update) -> None:
+        if update.relisted:
+            volumes = {}
+        else:
+            volumes = dict(self._volumes)
+            for key in update.removed:
+                volumes.pop(last_segment(key), None)
+        for key in update.changed:
+            volumes[last_segment(key)] = decode_volume(update.entries[key].value)
+        self._apply(volumes)
 
     def _apply(self, volumes: dict[str, Volume]) -> None:
         changed = []
@@ -136,7 +107,7 @@ class StoreMgmtBackend:
         await asyncio.to_thread(self.ports.sign_out, brick, port)
 
     async def port_by_brick(self, brick: str) -> int | None:
-        return await asyncio.to_thread(port_by_brick, self.store, self.layout, self.node_uuid, brick)
+        return await asyncio.to_thread(port_by_brick, self.store, self.keys, self.node_uuid, brick)
 
     async def event_notify(self, op: int, items: dict[str, bytes], peer: PeerInfo) -> None:
         """A rebalance process's final report (GF_EN_DEFRAG_STATUS): this node's migration
@@ -145,7 +116,7 @@ class StoreMgmtBackend:
         volfile_id = value_text(items.get("volname", b""))
         name = volfile_id.removeprefix("rebalance/")
         # read, not cached: a short task may report before our watch has even seen it
-        entry = await asyncio.to_thread(self.store.get, self.layout.volume(name)) if (
+        entry = await asyncio.to_thread(self.store.get, self.keys.volume(name)) if (
             name != volfile_id and name in self._volumes) else None
         volume = decode_volume(entry.value) if entry is not None else None
         if volume is None or volume.task is None:
@@ -159,7 +130,7 @@ class StoreMgmtBackend:
             report = {"status": MigrationStatus.FAILED}
         progress = Progress.from_report(self.node_uuid, volume.task.id, report)
         log.info("migration of %s on this node: %s", volume.name, progress.status.label)
-        await asyncio.to_thread(MigrationRecords(self.store, self.layout).write, volume.name,
+        await asyncio.to_thread(MigrationRecords(self.store, self.keys).write, volume.name,
                                 progress)
 
     async def connection_closed(self, conn_id: int) -> None:

@@ -88,7 +88,7 @@ class Daemon:
         with open_store(membership.store_url) as store:
             cluster = Cluster(store, membership.cluster_id, self.uuid, executor=None)
             cluster.peers.create_cluster_record({"id": membership.cluster_id, "created": time.time()})
-            store.put(cluster.layout.secret, membership.secret.encode())
+            store.put(cluster.keys.secret, membership.secret.encode())
         membership.save(self.config.state_dir)
         log.info("created cluster %s", membership.cluster_id)
         return membership
@@ -104,11 +104,11 @@ class Daemon:
             cluster.peers.register(self.uuid, self._own_hostnames(cluster))
             cluster.peers.announce(self.uuid, f"{self.hostname}:{self.config.api_port}", lease)
             executor.start()
-            ports = PortRegistry(store, cluster.layout, self.uuid, lease, address=self.config.address)
-            reconciler = Reconciler(store, cluster.layout, self.uuid, self.hostname, self.services,
+            ports = PortRegistry(store, cluster.keys, self.uuid, lease, address=self.config.address)
+            reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port)
-            backend = StoreMgmtBackend(store, cluster.layout, self.uuid, ports, reconciler.specs)
+            backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs)
             reconciler.start()
         except BaseException:
             store.close()
@@ -163,7 +163,7 @@ class Daemon:
         threading.Thread(target=renew, name="lease-renew", daemon=True).start()
 
     def _own_hostnames(self, cluster: Cluster) -> tuple[str, ...]:
-        entry = cluster.store.get(cluster.layout.peer(self.uuid))
+        entry = cluster.store.get(cluster.keys.peer(self.uuid))
         names = tuple(json.loads(entry.value)["hostnames"]) if entry else ()
         return names if self.hostname in names else names + (self.hostname,)
 
@@ -211,7 +211,7 @@ class Daemon:
                     "cluster or having volumes configured", errno.EEXIST)
             with open_store(membership.store_url) as store:
                 probe_cluster = Cluster(store, membership.cluster_id, self.uuid, executor=None)
-                stored = store.get(probe_cluster.layout.secret)
+                stored = store.get(probe_cluster.keys.secret)
                 if stored is None or stored.value.decode() != membership.secret:
                     raise OperationFailed("probe refused: the prober's cluster secret does not match "
                                           "its store", errno.EACCES)
@@ -232,7 +232,7 @@ class Daemon:
 
     def _forget_own_cluster(self) -> None:
         cluster = self.cluster
-        for key in (cluster.layout.peer(self.uuid), cluster.layout.info, cluster.layout.secret):
+        for key in (cluster.keys.peer(self.uuid), cluster.keys.info, cluster.keys.secret):
             try:
                 cluster.store.delete(key)
             except StoreError:
@@ -263,7 +263,7 @@ class Daemon:
             raise OperationFailed("detach request names another node", errno.EINVAL)
         with self.switching:
             cluster = self.active()
-            cluster.store.delete(cluster.layout.alive(self.uuid))
+            cluster.store.delete(cluster.keys.alive(self.uuid))
             cluster.peers.remove(self.uuid)
             self._deactivate()
             self._activate(self._new_cluster())
@@ -277,7 +277,7 @@ class Daemon:
         status = self.reconciler.brick_status(volume)
         for brick in volume.bricks:
             if brick.uuid not in status or brick.host_uuid != self.uuid:
-                record = brick_record(self.store, self.cluster.layout, brick.host_uuid, brick.path)
+                record = brick_record(self.store, self.cluster.keys, brick.host_uuid, brick.path)
                 online = bool(record and record.get("pid"))
                 status[brick.uuid] = {"port": record.get("port") if online else None, "rdma_port": 0,
                                       "online": online, "pid": record.get("pid") if online else None}

@@ -79,7 +79,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         its status over all nodes."""
         if volume.task is None:
             return []
-        nodes = MigrationRecords(daemon.store, cluster().layout).report(volume)
+        nodes = MigrationRecords(daemon.store, cluster().keys).report(volume)
         status = overall_status(nodes)
         return [{"type": volume.task.type_name, "id": volume.task.id,
                  "bricks": list(volume.task.bricks), "status": status.label,

@@ -35,7 +35,6 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.cluster.layout import Layout
 from gluster_mgmt.cluster.migration import MigrationRecords
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
@@ -46,6 +45,8 @@ from gluster_mgmt.services.migration import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.migration import MigrationRunner, RebalanceSpecs
 from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
 from gluster_mgmt.store.base import Store
+from gluster_mgmt.store.follow import Follow
+from gluster_mgmt.store.keys import ClusterKeys
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +219,14 @@ class Reconciler:
     daemon restart re-adopts the processes still running (keeping their ports).
     """
 
-    def __init__(self, store: Store, layout: Layout, node_uuid: str, hostname: str,
+    def __init__(self, store: Store, keys: ClusterKeys, node_uuid: str, hostname: str,
                  service_manager: ServiceManager, ports: PortRegistry,
                  run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
                  mgmt_port: int = DEFAULT_MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
                  glusterfs: str = GLUSTERFS) -> None:
         self.store = store
-        self.layout = layout
+        self.keys = keys
         self.node_uuid = node_uuid
         self.hostname = hostname
         self.services = service_manager
@@ -236,7 +237,7 @@ class Reconciler:
         #: "localhost"; our daemon may listen on one address only, so its hostname by default).
         self.shd_server = shd_server or hostname
         self.migrations = MigrationRunner(
-            MigrationRecords(store, layout), service_manager, node_uuid, self.shd_server,
+            MigrationRecords(store, keys), service_manager, node_uuid, self.shd_server,
             RebalanceSpecs(run_dir, log_dir, mgmt_port, glusterfs))
         #: True while a rebalance process runs here: passes come every POLL_INTERVAL.
         self._migrating = False
@@ -246,7 +247,9 @@ class Reconciler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._watch = None
+        #: Wakes a pass on every change of the volumes (the state at each listing included).
+        self._volumes = Follow(store, keys.volumes, lambda _update: self._wake.set(),
+                               name="reconciler-watch")
         #: Revision of the volumes listing the last pass acted on.
         self.revision = 0
 
@@ -256,19 +259,17 @@ class Reconciler:
             return
         self._stop.clear()
         self._wake.set()
-        for target, name in ((self._work_loop, "reconciler"), (self._watch_loop, "reconciler-watch")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        thread = threading.Thread(target=self._work_loop, name="reconciler", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._volumes.start()
 
     def stop(self, stop_services: bool = False) -> None:
         """Stop reconciling. Processes keep running (a restarted daemon re-adopts them)
         unless ``stop_services``."""
         self._stop.set()
         self._wake.set()
-        watch = self._watch
-        if watch is not None:
-            watch.close()
+        self._volumes.stop()
         for thread in self._threads:
             thread.join(30)
         self._threads = []
@@ -297,22 +298,6 @@ class Reconciler:
                 log.exception("reconcile pass failed")
                 self._stop.wait(1.0)
 
-    def _watch_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                listing = self.store.list(self.layout.volumes)
-                watch = self._watch = self.store.watch(self.layout.volumes, listing.revision)
-                self._wake.set()  # the state at the listing
-                with watch:
-                    while not self._stop.is_set():
-                        if watch.get(timeout=0.5):
-                            self._wake.set()
-            except StoreError as exc:
-                # compacted history, closed session...: start over from a fresh listing
-                if not self._stop.is_set():
-                    log.warning("volumes watch failed: %s; re-listing", exc)
-                    self._stop.wait(1.0)
-
     # ------------------------------------------------------------------ one pass
     def desired(self, volumes: Iterable[Volume]) -> dict[str, _Running]:
         """Services this node should run for ``volumes``, by service name."""
@@ -332,7 +317,7 @@ class Reconciler:
     def reconcile_once(self) -> int:
         """One full pass; returns the revision of the volumes listing it acted on."""
         with self._pass_lock:
-            listing = self.store.list(self.layout.volumes)
+            listing = self.store.list(self.keys.volumes)
             volumes: dict[str, Volume] = {}
             for entry in listing:
                 try:
@@ -456,7 +441,7 @@ class Reconciler:
     def _volume(self, volume: Volume | str) -> Volume | None:
         if isinstance(volume, Volume):
             return volume
-        entry = self.store.get(self.layout.volume(volume))
+        entry = self.store.get(self.keys.volume(volume))
         return decode_volume(entry.value) if entry else None
 
     def brick_status(self, volume: Volume | str) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,6 @@
 """The configuration store: one contract, pluggable backends (see docs/backends.md)."""
 
 from gluster_mgmt.store.base import (
-    MAX_KEY_BYTES,
     MAX_TXN_OPS,
     MAX_TXN_SIZE,
     MAX_VALUE_SIZE,
@@ -9,10 +8,9 @@ from gluster_mgmt.store.base import (
     Store,
     StoreURL,
     Watch,
-    check_key,
-    check_prefix,
     redact_url,
 )
+from gluster_mgmt.store.keys import MAX_KEY_BYTES, check_key, check_prefix
 from gluster_mgmt.store.loader import DEFAULT_STORE_URL, available_backends, open_store
 from gluster_mgmt.store.types import (
     ABSENT,

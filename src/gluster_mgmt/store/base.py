@@ -8,22 +8,22 @@ from __future__ import annotations
 import abc
 import logging
 import queue
-import re
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from gluster_mgmt.errors import (
-    InvalidKeyError,
     LeaseExpiredError,
     StoreError,
     UnavailableError,
     ValueTooLargeError,
 )
+from gluster_mgmt.store.keys import check_key, check_prefix
+from gluster_mgmt.store.lock import LeaseLock, Lock
 from gluster_mgmt.store.types import (
     ANY,
     Capabilities,
@@ -38,9 +38,6 @@ from gluster_mgmt.store.types import (
     WatchEvent,
 )
 
-if TYPE_CHECKING:
-    from gluster_mgmt.lock import Lock
-
 log = logging.getLogger(__name__)
 
 #: Smallest value size every backend accepts (Consul KV: 512 KiB, base64-grown inside a txn).
@@ -50,42 +47,6 @@ MAX_VALUE_SIZE = 256 * 1024
 MAX_TXN_OPS = 32
 #: Largest sum of value sizes in one transaction (Consul caps a txn request at 512 KiB).
 MAX_TXN_SIZE = 256 * 1024
-#: Longest key, in UTF-8 bytes, after the store's root is prepended.
-MAX_KEY_BYTES = 512
-
-# One segment: a conservative alphabet every backend stores verbatim (no URL or path escaping),
-# never starting with "." (segments starting with "." are reserved for backend bookkeeping).
-_SEGMENT = r"[A-Za-z0-9_:@+=,~\-][A-Za-z0-9_.:@+=,~\-]*"
-_KEY_RE = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
-
-
-def check_key(key: object) -> str:
-    """Return ``key`` if it is a valid store key, else raise InvalidKeyError saying why."""
-    if not isinstance(key, str):
-        raise InvalidKeyError(f"store key must be str, not {type(key).__name__}")
-    if not _KEY_RE.fullmatch(key):
-        raise InvalidKeyError(
-            f"invalid store key {key!r}: keys are '/'-separated segments of letters, digits and "
-            "_ . : @ + = , ~ -, with no empty segment, no leading or trailing '/', and no "
-            "segment starting with '.'"
-        )
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise InvalidKeyError(f"store key {key[:40]!r}... is longer than {MAX_KEY_BYTES} bytes")
-    return key
-
-
-def check_prefix(prefix: object) -> str:
-    """A prefix is '' (everything) or a valid key followed by '/' (a whole-segment prefix)."""
-    if prefix == "":
-        return ""
-    if not isinstance(prefix, str) or not prefix.endswith("/"):
-        raise InvalidKeyError(
-            f"invalid store prefix {prefix!r}: a prefix is '' or a key followed by '/'"
-        )
-    check_key(prefix[:-1])
-    return prefix
-
-
 def check_value(key: str, value: object) -> bytes:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise StoreError(f"value of {key!r} must be bytes, not {type(value).__name__}")
@@ -440,10 +401,8 @@ class Store(abc.ABC):
             raise StoreError(f"lease TTL must be positive, not {ttl!r}")
         return self._grant_lease(max(float(ttl), self.capabilities.min_lease_ttl))
 
-    def lock(self, name: str, ttl: float | None = None, holder: str = "") -> "Lock":
-        """A lease-bound mutex named ``name`` (see gluster_mgmt.lock)."""
-        from gluster_mgmt.lock import LeaseLock
-
+    def lock(self, name: str, ttl: float | None = None, holder: str = "") -> Lock:
+        """A lease-bound mutex named ``name`` (see gluster_mgmt.store.lock)."""
         return LeaseLock(self, name, ttl=ttl, holder=holder)
 
     def close(self) -> None:

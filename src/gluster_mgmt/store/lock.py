@@ -12,15 +12,22 @@ import abc
 import os
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
-from gluster_mgmt.store.types import ABSENT, EventKind
+from gluster_mgmt.store.follow import Follow, FollowableStore
+from gluster_mgmt.store.keys import lock_key, lock_prefix
+from gluster_mgmt.store.types import ABSENT
 
-if TYPE_CHECKING:
-    from gluster_mgmt.store.base import Lease, Store
 
-LOCKS_PREFIX = "locks/"
+class LeasingStore(FollowableStore, Protocol):
+    """What the lock recipe needs of a store (``Store`` has it; the recipe sits below it)."""
+
+    capabilities: Any
+
+    def lease(self, ttl: float) -> Any: ...
+    def put(self, key: str, value: bytes, expect: Any = ..., lease: Any = None) -> int: ...
+    def get(self, key: str) -> Any: ...
 
 
 class Lock(abc.ABC):
@@ -58,17 +65,15 @@ class LeaseLock(Lock):
 
     DEFAULT_TTL = 15.0
 
-    def __init__(self, store: "Store", name: str, ttl: float | None = None, holder: str = "") -> None:
+    def __init__(self, store: LeasingStore, name: str, ttl: float | None = None,
+                 holder: str = "") -> None:
         self.store = store
         self.name = name
-        self.key = f"{LOCKS_PREFIX}{name}/owner"
+        self.key = lock_key(name)
         self.ttl = ttl or max(self.DEFAULT_TTL, store.capabilities.min_lease_ttl)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
-        self._lease: Lease | None = None
+        self._lease: Any = None
         self._token: int | None = None
-        from gluster_mgmt.store.base import check_key
-
-        check_key(self.key)
 
     @property
     def fencing_token(self) -> int | None:
@@ -95,20 +100,11 @@ class LeaseLock(Lock):
             raise
 
     def _wait_for_release(self, deadline: float | None) -> None:
-        current = self.store.get(self.key)
-        if current is None:
-            return
-        with self.store.watch(self.key.rsplit("/", 1)[0] + "/", start_revision=current.revision) as watch:
-            while True:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise LockTimeoutError(f"lock {self.name!r} not acquired within the timeout")
-                # Wake up regularly: a deletion missed during a reconnect still ends the wait.
-                events = watch.get(timeout=min(remaining or 1.0, 1.0))
-                if any(e.kind is EventKind.DELETE and e.key == self.key for e in events):
-                    return
-                if not events and self.store.get(self.key) is None:
-                    return
+        # Following (not a bare watch) also sees a deletion missed while reconnecting.
+        with Follow(self.store, lock_prefix(self.name), poll_interval=1.0) as follow:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if not follow.wait_for(lambda entries: self.key not in entries, remaining):
+                raise LockTimeoutError(f"lock {self.name!r} not acquired within the timeout")
 
     def release(self) -> None:
         lease, self._lease, self._token = self._lease, None, None
