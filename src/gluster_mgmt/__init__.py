@@ -15,8 +15,8 @@ _LAZY = {"GlusterMgmtError": "gluster_mgmt.errors", "Lock": "gluster_mgmt.store.
 
 if TYPE_CHECKING:
     from gluster_mgmt.errors import GlusterMgmtError
-    from gluster_mgmt.store.lock import Lock
     from gluster_mgmt.store import Store, open_store
+    from gluster_mgmt.store.lock import Lock
 
 
 def __getattr__(name: str) -> object:

@@ -400,7 +400,7 @@ class StoreExecutor(Executor):
 
     def _driver_lease(self) -> Lease:
         """The lease coordinator keys are bound to (the daemon's, else our own)."""
-        lease = self.lease
+        lease = self.lease() if callable(self.lease) else self.lease
         if lease is not None and lease.alive:
             return lease
         with self._lease_guard:

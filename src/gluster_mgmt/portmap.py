@@ -28,10 +28,13 @@ import random
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt.errors import ConflictError, OperationFailed
 from gluster_mgmt.store.base import Lease, Store
+
+if TYPE_CHECKING:
+    from gluster_mgmt.membership.session import LeaseSource
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import ABSENT, Entry
 
@@ -94,12 +97,13 @@ def port_by_brick(store: Store, keys: ClusterKeys, host_uuid: str, brick: str) -
 class PortRegistry:
     """The port records of one host (this daemon's node).
 
-    ``lease`` may be replaced (``registry.lease = new``) when the daemon renews its lease; the
-    records bound to the lost one are gone, and the reconciler re-records its bricks' ports
-    (``claim``) on its next pass.
+    ``lease`` gives the host's current lease at each write (the node session's): after a
+    renewal, the records bound to the lost lease are gone, and the reconciler re-records its
+    bricks' ports (``claim``) on its next pass.
     """
 
-    def __init__(self, store: Store, keys: ClusterKeys, host_uuid: str, lease: Lease | None, *,
+    def __init__(self, store: Store, keys: ClusterKeys, host_uuid: str,
+                 lease: LeaseSource | None, *,
                  address: str = "", base_port: int = BASE_PORT, max_port: int = MAX_PORT) -> None:
         if not 0 < base_port <= max_port < 65536:
             raise ValueError(f"bad port range {base_port}-{max_port}")
@@ -152,7 +156,7 @@ class PortRegistry:
         return ("",) if not self.address else ("", self.address)
 
     def _lease_id(self) -> Lease | None:
-        lease = self.lease
+        lease = self.lease() if self.lease is not None else None
         return lease if lease is not None and lease.alive else None
 
     def allocate(self, volume: str, brick_path: str) -> int:

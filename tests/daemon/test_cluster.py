@@ -224,7 +224,7 @@ def test_transactions_are_visible(cluster3, tmp_path):
 
 
 def test_tcp_api_requires_the_cluster_secret(cluster3):
-    from gluster_mgmt.daemon.peer_client import call_peer
+    from gluster_mgmt.membership.peer_calls import call_peer
     from gluster_mgmt.errors import OperationFailed
 
     d1, d2, _ = cluster3

@@ -28,7 +28,7 @@ def _free_range(count: int) -> int:
 
 
 def registry(store, keys, host=None, lease=None, **kwargs) -> PortRegistry:
-    return PortRegistry(store, keys, host or str(uuid.uuid4()), lease, **kwargs)
+    return PortRegistry(store, keys, host or str(uuid.uuid4()), lambda: lease, **kwargs)
 
 
 def test_allocate_records_a_free_port_in_glusterds_range(store, keys):
@@ -121,17 +121,17 @@ def test_claim_keeps_a_running_bricks_port(store, keys):
 
 
 def test_records_vanish_with_the_hosts_lease(store, keys):
-    lease = store.lease(max(2.0, store.capabilities.min_lease_ttl))
-    ports = registry(store, keys, lease=lease)
+    current = [store.lease(max(2.0, store.capabilities.min_lease_ttl))]
+    ports = PortRegistry(store, keys, str(uuid.uuid4()), lambda: current[0])
     port = ports.allocate("v", "/bricks/b1")
     ports.sign_in("/bricks/b1", port, 1)
     assert store.get(keys.port(ports.host_uuid, "/bricks/b1")).lease is not None
-    lease.revoke()
+    current[0].revoke()
     assert ports.port_of("/bricks/b1") is None
     # a renewed lease: the registry binds new records to it
-    ports.lease = store.lease(max(2.0, store.capabilities.min_lease_ttl))
+    current[0] = store.lease(max(2.0, store.capabilities.min_lease_ttl))
     try:
         ports.claim("v", "/bricks/b1", port)
         assert ports.port_of("/bricks/b1") == port
     finally:
-        ports.lease.revoke()
+        current[0].revoke()

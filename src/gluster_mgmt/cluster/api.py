@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt import model
-from gluster_mgmt.cluster.peers import Peers
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -28,6 +27,7 @@ from gluster_mgmt.errors import (
     ValueTooLargeError,
 )
 from gluster_mgmt.executor import Executor, Step, TransactionFailed
+from gluster_mgmt.membership.peers import Peers
 from gluster_mgmt.store.base import MAX_TXN_OPS, Store
 from gluster_mgmt.store.keys import CLUSTERS, ClusterKeys
 from gluster_mgmt.store.types import ABSENT, Op, Put
@@ -47,7 +47,7 @@ class Cluster:
         self.keys = ClusterKeys.for_cluster(cluster_id)
         self.node_uuid = node_uuid
         self.executor = executor
-        self.peers = Peers(self)
+        self.peers = Peers(store, self.keys, node_uuid)
         self.volumes = Volumes(self)
 
     @classmethod

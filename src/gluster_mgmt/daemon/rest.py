@@ -9,8 +9,6 @@ HMAC (``X-Gluster-Mgmt-Auth: <unix-time>:<hex hmac-sha256>``); the secret never 
 from __future__ import annotations
 
 import errno
-import hashlib
-import hmac
 import http.server
 import json
 import logging
@@ -18,36 +16,17 @@ import os
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
+from gluster_mgmt.membership.peer_calls import AUTH_HEADER, verify
 
 log = logging.getLogger(__name__)
 
-AUTH_HEADER = "X-Gluster-Mgmt-Auth"
-#: How far a signed request's clock may be from ours.
-AUTH_WINDOW = 300
 MAX_BODY = 1 << 20
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def sign(secret: str, method: str, path: str, body: bytes, now: float | None = None) -> str:
-    stamp = str(int(now if now is not None else time.time()))
-    mac = hmac.new(secret.encode(), f"{stamp}\n{method}\n{path}\n".encode() + body, hashlib.sha256)
-    return f"{stamp}:{mac.hexdigest()}"
-
-
-def verify(secret: str, header: str | None, method: str, path: str, body: bytes) -> bool:
-    if not header or ":" not in header:
-        return False
-    stamp, _, digest = header.partition(":")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > AUTH_WINDOW:
-        return False
-    expected = sign(secret, method, path, body, now=int(stamp)).partition(":")[2]
-    return hmac.compare_digest(expected, digest)
 
 
 def reply(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", data: dict | None = None) -> dict:

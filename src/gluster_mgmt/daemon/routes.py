@@ -154,12 +154,12 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
 
     volumes = lambda: cluster().volumes  # noqa: E731 (late binding: the cluster may switch)
     return {
-        "peer/probe": lambda p: daemon.peer_probe(p["host"]),
-        "peer/detach": lambda p: daemon.peer_detach(p["host"], bool(p.get("force"))),
+        "peer/probe": lambda p: daemon.peer_operations.probe(p["host"]),
+        "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
         "peer/status": peer_status,
         "pool/list": pool_list,
-        "cluster/join": daemon.join,
-        "cluster/leave": daemon.leave,
+        "cluster/join": daemon.peer_operations.join,
+        "cluster/leave": daemon.peer_operations.leave,
         "volume/create": volume_create,
         "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),
         "volume/stop": lambda p: changed(volumes().stop(p["name"], bool(p.get("force")))),

@@ -1,4 +1,4 @@
-"""Peer membership: who is in the cluster (peer records) and who is up (leased alive keys).
+"""Who is in the cluster (peer records) and who is up (leased alive keys).
 
 Joining costs O(1) store writes: the new peer writes its own record and alive key; nobody
 tells every other peer (glusterd's N² friend updates are what this replaces).
@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.model import Peer, PeerState
+from gluster_mgmt.model import Peer, PeerState, Volume
+from gluster_mgmt.store.keys import ClusterKeys, last_segment
 from gluster_mgmt.store.types import ABSENT
 
 if TYPE_CHECKING:
-    from gluster_mgmt.cluster.api import Cluster
-    from gluster_mgmt.store.base import Lease
+    from gluster_mgmt.store.base import Lease, Store
 
 
 @attrs.frozen
@@ -36,12 +37,12 @@ class PeerView:
 
 
 class Peers:
-    """The membership half of the Cluster API."""
+    """The cluster's peer records and alive keys, seen from node ``node_uuid``."""
 
-    def __init__(self, cluster: "Cluster") -> None:
-        self.cluster = cluster
-        self.store = cluster.store
-        self.keys = cluster.keys
+    def __init__(self, store: "Store", keys: ClusterKeys, node_uuid: str) -> None:
+        self.store = store
+        self.keys = keys
+        self.node_uuid = node_uuid
 
     def register(self, uuid: str, hostnames: tuple[str, ...]) -> None:
         """Write (or refresh) this node's own peer record."""
@@ -57,7 +58,7 @@ class Peers:
 
     def all(self) -> list[PeerView]:
         peers = self.store.list(self.keys.peers)
-        alive = {e.key.rsplit("/", 1)[1]: json.loads(e.value)
+        alive = {last_segment(e.key): json.loads(e.value)
                  for e in self.store.list(self.keys.alive_prefix)}
         views = []
         for entry in peers:
@@ -67,7 +68,7 @@ class Peers:
         return views
 
     def others(self) -> list[PeerView]:
-        return [v for v in self.all() if v.peer.uuid != self.cluster.node_uuid]
+        return [v for v in self.all() if v.peer.uuid != self.node_uuid]
 
     def hostname_map(self) -> dict[str, str]:
         """hostname → peer uuid, for every name any peer is known by."""
@@ -88,8 +89,15 @@ class Peers:
     def remove(self, uuid: str) -> None:
         self.store.delete(self.keys.peer(uuid))
 
-    def check_detachable(self, host: str, view: PeerView) -> None:
-        for volume in self.cluster.volumes.all():
+    def leave(self, uuid: str) -> None:
+        """A node leaves: its alive key and its record go."""
+        self.store.delete(self.keys.alive(uuid))
+        self.remove(uuid)
+
+    @staticmethod
+    def check_detachable(host: str, view: PeerView, volumes: Iterable[Volume]) -> None:
+        """glusterd refuses to detach a peer that hosts a brick of any volume."""
+        for volume in volumes:
             if any(b.host_uuid == view.peer.uuid for b in volume.bricks):
                 raise OperationFailed(f"Brick(s) with the peer {host} exist in cluster", errno.EBUSY)
 

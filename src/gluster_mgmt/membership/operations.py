@@ -1,0 +1,185 @@
+"""glusterd's friend operations: probe, the join a probe asks for, detach, and the leave a
+detach asks for.
+
+A fresh daemon is a one-node cluster of its own (as glusterd is); ``peer probe`` from another
+cluster's daemon makes it switch to that cluster's store — if it has nothing of its own yet.
+Joining costs O(1) store writes (the node's own record and alive key): nobody tells every
+other peer, which is what glusterd's N² friend updates did.
+
+The rules live here; the daemon lends the mechanics of moving between stores
+(``MemberNode.activate``/``deactivate``).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gluster_mgmt.errors import OperationFailed, StoreError
+from gluster_mgmt.membership.identity import Membership
+from gluster_mgmt.membership.peer_calls import call_peer
+from gluster_mgmt.membership.peers import Peers
+from gluster_mgmt.store import open_store
+from gluster_mgmt.store.keys import ClusterKeys
+
+if TYPE_CHECKING:
+    from gluster_mgmt.cluster import Cluster
+
+log = logging.getLogger(__name__)
+
+
+class NodeSettings(Protocol):
+    """The daemon settings membership needs (``DaemonConfig`` has them)."""
+
+    state_dir: str
+    store_url: str | None
+    api_port: int
+    mgmt_port: int
+    join_token: str | None
+
+    @property
+    def default_store_url(self) -> str: ...
+
+
+class MemberNode(Protocol):
+    """What the daemon lends membership: who it is, its cluster, and the means to move."""
+
+    uuid: str
+    hostname: str
+    config: NodeSettings
+    membership: Membership | None
+    #: Held while the node switches clusters, so requests never see half a switch.
+    switching: threading.RLock
+
+    def active(self) -> "Cluster": ...
+    def activate(self, membership: Membership) -> None: ...
+    def deactivate(self) -> None: ...
+    def local_names(self) -> set[str]: ...
+
+
+def create_cluster(store_url: str, state_dir: str) -> Membership:
+    """A one-node cluster of our own in ``store_url`` (a fresh glusterd's state)."""
+    membership = Membership.new(store_url)
+    keys = ClusterKeys.for_cluster(membership.cluster_id)
+    with open_store(membership.store_url) as store:
+        Peers(store, keys, "").create_cluster_record(
+            {"id": membership.cluster_id, "created": time.time()})
+        store.put(keys.secret, membership.secret.encode())
+    membership.save(state_dir)
+    log.info("created cluster %s", membership.cluster_id)
+    return membership
+
+
+def own_hostnames(cluster: "Cluster", node_uuid: str, hostname: str) -> tuple[str, ...]:
+    """Every name this node is known by in its peer record, its own hostname included."""
+    entry = cluster.store.get(cluster.keys.peer(node_uuid))
+    names = tuple(json.loads(entry.value)["hostnames"]) if entry else ()
+    return names if hostname in names else names + (hostname,)
+
+
+class PeerOperations:
+    """``peer probe``/``peer detach`` as the CLI asks them, and the ``cluster/join`` and
+    ``cluster/leave`` requests one daemon sends another."""
+
+    def __init__(self, node: MemberNode) -> None:
+        self.node = node
+
+    def _is_self(self, cluster: "Cluster", host: str) -> bool:
+        node = self.node
+        return host in node.local_names() or host in own_hostnames(cluster, node.uuid, node.hostname)
+
+    def probe(self, host: str) -> dict[str, Any]:
+        node = self.node
+        cluster = node.active()
+        if self._is_self(cluster, host):
+            return {"message": "Probe on localhost not needed"}
+        if cluster.peers.find(host) is not None:
+            return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        membership = node.membership
+        data = call_peer(host, node.config.api_port, "cluster/join", {
+            "cluster_id": membership.cluster_id, "store_url": membership.store_url,
+            "secret": membership.secret, "hostname": host, "token": node.config.join_token,
+        }, secret=None)
+        return {"uuid": data.get("uuid"), "message": ""}
+
+    def join(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Another cluster's daemon probed us: move to its store (glusterd's friend add)."""
+        node = self.node
+        with node.switching:
+            cluster = node.active()
+            joining = Membership(params["cluster_id"], params["store_url"], params["secret"])
+            if node.membership.cluster_id == joining.cluster_id:
+                return {"uuid": node.uuid}
+            if node.config.join_token and params.get("token") != node.config.join_token:
+                raise OperationFailed("probe refused: wrong or missing join token", errno.EACCES)
+            if cluster.peers.others() or cluster.volumes.names():
+                raise OperationFailed(
+                    f"{params.get('hostname') or node.hostname} is either already part of another "
+                    "cluster or having volumes configured", errno.EEXIST)
+            self._check_secret(joining)
+            old = node.membership
+            self._forget_own_cluster(cluster)
+            node.deactivate()
+            joining.save(node.config.state_dir)
+            try:
+                node.activate(joining)
+                node.active().peers.add_hostname(node.uuid, params.get("hostname") or node.hostname)
+            except Exception:
+                log.exception("joining cluster %s failed; going back", joining.cluster_id)
+                old.save(node.config.state_dir)
+                node.activate(old)
+                raise
+            log.info("joined cluster %s", joining.cluster_id)
+            return {"uuid": node.uuid}
+
+    @staticmethod
+    def _check_secret(joining: Membership) -> None:
+        """The prober must hold the secret its own store keeps."""
+        with open_store(joining.store_url) as store:
+            stored = store.get(ClusterKeys.for_cluster(joining.cluster_id).secret)
+            if stored is None or stored.value.decode() != joining.secret:
+                raise OperationFailed("probe refused: the prober's cluster secret does not match "
+                                      "its store", errno.EACCES)
+
+    def _forget_own_cluster(self, cluster: "Cluster") -> None:
+        for key in (cluster.keys.peer(self.node.uuid), cluster.keys.info, cluster.keys.secret):
+            try:
+                cluster.store.delete(key)
+            except StoreError:
+                pass
+
+    def detach(self, host: str, force: bool = False) -> dict[str, Any]:
+        node = self.node
+        cluster = node.active()
+        if self._is_self(cluster, host):
+            raise OperationFailed(f"{host} is localhost", errno.EINVAL)
+        view = cluster.peers.find(host)
+        if view is None:
+            raise OperationFailed(f"{host} is not part of cluster", errno.ENOENT)
+        cluster.peers.check_detachable(host, view, cluster.volumes.all())
+        if view.connected and view.api:
+            api_host, _, port = view.api.rpartition(":")
+            try:
+                call_peer(api_host, int(port), "cluster/leave", {"uuid": view.peer.uuid},
+                          secret=node.membership.secret)
+            except OperationFailed:
+                if not force:
+                    raise
+        cluster.peers.remove(view.peer.uuid)
+        return {}
+
+    def leave(self, params: dict[str, Any]) -> dict[str, Any]:
+        """We were detached: become a one-node cluster of our own again."""
+        node = self.node
+        if params.get("uuid") != node.uuid:
+            raise OperationFailed("detach request names another node", errno.EINVAL)
+        with node.switching:
+            node.active().peers.leave(node.uuid)
+            node.deactivate()
+            node.activate(create_cluster(node.config.store_url or node.config.default_store_url,
+                                         node.config.state_dir))
+        return {}
