@@ -15,8 +15,8 @@ from typing import Any
 from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
-#: What stock glusterd 10.3 produced (../shared beside the checkout, read-only).
-REFERENCE = REPO.parent / "shared" / "reference" / "glusterd-10.3"
+#: What stock glusterd 10.3 produced (recorded once, read-only: tests/data/README.md).
+REFERENCE = REPO / "tests" / "data" / "glusterd-10.3"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:

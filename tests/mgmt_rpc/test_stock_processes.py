@@ -56,7 +56,7 @@ end-volume
 
 
 def replica3_client_volfile(volume: str, bricks: list[Path]) -> bytes:
-    """Three protocol/clients under cluster/replicate (PROTOCOL.md 9.3)."""
+    """Three protocol/clients under cluster/replicate (docs/protocol.md 9.3)."""
     clients = "".join(f"""volume {volume}-client-{i}
     type protocol/client
     option transport-type tcp

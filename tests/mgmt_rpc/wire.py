@@ -231,7 +231,7 @@ def u32(data: bytes, index: int) -> int:
 
 def minimal_brick_volfile(brick: Path, port: int, volume: str,
                           node_uuid: str | None = None) -> str:
-    """The minimal brick graph PROTOCOL.md 9.1 verified, export named after the brick path.
+    """The minimal brick graph docs/protocol.md 9.1 verified, export named after the brick path.
     ``node_uuid`` sets posix's glusterd-uuid, which a rebalance process needs: it finds its
     local bricks by asking them for trusted.glusterfs.node-uuid."""
     uuid_option = f"\n    option glusterd-uuid {node_uuid}" if node_uuid else ""
