@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from gluster_mgmt.services.supervisor import pid_runs
-from tests.helpers import wait_for
+from tests.helpers import accepts, wait_for
 
 pytestmark = pytest.mark.gluster
 
@@ -100,7 +99,7 @@ def test_volume_end_to_end(gluster_daemon, mounts, tmp_path, layout):
     # and the daemon (their subreaper) collects them: no zombies left behind
     assert wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10), \
         f"brick processes left unreaped: {[_status(p) for p in pids if os.path.exists(f'/proc/{p}')]}"
-    assert not any(_listening(port) for port in ports)
+    assert not any(accepts("127.0.0.2", port) for port in ports)
     stopped = daemon.cli("volume", "status", layout)
     assert stopped.returncode == 1 and f"Volume {layout} is not started" in stopped.stdout + stopped.stderr
     daemon.cli("volume", "start", layout, check=True)
@@ -111,14 +110,6 @@ def test_volume_end_to_end(gluster_daemon, mounts, tmp_path, layout):
 def _readable(path) -> bool:
     try:
         return path.read_text() == "hello file3.txt\n"
-    except OSError:
-        return False
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.2", port), timeout=1):
-            return True
     except OSError:
         return False
 
