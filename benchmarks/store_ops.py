@@ -7,7 +7,9 @@ server-side work, and reports latency (p50, p99), single-thread throughput and t
 overhead over the raw client. The two columns run interleaved in small batches (order
 alternating) so that drift of the server or the machine hits both alike.
 
-    python benchmarks/store_ops.py [--backends local,etcd] [--ops N] [--output docs/benchmarks.md]
+    python -m benchmarks.store_ops [--backends local,etcd] [--ops N] [--output docs/benchmarks.md]
+
+(from the repository root: the servers are the test suite's, ``tests.servers``).
 
 Every loop is bounded by a count and a time limit; only loopback addresses are used; every
 server started here is stopped before exit.
@@ -25,7 +27,6 @@ import os
 import platform
 import queue
 import random
-import shlex
 import shutil
 import sqlite3
 import struct
@@ -37,12 +38,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # tests.servers lives in the repository, not in the package
-    sys.path.insert(0, str(ROOT))
-
-from gluster_mgmt.store import Put, Store, open_store  # noqa: E402
-from tests.servers import StoreServer, server_class  # noqa: E402
+from benchmarks.report import the_command, write_section
+from gluster_mgmt.store import Put, Store, open_store
+from tests.servers import StoreServer, server_class
 
 BACKENDS = ("local", "etcd", "consul", "zookeeper")
 OPS = ("get", "put", "cas", "txn", "watch")
@@ -193,6 +191,31 @@ class Bench:
         return now() - t0
 
     # -- raw side (per backend)
+    @contextlib.contextmanager
+    def _raw_watch_thread(self, loop: Callable[[threading.Event, queue.SimpleQueue], None],
+                          wake: Callable[[], None], join: float) -> Iterator[None]:
+        """Run a raw watch ``loop(closed, events)`` in a thread for one session; at the end
+        set ``closed``, ``wake`` the loop from whatever it waits on and join it."""
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        closed = threading.Event()
+        thread = threading.Thread(target=loop, args=(closed, events), daemon=True)
+        thread.start()
+        self._raw_events = events
+        try:
+            yield
+        finally:
+            closed.set()
+            wake()
+            thread.join(join)
+
+    def _raw_event_latency(self, key: str | bytes, write: Callable[[], int]) -> int:
+        """ns from just before ``write`` (which returns its revision) until the raw watch
+        delivers the event of ``key`` at that revision."""
+        t0 = now()
+        rev = write()
+        wait_event(lambda t: _queue_get(self._raw_events, t), key, rev, "raw watch")
+        return now() - t0
+
     def open_raw(self) -> None: ...
     def raw_get(self) -> None: ...
     def raw_put(self) -> None: ...
@@ -213,6 +236,12 @@ class Bench:
 
 
 # ---------------------------------------------------------------------------- local (SQLite)
+def boot_clock() -> float:
+    """The clock LocalStore's lease expiry times are on (seconds since boot, comparable
+    between processes): the raw side compares with it as the statements it copies do."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class LocalBench(Bench):
     """Raw: ``sqlite3`` running the statements LocalStore runs, in the same transactions,
     with the same connection settings, against a second database file."""
@@ -220,9 +249,6 @@ class LocalBench(Bench):
     name = "local"
 
     def open_raw(self) -> None:
-        from gluster_mgmt.store import local
-
-        self._clock = local._clock
         self.path = self.server.url("bench_raw")[len("local://"):]
         db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
@@ -240,7 +266,7 @@ class LocalBench(Bench):
         self.db.execute(
             "SELECT value, revision, created, lease FROM kv WHERE key=? AND "
             "(lease IS NULL OR lease IN (SELECT id FROM leases WHERE expires >= ?))",
-            ("k", self._clock())).fetchone()
+            ("k", boot_clock())).fetchone()
 
     def _write(self, items: list[tuple[str, int | None]]) -> int:
         """What LocalStore._put / _commit run: BEGIN IMMEDIATE, lease expiry check, current
@@ -248,7 +274,7 @@ class LocalBench(Bench):
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("SELECT id FROM leases WHERE expires < ?", (self._clock(),)).fetchall()
+            db.execute("SELECT id FROM leases WHERE expires < ?", (boot_clock(),)).fetchall()
             currents = {k: db.execute("SELECT revision, created FROM kv WHERE key=?", (k,)).fetchone()
                         for k, _ in items}
             for k, expect in items:
@@ -287,18 +313,16 @@ class LocalBench(Bench):
     def raw_watch_session(self) -> Iterator[None]:
         """A thread doing what LocalStore's watch thread does: wait for the in-process
         commit notification (10 ms poll), read new history rows in a read transaction."""
-        events: queue.SimpleQueue = queue.SimpleQueue()
-        closed = threading.Event()
         db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         seen = db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()[0]
 
-        def run() -> None:
+        def run(closed: threading.Event, events: queue.SimpleQueue) -> None:
             nonlocal seen
             next_reap = 0.0
             while not closed.is_set():
-                t = self._clock()
+                t = boot_clock()
                 if t >= next_reap:
                     db.execute("SELECT 1 FROM leases WHERE expires < ? LIMIT 1", (t,)).fetchone()
                     next_reap = t + 0.1
@@ -320,23 +344,18 @@ class LocalBench(Bench):
                     if not closed.is_set():
                         self.cond.wait(0.01)
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self._raw_events = events
-        try:
-            yield
-        finally:
-            closed.set()
+        def wake() -> None:
             with self.cond:
                 self.cond.notify_all()
-            thread.join(5)
+
+        try:
+            with self._raw_watch_thread(run, wake, 5):
+                yield
+        finally:
             db.close()
 
     def raw_watch(self) -> int:
-        t0 = now()
-        rev = self._write([("w/k", None)])
-        wait_event(lambda t: _queue_get(self._raw_events, t), "w/k", rev, "raw watch")
-        return now() - t0
+        return self._raw_event_latency("w/k", lambda: self._write([("w/k", None)]))
 
     def close_raw(self) -> None:
         self.db.close()
@@ -413,10 +432,7 @@ class EtcdBench(Bench):
 
     def raw_watch(self) -> int:
         key = self.prefix + b"w/k"
-        t0 = now()
-        rev = self.client.put(key, self.value).header.revision
-        wait_event(lambda t: _queue_get(self._raw_events, t), key, rev, "raw watch")
-        return now() - t0
+        return self._raw_event_latency(key, lambda: self.client.put(key, self.value).header.revision)
 
     def close_raw(self) -> None:
         self.client.close()
@@ -479,14 +495,12 @@ class ConsulBench(Bench):
 
     @contextlib.contextmanager
     def raw_watch_session(self) -> Iterator[None]:
-        events: queue.SimpleQueue = queue.SimpleQueue()
-        closed = threading.Event()
         client = self._new_client()
         prefix = self.prefix + "w/"
         index, items = client.kv.get(prefix, recurse=True, consistency="consistent")
         snapshot = {i["Key"]: i["ModifyIndex"] for i in items or ()}
 
-        def run() -> None:
+        def run(closed: threading.Event, events: queue.SimpleQueue) -> None:
             nonlocal index, snapshot
             while not closed.is_set():
                 new_index, items = client.kv.get(prefix, index=index, recurse=True, wait="30s")
@@ -500,24 +514,20 @@ class ConsulBench(Bench):
                 if changed:
                     events.put(sorted(changed, key=lambda e: e[1]))
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self._raw_events = events
-        try:
-            yield
-        finally:
-            closed.set()
-            # End the blocking query with one more write under the prefix.
+        def wake() -> None:
+            """End the blocking query with one more write under the prefix."""
             self._txn([{"KV": {"Verb": "set", "Key": prefix + "wake", "Value": None, "Flags": self.bits(63)}}])
-            thread.join(10)
+
+        try:
+            with self._raw_watch_thread(run, wake, 10):
+                yield
+        finally:
             client.http.session.close()
 
     def raw_watch(self) -> int:
         key = self.prefix + "w/k"
-        t0 = now()
-        rev = self._txn([{"KV": {"Verb": "set", "Key": key, "Value": self.b64, "Flags": self.bits(63)}}])
-        wait_event(lambda t: _queue_get(self._raw_events, t), key, rev, "raw watch")
-        return now() - t0
+        return self._raw_event_latency(key, lambda: self._txn(
+            [{"KV": {"Verb": "set", "Key": key, "Value": self.b64, "Flags": self.bits(63)}}]))
 
     def close_raw(self) -> None:
         self.client.http.session.close()
@@ -527,8 +537,9 @@ class ConsulBench(Bench):
 
 
 # ---------------------------------------------------------------------------- ZooKeeper
-_MARK_CREATED = b"\x03"
-_CREATED = struct.Struct(">q")
+#: The 8-byte big-endian creation revision that follows MARK_CREATED (the layout the plugin
+#: documents there; its own struct is private to it).
+CREATED_REVISION = struct.Struct(">q")
 
 
 class ZooKeeperBench(Bench):
@@ -541,7 +552,10 @@ class ZooKeeperBench(Bench):
     name = "zookeeper"
 
     def open_raw(self) -> None:
+        from gluster_mgmt_zookeeper.store import MARK_CREATED, MARK_NEW
         from kazoo.client import KazooClient
+
+        self.mark_new, self.mark_created = MARK_NEW, MARK_CREATED
 
         self.zk = KazooClient(hosts=f"{self.server.host}:{self.server.client_port}", timeout=10.0)
         self.zk.start(timeout=10)
@@ -566,8 +580,9 @@ class ZooKeeperBench(Bench):
         for (path, expect), (data, stat) in zip(items, got):
             if expect is not None and stat.mzxid != expect:
                 raise RuntimeError(f"raw zookeeper CAS of {path} failed")
-            created = stat.mzxid if data[:1] == b"\x02" else _CREATED.unpack_from(data, 1)[0]
-            txn.set_data(path, _MARK_CREATED + _CREATED.pack(created) + self.value, version=stat.version)
+            created = stat.mzxid if data[:1] == self.mark_new else CREATED_REVISION.unpack_from(data, 1)[0]
+            txn.set_data(path, self.mark_created + CREATED_REVISION.pack(created) + self.value,
+                         version=stat.version)
         txn.set_data(self.rev_path, b"")
         results = txn.commit()
         return results[-1].mzxid
@@ -585,9 +600,7 @@ class ZooKeeperBench(Bench):
     @contextlib.contextmanager
     def raw_watch_session(self) -> Iterator[None]:
         zk = self.zk
-        events: queue.SimpleQueue = queue.SimpleQueue()
         trigger = threading.Event()
-        closed = threading.Event()
         directory = self.base + "/w"
 
         def wake(*_: object) -> None:
@@ -604,7 +617,7 @@ class ZooKeeperBench(Bench):
                 found = {}
                 for p, r in reads.items():
                     data, stat = r.get(timeout=5)
-                    if data[:1] in (b"\x02", b"\x03"):
+                    if data[:1] in (self.mark_new, self.mark_created):
                         found[p] = stat.mzxid
                 after = zk.exists_async(self.rev_path).get(timeout=5)
                 if after.mzxid == before.mzxid:
@@ -615,7 +628,7 @@ class ZooKeeperBench(Bench):
         snapshot, listed = read_tree()
         zk.exists_async(self.rev_path, watch=wake)
 
-        def run() -> None:
+        def run(closed: threading.Event, events: queue.SimpleQueue) -> None:
             nonlocal snapshot, listed
             while not closed.is_set():
                 triggered = trigger.wait(1.0)
@@ -635,22 +648,12 @@ class ZooKeeperBench(Bench):
                 if changed:
                     events.put(sorted(changed, key=lambda e: e[1]))
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        self._raw_events = events
-        try:
+        with self._raw_watch_thread(run, trigger.set, 5):
             yield
-        finally:
-            closed.set()
-            trigger.set()
-            thread.join(5)
 
     def raw_watch(self) -> int:
         key = self.base + "/w/k"
-        t0 = now()
-        rev = self._write([(key, None)], ancestors=(self.base + "/w",))
-        wait_event(lambda t: _queue_get(self._raw_events, t), key, rev, "raw watch")
-        return now() - t0
+        return self._raw_event_latency(key, lambda: self._write([(key, None)], ancestors=(self.base + "/w",)))
 
     def close_raw(self) -> None:
         self.zk.stop()
@@ -783,27 +786,6 @@ NOTES = [
 ]
 
 
-def write_output(path: Path, section: str) -> None:
-    """Write ``section`` into ``path``, replacing an earlier "Store operations" section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def the_command() -> str:
-    parts = []
-    if os.environ.get("PYTHONPATH"):
-        parts.append(f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])}")
-    parts += [sys.executable, *sys.argv]
-    return " ".join(shlex.quote(p) if not p.startswith("PYTHONPATH=") else p for p in parts)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backends", default=",".join(BACKENDS),
@@ -846,10 +828,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    section = render(rows, versions, the_command(), args, (load_start, os.getloadavg()))
+    section = render(rows, versions, the_command("benchmarks.store_ops"), args,
+                     (load_start, os.getloadavg()))
     print(section)
     if args.output is not None:
-        write_output(args.output, section)
+        write_section(args.output, SECTION, section)
         print(f"written to {args.output}", file=sys.stderr)
     return 0
 

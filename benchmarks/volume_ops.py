@@ -11,7 +11,7 @@ embedded store) and for Debian's stock glusterd 10.3 (+ ``gluster``):
 3. from ``volume set VOL performance.quick-read`` to the stock FUSE client's volfile re-fetch
    (its log line "Volume file changed").
 
-    python benchmarks/volume_ops.py [--runs N] [--output docs/benchmarks.md]
+    python -m benchmarks.volume_ops [--runs N] [--output docs/benchmarks.md]   # from the repository root
 
 Isolation: each system runs in a network namespace of its own (``gm-bench-*``, created and
 deleted here: only its loopback, so nothing reaches or collides with 127.0.0.x:24007 outside)
@@ -30,7 +30,6 @@ import datetime
 import json
 import os
 import platform
-import shlex
 import shutil
 import signal
 import statistics
@@ -41,6 +40,11 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from benchmarks.report import the_command, write_section
+from tests.helpers import log_tail, wait_for
+
+#: The repository root: the inner process runs ``-m benchmarks.volume_ops`` from there.
+ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Volume operations vs glusterd 10.3"
 NOTES_HEADING = "### Notes"
 SYSTEMS = ("glusterd", "gluster_mgmt")
@@ -91,15 +95,17 @@ class System:
             self.proc = subprocess.Popen(self.daemon_argv(), stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          env=self.env)
-        deadline = t0 + WAIT_LIMIT
-        while now() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.label} exited with {self.proc.returncode}: "
+        proc = self.proc
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.label} exited with {proc.returncode}: "
                                    f"{self.daemon_tail()}")
-            if self.run("volume", "info", check=False)[0] == 0:
-                return now() - t0
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.label} did not answer within {WAIT_LIMIT:g} s")
+            return self.run("volume", "info", check=False)[0] == 0
+
+        if not wait_for(answers, t0 + WAIT_LIMIT - now(), 0.05):
+            raise RuntimeError(f"{self.label} did not answer within {WAIT_LIMIT:g} s")
+        return now() - t0
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -112,10 +118,7 @@ class System:
             self.proc.wait(15)
 
     def daemon_tail(self) -> str:
-        try:
-            return (self.workdir / "daemon.out").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return log_tail(self.workdir / "daemon.out")
 
     def run(self, *words: str, check: bool = True,
             env: dict[str, str] | None = None) -> tuple[int, str, float]:
@@ -193,16 +196,6 @@ def listening_brick_ports() -> set[int]:
     return ports
 
 
-def poll(predicate, limit: float = WAIT_LIMIT, interval: float = 0.002):
-    deadline = now() + limit
-    while now() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
-
-
 def bricks_online(system: System, volume: str, count: int) -> bool:
     code, out, _ = system.run("--xml", "volume", "status", volume, check=False)
     if code != 0:
@@ -221,28 +214,29 @@ LAYOUTS = {"dist2": ((), 2), "rep3": (("replica", "3"), 3)}
 # ================================================================== the measurements (inner)
 def lifecycle(system: System, runs: int, bricks_dir: Path, res: dict) -> None:
     for i in range(runs):
-        for keys, (words, count) in LAYOUTS.items():
-            name = f"{keys}x{i}"
+        for layout, (words, count) in LAYOUTS.items():
+            name = f"{layout}x{i}"
             paths = [bricks_dir / f"{name}-b{k}" for k in range(count)]
             before = listening_brick_ports()
-            rec = res.setdefault(keys, {})
+            rec = res.setdefault(layout, {})
 
             rec.setdefault("create", []).append(system.run(
                 "volume", "create", name, *words, *[f"{HOST}:{p}" for p in paths], "force")[2])
             t0 = now()
             rec.setdefault("start", []).append(system.run("volume", "start", name)[2])
-            up = poll(lambda b=before, c=count: len(listening_brick_ports() - b) >= c)
+            up = wait_for(lambda b=before, c=count: len(listening_brick_ports() - b) >= c,
+                          WAIT_LIMIT, 0.002)
             if not up:
                 raise RuntimeError(f"{name}: bricks not listening after {WAIT_LIMIT:g} s")
             rec.setdefault("start_bricks_up", []).append(now() - t0)
-            if not poll(lambda n=name, c=count: bricks_online(system, n, c), interval=0.1):
+            if not wait_for(lambda n=name, c=count: bricks_online(system, n, c), WAIT_LIMIT, 0.1):
                 raise RuntimeError(f"{name}: `volume status` never showed every brick online")
             rec.setdefault("set", []).append(
                 system.run("volume", "set", name, "performance.quick-read", "off")[2])
             ports = listening_brick_ports() - before
             t0 = now()
             rec.setdefault("stop", []).append(system.run("volume", "stop", name)[2])
-            if not poll(lambda p=ports: not (listening_brick_ports() & p)):
+            if not wait_for(lambda p=ports: not (listening_brick_ports() & p), WAIT_LIMIT, 0.002):
                 raise RuntimeError(f"{name}: bricks still listening after stop")
             rec.setdefault("stop_bricks_gone", []).append(now() - t0)
             rec.setdefault("delete", []).append(system.run("volume", "delete", name)[2])
@@ -300,8 +294,7 @@ def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
                           f"{HOST}:/{vol}", str(point)], capture_output=True, text=True,
                          timeout=CMD_TIMEOUT, check=False)
     if out.returncode != 0:
-        tail = client_log.read_text(errors="replace")[-2000:] if client_log.exists() else ""
-        raise RuntimeError(f"mount failed: {out.stdout}{out.stderr}\n{tail}")
+        raise RuntimeError(f"mount failed: {out.stdout}{out.stderr}\n{log_tail(client_log)}")
     try:
         (point / "probe").write_text("x\n")
         value = "on"  # cli_cost left it "on" or "off"; the first set below may be a no-op
@@ -409,7 +402,7 @@ def inner(args: argparse.Namespace) -> int:
         system.run("volume", "create", "clivol", *[f"{HOST}:{bricks}/clivol-b{k}" for k in (0, 1)],
                    "force")
         system.run("volume", "start", "clivol")
-        if not poll(lambda: bricks_online(system, "clivol", 2), interval=0.1):
+        if not wait_for(lambda: bricks_online(system, "clivol", 2), WAIT_LIMIT, 0.1):
             raise RuntimeError("clivol: bricks never online")
         cli_cost(system, args.cli_runs, res["cli"])
         refetch(system, args.runs, workdir, res["refetch"])
@@ -447,9 +440,8 @@ def sweep_namespace(ns: str) -> None:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        deadline = now() + pause
-        while now() < deadline and any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in pids):
-            time.sleep(0.1)
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in pids),
+                 pause, 0.1)
     log(f"warning: processes left in {ns}: {run(['ip', 'netns', 'pids', ns]).stdout.split()}")
 
 
@@ -471,12 +463,12 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True,
                        timeout=30)
         argv = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
-                sys.executable, str(Path(__file__).resolve()), "--inner", system,
+                sys.executable, "-m", "benchmarks.volume_ops", "--inner", system,
                 "--workdir", str(sysdir), "--runs", str(args.runs),
                 "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces(),
                 *(["--profile", str(args.profile)] if args.profile else []),
                 *(["--no-hooks"] if args.no_hooks else [])]
-        proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL, cwd=ROOT)
         try:
             proc.wait(args.time_limit)
         except subprocess.TimeoutExpired:
@@ -645,29 +637,6 @@ METHOD = [
 ]
 
 
-def write_output(path: Path, section: str) -> None:
-    """Write ``section`` into ``path``, replacing only an earlier section of ours (a "### Notes"
-    part in it, written by hand, is kept) and leaving every other section as it is."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        old = text[start:end if end >= 0 else len(text)]
-        notes = old.find(NOTES_HEADING)
-        if notes >= 0:
-            section = section.rstrip("\n") + "\n\n" + old[notes:].strip("\n") + "\n"
-        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def the_command() -> str:
-    exe = "python" if Path(sys.executable).name.startswith("python") else sys.executable
-    return " ".join(shlex.quote(p) for p in [exe, *sys.argv])
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5, help="runs of each volume operation (default 5)")
@@ -717,10 +686,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    section = render(results, the_command(), args)
+    section = render(results, the_command("benchmarks.volume_ops"), args)
     print(section)
     if args.output is not None:
-        write_output(args.output, section)
+        # the hand-written "### Notes" part of the section is kept
+        write_section(args.output, SECTION, section, keep=NOTES_HEADING)
     return 0 if not any(r.get("error") for r in results.values()) else 1
 
 

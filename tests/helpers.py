@@ -1,10 +1,12 @@
-"""Small things every test package needs: polling with a deadline, running a module of
-this repository in a child process (so a test can SIGKILL it), and stopping a child."""
+"""Small things every test package (and the benchmarks) need: a free port, polling with a
+deadline, the tail of a log for an assertion message, running a module of this repository in
+a child process (so a test can SIGKILL it), and stopping a child."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +17,35 @@ from typing import Any
 from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
-#: What stock glusterd 10.3 produced (../shared beside the checkout, read-only).
-REFERENCE = REPO.parent / "shared" / "reference" / "glusterd-10.3"
+#: What stock glusterd 10.3 produced (recorded once, read-only: tests/data/README.md).
+REFERENCE = REPO / "tests" / "data" / "glusterd-10.3"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody has bound on ``host`` right now (the kernel's pick), for a server the
+    test starts; another process could still take it first, which the tests accept."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def accepts(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` (a server is up)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def log_tail(path: str | os.PathLike[str], lines: int = 40) -> str:
+    """The last ``lines`` lines of a log, for an assertion message: enough to see why a
+    process failed without drowning the report."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:

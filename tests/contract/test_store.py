@@ -468,7 +468,7 @@ def test_watch_catches_up_on_changes_made_while_it_was_disconnected(store, store
 
 def test_unreachable_server_is_unavailable(store_server):
     _needs_server(store_server)
-    from tests.servers import free_port
+    from tests.helpers import free_port
 
     url = store_server.url("x").replace(str(store_server.client_port), str(free_port()))
     started = time.monotonic()
@@ -542,7 +542,7 @@ def test_unknown_scheme_names_installed_backends():
 
 def test_secrets_never_appear_in_errors(store_server):
     _needs_server(store_server)
-    from tests.servers import free_port
+    from tests.helpers import free_port
 
     url = store_server.url("x").replace(
         "://", "://admin:s3cr3t-T0ken@").replace(str(store_server.client_port), str(free_port()))

@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
-from tests.helpers import child_env
+from tests.helpers import child_env, log_tail, wait_for
 from tests.servers import wait_for_port
 
 
@@ -44,9 +43,7 @@ class DaemonProcess:
             stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
-        deadline = time.monotonic() + 30
-        while not self.socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(self.socket.exists, 30, 0.05)
 
     @property
     def uuid(self) -> str:
@@ -90,7 +87,4 @@ class DaemonProcess:
         return result
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)

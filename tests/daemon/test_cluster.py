@@ -127,7 +127,7 @@ def test_volume_info_xml_is_glusterd_schema(cluster3, tmp_path):
 
 
 def test_reference_error_messages(cluster3, tmp_path):
-    """The error cases of ../shared/reference/glusterd-10.3/cli/error-*.txt, through the daemon."""
+    """The error cases of tests/data/glusterd-10.3/cli/error-*.txt, through the daemon."""
     d1 = cluster3[0]
     reference = REFERENCE_CLI
     # error-replica-count.txt: glusterd's root-partition refusal (tmp_path is on "/" here)

@@ -50,39 +50,39 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("keys", sorted(LAYOUTS))
-def test_remove_brick_moves_data_then_commits(gluster_daemons, mounts, tmp_path, keys):
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_remove_brick_moves_data_then_commits(gluster_daemons, mounts, tmp_path, layout):
     d1, d2 = gluster_daemons(2)
     d1.cli("peer", "probe", d2.address, check=True)
-    words, bricks, removed = LAYOUTS[keys]
+    words, bricks, removed = LAYOUTS[layout]
     daemons = (d1, d2)
     spec = {name: f"{daemons[i].address}:{tmp_path / name}" for i, name in bricks}
-    d1.cli("volume", "create", keys, *words, *spec.values(), "force", check=True)
-    d1.cli("volume", "start", keys, check=True)
-    assert online_bricks(d1, keys, len(bricks)), brick_status(d1, keys)
-    point, client_log = mounts(keys)
+    d1.cli("volume", "create", layout, *words, *spec.values(), "force", check=True)
+    d1.cli("volume", "start", layout, check=True)
+    assert online_bricks(d1, layout, len(bricks)), brick_status(d1, layout)
+    point, client_log = mounts(layout)
     for name in FILES:
         (point / name).write_bytes(name.encode() * 1000)
     leaving = [spec[name] for name in removed]
     assert any(_data_files(tmp_path / name) for name in removed)  # something to move
 
-    out = d1.cli("--mode=script", "volume", "remove-brick", keys, *leaving, "start",
+    out = d1.cli("--mode=script", "volume", "remove-brick", layout, *leaving, "start",
                  check=True).stdout
     assert out.startswith("volume remove-brick start: success\nID: ")
     task_id = out.split("ID: ")[1].strip()
-    tasks = d2.cli("volume", "status", keys, "tasks", check=True).stdout
+    tasks = d2.cli("volume", "status", layout, "tasks", check=True).stdout
     assert "Remove brick" in tasks and task_id in tasks
 
     def completed():
-        rows = _status_rows(d1, keys, leaving[0])
+        rows = _status_rows(d1, layout, leaving[0])
         return rows if rows and all(r["statusStr"] == "completed" for r in rows) else None
     rows = wait_for(completed, 120, interval=1.0)
-    assert rows, (_status_rows(d1, keys, leaving[0]),
-                  (d2.log_dir / f"{keys}-rebalance.log").read_text(errors="replace")[-3000:])
+    assert rows, (_status_rows(d1, layout, leaving[0]),
+                  (d2.log_dir / f"{layout}-rebalance.log").read_text(errors="replace")[-3000:])
     assert sum(int(r["files"]) for r in rows) > 0 and all(r["failures"] == "0" for r in rows)
     assert {r["nodeName"] for r in rows} == {"localhost" if daemons[i] is d1 else daemons[i].address
                                              for i, name in bricks if name in removed}
-    human = d1.cli("volume", "remove-brick", keys, *leaving, "status", check=True).stdout
+    human = d1.cli("volume", "remove-brick", layout, *leaving, "status", check=True).stdout
     assert "Rebalanced-files" in human and "completed" in human
 
     for name in removed:
@@ -91,13 +91,13 @@ def test_remove_brick_moves_data_then_commits(gluster_daemons, mounts, tmp_path,
     for name in FILES:
         assert (point / name).read_bytes() == name.encode() * 1000
 
-    out = d1.cli("--mode=script", "volume", "remove-brick", keys, *leaving, "commit",
+    out = d1.cli("--mode=script", "volume", "remove-brick", layout, *leaving, "commit",
                  check=True).stdout
     assert out.startswith("volume remove-brick commit: success\n")
-    info = d2.cli("volume", "info", keys, check=True).stdout
+    info = d2.cli("volume", "info", layout, check=True).stdout
     assert all(b not in info for b in leaving)
-    assert "There are no active volume tasks" in d1.cli("volume", "status", keys, check=True).stdout
-    assert wait_for(lambda: not any(pid_runs(p) for d in daemons for p in _rebalance_pids(d, keys)), 30)
+    assert "There are no active volume tasks" in d1.cli("volume", "status", layout, check=True).stdout
+    assert wait_for(lambda: not any(pid_runs(p) for d in daemons for p in _rebalance_pids(d, layout)), 30)
     # start and commit each changed the client's volfile: the mount now runs without the brick
     assert wait_for(lambda: client_log.read_text(errors="replace").count("Volume file changed") >= 2, 30)
     assert sorted(os.listdir(point)) == FILES

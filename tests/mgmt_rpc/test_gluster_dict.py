@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from gluster_mgmt.mgmt_rpc.gluster_dict import decode_dict, encode_dict, value_text
 from gluster_mgmt.mgmt_rpc.xdr import XdrError
 
-# PROTOCOL.md section 11: the xdata of a client GETSPEC
+# docs/protocol.md section 11: the xdata of a client GETSPEC
 GETSPEC_XDATA = bytes.fromhex(
     "00000002 0000000e 00000002 6d696e2d 6f702d76 65727369 6f6e0031 00000000"
     "0e000000 076d6178 2d6f702d 76657273 696f6e00 31303030 303000"

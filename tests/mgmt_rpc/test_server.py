@@ -22,12 +22,12 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     encode_call,
 )
 from gluster_mgmt.mgmt_rpc.server import Volfile
+from tests.helpers import wait_for
 from tests.mgmt_rpc.wire import (
     V2_CRED,
     RecordingBackend,
     RpcClient,
     ServerThread,
-    wait_for,
 )
 
 P, D, H, M = pg.Program, pg.DumpProc, pg.HandshakeProc, pg.PortmapProc
@@ -131,7 +131,7 @@ def test_closing_a_connection_tells_the_backend(server: ServerThread, backend) -
     with RpcClient(server.port) as brick:
         brick.call(P.PORTMAP, 1, M.SIGNIN, pg.encode(pg.SigninRequest("/b/y", 50002, 78)))
     conn_id = next(c[-1] for c in backend.calls if c[0] == "signin")
-    assert wait_for(lambda: ("connection_closed", conn_id) in backend.calls)
+    assert wait_for(lambda: ("connection_closed", conn_id) in backend.calls, 5, 0.01)
     assert "/b/y" not in backend.signed_in
 
 

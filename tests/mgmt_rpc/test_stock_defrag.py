@@ -39,13 +39,12 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
 from gluster_mgmt.mgmt_rpc.server import PeerInfo
 from gluster_mgmt.model import MigrationStatus
 from gluster_mgmt.services.migration import RebalanceSpecs
-from tests.helpers import stop_process
+from tests.helpers import accepts, free_port, log_tail, stop_process, wait_for
 from tests.mgmt_rpc.wire import (
     V2_CRED,
     RecordingBackend,
     ServerThread,
     minimal_brick_volfile,
-    wait_for,
 )
 
 GLUSTERFS = "/usr/sbin/glusterfs"
@@ -58,19 +57,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(GLUSTERFS),
                        reason=f"{GLUSTERFS} not installed (GlusterFS 10 client package)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @pytest.fixture
@@ -91,9 +77,9 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 def _wait_for_socket(path: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
     if not wait_for(lambda: path.exists() or proc.poll() is not None, 15):
-        pytest.fail(f"no socket {path} after 15s:\n{_log_tail(log)}")
+        pytest.fail(f"no socket {path} after 15s:\n{log_tail(log)}")
     if not path.exists():
-        pytest.fail(f"process exited ({proc.returncode}) without a socket:\n{_log_tail(log)}")
+        pytest.fail(f"process exited ({proc.returncode}) without a socket:\n{log_tail(log)}")
 
 
 def client_graph(volume: str, ports: list[int], bricks: list[str], dht_options: str = "") -> str:
@@ -123,7 +109,7 @@ def plain_dht(tmp_path: Path, spawn) -> Path:
     """``glusterfs --volfile`` needs no mount point to serve its --socket-file; its
     protocol/clients point at ports nobody listens on, so it just keeps retrying."""
     volfile = tmp_path / "client.vol"
-    volfile.write_text(client_graph(VOLUME, [_free_port(), _free_port()], ["/b0", "/b1"]))
+    volfile.write_text(client_graph(VOLUME, [free_port(), free_port()], ["/b0", "/b1"]))
     sock, log = tmp_path / "dht.sock", tmp_path / "glusterfs.log"
     proc = spawn(GLUSTERFS, f"--volfile={volfile}", f"--socket-file={sock}",
                  f"--pid-file={tmp_path / 'glusterfs.pid'}", "-l", str(log))
@@ -226,7 +212,7 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
     with ServerThread(backend) as server:
         def start(files: int) -> dict:
             bricks = [tmp_path / "b0", tmp_path / "b1"]
-            ports = [_free_port(), _free_port()]
+            ports = [free_port(), free_port()]
             for brick in bricks:
                 brick.mkdir()
             # before the bricks start: posix_init creates .glusterfs/XX and fails on a race
@@ -241,8 +227,8 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
                 VOLUME, ports, [str(b) for b in bricks],
                 f"    option decommissioned-bricks {VOLUME}-client-1\n").encode()
             for i, port in enumerate(ports):
-                assert wait_for(lambda p=port: _listening(p), 15), \
-                    f"brick on {port} not up:\n{_log_tail(tmp_path / f'brick{i}.log')}"
+                assert wait_for(lambda p=port: accepts("127.0.0.1", p), 15), \
+                    f"brick on {port} not up:\n{log_tail(tmp_path / f'brick{i}.log')}"
             # the daemon's own command line (services.migration), pointed at this server
             specs = RebalanceSpecs(str(tmp_path), str(tmp_path), server.port, GLUSTERFS)
             spec = specs.spec(VOLUME, NODE_UUID, "127.0.0.1")
@@ -256,21 +242,13 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
         yield start
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _exits(run: dict, timeout: float = 60) -> None:
     proc: subprocess.Popen[bytes] = run["proc"]
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         pytest.fail(f"rebalance process still running after {timeout}s:\n"
-                    f"{_log_tail(run['log'])}")
+                    f"{log_tail(run['log'])}")
 
 
 def poll(sock: str) -> dict | None:
@@ -292,7 +270,7 @@ def test_rebalance_progress_then_final_report(migration) -> None:
         if (status := poll(run["sock"])) is not None:
             polls.append(status)
         time.sleep(0.02)
-    assert polls, f"not one status answered:\n{_log_tail(run['log'])}"
+    assert polls, f"not one status answered:\n{log_tail(run['log'])}"
     assert {p["status"] for p in polls} <= {MigrationStatus.NOT_STARTED,
                                             MigrationStatus.STARTED, MigrationStatus.COMPLETE}
     files = [p["files"] for p in polls]
@@ -306,21 +284,22 @@ def test_rebalance_progress_then_final_report(migration) -> None:
     final = dc.parse_defrag_status(report)
     assert final == {"status": MigrationStatus.COMPLETE, "files": 100, "size": 100_000,
                      "lookups": 100, "failures": 0, "skipped": 0, "run_time": final["run_time"],
-                     "time_left": 0}, _log_tail(run["log"])
+                     "time_left": 0}, log_tail(run["log"])
     b0, b1 = run["bricks"]
     assert data_files(b0) == {f"f{k}" for k in range(100)} and data_files(b1) == set()
 
 
 def test_stop_ends_a_running_rebalance(migration) -> None:
     run = migration(400)
-    deadline = time.monotonic() + 30
-    while True:  # stop once files move, as an operator would
-        status = poll(run["sock"])
-        if status is not None and status["status"] == MigrationStatus.STARTED \
-                and status["files"] > 0:
-            break
-        assert time.monotonic() < deadline, f"never migrating: {status}\n{_log_tail(run['log'])}"
-        time.sleep(0.01)
+    last: list[dict | None] = [None]
+
+    def migrating() -> bool:
+        last[0] = status = poll(run["sock"])
+        return status is not None and status["status"] == MigrationStatus.STARTED \
+            and status["files"] > 0
+
+    # stop once files move, as an operator would
+    assert wait_for(migrating, 30, 0.01), f"never migrating: {last[0]}\n{log_tail(run['log'])}"
     stopped = dc.parse_defrag_status(dc.defrag_command(run["sock"], VOLUME, dc.DefragCommand.STOP))
     assert stopped["status"] == MigrationStatus.STOPPED and 0 < stopped["files"] < 400
     _exits(run)  # a stopped rebalance process reports and exits by itself

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port, log_tail, wait_for
 from tests.mgmt_rpc.wire import (
     GLUSTERD_PORT,
     RecordingBackend,
     ServerThread,
     minimal_brick_volfile,
-    wait_for,
 )
 
 GLUSTERFSD = "/usr/sbin/glusterfsd"
@@ -56,7 +56,7 @@ end-volume
 
 
 def replica3_client_volfile(volume: str, bricks: list[Path]) -> bytes:
-    """Three protocol/clients under cluster/replicate (PROTOCOL.md 9.3)."""
+    """Three protocol/clients under cluster/replicate (docs/protocol.md 9.3)."""
     clients = "".join(f"""volume {volume}-client-{i}
     type protocol/client
     option transport-type tcp
@@ -78,12 +78,6 @@ end-volume
 def brick_volfile_id(volume: str, brick: Path) -> str:
     """Stock form VOL.HOST.EXP (any key would do: we launch the bricks)."""
     return f"{volume}.127.0.0.1.{str(brick).lstrip('/').replace('/', '-')}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _port_free(port: int) -> bool:
@@ -122,13 +116,6 @@ def _fuse_client_pids(mountpoint: Path) -> list[int]:
     return pids
 
 
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {path})"
-
-
 def _is_mounted(mountpoint: Path) -> bool:
     with open("/proc/self/mounts") as mounts:
         return any(line.split()[1] == str(mountpoint) for line in mounts)
@@ -145,7 +132,7 @@ def stock_setup(tmp_path: Path) -> Iterator[dict]:
     brick.mkdir()
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()
-    brick_port = _free_port()
+    brick_port = free_port()
     brick_id = brick_volfile_id(VOLUME, brick)
     backend = RecordingBackend(volfiles={
         VOLUME: client_volfile(brick, 42),
@@ -200,8 +187,8 @@ def test_brick_and_fuse_client_work_against_our_server(stock_setup: dict) -> Non
     # 1. brick: GETSPEC its volfile, then SIGNIN with the export name and --brick-port
     proc = _start_brick(setup)
     assert wait_for(lambda: str(brick) in backend.signed_in or proc.poll() is not None, 30), \
-        _log_tail(brick_log)
-    assert proc.poll() is None, f"brick exited {proc.returncode}\n{_log_tail(brick_log)}"
+        log_tail(brick_log)
+    assert proc.poll() is None, f"brick exited {proc.returncode}\n{log_tail(brick_log)}"
     signin = next(c for c in backend.calls if c[0] == "signin")
     assert signin[1:4] == (str(brick), setup["brick_port"], proc.pid)
     assert ("getspec", setup["brick_id"]) == backend.calls[0][:2]
@@ -211,7 +198,7 @@ def test_brick_and_fuse_client_work_against_our_server(stock_setup: dict) -> Non
         ["mount", "-t", "glusterfs", "-o", f"log-file={client_log}",
          f"127.0.0.1:/{VOLUME}", str(mnt)],
         capture_output=True, text=True, timeout=60)
-    assert mounted.returncode == 0, f"{mounted.stderr}\n{_log_tail(client_log)}"
+    assert mounted.returncode == 0, f"{mounted.stderr}\n{log_tail(client_log)}"
     assert _is_mounted(mnt)
     assert ("port_by_brick", str(brick)) in backend.calls
     payload = b"written through our mgmt server\n" * 100
@@ -226,19 +213,19 @@ def test_brick_and_fuse_client_work_against_our_server(stock_setup: dict) -> Non
     backend.volfiles[VOLUME] = client_volfile(brick, 30)
     told = server.server.notify_threadsafe([VOLUME]).result(5)
     assert told == 1  # the brick fetched another id and is not told
-    assert wait_for(lambda: len(client_fetches()) > before, 15), _log_tail(client_log)
+    assert wait_for(lambda: len(client_fetches()) > before, 15), log_tail(client_log)
     assert wait_for(lambda: "Volume file changed" in client_log.read_text(errors="replace"), 10), \
-        _log_tail(client_log)
+        log_tail(client_log)
     # the new volfile really was applied in place (stock log line of rpc_clnt_reconfig)
     assert wait_for(lambda: "changing ping timeout to 30" in client_log.read_text(errors="replace"),
-                    10), _log_tail(client_log)
+                    10), log_tail(client_log)
     assert (mnt / "hello.txt").read_bytes() == payload  # still serving after reconfigure
 
     # 4. unmount, then SIGTERM on the brick -> SIGNOUT
     subprocess.run(["umount", str(mnt)], check=True, timeout=30)
     proc.send_signal(signal.SIGTERM)
     assert wait_for(lambda: any(c[0] == "signout" for c in backend.calls), 20), \
-        _log_tail(brick_log)
+        log_tail(brick_log)
     signout = next(c for c in backend.calls if c[0] == "signout")
     assert signout[1:3] == (str(brick), setup["brick_port"])
     assert str(brick) not in backend.signed_in
@@ -271,18 +258,18 @@ def test_replica3_writes_land_on_all_three_bricks(stock_setup: dict) -> None:
     procs = []
     for brick in bricks:
         brick.mkdir()
-        port = _free_port()
+        port = free_port()
         volfile_id = brick_volfile_id("mrr", brick)
         backend.volfiles[volfile_id] = minimal_brick_volfile(brick, port, "mrr").encode()
         procs.append(_start_brick(setup, brick=brick, port=port, volfile_id=volfile_id))
     backend.volfiles["mrr"] = replica3_client_volfile("mrr", bricks)
     assert wait_for(lambda: all(str(b) in backend.signed_in for b in bricks), 30), \
-        [_log_tail(tmp / f"{b.name}.log", 10) for b in bricks]
+        [log_tail(tmp / f"{b.name}.log", 10) for b in bricks]
     client_log = tmp / "client.log"
     mounted = subprocess.run(
         ["mount", "-t", "glusterfs", "-o", f"log-file={client_log}", "127.0.0.1:mrr",
          str(setup["mnt"])], capture_output=True, text=True, timeout=60)
-    assert mounted.returncode == 0, f"{mounted.stderr}\n{_log_tail(client_log)}"
+    assert mounted.returncode == 0, f"{mounted.stderr}\n{log_tail(client_log)}"
     payload = b"three copies\n" * 1000
     (setup["mnt"] / "r.txt").write_bytes(payload)
     assert (setup["mnt"] / "r.txt").read_bytes() == payload

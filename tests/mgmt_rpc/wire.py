@@ -8,7 +8,6 @@ import csv
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -171,15 +170,6 @@ class RpcClient:
             return False
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 @attrs.frozen
 class CapturedRecord:
     capture: str
@@ -231,7 +221,7 @@ def u32(data: bytes, index: int) -> int:
 
 def minimal_brick_volfile(brick: Path, port: int, volume: str,
                           node_uuid: str | None = None) -> str:
-    """The minimal brick graph PROTOCOL.md 9.1 verified, export named after the brick path.
+    """The minimal brick graph docs/protocol.md 9.1 verified, export named after the brick path.
     ``node_uuid`` sets posix's glusterd-uuid, which a rebalance process needs: it finds its
     local bricks by asking them for trusted.glusterfs.node-uuid."""
     uuid_option = f"\n    option glusterd-uuid {node_uuid}" if node_uuid else ""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
-from tests.helpers import running_process
+from tests.helpers import accepts, free_port, log_tail, running_process, wait_for
 
 GLUSTERFSD = "/usr/sbin/glusterfsd"
 
@@ -25,12 +23,6 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _prepare_brick(path: Path, volume_id: str) -> None:
     """What glusterd does at volume create; a replacement daemon must do the same."""
     (path / ".glusterfs").mkdir(parents=True)
@@ -38,14 +30,9 @@ def _prepare_brick(path: Path, volume_id: str) -> None:
 
 
 def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+    """Until the brick accepts connections (True) or exits or ``timeout`` passes (False)."""
+    return wait_for(lambda: "exited" if process.poll() is not None else accepts("127.0.0.1", port),
+                    timeout, 0.2) is True
 
 
 @pytest.mark.parametrize(("volume_type", "counts"), [
@@ -66,7 +53,7 @@ def test_glusterfsd_initialises_generated_brick_graph(tmp_path: Path, volume_typ
     volfile = tmp_path / "brick.vol"
     volfile.write_text(volgen.brick_volfile(volume, brick, workdir=str(tmp_path)))
     log = tmp_path / "brick.log"
-    port = _free_port()
+    port = free_port()
     with running_process(
             [GLUSTERFSD, "-N", "-f", str(volfile), "-l", str(log), "-p", str(tmp_path / "brick.pid"),
              "--volfile-id", brick.volfile_id(volume.name), "--brick-name", brick.path,
@@ -74,6 +61,6 @@ def test_glusterfsd_initialises_generated_brick_graph(tmp_path: Path, volume_typ
              "--xlator-option", "*-posix.glusterd-uuid=h"]) as process:
         listening = _wait_listening(port, process)
     errors = [line for line in log.read_text().splitlines() if "] E [" in line]
-    assert listening, log.read_text()[-3000:]
+    assert listening, log_tail(log)
     assert not errors
     shutil.rmtree(tmp_path, ignore_errors=True)

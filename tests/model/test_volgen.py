@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import uuid
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
 from gluster_mgmt.volgen import Volfile, parse_volfile
-from tests.helpers import REFERENCE, running_process, wait_for
+from tests.helpers import REFERENCE, free_port, log_tail, running_process, wait_for
 
 VOLS_DIR = REFERENCE / "state" / "vols"
 REFERENCE_VOLUMES = ["v1", "rep3", "arb", "disp3"]
@@ -318,12 +317,6 @@ needs_glusterfs = pytest.mark.skipif(not os.path.exists(GLUSTERFS),
                                      reason=f"{GLUSTERFS} (GlusterFS 10.3 client) not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _log_text(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
@@ -363,14 +356,14 @@ def test_glusterfs_initialises_rebalance_graph(tmp_path: Path, volume_type: Volu
     volume = _decommission(Volume(name="gt", uuid=str(uuid.uuid4()), type=volume_type,
                                   bricks=bricks, options={"transport.address-family": "inet"},
                                   **counts), *decommissioned)
-    closed_port = _free_port()  # nothing listens: clients just keep reconnecting
+    closed_port = free_port()  # nothing listens: clients just keep reconnecting
     args, log = _start_rebalance_client(tmp_path, volume, [closed_port] * len(bricks))
     with running_process(args) as process:
         loaded = wait_for(lambda: "Final graph" in _log_text(log) or process.poll() is not None,
                           timeout=20)
         alive = process.poll() is None
         text = _log_text(log)
-    assert loaded and alive and "Final graph" in text, text[-3000:]
+    assert loaded and alive and "Final graph" in text, log_tail(log)
     assert re.findall(r"decommissioning subvolume (\S+)", text) == expected
     problems = [line for line in text.splitlines()
                 if ("] E [" in line or "] W [" in line)
@@ -391,7 +384,7 @@ def test_rebalance_graph_authenticates_to_stock_bricks(tmp_path: Path) -> None:
                    for i in range(2))
     volume = _decommission(Volume(name="gt", uuid=volume_id, type=VolumeType.DISTRIBUTE,
                                   bricks=bricks, options={"transport.address-family": "inet"}), 1)
-    ports = [_free_port() for _ in bricks]
+    ports = [free_port() for _ in bricks]
     with contextlib.ExitStack() as stack:
         for brick, port in zip(bricks, ports):
             path = Path(brick.path)
@@ -414,7 +407,7 @@ def test_rebalance_graph_authenticates_to_stock_bricks(tmp_path: Path) -> None:
                        for i in range(len(bricks)))
 
         connected = wait_for(lambda: attached() or process.poll() is not None, timeout=30)
-        assert connected and process.poll() is None, _log_text(log)[-3000:]
+        assert connected and process.poll() is None, log_tail(log)
     text = _log_text(log)
     assert "decommissioning subvolume gt-client-1" in text
     assert "AUTH_FAILED" not in text and "Authentication failed" not in text

@@ -10,29 +10,21 @@ import abc
 import importlib
 import os
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+from tests.helpers import accepts, log_tail, wait_for
 
 
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until ``host:port`` accepts connections; fails at once if ``proc`` exits first."""
+    def up() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with status {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
+        return accepts(host, port, 0.5)
+
+    if not wait_for(up, timeout, 0.05):
+        raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 class StoreServer(abc.ABC):
@@ -108,10 +100,7 @@ class StoreServer(abc.ABC):
         self.start()
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
 
 class LocalServer(StoreServer):

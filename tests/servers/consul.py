@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import urllib.error
 import urllib.request
 
-from tests.servers import StoreServer, free_port
+from tests.helpers import free_port, wait_for
+from tests.servers import StoreServer
 
 CONSUL = shutil.which("consul") or "/usr/local/bin/consul"
 
@@ -58,9 +58,10 @@ class ConsulServer(StoreServer):
         """Until a leader is elected, a consistent KV read succeeds and this node is in the
         catalog (sessions are created on it)."""
         super().wait_ready()
-        deadline = time.monotonic() + self.startup_timeout
         last = ""
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
+            nonlocal last
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"consul exited with status {self.proc.returncode}")
             try:
@@ -70,9 +71,11 @@ class ConsulServer(StoreServer):
                     if status in (200, 404):
                         status, body = self._http(f"/v1/catalog/node/{self.node_name}")
                         if status == 200 and json.loads(body or b"null"):
-                            return
+                            return True
                 last = f"{status} {body[:200]!r}"
             except (OSError, ValueError) as exc:
                 last = str(exc)
-            time.sleep(0.1)
-        raise RuntimeError(f"consul has no leader after {self.startup_timeout}s ({last})")
+            return False
+
+        if not wait_for(ready, self.startup_timeout):
+            raise RuntimeError(f"consul has no leader after {self.startup_timeout}s ({last})")

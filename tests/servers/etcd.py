@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.servers import StoreServer, free_port
+from tests.helpers import free_port, wait_for
+from tests.servers import StoreServer
 
 ETCD = os.environ.get("ETCD_BIN", "/usr/bin/etcd")
 
@@ -58,19 +58,22 @@ class EtcdServer(StoreServer):
 
     def wait_ready(self) -> None:
         """Listening is not enough: wait until the member serves requests (/health)."""
-        deadline = time.monotonic() + self.startup_timeout
         health = f"http://{self.host}:{self.client_port}/health"
         last: object = None
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
+            nonlocal last
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"etcd exited with status {self.proc.returncode}")
             try:
                 with urllib.request.urlopen(health, timeout=1) as resp:
                     if json.loads(resp.read()).get("health") == "true":
-                        return
+                        return True
                     last = "unhealthy"
             except (OSError, ValueError, urllib.error.URLError) as exc:
                 last = exc
-            time.sleep(0.05)
-        raise RuntimeError(f"etcd on port {self.client_port} not healthy after "
-                           f"{self.startup_timeout}s ({last})")
+            return False
+
+        if not wait_for(healthy, self.startup_timeout, 0.05):
+            raise RuntimeError(f"etcd on port {self.client_port} not healthy after "
+                               f"{self.startup_timeout}s ({last})")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import time
 from pathlib import Path
 
-from tests.servers import StoreServer, free_port
+from tests.helpers import free_port, wait_for
+from tests.servers import StoreServer
 
 ZK_JARS = ("/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar")
 #: A logging binding for slf4j (zookeeper.jar's manifest brings slf4j-api and the rest).
@@ -78,19 +78,21 @@ class ZooKeeperServer(StoreServer):
 
     def wait_ready(self) -> None:
         """Listening is not enough: the server answers ``srvr`` once its database is loaded."""
-        deadline = time.monotonic() + self.startup_timeout
         last = ""
-        while time.monotonic() < deadline:
+
+        def serving() -> bool:
+            nonlocal last
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"zookeeper exited with status {self.proc.returncode}")
             try:
                 last = self.four_letter_word("srvr")
-                if "Mode:" in last:
-                    return
+                return "Mode:" in last
             except OSError as exc:
                 last = str(exc)
-            time.sleep(0.1)
-        raise RuntimeError(f"zookeeper on port {self.port} is not serving: {last!r}")
+                return False
+
+        if not wait_for(serving, self.startup_timeout):
+            raise RuntimeError(f"zookeeper on port {self.port} is not serving: {last!r}")
 
     def four_letter_word(self, word: str, timeout: float = 2.0) -> str:
         with socket.create_connection((self.host, self.port), timeout=timeout) as sock:

@@ -1,6 +1,6 @@
 """gluster's human-readable outputs, from the daemon's replies.
 
-Formats follow glusterd 10.3's CLI exactly (see ../shared/reference/glusterd-10.3/cli):
+Formats follow glusterd 10.3's CLI exactly (see tests/data/glusterd-10.3/cli):
 widths, the " " lines between sections, trailing spaces, and which lines go to stderr
 (failures, "No volumes present", "Volume X is not started").
 """

@@ -1,6 +1,6 @@
 """Brick processes and self-heal daemons of one node, converged towards the store.
 
-Command lines are glusterd 10.3's (see reference/glusterd-10.3/cli/process-command-lines.txt),
+Command lines are glusterd 10.3's (see tests/data/glusterd-10.3/cli/process-command-lines.txt),
 so operators, monitoring and scripts find the same processes, pidfiles, sockets and logs:
 
     glusterfsd -s HOST --volfile-id VOL.HOST.EXP -p RUNDIR/vols/VOL/HOST-EXP.pid

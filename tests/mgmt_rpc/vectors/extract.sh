@@ -7,9 +7,10 @@
 # Port 24007 is glusterd: segments towards it are calls from bricks/clients, the others are
 # glusterd's replies and callbacks.
 #
-# Usage: tests/mgmt_rpc/vectors/extract.sh [CAPTURE_DIR]   (needs tshark)
+# Usage: tests/mgmt_rpc/vectors/extract.sh [CAPTURE_DIR]   (needs tshark; default: the
+# captures in tests/data/glusterd-10.3/captures)
 set -eu
-captures=${1:-/work/shared/reference/glusterd-10.3/captures}
+captures=${1:-$(dirname "$0")/../../data/glusterd-10.3/captures}
 out=$(dirname "$0")
 for pcap in "$captures"/*.pcap; do
     name=$(basename "$pcap" .pcap)
