@@ -24,10 +24,6 @@ class ConflictError(StoreError):
         self.keys = keys
 
 
-class NotFoundError(StoreError):
-    """The key (or lease) does not exist."""
-
-
 class UnavailableError(StoreError):
     """The store cannot be reached or has no quorum; the operation may be retried."""
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from gluster_mgmt import rules
 from gluster_mgmt.errors import SchemaError, ValidationError
 
 SCHEMA_VERSION = 1
@@ -24,32 +25,11 @@ SCHEMA_VERSION = 1
 
 # -- volume names -------------------------------------------------------------------------
 
-VOLUME_NAME_MAX = 256  # glusterd: GD_VOLUME_NAME_MAX = NAME_MAX + 1
-RESERVED_VOLUME_NAMES = frozenset(
-    {
-        "volume", "type", "help", "subvolumes", "option", "end-volume", "all",
-        "volume_not_in_ring", "description", "force", "snap-max-hard-limit",
-        "snap-max-soft-limit", "auto-delete", "activate-on-create",
-    }
-)
-_VOLNAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
-
-
 def validate_volume_name(name: str) -> str:
     """Apply the gluster CLI's rules, so names valid here are valid for stock tools too."""
-    if not name or name.startswith("-"):
-        raise ValidationError(f"Invalid volume name {name!r}.")
-    if name in RESERVED_VOLUME_NAMES:
-        raise ValidationError(f'"{name}" cannot be the name of a volume.')
-    if len(name) > VOLUME_NAME_MAX:
-        raise ValidationError(f"Volume name exceeds {VOLUME_NAME_MAX} characters.")
-    for char in name:
-        if not (char.isascii() and _VOLNAME_CHAR.fullmatch(char)):
-            # glusterd's text, its missing space included, so scripts matching it keep working
-            raise ValidationError(
-                f'Volume name should not contain "{char}" character.\n'
-                "Volume names can onlycontain alphanumeric, '-' and '_' characters."
-            )
+    valid, message = rules.volume_name_problem(name)
+    if not valid:
+        raise ValidationError(message or f"Invalid volume name {name!r}.")
     return name
 
 
@@ -407,14 +387,9 @@ def check_brick_counts(volume_type: VolumeType, brick_count: int, replica_count:
 
 
 def optimal_redundancy(disperse_count: int) -> int:
-    """Redundancy the CLI proposes when none is given: the largest that leaves a power of 2
-    of data bricks, or 1 when there is none (glusterd then asks for confirmation)."""
-    data = disperse_count - 1
-    candidate = data // 2
-    while candidate > 0 and (data & -data) != data:
-        candidate -= 1
-        data -= 1
-    return disperse_count - data if candidate else 1
+    """Redundancy the CLI proposes when none is given, or 1 when there is no optimal one
+    (glusterd then asks for confirmation)."""
+    return rules.optimal_redundancy(disperse_count) or 1
 
 
 def check_bricks_distinct(bricks: Sequence[Brick] | Iterable[Brick]) -> None:
@@ -448,19 +423,3 @@ def default_volume_options(volume_type: VolumeType) -> dict[str, str]:
         options["cluster.granular-entry-heal"] = "on"
         options["performance.client-io-threads"] = "off"
     return options
-
-
-def check_volume_absent(name: str, existing_names: Iterable[str]) -> None:
-    if name in set(existing_names):
-        raise ValidationError(f"Volume {name} already exists")
-
-
-def check_not_root_partition(brick: Brick, brick_device: int, root_device: int,
-                             force: bool = False) -> None:
-    """glusterd refuses (without force) a brick on the root filesystem; the caller passes
-    st_dev of the brick directory's parent and of '/' (this function stays pure)."""
-    if not force and brick_device == root_device:
-        raise ValidationError(
-            f"The brick {brick.name} is being created in the root partition. It is recommended "
-            "that you don't use the system's root partition for storage backend. Or use 'force' "
-            "at the end of the command if you want to override this behavior.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -51,10 +51,6 @@ class MapEntry:
     @property
     def is_special(self) -> bool:
         return bool(self.option and self.option.startswith("!"))
-
-    @property
-    def is_client_option(self) -> bool:
-        return "client_opt" in self.flags
 
 
 @attrs.frozen
@@ -299,9 +295,3 @@ def option_table() -> OptionTable:
 def validate_option(key: str, value: str) -> tuple[str, str]:
     """`volume set KEY VALUE` check against the shipped table; returns (full key, value)."""
     return option_table().validate(key, value)
-
-
-def iter_defaults() -> Iterator[tuple[str, str | None]]:
-    table = option_table()
-    for key in table.keys():
-        yield key, table.default(key)

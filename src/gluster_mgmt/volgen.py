@@ -53,7 +53,7 @@ class Xlator:
 
 
 @attrs.frozen
-class Volfile:
+class Graph:
     """A translator graph; ``xlators`` in file order, the last one is the top."""
 
     xlators: tuple[Xlator, ...]
@@ -86,8 +86,8 @@ class Volfile:
         return "\n".join(sections)
 
 
-def parse_volfile(text: str) -> Volfile:
-    """Parse volfile text (comments and blank lines ignored) into a Volfile."""
+def parse_volfile(text: str) -> Graph:
+    """Parse volfile text (comments and blank lines ignored) into a Graph."""
     xlators: list[Xlator] = []
     current: dict[str, Any] | None = None
     for number, raw in enumerate(text.splitlines(), 1):
@@ -118,7 +118,7 @@ def parse_volfile(text: str) -> Volfile:
             raise ValueError(f"line {number}: unknown keyword {word!r}")
     if current is not None:
         raise ValueError(f"volume {current['name']} has no end-volume")
-    return Volfile(tuple(xlators))
+    return Graph(tuple(xlators))
 
 
 # -- graph builder (private, mutable while one volfile is built) --------------------------
@@ -136,7 +136,7 @@ class _Node:
         self.options[key] = value  # re-setting keeps the original position, as glusterd's dict
 
 
-class _Graph:
+class _GraphBuilder:
     def __init__(self) -> None:
         self.nodes: list[_Node] = []  # creation order
 
@@ -157,8 +157,8 @@ class _Graph:
     def of_type(self, xlator_type: str) -> list[_Node]:
         return [n for n in self.nodes if n.type == xlator_type]
 
-    def freeze(self, order: list[_Node] | None = None) -> Volfile:
-        return Volfile(tuple(
+    def freeze(self, order: list[_Node] | None = None) -> Graph:
+        return Graph(tuple(
             Xlator(name=n.name, type=n.type, options=tuple(reversed(list(n.options.items()))),
                    subvolumes=tuple(c.name for c in n.children))
             for n in (order or self.nodes)))
@@ -175,12 +175,12 @@ def _each_option(table: OptionTable, settings: Mapping[str, str],
             handler(entry, value)
 
 
-def _set_on_type(graph: _Graph, xlator_type: str | None, option: str, value: str) -> None:
+def _set_on_type(graph: _GraphBuilder, xlator_type: str | None, option: str, value: str) -> None:
     for node in graph.of_type(xlator_type or ""):
         node.set(option, value)
 
 
-def _basic(graph: _Graph) -> Callable[[MapEntry, str], None]:
+def _basic(graph: _GraphBuilder) -> Callable[[MapEntry, str], None]:
     def handler(entry: MapEntry, value: str) -> None:
         if entry.is_special:
             return
@@ -203,7 +203,7 @@ _ROLE_IO_STATS_OPTIONS: tuple[tuple[frozenset[str], str], ...] = (
 )
 
 
-def _role_option_handler(graph: _Graph, role: str, specials: frozenset[str],
+def _role_option_handler(graph: _GraphBuilder, role: str, specials: frozenset[str],
                          option: str) -> Callable[[MapEntry, str], None]:
     def handler(entry: MapEntry, value: str) -> None:
         if entry.option in specials and role in entry.key:
@@ -211,7 +211,7 @@ def _role_option_handler(graph: _Graph, role: str, specials: frozenset[str],
     return handler
 
 
-def _apply_role_options(graph: _Graph, table: OptionTable, settings: Mapping[str, str],
+def _apply_role_options(graph: _GraphBuilder, table: OptionTable, settings: Mapping[str, str],
                         role: str) -> None:
     """Log and thread settings of io-stats, one pass per kind as glusterd does."""
     for specials, option in _ROLE_IO_STATS_OPTIONS:
@@ -261,12 +261,12 @@ def _transport(volume: Volume) -> str:
 
 def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
                       workdir: str = GLUSTERD_WORKDIR,
-                      table: OptionTable | None = None) -> Volfile:
+                      table: OptionTable | None = None) -> Graph:
     """The graph a brick process (glusterfsd) loads for ``brick``."""
     table = table or option_table()
     settings = dict(volume.options)
     name = volume.name
-    graph = _Graph()
+    graph = _GraphBuilder()
 
     posix = graph.add_named(name, "storage/posix")
     posix.set("directory", brick.path)
@@ -369,7 +369,7 @@ def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
 
 # -- client side (fuse client, shd, rebalance) -------------------------------------------
 
-def _build_clients(graph: _Graph, volume: Volume, trusted: bool,
+def _build_clients(graph: _GraphBuilder, volume: Volume, trusted: bool,
                    settings: Mapping[str, str]) -> None:
     for index, brick in enumerate(volume.bricks):
         client = graph.add(volume.client_name(index), "protocol/client", link_top=False)
@@ -386,7 +386,7 @@ def _build_clients(graph: _Graph, volume: Volume, trusted: bool,
             client.set("transport.socket.ssl-enabled", "true")
 
 
-def _link_groups(graph: _Graph, children: list[_Node], group_size: int, xlator_type: str,
+def _link_groups(graph: _GraphBuilder, children: list[_Node], group_size: int, xlator_type: str,
                  name_format: str) -> list[_Node]:
     parents = []
     for start in range(0, len(children), group_size):
@@ -396,7 +396,7 @@ def _link_groups(graph: _Graph, children: list[_Node], group_size: int, xlator_t
     return parents
 
 
-def _build_clusters(graph: _Graph, volume: Volume, op_version: int) -> list[_Node]:
+def _build_clusters(graph: _GraphBuilder, volume: Volume, op_version: int) -> list[_Node]:
     """Replica/disperse sets over the client xlators; returns them in index order."""
     clients = graph.of_type("protocol/client")
     name = volume.name
@@ -430,7 +430,7 @@ def _has_decommissioned_client(node: _Node, decommissioned: frozenset[str]) -> b
     return any(_has_decommissioned_client(child, decommissioned) for child in node.children)
 
 
-def _build_dht(graph: _Graph, volume: Volume, subvolumes: list[_Node],
+def _build_dht(graph: _GraphBuilder, volume: Volume, subvolumes: list[_Node],
                settings: Mapping[str, str]) -> _Node:
     """DHT over the replica/disperse sets (or clients), behind readdir-ahead when
     parallel-readdir is on.
@@ -468,13 +468,13 @@ def _build_dht(graph: _Graph, volume: Volume, subvolumes: list[_Node],
 
 
 def build_client_graph(volume: Volume, *, trusted: bool = False, op_version: int = 100000,
-                       table: OptionTable | None = None) -> Volfile:
+                       table: OptionTable | None = None) -> Graph:
     """The FUSE client graph; ``trusted`` adds the brick credentials (glusterd's
     ``trusted-VOL.tcp-fuse.vol``, which is what it serves for GETSPEC of ``VOL``)."""
     table = table or option_table()
     settings: dict[str, str] = dict(volume.options)
     name = volume.name
-    graph = _Graph()
+    graph = _GraphBuilder()
 
     _build_clients(graph, volume, trusted, settings)
     _build_dht(graph, volume, _build_clusters(graph, volume, op_version), settings)
@@ -518,7 +518,7 @@ _SHD_OVERRIDES = {"cluster.background-self-heal-count": "0", "cluster.data-self-
 
 
 def build_shd_graph(volume: Volume, *, op_version: int = 100000,
-                    table: OptionTable | None = None) -> Volfile | None:
+                    table: OptionTable | None = None) -> Graph | None:
     """The self-heal daemon's graph for one volume; None for volumes it does not heal."""
     if volume.type not in (VolumeType.REPLICATE, VolumeType.DISPERSE):
         return None
@@ -528,7 +528,7 @@ def build_shd_graph(volume: Volume, *, op_version: int = 100000,
     settings = {enable_key: "enable", **volume.options, **_SHD_OVERRIDES}
     name = volume.name
 
-    graph = _Graph()
+    graph = _GraphBuilder()
     _build_clients(graph, volume, True, settings)
     sets = _build_clusters(graph, volume, op_version)
 
@@ -550,7 +550,7 @@ def build_shd_graph(volume: Volume, *, op_version: int = 100000,
 
 
 def build_rebalance_graph(volume: Volume, *, op_version: int = 100000,
-                          table: OptionTable | None = None) -> Volfile | None:
+                          table: OptionTable | None = None) -> Graph | None:
     """The graph of the rebalance process (`remove-brick start`, `rebalance start`):
     glusterd's ``VOL-rebalance.vol``. None when DHT has a single child, as glusterd then
     writes no file.
@@ -562,7 +562,7 @@ def build_rebalance_graph(volume: Volume, *, op_version: int = 100000,
         return None
     table = table or option_table()
     settings: dict[str, str] = dict(volume.options)
-    graph = _Graph()
+    graph = _GraphBuilder()
 
     _build_clients(graph, volume, True, settings)
     _build_dht(graph, volume, _build_clusters(graph, volume, op_version), settings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gluster_mgmt.cli.client import Response
-from gluster_mgmt.cli.render import human_size, render
+from gluster_mgmt.cli.render import render
+from gluster_mgmt.cli.view import human_size
 from tests.cli.conftest import (
     NODE_UUID,
     failed,

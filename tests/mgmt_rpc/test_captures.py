@@ -21,7 +21,7 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     encode_accepted_reply,
     encode_call,
 )
-from gluster_mgmt.mgmt_rpc.server import Volfile
+from gluster_mgmt.mgmt_rpc.server import VolfileReply
 from tests.mgmt_rpc.wire import (
     CAPTURES,
     V2_CRED,
@@ -124,7 +124,7 @@ def _backend_and_programs(capture: str) -> tuple[RecordingBackend, tuple[pg.Prog
             req = pg.decode(pg.GetspecRequest, call.message.args)
             rsp = pg.decode(pg.GetspecReply, reply.message.body)
             backend.volfiles[pg.normalize_volfile_id(req.key)] = (
-                Volfile(rsp.spec, decode_dict(rsp.xdata)) if rsp.xdata else rsp.spec)
+                VolfileReply(rsp.spec, decode_dict(rsp.xdata)) if rsp.xdata else rsp.spec)
         elif key == (P.PORTMAP, M.PORTBYBRICK):
             brick = pg.decode(pg.PortByBrickRequest, call.message.args).brick
             backend.ports[brick] = pg.decode(pg.PortByBrickReply, reply.message.body).port

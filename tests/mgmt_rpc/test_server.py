@@ -21,7 +21,7 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     ReplyStat,
     encode_call,
 )
-from gluster_mgmt.mgmt_rpc.server import Volfile
+from gluster_mgmt.mgmt_rpc.server import VolfileReply
 from tests.helpers import wait_for
 from tests.mgmt_rpc.wire import (
     V2_CRED,
@@ -88,7 +88,7 @@ def test_backend_returning_nonsense_is_system_err(server: ServerThread, backend)
 
 
 def test_getspec_xdata_from_backend(server: ServerThread, backend) -> None:
-    backend.volfiles["shd/v1"] = Volfile(b"volume x\nend-volume\n", {"pidfile": "/run/shd.pid"})
+    backend.volfiles["shd/v1"] = VolfileReply(b"volume x\nend-volume\n", {"pidfile": "/run/shd.pid"})
     with RpcClient(server.port) as client:
         rsp = getspec(client, "shd/v1", 0)
     assert rsp.op_ret == len(rsp.spec) and decode_dict(rsp.xdata) == {"pidfile": b"/run/shd.pid\0"}

@@ -38,7 +38,7 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
 )
 from gluster_mgmt.mgmt_rpc.server import PeerInfo
 from gluster_mgmt.model import MigrationStatus
-from gluster_mgmt.services.migration import RebalanceSpecs
+from gluster_mgmt.services.rebalance import RebalanceSpecs
 from tests.helpers import accepts, free_port, log_tail, stop_process, wait_for
 from tests.mgmt_rpc.wire import (
     V2_CRED,
@@ -229,7 +229,7 @@ def migration(tmp_path: Path, spawn) -> Iterator[Callable[[int], dict]]:
             for i, port in enumerate(ports):
                 assert wait_for(lambda p=port: accepts("127.0.0.1", p), 15), \
                     f"brick on {port} not up:\n{log_tail(tmp_path / f'brick{i}.log')}"
-            # the daemon's own command line (services.migration), pointed at this server
+            # the daemon's own command line (services.rebalance), pointed at this server
             specs = RebalanceSpecs(str(tmp_path), str(tmp_path), server.port, GLUSTERFS)
             spec = specs.spec(VOLUME, NODE_UUID, "127.0.0.1")
             sock, log, argv = Path(specs.socket(VOLUME, NODE_UUID)), Path(spec.logfile), spec.argv

@@ -22,7 +22,7 @@ from gluster_mgmt.mgmt_rpc.rpc_message import (
     decode_message,
     encode_call,
 )
-from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer, PeerInfo, Volfile
+from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer, PeerInfo, VolfileReply
 
 VECTORS = Path(__file__).parent / "vectors"
 GLUSTERD_PORT = 24007
@@ -33,9 +33,9 @@ V2_CRED = bytes.fromhex("00000000" * 4 + "00000004" + "00000000")
 class RecordingBackend:
     """A backend over two dicts that records every call it gets."""
 
-    def __init__(self, volfiles: dict[str, bytes | Volfile] | None = None,
+    def __init__(self, volfiles: dict[str, bytes | VolfileReply] | None = None,
                  ports: dict[str, int] | None = None) -> None:
-        self.volfiles: dict[str, bytes | Volfile] = dict(volfiles or {})
+        self.volfiles: dict[str, bytes | VolfileReply] = dict(volfiles or {})
         self.ports = dict(ports or {})
         self.signed_in: dict[str, tuple[int, int]] = {}  # brick -> (port, conn_id)
         self.calls: list[tuple[Any, ...]] = []
@@ -47,7 +47,7 @@ class RecordingBackend:
         if call[0] in self.fail:
             raise RuntimeError(f"{call[0]} failing on purpose")
 
-    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | Volfile | None:
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
         self._record("getspec", volfile_id, peer)
         if self.getspec_delay:
             await asyncio.sleep(self.getspec_delay)

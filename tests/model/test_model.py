@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gluster_mgmt import rules
+from gluster_mgmt.cluster.brick_directory import root_partition_refusal
 from gluster_mgmt.errors import GlusterMgmtError
 from gluster_mgmt.model import (
     Brick,
@@ -19,9 +21,7 @@ from gluster_mgmt.model import (
     VolumeType,
     check_brick_counts,
     check_bricks_distinct,
-    check_not_root_partition,
     check_replica_sets_spread,
-    check_volume_absent,
     default_volume_options,
     optimal_redundancy,
     parse_brick_spec,
@@ -70,9 +70,7 @@ def test_good_names_accepted(name: str) -> None:
 
 
 def test_exists_message_matches_glusterd(cli_text) -> None:
-    with pytest.raises(ValidationError) as caught:
-        check_volume_absent("v1", ["v1", "rep3"])
-    assert str(caught.value) == _cli_message(cli_text("error-exists.txt"))
+    assert rules.volume_exists("v1") == _cli_message(cli_text("error-exists.txt"))
 
 
 def test_validation_error_is_in_the_hierarchy() -> None:
@@ -109,12 +107,8 @@ def test_brick_names_as_glusterd_makes_them() -> None:
 
 
 def test_root_partition_message_matches_glusterd(cli_text) -> None:
-    brick = Brick(host_uuid=HOST, hostname="vm", path="/bricks/x1")
-    with pytest.raises(ValidationError) as caught:
-        check_not_root_partition(brick, brick_device=1, root_device=1)
-    assert str(caught.value) == _cli_message(cli_text("error-replica-count.txt"))
-    check_not_root_partition(brick, brick_device=1, root_device=1, force=True)
-    check_not_root_partition(brick, brick_device=2, root_device=1)
+    assert root_partition_refusal("vm:/bricks/x1") == _cli_message(
+        cli_text("error-replica-count.txt"))
 
 
 def test_duplicate_bricks_refused() -> None:
@@ -220,7 +214,7 @@ def test_remove_brick_task_round_trips(volumes: dict) -> None:
 
 
 def test_migration_progress_from_a_rebalance_report() -> None:
-    from gluster_mgmt.cluster.migration import Progress, overall_status
+    from gluster_mgmt.cluster.migration_progress import Progress, overall_status
 
     report = {"status": 3, "files": 7, "size": 7000, "lookups": 9, "failures": 0, "skipped": 1,
               "run_time": 2.5, "time_left": 0}

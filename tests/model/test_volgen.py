@@ -11,7 +11,7 @@ import pytest
 
 from gluster_mgmt import volgen
 from gluster_mgmt.model import Brick, Volume, VolumeType
-from gluster_mgmt.volgen import Volfile, parse_volfile
+from gluster_mgmt.volgen import Graph, parse_volfile
 from tests.helpers import REFERENCE, free_port, log_tail, running_process, wait_for
 
 VOLS_DIR = REFERENCE / "state" / "vols"
@@ -35,7 +35,7 @@ def _expected_files(volume: Volume) -> dict[str, str]:
     return files
 
 
-def _structure(volfile: Volfile) -> list[tuple[str, str, tuple[str, ...], dict[str, str]]]:
+def _structure(volfile: Graph) -> list[tuple[str, str, tuple[str, ...], dict[str, str]]]:
     return [(x.name, x.type, x.subvolumes, x.options_dict) for x in volfile.xlators]
 
 
@@ -201,7 +201,7 @@ def _decommission(volume: Volume, *indexes: int) -> Volume:
                                       for i, b in enumerate(volume.bricks)))
 
 
-def _dht_graphs(volume: Volume) -> dict[str, Volfile]:
+def _dht_graphs(volume: Volume) -> dict[str, Graph]:
     """Every graph glusterd builds DHT in (the shd graph has none)."""
     graphs = {"fuse": volgen.build_client_graph(volume),
               "trusted": volgen.build_client_graph(volume, trusted=True)}

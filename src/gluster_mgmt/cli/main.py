@@ -77,7 +77,9 @@ def _unknown_option(opt: str) -> CliExit:
 
 
 def _version() -> str:
-    from gluster_mgmt import __version__  # not importlib.metadata: it costs ~80 ms per call
+    from gluster_mgmt import (
+        __version__,  # not importlib.metadata: it costs ~80 ms per call
+    )
 
     return __version__
 

@@ -17,6 +17,13 @@ import os
 import re
 from collections.abc import Callable, Sequence
 
+from gluster_mgmt.rules import (
+    VOLUME_NAME_MAX,
+    is_power_of_two,
+    optimal_redundancy,
+    volume_name_problem,
+)
+
 TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
 if TYPE_CHECKING:
     from typing import Any
@@ -24,12 +31,6 @@ if TYPE_CHECKING:
 #: How a question is asked: returns True for yes. In script mode it always answers yes.
 Confirm = Callable[[str], bool]
 
-VOLUME_NAME_MAX = 256  # glusterd's GD_VOLUME_NAME_MAX
-RESERVED_VOLUME_NAMES = (
-    "volume", "type", "help", "subvolumes", "option", "end-volume", "all",
-    "volume_not_in_ring", "description", "force", "snap-max-hard-limit",
-    "snap-max-soft-limit", "auto-delete", "activate-on-create",
-)
 GROUPS_DIR = "/var/lib/glusterd/groups"
 
 REPLICA2_QUESTION = (
@@ -197,23 +198,6 @@ def strict_int(text: str | None) -> int | None:
         return None
 
 
-def volume_name_problem(name: str) -> tuple[bool, str | None]:
-    """(valid, message) by the gluster CLI's rules for a new volume's name."""
-    if not name or name.startswith("-"):
-        return False, None
-    if name in RESERVED_VOLUME_NAMES:
-        return False, f'"{name}" cannot be the name of a volume.'
-    if "/" in name:
-        return False, None
-    if len(name.encode()) > VOLUME_NAME_MAX:
-        return False, f"Volume name exceeds {VOLUME_NAME_MAX} characters."
-    for char in name:
-        if not (char.isascii() and (char.isalnum() or char in "_-")):
-            return False, (f'Volume name should not contain "{char}" character.\n'
-                           "Volume names can onlycontain alphanumeric, '-' and '_' characters.")
-    return True, None
-
-
 def brick_syntax_ok(word: str) -> bool:
     """HOST:/PATH, split at the last colon, host non-empty, path absolute."""
     colon = word.rfind(":")
@@ -343,32 +327,28 @@ def _disperse_counts(confirm: Confirm, disperse: int, redundancy: int, data: int
         if count < 3:
             raise usage_error(cmd, "number of bricks must be greater than 2")
         disperse = count
-    if redundancy == -1:
-        tmp = disperse - 1
-        i = tmp // 2
-        while i > 0 and (tmp & -tmp) != tmp:
-            i -= 1
-            tmp -= 1
-        if i == 0:
+    #: A redundancy given by the user is questioned when it leaves a non-power-of-2 of data
+    #: bricks; a proposed one was asked about already.
+    given = redundancy != -1
+    if not given:
+        optimal = optimal_redundancy(disperse)
+        if optimal is None:
             if not confirm("There isn't an optimal redundancy value for this configuration. "
                            "Do you want to create the volume with redundancy 1 ?"):
                 raise usage_error(cmd)
             redundancy = 1
         else:
-            redundancy = disperse - tmp
+            redundancy = optimal
             if redundancy > 1 and not confirm(
                     f"The optimal redundancy for this configuration is {redundancy}. Do you "
                     "want to create the volume with this value ?"):
                 raise usage_error(cmd)
-        tmp = 0
-    else:
-        tmp = disperse - redundancy
     if redundancy < 1 or redundancy > (disperse - 1) // 2:
         raise usage_error(cmd, "redundancy must be greater than or equal to 1 and less than "
                                f"{(disperse + 1) // 2} for a disperse {disperse} volume")
     if disperse - redundancy > 16:
         raise usage_error(cmd, "disperse-data bricks must be less than or equal to 16")
-    if (tmp & -tmp) != tmp and not confirm(
+    if given and not is_power_of_two(disperse - redundancy) and not confirm(
             "This configuration is not optimal on most workloads. Do you want to use it ?"):
         raise usage_error(cmd)
     return disperse, redundancy
@@ -500,7 +480,7 @@ def parse_volume_info(words: Sequence[str], confirm: Confirm, opts: dict[str, An
     if n == 2 or (n == 3 and words[2] == "all"):
         return Request("volume/info", {"name": None}, "volume info", {"all": True})
     if n == 3:
-        if len(words[2]) > VOLUME_NAME_MAX:
+        if len(words[2].encode()) > VOLUME_NAME_MAX:
             raise CliExit(1, out="Invalid volume name\n")
         return Request("volume/info", {"name": words[2]}, "volume info",
                        {"all": False, "name": words[2]})

@@ -14,13 +14,15 @@ if TYPE_CHECKING:
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
-from gluster_mgmt.cli.render import (
+from gluster_mgmt.cli.view import (
     Outcome,
     VolumeFacts,
     human_size,
     option_value,
     peer_state,
     pool_order,
+    task_label,
+    task_status_name,
 )
 
 LINE = "-" * 78  # CLI_BRICK_STATUS_LINE_LEN
@@ -124,31 +126,7 @@ def _detail_lines(label: str, brick: dict[str, Any]) -> list[str]:
     return lines
 
 
-#: glusterd's cli_vol_task_status_str, indexed by gf_defrag_status_t; the last is the clamp.
-TASK_STATUS_NAMES = (
-    "not started", "in progress", "stopped", "completed", "failed", "fix-layout in progress",
-    "fix-layout stopped", "fix-layout completed", "fix-layout failed",
-    "reset due to replace-brick", "reset due to reset-brick", "unknown",
-)
 _RESET_STATUSES = (9, 10)  # GF_DEFRAG_STATUS_RESET_DUE_{REPLACE,RESET}_BRC
-
-
-def task_status_name(code: Any) -> str:
-    """The CLI's label for a gf_defrag_status_t; out-of-range codes read "unknown"."""
-    try:
-        index = int(code)
-    except (TypeError, ValueError):
-        index = len(TASK_STATUS_NAMES) - 1
-    if not 0 <= index < len(TASK_STATUS_NAMES):
-        index = len(TASK_STATUS_NAMES) - 1
-    return TASK_STATUS_NAMES[index]
-
-
-def task_label(task: dict[str, Any]) -> str:
-    """The CLI derives the label from the code; a task without one keeps the daemon's text."""
-    if task.get("status_code") is None:
-        return str(task.get("status", ""))
-    return task_status_name(task["status_code"])
 
 
 def _tasks_lines(volume: dict[str, Any]) -> list[str]:

@@ -17,14 +17,15 @@ if TYPE_CHECKING:
 
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
-from gluster_mgmt.cli.render import (
+from gluster_mgmt.cli.view import (
     Outcome,
     VolumeFacts,
     option_value,
     peer_state,
     pool_order,
+    task_label,
+    task_status_name,
 )
-from gluster_mgmt.cli.render_human import task_label, task_status_name
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
@@ -413,7 +414,7 @@ def peer_status(request: Request, response: Response) -> Outcome:
 
 
 def pool_list(request: Request, response: Response) -> Outcome:
-    from gluster_mgmt.cli.render import is_local_peer
+    from gluster_mgmt.cli.view import is_local_peer
 
     peers = pool_order(response.data.get("peers") or []) if response.ok else []
     return _doc(response, E("peerStatus", children=[peer_element(p, is_local_peer(p))

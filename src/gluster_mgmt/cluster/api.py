@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt import model
+from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -101,9 +101,8 @@ class Cluster:
             host = view.peer.hostnames[0] if view and view.peer.hostnames else exc.peer
             raise OperationFailed(f"Staging failed on {host}. Error: {exc.error}", exc.errno) from exc
         except LockTimeoutError:
-            raise OperationFailed(
-                f"Another transaction is in progress for {name.split()[-1]}. Please try again "
-                "after some time.", errno.EBUSY) from None
+            raise OperationFailed(rules.transaction_in_progress(name.split()[-1]),
+                                  errno.EBUSY) from None
         except ValueTooLargeError as exc:
             raise OperationFailed(f"{name}: the change is too large for the store: {exc}",
                                   errno.E2BIG) from exc
@@ -114,9 +113,7 @@ class Cluster:
         try:
             lock.acquire(timeout=LOCK_WAIT)
         except LockTimeoutError:
-            raise OperationFailed(
-                f"Another transaction is in progress for {name}. Please try again after some "
-                "time.", errno.EBUSY) from None
+            raise OperationFailed(rules.transaction_in_progress(name), errno.EBUSY) from None
         try:
             yield
         finally:

@@ -12,13 +12,18 @@ import json
 import time
 import uuid as uuid_module
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from gluster_mgmt import model, options
+from gluster_mgmt import model, options, rules
 from gluster_mgmt.cluster import option_rules
-from gluster_mgmt.cluster.migration import MigrationRecords, Progress, in_progress
+from gluster_mgmt.cluster.migration_progress import (
+    MigrationRecords,
+    Progress,
+    in_progress,
+)
 from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import (
@@ -35,7 +40,9 @@ from gluster_mgmt.portmap import port_by_brick
 from gluster_mgmt.store.types import ABSENT, Delete, Put
 
 if TYPE_CHECKING:
-    from gluster_mgmt.cluster.api import Cluster
+    from gluster_mgmt.membership.peers import Peers
+    from gluster_mgmt.store.base import Store
+    from gluster_mgmt.store.keys import ClusterKeys
 
 BRICK_PREPARE = "brick.prepare"
 
@@ -50,15 +57,26 @@ def decode_volume(raw: bytes) -> Volume:
 
 
 def _busy(name: str) -> OperationFailed:
-    return OperationFailed(
-        f"Another transaction is in progress for {name}. Please try again after some time.",
-        errno.EBUSY)
+    return OperationFailed(rules.transaction_in_progress(name), errno.EBUSY)
+
+
+class VolumeContext(Protocol):
+    """What the volume operations use of their Cluster (gluster_mgmt.cluster.api)."""
+
+    store: "Store"
+    keys: "ClusterKeys"
+    peers: "Peers"
+
+    def parse_brick(self, spec: str) -> tuple[str, str]: ...
+    def volume_lock(self, name: str) -> AbstractContextManager[None]: ...
+    def run(self, name: str, steps: Sequence[Step], locks: Sequence[str],
+            commit: Sequence[Any], conflict: str | None = None) -> Any: ...
 
 
 class Volumes:
     """The volume half of the Cluster API (see gluster_mgmt.cluster.api.Cluster)."""
 
-    def __init__(self, cluster: "Cluster") -> None:
+    def __init__(self, cluster: VolumeContext) -> None:
         self.cluster = cluster
         self.store = cluster.store
         self.keys = cluster.keys
@@ -126,9 +144,9 @@ class Volumes:
                transport: str | None = None, force: bool = False) -> Volume:
         model.validate_volume_name(name)
         if self.store.get(self.keys.volume(name)) is not None:
-            raise OperationFailed(f"Volume {name} already exists", errno.EEXIST)
+            raise OperationFailed(rules.volume_exists(name), errno.EEXIST)
         brick_list = self._bricks(bricks, force)
-        volume_type, counts = _layout(len(brick_list), replica, arbiter, disperse, disperse_data,
+        volume_type, counts = _type_and_counts(len(brick_list), replica, arbiter, disperse, disperse_data,
                                       redundancy)
         model.check_brick_counts(volume_type, len(brick_list), **counts)
         volume = Volume(name=name, uuid=str(uuid_module.uuid4()), type=volume_type,
@@ -139,7 +157,7 @@ class Volumes:
             f"volume create {name}", self._prepare_steps(volume.uuid, volume.bricks, force),
             locks=[f"volume-{name}"],
             commit=[Put(self.keys.volume(name), encode_volume(volume), ABSENT)],
-            conflict=f"Volume {name} already exists",
+            conflict=rules.volume_exists(name),
         )
         return volume
 
@@ -452,7 +470,7 @@ def _commit_hash(now: float) -> int:
     return ((seconds << 3) | (1 << ((usec >> 10) % 3))) & 0xFFFFFFFF
 
 
-def _layout(count: int, replica, arbiter, disperse, disperse_data, redundancy) -> tuple[VolumeType, dict[str, Any]]:
+def _type_and_counts(count: int, replica, arbiter, disperse, disperse_data, redundancy) -> tuple[VolumeType, dict[str, Any]]:
     """Volume type and counts from `volume create`'s words, as glusterd derives them."""
     if disperse is not None or disperse_data is not None or redundancy is not None:
         if replica is not None:

@@ -9,13 +9,13 @@ import socket
 
 import attrs
 
-DEFAULT_STATE_DIR = "/var/lib/gluster-mgmt"
+from gluster_mgmt.rules import MGMT_PORT
+from gluster_mgmt.store.loader import DEFAULT_STATE_DIR, embedded_store_url
+
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
 DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
 #: TCP port of the REST API that peers (and remote tools proving the secret) use.
 DEFAULT_API_PORT = 24012
-#: The Gluster mgmt RPC port stock bricks and clients talk to.
-DEFAULT_MGMT_PORT = 24007
 
 
 @attrs.frozen
@@ -27,7 +27,7 @@ class DaemonConfig:
     #: The name peers and bricks know this node by (default: address, else the hostname).
     hostname: str = ""
     api_port: int = DEFAULT_API_PORT
-    mgmt_port: int = DEFAULT_MGMT_PORT
+    mgmt_port: int = MGMT_PORT
     socket: str = DEFAULT_SOCKET
     lease_ttl: float = 10.0
     #: Where brick pidfiles/sockets and brick logs go (glusterd's places by default).
@@ -49,7 +49,7 @@ class DaemonConfig:
 
     @property
     def default_store_url(self) -> str:
-        return f"local://{os.path.abspath(self.state_dir)}/store.db"
+        return embedded_store_url(self.state_dir)
 
 
 _ENV = {

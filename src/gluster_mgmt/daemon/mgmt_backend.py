@@ -9,13 +9,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
-from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+from gluster_mgmt.cluster.migration_progress import MigrationRecords, Progress
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import StoreError
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
 from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
-from gluster_mgmt.mgmt_rpc.server import PeerInfo, Volfile
+from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
 from gluster_mgmt.model import MigrationStatus, Volume
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
 from gluster_mgmt.store.follow import Follow, Update
@@ -23,7 +23,7 @@ from gluster_mgmt.store.keys import ClusterKeys, last_segment
 
 if TYPE_CHECKING:
     from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
-    from gluster_mgmt.services.bricks import BrickSpecs
+    from gluster_mgmt.services.reconciler import BrickSpecs
     from gluster_mgmt.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,14 @@ class StoreMgmtBackend:
             self.server.notify_threadsafe(changed)
 
     # ------------------------------------------------------------------ MgmtBackend
-    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | Volfile | None:
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
         key = normalize_volfile_id(volfile_id)
         text = volgen.volfile_for_id(self._volumes, key)
         if text is None:
             return None
         if key.startswith("shd/"):
             # glusterfs --process-name glustershd attaches its graph only with this xdata.
-            return Volfile(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
+            return VolfileReply(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
         return text.encode()
 
     async def volume_id(self, name: str) -> str | None:

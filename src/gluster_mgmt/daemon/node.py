@@ -15,7 +15,10 @@ import threading
 from typing import Any
 
 from gluster_mgmt.cluster import Cluster
-from gluster_mgmt.cluster.bricks import prepare_local_bricks, unprepare_local_bricks
+from gluster_mgmt.cluster.brick_directory import (
+    prepare_local_bricks,
+    unprepare_local_bricks,
+)
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
@@ -31,7 +34,7 @@ from gluster_mgmt.membership.session import NodeSession
 from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
 from gluster_mgmt.portmap import PortRegistry, brick_record
 from gluster_mgmt.services import ServiceManager, load_service_manager
-from gluster_mgmt.services.bricks import Reconciler
+from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.cluster.migration import MigrationRecords, overall_status
+from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 

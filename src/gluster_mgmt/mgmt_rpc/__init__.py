@@ -9,7 +9,7 @@
 """
 
 from .programs import normalize_volfile_id
-from .server import DEFAULT_PORT, MgmtBackend, MgmtRpcServer, PeerInfo, Volfile
+from .server import MgmtBackend, MgmtRpcServer, PeerInfo, VolfileReply
 
-__all__ = ["DEFAULT_PORT", "MgmtBackend", "MgmtRpcServer", "PeerInfo", "Volfile",
+__all__ = ["MgmtBackend", "MgmtRpcServer", "PeerInfo", "VolfileReply",
            "normalize_volfile_id"]

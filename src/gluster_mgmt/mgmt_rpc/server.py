@@ -27,6 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from gluster_mgmt.rules import MGMT_PORT
+
 from . import programs as pg
 from .framing import (
     DEFAULT_MAX_RECORD_SIZE,
@@ -51,12 +53,11 @@ from .rpc_message import (
 )
 from .xdr import XdrError
 
-__all__ = ["DEFAULT_PORT", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
-           "Volfile", "VolumeInfoBackend"]
+__all__ = ["EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
+           "VolfileReply", "VolumeInfoBackend"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 24007
 #: backend calls queued on one connection before we stop reading from it
 MAX_QUEUED_CALLS = 64
 #: volfile ids remembered per connection (real processes fetch one)
@@ -73,7 +74,7 @@ class PeerInfo:
 
 
 @attrs.frozen
-class Volfile:
+class VolfileReply:
     """A volfile plus the GETSPEC reply xdata to send with it.
 
     Backends return plain bytes in the common case; this is for the few keys where stock
@@ -92,7 +93,7 @@ class MgmtBackend(Protocol):
     (op_ret -1), never into a dropped connection.
     """
 
-    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | Volfile | None:
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
         """The volfile for a GETSPEC key, verbatim as sent (``/VOL``, ``VOL.tcp``,
         ``VOL.HOST.EXP``; see :func:`programs.normalize_volfile_id`); None if unknown."""
 
@@ -340,7 +341,7 @@ async def _getspec(conn: _Connection, args: pg.GetspecRequest) -> bytes:
     if spec is None:
         log.info("GETSPEC %r from %s: no such volfile", args.key, conn.peer.host)
         return pg.encode(pg.GetspecReply.failed(errno.ENOENT))
-    if isinstance(spec, Volfile):
+    if isinstance(spec, VolfileReply):
         reply = pg.GetspecReply.found(bytes(spec.spec), encode_dict(spec.xdata))
     elif isinstance(spec, bytes | bytearray | memoryview):
         reply = pg.GetspecReply.found(bytes(spec))
@@ -472,7 +473,7 @@ class MgmtRpcServer:
         self,
         backend: MgmtBackend,
         host: str | None = "0.0.0.0",
-        port: int = DEFAULT_PORT,
+        port: int = MGMT_PORT,
         *,
         max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,

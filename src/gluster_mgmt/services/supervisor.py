@@ -21,7 +21,12 @@ from collections.abc import Sequence
 import attrs
 
 from gluster_mgmt.errors import GlusterMgmtError
-from gluster_mgmt.services import ServiceManager, ServiceSpec, ServiceState
+from gluster_mgmt.services import (
+    RunningProcess,
+    ServiceManager,
+    ServiceSpec,
+    ServiceState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +164,15 @@ class ProcessSupervisor(ServiceManager):
         self._thread.join(5)
 
     # ------------------------------------------------------------------ internals
+    def find(self, pidfile: str, program: str) -> RunningProcess | None:
+        pid = read_pid(pidfile)
+        if pid is None or not pid_runs(pid, program):
+            return None
+        return RunningProcess(pid, tuple(cmdline(pid)))
+
+    def kill(self, pid: int, timeout: float = 10.0) -> None:
+        terminate(pid, timeout)
+
     @staticmethod
     def _state(entry: _Supervised) -> ServiceState:
         running = pid_runs(entry.pid, entry.spec.argv[0])

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 
 from gluster_mgmt.errors import PluginError
 from gluster_mgmt.store.base import Store, redact_url
 
 NAMESPACE = "gluster_mgmt.stores"
-DEFAULT_STORE_URL = "local:///var/lib/gluster-mgmt/store.db"
+#: The daemon's state directory, where the embedded store keeps its file by default.
+DEFAULT_STATE_DIR = "/var/lib/gluster-mgmt"
+
+
+def embedded_store_url(state_dir: str) -> str:
+    """The embedded store's URL for a node whose state lives in ``state_dir``."""
+    return f"local://{os.path.abspath(state_dir)}/store.db"
+
+
+DEFAULT_STORE_URL = embedded_store_url(DEFAULT_STATE_DIR)
 
 #: Distribution that provides each backend we know of, for the "install X" hint.
 DISTRIBUTIONS = {

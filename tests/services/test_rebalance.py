@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from gluster_mgmt.cluster.migration import migrating_hosts
+from gluster_mgmt.cluster.migration_progress import migrating_hosts
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
 from gluster_mgmt.model import FIX_LAYOUT, REBALANCE, REMOVE_BRICK, Brick, Task, Volume
-from gluster_mgmt.services.migration import RebalanceSpecs, defrag_command, logged_final_report
+from gluster_mgmt.services.rebalance import RebalanceSpecs, defrag_command, logged_final_report
 
 A, B, C = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002", \
     "cccccccc-0000-0000-0000-000000000003"
@@ -75,7 +75,7 @@ def test_polled_counters_never_overwrite_a_final_report(store):
     """A poll racing the process's final report must not turn "completed" back into
     "in progress" (the node would then relaunch a finished migration)."""
     from gluster_mgmt.store.keys import ClusterKeys
-    from gluster_mgmt.cluster.migration import MigrationRecords, Progress
+    from gluster_mgmt.cluster.migration_progress import MigrationRecords, Progress
     from gluster_mgmt.model import MigrationStatus
 
     records = MigrationRecords(store, ClusterKeys.for_cluster("c1"))

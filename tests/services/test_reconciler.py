@@ -18,12 +18,11 @@ import pytest
 from gluster_mgmt.cluster.volumes import encode_volume
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
-from gluster_mgmt.services.bricks import (
-    BrickDirError,
+from gluster_mgmt.cluster.brick_directory import BrickDirError, make_servable
+from gluster_mgmt.services.reconciler import (
     BrickSpecs,
     Reconciler,
-    prepare_brick_dir,
-    running_brick_port,
+    brick_port_in,
 )
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import REFERENCE, log_tail, wait_for
@@ -84,14 +83,14 @@ def test_prepare_brick_dir(tmp_path):
     volume_id = str(uuid.uuid4())
     brick = tmp_path / "b1"
     with pytest.raises(BrickDirError):
-        prepare_brick_dir(str(brick), volume_id)  # never created behind a missing mount
+        make_servable(str(brick), volume_id)  # never created behind a missing mount
     brick.mkdir()
-    prepare_brick_dir(str(brick), volume_id)
+    make_servable(str(brick), volume_id)
     assert os.getxattr(brick, "trusted.glusterfs.volume-id") == uuid.UUID(volume_id).bytes
     assert stat.S_IMODE((brick / ".glusterfs").stat().st_mode) == 0o600
-    prepare_brick_dir(str(brick), volume_id)  # idempotent
+    make_servable(str(brick), volume_id)  # idempotent
     with pytest.raises(BrickDirError):
-        prepare_brick_dir(str(brick), str(uuid.uuid4()))  # another volume's brick
+        make_servable(str(brick), str(uuid.uuid4()))  # another volume's brick
 
 
 # ---------------------------------------------------------------------- the reconciler
@@ -145,7 +144,7 @@ def test_started_volume_runs_local_bricks_and_shd(store, keys, node_uuid, tmp_pa
         assert row["online"] and pid_runs(row["pid"]) and row["rdma_port"] == 0
         pidfile = reconciler.specs.brick_pidfile("rv", brick)
         assert read_pid(pidfile) == row["pid"]
-        assert running_brick_port(pidfile, reconciler.specs.glusterfsd) == row["port"]
+        assert brick_port_in(reconciler.services.find(pidfile, reconciler.specs.glusterfsd).argv) == row["port"]
         assert reconciler.ports.port_of(brick.path) == row["port"]
         # the stand-in listens there, as a brick does
         socket.create_connection(("127.0.0.2", row["port"]), timeout=2).close()
@@ -332,7 +331,7 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, keys, node_uuid, tmp_pa
     RPC server, signs in (the registry records its pid), serves its port, and signs out
     when the volume stops."""
     from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
-    from gluster_mgmt.services.bricks import BrickSpecs
+    from gluster_mgmt.services.reconciler import BrickSpecs
 
     host = "127.0.0.2"
     volume = make_volume(tmp_path, node_uuid, hostname=host)

@@ -24,26 +24,30 @@ command line for its volume.
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import logging
 import os
 import threading
-import uuid as uuid_module
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 
-from gluster_mgmt.cluster.migration import MigrationRecords
+from gluster_mgmt.cluster.brick_directory import make_servable
+from gluster_mgmt.cluster.migration_progress import MigrationRecords
 from gluster_mgmt.cluster.volumes import decode_volume
-from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
+from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType, path_with_dashes
 from gluster_mgmt.portmap import PortRegistry
-from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
-from gluster_mgmt.services.migration import POLL_INTERVAL as MIGRATION_POLL
-from gluster_mgmt.services.migration import MigrationRunner, RebalanceSpecs
-from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
+from gluster_mgmt.rules import MGMT_PORT
+from gluster_mgmt.services import (
+    ServiceManager,
+    ServiceSpec,
+    short_hash,
+    volfile_server_port_args,
+)
+from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
+from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.follow import Follow
 from gluster_mgmt.store.keys import ClusterKeys
@@ -54,51 +58,10 @@ GLUSTERFSD = "/usr/sbin/glusterfsd"
 GLUSTERFS = "/usr/sbin/glusterfs"
 DEFAULT_RUN_DIR = "/var/run/gluster"
 DEFAULT_LOG_DIR = "/var/log/glusterfs"
-DEFAULT_MGMT_PORT = 24007
-VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
-#: glusterd creates a brick's .glusterfs directory readable by root only (drw-------).
-GLUSTERFS_DIR_MODE = 0o600
 #: The client pid glusterd gives the self-heal daemon (GF_CLIENT_PID_SELF_HEALD).
 SHD_CLIENT_PID = -6
 #: Seconds between full passes (the watch makes most passes happen sooner).
 RECONCILE_INTERVAL = 10.0
-
-
-class BrickDirError(OperationFailed):
-    """A brick directory cannot be served (missing, or marked for another volume)."""
-
-
-def prepare_brick_dir(path: str, volume_uuid: str) -> None:
-    """Make ``path`` servable by glusterfsd for volume ``volume_uuid``: its ``.glusterfs``
-    directory and the ``trusted.glusterfs.volume-id`` xattr (16 raw uuid bytes).
-
-    The directory itself must exist: a missing brick directory usually means its filesystem
-    is not mounted, and serving the empty mount point would write into the wrong filesystem.
-    """
-    if not os.path.isdir(path):
-        raise BrickDirError(f"brick directory {path} does not exist (is its filesystem "
-                            "mounted?)", errno.ENOENT)
-    wanted = uuid_module.UUID(volume_uuid).bytes
-    try:
-        current = os.getxattr(path, VOLUME_ID_XATTR)
-    except OSError as exc:
-        if exc.errno not in (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA)):
-            raise BrickDirError(f"cannot read {VOLUME_ID_XATTR} of {path}: {exc.strerror}",
-                                exc.errno or errno.EIO) from exc
-        current = None
-    if current is None:
-        try:
-            os.setxattr(path, VOLUME_ID_XATTR, wanted)
-        except OSError as exc:
-            raise BrickDirError(f"cannot set {VOLUME_ID_XATTR} on {path}: {exc.strerror}",
-                                exc.errno or errno.EIO) from exc
-    elif current != wanted:
-        raise BrickDirError(f"{path} belongs to another volume ({VOLUME_ID_XATTR} differs)",
-                            errno.EEXIST)
-    gdir = os.path.join(path, ".glusterfs")
-    if not os.path.isdir(gdir):
-        os.mkdir(gdir, GLUSTERFS_DIR_MODE)
-        os.chmod(gdir, GLUSTERFS_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 @attrs.frozen
@@ -108,13 +71,9 @@ class BrickSpecs:
     node_uuid: str
     run_dir: str = DEFAULT_RUN_DIR
     log_dir: str = DEFAULT_LOG_DIR
-    mgmt_port: int = DEFAULT_MGMT_PORT
+    mgmt_port: int = MGMT_PORT
     glusterfsd: str = GLUSTERFSD
     glusterfs: str = GLUSTERFS
-
-    def _server_port(self) -> list[str]:
-        return [] if self.mgmt_port == DEFAULT_MGMT_PORT else ["--volfile-server-port",
-                                                                str(self.mgmt_port)]
 
     # -- bricks
     @staticmethod
@@ -137,7 +96,7 @@ class BrickSpecs:
         pidfile = self.brick_pidfile(name, brick)
         logfile = self.brick_logfile(brick)
         argv = [
-            self.glusterfsd, "-s", brick.hostname, *self._server_port(),
+            self.glusterfsd, "-s", brick.hostname, *volfile_server_port_args(self.mgmt_port),
             "--volfile-id", brick.volfile_id(name),
             "-p", pidfile,
             "-S", self.brick_socket(name, brick),
@@ -165,7 +124,7 @@ class BrickSpecs:
         pidfile = self.shd_pidfile(volume.name)
         logfile = self.shd_logfile()
         argv = [
-            self.glusterfs, "-s", server, *self._server_port(),
+            self.glusterfs, "-s", server, *volfile_server_port_args(self.mgmt_port),
             "--volfile-id", f"shd/{volume.name}",
             "-p", pidfile,
             "-l", logfile,
@@ -180,12 +139,8 @@ class BrickSpecs:
         return ServiceSpec(self.shd_service(volume.name), argv, pidfile, logfile, daemonizes=True)
 
 
-def running_brick_port(pidfile: str, argv0: str = GLUSTERFSD) -> int | None:
-    """The ``--brick-port`` of the brick process ``pidfile`` names, if it runs."""
-    pid = read_pid(pidfile)
-    if not pid_runs(pid, argv0):
-        return None
-    argv = cmdline(pid)
+def brick_port_in(argv: Sequence[str]) -> int | None:
+    """The ``--brick-port`` a brick process was started with (glusterd's command line)."""
     for index, arg in enumerate(argv):
         value = None
         if arg == "--brick-port" and index + 1 < len(argv):
@@ -214,7 +169,7 @@ class Reconciler:
     Bricks of Started volumes hosted here run; bricks of stopped or deleted volumes, and
     removed bricks, are stopped and their ports released; a replicate/disperse volume with a
     brick here gets a self-heal daemon while started, and a rebalance process while a brick
-    here is being emptied (services.migration). A watch on the volumes prefix wakes a
+    here is being emptied (services.rebalance). A watch on the volumes prefix wakes a
     pass on every change; a periodic pass heals anything missed, and the first pass after a
     daemon restart re-adopts the processes still running (keeping their ports).
     """
@@ -222,7 +177,7 @@ class Reconciler:
     def __init__(self, store: Store, keys: ClusterKeys, node_uuid: str, hostname: str,
                  service_manager: ServiceManager, ports: PortRegistry,
                  run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
-                 mgmt_port: int = DEFAULT_MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
+                 mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
                  glusterfs: str = GLUSTERFS) -> None:
         self.store = store
@@ -357,14 +312,15 @@ class Reconciler:
         brick = item.brick
         assert brick is not None
         pidfile = self.specs.brick_pidfile(volume.name, brick)
-        running_port = running_brick_port(pidfile, self.specs.glusterfsd)
+        process = self.services.find(pidfile, self.specs.glusterfsd)
+        running_port = brick_port_in(process.argv) if process is not None else None
         port = running_port or self.ports.port_of(brick.path)
         current = self._running.get(name)
         if port is None and current is not None:
             port = current.port  # record lost with the lease: keep the port we gave it
         if port is None:
             port = self.ports.allocate(volume.name, brick.path)
-        pid = read_pid(pidfile) if running_port else 0
+        pid = process.pid if process is not None and running_port else 0
         self.ports.claim(volume.name, brick.path, port, pid or 0)
         item.port = port
         self._running[name] = item  # from now on, a stop must release its port
@@ -373,7 +329,7 @@ class Reconciler:
             item.spec = spec
             return
         if running_port is None:
-            prepare_brick_dir(brick.path, volume.uuid)
+            make_servable(brick.path, volume.uuid)
         self.services.start(spec)
         item.spec = spec
 
@@ -413,22 +369,14 @@ class Reconciler:
                 wanted_pidfiles.add(self.specs.brick_pidfile(item.volume, item.brick))
             else:
                 wanted_pidfiles.add(self.specs.shd_pidfile(item.volume))
-        candidates = [
-            (pidfile, self.specs.glusterfsd, f"*-posix.glusterd-uuid={self.node_uuid}")
-            for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "vols", "*", "*.pid"))
-        ] + [
-            (pidfile, self.specs.glusterfs, f"*replicate*.node-uuid={self.node_uuid}")
-            for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "shd", "*", "*.pid"))
-        ]
-        for pidfile, argv0, marker in candidates:
-            if pidfile in wanted_pidfiles:
-                continue
-            pid = read_pid(pidfile)
-            if pid_runs(pid, argv0) and marker in cmdline(pid):
-                log.info("stopping orphan process %d (%s)", pid, pidfile)
-                terminate(pid)
-                with contextlib.suppress(OSError):
-                    os.unlink(pidfile)
+        run_dir = glob.escape(self.specs.run_dir)
+        keep = frozenset(wanted_pidfiles)
+        self.services.stop_orphans(os.path.join(run_dir, "vols", "*", "*.pid"),
+                                   self.specs.glusterfsd,
+                                   f"*-posix.glusterd-uuid={self.node_uuid}", keep)
+        self.services.stop_orphans(os.path.join(run_dir, "shd", "*", "*.pid"),
+                                   self.specs.glusterfs,
+                                   f"*replicate*.node-uuid={self.node_uuid}", keep)
 
     def _release_stale_ports(self, wanted: dict[str, _Running]) -> None:
         keep = {item.brick.path for item in wanted.values() if item.kind == "brick"}
@@ -458,14 +406,15 @@ class Reconciler:
             name = self.specs.brick_service(vol.name, brick)
             states = self.services.status([name])
             pid = states[0].pid if states and states[0].running else None
-            if pid is None:  # not supervised (yet): trust the pidfile
-                candidate = read_pid(self.specs.brick_pidfile(vol.name, brick))
-                pid = candidate if pid_runs(candidate, self.specs.glusterfsd) else None
+            process = self.services.find(self.specs.brick_pidfile(vol.name, brick),
+                                         self.specs.glusterfsd)
+            if pid is None and process is not None:  # not supervised (yet): the pidfile's
+                pid = process.pid
             record = records.get(brick.path)
             port = None
             if pid is not None:  # the record may be gone with a lost lease: ask the process
-                port = record["port"] if record else running_brick_port(
-                    self.specs.brick_pidfile(vol.name, brick), self.specs.glusterfsd)
+                port = record["port"] if record else (
+                    brick_port_in(process.argv) if process is not None else None)
             result[brick.uuid] = {"port": port, "rdma_port": 0, "online": pid is not None,
                                   "pid": pid}
         return result
@@ -480,8 +429,8 @@ class Reconciler:
         states = self.services.status([self.specs.shd_service(vol.name)])
         pid = states[0].pid if states and states[0].running else None
         if pid is None:
-            candidate = read_pid(self.specs.shd_pidfile(vol.name))
-            pid = candidate if pid_runs(candidate, self.specs.glusterfs) else None
+            process = self.services.find(self.specs.shd_pidfile(vol.name), self.specs.glusterfs)
+            pid = process.pid if process is not None else None
         return [{"name": "Self-heal Daemon", "host_uuid": self.node_uuid,
                  "hostname": self.hostname, "port": None, "rdma_port": 0,
                  "online": pid is not None, "pid": pid}]

@@ -1,7 +1,9 @@
-"""Brick directories on this host: the checks glusterd makes before a path becomes a brick.
+"""A brick's directory on its own host: the checks glusterd makes before a path becomes a
+brick, its preparation at ``volume create`` (the ``brick.prepare`` step and its undo), and
+what glusterfsd needs of it at every start.
 
-These run on the host that owns the brick (handed there by the Executor), because only that
-host can see its filesystems.
+These run on the host that owns the brick (handed there by the Executor, or by its
+reconciler), because only that host can see its filesystems.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from gluster_mgmt.errors import OperationFailed
 VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
 GFID_XATTR = "trusted.gfid"
 _PROBE_XATTR = "trusted.glusterfs.test"
+#: glusterd creates a brick's .glusterfs directory readable by root only (drw-------).
+GLUSTERFS_DIR_MODE = 0o600
+
+
+class BrickDirError(OperationFailed):
+    """A brick directory cannot be served (missing, or marked for another volume)."""
 
 
 def _has_xattr(path: str, name: str) -> bool:
@@ -54,8 +62,12 @@ def check_brick(hostname: str, path: str, force: bool) -> None:
             "if you want to override this behavior.")
     parent = existing if existing != path else os.path.dirname(path)
     if os.stat(parent).st_dev == os.stat("/").st_dev:
-        raise OperationFailed(
-            f"The brick {brick} is being created in the root partition. It is recommended that "
+        raise OperationFailed(root_partition_refusal(brick))
+
+
+def root_partition_refusal(brick: str) -> str:
+    """glusterd's refusal (without force) of a brick ``HOST:PATH`` on the root filesystem."""
+    return (f"The brick {brick} is being created in the root partition. It is recommended that "
             "you don't use the system's root partition for storage backend. Or use 'force' at "
             "the end of the command if you want to override this behavior.")
 
@@ -124,3 +136,36 @@ def unprepare_local_bricks(node_uuid: str, args: dict, result: dict | None) -> N
     for brick in args["bricks"]:
         if brick["host_uuid"] == node_uuid:
             unprepare_brick(brick["path"], args["volume_id"], created=False)
+
+
+def make_servable(path: str, volume_uuid: str) -> None:
+    """Make ``path`` servable by glusterfsd for volume ``volume_uuid`` before each start: its
+    ``.glusterfs`` directory and the ``trusted.glusterfs.volume-id`` xattr (16 raw uuid bytes).
+
+    The directory itself must exist: a missing brick directory usually means its filesystem
+    is not mounted, and serving the empty mount point would write into the wrong filesystem.
+    """
+    if not os.path.isdir(path):
+        raise BrickDirError(f"brick directory {path} does not exist (is its filesystem "
+                            "mounted?)", errno.ENOENT)
+    wanted = uuid_module.UUID(volume_uuid).bytes
+    try:
+        current = os.getxattr(path, VOLUME_ID_XATTR)
+    except OSError as exc:
+        if exc.errno not in (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA)):
+            raise BrickDirError(f"cannot read {VOLUME_ID_XATTR} of {path}: {exc.strerror}",
+                                exc.errno or errno.EIO) from exc
+        current = None
+    if current is None:
+        try:
+            os.setxattr(path, VOLUME_ID_XATTR, wanted)
+        except OSError as exc:
+            raise BrickDirError(f"cannot set {VOLUME_ID_XATTR} on {path}: {exc.strerror}",
+                                exc.errno or errno.EIO) from exc
+    elif current != wanted:
+        raise BrickDirError(f"{path} belongs to another volume ({VOLUME_ID_XATTR} differs)",
+                            errno.EEXIST)
+    gdir = os.path.join(path, ".glusterfs")
+    if not os.path.isdir(gdir):
+        os.mkdir(gdir, GLUSTERFS_DIR_MODE)
+        os.chmod(gdir, GLUSTERFS_DIR_MODE)  # mkdir's mode is filtered by the umask

@@ -12,7 +12,7 @@ brick for rebalance) runs glusterd 10.3's rebalance command line
 The process moves the files of this node's bricks where the layout wants them, answers
 progress queries on SOCK (mgmt_rpc.defrag_client), reports its final counters with HANDSHAKE
 EVENT_NOTIFY (daemon.mgmt_backend) and exits. Progress goes to the store as this node's
-migration record (cluster.migration), which `status` reads.
+migration record (cluster.migration_progress), which `status` reads.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from gluster_mgmt.cluster.migration import (
+from gluster_mgmt.cluster.migration_progress import (
     MigrationRecords,
     Progress,
     migrating_hosts,
@@ -35,9 +35,20 @@ from gluster_mgmt.cluster.migration import (
 from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.mgmt_rpc import defrag_client
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragCommand
-from gluster_mgmt.model import FIX_LAYOUT, REMOVE_BRICK, MigrationStatus, Task, Volume, VolumeStatus
-from gluster_mgmt.services import ServiceManager, ServiceSpec, short_hash
-from gluster_mgmt.services.supervisor import cmdline, pid_runs, read_pid, terminate
+from gluster_mgmt.model import (
+    FIX_LAYOUT,
+    REMOVE_BRICK,
+    MigrationStatus,
+    Task,
+    Volume,
+    VolumeStatus,
+)
+from gluster_mgmt.services import (
+    ServiceManager,
+    ServiceSpec,
+    short_hash,
+    volfile_server_port_args,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +160,7 @@ class MigrationRunner:
         run = self._runs.get(volume.name)
         spec = self.specs.spec(volume.name, self.node_uuid, self.server, defrag_command(task),
                                task.commit_hash)
-        pid = read_pid(spec.pidfile)
-        if pid_runs(pid, spec.argv[0]):
+        if self.services.find(spec.pidfile, spec.argv[0]) is not None:
             if run is None:  # a daemon restart: adopt the process still migrating
                 self._runs[volume.name] = run = _Run(volume.name, task.id, spec,
                                                      _size(spec.logfile))
@@ -210,7 +220,7 @@ class MigrationRunner:
         run = self._runs.pop(volume, None)
         if run is None:
             return
-        if pid_runs(read_pid(run.spec.pidfile), run.spec.argv[0]):
+        if self.services.find(run.spec.pidfile, run.spec.argv[0]) is not None:
             with contextlib.suppress(GlusterMgmtError):
                 defrag_client.defrag_command(self.specs.socket(volume, self.node_uuid), volume,
                                              DefragCommand.STOP, timeout=POLL_INTERVAL)
@@ -219,18 +229,10 @@ class MigrationRunner:
 
     def _sweep_orphans(self, keep: set[str]) -> None:
         """Rebalance processes of this node nothing wants (left by an earlier daemon)."""
-        marker = f"*dht.node-uuid={self.node_uuid}"
-        for pidfile in glob.glob(os.path.join(glob.escape(self.specs.run_dir), "rebalance", "*",
-                                              "*.pid")):
-            volume = os.path.basename(os.path.dirname(pidfile))
-            if volume in keep:
-                continue
-            pid = read_pid(pidfile)
-            if pid_runs(pid, self.specs.glusterfs) and marker in cmdline(pid):
-                log.info("stopping orphan rebalance process %d (%s)", pid, pidfile)
-                terminate(pid)
-                with contextlib.suppress(OSError):
-                    os.unlink(pidfile)
+        run_dir = glob.escape(self.specs.run_dir)
+        kept = frozenset(self.specs.pidfile(volume, self.node_uuid) for volume in keep)
+        self.services.stop_orphans(os.path.join(run_dir, "rebalance", "*", "*.pid"),
+                                   self.specs.glusterfs, f"*dht.node-uuid={self.node_uuid}", kept)
 
 
 @attrs.frozen
@@ -241,7 +243,6 @@ class RebalanceSpecs:
     log_dir: str
     mgmt_port: int
     glusterfs: str
-    default_mgmt_port: int = 24007
 
     @staticmethod
     def service(volume: str) -> str:
@@ -260,9 +261,7 @@ class RebalanceSpecs:
              command: int = DefragCommand.START_FORCE, commit_hash: int = 0) -> ServiceSpec:
         """The process of volume ``name`` on node ``node_uuid``, fetching from ``server``;
         ``command`` is the dht rebalance-cmd (see :func:`defrag_command`)."""
-        port = [] if self.mgmt_port == self.default_mgmt_port else [
-            "--volfile-server-port", str(self.mgmt_port)]
-        argv = [self.glusterfs, "-s", server, *port, "--volfile-id", f"rebalance/{name}"]
+        argv = [self.glusterfs, "-s", server, *volfile_server_port_args(self.mgmt_port), "--volfile-id", f"rebalance/{name}"]
         for option in ("*dht.use-readdirp=no", "*dht.lookup-unhashed=yes",
                        "*dht.assert-no-child-down=yes", "*dht.readdir-optimize=on"):
             argv += ["--xlator-option", option]

@@ -1,0 +1,64 @@
+"""glusterd's fixed facts and naming rules, in one place both sides share.
+
+The thin CLI (which must start in milliseconds and imports nothing heavy) and the model
+(which enforces the rules whoever calls it) both read them here, so the CLI never accepts a
+name the daemon refuses or words a refusal differently. Standard library only.
+"""
+
+from __future__ import annotations
+
+#: The Gluster mgmt RPC port stock bricks and clients talk to (glusterd's 24007).
+MGMT_PORT = 24007
+
+VOLUME_NAME_MAX = 256  # glusterd: GD_VOLUME_NAME_MAX = NAME_MAX + 1, in bytes (strlen)
+RESERVED_VOLUME_NAMES = frozenset({
+    "volume", "type", "help", "subvolumes", "option", "end-volume", "all",
+    "volume_not_in_ring", "description", "force", "snap-max-hard-limit",
+    "snap-max-soft-limit", "auto-delete", "activate-on-create",
+})
+_VOLUME_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def volume_name_problem(name: str) -> tuple[bool, str | None]:
+    """(valid, message) by the gluster CLI's rules for a volume's name; an invalid name with
+    no message is one the CLI answers with its usage text."""
+    if not name or name.startswith("-"):
+        return False, None
+    if name in RESERVED_VOLUME_NAMES:
+        return False, f'"{name}" cannot be the name of a volume.'
+    if "/" in name:
+        return False, None
+    if len(name.encode()) > VOLUME_NAME_MAX:
+        return False, f"Volume name exceeds {VOLUME_NAME_MAX} characters."
+    for char in name:
+        if char not in _VOLUME_NAME_CHARS:
+            # glusterd's text, its missing space included, so scripts matching it keep working
+            return False, (f'Volume name should not contain "{char}" character.\n'
+                           "Volume names can onlycontain alphanumeric, '-' and '_' characters.")
+    return True, None
+
+
+def is_power_of_two(count: int) -> bool:
+    return count > 0 and count & (count - 1) == 0
+
+
+def optimal_redundancy(disperse_count: int) -> int | None:
+    """The redundancy the gluster CLI proposes for ``disperse_count`` bricks when none is
+    given: the largest that leaves a power of 2 of data bricks; None when there is none
+    (the CLI then asks before using 1)."""
+    data = disperse_count - 1
+    candidate = data // 2
+    while candidate > 0 and not is_power_of_two(data):
+        candidate -= 1
+        data -= 1
+    return disperse_count - data if candidate else None
+
+
+def transaction_in_progress(volume: str) -> str:
+    """glusterd's refusal while another operation holds the volume's lock."""
+    return (f"Another transaction is in progress for {volume}. Please try again after some "
+            "time.")
+
+
+def volume_exists(volume: str) -> str:
+    return f"Volume {volume} already exists"
