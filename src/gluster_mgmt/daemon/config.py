@@ -6,6 +6,7 @@ import argparse
 import configparser
 import os
 import socket
+from typing import Any
 
 import attrs
 
@@ -18,26 +19,41 @@ DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
 DEFAULT_API_PORT = 24012
 
 
+def _setting(default: object, help: str, secret: bool = False) -> Any:
+    """A setting with the text ``gluster-mgmtd --help`` shows for it."""
+    return attrs.field(default=default, repr=not secret, metadata={"help": help})
+
+
 @attrs.frozen
 class DaemonConfig:
-    state_dir: str = DEFAULT_STATE_DIR
-    #: None: keep the store recorded at join time, else the embedded store in state_dir.
-    store_url: str | None = None
-    address: str = "0.0.0.0"
-    #: The name peers and bricks know this node by (default: address, else the hostname).
-    hostname: str = ""
-    api_port: int = DEFAULT_API_PORT
-    mgmt_port: int = MGMT_PORT
-    socket: str = DEFAULT_SOCKET
-    lease_ttl: float = 10.0
-    #: Where brick pidfiles/sockets and brick logs go (glusterd's places by default).
-    run_dir: str = "/var/run/gluster"
-    log_dir: str = "/var/log/glusterfs"
-    #: ServiceManager plugin (stevedore namespace gluster_mgmt.service_managers).
-    service_manager: str = "process"
-    #: When set, an unjoined daemon accepts only probes carrying this token.
-    join_token: str | None = attrs.field(default=None, repr=False)
-    log_level: str = "INFO"
+    """Every setting of the daemon; each is also ``--name-with-dashes`` on the command line,
+    ``name`` in the config file's ``[mgmtd]`` section and ``GLUSTER_MGMT_NAME`` in the
+    environment."""
+
+    state_dir: str = _setting(DEFAULT_STATE_DIR, "where the node keeps its UUID, its cluster "
+                              "membership (0600) and, by default, the embedded store")
+    store_url: str | None = _setting(
+        None, "configuration store of a new cluster: etcd://, consul://, zookeeper:// or "
+        "local:// (default: the embedded store in --state-dir); a node that joined a cluster "
+        "keeps that cluster's store")
+    address: str = _setting("0.0.0.0", "address the mgmt RPC and the REST API listen on")
+    hostname: str = _setting("", "the name peers and bricks know this node by (default: "
+                             "--address unless it is a wildcard, else the host name)")
+    api_port: int = _setting(DEFAULT_API_PORT, "TCP port of the REST API peers use")
+    mgmt_port: int = _setting(MGMT_PORT, "Gluster mgmt RPC port bricks and clients use "
+                              "(glusterd's 24007)")
+    socket: str = _setting(DEFAULT_SOCKET, "unix socket of the REST API the CLI uses (0600)")
+    lease_ttl: float = _setting(10.0, "seconds the store keeps this node alive without hearing "
+                                "from it (its alive key, port records and transaction claims)")
+    run_dir: str = _setting("/var/run/gluster", "brick and daemon pidfiles and sockets "
+                            "(glusterd's place)")
+    log_dir: str = _setting("/var/log/glusterfs", "brick, self-heal and rebalance logs "
+                            "(glusterd's place)")
+    service_manager: str = _setting("process", "ServiceManager plugin that runs the processes "
+                                    "(stevedore namespace gluster_mgmt.service_managers)")
+    join_token: str | None = _setting(None, "when set, an unjoined node accepts only probes "
+                                      "carrying this token", secret=True)
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)")
 
     @property
     def advertised_hostname(self) -> str:
@@ -52,22 +68,26 @@ class DaemonConfig:
         return embedded_store_url(self.state_dir)
 
 
-_ENV = {
-    "state_dir": "GLUSTER_MGMT_STATE_DIR", "store_url": "GLUSTER_MGMT_STORE_URL",
-    "address": "GLUSTER_MGMT_ADDRESS", "hostname": "GLUSTER_MGMT_HOSTNAME",
-    "api_port": "GLUSTER_MGMT_API_PORT", "mgmt_port": "GLUSTER_MGMT_MGMT_PORT",
-    "socket": "GLUSTER_MGMT_SOCKET", "lease_ttl": "GLUSTER_MGMT_LEASE_TTL",
-    "join_token": "GLUSTER_MGMT_JOIN_TOKEN", "log_level": "GLUSTER_MGMT_LOG_LEVEL",
-    "run_dir": "GLUSTER_MGMT_RUN_DIR", "log_dir": "GLUSTER_MGMT_LOG_DIR",
-    "service_manager": "GLUSTER_MGMT_SERVICE_MANAGER",
-}
+def environment_variable(setting: str) -> str:
+    return f"GLUSTER_MGMT_{setting.upper()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gluster-mgmtd", description="gluster_mgmt daemon")
-    parser.add_argument("--config", default=None, help=f"INI file (default {DEFAULT_CONFIG})")
+    parser = argparse.ArgumentParser(
+        prog="gluster-mgmtd",
+        description="The GlusterFS management daemon of gluster_mgmt: peer membership, volume "
+                    "operations and the Gluster mgmt protocol on a consistent store.",
+        epilog="Settings come from (later wins): defaults, the config file's [mgmtd] section, "
+               "GLUSTER_MGMT_<SETTING> environment variables, then these flags.")
+    parser.add_argument("--config", default=None,
+                        help=f"INI file (default {DEFAULT_CONFIG}, or $GLUSTER_MGMT_CONFIG)")
     for field in attrs.fields(DaemonConfig):
-        parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None)
+        default = "" if field.default in (None, "") or not field.repr else \
+            f" (default: {field.default})"
+        parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None,
+                            metavar=field.name.upper(),
+                            help=f"{field.metadata['help']}{default}; "
+                                 f"${environment_variable(field.name)}")
     return parser
 
 
@@ -80,9 +100,10 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
         ini.read(path)
         if ini.has_section("mgmtd"):
             values.update({k.replace("-", "_"): v for k, v in ini.items("mgmtd")})
-    for name, env in _ENV.items():
+    for field in attrs.fields(DaemonConfig):
+        env = environment_variable(field.name)
         if os.environ.get(env):
-            values[name] = os.environ[env]
+            values[field.name] = os.environ[env]
     for field in attrs.fields(DaemonConfig):
         if getattr(args, field.name) is not None:
             values[field.name] = getattr(args, field.name)
