@@ -11,6 +11,9 @@ How glusterd lays a graph out, which this module reproduces:
 * an xlator's options are printed newest first (glusterd's dict prepends), and setting an
   option again keeps its place;
 * options of the option table are applied in table order, after the graph is built.
+
+One module (~600 lines) on purpose: every graph kind shares the builder and the layout rules
+above, and byte-identity depends on them being applied the same way everywhere.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ daemon's business, as it is glusterd's.
 
 A parse either returns a :class:`Request` or raises :class:`CliExit` carrying what to print
 and the exit code (1, like the gluster CLI, for a usage error).
+
+One module (~900 lines) on purpose: it is gluster's command grammar, a table of commands with
+their usage texts and parsers that share the word matching, the count rules and the questions;
+it must also load fast at every CLI start (the naming rules come from ``gluster_mgmt.rules``).
 """
 
 from __future__ import annotations
