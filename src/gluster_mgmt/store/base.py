@@ -17,27 +17,11 @@ from typing import ClassVar
 
 import attrs
 
-from gluster_mgmt.errors import (
-    LeaseExpiredError,
-    StoreError,
-    UnavailableError,
-    ValueTooLargeError,
-)
+from gluster_mgmt.errors import LeaseExpiredError, StoreError, UnavailableError, ValueTooLargeError
 from gluster_mgmt.store.keys import check_key, check_prefix
 from gluster_mgmt.store.lock import LeaseLock, Lock
-from gluster_mgmt.store.types import (
-    ANY,
-    Capabilities,
-    Check,
-    Delete,
-    Entry,
-    Expect,
-    Expectation,
-    Listing,
-    Op,
-    Put,
-    WatchEvent,
-)
+from gluster_mgmt.store.types import ANY, Capabilities, Check, Delete, Entry, Expect, Expectation, Listing, Op
+from gluster_mgmt.store.types import Put, WatchEvent
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
+import attrs
 import grpc
 from etcd3 import etcdrpc
 
@@ -133,27 +134,41 @@ class Connection:
         self.channel.close()
 
 
-class EtcdClient:
-    """The endpoints of one store URL; thread-safe. ``where`` names the store in messages
-    (the redacted URL: never the password or token)."""
+@attrs.frozen
+class Endpoints:
+    """What an EtcdClient connects to, and as whom."""
 
-    def __init__(self, targets: list[str], credentials: grpc.ChannelCredentials | None,
-                 user: str | None, password: str | None, timeout: float, where: str) -> None:
-        if (user is None) != (password is None):
-            raise AuthError(f"{where} needs both a user and a password")
-        self.where = where
-        self.timeout = timeout
-        self.user = user
-        self._password = password
-        self._targets = targets
-        self._credentials = credentials
-        self._connections: list[Connection | None] = [None] * len(targets)
+    #: ``host:port`` of each endpoint, tried in turn.
+    targets: tuple[str, ...]
+    credentials: grpc.ChannelCredentials | None
+    user: str | None
+    password: str | None = attrs.field(repr=False)
+    #: Of every unary request, seconds.
+    timeout: float
+    #: The store in messages: its redacted URL, never the password or token.
+    where: str
+
+    def __attrs_post_init__(self) -> None:
+        if (self.user is None) != (self.password is None):
+            raise AuthError(f"{self.where} needs both a user and a password")
+
+
+class EtcdClient:
+    """The endpoints of one store URL; thread-safe."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.where = endpoints.where
+        self.timeout = endpoints.timeout
+        self.user = endpoints.user
+        self._endpoints = endpoints
+        self._targets = endpoints.targets
+        self._connections: list[Connection | None] = [None] * len(self._targets)
         self._current = 0
         self._guard = threading.Lock()
         self.closed = False
         #: gRPC metadata carrying the auth token (None without auth).
         self.metadata: tuple[tuple[str, str], ...] | None = None
-        self.authenticated = user is None
+        self.authenticated = self.user is None
         #: The endpoint requests go to now.
         self.conn = self._connection(0)
 
@@ -163,7 +178,8 @@ class EtcdClient:
             if conn is None:
                 if self.closed:
                     raise StoreError(f"{self.where} is closed")
-                conn = self._connections[index] = Connection(self._targets[index], self._credentials)
+                conn = Connection(self._targets[index], self._endpoints.credentials)
+                self._connections[index] = conn
             return conn
 
     def failed_over(self, conn: Connection) -> None:
@@ -191,7 +207,7 @@ class EtcdClient:
             if self.authenticated and self.metadata is not stale:
                 return  # another thread did it
         conn = self.conn
-        request = etcdrpc.AuthenticateRequest(name=self.user, password=self._password)
+        request = etcdrpc.AuthenticateRequest(name=self.user, password=self._endpoints.password)
         try:
             token = conn.Authenticate(request, timeout=self.timeout).token
         except RPC_ERRORS as exc:

@@ -19,7 +19,7 @@ from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
 from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
 from gluster_mgmt.store.types import Capabilities, Delete, Entry, EventKind, Expect, Expectation, Listing, Op, Put
 from gluster_mgmt.store.types import WatchEvent
-from gluster_mgmt_etcd.client import RPC_ERRORS, Connection, EtcdClient, bad_token, tls_credentials
+from gluster_mgmt_etcd.client import RPC_ERRORS, Connection, EtcdClient, Endpoints, bad_token, tls_credentials
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ class EtcdStore(Store):
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         super().__init__(url, timeout)
         self._prefix = self.root.encode()
-        targets = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts]
-        self._client = EtcdClient(targets, tls_credentials(url.params), url.username, url.secret,
-                                  self.timeout, self._where())
+        targets = tuple(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts)
+        self._client = EtcdClient(Endpoints(targets, tls_credentials(url.params), url.username, url.secret,
+                                            self.timeout, self._where()))
         self._unary = self._client.unary
         self._watches: weakref.WeakSet[_EtcdWatch] = weakref.WeakSet()
 
