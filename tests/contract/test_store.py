@@ -19,6 +19,7 @@ from gluster_mgmt.errors import (
     LeaseExpiredError,
     LockTimeoutError,
     PluginError,
+    RevisionCompactedError,
     StoreError,
     StoreTimeoutError,
     UnavailableError,
@@ -33,6 +34,7 @@ from gluster_mgmt.store import (
     EventKind,
     Put,
 )
+from gluster_mgmt.store.follow import Follow
 from tests.helpers import spawn, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -308,6 +310,44 @@ def test_many_changes_reach_the_final_state(store):
     assert final_state(events) == {"m/0": None, **{f"m/{k}": str(45 + k).encode() for k in range(1, 5)}}
     if store.capabilities.watch_every_revision:
         assert len([e for e in events if e.kind is EventKind.PUT]) == 50
+
+
+def read_until_failure(watch, timeout: float = 20.0) -> list:
+    """Read ``watch`` until ``get`` raises or ``timeout`` passes (the events read)."""
+    return collect_until(watch, lambda events: False, timeout)
+
+
+def test_watch_from_a_compacted_revision_raises(store):
+    start = store.put("c/a", b"1")
+    store.put("c/b", b"2")
+    store.delete("c/a")
+    store.compact(store.put("c/b", b"3"))
+    with pytest.raises(RevisionCompactedError):
+        with store.watch("c/", start_revision=start) as watch:  # raises here, or from get()
+            read_until_failure(watch)
+    # From the compaction's own revision on, history is whole again.
+    with store.watch("c/", start_revision=store.list("c/").revision) as watch:
+        store.put("c/c", b"4")
+        assert final_state(collect(watch, 1)) == {"c/c": b"4"}
+
+
+def test_follow_lists_again_when_its_revision_was_compacted(store):
+    store.put("f/a", b"1")
+    store.put("f/gone", b"x")
+    updates = []
+    with Follow(store, "f/", on_change=updates.append) as follow:
+        follow.poll(0)  # the first listing; the watch from its revision opens on the next poll
+        listed = follow.revision
+        store.put("f/a", b"2")
+        store.put("f/b", b"3")
+        store.delete("f/gone")
+        store.compact(store.put("f/c", b"4"))
+        assert follow.wait_for(lambda entries: {k: e.value for k, e in entries.items()}
+                               == {"f/a": b"2", "f/b": b"3", "f/c": b"4"}, timeout=30)
+    assert updates[0].relisted and updates[0].revision == listed
+    relisted = [u for u in updates[1:] if u.relisted]
+    assert relisted, "the follow did not list again after its revision was compacted"
+    assert relisted[0].revision > listed and "f/gone" in relisted[0].removed
 
 
 # ----------------------------------------------------------------------------- leases

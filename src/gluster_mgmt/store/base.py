@@ -6,6 +6,7 @@ keep-alive, watch queues, locks); backends only map primitives onto their server
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import queue
 import threading
@@ -16,27 +17,11 @@ from typing import ClassVar
 
 import attrs
 
-from gluster_mgmt.errors import (
-    LeaseExpiredError,
-    StoreError,
-    UnavailableError,
-    ValueTooLargeError,
-)
+from gluster_mgmt.errors import LeaseExpiredError, StoreError, UnavailableError, ValueTooLargeError
 from gluster_mgmt.store.keys import check_key, check_prefix
 from gluster_mgmt.store.lock import LeaseLock, Lock
-from gluster_mgmt.store.types import (
-    ANY,
-    Capabilities,
-    Check,
-    Delete,
-    Entry,
-    Expect,
-    Expectation,
-    Listing,
-    Op,
-    Put,
-    WatchEvent,
-)
+from gluster_mgmt.store.types import ANY, Capabilities, Check, Delete, Entry, Expect, Expectation, Listing, Op
+from gluster_mgmt.store.types import Put, WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +132,26 @@ def redact_url(url: str) -> str:
          for k, v in urllib.parse.parse_qsl(parts.query)]
     )
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+#: A backend's map from its client library's exceptions to ours (None: not the client's).
+Translator = Callable[[BaseException], "StoreError | None"]
+
+
+@contextlib.contextmanager
+def translating(translate: Translator) -> Iterator[None]:
+    """The shared half of every backend's ``translate_errors()`` edge: raise what
+    ``translate`` makes of a client exception, the original chained as ``__cause__``; our
+    own errors, and exceptions ``translate`` does not know, pass unchanged."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 class Watch(abc.ABC):
@@ -401,6 +406,14 @@ class Store(abc.ABC):
             raise StoreError(f"lease TTL must be positive, not {ttl!r}")
         return self._grant_lease(max(float(ttl), self.capabilities.min_lease_ttl))
 
+    def compact(self, revision: int) -> None:
+        """Forget history up to ``revision``: a watch resuming from a revision below it raises
+        RevisionCompactedError. For operators and tests (etcd's own compaction; the emulated
+        and embedded stores raise their horizon)."""
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+            raise StoreError(f"compaction needs a revision (int >= 1), not {revision!r}")
+        self._compact(revision)
+
     def lock(self, name: str, ttl: float | None = None, holder: str = "") -> Lock:
         """A lease-bound mutex named ``name`` (see gluster_mgmt.store.lock)."""
         return LeaseLock(self, name, ttl=ttl, holder=holder)
@@ -446,3 +459,6 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _close(self) -> None: ...
+
+    def _compact(self, revision: int) -> None:
+        raise StoreError(f"{self.name} store cannot compact its history")

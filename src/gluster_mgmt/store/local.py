@@ -15,27 +15,13 @@ import threading
 import time
 import urllib.parse
 
-from gluster_mgmt.errors import (
-    ConflictError,
-    LeaseExpiredError,
-    RevisionCompactedError,
-    StoreError,
-    StoreTimeoutError,
-    UnavailableError,
-)
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
-from gluster_mgmt.store.types import (
-    Capabilities,
-    Delete,
-    Entry,
-    EventKind,
-    Expect,
-    Expectation,
-    Listing,
-    Op,
-    Put,
-    WatchEvent,
-)
+from contextlib import AbstractContextManager
+
+from gluster_mgmt.errors import ConflictError, LeaseExpiredError, RevisionCompactedError, StoreError
+from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
+from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message, translating
+from gluster_mgmt.store.types import Capabilities, Delete, Entry, EventKind, Expect, Expectation, Listing, Op, Put
+from gluster_mgmt.store.types import WatchEvent
 
 #: Revisions of history kept for watches to resume from.
 HISTORY_KEPT = 20_000
@@ -71,6 +57,20 @@ def _boot_id() -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+def translate_exception(exc: BaseException, where: str, what: str) -> StoreError | None:
+    """The gluster_mgmt error for an SQLite failure (None if it is not one)."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return StoreTimeoutError(f"{where} busy ({what}): {exc}")
+    return UnavailableError(f"{where} ({what}): {exc}")
+
+
+def translate_errors(where: str, what: str) -> AbstractContextManager[None]:
+    """The SQLite edge (the hot paths call ``translate_exception`` themselves)."""
+    return translating(lambda exc: translate_exception(exc, where, what))
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:
@@ -150,10 +150,8 @@ class LocalStore(Store):
             self._local.db = db
         return db
 
-    def _translated(self, exc: sqlite3.Error) -> StoreError:
-        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-            return StoreTimeoutError(f"local store {self.path} busy: {exc}")
-        return UnavailableError(f"local store {self.path}: {exc}")
+    def _translated(self, exc: sqlite3.Error, what: str = "a transaction") -> StoreError:
+        return translate_exception(exc, f"local store {self.path}", what)
 
     def _read(self) -> "_Transaction":
         """A read transaction: every SELECT inside sees one snapshot."""
@@ -232,7 +230,7 @@ class LocalStore(Store):
                 (key, _clock()),
             ).fetchone()
         except sqlite3.Error as exc:
-            raise self._translated(exc) from exc
+            raise self._translated(exc, "a read") from exc
         return None if row is None else Entry(key, row[0], row[1], row[2], row[3])
 
     def _list(self, prefix: str) -> Listing:
@@ -296,6 +294,13 @@ class LocalStore(Store):
                 f"revision {start_revision} is compacted (history kept from {compacted + 1})"
             )
         return _LocalWatch(self, prefix, start_revision)
+
+    def _compact(self, revision: int) -> None:
+        with self._write() as db:
+            if revision > self._revision(db):
+                raise StoreError(f"cannot compact local store {self.path} past its revision")
+            db.execute("DELETE FROM history WHERE revision <= ?", (revision,))
+            db.execute("UPDATE meta SET value=max(value, ?) WHERE name='compacted'", (revision,))
 
     def _grant_lease(self, ttl: float) -> Lease:
         with self._write() as db:
@@ -412,11 +417,9 @@ class _LocalWatch(Watch):
                 self.store._committed.wait_after(commits_seen, POLL_INTERVAL)
 
     def _reap_expired(self, now: float) -> None:
-        try:
+        with translate_errors(f"local store {self.store.path}", "look for expired leases"):
             due = self.store._db().execute(
                 "SELECT 1 FROM leases WHERE expires < ? LIMIT 1", (now,)).fetchone()
-        except sqlite3.Error as exc:
-            raise self.store._translated(exc) from exc
         if due:
             with self.store._write() as db:
                 self.store._expire(db, now)

@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 import weakref
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -30,6 +31,7 @@ from gluster_mgmt.errors import (
     UnavailableError,
     ValueTooLargeError,
 )
+from gluster_mgmt.store.base import translating
 
 
 class Reply:
@@ -121,29 +123,24 @@ class ConsulHTTP(HTTPClient):
             url = base + quote(path, safe="/:")
             if params:
                 url += "?" + urlencode(params)
-            try:
-                r = self.session.request(method, url, data=data, timeout=timeout)
-            except requests.exceptions.ConnectionError as exc:
-                if attempt + 1 < attempts and _not_sent(exc):
-                    with self._guard:
-                        if self._bases[self._current] == base:
-                            self._current = (self._current + 1) % attempts
-                    continue
-                if isinstance(exc, requests.exceptions.ConnectTimeout):
-                    raise UnavailableError(
-                        f"Consul at {self.label} did not accept a connection within {timeout:g}s"
-                    ) from exc
-                raise UnavailableError(f"Consul at {self.label} is unreachable: {_reason(exc)}") from exc
-            except requests.exceptions.Timeout as exc:
-                raise StoreTimeoutError(
-                    f"Consul at {self.label} did not answer {method} {path} within {timeout:g}s"
-                ) from exc
-            except requests.exceptions.RequestException as exc:
-                raise UnavailableError(f"Consul request to {self.label} failed: {_reason(exc)}") from exc
+            with translate_errors(self.label, f"{method} {path} within {timeout:g}s"):
+                try:
+                    r = self.session.request(method, url, data=data, timeout=timeout)
+                except requests.exceptions.ConnectionError as exc:
+                    if attempt + 1 < attempts and _not_sent(exc):
+                        self._fail_over(base)
+                        continue
+                    raise
             if r.status_code in allow:
                 return Reply(r.status_code, r.headers, r.content)
             raise self.error(method, path, r.status_code, r.content)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fail_over(self, base: str) -> None:
+        """``base`` refused a connection: later requests go to the next agent."""
+        with self._guard:
+            if self._bases[self._current] == base:
+                self._current = (self._current + 1) % len(self._bases)
 
     def error(self, method: str, path: str, status: int, content: bytes) -> StoreError:
         """The gluster_mgmt error for an unexpected HTTP status (with py-consul's own
@@ -157,7 +154,7 @@ class ConsulHTTP(HTTPClient):
             cause = exc
         lowered = text.lower()
         if isinstance(cause, (ACLPermissionDenied, ACLDisabled)) or status in (401, 403) or "acl not found" in lowered:
-            err: StoreError = AuthError(f"Consul at {self.label} refused the ACL token for {method} {path}: {text}")
+            err: StoreError = _refused(self.label, f"{method} {path}", text)
         elif status == 413 or "too large" in lowered or "too many operations" in lowered:
             err = ValueTooLargeError(what)
         elif status == 429 or status >= 500:
@@ -198,6 +195,33 @@ class ConsulHTTP(HTTPClient):
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+def _refused(where: str, what: str, why: object) -> AuthError:
+    return AuthError(f"Consul at {where} refused the ACL token for {what}: {why}")
+
+
+def translate_exception(exc: BaseException, where: str, what: str) -> StoreError | None:
+    """The gluster_mgmt error for a requests or py-consul exception (None if neither's).
+    ``where``: the redacted store URL; ``what``: the request."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return UnavailableError(f"Consul at {where} did not accept a connection for {what}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return UnavailableError(f"Consul at {where} is unreachable: {_reason(exc)}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return StoreTimeoutError(f"Consul at {where} did not answer {what}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return UnavailableError(f"Consul request {what} to {where} failed: {_reason(exc)}")
+    if isinstance(exc, (ACLPermissionDenied, ACLDisabled)):
+        return _refused(where, what, exc)
+    if isinstance(exc, ConsulException):
+        return StoreError(f"Consul at {where}: {what} failed: {exc}")
+    return None
+
+
+def translate_errors(where: str, what: str) -> AbstractContextManager[None]:
+    """The Consul edge: requests' and py-consul's exceptions become gluster_mgmt errors."""
+    return translating(lambda exc: translate_exception(exc, where, what))
 
 
 def _tracking_pools(connections: weakref.WeakSet) -> dict[str, type]:

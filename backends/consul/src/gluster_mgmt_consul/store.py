@@ -7,11 +7,10 @@ Mapping (see docs/backends.md):
 * Every write goes through ``/v1/txn`` (its results carry the new ModifyIndex; plain KV PUT
   does not say): ABSENT = ``cas`` index 0 / ``check-not-exists``, a revision = ``cas`` /
   ``check-index``, a lease = the ``lock`` verb with the session.
-* A delete also writes a tombstone ``<root>.deleted/<key>`` in the same txn, so a watch
-  resumed from an old revision replays deletions; tombstones are swept beyond
-  ``tombstones_kept`` and the sweep's horizon is kept at ``<root>.compacted``.
+* History is emulated (gluster_mgmt.store.emulated): a delete also writes a tombstone
+  ``<root>.deleted/<key>`` in the same txn; the horizon is kept at ``<root>.compacted``.
 * Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
-* Watches are blocking queries on the prefix, successive snapshots diffed into events.
+* Watches are blocking queries on the prefix: each answer is a snapshot to diff.
 * Leases are sessions (TTL, behavior=delete, LockDelay=0, no node health checks).
 """
 
@@ -28,30 +27,12 @@ from typing import Any
 import attrs
 from consul.exceptions import ACLPermissionDenied
 
-from gluster_mgmt.errors import (
-    AuthError,
-    ConflictError,
-    LeaseExpiredError,
-    RevisionCompactedError,
-    StoreError,
-    StoreTimeoutError,
-    UnavailableError,
-)
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch
-from gluster_mgmt.store.types import (
-    Capabilities,
-    Check,
-    Delete,
-    Entry,
-    EventKind,
-    Expect,
-    Expectation,
-    Listing,
-    Op,
-    Put,
-    WatchEvent,
-)
-from gluster_mgmt_consul.http import ConsulHTTP, Reply
+from gluster_mgmt.errors import ConflictError, LeaseExpiredError, StoreError
+from gluster_mgmt.store.base import Lease, StoreURL
+from gluster_mgmt.store.emulated import EmulatedHistoryStore, EmulatedWatch, Horizon, Snapshot, Tombstone
+from gluster_mgmt.store.types import Capabilities, Check, Delete, Entry, EventKind, Expect, Expectation
+from gluster_mgmt.store.types import Listing, Op, Put, WatchEvent
+from gluster_mgmt_consul.http import ConsulHTTP, Reply, translate_exception
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +65,10 @@ def _flags() -> int:
     return _random_bits(63)
 
 
-def _lease_id(session: str | None) -> int | None:
-    return uuid.UUID(session).int if session else None
+def _entry(key: str, item: dict) -> Entry:
+    session = item.get("Session")
+    return Entry(key, _value(item), item["ModifyIndex"], item["CreateIndex"],
+                 uuid.UUID(session).int if session else None)
 
 
 def _reserved(rel: str) -> bool:
@@ -93,7 +76,7 @@ def _reserved(rel: str) -> bool:
     return rel.startswith(".") or "/." in rel
 
 
-class ConsulStore(Store):
+class ConsulStore(EmulatedHistoryStore):
     name = "consul"
     default_port = 8500
     capabilities = Capabilities(
@@ -104,10 +87,9 @@ class ConsulStore(Store):
         watch_every_revision=False,
     )
 
-    #: Tombstones kept for watch resumption (older ones are swept, raising the horizon).
-    tombstones_kept = 2000
-    #: Deletions (by this object) between two sweeps.
+    tombstones_max = tombstones_kept = 2000
     sweep_every = 200
+    sweep_chunk = CONSUL_TXN_OPS - 1  # and the horizon's cas
     #: Blocking-query wait of watches, seconds.
     watch_wait = 30.0
 
@@ -141,8 +123,6 @@ class ConsulStore(Store):
         self._txn_params = self._dc or None
         self._tomb_root = self.root + TOMBSTONES
         self._horizon_key = self.root + HORIZON
-        self._deletions = 0
-        self._sweep_guard = threading.Lock()
 
     def _client(self, pool_size: int = 32, interruptible: bool = False) -> ConsulHTTP:
         return ConsulHTTP(
@@ -174,8 +154,9 @@ class ConsulStore(Store):
             i = err.get("OpIndex", -1)
             what = err.get("What", "")
             if "Permission denied" in what or "ACL not found" in what:
-                auth = AuthError(f"Consul at {self._label} refused the ACL token: {what}")
-                auth.__cause__ = ACLPermissionDenied(what)
+                cause = ACLPermissionDenied(what)
+                auth = translate_exception(cause, self._label, "a transaction")
+                auth.__cause__ = cause
                 return auth
             key = keys[i] if 0 <= i < len(keys) else "?"
             if "invalid session" in what:
@@ -226,22 +207,15 @@ class ConsulStore(Store):
         r = self._http.call("GET", self._kv_path(self.root + key), self._read, allow=(200, 404))
         if r.status == 404:
             return None
-        item = r.json()[0]
-        return Entry(key, _value(item), item["ModifyIndex"], item["CreateIndex"],
-                     _lease_id(item.get("Session")))
+        return _entry(key, r.json()[0])
 
     def _list(self, prefix: str) -> Listing:
         r = self._http.call("GET", self._kv_path(self.root + prefix), [("recurse", ""), *self._read],
                             allow=(200, 404))
         n = len(self.root)
-        entries = []
-        if r.status == 200:
-            for item in r.json():
-                rel = item["Key"][n:]
-                if not _reserved(rel):
-                    entries.append(Entry(rel, _value(item), item["ModifyIndex"], item["CreateIndex"],
-                                         _lease_id(item.get("Session"))))
-        return Listing(tuple(entries), r.index)
+        items = r.json() if r.status == 200 else ()
+        entries = tuple(_entry(item["Key"][n:], item) for item in items if not _reserved(item["Key"][n:]))
+        return Listing(entries, r.index)
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         full = self.root + key
@@ -337,8 +311,8 @@ class ConsulStore(Store):
         if r.status == 409:
             raise self._conflict(r.json() or {}, [d.key for d in deletes])
 
-    def _watch(self, prefix: str, start_revision: int | None) -> Watch:
-        return ConsulWatch(self, prefix, start_revision)
+    def _watch(self, prefix: str, start_revision: int | None) -> "ConsulWatch":
+        return ConsulWatch(self, prefix, start_revision).start()
 
     def _grant_lease(self, ttl: float) -> Lease:
         body = {"Name": "gluster-mgmt", "TTL": f"{ttl:g}s", "Behavior": "delete", "LockDelay": "0s",
@@ -349,53 +323,31 @@ class ConsulStore(Store):
     def _close(self) -> None:
         self._http.close()
 
-    # ------------------------------------------------------------------ tombstones
-    def _deleted(self, count: int) -> None:
-        self._deletions += count
-        if self._deletions >= self.sweep_every and self._sweep_guard.acquire(blocking=False):
-            try:
-                self._deletions = 0
-                self.sweep()
-            except StoreError as exc:
-                log.warning("consul store %s: tombstone sweep failed: %s", self._label, exc)
-            finally:
-                self._sweep_guard.release()
-
-    def sweep(self, keep: int | None = None) -> int:
-        """Remove the oldest tombstones beyond ``keep``; returns the horizon (the highest
-        revision a watch can no longer resume from without RevisionCompactedError)."""
-        keep = self.tombstones_kept if keep is None else keep
-        r = self._http.call("GET", self._kv_path(self._tomb_root), [("recurse", ""), *self._read],
+    # ------------------------------------------------------------------ emulated history
+    def _tombstones(self, prefix: str) -> list[Tombstone]:
+        r = self._http.call("GET", self._kv_path(self._tomb_root + prefix), [("recurse", ""), *self._read],
                             allow=(200, 404))
-        tombs = sorted((item["ModifyIndex"], item["Key"]) for item in (r.json() or [])) if r.status == 200 else []
-        horizon, horizon_index = self._horizon()
-        excess = len(tombs) - keep
-        if excess <= 0:
-            return horizon
-        victims = tombs[:excess]
-        step = CONSUL_TXN_OPS - 1
-        for start in range(0, len(victims), step):
-            chunk = victims[start:start + step]
-            new_horizon = max(horizon, chunk[-1][0])
-            # The horizon moves first (same txn), and only forward (cas on its index).
-            ops = [{"KV": {"Verb": "cas", "Key": self._horizon_key, "Value": _b64(str(new_horizon).encode()),
-                           "Index": horizon_index}}]
-            ops += [{"KV": {"Verb": "delete-cas", "Key": k, "Index": mi}} for mi, k in chunk]
-            try:
-                results, _ = self._txn(ops, [HORIZON] + [k for _, k in chunk])
-            except ConflictError:
-                return self._horizon()[0]  # another sweeper (or a re-deletion) got there first
-            horizon = new_horizon
-            horizon_index = results[0]["KV"]["ModifyIndex"]
-        return horizon
+        cut = len(self._tomb_root)
+        items = (r.json() or []) if r.status == 200 else []
+        return [Tombstone(item["Key"][cut:], item["ModifyIndex"], item["ModifyIndex"]) for item in items]
 
-    def _horizon(self) -> tuple[int, int]:
-        """(horizon revision, ModifyIndex of its key) — (0, 0) when nothing was ever swept."""
+    def _horizon(self) -> Horizon:
+        """Kept at ``<root>.compacted``; its ModifyIndex is the cas token."""
         r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
         if r.status == 404:
-            return 0, 0
+            return Horizon(0, 0)
         item = r.json()[0]
-        return int(_value(item) or b"0"), item["ModifyIndex"]
+        return Horizon(int(_value(item) or b"0"), item["ModifyIndex"])
+
+    def _write_horizon(self, doomed: list[Tombstone], revision: int, expected: Horizon) -> Horizon | None:
+        ops = [{"KV": {"Verb": "cas", "Key": self._horizon_key, "Value": _b64(str(revision).encode()),
+                       "Index": expected.token}}]
+        ops += [{"KV": {"Verb": "delete-cas", "Key": self._tomb_root + t.key, "Index": t.version}} for t in doomed]
+        try:
+            results, _ = self._txn(ops, [HORIZON] + [t.key for t in doomed])
+        except ConflictError:
+            return None
+        return Horizon(revision, results[0]["KV"]["ModifyIndex"])
 
 
 class ConsulLease(Lease):
@@ -445,118 +397,48 @@ class ConsulLease(Lease):
         store._http.call("PUT", f"/v1/session/destroy/{self.session}", store._dc or None)
 
 
-class ConsulWatch(Watch):
-    """Blocking queries on the prefix; successive snapshots are diffed into events."""
+class ConsulWatch(EmulatedWatch):
+    """Blocking queries on the prefix, each answer a snapshot (see EmulatedWatch)."""
+
+    store: ConsulStore
 
     def __init__(self, store: ConsulStore, prefix: str, start_revision: int | None) -> None:
-        self.store = store
         self._http = store._client(pool_size=1, interruptible=True)
         self._path = store._kv_path(store.root + prefix)
         self._cut = len(store.root)
-        try:
-            r = self._http.call("GET", self._path, [("recurse", ""), *store._read], allow=(200, 404))
-            self._index = max(r.index, 1)
-            self._snapshot = self._parse(r)
-            catch_up: list[WatchEvent] = []
-            if start_revision is not None and start_revision < self._index:
-                catch_up = self._replay(prefix, start_revision)
-        except BaseException:
-            self._http.close()
-            raise
-        super().__init__(prefix, self._index if start_revision is None else start_revision)
-        if catch_up:
-            self._deliver(catch_up)
-        self._thread = threading.Thread(target=self._run, name=f"consul-watch-{prefix or '/'}", daemon=True)
-        self._thread.start()
+        super().__init__(store, prefix, start_revision)
 
-    def _parse(self, r: Reply) -> dict[str, dict]:
-        if r.status != 200:
-            return {}
+    def _parse(self, r: Reply) -> Snapshot:
         cut = self._cut
-        snapshot = {}
-        for item in r.json():
-            rel = item["Key"][cut:]
-            if not _reserved(rel):
-                snapshot[rel] = item
-        return snapshot
+        items = r.json() if r.status == 200 else ()
+        entries = {rel: _entry(rel, item) for item in items if not _reserved(rel := item["Key"][cut:])}
+        return Snapshot(entries, max(r.index, 1))
 
-    def _replay(self, prefix: str, start: int) -> list[WatchEvent]:
-        """Events after ``start`` up to the initial snapshot: entries written since, and the
-        tombstones of keys deleted since."""
+    def _first_snapshot(self) -> Snapshot:
+        return self._parse(self._http.call("GET", self._path, [("recurse", ""), *self.store._read],
+                                           allow=(200, 404)))
+
+    def _next_snapshot(self, failures: int) -> Snapshot | None:
         store = self.store
-        events = [WatchEvent(EventKind.PUT, key, _value(item), item["ModifyIndex"])
-                  for key, item in self._snapshot.items() if item["ModifyIndex"] > start]
-        r = self._http.call("GET", store._kv_path(store._tomb_root + prefix), [("recurse", ""), *store._read],
-                            allow=(200, 404))
-        cut = len(store._tomb_root)
-        for item in (r.json() or []) if r.status == 200 else []:
-            key, revision = item["Key"][cut:], item["ModifyIndex"]
-            if start < revision <= self._index:
-                current = self._snapshot.get(key)
-                if current is None or current["ModifyIndex"] > revision:
-                    events.append(WatchEvent(EventKind.DELETE, key, None, revision))
-        # Read after the tombstones: a sweep raises the horizon before removing any.
-        horizon = store._horizon()[0]
-        if start < horizon:
-            raise RevisionCompactedError(
-                f"revision {start} is compacted (deletions are kept from revision {horizon + 1}); "
-                "list the prefix again and watch from the listing's revision"
-            )
-        events.sort(key=lambda e: e.revision)
-        return events
+        index = self._snapshot.revision
+        wait = store.watch_wait
+        r = self._http.call("GET", self._path, [("recurse", ""), *store._dc, ("wait", f"{wait:g}s"), ("index", index)],
+                            timeout=store.timeout + wait * 1.1, allow=(200, 404))
+        if r.index == index or self.closed:
+            return None  # the wait ran out with no change
+        if r.index < index:
+            # Consul's index went backwards (e.g. a snapshot restore): start over from this
+            # snapshot; the diff still reports what changed.
+            log.info("consul watch %r: index went back from %d to %d", self.prefix, index, r.index)
+        return self._parse(r)
+
+    def _deletions(self, vanished: list[str], snapshot: Snapshot) -> list[WatchEvent]:
+        # A deletion's own index is not in the snapshot: the snapshot's index is at or after it.
+        revision = max(snapshot.revision, self.revision + 1)
+        return [WatchEvent(EventKind.DELETE, key, None, revision) for key in vanished]
 
     def _stop(self) -> None:
         self._http.interrupt()  # ends the blocking query now; the thread then sees ``closed``
 
-    def _run(self) -> None:
-        store = self.store
-        wait = store.watch_wait
-        params_base = [("recurse", ""), *store._dc, ("wait", f"{wait:g}s")]
-        timeout = store.timeout + wait * 1.1
-        backoff = 0.05
-        try:
-            while not self.closed:
-                try:
-                    r = self._http.call("GET", self._path, [*params_base, ("index", self._index)],
-                                        timeout=timeout, allow=(200, 404))
-                except (UnavailableError, StoreTimeoutError) as exc:
-                    log.debug("consul watch %r: %s; retrying", self.prefix, exc)
-                    if self._closed.wait(backoff):
-                        return
-                    backoff = min(backoff * 2, 2.0)
-                    continue
-                except AuthError as exc:
-                    self._fail(exc)
-                    return
-                except StoreError as exc:
-                    log.warning("consul watch %r: %s; retrying", self.prefix, exc)
-                    if self._closed.wait(1.0):
-                        return
-                    continue
-                backoff = 0.05
-                index = r.index
-                if index == self._index or self.closed:
-                    continue  # the wait ran out with no change
-                if index < self._index:
-                    # Consul's index went backwards (e.g. a snapshot restore): start over from
-                    # this snapshot; the diff below still reports what changed.
-                    log.info("consul watch %r: index went back from %d to %d", self.prefix, self._index, index)
-                self._index = max(index, 1)
-                snapshot = self._parse(r)
-                self._deliver(self._diff(snapshot, max(index, self.revision + 1)))
-                self._snapshot = snapshot
-        finally:
-            self._http.close()
-
-    def _diff(self, snapshot: dict[str, dict], index: int) -> list[WatchEvent]:
-        old = self._snapshot
-        events = []
-        for key, item in snapshot.items():
-            before = old.get(key)
-            if before is None or before["ModifyIndex"] != item["ModifyIndex"]:
-                events.append(WatchEvent(EventKind.PUT, key, _value(item), item["ModifyIndex"]))
-        # A deletion's own index is not in the snapshot: the snapshot's index is at or after it.
-        events += [WatchEvent(EventKind.DELETE, key, None, index) for key in old if key not in snapshot]
-        events.sort(key=lambda e: e.revision)
-        return events
-
+    def _finish(self) -> None:
+        self._http.close()

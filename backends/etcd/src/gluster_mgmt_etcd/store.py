@@ -1,8 +1,5 @@
-"""etcd v3 backend: every Store primitive is one etcd request over gRPC.
-
-The ``cslab-etcd3`` distribution provides the generated etcd v3 gRPC stubs (``etcd3.etcdrpc``);
-requests go straight to them, so the hot path (get, put, CAS, txn) costs what the raw client
-costs, and errors are translated here, at the edge, into ``gluster_mgmt.errors``.
+"""etcd v3 backend: every Store primitive is one etcd request over gRPC (client.py: the
+endpoints, auth, TLS and error translation).
 
 URL: ``etcd://[user:password@]host:port[,host:port...]/root[?timeout=S&cacert=F&cert=F&key=F]``.
 """
@@ -13,34 +10,16 @@ import logging
 import math
 import threading
 import weakref
-from typing import Any
 
 import grpc
 from etcd3 import etcdrpc
 
-from gluster_mgmt.errors import (
-    AuthError,
-    ConflictError,
-    LeaseExpiredError,
-    RevisionCompactedError,
-    StoreError,
-    StoreTimeoutError,
-    UnavailableError,
-    ValueTooLargeError,
-)
+from gluster_mgmt.errors import AuthError, ConflictError, LeaseExpiredError, RevisionCompactedError, StoreError
+from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
 from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message
-from gluster_mgmt.store.types import (
-    Capabilities,
-    Delete,
-    Entry,
-    EventKind,
-    Expect,
-    Expectation,
-    Listing,
-    Op,
-    Put,
-    WatchEvent,
-)
+from gluster_mgmt.store.types import Capabilities, Delete, Entry, EventKind, Expect, Expectation, Listing, Op, Put
+from gluster_mgmt.store.types import WatchEvent
+from gluster_mgmt_etcd.client import RPC_ERRORS, Connection, EtcdClient, Endpoints, bad_token, tls_credentials
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +30,6 @@ _CREATE = etcdrpc.Compare.CREATE
 _MOD = etcdrpc.Compare.MOD
 _PUT_EVENT = 0  # mvccpb.Event.PUT
 _RETRYABLE = (UnavailableError, StoreTimeoutError)
-#: Requests safe to send again to another endpoint after an UNAVAILABLE answer.
-_IDEMPOTENT = frozenset({"Range", "KeepAliveOnce", "LeaseRevoke"})
-
-#: Channel options: large listings must fit; a dead peer is noticed by HTTP/2 pings (etcd
-#: refuses pings more often than every 5 s); a restarted server is found again within ~1 s.
-GRPC_OPTIONS = (
-    ("grpc.max_receive_message_length", -1),
-    ("grpc.max_send_message_length", -1),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1_000),
-)
 #: Watch reconnection back-off (seconds).
 WATCH_BACKOFF_MIN = 0.05
 WATCH_BACKOFF_MAX = 2.0
@@ -82,39 +46,6 @@ def _range_end(key: bytes) -> bytes:
     return b"\0"  # every key
 
 
-class _Connection:
-    """One endpoint: its channel and the bound RPCs we use."""
-
-    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None) -> None:
-        self.target = target
-        if credentials is None:
-            self.channel = grpc.insecure_channel(target, options=GRPC_OPTIONS)
-        else:
-            self.channel = grpc.secure_channel(target, credentials, options=GRPC_OPTIONS)
-        kv = etcdrpc.KVStub(self.channel)
-        lease = etcdrpc.LeaseStub(self.channel)
-        self.Range = kv.Range
-        self.Put = kv.Put
-        self.DeleteRange = kv.DeleteRange
-        self.Txn = kv.Txn
-        self.LeaseGrant = lease.LeaseGrant
-        self.LeaseRevoke = lease.LeaseRevoke
-        self.LeaseKeepAlive = lease.LeaseKeepAlive
-        self.Watch = etcdrpc.WatchStub(self.channel).Watch
-        self.Authenticate = etcdrpc.AuthStub(self.channel).Authenticate
-
-    def KeepAliveOnce(self, request, timeout: float, metadata):
-        """One lease keep-alive: a LeaseKeepAlive stream of one request and one answer."""
-        responses = self.LeaseKeepAlive(iter((request,)), timeout=timeout, metadata=metadata)
-        try:
-            return next(responses, None)
-        finally:
-            responses.cancel()
-
-    def close(self) -> None:
-        self.channel.close()
-
-
 class EtcdStore(Store):
     """The configuration store on etcd v3 (3.4 and later)."""
 
@@ -128,154 +59,14 @@ class EtcdStore(Store):
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         super().__init__(url, timeout)
         self._prefix = self.root.encode()
-        self._credentials = self._tls_credentials(url.params)
-        self._targets = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts]
-        self._connections: list[_Connection | None] = [None] * len(self._targets)
-        self._current = 0
-        self._guard = threading.Lock()
-        self._closed = False
-        self._user = url.username
-        self._password = url.secret
-        if (self._user is None) != (self._password is None):
-            raise AuthError(f"etcd store URL {url.redacted()} needs both a user and a password")
-        self._metadata: tuple[tuple[str, str], ...] | None = None
-        self._authenticated = self._user is None
+        targets = tuple(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts)
+        self._client = EtcdClient(Endpoints(targets, tls_credentials(url.params), url.username, url.secret,
+                                            self.timeout, self._where()))
+        self._unary = self._client.unary
         self._watches: weakref.WeakSet[_EtcdWatch] = weakref.WeakSet()
-        self._conn = self._connection(0)
-
-    @staticmethod
-    def _tls_credentials(params: dict[str, str]) -> grpc.ChannelCredentials | None:
-        names = ("cacert", "cert", "key")
-        if not any(params.get(n) for n in names) and params.get("tls", "").lower() not in ("1", "true", "yes"):
-            return None
-        blobs: list[bytes | None] = []
-        for name in names:
-            path = params.get(name)
-            if not path:
-                blobs.append(None)
-                continue
-            try:
-                with open(path, "rb") as f:
-                    blobs.append(f.read())
-            except OSError as exc:
-                raise StoreError(f"cannot read the etcd TLS {name} file {path}: {exc.strerror}") from exc
-        if (blobs[1] is None) != (blobs[2] is None):
-            raise StoreError("etcd TLS needs both cert= and key= (or neither)")
-        return grpc.ssl_channel_credentials(*blobs)
-
-    # ------------------------------------------------------------------ connection handling
-    def _connection(self, index: int) -> _Connection:
-        with self._guard:
-            conn = self._connections[index]
-            if conn is None:
-                if self._closed:
-                    raise StoreError(f"{self!r} is closed")
-                conn = self._connections[index] = _Connection(self._targets[index], self._credentials)
-            return conn
-
-    def _failed_over(self, conn: _Connection) -> None:
-        """``conn`` is unreachable: later calls try the next endpoint (if there are several)."""
-        if len(self._targets) > 1 and self._conn is conn:
-            with self._guard:
-                if self._conn is not conn or self._closed:
-                    return
-                self._current = (self._current + 1) % len(self._targets)
-            self._conn = self._connection(self._current)
 
     def _where(self) -> str:
         return f"etcd {self.url.redacted()}"
-
-    def _translate(self, exc: BaseException, conn: _Connection | None = None) -> StoreError:
-        """The gluster_mgmt error for a gRPC failure (chain ``exc`` when raising it)."""
-        if isinstance(exc, ValueError) and self._closed:  # "Cannot invoke RPC on closed channel"
-            return StoreError(f"{self!r} is closed")
-        code = exc.code() if isinstance(exc, grpc.Call) else None
-        details = (exc.details() if isinstance(exc, grpc.Call) else str(exc)) or ""
-        where = self._where()
-        if code is grpc.StatusCode.UNAVAILABLE:
-            if conn is not None:
-                self._failed_over(conn)
-            return UnavailableError(f"{where} is unavailable: {details}")
-        if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-            return StoreTimeoutError(f"{where} did not answer within {self.timeout:g}s")
-        if code is grpc.StatusCode.RESOURCE_EXHAUSTED or "too large" in details or (
-            "too many operations" in details
-        ):
-            return ValueTooLargeError(f"{where} refused the request as too large: {details}")
-        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED) or (
-            "authentication failed" in details or "user name is empty" in details
-        ):
-            return AuthError(f"{where} refused our credentials: {details}")
-        if "lease not found" in details:
-            return LeaseExpiredError(f"{where}: lease has expired or was revoked ({details})")
-        if "compacted" in details:
-            return RevisionCompactedError(f"{where}: {details}")
-        if code is grpc.StatusCode.CANCELLED and self._closed:
-            return StoreError(f"{self!r} is closed")
-        name = code.name if code is not None else type(exc).__name__
-        return StoreError(f"{where} failed: {name}: {details}")
-
-    @staticmethod
-    def _bad_token(exc: BaseException) -> bool:
-        return isinstance(exc, grpc.Call) and "invalid auth token" in (exc.details() or "")
-
-    def _authenticate(self, stale: object = None) -> None:
-        """Get a token (again, if the one in use is ``stale``)."""
-        with self._guard:
-            if self._authenticated and self._metadata is not stale:
-                return  # another thread did it
-        conn = self._conn
-        request = etcdrpc.AuthenticateRequest(name=self._user, password=self._password)
-        try:
-            token = conn.Authenticate(request, timeout=self.timeout).token
-        except (grpc.RpcError, ValueError) as exc:
-            if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.FAILED_PRECONDITION \
-                    and "not enabled" in (exc.details() or ""):
-                token = None  # the server does not check credentials: go without
-            else:
-                raise self._translate(exc, conn) from exc
-        with self._guard:
-            self._metadata = (("token", token),) if token else None
-            self._authenticated = True
-
-    def _unary(self, method: str, request: object) -> Any:
-        """Call one unary RPC with the store's timeout; errors come out translated."""
-        if not self._authenticated:
-            self._authenticate()
-        conn = self._conn
-        metadata = self._metadata
-        try:
-            return getattr(conn, method)(request, timeout=self.timeout, metadata=metadata)
-        except (grpc.RpcError, ValueError) as exc:
-            failure = exc
-        return self._unary_again(method, request, conn, metadata, failure)
-
-    def _unary_again(self, method: str, request: object, conn: _Connection, metadata, exc) -> Any:
-        """The slow path: renew an expired token, or try the next endpoint when it is safe
-        (a read, or a request that never left because no connection could be made)."""
-        renewed = False
-        others = len(self._targets) - 1
-        while True:
-            if not renewed and self._user is not None and self._bad_token(exc):
-                renewed = True
-                self._authenticate(stale=metadata)
-            elif others > 0 and self._elsewhere(exc, method):
-                others -= 1
-                self._failed_over(conn)
-            else:
-                raise self._translate(exc, conn) from exc
-            conn = self._conn
-            metadata = self._metadata
-            try:
-                return getattr(conn, method)(request, timeout=self.timeout, metadata=metadata)
-            except (grpc.RpcError, ValueError) as again:
-                exc = again
-
-    @staticmethod
-    def _elsewhere(exc: BaseException, method: str) -> bool:
-        if not isinstance(exc, grpc.Call) or exc.code() is not grpc.StatusCode.UNAVAILABLE:
-            return False
-        return method in _IDEMPOTENT or "failed to connect" in (exc.details() or "").lower()
 
     # ------------------------------------------------------------------ helpers
     def _entry(self, kv, key: str | None = None) -> Entry:
@@ -384,6 +175,12 @@ class EtcdStore(Store):
         self._watches.add(watch)
         return watch
 
+    def _compact(self, revision: int) -> None:
+        try:
+            self._unary("Compact", etcdrpc.CompactionRequest(revision=revision, physical=True))
+        except RevisionCompactedError:
+            pass  # compacted that far already
+
     def _grant_lease(self, ttl: float) -> Lease:
         response = self._unary("LeaseGrant", etcdrpc.LeaseGrantRequest(TTL=math.ceil(ttl)))
         if response.error:
@@ -391,14 +188,9 @@ class EtcdStore(Store):
         return _EtcdLease(self, response.ID, float(max(response.TTL, math.ceil(ttl))))
 
     def _close(self) -> None:
-        with self._guard:
-            self._closed = True
-            connections, self._connections = self._connections, [None] * len(self._targets)
+        self._client.close()
         for watch in list(self._watches):
             watch.close()
-        for conn in connections:
-            if conn is not None:
-                conn.close()
 
 
 class _EtcdLease(Lease):
@@ -444,29 +236,29 @@ class _EtcdWatch(Watch):
 
     def _run(self) -> None:
         delay = WATCH_BACKOFF_MIN
-        store = self.store
+        client = self.store._client
         while not self.closed:
-            conn = store._conn
+            conn = client.conn
             self._established = False
             try:
-                if not store._authenticated:
-                    store._authenticate()
+                if not client.authenticated:
+                    client.authenticate()
                 self._stream(conn)
             except StoreError as exc:  # from _authenticate, or a cancelled/compacted watch
                 if not isinstance(exc, _RETRYABLE):
                     self._fail(exc)
                     return
                 log.debug("etcd watch on %r: %s; reconnecting", self.prefix, exc)
-            except (grpc.RpcError, ValueError) as exc:
+            except RPC_ERRORS as exc:
                 if self.closed:
                     return
-                if store._bad_token(exc) and store._user is not None:
+                if bad_token(exc) and client.user is not None:
                     try:
-                        store._authenticate(stale=store._metadata)
+                        client.authenticate(stale=client.metadata)
                     except StoreError:
                         pass
                     continue
-                error = store._translate(exc, conn)
+                error = client.translate(exc, conn, f"a watch on {self.prefix!r}")
                 if not isinstance(error, _RETRYABLE):
                     error.__cause__ = exc
                     self._fail(error)
@@ -483,7 +275,7 @@ class _EtcdWatch(Watch):
                 return
             delay = min(delay * 2, WATCH_BACKOFF_MAX)
 
-    def _stream(self, conn: _Connection) -> None:
+    def _stream(self, conn: Connection) -> None:
         """Run one watch stream until it breaks (raises) or the watch is closed."""
         ended = threading.Event()
         start = max(self.revision, self._resume) + 1
@@ -494,7 +286,7 @@ class _EtcdWatch(Watch):
             yield create
             ended.wait()  # keep our side open until the stream is over
 
-        metadata = (("hasleader", "true"),) + (self.store._metadata or ())
+        metadata = (("hasleader", "true"),) + (self.store._client.metadata or ())
         try:
             call = conn.Watch(requests(), metadata=metadata)
             with self._call_guard:

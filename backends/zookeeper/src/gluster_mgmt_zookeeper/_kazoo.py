@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
@@ -31,6 +31,7 @@ from gluster_mgmt.errors import (
     UnavailableError,
     ValueTooLargeError,
 )
+from gluster_mgmt.store.base import translating
 
 log = logging.getLogger("gluster_mgmt_zookeeper")
 kazoo_log = logging.getLogger("gluster_mgmt_zookeeper.kazoo")
@@ -137,14 +138,6 @@ def translate_exception(exc: BaseException, where: str, what: str) -> StoreError
     return None
 
 
-@contextlib.contextmanager
-def translated(where: str, what: str) -> Iterator[None]:
-    try:
-        yield
-    except StoreError:
-        raise
-    except Exception as exc:
-        error = translate_exception(exc, where, what)
-        if error is None:
-            raise
-        raise error from exc
+def translate_errors(where: str, what: str) -> contextlib.AbstractContextManager[None]:
+    """The kazoo edge: kazoo's exceptions become gluster_mgmt errors."""
+    return translating(lambda exc: translate_exception(exc, where, what))

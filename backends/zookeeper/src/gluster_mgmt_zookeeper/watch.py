@@ -1,0 +1,125 @@
+"""Watches: a data watch on the store-wide revision node (and an exists watch on each leased
+key, whose session expiry does not touch that node) wakes a re-listing of the prefix; the
+core (gluster_mgmt.store.emulated) diffs the listings. Tombstones date the deletions."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from gluster_mgmt.store.emulated import EmulatedWatch, Snapshot
+from gluster_mgmt.store.types import Entry, EventKind, WatchEvent
+
+if TYPE_CHECKING:
+    from gluster_mgmt_zookeeper.store import ZooKeeperStore
+
+#: How often a watch checks the revision node even without a notification.
+WATCH_POLL_INTERVAL = 1.0
+
+
+class ZooKeeperWatch(EmulatedWatch):
+    store: ZooKeeperStore
+
+    def __init__(self, store: ZooKeeperStore, prefix: str, start_revision: int | None) -> None:
+        self._trigger = threading.Event()
+        #: Tombstone directory's marker when the last listing began; the revision it listed.
+        self._tombs_seen = 0
+        self._listed = -1
+        #: Of the listing being diffed: tombstone markers before and after it, and the
+        #: revision node's version (to pin deletions recorded by the watch).
+        self._markers = (0, 0)
+        self._rev_version = 0
+        super().__init__(store, prefix, start_revision)
+
+    def _tomb_marker(self, client) -> int:
+        """pzxid of the tombstone directory: moves with every deletion (and sweep)."""
+        stat = self.store._wait(client.exists_async(self.store.deleted_path), "read tombstones")
+        return stat.pzxid if stat is not None else 0
+
+    def _wake(self, *_event: object) -> None:
+        self._trigger.set()
+
+    def _stop(self) -> None:
+        self._trigger.set()
+        with self.store._guard:
+            self.store._watches.discard(self)
+
+    def _retry_delay(self, failures: int) -> float:
+        return 0.0  # _next_snapshot backs off on its trigger (a reconnect wakes it early)
+
+    def _arm(self, client, entries: dict[str, Entry]) -> None:
+        """One-shot kazoo watches: the revision node, and every leased key."""
+        client.exists_async(self.store.rev_path, watch=self._wake)
+        for key, entry in entries.items():
+            if entry.lease:
+                client.exists_async(self.store._path(key), watch=self._wake)
+
+    def _read(self, client, sync: bool) -> Snapshot:
+        store = self.store
+        nodes, rev_stat = store._read_tree(client, self.prefix, sync=sync)
+        self._rev_version = rev_stat.version
+        return Snapshot({store._key(p): store._entry(p, d, s) for p, (d, s) in nodes.items()}, rev_stat.mzxid)
+
+    def _first_snapshot(self) -> Snapshot:
+        client = self.store.client
+        self.store._ready(client)
+        self._tombs_seen = self._tomb_marker(client)
+        snapshot = self._read(client, sync=True)
+        self._listed = snapshot.revision
+        self._arm(client, snapshot.entries)
+        return snapshot
+
+    def _next_snapshot(self, failures: int) -> Snapshot | None:
+        store = self.store
+        triggered = self._trigger.wait(WATCH_POLL_INTERVAL if not failures else min(0.2 * failures, 1.0))
+        self._trigger.clear()
+        if store._closed:
+            self.close()
+        if self.closed:
+            return None
+        client = store.client
+        if not triggered and not failures:
+            stat = store._wait(client.exists_async(store.rev_path, watch=self._wake), "read the revision node")
+            if stat is not None and stat.mzxid == self._listed:
+                return None
+        store._ready(client)
+        client.exists_async(store.rev_path, watch=self._wake)
+        before = self._tomb_marker(client)
+        snapshot = self._read(client, sync=False)
+        self._markers = (before, self._tomb_marker(client))
+        return snapshot
+
+    def _deletions(self, vanished: list[str], snapshot: Snapshot) -> list[WatchEvent] | None:
+        store = self.store
+        client = store.client
+        old, current = self._snapshot.entries, snapshot.entries
+        before, after = self._markers
+        events = []
+        if after != self._tombs_seen:  # deletions since the last listing began
+            # Keys created and deleted between two listings: only their tombstone tells. Only
+            # deletions up to this listing's revision (later ones come with the next listing).
+            events += [WatchEvent(EventKind.DELETE, t.key, None, t.revision)
+                       for t in store._tombstones(self.prefix)
+                       if self._listed < t.revision <= snapshot.revision
+                       and t.key not in current and t.key not in old]
+        if vanished:
+            recorded = store._tombstone_revisions(client, vanished)
+            unrecorded = []
+            for key in vanished:
+                revision = recorded.get(key, 0)
+                if revision > old[key].revision:
+                    # Deleted before this listing; a newer tombstone (deleted again since)
+                    # must not reorder it after changes the next listing will report.
+                    events.append(WatchEvent(EventKind.DELETE, key, None, min(revision, snapshot.revision)))
+                else:
+                    unrecorded.append(key)
+            if unrecorded:  # their lease's session expired: the server left no tombstone
+                revision = store._record_deletions(client, unrecorded, self._rev_version)
+                self._trigger.set()  # our tombstones moved the revision node (or another write did)
+                if revision is None:
+                    return None
+                events += [WatchEvent(EventKind.DELETE, k, None, revision) for k in unrecorded]
+        self._tombs_seen = before
+        self._listed = snapshot.revision
+        self._arm(client, current)
+        return events
