@@ -29,7 +29,6 @@ import queue
 import random
 import shutil
 import sqlite3
-import struct
 import sys
 import tempfile
 import threading
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from benchmarks.report import the_command, write_section
 from gluster_mgmt.store import Put, Store, open_store
+from gluster_mgmt.store.local import lease_clock
 from tests.servers import StoreServer, server_class
 
 BACKENDS = ("local", "etcd", "consul", "zookeeper")
@@ -236,10 +236,9 @@ class Bench:
 
 
 # ---------------------------------------------------------------------------- local (SQLite)
-def boot_clock() -> float:
-    """The clock LocalStore's lease expiry times are on (seconds since boot, comparable
-    between processes): the raw side compares with it as the statements it copies do."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+#: The clock LocalStore's lease expiry times are on: the raw side compares with it as the
+#: statements it copies do.
+boot_clock = lease_clock
 
 
 class LocalBench(Bench):
@@ -537,11 +536,6 @@ class ConsulBench(Bench):
 
 
 # ---------------------------------------------------------------------------- ZooKeeper
-#: The 8-byte big-endian creation revision that follows MARK_CREATED (the layout the plugin
-#: documents there; its own struct is private to it).
-CREATED_REVISION = struct.Struct(">q")
-
-
 class ZooKeeperBench(Bench):
     """Raw: ``kazoo`` doing the plugin's znode operations: get = sync + getData; a write =
     getData of the key (and of its parent directories) in parallel, then one multi of
@@ -552,10 +546,11 @@ class ZooKeeperBench(Bench):
     name = "zookeeper"
 
     def open_raw(self) -> None:
-        from gluster_mgmt_zookeeper.store import MARK_CREATED, MARK_NEW
+        from gluster_mgmt_zookeeper.znodes import CREATED_REVISION, MARK_CREATED, MARK_NEW
         from kazoo.client import KazooClient
 
         self.mark_new, self.mark_created = MARK_NEW, MARK_CREATED
+        self.created_revision = CREATED_REVISION
 
         self.zk = KazooClient(hosts=f"{self.server.host}:{self.server.client_port}", timeout=10.0)
         self.zk.start(timeout=10)
@@ -580,8 +575,8 @@ class ZooKeeperBench(Bench):
         for (path, expect), (data, stat) in zip(items, got):
             if expect is not None and stat.mzxid != expect:
                 raise RuntimeError(f"raw zookeeper CAS of {path} failed")
-            created = stat.mzxid if data[:1] == self.mark_new else CREATED_REVISION.unpack_from(data, 1)[0]
-            txn.set_data(path, self.mark_created + CREATED_REVISION.pack(created) + self.value,
+            created = stat.mzxid if data[:1] == self.mark_new else self.created_revision.unpack_from(data, 1)[0]
+            txn.set_data(path, self.mark_created + self.created_revision.pack(created) + self.value,
                          version=stat.version)
         txn.set_data(self.rev_path, b"")
         results = txn.commit()

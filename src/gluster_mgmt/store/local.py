@@ -46,7 +46,7 @@ INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0), ('boot', ''
 _LIVE_KV = "(lease IS NULL OR lease IN (SELECT id FROM leases WHERE expires >= ?))"
 
 
-def _clock() -> float:
+def lease_clock() -> float:
     """Seconds since boot: comparable between processes, immune to wall-clock jumps."""
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
@@ -167,7 +167,7 @@ class LocalStore(Store):
             (stored,) = db.execute("SELECT value FROM meta WHERE name='boot'").fetchone()
             if stored != boot:
                 # Leases are measured in time since boot: after a reboot, every holder is gone.
-                self._expire(db, _clock() + 1e12)
+                self._expire(db, lease_clock() + 1e12)
                 db.execute("UPDATE meta SET value=? WHERE name='boot'", (boot,))
 
     # ------------------------------------------------------------------ shared write steps
@@ -227,7 +227,7 @@ class LocalStore(Store):
         try:
             row = self._db().execute(
                 f"SELECT value, revision, created, lease FROM kv WHERE key=? AND {_LIVE_KV}",
-                (key, _clock()),
+                (key, lease_clock()),
             ).fetchone()
         except sqlite3.Error as exc:
             raise self._translated(exc, "a read") from exc
@@ -239,14 +239,14 @@ class LocalStore(Store):
             rows = db.execute(
                 f"SELECT key, value, revision, created, lease FROM kv "
                 f"WHERE key >= ? AND key < ? AND {_LIVE_KV} ORDER BY key",
-                (low, high, _clock()),
+                (low, high, lease_clock()),
             ).fetchall()
             revision = self._revision(db)
         return Listing(tuple(Entry(*row) for row in rows), revision)
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         with self._write() as db:
-            self._expire(db, _clock())
+            self._expire(db, lease_clock())
             current = self._current(db, key)
             if not self._holds(current, expect):
                 raise ConflictError(conflict_message(key, expect, current and current[0]), (key,))
@@ -256,7 +256,7 @@ class LocalStore(Store):
 
     def _delete(self, key: str, expect: Expectation) -> int | None:
         with self._write() as db:
-            self._expire(db, _clock())
+            self._expire(db, lease_clock())
             current = self._current(db, key)
             if not self._holds(current, expect):
                 raise ConflictError(conflict_message(key, expect, current and current[0]), (key,))
@@ -269,7 +269,7 @@ class LocalStore(Store):
 
     def _commit(self, ops: list[Op]) -> int:
         with self._write() as db:
-            self._expire(db, _clock())
+            self._expire(db, lease_clock())
             currents = {op.key: self._current(db, op.key) for op in ops}
             failed = tuple(op.key for op in ops if not self._holds(currents[op.key], op.expect))
             if failed:
@@ -304,7 +304,7 @@ class LocalStore(Store):
 
     def _grant_lease(self, ttl: float) -> Lease:
         with self._write() as db:
-            now = _clock()
+            now = lease_clock()
             self._expire(db, now)
             cursor = db.execute("INSERT INTO leases (ttl, expires) VALUES (?, ?)", (ttl, now + ttl))
             return _LocalLease(self, cursor.lastrowid, ttl)
@@ -358,7 +358,7 @@ class _LocalLease(Lease):
 
     def refresh(self) -> None:
         with self.store._write() as db:
-            now = _clock()
+            now = lease_clock()
             self.store._expire(db, now)
             cursor = db.execute("UPDATE leases SET expires=? WHERE id=?", (now + self.ttl, self.id))
             if cursor.rowcount == 0:
@@ -367,7 +367,7 @@ class _LocalLease(Lease):
     def _revoke(self) -> None:
         with self.store._write() as db:
             db.execute("UPDATE leases SET expires=-1 WHERE id=?", (self.id,))
-            self.store._expire(db, _clock())
+            self.store._expire(db, lease_clock())
 
 
 class _LocalWatch(Watch):
@@ -387,7 +387,7 @@ class _LocalWatch(Watch):
         while not self.closed and not self.store._closed:
             commits_seen = self.store._committed.count
             try:
-                now = _clock()
+                now = lease_clock()
                 if now >= next_expiry_check:
                     self._reap_expired(now)
                     next_expiry_check = now + 0.1

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 MARK_NEW = b"\x02"
 #: Data marker of a rewritten key: followed by its creation revision (8 bytes, big endian).
 MARK_CREATED = b"\x03"
-_CREATED = struct.Struct(">q")
+#: The creation revision after MARK_CREATED.
+CREATED_REVISION = struct.Struct(">q")
 
 
 def is_key(data: bytes) -> bool:
@@ -34,13 +35,13 @@ def decode(data: bytes, stat) -> tuple[bytes, int]:
     """(value, created revision) of a key znode."""
     if data[:1] == MARK_NEW:
         return data[1:], stat.mzxid
-    return data[1 + _CREATED.size:], _CREATED.unpack_from(data, 1)[0]
+    return data[1 + CREATED_REVISION.size:], CREATED_REVISION.unpack_from(data, 1)[0]
 
 
 def encode(value: bytes, created: int | None) -> bytes:
     if created is None:
         return MARK_NEW + value
-    return MARK_CREATED + _CREATED.pack(created) + value
+    return MARK_CREATED + CREATED_REVISION.pack(created) + value
 
 
 def parent(path: str) -> str:
