@@ -83,7 +83,8 @@ class Agent:
         self._ready.clear()
 
     def serve(self) -> None:
-        """Follow the inbox in this thread until ``stop``; after any failure, list it afresh."""
+        """Follow the inbox in this thread until ``stop``. After any failure, a fresh listing
+        (not ``Follow.run``, which would watch on past the message whose handling failed)."""
         while not self._stop.is_set():
             try:
                 with Follow(self.store, self.keys.inbox(self.node_uuid), self._on_update,

@@ -229,6 +229,7 @@ class Coordinator:
 
         with Follow(self.store, prefix, on_change) as results:
             results.poll(0)  # the listing: results that came before we looked
+            results.poll(0)  # the watch, from the listing's revision
             next_alive_check = 0.0
             while True:
                 pending = [p for p in targets if p not in outcomes]
