@@ -28,13 +28,10 @@ import random
 import socket
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gluster_mgmt.errors import ConflictError, OperationFailed
-from gluster_mgmt.store.base import Lease, Store
-
-if TYPE_CHECKING:
-    from gluster_mgmt.membership.session import LeaseSource
+from gluster_mgmt.store.base import Lease, LeaseSource, Store
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import ABSENT, Entry
 

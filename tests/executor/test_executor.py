@@ -198,13 +198,13 @@ def test_deadline_with_an_unresponsive_peer_leaves_a_failed_record(nodes, store)
 
 def test_store_trouble_mid_run_hands_the_transaction_to_recovery(nodes, store, monkeypatch):
     a = nodes.agent("node-a")
-    collect = a._collect
+    collect = a.coordinator._collect
 
     def broken(*args, **kwargs):
         collect(*args, **kwargs)  # the step ran; then the store vanished for the coordinator
         raise UnavailableError("store went away")
 
-    monkeypatch.setattr(a, "_collect", broken)
+    monkeypatch.setattr(a.coordinator, "_collect", broken)
     with pytest.raises(UnavailableError):
         a.run("interrupted", [work("s1", "node-a")], commit=[Put(CONFIG, b"v1", ABSENT)])
     monkeypatch.undo()

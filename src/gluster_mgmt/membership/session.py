@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What components that bind keys to the node's life are given: the current lease, or None.
-LeaseSource = Callable[[], "Lease | None"]
-
-
 class NodeSession:
     """Open with ``open()``, end with ``close()`` (revokes the lease: the alive key goes)."""
 

@@ -17,11 +17,27 @@ from typing import ClassVar
 
 import attrs
 
-from gluster_mgmt.errors import LeaseExpiredError, StoreError, UnavailableError, ValueTooLargeError
+from gluster_mgmt.errors import (
+    LeaseExpiredError,
+    StoreError,
+    UnavailableError,
+    ValueTooLargeError,
+)
 from gluster_mgmt.store.keys import check_key, check_prefix
 from gluster_mgmt.store.lock import LeaseLock, Lock
-from gluster_mgmt.store.types import ANY, Capabilities, Check, Delete, Entry, Expect, Expectation, Listing, Op
-from gluster_mgmt.store.types import Put, WatchEvent
+from gluster_mgmt.store.types import (
+    ANY,
+    Capabilities,
+    Check,
+    Delete,
+    Entry,
+    Expect,
+    Expectation,
+    Listing,
+    Op,
+    Put,
+    WatchEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +316,11 @@ class Lease(abc.ABC):
             self.revoke()
         except UnavailableError:
             log.warning("could not revoke lease %x: store unavailable; it will expire", self.id)
+
+
+#: What components that bind keys to a node's life are given: a callable returning the
+#: node's current lease (or None), read at each write so that a renewal reaches them all.
+LeaseSource = Callable[[], "Lease | None"]
 
 
 class Store(abc.ABC):

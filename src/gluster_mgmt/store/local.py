@@ -14,14 +14,36 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-
 from contextlib import AbstractContextManager
 
-from gluster_mgmt.errors import ConflictError, LeaseExpiredError, RevisionCompactedError, StoreError
-from gluster_mgmt.errors import StoreTimeoutError, UnavailableError
-from gluster_mgmt.store.base import Lease, Store, StoreURL, Watch, conflict_message, translating
-from gluster_mgmt.store.types import Capabilities, Delete, Entry, EventKind, Expect, Expectation, Listing, Op, Put
-from gluster_mgmt.store.types import WatchEvent
+from gluster_mgmt.errors import (
+    ConflictError,
+    LeaseExpiredError,
+    RevisionCompactedError,
+    StoreError,
+    StoreTimeoutError,
+    UnavailableError,
+)
+from gluster_mgmt.store.base import (
+    Lease,
+    Store,
+    StoreURL,
+    Watch,
+    conflict_message,
+    translating,
+)
+from gluster_mgmt.store.types import (
+    Capabilities,
+    Delete,
+    Entry,
+    EventKind,
+    Expect,
+    Expectation,
+    Listing,
+    Op,
+    Put,
+    WatchEvent,
+)
 
 #: Revisions of history kept for watches to resume from.
 HISTORY_KEPT = 20_000

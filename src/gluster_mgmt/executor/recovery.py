@@ -1,0 +1,125 @@
+"""Recovery: every agent scans for transactions still active whose driver key is gone (their
+coordinator died or lost its lease), claims each and rolls it back.
+
+The claim is two writes: our driver key (bound to our lease; only one recoverer can create
+it), then the record by CAS, which fences a coordinator that is late rather than dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+
+import attrs
+
+from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
+from gluster_mgmt.executor.coordinator import Coordinator
+from gluster_mgmt.executor.errors import TransactionFailed
+from gluster_mgmt.executor.record import StepState, TransactionRecord, TxnState
+from gluster_mgmt.store.base import Store
+from gluster_mgmt.store.keys import ClusterKeys, last_segment
+from gluster_mgmt.store.types import ABSENT, Check, Delete
+
+log = logging.getLogger(__name__)
+
+#: A recoverer waits this long at most for a lock a running operation holds (next scan).
+RECOVERY_LOCK_PATIENCE = 2.0
+
+
+@attrs.define(slots=False, eq=False)
+class Recoverer:
+    """Rolls back orphaned transactions through ``coordinator`` (this node's), every
+    ``interval`` seconds from ``serve`` until ``stop`` is set."""
+
+    coordinator: Coordinator
+    _stop: threading.Event
+    interval: float = attrs.field(kw_only=True)
+
+    @property
+    def store(self) -> Store:
+        return self.coordinator.store
+
+    @property
+    def keys(self) -> ClusterKeys:
+        return self.coordinator.keys
+
+    @property
+    def node_uuid(self) -> str:
+        return self.coordinator.node_uuid
+
+    def serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.recover()
+            except StoreError as exc:
+                log.warning("transaction recovery scan failed: %s", exc)
+            except Exception:
+                log.exception("transaction recovery scan failed")
+            self._stop.wait(self.interval)
+
+    def recover(self) -> list[TransactionRecord]:
+        """Roll back every active transaction whose driver is gone; returns those we did.
+        Cheap when nothing is wrong: two listings of small index prefixes."""
+        done: list[TransactionRecord] = []
+        active = {last_segment(e.key) for e in self.store.list(self.keys.active_txns)}
+        if not active:
+            return done
+        driven = {last_segment(e.key) for e in self.store.list(self.keys.coordinators)}
+        for txn in sorted(active - driven):
+            if self._stop.is_set():
+                break
+            entry = self.store.get(self.keys.txn(txn))
+            record = None
+            if entry is not None:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    record = TransactionRecord.from_json(entry.value, entry.revision)
+            if record is None or not record.state.active:
+                with contextlib.suppress(StoreError):  # a stale index entry
+                    self.store.transaction([Delete(self.keys.active_txn(txn)),
+                                            Check(self.keys.coordinator(txn), ABSENT)])
+                continue
+            if self.store.get(self.keys.coordinator(txn)) is not None:
+                continue
+            recovered = self._recover_one(record)
+            if recovered is not None:
+                done.append(recovered)
+        return done
+
+    def _recover_one(self, record: TransactionRecord) -> TransactionRecord | None:
+        held = []
+        try:
+            # Re-take the transaction's locks, so no new operation runs while we undo.
+            for lock_name in record.locks:
+                lock = self.store.lock(lock_name, ttl=self.coordinator.driver.ttl,
+                                       holder=self.node_uuid)
+                lock.acquire(timeout=min(self.coordinator.lock_timeout, RECOVERY_LOCK_PATIENCE))
+                held.append(lock)
+            record = attrs.evolve(
+                record, state=TxnState.ROLLING_BACK, recovered_by=self.node_uuid,
+                error=record.error or f"coordinator {record.coordinator} died")
+            key = self.keys.coordinator(record.id)
+            try:
+                claim = self.store.put(key, f"recoverer:{self.node_uuid}".encode(), ABSENT,
+                                       lease=self.coordinator.driver.get())
+            except ConflictError:
+                return None  # another recoverer got there first
+            try:
+                record = self.coordinator.journal.save(record)
+            except ConflictError:
+                with contextlib.suppress(StoreError):
+                    self.store.delete(key, claim)
+                return None  # the coordinator was late, not dead: look again next scan
+            log.warning("txn %s (%s): coordinator %s is gone; rolling back", record.id,
+                        record.name, record.coordinator)
+            started = [i for i, s in enumerate(record.steps) if s.status is not StepState.PENDING]
+            return self.coordinator.rollback(record, max(started) if started else -1)
+        except LockTimeoutError:
+            return None  # held by a running operation: next scan
+        except TransactionFailed as exc:  # lost it in turn (our lease expired)
+            log.warning("recovery of txn %s interrupted: %s", record.id, exc)
+            return None
+        finally:
+            for lock in reversed(held):
+                with contextlib.suppress(StoreError):
+                    lock.release()
