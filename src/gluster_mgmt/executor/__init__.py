@@ -36,7 +36,7 @@ out, and each agent decides from what it recorded itself — it undoes a do that
 (or was interrupted by a crash), and skips one that failed or never ran. An agent handles
 its messages one at a time in creation order, so an undo always comes after its do; a do
 whose transaction is no longer running is dropped, never started late. Locks are
-``gluster_mgmt.lock`` locks named as given (so ``Cluster.volume_lock`` excludes them too).
+``gluster_mgmt.store.lock`` locks named as given (so ``Cluster.volume_lock`` excludes them too).
 
 Modules: ``record`` (the frozen record, its enums and JSON codec), ``journal`` (records in
 the store), ``registry`` (step handlers, ``Delivery``), ``interface`` (``Executor``,
