@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.errors import OptionValueError, UnknownOptionError
+from gluster_mgmt.errors import OptionValueError, UnknownOptionError, ValidationError
 
 BOOL_TRUE = frozenset({"1", "on", "yes", "true", "enable"})
 BOOL_FALSE = frozenset({"0", "off", "no", "false", "disable"})
@@ -127,13 +127,44 @@ class OptionTable:
         return words
 
     def validate(self, key: str, value: str) -> tuple[str, str]:
-        """Resolve the key and check the value; returns (full key, value as stored)."""
+        """Resolve the key and check the value; returns (full key, value as stored).
+
+        Every value is one line of printable text whatever its type: a value lands in
+        volfiles and in glusterd's info files as a line, so a control character would let it
+        write lines of its own."""
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValidationError(f"option {key!r}: key and value must be text, not "
+                                  f"{type(key).__name__} and {type(value).__name__}")
         full_key = self.resolve_key(key)
+        bad = _CONTROL_CHARACTER.search(value)
+        if bad:
+            raise ValidationError(f"value of {full_key} contains the control character "
+                                  f"{bad.group()!r}: an option value is one line of printable "
+                                  "text")
         if full_key.startswith("user.xlator."):
+            check_user_xlator(full_key, value)
             return full_key, value
         spec = self.spec(full_key)
         check_value(spec, value)
         return full_key, value
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_WORD = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_user_xlator(key: str, value: str) -> None:
+    """``user.xlator.NAME`` (value: the xlator it is loaded above) and
+    ``user.xlator.NAME.OPTION`` (an option of it): names are words, as glusterd loads the
+    xlator from ``xlator/user/NAME.so`` and writes ``option OPTION VALUE``."""
+    parts = key.split(".")[2:]
+    if not 1 <= len(parts) <= 2 or not all(_WORD.fullmatch(p) for p in parts):
+        raise ValidationError(f"invalid user xlator option {key!r}: expected "
+                              "user.xlator.NAME or user.xlator.NAME.OPTION, names made of "
+                              "letters, digits, '-' and '_'")
+    if len(parts) == 1 and not _WORD.fullmatch(value):
+        raise ValidationError(f"value of {key} must name the xlator it is loaded above "
+                              f"(e.g. posix), not {value!r}")
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -20,6 +20,7 @@ from gluster_mgmt.executor import (
     UnknownTransaction,
 )
 from gluster_mgmt.store import ABSENT, Put
+from gluster_mgmt.store.lock import release_stale_locks
 from tests.executor.conftest import PREFIX, agent_process, stop_worker, worker
 from tests.executor.workers import WORK
 from tests.helpers import wait_for
@@ -307,6 +308,42 @@ def test_sigkilled_coordinator_is_rolled_back(nodes, store, store_url):
         assert nodes.entries("undo") == [("undo", "node-b", "s2"), ("undo", "node-a", "s1")]
         assert lock_is_free(store, "volume-v1")
         assert store.list(f"{PREFIX}coordinators/").entries == ()
+    finally:
+        stop_worker(proc)
+
+
+def test_restarted_coordinator_releases_its_earlier_life_at_once(nodes, store, store_url):
+    """A coordinator SIGKILLed mid-transaction and restarted (same node id) does not leave its
+    volume locked and its transaction pending until its dead lease (60 s here) expires."""
+    nodes.agent("node-a")
+    nodes.agent("node-b")
+    spec = {"name": "volume set v2", "locks": ["volume-v2"], "lease_ttl": 60.0,
+            "steps": [[WORK, ["node-a"], {"tag": "s1"}],
+                      [WORK, ["node-b"], {"tag": "s2", "gate": "g2"}]],
+            "commit": [[CONFIG, "v2"]]}
+    proc = worker("coordinate", store_url, PREFIX, "node-x", json.dumps(spec))
+    try:
+        assert proc.stdout.readline().strip() == "STARTED", proc.stderr.read()
+        assert nodes.started["g2"].wait(30), "step s2 never reached node-b"
+        proc.kill()
+        proc.wait()
+        nodes.gates["g2"].set()
+        assert not lock_is_free(store, "volume-v2")  # held under the dead process's lease
+        restarted = nodes.executor("node-x")
+        started = time.monotonic()
+        assert release_stale_locks(store, "node-x", frozenset()) == ["volume-v2"]
+        assert len(restarted.release_earlier_life(None)) == 1
+        restarted.start()
+
+        def record():
+            records = restarted.list_transactions()
+            return records[0] if records else None
+
+        assert wait_for(lambda: record() is not None and record().finished, 30), final_debug(nodes)
+        assert time.monotonic() - started < 30  # not the 60 s of the dead lease
+        assert record().state == ROLLED_BACK and store.get(CONFIG) is None
+        assert lock_is_free(store, "volume-v2")
+        assert nodes.entries("undo") == [("undo", "node-b", "s2"), ("undo", "node-a", "s1")]
     finally:
         stop_worker(proc)
 

@@ -86,7 +86,8 @@ def coordinate(url: str, prefix: str, node: str, spec_json: str) -> None:
 
     spec = json.loads(spec_json)
     store = open_store(url)
-    executor = StoreExecutor(store, prefix, node, lease_ttl=store.capabilities.min_lease_ttl)
+    executor = StoreExecutor(store, prefix, node,
+                             lease_ttl=spec.get("lease_ttl", store.capabilities.min_lease_ttl))
     steps = [Step(name, tuple(peers), args) for name, peers, args in spec["steps"]]
     commit = [Put(key, value.encode(), ABSENT) for key, value in spec.get("commit", ())]
     print("STARTED", flush=True)

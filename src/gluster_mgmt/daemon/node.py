@@ -37,6 +37,7 @@ from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
+from gluster_mgmt.store.lock import release_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Daemon:
                                         self.config.state_dir)
         elif self.config.store_url and self.config.store_url != membership.store_url:
             log.warning("keeping the store this node joined; ignoring the configured store URL")
-        self.activate(membership)
+        self.activate(membership, restarted=True)
         self._start_mgmt_server()
 
     def _start_mgmt_server(self) -> None:
@@ -92,8 +93,10 @@ class Daemon:
             self.deactivate()
             self.services.close()
 
-    def activate(self, membership: Membership) -> None:
-        """Compose the node's components on ``membership``'s store and start them."""
+    def activate(self, membership: Membership, restarted: bool = False) -> None:
+        """Compose the node's components on ``membership``'s store and start them.
+        ``restarted``: the process just started, so whatever this node held in the store
+        under another lease belongs to a dead earlier process and is released at once."""
         store = open_store(membership.store_url)
         session = None
         try:
@@ -105,6 +108,8 @@ class Daemon:
             executor = StoreExecutor(store, cluster.keys.prefix, self.uuid, self.steps,
                                      lease=session.current)
             cluster.executor = executor
+            if restarted:
+                self._release_earlier_life(store, executor, session)
             executor.start()
             ports = PortRegistry(store, cluster.keys, self.uuid, session.current,
                                  address=self.config.address)
@@ -127,6 +132,19 @@ class Daemon:
             backend.start(self.mgmt_server)
         self.mgmt_backend = backend
         log.info("node %s active in cluster %s", self.uuid, membership.cluster_id)
+
+    def _release_earlier_life(self, store: Store, executor: StoreExecutor,
+                              session: NodeSession) -> None:
+        """A daemon killed mid-operation left locks and driver keys bound to its dead lease:
+        release them now (the recoverer then rolls its transactions back at once) rather than
+        block those volumes until the dead lease expires."""
+        lease = session.current()
+        live = lease.id if lease is not None else None
+        locks = release_stale_locks(store, self.uuid, frozenset({live} - {None}))
+        txns = executor.release_earlier_life(live)
+        if locks or txns:
+            log.warning("released what this node held before it restarted: locks %s, "
+                        "transactions %s", sorted(locks), sorted(txns))
 
     def deactivate(self) -> None:
         """Stop the node's components and leave the store (bricks keep running)."""

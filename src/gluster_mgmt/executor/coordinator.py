@@ -24,6 +24,7 @@ from gluster_mgmt.executor.journal import Journal
 from gluster_mgmt.executor.lease import DriverLease
 from gluster_mgmt.executor.record import (
     Action,
+    DriverRole,
     PeerOutcome,
     PeerStatus,
     StepMessage,
@@ -130,7 +131,7 @@ class Coordinator:
         # leaves no record, and a record never exists without its driver's key. (Leased and
         # unleased keys are not mixed in one store transaction: ZooKeeper binds a whole multi
         # to one session.)
-        self.store.put(self.keys.coordinator(record.id), f"coordinator:{self.node_uuid}".encode(),
+        self.store.put(self.keys.coordinator(record.id), DriverRole.COORDINATOR.claim(self.node_uuid),
                        ABSENT, lease=self.driver.get())
         try:
             record = self.journal.create(record)
@@ -336,7 +337,7 @@ class Coordinator:
         def attempt() -> bool:
             try:
                 entry = self.store.get(key)
-                if entry is not None and entry.value == f"coordinator:{self.node_uuid}".encode():
+                if entry is not None and entry.value == DriverRole.COORDINATOR.claim(self.node_uuid):
                     self.store.delete(key, entry.revision)
                 return True
             except ConflictError:

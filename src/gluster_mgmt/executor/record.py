@@ -81,6 +81,17 @@ class PeerStatus(_Word):
     INTERRUPTED = "interrupted"  # do: the agent died mid-handler and the transaction ended since
 
 
+class DriverRole(_Word):
+    """Who drives a transaction, as its driver key ``coordinators/<txn>`` says."""
+
+    COORDINATOR = "coordinator"
+    RECOVERER = "recoverer"
+
+    def claim(self, node: str) -> bytes:
+        """The driver key's value for ``node`` in this role."""
+        return f"{self.value}:{node}".encode()
+
+
 @attrs.frozen
 class PeerOutcome:
     """What one peer reported for one step (or what the coordinator concluded for it)."""

@@ -16,7 +16,12 @@ import attrs
 from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
 from gluster_mgmt.executor.coordinator import Coordinator
 from gluster_mgmt.executor.errors import TransactionFailed
-from gluster_mgmt.executor.record import StepState, TransactionRecord, TxnState
+from gluster_mgmt.executor.record import (
+    DriverRole,
+    StepState,
+    TransactionRecord,
+    TxnState,
+)
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.keys import ClusterKeys, last_segment
 from gluster_mgmt.store.types import ABSENT, Check, Delete
@@ -57,6 +62,20 @@ class Recoverer:
             except Exception:
                 log.exception("transaction recovery scan failed")
             self._stop.wait(self.interval)
+
+    def release_earlier_life(self, live_lease: int | None) -> list[str]:
+        """Hand over the transactions this node drove in an earlier life (its driver keys
+        bound to a lease other than ``live_lease``), so that ``recover`` rolls them back at
+        once instead of after that dead lease expires. Returns their ids."""
+        released = []
+        for entry in self.store.list(self.keys.coordinators):
+            mine = entry.value in {role.claim(self.node_uuid) for role in DriverRole}
+            if not mine or (entry.lease is not None and entry.lease == live_lease):
+                continue
+            with contextlib.suppress(ConflictError):
+                self.store.delete(entry.key, entry.revision)
+                released.append(last_segment(entry.key))
+        return released
 
     def recover(self) -> list[TransactionRecord]:
         """Roll back every active transaction whose driver is gone; returns those we did.
@@ -100,7 +119,7 @@ class Recoverer:
                 error=record.error or f"coordinator {record.coordinator} died")
             key = self.keys.coordinator(record.id)
             try:
-                claim = self.store.put(key, f"recoverer:{self.node_uuid}".encode(), ABSENT,
+                claim = self.store.put(key, DriverRole.RECOVERER.claim(self.node_uuid), ABSENT,
                                        lease=self.coordinator.driver.get())
             except ConflictError:
                 return None  # another recoverer got there first

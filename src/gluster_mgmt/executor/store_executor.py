@@ -71,6 +71,10 @@ class StoreExecutor(Executor):
     def is_alive(self, node: str) -> bool:
         return self.coordinator.is_alive(node)
 
+    def release_earlier_life(self, live_lease: int | None) -> list[str]:
+        """See Recoverer.release_earlier_life (a restarted daemon calls it before ``start``)."""
+        return self.recoverer.release_earlier_life(live_lease)
+
     def recover(self) -> list[TransactionRecord]:
         """Roll back every active transaction whose driver is gone; returns those we did."""
         return self.recoverer.recover()

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
 from gluster_mgmt.store.follow import Follow, FollowableStore
-from gluster_mgmt.store.keys import lock_key, lock_prefix
+from gluster_mgmt.store.keys import LOCKS, lock_key, lock_prefix
 from gluster_mgmt.store.types import ABSENT
 
 
@@ -28,6 +28,7 @@ class LeasingStore(FollowableStore, Protocol):
     def lease(self, ttl: float) -> Any: ...
     def put(self, key: str, value: bytes, expect: Any = ..., lease: Any = None) -> int: ...
     def get(self, key: str) -> Any: ...
+    def delete(self, key: str, expect: Any = ...) -> Any: ...
 
 
 class Lock(abc.ABC):
@@ -115,3 +116,21 @@ class LeaseLock(Lock):
         """Who holds the lock now (for diagnostics), or None."""
         entry = self.store.get(self.key)
         return entry.value.decode() if entry else None
+
+
+def release_stale_locks(store: LeasingStore, holder: str, live_leases: frozenset[int]) -> list[str]:
+    """Release the locks ``holder`` took in an earlier life: held under its name but bound to
+    none of ``live_leases``. A daemon restarted after a crash calls this, so its volumes are
+    not blocked until its dead process's leases expire. Returns the names released."""
+    released = []
+    for entry in store.list(LOCKS):
+        if not entry.key.endswith("/owner") or entry.value != holder.encode():
+            continue
+        if entry.lease is not None and entry.lease in live_leases:
+            continue
+        try:
+            store.delete(entry.key, entry.revision)
+        except ConflictError:
+            continue  # released or taken again meanwhile
+        released.append(entry.key[len(LOCKS):-len("/owner")])
+    return released
