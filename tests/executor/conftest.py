@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from gluster_mgmt.errors import StoreError
-from gluster_mgmt.executor import StoreExecutor, announce
+from gluster_mgmt.executor import StoreExecutor
+from gluster_mgmt.membership.peers import Peers
+from gluster_mgmt.store.keys import ClusterKeys
 from tests.executor.workers import registry
 from tests.helpers import spawn
 
@@ -77,7 +79,7 @@ class Nodes:
         return executor
 
     def alive(self, node: str, lease=None) -> None:
-        announce(self.store, PREFIX, node, lease or self.lease)
+        Peers(self.store, ClusterKeys(PREFIX), node).announce(node, "", lease or self.lease)
 
     def own_lease(self):
         lease = self.store.lease(self.ttl).keep_alive()

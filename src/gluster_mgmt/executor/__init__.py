@@ -26,7 +26,7 @@ every key is derived by ``gluster_mgmt.store.keys.ClusterKeys`` (``ClusterKeys(P
 ``P/results/<txn>/<n>-<do|undo>/<node>`` (``result``, under ``results`` and ``txn_results``)
     one peer's outcome of one step (kept until the record is pruned: an undo looks its do up).
 ``P/alive/<node>`` (``alive``)
-    written by each daemon, bound to its lease (see ``announce``); only read here.
+    written by each daemon, bound to its lease (``gluster_mgmt.membership``); only read here.
 
 A handler is told which delivery it runs (``current_delivery()``): a message redelivered
 after a crash carries the same txn id and step index with a higher ``attempt``.
@@ -57,7 +57,7 @@ from gluster_mgmt.executor.record import (
     TxnState,
 )
 from gluster_mgmt.executor.registry import Delivery, StepRegistry, current_delivery
-from gluster_mgmt.executor.store_executor import StoreExecutor, announce
+from gluster_mgmt.executor.store_executor import StoreExecutor
 
 # Today's names of the transaction states.
 RUNNING = TxnState.RUNNING
@@ -70,5 +70,5 @@ __all__ = [
     "ACTIVE_STATES", "COMMITTED", "FAILED", "FINAL_STATES", "ROLLED_BACK", "ROLLING_BACK",
     "RUNNING", "Action", "Delivery", "Executor", "PeerOutcome", "PeerStatus", "Step",
     "StepRecord", "StepRegistry", "StepState", "StoreExecutor", "TransactionFailed",
-    "TransactionRecord", "TxnState", "UnknownTransaction", "announce", "current_delivery",
+    "TransactionRecord", "TxnState", "UnknownTransaction", "current_delivery",
 ]

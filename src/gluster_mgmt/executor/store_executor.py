@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from gluster_mgmt.executor.agent import Agent
@@ -12,20 +12,14 @@ from gluster_mgmt.executor.coordinator import Coordinator
 from gluster_mgmt.executor.interface import Executor, Step
 from gluster_mgmt.executor.journal import Journal
 from gluster_mgmt.executor.lease import DriverLease
-from gluster_mgmt.executor.record import TransactionRecord, to_json
+from gluster_mgmt.executor.record import TransactionRecord
 from gluster_mgmt.executor.recovery import Recoverer
 from gluster_mgmt.executor.registry import StepRegistry
-from gluster_mgmt.store.base import Lease, LeaseSource, Store
+from gluster_mgmt.store.base import LeaseSource, Store
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Op
 
 log = logging.getLogger(__name__)
-
-
-def announce(store: Store, prefix: str, node_uuid: str, lease: Lease,
-             info: Mapping[str, Any] | None = None) -> int:
-    """Write ``P/alive/<node>`` bound to ``lease`` (the daemon does this; handy in tests)."""
-    return store.put(ClusterKeys(prefix).alive(node_uuid), to_json(dict(info or {})), lease=lease)
 
 
 class StoreExecutor(Executor):
