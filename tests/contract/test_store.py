@@ -377,6 +377,25 @@ def test_a_transaction_binds_only_the_puts_that_name_the_lease(store):
     assert store.get("config/kept").value == b"2"
 
 
+def test_a_put_with_another_lease_rebinds_the_key(store):
+    """What a restarted node does with its alive key while the lease of its earlier life still
+    holds it: the new lease takes the key over, the old one no longer removes it."""
+    ttl = store.capabilities.min_lease_ttl
+    old, new = store.lease(ttl), store.lease(ttl)
+    store.put("alive/n1", b"old", lease=old)
+    store.put("alive/n1", b"new", lease=new)
+    assert store.get("alive/n1").lease == new.id
+    rev = store.get("alive/n1").revision
+    store.put("alive/n1", b"again", rev, lease=old)
+    assert store.get("alive/n1").lease == old.id
+    store.transaction([Put("alive/n1", b"new", lease=new), Put("config/n1", b"c")])
+    assert store.get("alive/n1").lease == new.id
+    old.revoke()
+    assert store.get("alive/n1").value == b"new"
+    new.revoke()
+    assert store.get("alive/n1") is None
+
+
 def test_lease_expires_without_keep_alive(store):
     ttl = store.capabilities.min_lease_ttl
     lease = store.lease(ttl)

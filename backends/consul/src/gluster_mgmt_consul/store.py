@@ -71,6 +71,11 @@ def _entry(key: str, item: dict) -> Entry:
                  uuid.UUID(session).int if session else None)
 
 
+def _session_of(lease: Any) -> str:
+    """The Consul session id of a lease (ours, or a bare id read back from an entry)."""
+    return getattr(lease, "session", None) or str(uuid.UUID(int=getattr(lease, "id", lease)))
+
+
 def _reserved(rel: str) -> bool:
     """Backend bookkeeping (a segment starting with '.'), never shown to callers."""
     return rel.startswith(".") or "/." in rel
@@ -180,18 +185,40 @@ class ConsulStore(EmulatedHistoryStore):
         r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
         return r.index
 
-    def _put_ops(self, full: str, value: bytes, expect: Expectation, lease: Any) -> list[dict]:
+    def _put_ops(self, full: str, value: bytes, expect: Expectation, lease: Any,
+                 holders: dict[str, tuple[str, int]] | None = None) -> list[dict]:
+        """The txn ops of one put. ``holders`` maps keys locked by another session to that
+        session and the index it was read at: the put takes such a key over (unlock, then
+        lock) as long as nobody wrote it since — what etcd and ZooKeeper do on their own."""
         v = _b64(value)
         if lease is None:
             if expect is Expect.ANY:
                 return [{"KV": {"Verb": "set", "Key": full, "Value": v, "Flags": _flags()}}]
             index = 0 if expect is Expect.ABSENT else expect
             return [{"KV": {"Verb": "cas", "Key": full, "Value": v, "Flags": _flags(), "Index": index}}]
-        session = getattr(lease, "session", None) or str(uuid.UUID(int=getattr(lease, "id", lease)))
+        session = _session_of(lease)
         lock = {"KV": {"Verb": "lock", "Key": full, "Value": v, "Flags": _flags(), "Session": session}}
+        held = (holders or {}).get(full)
+        if held is not None:
+            other, index = held
+            unlock = {"KV": {"Verb": "unlock", "Key": full, "Value": v, "Flags": _flags(), "Session": other}}
+            return [self._check_op(full, index if expect is Expect.ANY else expect), unlock, lock]
         if expect is Expect.ANY:
             return [lock]
         return [self._check_op(full, expect), lock]
+
+    def _foreign_holders(self, leased: list[tuple[Any, str]]) -> dict[str, tuple[str, int]]:
+        """Of the keys to be bound to a lease, those another session holds (read after a txn
+        failed: a lock held elsewhere is one reason it may have)."""
+        holders = {}
+        for lease, full in leased:
+            r = self._http.call("GET", self._kv_path(full), self._read, allow=(200, 404))
+            if r.status == 404:
+                continue
+            item = r.json()[0]
+            if item.get("Session") and item["Session"] != _session_of(lease):
+                holders[full] = (item["Session"], item["ModifyIndex"])
+        return holders
 
     @staticmethod
     def _check_op(full: str, expect: Expectation) -> dict:
@@ -220,7 +247,14 @@ class ConsulStore(EmulatedHistoryStore):
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         full = self.root + key
         ops = self._put_ops(full, value, expect, lease)
-        results, _ = self._txn(ops, [key] * len(ops))
+        try:
+            results, _ = self._txn(ops, [key] * len(ops))
+        except ConflictError:
+            holders = self._foreign_holders([(lease, full)]) if lease is not None else {}
+            if not holders:
+                raise
+            ops = self._put_ops(full, value, expect, lease, holders)
+            results, _ = self._txn(ops, [key] * len(ops))
         if isinstance(lease, ConsulLease):
             lease._bound(full)
             return self._revision(results)
@@ -257,14 +291,25 @@ class ConsulStore(EmulatedHistoryStore):
 
     def _commit(self, ops: list[Op]) -> int:
         txn, keys, leased, deletes = self._txn_ops(ops, compact=False)
-        if len(txn) > CONSUL_TXN_OPS:
+        compact = len(txn) > CONSUL_TXN_OPS
+        if compact:
             # Too many for Consul's 64: a delete at an exact revision becomes a delete-cas
             # (2 ops instead of 3), its key's existence checked just before (see README).
             txn, keys, leased, deletes = self._txn_ops(ops, compact=True)
             self._precheck([op for op in ops if isinstance(op, Delete) and op.expect is not Expect.ANY])
         if not txn:  # only Check(ANY): nothing to compare, nothing to write
             return self._current_index()
-        results, _ = self._txn(txn, keys)
+        try:
+            results, _ = self._txn(txn, keys)
+        except ConflictError:
+            holders = self._foreign_holders(leased)
+            if not holders:
+                raise
+            txn, keys, leased, deletes = self._txn_ops(ops, compact, holders)
+            if len(txn) > CONSUL_TXN_OPS:
+                raise StoreError(f"a transaction taking over {len(holders)} locked key(s) needs "
+                                 f"{len(txn)} operations; Consul allows {CONSUL_TXN_OPS}") from None
+            results, _ = self._txn(txn, keys)
         for lease, full in leased:
             lease._bound(full)
         if deletes:
@@ -274,7 +319,7 @@ class ConsulStore(EmulatedHistoryStore):
             return self._revision(writes)
         return self._current_index()  # a read-only txn (checks only) has no index of its own
 
-    def _txn_ops(self, ops: list[Op], compact: bool):
+    def _txn_ops(self, ops: list[Op], compact: bool, holders: dict[str, tuple[str, int]] | None = None):
         txn: list[dict] = []
         keys: list[str] = []
         leased: list[tuple[ConsulLease, str]] = []
@@ -282,7 +327,7 @@ class ConsulStore(EmulatedHistoryStore):
         for op in ops:
             full = self.root + op.key
             if isinstance(op, Put):
-                new = self._put_ops(full, op.value, op.expect, op.lease)
+                new = self._put_ops(full, op.value, op.expect, op.lease, holders)
                 if isinstance(op.lease, ConsulLease):
                     leased.append((op.lease, full))
             elif isinstance(op, Delete):
