@@ -143,13 +143,22 @@ class PeerOperations:
         if cluster.peers.find(host) is not None:
             return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
         membership = node.membership
-        token = node.config.effective_join_token
+        token = self._join_token()
         params: dict[str, Any] = {"cluster_id": membership.cluster_id, "hostname": host}
         if token:
             params["token_proof"] = token_proof(token, membership.cluster_id, host)
         data = call_peer(host, node.config.api_port, "cluster/join", params,
                          secret=membership.secret)
         return {"uuid": data.get("uuid"), "message": ""}
+
+    def _join_token(self) -> str | None:
+        """The configured join token; an unreadable token file refuses (never admits)."""
+        try:
+            return self.node.config.effective_join_token
+        except (OSError, ValueError) as exc:
+            log.error("cannot read the join token file: %s", exc)
+            raise OperationFailed("cannot read this node's join token file; see its log",
+                                  errno.EACCES) from None
 
     def join_secret(self, params: dict[str, Any]) -> str:
         """The secret a join request must be signed with: that of the cluster it names, as
@@ -180,7 +189,7 @@ class PeerOperations:
             cluster = node.active()
             if node.membership.cluster_id == request.cluster_id:
                 return {"uuid": node.uuid}
-            token = node.config.effective_join_token
+            token = self._join_token()
             if token and not hmac.compare_digest(
                     token_proof(token, request.cluster_id, request.hostname),
                     request.token_proof):
