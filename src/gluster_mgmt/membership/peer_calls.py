@@ -49,7 +49,7 @@ class Verdict(enum.Enum):
     MALFORMED = "malformed X-Gluster-Mgmt-Auth header"
     EXPIRED = "request signature is outside the accepted time window"
     OTHER_TARGET = "request was signed for another node"
-    BAD_SIGNATURE = "request does not prove the cluster secret"
+    BAD_SIGNATURE = "request does not prove the cluster secret: wrong signature"
     REPLAYED = "request refused: replay of an already used signature"
 
 
