@@ -17,13 +17,15 @@ from tests.servers import wait_for_port
 
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
-                 lease_ttl: float, mgmt_port: int = 24007) -> None:
+                 lease_ttl: float, mgmt_port: int = 24007,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
         self.api_port = api_port
         self.lease_ttl = lease_ttl
         self.mgmt_port = mgmt_port
+        self.extra_args = extra_args
         self.state_dir = workdir / f"node-{address}"
         self.socket = self.state_dir / "mgmtd.sock"
         self.log_path = workdir / f"mgmtd-{address}.log"
@@ -39,7 +41,7 @@ class DaemonProcess:
              "--api-port", str(self.api_port), "--socket", str(self.socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
-             "--config", "/nonexistent"],
+             "--config", "/nonexistent", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)

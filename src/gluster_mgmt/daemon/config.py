@@ -52,7 +52,11 @@ class DaemonConfig:
     service_manager: str = _setting("process", "ServiceManager plugin that runs the processes "
                                     "(stevedore namespace gluster_mgmt.service_managers)")
     join_token: str | None = _setting(None, "when set, an unjoined node accepts only probes "
-                                      "carrying this token", secret=True)
+                                      "proving this token (the token itself never travels); "
+                                      "prefer --join-token-file", secret=True)
+    join_token_file: str | None = _setting(None, "file holding the join token (first line), "
+                                           "so that it does not show in the process list; "
+                                           "read at each probe")
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)")
 
     @property
@@ -66,6 +70,20 @@ class DaemonConfig:
     @property
     def default_store_url(self) -> str:
         return embedded_store_url(self.state_dir)
+
+    @property
+    def effective_join_token(self) -> str | None:
+        """The join token from --join-token or --join-token-file (None: no token needed).
+        An unreadable or empty file raises: a node must not fall back to accepting anyone."""
+        if self.join_token:
+            return self.join_token
+        if not self.join_token_file:
+            return None
+        with open(self.join_token_file, encoding="utf-8") as f:
+            token = f.readline().strip()
+        if not token:
+            raise ValueError(f"join token file {self.join_token_file} is empty")
+        return token
 
 
 def environment_variable(setting: str) -> str:
@@ -116,4 +134,11 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
                 converted[field.name] = kind(raw) if kind in (int, float) else raw
             except ValueError:
                 raise SystemExit(f"gluster-mgmtd: invalid {field.name}: {raw!r}") from None
-    return DaemonConfig(**converted)
+    config = DaemonConfig(**converted)
+    if config.join_token and config.join_token_file:
+        raise SystemExit("gluster-mgmtd: set join_token or join_token_file, not both")
+    try:
+        config.effective_join_token
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"gluster-mgmtd: cannot read the join token: {exc}") from None
+    return config

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
+from gluster_mgmt.daemon.rest import ClusterSignedRoute
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
     from gluster_mgmt.executor import TransactionRecord
 
-#: Routes a TCP caller may use without proving the cluster secret: being probed.
-OPEN_ROUTES = frozenset({"cluster/join"})
+#: Routes a TCP caller may use without proving a cluster secret: none. Being probed
+#: (``cluster/join``) proves the secret of the cluster the probe names (ClusterSignedRoute).
+OPEN_ROUTES: frozenset[str] = frozenset()
 
 
 def txn_view(record: "TransactionRecord") -> dict[str, Any]:
@@ -158,7 +160,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
         "peer/status": peer_status,
         "pool/list": pool_list,
-        "cluster/join": daemon.peer_operations.join,
+        "cluster/join": ClusterSignedRoute(daemon.peer_operations.join,
+                                           daemon.peer_operations.join_secret),
         "cluster/leave": daemon.peer_operations.leave,
         "volume/create": volume_create,
         "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),

@@ -1,8 +1,12 @@
 """glusterd's friend operations: probe, the join a probe asks for, detach, and the leave a
 detach asks for.
 
-A fresh daemon is a one-node cluster of its own (as glusterd is); ``peer probe`` from another
-cluster's daemon makes it switch to that cluster's store — if it has nothing of its own yet.
+A fresh daemon is a one-node cluster of its own (as glusterd is), in the store its
+administrator configured; ``peer probe`` from another cluster's daemon makes it switch to that
+cluster — if it has nothing of its own yet and the cluster is in the same store. The probe
+carries only the cluster id and the probed name, signed with the cluster secret; the probed
+node finds the cluster and its secret in its own store and never opens a store a request
+names (docs/security.md).
 Joining costs O(1) store writes (the node's own record and alive key): nobody tells every
 other peer, which is what glusterd's N² friend updates did.
 
@@ -13,11 +17,16 @@ The rules live here; the daemon lends the mechanics of moving between stores
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import json
 import logging
 import threading
 import time
+import uuid as uuid_module
 from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
 
 from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.membership.identity import Membership
@@ -39,10 +48,12 @@ class NodeSettings(Protocol):
     store_url: str | None
     api_port: int
     mgmt_port: int
-    join_token: str | None
 
     @property
     def default_store_url(self) -> str: ...
+
+    @property
+    def effective_join_token(self) -> str | None: ...
 
 
 class MemberNode(Protocol):
@@ -81,6 +92,38 @@ def own_hostnames(cluster: "Cluster", node_uuid: str, hostname: str) -> tuple[st
     return names if hostname in names else names + (hostname,)
 
 
+def token_proof(token: str, cluster_id: str, hostname: str) -> str:
+    """What a probe carries instead of the join token itself (which never travels)."""
+    return hmac.new(token.encode(), f"join\n{cluster_id}\n{hostname}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+@attrs.frozen
+class JoinRequest:
+    """``cluster/join``'s parameters, checked: what a probe carries (and nothing else counts:
+    a store URL or a secret in the request is ignored)."""
+
+    cluster_id: str
+    hostname: str = ""
+    token_proof: str = ""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "JoinRequest":
+        cluster_id = params.get("cluster_id")
+        hostname = params.get("hostname") or ""
+        proof = params.get("token_proof") or ""
+        if not isinstance(cluster_id, str) or not isinstance(hostname, str) \
+                or not isinstance(proof, str):
+            raise OperationFailed("malformed join request: cluster_id (a cluster UUID) is "
+                                  "required; hostname and token_proof are strings", errno.EINVAL)
+        try:
+            cluster_id = str(uuid_module.UUID(cluster_id))
+        except ValueError:
+            raise OperationFailed("malformed join request: cluster_id is not a UUID",
+                                  errno.EINVAL) from None
+        return cls(cluster_id, hostname, proof)
+
+
 class PeerOperations:
     """``peer probe``/``peer detach`` as the CLI asks them, and the ``cluster/join`` and
     ``cluster/leave`` requests one daemon sends another."""
@@ -100,34 +143,74 @@ class PeerOperations:
         if cluster.peers.find(host) is not None:
             return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
         membership = node.membership
-        data = call_peer(host, node.config.api_port, "cluster/join", {
-            "cluster_id": membership.cluster_id, "store_url": membership.store_url,
-            "secret": membership.secret, "hostname": host, "token": node.config.join_token,
-        }, secret=None)
+        token = self._join_token()
+        params: dict[str, Any] = {"cluster_id": membership.cluster_id, "hostname": host}
+        if token:
+            params["token_proof"] = token_proof(token, membership.cluster_id, host)
+        data = call_peer(host, node.config.api_port, "cluster/join", params,
+                         secret=membership.secret)
         return {"uuid": data.get("uuid"), "message": ""}
 
+    def _join_token(self) -> str | None:
+        """The configured join token; an unreadable token file refuses (never admits)."""
+        try:
+            return self.node.config.effective_join_token
+        except (OSError, ValueError) as exc:
+            log.error("cannot read the join token file: %s", exc)
+            raise OperationFailed("cannot read this node's join token file; see its log",
+                                  errno.EACCES) from None
+
+    def join_secret(self, params: dict[str, Any]) -> str:
+        """The secret a join request must be signed with: that of the cluster it names, as
+        our own store keeps it. A cluster our store does not hold is refused here, before
+        anything else: no request makes us open another store."""
+        request = JoinRequest.from_params(params)
+        secret = self._stored_secret(request.cluster_id)
+        if secret is None:
+            raise OperationFailed(
+                f"probe refused: cluster {request.cluster_id} is not in this node's "
+                "configuration store", errno.EACCES)
+        return secret
+
+    def _stored_secret(self, cluster_id: str) -> str | None:
+        cluster = self.node.active()
+        keys = ClusterKeys.for_cluster(cluster_id)
+        if cluster.store.get(keys.info) is None:
+            return None
+        stored = cluster.store.get(keys.secret)
+        return stored.value.decode() if stored is not None else None
+
     def join(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Another cluster's daemon probed us: move to its store (glusterd's friend add)."""
+        """Another daemon of our store probed us: switch to its cluster (glusterd's friend
+        add). The caller's signature was checked with ``join_secret`` (on TCP)."""
         node = self.node
+        request = JoinRequest.from_params(params)
         with node.switching:
             cluster = node.active()
-            joining = Membership(params["cluster_id"], params["store_url"], params["secret"])
-            if node.membership.cluster_id == joining.cluster_id:
+            if node.membership.cluster_id == request.cluster_id:
                 return {"uuid": node.uuid}
-            if node.config.join_token and params.get("token") != node.config.join_token:
+            token = self._join_token()
+            if token and not hmac.compare_digest(
+                    token_proof(token, request.cluster_id, request.hostname),
+                    request.token_proof):
                 raise OperationFailed("probe refused: wrong or missing join token", errno.EACCES)
             if cluster.peers.others() or cluster.volumes.names():
                 raise OperationFailed(
-                    f"{params.get('hostname') or node.hostname} is either already part of another "
+                    f"{request.hostname or node.hostname} is either already part of another "
                     "cluster or having volumes configured", errno.EEXIST)
-            self._check_secret(joining)
+            secret = self._stored_secret(request.cluster_id)
+            if secret is None:
+                raise OperationFailed(
+                    f"probe refused: cluster {request.cluster_id} is not in this node's "
+                    "configuration store", errno.EACCES)
             old = node.membership
+            joining = Membership(request.cluster_id, old.store_url, secret)
             self._forget_own_cluster(cluster)
             node.deactivate()
             joining.save(node.config.state_dir)
             try:
                 node.activate(joining)
-                node.active().peers.add_hostname(node.uuid, params.get("hostname") or node.hostname)
+                node.active().peers.add_hostname(node.uuid, request.hostname or node.hostname)
             except Exception:
                 log.exception("joining cluster %s failed; going back", joining.cluster_id)
                 old.save(node.config.state_dir)
@@ -135,15 +218,6 @@ class PeerOperations:
                 raise
             log.info("joined cluster %s", joining.cluster_id)
             return {"uuid": node.uuid}
-
-    @staticmethod
-    def _check_secret(joining: Membership) -> None:
-        """The prober must hold the secret its own store keeps."""
-        with open_store(joining.store_url) as store:
-            stored = store.get(ClusterKeys.for_cluster(joining.cluster_id).secret)
-            if stored is None or stored.value.decode() != joining.secret:
-                raise OperationFailed("probe refused: the prober's cluster secret does not match "
-                                      "its store", errno.EACCES)
 
     def _forget_own_cluster(self, cluster: "Cluster") -> None:
         for key in (cluster.keys.peer(self.node.uuid), cluster.keys.info, cluster.keys.secret):

@@ -148,6 +148,9 @@ class LocalStore(Store):
         directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
+            # root-only whatever the directory or umask: it holds the cluster secret (SQLite
+            # gives its -wal and -shm files the database file's mode)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._init_schema()
         except (OSError, sqlite3.Error) as exc:
             raise UnavailableError(f"cannot open local store {self.path}: {exc}") from exc
