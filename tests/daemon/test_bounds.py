@@ -40,7 +40,7 @@ def log_size(daemon) -> int:
     return daemon.log_path.stat().st_size
 
 
-def getspec(daemon, key: str, source: str = "127.0.0.1") -> pg.GetspecReply:
+def getspec(daemon, key: str) -> pg.GetspecReply:
     client = RpcClient(daemon.mgmt_port, daemon.address, timeout=10)
     try:
         reply = client.call(pg.Program.HANDSHAKE, 2, pg.HandshakeProc.GETSPEC,
