@@ -199,7 +199,7 @@ def test_a_malformed_content_length_is_a_clear_400(start_daemon, length):
     node = start_daemon("a")
     status, reply = raw_post(node, "/v1/volume/list", b"{}", {"Content-Length": length})
     assert (status, reply["op_errno"]) == (400, 22)
-    assert reply["op_errstr"] == "malformed Content-Length header"
+    assert reply["op_errstr"].startswith("malformed Content-Length header"), reply
 
 
 # ---------------------------------------------------------------- state files, join token

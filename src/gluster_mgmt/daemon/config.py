@@ -58,6 +58,18 @@ class DaemonConfig:
                                            "so that it does not show in the process list; "
                                            "read at each probe")
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR (JSON lines on stderr)")
+    mgmt_max_connections: int = _setting(
+        16384, "connections the mgmt RPC port accepts at once (each brick, self-heal daemon, "
+        "mount and gfapi process holds one); kept 256 below the open-file limit, which the "
+        "daemon raises to its hard limit at start")
+    mgmt_max_connections_per_host: int = _setting(
+        1024, "connections the mgmt RPC port accepts at once from one source address")
+    mgmt_idle_timeout: float = _setting(
+        30.0, "seconds a mgmt RPC connection may take to send its first complete request, or "
+        "to finish one it began; connected processes that stay silent are never cut")
+    mgmt_max_buffered: int = _setting(
+        32 << 20, "bytes of half-received mgmt RPC requests held for all connections together; "
+        "a connection that would exceed it is closed")
 
     @property
     def advertised_hostname(self) -> str:

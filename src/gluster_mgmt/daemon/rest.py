@@ -10,31 +10,48 @@ node reads from its own store (a ``ClusterSignedRoute``).
 
 from __future__ import annotations
 
+import collections
 import errno
 import http.server
+import io
 import json
 import logging
 import os
+import queue
+import re
 import socket
 import socketserver
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
-from gluster_mgmt.membership.peer_calls import (
-    AUTH_HEADER,
-    ReplayCache,
-    Verdict,
-    endpoint,
-    verify,
-)
+from gluster_mgmt.log_safety import RateLimiter, suppressed_note, untrusted
+from gluster_mgmt.membership.peer_calls import AUTH_HEADER, ReplayCache, Verdict, endpoint, verify
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+#: Seconds a client has to send a request's line, headers and body (and, on a kept-alive
+#: connection, the next request): the CLI and peers send a request at once, so only a
+#: slowloris client waits longer, and it holds a worker only this long.
+REQUEST_TIMEOUT = 10.0
+#: Worker threads per server: requests are short, and even the long CLI ones (a transaction
+#: waiting for its peers) seldom run more than a few at a time.
+API_WORKERS = 16
+#: Accepted connections waiting for a worker; beyond that new ones get a 503 at once.
+API_PENDING = 64
+#: Connections one TCP source address may hold (queued or served): a peer makes one or two
+#: at a time, and a slow client from one address keeps half the workers free for others.
+API_CONNECTIONS_PER_HOST = API_WORKERS // 2
+#: Listen backlog (socketserver's default of 5 drops connections in any burst).
+API_BACKLOG = 128
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -126,23 +143,64 @@ class Api:
         return 403, reply(-1, errno.EACCES, verdict.value)
 
 
+class _DeadlineReader(socket.SocketIO):
+    """The raw reader under a handler's ``rfile``: each read may wait only until the
+    request's deadline, so a client sending a byte now and then cannot hold a worker (a
+    plain socket timeout restarts with every byte)."""
+
+    def __init__(self, sock: socket.socket, handler: _RequestHandler) -> None:
+        super().__init__(sock, "rb")
+        self._handler = handler
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._handler.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request not received in time")
+        self._sock.settimeout(remaining)
+        return super().readinto(buffer)
+
+
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_Server"
+    timeout = REQUEST_TIMEOUT  # socket timeout for writing replies
+    #: when the request being read must be complete (monotonic clock)
+    deadline = 0.0
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        raw = (self.headers.get("Content-Length") or "0").strip()
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
-            # the body cannot be delimited: answer, then close the connection
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # socketserver's reader; ours applies the request deadline
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.server.request_timeout
+        super().handle_one_request()
+
+    def _content_length(self) -> int | None:
+        """The body's length; None (after answering) when it cannot be read safely: the
+        body would be read until the peer closes, or taken for the next request."""
+        values = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None or len(set(values)) > 1 or \
+                (values and not _CONTENT_LENGTH.fullmatch(values[0].strip())):
             self.close_connection = True
-            self._send(400, reply(-1, errno.EINVAL, "malformed Content-Length header"))
-            return
-        length = int(raw)
+            self._send(400, reply(-1, errno.EINVAL, "malformed Content-Length header: a request "
+                                                    "needs one, a non-negative number of bytes"))
+            return None
+        length = int(values[0]) if values else 0
         if length > MAX_BODY:
             self.close_connection = True
             self._send(413, reply(-1, errno.E2BIG, "request too large"))
+            return None
+        return length
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        length = self._content_length()
+        if length is None:
             return
         body = self.rfile.read(length)
+        if len(body) < length:  # the client went away
+            self.close_connection = True
+            return
         status, payload = self.server.api.handle(
             "POST", self.path, body, self.headers.get(AUTH_HEADER), self.server.trusted,
             self._target())
@@ -161,6 +219,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         self._send(405, reply(-1, errno.EINVAL, "use POST"))
 
     def _send(self, status: int, payload: dict) -> None:
+        self.connection.settimeout(REQUEST_TIMEOUT)  # the reads left a shorter one
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -174,18 +233,100 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         return str(self.client_address[0]) if self.client_address else "unix"
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s %s", self.address_string(), untrusted(format % args))
 
 
 class _Server:
+    """What both REST servers share: a fixed pool of workers fed from a bounded queue of
+    accepted connections (a thread per connection lets any client create threads), an
+    optional limit per source address, and errors logged as one line, not printed."""
+
     api: Api
     trusted: bool
+    request_queue_size = API_BACKLOG
+    request_timeout = REQUEST_TIMEOUT
+    workers = API_WORKERS
+    max_pending = API_PENDING
+    #: connections one source address may hold; None: no limit (the trusted unix socket)
+    per_host: int | None = None
+
+    def server_activate(self) -> None:
+        super().server_activate()  # type: ignore[misc]
+        self._pending: queue.Queue[tuple[Any, Any] | None] = queue.Queue(self.max_pending)
+        self._held: collections.Counter[str] = collections.Counter()
+        self._held_lock = threading.Lock()
+        self._complaints = RateLimiter()
+        self._threads = [threading.Thread(target=self._work, daemon=True,
+                                          name=f"{type(self).__name__}-{index}")
+                         for index in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Queue the connection for a worker, or answer 503 and close it."""
+        host = str(client_address[0])
+        with self._held_lock:
+            if self.per_host is not None and self._held[host] >= self.per_host:
+                refused = f"{self._held[host]} connections from that address"
+            else:
+                try:
+                    self._pending.put_nowait((request, client_address))
+                except queue.Full:
+                    refused = f"{self.max_pending} connections waiting for a worker"
+                else:
+                    self._held[host] += 1
+                    return
+        self._complain(f"refused:{host}", logging.WARNING, "REST connection from %s refused: %s",
+                       host, refused)
+        try:
+            request.setblocking(False)
+            request.send(_BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)  # type: ignore[attr-defined]
+
+    def _work(self) -> None:
+        while (item := self._pending.get()) is not None:
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 (handle_error logs it; the worker lives on)
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)  # type: ignore[attr-defined]
+                with self._held_lock:
+                    host = str(client_address[0])
+                    self._held[host] -= 1
+                    if self._held[host] <= 0:
+                        del self._held[host]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback to stderr; log it instead, one JSON line (a peer
+        that hangs up early is routine and logged at debug)."""
+        exc = sys.exc_info()[1]
+        host = str(client_address[0]) if client_address else "?"
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("REST connection from %s: %s", host, exc)
+        elif self._complaints.allow(f"error:{host}") is not None:
+            log.error("REST request from %s failed", host, exc_info=True)
+
+    def _complain(self, key: str, level: int, message: str, *args: object) -> None:
+        suppressed = self._complaints.allow(key)
+        if suppressed is not None:
+            log.log(level, message + "%s", *args, suppressed_note(suppressed))
+
+    def server_close(self) -> None:
+        super().server_close()  # type: ignore[misc]
+        for _ in getattr(self, "_threads", ()):
+            try:
+                self._pending.put(None, timeout=1)
+            except queue.Full:
+                break  # workers are daemon threads; busy ones end with the process
 
 
-class UnixApiServer(_Server, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class UnixApiServer(_Server, socketserver.UnixStreamServer):
     """Root-only: the socket file is created 0600 in a 0700 directory."""
 
-    daemon_threads = True
     trusted = True
 
     def __init__(self, path: str, api: Api) -> None:
@@ -204,17 +345,20 @@ class UnixApiServer(_Server, socketserver.ThreadingMixIn, socketserver.UnixStrea
         return request, ("unix", 0)
 
 
-class TcpApiServer(_Server, http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class TcpApiServer(_Server, http.server.HTTPServer):
+    """Peers and remote tools: untrusted, so connections per source address are limited."""
+
     trusted = False
+    per_host = API_CONNECTIONS_PER_HOST
 
     def __init__(self, address: str, port: int, api: Api) -> None:
         self.api = api
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        http.server.ThreadingHTTPServer.__init__(self, (address, port), _RequestHandler)
+        http.server.HTTPServer.__init__(self, (address, port), _RequestHandler)
 
 
 def serve_in_thread(server: socketserver.BaseServer, name: str) -> threading.Thread:
+    """Run ``server``'s accept loop in a daemon thread (its workers are its own threads)."""
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     return thread

@@ -10,6 +10,14 @@ business of a :class:`MgmtBackend`. Design points, each for a reason:
   overtaken by its own SIGNOUT. Replies carry the call's xid, so pipelining just works.
 * Memory per connection is bounded: records are capped (:mod:`.framing`), reading pauses
   while too many backend calls are queued or the peer does not read its replies.
+* Resources across connections are bounded too (:class:`ConnectionLimits`), because anyone
+  on the network can connect: a total budget for partial records, a connection limit (total,
+  kept below the open-file limit, and per source address), and a deadline for completing a
+  record. Stock clients send GETSPEC at once and then may stay silent for days, so only a
+  connection that never completed a valid record, or sits on half a record, is timed out;
+  at the connection limit such unproven connections are evicted (oldest first) for new ones.
+* Peer-supplied strings are logged through :func:`log_safety.untrusted`, repeated
+  complaints through a :class:`log_safety.RateLimiter`.
 * Each connection remembers the volfile ids it fetched, so a volfile change sends a
   CALLBACK FETCHSPEC to exactly the processes using it.
 """
@@ -22,11 +30,14 @@ import concurrent.futures
 import errno
 import itertools
 import logging
+import resource
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from gluster_mgmt.log_safety import RateLimiter, suppressed_note, untrusted
 from gluster_mgmt.rules import MGMT_PORT
 
 from . import programs as pg
@@ -53,7 +64,7 @@ from .rpc_message import (
 )
 from .xdr import XdrError
 
-__all__ = ["EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
+__all__ = ["ConnectionLimits", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
            "VolfileReply", "VolumeInfoBackend"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,47 @@ log = logging.getLogger(__name__)
 MAX_QUEUED_CALLS = 64
 #: volfile ids remembered per connection (real processes fetch one)
 MAX_TRACKED_VOLFILES = 64
+#: Default connection limit: far above what a node serves (a brick, a self-heal daemon and
+#: each mount or gfapi process hold one), low enough to bound the daemon's memory.
+DEFAULT_MAX_CONNECTIONS = 16384
+#: Default per source address: a client host with hundreds of mounts or gfapi processes
+#: fits; one attacking host cannot take every slot.
+DEFAULT_MAX_CONNECTIONS_PER_HOST = 1024
+#: Default seconds to complete the first record, or any record started. Stock processes
+#: send their first call as soon as they connect and a whole record at a time.
+DEFAULT_IDLE_TIMEOUT = 30.0
+#: Default budget for partial records of all connections together: 32 records of the
+#: largest size at once, while real mgmt traffic has a few hundred bytes in flight.
+DEFAULT_MAX_BUFFERED = 32 << 20
+#: Open files kept out of the connection limit: the REST servers' sockets and workers, store
+#: clients, pidfiles, log files and brick pipes, plus the ACCEPTS_PER_TICK sockets accepted
+#: before a refused one is closed.
+FD_RESERVE = 256
+#: Connections accepted per wake-up of the listener (asyncio's loop also uses it as the
+#: listen backlog; we set the kernel's to LISTEN_BACKLOG afterwards). Kept small so refused
+#: connections do not pile up as open files before they are closed.
+ACCEPTS_PER_TICK = 64
+#: Kernel listen backlog, as glusterd's transport.listen-backlog: mounts come in bursts.
+LISTEN_BACKLOG = 1024
+#: How often idle and half-sent connections are looked for.
+SWEEP_INTERVAL = 1.0
+_ACCEPT_OUT_OF_RESOURCES = "socket.accept() out of system resource"
+
+
+@attrs.frozen
+class ConnectionLimits:
+    """What all connections together may hold; see the module docstring for why."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_per_host: int = DEFAULT_MAX_CONNECTIONS_PER_HOST
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_buffered: int = DEFAULT_MAX_BUFFERED
+
+
+def open_file_limit() -> int:
+    """The process's soft RLIMIT_NOFILE (read each time: an administrator may change it)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 @attrs.frozen
@@ -166,6 +218,15 @@ class _Connection(asyncio.Protocol):
         self._paused_by: set[str] = set()
         self._callback_xid = 0
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        #: admitted under the connection limits (a refused one is closed and forgotten)
+        self.admitted = False
+        #: completed a valid RPC record: a real client, exempt from the first-record deadline
+        self.proven = False
+        self.started = time.monotonic()
+        #: when the record now half-received began (None: nothing buffered)
+        self.partial_since: float | None = None
+        #: bytes of partial records counted in the server's budget
+        self.held = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -175,14 +236,33 @@ class _Connection(asyncio.Protocol):
         address = transport.get_extra_info("peername")
         if isinstance(address, tuple) and len(address) >= 2:
             self.peer = PeerInfo(self.conn_id, str(address[0]), int(address[1]))
-        self.server._connections[self.conn_id] = self
+        if not self.server._admit(self):
+            transport.abort()
+            return
         log.debug("connection %d from %s:%d", self.conn_id, self.peer.host, self.peer.port)
 
     def data_received(self, data: bytes) -> None:
+        server = self.server
         try:
             records = self.decoder.feed(data)
         except RecordTooLarge as exc:
-            log.warning("connection %d (%s): %s; closing", self.conn_id, self.peer.host, exc)
+            server._complain(f"too-large:{self.peer.host}", logging.WARNING,
+                             "connection %d (%s): %s; closing", self.conn_id, self.peer.host, exc)
+            self._abort()
+            return
+        held = self.decoder.buffered
+        server._buffered += held - self.held
+        grew = held > self.held
+        self.held = held
+        if not held:
+            self.partial_since = None
+        elif records or self.partial_since is None:
+            self.partial_since = time.monotonic()
+        if grew and server._buffered > server.limits.max_buffered:
+            server._complain("buffer-budget", logging.WARNING,
+                             "connection %d (%s): partial records of all connections would "
+                             "exceed %d bytes; closing it", self.conn_id, self.peer.host,
+                             server.limits.max_buffered)
             self._abort()
             return
         for record in records:
@@ -197,12 +277,17 @@ class _Connection(asyncio.Protocol):
         self._resume("write")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.server._forget(self)
+        self.decoder = RecordDecoder(0)  # free a half-received record now
+        if not self.admitted:  # refused at once: the backend never heard of it
+            if not self.closed.done():
+                self.closed.set_result(None)
+            return
         log.debug("connection %d closed (%s)", self.conn_id, exc or "eof")
-        self.server._connections.pop(self.conn_id, None)
         if self._worker is not None:
             self._worker.cancel()
         self._queue.clear()
-        self.transport = None
         self.server._connection_gone(self)
 
     # -- dispatch ------------------------------------------------------------------------
@@ -212,9 +297,14 @@ class _Connection(asyncio.Protocol):
             message = decode_message(record)
         except XdrError as exc:
             # without a readable header there is no xid to answer: drop the peer
-            log.warning("connection %d: undecodable RPC header (%s); closing", self.conn_id, exc)
+            self.server._complain(f"undecodable:{self.peer.host}", logging.WARNING,
+                                  "connection %d (%s): undecodable RPC header (%s); closing",
+                                  self.conn_id, self.peer.host, exc)
             self._abort()
             return
+        if not self.proven:
+            self.proven = True
+            self.server._unproven.pop(self.conn_id, None)
         if isinstance(message, Reply):
             log.debug("connection %d: reply xid %d to our callback ignored", self.conn_id,
                       message.xid)
@@ -243,8 +333,10 @@ class _Connection(asyncio.Protocol):
             try:
                 args = pg.decode(route.args, call.args)
             except (XdrError, ValueError) as exc:
-                log.info("connection %d: garbage args for prog %d proc %d: %s",
-                         self.conn_id, call.prog, call.proc, exc)
+                self.server._complain(f"garbage:{self.peer.host}", logging.INFO,
+                                      "connection %d (%s): garbage args for prog %d proc %d: %s",
+                                      self.conn_id, self.peer.host, call.prog, call.proc,
+                                      untrusted(exc))
                 return encode_accepted_reply(xid, AcceptStat.GARBAGE_ARGS)
         if not route.runs_backend:
             return encode_accepted_reply(xid, AcceptStat.SUCCESS, route.handler(self, args))
@@ -336,10 +428,12 @@ async def _getspec(conn: _Connection, args: pg.GetspecRequest) -> bytes:
     try:
         spec = await conn.server.backend.getspec(args.key, conn.peer)
     except Exception:
-        log.exception("backend getspec(%r) failed", args.key)
+        log.exception("backend getspec(%s) failed", untrusted(args.key))
         return pg.encode(pg.GetspecReply.failed(errno.EIO))
     if spec is None:
-        log.info("GETSPEC %r from %s: no such volfile", args.key, conn.peer.host)
+        conn.server._complain(f"getspec-enoent:{conn.peer.host}", logging.INFO,
+                              "GETSPEC %s from %s: no such volfile", untrusted(args.key),
+                              conn.peer.host)
         return pg.encode(pg.GetspecReply.failed(errno.ENOENT))
     if isinstance(spec, VolfileReply):
         reply = pg.GetspecReply.found(bytes(spec.spec), encode_dict(spec.xdata))
@@ -347,7 +441,7 @@ async def _getspec(conn: _Connection, args: pg.GetspecRequest) -> bytes:
         reply = pg.GetspecReply.found(bytes(spec))
     else:
         raise TypeError(f"backend getspec returned {type(spec).__name__}, not bytes")
-    log.debug("GETSPEC %r from %s: %d bytes", args.key, conn.peer.host, reply.op_ret)
+    log.debug("GETSPEC %s from %s: %d bytes", untrusted(args.key), conn.peer.host, reply.op_ret)
     return pg.encode(reply)
 
 
@@ -356,15 +450,17 @@ async def _event_notify(conn: _Connection, args: pg.EventNotifyRequest) -> bytes
     and bad dicts with op_ret -1 and sends nothing when it took a dict; we always answer
     (the process's callback just logs a failure), with op_errno set so its log says why."""
     if args.op != pg.EventNotifyOp.DEFRAG_STATUS:
-        log.warning("EVENT_NOTIFY from %s (connection %d): unknown op %d", conn.peer.host,
-                    conn.conn_id, args.op)
+        conn.server._complain(f"event-notify:{conn.peer.host}", logging.WARNING,
+                              "EVENT_NOTIFY from %s (connection %d): unknown op %d",
+                              conn.peer.host, conn.conn_id, args.op)
         return _EVENT_NOTIFY_INVALID
     try:
         items = decode_dict(args.dict)
     except XdrError as exc:
-        log.warning("EVENT_NOTIFY op %d from %s (connection %d): malformed dict of %d bytes "
-                    "(%s); answered op_ret -1", args.op, conn.peer.host, conn.conn_id,
-                    len(args.dict), exc)
+        conn.server._complain(f"event-notify:{conn.peer.host}", logging.WARNING,
+                              "EVENT_NOTIFY op %d from %s (connection %d): malformed dict of %d "
+                              "bytes (%s); answered op_ret -1", args.op, conn.peer.host,
+                              conn.conn_id, len(args.dict), untrusted(exc))
         return _EVENT_NOTIFY_INVALID
     if not items:  # as glusterd: nothing to report, nothing to do
         return _EVENT_NOTIFY_REPLY
@@ -414,7 +510,7 @@ async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> byte
     try:
         port = await conn.server.backend.port_by_brick(args.brick)
     except Exception:
-        log.exception("backend port_by_brick(%r) failed", args.brick)
+        log.exception("backend port_by_brick(%s) failed", untrusted(args.brick))
         port = None
     if not port:  # never 0 with op_ret 0: the client would reconnect to us forever
         return pg.encode(pg.PortByBrickReply(-1))
@@ -422,22 +518,23 @@ async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> byte
 
 
 async def _signin(conn: _Connection, args: pg.SigninRequest) -> bytes:
-    log.info("SIGNIN brick %r port %d pid %d (connection %d)", args.brick, args.port,
+    log.info("SIGNIN brick %s port %d pid %d (connection %d)", untrusted(args.brick), args.port,
              args.pid, conn.conn_id)
     try:
         await conn.server.backend.signin(args.brick, args.port, args.pid, conn.conn_id)
     except Exception:
-        log.exception("backend signin(%r) failed", args.brick)
+        log.exception("backend signin(%s) failed", untrusted(args.brick))
         return pg.encode(pg.SigninReply(-1, errno.EIO))
     return pg.encode(pg.SigninReply())
 
 
 async def _signout(conn: _Connection, args: pg.SignoutRequest) -> bytes:
-    log.info("SIGNOUT brick %r port %d (connection %d)", args.brick, args.port, conn.conn_id)
+    log.info("SIGNOUT brick %s port %d (connection %d)", untrusted(args.brick), args.port,
+             conn.conn_id)
     try:
         await conn.server.backend.signout(args.brick, args.port, conn.conn_id)
     except Exception:
-        log.exception("backend signout(%r) failed", args.brick)
+        log.exception("backend signout(%s) failed", untrusted(args.brick))
         return pg.encode(pg.SignoutReply(-1, errno.EIO))
     return pg.encode(pg.SignoutReply())
 
@@ -477,6 +574,7 @@ class MgmtRpcServer:
         *,
         max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
+        limits: ConnectionLimits = ConnectionLimits(),
     ) -> None:
         self.backend = backend
         self.host = host
@@ -489,15 +587,120 @@ class MgmtRpcServer:
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
+        #: may be replaced while serving (read on every connection and sweep)
+        self.limits = limits
+        #: admitted connections not proven yet, oldest first (the ones evicted at the limit)
+        self._unproven: dict[int, _Connection] = {}
+        self._per_host: collections.Counter[str] = collections.Counter()
+        self._buffered = 0
+        self._complaints = RateLimiter()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._previous_handler: Any = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(
             lambda: _Connection(self, next(self._ids)),
-            self.host, self.requested_port, reuse_address=True, backlog=1024,
+            self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
         )
+        for listener in self._server.sockets:
+            with listener.dup() as sock:  # same listening socket: raise the kernel's backlog
+                sock.listen(LISTEN_BACKLOG)
+        self._previous_handler = self._loop.get_exception_handler()
+        self._loop.set_exception_handler(self._loop_exception)
+        self._sweeper = self._loop.create_task(self._sweep())
         addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
         log.info("mgmt RPC server listening on %s", ", ".join(addresses))
+
+    @property
+    def connection_limit(self) -> int:
+        """Connections admitted at most now: the configured limit, kept below the open-file
+        limit so the daemon still has files for its CLI socket, store and bricks."""
+        return max(1, min(self.limits.max_connections, open_file_limit() - FD_RESERVE))
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of partial records held for all connections."""
+        return self._buffered
+
+    def _admit(self, conn: _Connection) -> bool:
+        """Count ``conn`` in, or refuse it (False). At the connection limit the oldest
+        connection that never completed a record gives way; real clients complete theirs
+        within a round trip, so it is an idle or attacking one."""
+        host = conn.peer.host
+        if self._per_host[host] >= self.limits.max_per_host:
+            self._complain(f"refused:{host}", logging.WARNING,
+                           "mgmt connection from %s refused: %d connections from that address "
+                           "(limit %d)", host, self._per_host[host], self.limits.max_per_host)
+            return False
+        limit = self.connection_limit
+        if len(self._connections) >= limit:
+            if not self._unproven:
+                self._complain("refused", logging.WARNING,
+                               "mgmt connection from %s refused: %d connections (limit %d)",
+                               host, len(self._connections), limit)
+                return False
+            oldest = next(iter(self._unproven.values()))
+            self._complain("evicted", logging.WARNING,
+                           "%d connections (limit %d): closing connection %d from %s, which "
+                           "sent no complete record, for a new one from %s",
+                           len(self._connections), limit, oldest.conn_id, oldest.peer.host, host)
+            self._forget(oldest)
+            oldest._abort()
+        conn.admitted = True
+        self._connections[conn.conn_id] = conn
+        self._unproven[conn.conn_id] = conn
+        self._per_host[host] += 1
+        return True
+
+    def _forget(self, conn: _Connection) -> None:
+        """Uncount ``conn`` (idempotent: evicted connections are forgotten before they close)."""
+        if self._connections.pop(conn.conn_id, None) is None:
+            return
+        self._unproven.pop(conn.conn_id, None)
+        self._per_host[conn.peer.host] -= 1
+        if self._per_host[conn.peer.host] <= 0:
+            del self._per_host[conn.peer.host]
+        self._buffered -= conn.held
+        conn.held = 0
+
+    def _complain(self, key: str, level: int, message: str, *args: object) -> None:
+        """Log a complaint about peers at most once per key every few seconds."""
+        suppressed = self._complaints.allow(key)
+        if suppressed is not None:
+            log.log(level, message + "%s", *args, suppressed_note(suppressed))
+
+    async def _sweep(self) -> None:
+        """Close connections past their deadline: no valid record since they connected, or
+        a record begun and not finished (a peer we stopped reading from is not timed out)."""
+        while True:
+            await asyncio.sleep(min(SWEEP_INTERVAL, self.limits.idle_timeout / 4))
+            timeout = self.limits.idle_timeout
+            now = time.monotonic()
+            for conn in list(self._connections.values()):
+                if not conn.proven:
+                    late = now - conn.started > timeout
+                else:
+                    late = (conn.partial_since is not None and not conn._paused_by
+                            and now - conn.partial_since > timeout)
+                if late:
+                    self._complain(f"idle:{conn.peer.host}", logging.INFO,
+                                   "connection %d (%s): no complete RPC record in %gs; closing",
+                                   conn.conn_id, conn.peer.host, timeout)
+                    self._forget(conn)
+                    conn._abort()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio logs a traceback per failed accept (EMFILE...) and retries a second later:
+        thousands of lines a second when out of files. One line every few seconds says it."""
+        if context.get("message") == _ACCEPT_OUT_OF_RESOURCES:
+            self._complain("accept", logging.ERROR, "cannot accept mgmt connections (%s); "
+                           "retrying", context.get("exception"))
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
     @property
     def port(self) -> int:
@@ -518,6 +721,11 @@ class MgmtRpcServer:
         """Stop listening, drop every connection and wait for the backend to hear of it."""
         if self._server is not None:
             self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._loop is not None and self._loop.get_exception_handler() == self._loop_exception:
+            self._loop.set_exception_handler(self._previous_handler)
         conns = list(self._connections.values())
         for conn in conns:
             if conn.transport is not None:
