@@ -35,6 +35,16 @@ def volfile_ids(volume: Volume) -> list[str]:
         b.volfile_id(volume.name) for b in volume.bricks]
 
 
+def _volfile_or_none(volumes: dict[str, Volume], vid: str) -> str | None:
+    """For change detection only: a volume volgen refuses to write (a control character in
+    an option) must not stop the watch that keeps every other volume's volfiles current."""
+    try:
+        return volgen.volfile_for_id(volumes, vid)
+    except volgen.VolfileError as exc:
+        log.error("no volfile %s: %s", vid, exc)
+        return None
+
+
 class StoreMgmtBackend:
     """MgmtBackend over the store. Volumes are cached from a watch, so GETSPEC costs no store
     round trip; the same watch drives FETCHSPEC."""
@@ -77,7 +87,7 @@ class StoreMgmtBackend:
             if old is None or new is None or old == new:
                 continue
             for vid in set(volfile_ids(old)) | set(volfile_ids(new)):
-                if volgen.volfile_for_id(self._volumes, vid) != volgen.volfile_for_id(volumes, vid):
+                if _volfile_or_none(self._volumes, vid) != _volfile_or_none(volumes, vid):
                     changed.append(vid)
         self._volumes = volumes
         if changed and self.server is not None:
