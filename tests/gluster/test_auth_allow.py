@@ -306,3 +306,23 @@ def test_injected_option_line_never_reaches_a_volfile(netns, veth_daemon, key):
         daemon.cli("volume", "set", VOLUME, key, netns.client_addr, check=True)
     assert wait_for(lambda: getspec_here(daemon.address, brick_id).op_ret > 0, 10)
     assert getspec_here(daemon.address, VOLUME).op_ret > 0
+
+
+def test_trust_rule_local_and_peer_addresses(netns, store):
+    """The rule itself, on this host's real addresses and a real store: the veth's host side
+    is local, the namespace's address is not, until a peer record names it."""
+    import asyncio
+
+    from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
+    from gluster_mgmt.membership.peers import Peers
+    from gluster_mgmt.store.keys import ClusterKeys
+
+    keys = ClusterKeys.for_cluster(uuid.uuid4().hex)
+    backend = StoreMgmtBackend(store, keys, "self", None, None)  # type: ignore[arg-type]
+    trusted = lambda host: asyncio.run(backend.is_trusted(host))  # noqa: E731
+    assert trusted("") and trusted("127.0.0.1") and trusted("::1")
+    assert trusted(netns.host_addr) and trusted(f"::ffff:{netns.host_addr}")
+    assert not trusted(netns.client_addr)
+    assert not trusted("not-an-address")
+    Peers(store, keys, "self").register("other", (netns.client_addr,))
+    assert trusted(netns.client_addr)
