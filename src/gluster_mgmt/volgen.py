@@ -35,6 +35,13 @@ from gluster_mgmt.options import (
 
 GLUSTERD_WORKDIR = "/var/lib/glusterd"
 
+#: C0 controls and DEL: a newline in a value would start a line of its own in the volfile
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class VolfileError(ValueError):
+    """A volfile that cannot be written safely (a value would break out of its line)."""
+
 
 # -- graph values ------------------------------------------------------------------------
 
@@ -78,6 +85,10 @@ class Graph:
         return [x for x in self.xlators if x.type == xlator_type]
 
     def text(self) -> str:
+        """The volfile. Refuses control characters anywhere: whatever let a value through
+        (an unchecked option, a store written by hand), it must not become extra lines —
+        ``auth.allow`` with ``\\noption evil yes`` would otherwise add an option to a brick."""
+        self.check_printable()
         sections = []
         for xlator in self.xlators:
             lines = [f"volume {xlator.name}", f"    type {xlator.type}"]
@@ -87,6 +98,21 @@ class Graph:
             lines.append("end-volume")
             sections.append("\n".join(lines) + "\n")
         return "\n".join(sections)
+
+    def check_printable(self) -> None:
+        """Raise VolfileError naming the first option (or xlator) holding a control character."""
+        for xlator in self.xlators:
+            for key, value in xlator.options:
+                bad = _CONTROL.search(key) or _CONTROL.search(value)
+                if bad:
+                    # the value itself is not quoted: it may be a password
+                    raise VolfileError(f"option {key!r} of {xlator.name!r} contains the control "
+                                       f"character {bad.group()!r}; refusing to write it into "
+                                       "a volfile")
+            for word in (xlator.name, xlator.type, *xlator.subvolumes):
+                if _CONTROL.search(word):
+                    raise VolfileError(f"xlator {word!r} contains a control character; "
+                                       "refusing to write it into a volfile")
 
 
 def parse_volfile(text: str) -> Graph:
@@ -256,6 +282,15 @@ def _shared_brick_count(volume: Volume, brick: Brick) -> int:
     return sum(1 for b in volume.bricks if b.host_uuid == brick.host_uuid and b.fsid == brick.fsid)
 
 
+def _check_options(volume: Volume) -> None:
+    """Name the volume option (as `volume set` took it) before it is mapped to xlator keys."""
+    for key, value in volume.options.items():
+        bad = _CONTROL.search(key) or _CONTROL.search(value)
+        if bad:
+            raise VolfileError(f"volume {volume.name}: option {key!r} contains the control "
+                               f"character {bad.group()!r}; refusing to write it into a volfile")
+
+
 def _transport(volume: Volume) -> str:
     return "tcp" if volume.transport.value == "tcp,rdma" else volume.transport.value
 
@@ -266,6 +301,7 @@ def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
                       workdir: str = GLUSTERD_WORKDIR,
                       table: OptionTable | None = None) -> Graph:
     """The graph a brick process (glusterfsd) loads for ``brick``."""
+    _check_options(volume)
     table = table or option_table()
     settings = dict(volume.options)
     name = volume.name
@@ -474,6 +510,7 @@ def build_client_graph(volume: Volume, *, trusted: bool = False, op_version: int
                        table: OptionTable | None = None) -> Graph:
     """The FUSE client graph; ``trusted`` adds the brick credentials (glusterd's
     ``trusted-VOL.tcp-fuse.vol``, which is what it serves for GETSPEC of ``VOL``)."""
+    _check_options(volume)
     table = table or option_table()
     settings: dict[str, str] = dict(volume.options)
     name = volume.name
@@ -523,6 +560,7 @@ _SHD_OVERRIDES = {"cluster.background-self-heal-count": "0", "cluster.data-self-
 def build_shd_graph(volume: Volume, *, op_version: int = 100000,
                     table: OptionTable | None = None) -> Graph | None:
     """The self-heal daemon's graph for one volume; None for volumes it does not heal."""
+    _check_options(volume)
     if volume.type not in (VolumeType.REPLICATE, VolumeType.DISPERSE):
         return None
     table = table or option_table()
@@ -561,6 +599,7 @@ def build_rebalance_graph(volume: Volume, *, op_version: int = 100000,
     It is the trusted client graph without the client-only layers (utime, performance
     xlators, send-gids): migration must see the bricks' data uncached. Then the client log
     settings and the plain table options, as glusterd's build_rebalance_volfile does."""
+    _check_options(volume)
     if len(volume.bricks) <= volume.subvolume_size:
         return None
     table = table or option_table()
@@ -598,11 +637,20 @@ def rebalance_volfile(volume: Volume, **kwargs: Any) -> str | None:
 _BRICK_ID = re.compile(r"^(?P<vol>[A-Za-z0-9_-]+)\.(?P<host>.+)\.(?P<path>[^.]*)$")
 
 
-def volfile_for_id(volumes: Mapping[str, Volume], volfile_id: str, **kwargs: Any) -> str | None:
-    """Resolve a GETSPEC key as glusterd does: ``VOL``, ``/VOL``, ``VOL.tcp`` -> trusted client
-    volfile; ``shd/VOL`` -> self-heal daemon; ``rebalance/VOL`` -> rebalance process;
-    ``VOL.HOST.PATH-dashed`` -> brick. None if unknown (or no such volfile for the volume)."""
+def volfile_for_id(volumes: Mapping[str, Volume], volfile_id: str, *, trusted: bool = True,
+                   **kwargs: Any) -> str | None:
+    """Resolve a GETSPEC key as glusterd does: ``VOL``, ``/VOL``, ``VOL.tcp`` -> client
+    volfile (the trusted one, with the bricks' credentials, when ``trusted``); ``shd/VOL`` ->
+    self-heal daemon; ``rebalance/VOL`` -> rebalance process; ``VOL.HOST.PATH-dashed`` ->
+    brick. None if unknown (or no such volfile for the volume).
+
+    ``trusted=False`` is what an untrusted caller (not this host, not a peer) may get: only the
+    plain client volfile; every other volfile holds the credentials, so it is None."""
     key = volfile_id.lstrip("/")
+    if not trusted:
+        if key.endswith(".tcp") and key[:-4] in volumes:
+            key = key[:-4]
+        return client_volfile(volumes[key], **kwargs) if key in volumes else None
     if key.startswith("shd/"):
         volume = volumes.get(key[4:])
         return shd_volfile(volume, **kwargs) if volume else None

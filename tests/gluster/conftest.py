@@ -49,3 +49,9 @@ def mounts(tmp_path):
     yield mount
     for point in mounted:
         subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "netns: needs root to create network namespaces and veth pairs "
+        "(a client on a non-local address); fails, never skips, without them")

@@ -189,6 +189,80 @@ def test_volfile_ids(volumes: dict) -> None:
     assert volgen.volfile_for_id(volumes, "v1.vm.bricks-zz") is None
 
 
+@pytest.mark.parametrize("name", REFERENCE_VOLUMES)
+def test_untrusted_callers_get_glusterds_plain_client_volfile(volumes: dict, name: str) -> None:
+    """What glusterd serves a client that is neither local nor a peer: VOL.tcp-fuse.vol,
+    byte-identical, without the bricks' username and password."""
+    reference = (VOLS_DIR / name / f"{name}.tcp-fuse.vol").read_text()
+    for key in (name, f"/{name}", f"{name}.tcp"):
+        text = volgen.volfile_for_id(volumes, key, trusted=False)
+        assert text == reference, key
+        assert volumes[name].password not in text
+        assert volumes[name].username not in text
+    trusted = volgen.volfile_for_id(volumes, name)
+    assert trusted == (VOLS_DIR / name / f"trusted-{name}.tcp-fuse.vol").read_text()
+    assert volumes[name].password in trusted
+
+
+@pytest.mark.parametrize("name", REFERENCE_VOLUMES)
+def test_untrusted_callers_get_no_volfile_with_credentials(volumes: dict, name: str) -> None:
+    """Self-heal, rebalance and brick volfiles all carry the credentials: only for trusted."""
+    volume = volumes[name]
+    keys = [f"shd/{name}", f"rebalance/{name}", *(b.volfile_id(name) for b in volume.bricks)]
+    for key in keys:
+        assert volgen.volfile_for_id(volumes, key, trusted=False) is None, key
+    assert any(volgen.volfile_for_id(volumes, key) for key in keys)
+    assert volgen.volfile_for_id(volumes, "nosuchvol", trusted=False) is None
+
+
+_CONTROL_CHARACTERS = ["\n", "\r", "\0", "\t", "\x1b", "\x7f"]
+
+
+@pytest.mark.parametrize("char", _CONTROL_CHARACTERS)
+@pytest.mark.parametrize("key", ["auth.allow", "auth.reject", "user.xlator.evil",
+                                 "network.ping-timeout", "diagnostics.brick-log-level"])
+def test_option_values_cannot_inject_volfile_lines(volumes: dict, key: str, char: str) -> None:
+    """Whatever `volume set` let through, no volfile gets an extra line: volgen refuses the
+    value and names the option."""
+    volume = volumes["rep3"].evolve(options={**volumes["rep3"].options,
+                                             key: f"10.0.0.1{char}option evil yes"})
+    builders = [lambda: volgen.brick_volfile(volume, volume.bricks[0]),
+                lambda: volgen.client_volfile(volume),
+                lambda: volgen.client_volfile(volume, trusted=True),
+                lambda: volgen.shd_volfile(volume),
+                lambda: volgen.volfile_for_id({"rep3": volume}, "rep3", trusted=False)]
+    for build in builders:
+        with pytest.raises(volgen.VolfileError, match=re.escape(repr(key))):
+            build()
+
+
+def test_option_names_cannot_inject_volfile_lines(volumes: dict) -> None:
+    volume = volumes["v1"].evolve(options={"user.xlator.a\noption evil": "yes"})
+    with pytest.raises(volgen.VolfileError, match="user.xlator.a"):
+        volgen.client_volfile(volume)
+
+
+def test_graph_text_refuses_control_characters_whatever_built_it() -> None:
+    """The last line of defence: a Graph made by anything else is checked as it is written,
+    and the error does not repeat the value (it may be a password)."""
+    graph = Graph((volgen.Xlator("c", "protocol/client",
+                                 options=(("password", "s3cret\noption evil yes"),)),))
+    with pytest.raises(volgen.VolfileError, match="'password'") as caught:
+        graph.text()
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(volgen.VolfileError):
+        Graph((volgen.Xlator("c\nvolume x", "protocol/client"),)).text()
+
+
+def test_printable_values_still_pass(volumes: dict) -> None:
+    """Spaces, commas and wildcards are ordinary option values."""
+    volume = volumes["rep3"].evolve(options={**volumes["rep3"].options,
+                                             "auth.allow": "10.0.0.*,192.168.1.1",
+                                             "user.xlator.note": "a b c"})
+    text = volgen.brick_volfile(volume, volume.bricks[0])
+    assert "option auth.addr./bricks/r1.allow 10.0.0.*,192.168.1.1\n" in text
+
+
 def test_volgen_is_deterministic(volumes: dict) -> None:
     for volume in volumes.values():
         assert _expected_files(volume) == _expected_files(volume)

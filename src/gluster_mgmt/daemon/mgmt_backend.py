@@ -5,13 +5,16 @@ volfile changes — whichever peer made the change."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, Progress
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import StoreError
+from gluster_mgmt.membership.peers import Peers
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
 from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
@@ -28,11 +31,88 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_address(host: str) -> IPAddress | None:
+    """A peer address as the socket gives it (``fe80::1%eth0``, ``::ffff:10.0.0.1``) -> one
+    comparable address; None for anything that is not an IP address."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_fib_trie(text: str) -> set[IPAddress]:
+    """IPv4 addresses the kernel delivers locally: the ``/32 host LOCAL`` leaves of
+    /proc/net/fib_trie (each follows the ``|-- ADDRESS`` line it belongs to)."""
+    found: set[IPAddress] = set()
+    leaf = ""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "|--":
+            leaf = words[1]
+        elif words[:1] == ["/32"] and words[-1:] == ["LOCAL"] and leaf:
+            address = parse_address(leaf)
+            if address is not None:
+                found.add(address)
+    return found
+
+
+def parse_if_inet6(text: str) -> set[IPAddress]:
+    """IPv6 addresses of this host's interfaces: the first column of /proc/net/if_inet6."""
+    found: set[IPAddress] = set()
+    for line in text.splitlines():
+        words = line.split()
+        if words and len(words[0]) == 32:
+            found.add(ipaddress.IPv6Address(int(words[0], 16)))
+    return found
+
+
+def local_addresses() -> set[IPAddress]:
+    """This host's addresses in the daemon's network namespace (what glusterd's
+    gf_is_local_addr compares with), read from the kernel's tables on every call so an
+    address added or removed since start counts at once."""
+    found: set[IPAddress] = set()
+    for path, parse in (("/proc/net/fib_trie", parse_fib_trie),
+                        ("/proc/net/if_inet6", parse_if_inet6)):
+        try:
+            with open(path, encoding="ascii", errors="replace") as file:
+                found |= parse(file.read())
+        except OSError:
+            continue  # no IPv6 (or no procfs): those addresses are simply not local
+    return found
+
+
+def resolve(name: str) -> set[IPAddress]:
+    """Every address ``name`` resolves to (nothing when it does not resolve)."""
+    address = parse_address(name.strip("[]"))
+    if address is not None:
+        return {address}
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return set()
+    return {a for a in (parse_address(str(info[4][0])) for info in infos) if a is not None}
+
 
 def volfile_ids(volume: Volume) -> list[str]:
     """Every volfile id a process may fetch for ``volume``."""
     return [volume.name, f"shd/{volume.name}", f"rebalance/{volume.name}"] + [
         b.volfile_id(volume.name) for b in volume.bricks]
+
+
+def _volfile_or_none(volumes: dict[str, Volume], vid: str) -> str | None:
+    """For change detection only: a volume volgen refuses to write (a control character in
+    an option) must not stop the watch that keeps every other volume's volfiles current."""
+    try:
+        return volgen.volfile_for_id(volumes, vid)
+    except volgen.VolfileError as exc:
+        log.error("no volfile %s: %s", vid, exc)
+        return None
 
 
 class StoreMgmtBackend:
@@ -77,7 +157,7 @@ class StoreMgmtBackend:
             if old is None or new is None or old == new:
                 continue
             for vid in set(volfile_ids(old)) | set(volfile_ids(new)):
-                if volgen.volfile_for_id(self._volumes, vid) != volgen.volfile_for_id(volumes, vid):
+                if _volfile_or_none(self._volumes, vid) != _volfile_or_none(volumes, vid):
                     changed.append(vid)
         self._volumes = volumes
         if changed and self.server is not None:
@@ -85,14 +165,50 @@ class StoreMgmtBackend:
 
     # ------------------------------------------------------------------ MgmtBackend
     async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
+        """glusterd's rule: the volfiles holding the bricks' ``auth.login`` credentials only
+        for this host's processes and its peers; anyone else gets the plain client volfile,
+        so ``auth.allow`` / ``auth.reject`` decide whether it may reach the bricks."""
         key = normalize_volfile_id(volfile_id)
-        text = volgen.volfile_for_id(self._volumes, key)
+        trusted = await self.is_trusted(peer.host)
+        text = volgen.volfile_for_id(self._volumes, key, trusted=trusted)
         if text is None:
+            if not trusted and volgen.volfile_for_id(self._volumes, key) is not None:
+                log.warning("GETSPEC %r from %s refused: it holds the bricks' credentials, "
+                            "served only to this host and its peers", key, peer.host)
             return None
+        if not trusted:
+            log.info("GETSPEC %r from %s (neither local nor a peer): plain client volfile",
+                     key, peer.host)
         if key.startswith("shd/"):
             # glusterfs --process-name glustershd attaches its graph only with this xdata.
             return VolfileReply(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
         return text.encode()
+
+    async def is_trusted(self, host: str) -> bool:
+        """Whether a caller at ``host`` may have credentials: no IP address at all (glusterd
+        trusts those, e.g. a unix socket), an address of this host, or one a peer record's
+        name resolves to (read and resolved per call: rare, and never stale)."""
+        if not host:
+            return True
+        address = parse_address(host)
+        if address is None:
+            return False
+        if address.is_loopback or address in local_addresses():
+            return True
+        try:
+            return address in await asyncio.to_thread(self._peer_addresses)
+        except StoreError as exc:
+            log.warning("cannot read the peers to check %s (treated as not a peer): %s",
+                        host, exc)
+            return False
+
+    def _peer_addresses(self) -> set[IPAddress]:
+        names: set[str] = set()
+        for view in Peers(self.store, self.keys, self.node_uuid).all():
+            names.update(view.peer.hostnames)
+            if view.api:
+                names.add(view.api.rpartition(":")[0])
+        return {address for name in names if name for address in resolve(name)}
 
     async def volume_id(self, name: str) -> str | None:
         volume = self._volumes.get(name)
