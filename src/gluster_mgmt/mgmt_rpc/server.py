@@ -22,6 +22,7 @@ import concurrent.futures
 import errno
 import itertools
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -467,6 +468,8 @@ class MgmtRpcServer:
 
     ``async with MgmtRpcServer(backend, "0.0.0.0", 24007) as server: ...`` or
     :meth:`start` / :meth:`close`. ``port=0`` picks a free port (see :attr:`port`).
+    ``ssl_context``: TLS only on the port (glusterd's secure-access, see :mod:`.tls`); the
+    connection sees the protocol only once the handshake has succeeded.
     """
 
     def __init__(
@@ -477,12 +480,14 @@ class MgmtRpcServer:
         *,
         max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.backend = backend
         self.host = host
         self.requested_port = port
         self.max_record_size = max_record_size
         self.programs = tuple(programs)
+        self.ssl_context = ssl_context
         self._dump_reply = pg.encode(pg.DumpReply(self.programs))
         self._connections: dict[int, _Connection] = {}
         self._ids = itertools.count(1)
@@ -495,9 +500,11 @@ class MgmtRpcServer:
         self._server = await self._loop.create_server(
             lambda: _Connection(self, next(self._ids)),
             self.host, self.requested_port, reuse_address=True, backlog=1024,
+            ssl=self.ssl_context,
         )
         addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
-        log.info("mgmt RPC server listening on %s", ", ".join(addresses))
+        log.info("mgmt RPC server listening on %s%s", ", ".join(addresses),
+                 " (TLS only)" if self.ssl_context is not None else "")
 
     @property
     def port(self) -> int:
