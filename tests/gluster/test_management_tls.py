@@ -167,6 +167,22 @@ def test_switch_on_with_unusable_files_refuses_to_start(tmp_path, pki):
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
 
 
+def test_daemon_with_the_switch_on_and_no_certificate_does_not_start(tmp_path, pki):
+    """Never plain TCP when TLS was asked for: gluster-mgmtd exits, naming the file."""
+    (tmp_path / "secure-access").touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "gluster_mgmt.daemon.main", "--config", "/nonexistent",
+         "--state-dir", str(tmp_path / "state"), "--address", ADDRESS,
+         "--socket", str(tmp_path / "mgmtd.sock"), "--run-dir", str(tmp_path / "run"),
+         "--log-dir", str(tmp_path / "log"), "--secure-access", str(tmp_path / "secure-access"),
+         "--mgmt-tls-cert", str(tmp_path / "missing.pem"), "--mgmt-tls-key",
+         str(pki.key("node")), "--mgmt-tls-ca", str(pki.dir / "ca.pem")],
+        capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "cannot start" in result.stderr and "missing.pem does not exist" in result.stderr
+    assert not (tmp_path / "mgmtd.sock").exists()
+
+
 # ------------------------------------------------------------------ the server over TLS
 
 def _tls_server(pki: Pki, depth: int = DEFAULT_CERT_DEPTH) -> ServerThread:
@@ -317,10 +333,11 @@ echo DAEMON_UP
 "$PY" "$T/probe.py" tls "$ADDR" 24007 "$CERTS/glusterfs.pem" "$CERTS/glusterfs.key" \\
     "$CERTS/glusterfs.ca"
 
-cli volume create "$VOL" "$ADDR:$T/bricks/b1" "$ADDR:$T/bricks/b2" force || exit 1
+cli volume create "$VOL" replica 3 "$ADDR:$T/bricks/b1" "$ADDR:$T/bricks/b2" \\
+    "$ADDR:$T/bricks/b3" force || exit 1
 cli volume start "$VOL" || exit 1
 echo VOLUME_STARTED
-timeout 120 "$PY" "$T/status.py" "$SOCK" "$VOL" 2 || exit 1
+timeout 120 "$PY" "$T/status.py" "$SOCK" "$VOL" 3 || exit 1
 
 mkdir -p "$T/mnt"
 timeout 90 mount -t glusterfs -o log-file="$T/client.log" "$ADDR:/$VOL" "$T/mnt" || exit 1
@@ -331,9 +348,18 @@ for i in 1 2 3 4 5 6; do
     [ "$(cat "$T/mnt/file$i.txt")" = "secret payload $i" ] || ok=0
 done
 [ $ok = 1 ] && echo READ_WRITE_OK
-echo "ON_BRICKS $(ls "$T/bricks/b1" "$T/bricks/b2" | grep -c '^file')"
-grep -ql "SSL support for MGMT is ENABLED" "$T"/log/bricks/*.log && echo BRICK_LOG_MGMT_SSL
+echo "ON_BRICKS $(ls "$T/bricks/b1" "$T/bricks/b2" "$T/bricks/b3" | grep -c '^file')"
+[ "$(grep -l "SSL support for MGMT is ENABLED" "$T"/log/bricks/*.log | wc -l)" = 3 ] \\
+    && echo BRICK_LOGS_MGMT_SSL
 grep -q "SSL support for MGMT is ENABLED" "$T/client.log" && echo CLIENT_LOG_MGMT_SSL
+# the self-heal daemon of the replica volume: another stock process that finds the switch
+for _ in $(seq 60); do
+    grep -q "SSL support for MGMT is ENABLED" "$T/log/glustershd.log" 2>/dev/null && break
+    sleep 0.5
+done
+grep -q "SSL support for MGMT is ENABLED" "$T/log/glustershd.log" && echo SHD_LOG_MGMT_SSL
+cat "$T"/log/bricks/*.log "$T/log/glustershd.log" "$T/client.log" 2>/dev/null \\
+    | grep -q "SSL connect error" || echo NO_SSL_CONNECT_ERRORS
 umount "$T/mnt" && echo UNMOUNTED
 cli --mode=script volume stop "$VOL" && echo VOLUME_STOPPED
 echo SCENARIO_DONE
@@ -424,10 +450,12 @@ def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
                f"--- client ---\n{client_log[-3000:]}\n--- bricks ---\n{brick_logs}")
     lines = output.splitlines()
     for marker in ("SWITCH_ON", "DAEMON_UP", "PLAIN_REFUSED", "TLS_ANSWERED", "VOLUME_STARTED",
-                   "MOUNTED", "READ_WRITE_OK", "ON_BRICKS 6", "BRICK_LOG_MGMT_SSL",
-                   "CLIENT_LOG_MGMT_SSL", "UNMOUNTED", "VOLUME_STOPPED", "SCENARIO_DONE",
+                   "MOUNTED", "READ_WRITE_OK", "ON_BRICKS 18", "BRICK_LOGS_MGMT_SSL",
+                   "CLIENT_LOG_MGMT_SSL", "SHD_LOG_MGMT_SSL", "NO_SSL_CONNECT_ERRORS", "UNMOUNTED", "VOLUME_STOPPED", "SCENARIO_DONE",
                    "CLEANED"):
         assert marker in lines, f"{marker} missing\n{context}"
     assert any(line.startswith("BRICKS_ONLINE ") for line in lines), context
     assert "TLS only" in daemon_log, context
+    # the one handshake the daemon refused is the plain-TCP probe's: every stock process got in
+    assert daemon_log.count("mgmt TLS handshake refused") == 1, context
     assert process.returncode == 0, context
