@@ -326,3 +326,46 @@ def test_trust_rule_local_and_peer_addresses(netns, store):
     assert not trusted("not-an-address")
     Peers(store, keys, "self").register("other", (netns.client_addr,))
     assert trusted(netns.client_addr)
+
+
+_SIGNIN_SCRIPT = """
+import json, sys
+from gluster_mgmt.mgmt_rpc import programs as pg
+from tests.mgmt_rpc.wire import RpcClient
+host, brick, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with RpcClient(24007, host=host, timeout=10) as client:
+    reply = client.call(pg.Program.PORTMAP, 1, pg.PortmapProc.SIGNIN,
+                        pg.encode(pg.SigninRequest(brick, port, 4242)))
+rsp = pg.decode(pg.SigninReply, reply.body)
+print(json.dumps([rsp.op_ret, rsp.op_errno]))
+"""
+
+
+def port_by_brick_here(host: str, brick: str) -> int:
+    with RpcClient(24007, host=host, timeout=10) as client:
+        reply = client.call(pg.Program.PORTMAP, 1, pg.PortmapProc.PORTBYBRICK,
+                            pg.encode(pg.PortByBrickRequest(brick)))
+    rsp = pg.decode(pg.PortByBrickReply, reply.body)
+    return rsp.port if rsp.op_ret == 0 else -1
+
+
+def test_portmap_signin_only_from_this_host(netns, veth_daemon):
+    """Bricks run here: a SIGNIN from another address (which would point clients of a
+    brick at a port of the sender's choosing) is refused with EPERM and changes nothing."""
+    import errno
+
+    daemon = veth_daemon
+    brick = str(daemon.workdir / "brick0")
+    result = netns.run(sys.executable, "-c", _SIGNIN_SCRIPT, daemon.address, brick, "49999",
+                       env=child_env(), cwd=REPO, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [-1, errno.EPERM]
+    assert port_by_brick_here(daemon.address, brick) == -1
+    assert "SIGNIN from " + netns.client_addr in daemon.log_path.read_text(errors="replace")
+    with RpcClient(24007, host=daemon.address, timeout=10) as client:  # from this host: taken
+        reply = client.call(pg.Program.PORTMAP, 1, pg.PortmapProc.SIGNIN,
+                            pg.encode(pg.SigninRequest(brick, 49999, os.getpid())))
+        assert pg.decode(pg.SigninReply, reply.body).op_ret == 0
+        assert port_by_brick_here(daemon.address, brick) == 49999
+    # the signing connection closed: its entry goes, as a SIGKILLed brick's does
+    assert wait_for(lambda: port_by_brick_here(daemon.address, brick) == -1, 10)

@@ -54,12 +54,12 @@ class RecordingBackend:
         from gluster_mgmt.mgmt_rpc import normalize_volfile_id
         return self.volfiles.get(normalize_volfile_id(volfile_id))
 
-    async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
-        self._record("signin", brick, port, pid, conn_id)
-        self.signed_in[brick] = (port, conn_id)
+    async def signin(self, brick: str, port: int, pid: int, peer: PeerInfo) -> None:
+        self._record("signin", brick, port, pid, peer.conn_id)
+        self.signed_in[brick] = (port, peer.conn_id)
 
-    async def signout(self, brick: str, port: int, conn_id: int) -> None:
-        self._record("signout", brick, port, conn_id)
+    async def signout(self, brick: str, port: int, peer: PeerInfo) -> None:
+        self._record("signout", brick, port, peer.conn_id)
         self.signed_in.pop(brick, None)
 
     async def port_by_brick(self, brick: str) -> int | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from gluster_mgmt.mgmt_rpc import tls
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.store.loader import DEFAULT_STATE_DIR, embedded_store_url
 
@@ -42,6 +43,18 @@ class DaemonConfig:
     api_port: int = _setting(DEFAULT_API_PORT, "TCP port of the REST API peers use")
     mgmt_port: int = _setting(MGMT_PORT, "Gluster mgmt RPC port bricks and clients use "
                               "(glusterd's 24007)")
+    secure_access: str = _setting(
+        tls.SECURE_ACCESS_FILE, "glusterd's management TLS switch: when this file exists at "
+        "start, the mgmt RPC port speaks only TLS with client certificates required (a line "
+        "'option transport.socket.ssl-cert-depth N' sets the verify depth). Stock bricks, "
+        "self-heal daemons and clients read glusterd's fixed path themselves, so change it "
+        "only for tests")
+    mgmt_tls_cert: str = _setting(tls.CERT_FILE, "certificate (chain) of the node for "
+                                  "management TLS; stock glusterfs processes read the fixed "
+                                  "OPENSSLDIR/glusterfs.pem of their build")
+    mgmt_tls_key: str = _setting(tls.KEY_FILE, "private key of --mgmt-tls-cert")
+    mgmt_tls_ca: str = _setting(tls.CA_FILE, "CA bundle that peers' certificates on the "
+                                "mgmt RPC port must verify against")
     socket: str = _setting(DEFAULT_SOCKET, "unix socket of the REST API the CLI uses (0600)")
     lease_ttl: float = _setting(10.0, "seconds the store keeps this node alive without hearing "
                                 "from it (its alive key, port records and transaction claims)")

@@ -10,12 +10,11 @@ import sys
 import threading
 from types import TracebackType
 
-from gluster_mgmt.daemon.config import DaemonConfig, load_config
+from gluster_mgmt.daemon.config import load_config
 from gluster_mgmt.daemon.node import Daemon
 from gluster_mgmt.daemon.rest import Api, TcpApiServer, UnixApiServer, serve_in_thread
 from gluster_mgmt.daemon.routes import OPEN_ROUTES, build_routes
 from gluster_mgmt.errors import GlusterMgmtError
-from gluster_mgmt.mgmt_rpc.server import ConnectionLimits
 
 log = logging.getLogger("gluster_mgmt.daemon")
 
@@ -76,13 +75,6 @@ def raise_open_file_limit() -> tuple[int, int]:
     return soft, hard
 
 
-def connection_limits(config: DaemonConfig) -> ConnectionLimits:
-    return ConnectionLimits(max_connections=config.mgmt_max_connections,
-                            max_per_host=config.mgmt_max_connections_per_host,
-                            idle_timeout=config.mgmt_idle_timeout,
-                            max_buffered=config.mgmt_max_buffered)
-
-
 def main(argv: list[str] | None = None) -> int:
     config = load_config(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -102,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         daemon.stop()
         return 1
-    if daemon.mgmt_server is not None:  # Daemon builds it with the defaults; apply settings
-        daemon.mgmt_server.limits = connection_limits(config)
     api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES)
     servers = [UnixApiServer(config.socket, api), TcpApiServer(config.address, config.api_port, api)]
     for server in servers:

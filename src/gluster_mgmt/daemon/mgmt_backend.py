@@ -14,6 +14,7 @@ from gluster_mgmt import volgen
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, Progress
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import StoreError
+from gluster_mgmt.log_safety import untrusted
 from gluster_mgmt.membership.peers import Peers
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
 from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
@@ -99,6 +100,22 @@ def resolve(name: str) -> set[IPAddress]:
     return {a for a in (parse_address(str(info[4][0])) for info in infos) if a is not None}
 
 
+def is_local(host: str) -> bool:
+    """Whether ``host`` is this machine: no IP address (a unix socket), loopback, or one of
+    its own addresses."""
+    if not host:
+        return True
+    address = parse_address(host)
+    return address is not None and (address.is_loopback or address in local_addresses())
+
+
+def _check_local(peer: PeerInfo, what: str) -> None:
+    """Bricks run on this host: a portmap entry may be written only from here, or anyone
+    who reaches port 24007 could point this host's bricks at a port of their choosing."""
+    if not is_local(peer.host):
+        raise PermissionError(f"only processes on this host may {what} bricks")
+
+
 def volfile_ids(volume: Volume) -> list[str]:
     """Every volfile id a process may fetch for ``volume``."""
     return [volume.name, f"shd/{volume.name}", f"rebalance/{volume.name}"] + [
@@ -177,8 +194,8 @@ class StoreMgmtBackend:
                             "served only to this host and its peers", key, peer.host)
             return None
         if not trusted:
-            log.info("GETSPEC %r from %s (neither local nor a peer): plain client volfile",
-                     key, peer.host)
+            log.info("GETSPEC %s from %s (neither local nor a peer): plain client volfile",
+                     untrusted(key), peer.host)
         if key.startswith("shd/"):
             # glusterfs --process-name glustershd attaches its graph only with this xdata.
             return VolfileReply(text.encode(), {"pidfile": self.specs.shd_pidfile(key[4:])})
@@ -188,13 +205,11 @@ class StoreMgmtBackend:
         """Whether a caller at ``host`` may have credentials: no IP address at all (glusterd
         trusts those, e.g. a unix socket), an address of this host, or one a peer record's
         name resolves to (read and resolved per call: rare, and never stale)."""
-        if not host:
+        if is_local(host):
             return True
         address = parse_address(host)
         if address is None:
             return False
-        if address.is_loopback or address in local_addresses():
-            return True
         try:
             return address in await asyncio.to_thread(self._peer_addresses)
         except StoreError as exc:
@@ -214,12 +229,14 @@ class StoreMgmtBackend:
         volume = self._volumes.get(name)
         return volume.uuid if volume is not None else None
 
-    async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
-        self._signed_in.setdefault(conn_id, set()).add((brick, port))
+    async def signin(self, brick: str, port: int, pid: int, peer: PeerInfo) -> None:
+        _check_local(peer, "sign in")
+        self._signed_in.setdefault(peer.conn_id, set()).add((brick, port))
         await asyncio.to_thread(self.ports.sign_in, brick, port, pid)
 
-    async def signout(self, brick: str, port: int, conn_id: int) -> None:
-        self._signed_in.get(conn_id, set()).discard((brick, port))
+    async def signout(self, brick: str, port: int, peer: PeerInfo) -> None:
+        _check_local(peer, "sign out")
+        self._signed_in.get(peer.conn_id, set()).discard((brick, port))
         await asyncio.to_thread(self.ports.sign_out, brick, port)
 
     async def port_by_brick(self, brick: str) -> int | None:
@@ -236,7 +253,8 @@ class StoreMgmtBackend:
             name != volfile_id and name in self._volumes) else None
         volume = decode_volume(entry.value) if entry is not None else None
         if volume is None or volume.task is None:
-            log.info("defrag status for %r from %s: no migration (stopped?)", volfile_id, peer.host)
+            log.info("defrag status for %s from %s: no migration (stopped?)", untrusted(volfile_id),
+                     peer.host)
             return
         try:
             report = parse_defrag_status(items)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import ssl
 import threading
 from typing import Any
 
@@ -31,8 +32,10 @@ from gluster_mgmt.membership.operations import (
     own_hostnames,
 )
 from gluster_mgmt.membership.session import NodeSession
-from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
+from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer
+from gluster_mgmt.mgmt_rpc.tls import management_tls_context
 from gluster_mgmt.portmap import PortRegistry, brick_record
+from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
@@ -68,6 +71,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        mgmt_tls = self._management_tls()  # unusable certificates: fail before touching the store
         membership = Membership.load(self.config.state_dir)
         if membership is None:
             membership = create_cluster(self.config.store_url or self.config.default_store_url,
@@ -75,13 +79,29 @@ class Daemon:
         elif self.config.store_url and self.config.store_url != membership.store_url:
             log.warning("keeping the store this node joined; ignoring the configured store URL")
         self.activate(membership, restarted=True)
-        self._start_mgmt_server()
+        self._start_mgmt_server(mgmt_tls)
 
-    def _start_mgmt_server(self) -> None:
+    def _management_tls(self) -> ssl.SSLContext | None:
+        """glusterd's switch, read once at start as glusterd does: TLS on 24007 when the
+        secure-access file exists. The processes we launch find the file themselves."""
+        c = self.config
+        context = management_tls_context(c.secure_access, c.mgmt_tls_cert, c.mgmt_tls_key,
+                                         c.mgmt_tls_ca)
+        if context is not None and c.mgmt_port != MGMT_PORT:
+            log.warning("management TLS with mgmt port %d: stock clients use TLS for portmap "
+                        "lookups only on port %d, so theirs will fail", c.mgmt_port, MGMT_PORT)
+        return context
+
+    def _start_mgmt_server(self, ssl_context: ssl.SSLContext | None = None) -> None:
         """The Gluster mgmt RPC listener (glusterd's 24007): one per daemon, whose backend
         follows the node from cluster to cluster."""
         self._loop_thread.start()
-        self.mgmt_server = MgmtRpcServer(self.mgmt_backend, self.config.address, self.config.mgmt_port)
+        c = self.config
+        limits = ConnectionLimits(max_connections=c.mgmt_max_connections,
+                                  max_per_host=c.mgmt_max_connections_per_host,
+                                  idle_timeout=c.mgmt_idle_timeout, max_buffered=c.mgmt_max_buffered)
+        self.mgmt_server = MgmtRpcServer(self.mgmt_backend, c.address, c.mgmt_port, limits=limits,
+                                         ssl_context=ssl_context)
         asyncio.run_coroutine_threadsafe(self.mgmt_server.start(), self._loop).result(30)
         self.mgmt_backend.start(self.mgmt_server)
 

@@ -31,6 +31,7 @@ import errno
 import itertools
 import logging
 import resource
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -149,11 +150,12 @@ class MgmtBackend(Protocol):
         """The volfile for a GETSPEC key, verbatim as sent (``/VOL``, ``VOL.tcp``,
         ``VOL.HOST.EXP``; see :func:`programs.normalize_volfile_id`); None if unknown."""
 
-    async def signin(self, brick: str, port: int, pid: int, conn_id: int) -> None:
-        """A brick process listens on ``port`` for ``brick`` (an exported xlator name)."""
+    async def signin(self, brick: str, port: int, pid: int, peer: PeerInfo) -> None:
+        """A brick process listens on ``port`` for ``brick`` (an exported xlator name).
+        Raises PermissionError when ``peer`` may not sign bricks in (answered EPERM)."""
 
-    async def signout(self, brick: str, port: int, conn_id: int) -> None:
-        """A brick process is shutting down cleanly."""
+    async def signout(self, brick: str, port: int, peer: PeerInfo) -> None:
+        """A brick process is shutting down cleanly (PermissionError as for signin)."""
 
     async def port_by_brick(self, brick: str) -> int | None:
         """The port signed in for ``brick`` (exact name), None if not signed in."""
@@ -517,11 +519,19 @@ async def _port_by_brick(conn: _Connection, args: pg.PortByBrickRequest) -> byte
     return pg.encode(pg.PortByBrickReply(0, 0, 0, port))
 
 
+def _refuse_portmap(conn: _Connection, proc: str, reason: Exception) -> None:
+    conn.server._complain(f"portmap-refused:{conn.peer.host}", logging.WARNING,
+                          "%s from %s refused: %s", proc, conn.peer.host, reason)
+
+
 async def _signin(conn: _Connection, args: pg.SigninRequest) -> bytes:
     log.info("SIGNIN brick %s port %d pid %d (connection %d)", untrusted(args.brick), args.port,
              args.pid, conn.conn_id)
     try:
-        await conn.server.backend.signin(args.brick, args.port, args.pid, conn.conn_id)
+        await conn.server.backend.signin(args.brick, args.port, args.pid, conn.peer)
+    except PermissionError as exc:
+        _refuse_portmap(conn, "SIGNIN", exc)
+        return pg.encode(pg.SigninReply(-1, errno.EPERM))
     except Exception:
         log.exception("backend signin(%s) failed", untrusted(args.brick))
         return pg.encode(pg.SigninReply(-1, errno.EIO))
@@ -532,7 +542,10 @@ async def _signout(conn: _Connection, args: pg.SignoutRequest) -> bytes:
     log.info("SIGNOUT brick %s port %d (connection %d)", untrusted(args.brick), args.port,
              conn.conn_id)
     try:
-        await conn.server.backend.signout(args.brick, args.port, conn.conn_id)
+        await conn.server.backend.signout(args.brick, args.port, conn.peer)
+    except PermissionError as exc:
+        _refuse_portmap(conn, "SIGNOUT", exc)
+        return pg.encode(pg.SignoutReply(-1, errno.EPERM))
     except Exception:
         log.exception("backend signout(%s) failed", untrusted(args.brick))
         return pg.encode(pg.SignoutReply(-1, errno.EIO))
@@ -564,6 +577,8 @@ class MgmtRpcServer:
 
     ``async with MgmtRpcServer(backend, "0.0.0.0", 24007) as server: ...`` or
     :meth:`start` / :meth:`close`. ``port=0`` picks a free port (see :attr:`port`).
+    ``ssl_context``: TLS only on the port (glusterd's secure-access, see :mod:`.tls`); the
+    connection sees the protocol only once the handshake has succeeded.
     """
 
     def __init__(
@@ -575,12 +590,14 @@ class MgmtRpcServer:
         max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
         limits: ConnectionLimits = ConnectionLimits(),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.backend = backend
         self.host = host
         self.requested_port = port
         self.max_record_size = max_record_size
         self.programs = tuple(programs)
+        self.ssl_context = ssl_context
         self._dump_reply = pg.encode(pg.DumpReply(self.programs))
         self._connections: dict[int, _Connection] = {}
         self._ids = itertools.count(1)
@@ -602,6 +619,7 @@ class MgmtRpcServer:
         self._server = await self._loop.create_server(
             lambda: _Connection(self, next(self._ids)),
             self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
+            ssl=self.ssl_context,
         )
         for listener in self._server.sockets:
             with listener.dup() as sock:  # same listening socket: raise the kernel's backlog
@@ -610,7 +628,8 @@ class MgmtRpcServer:
         self._loop.set_exception_handler(self._loop_exception)
         self._sweeper = self._loop.create_task(self._sweep())
         addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
-        log.info("mgmt RPC server listening on %s", ", ".join(addresses))
+        log.info("mgmt RPC server listening on %s%s", ", ".join(addresses),
+                 " (TLS only)" if self.ssl_context is not None else "")
 
     @property
     def connection_limit(self) -> int:

@@ -1,0 +1,461 @@
+"""Management TLS (glusterd's /var/lib/glusterd/secure-access switch) with real TLS, real
+certificates made by openssl, and — in the end-to-end test — stock glusterfsd bricks and a
+stock FUSE client in a private mount namespace, so the fixed paths stock processes read
+(/var/lib/glusterd/secure-access, OPENSSLDIR/glusterfs.*: /usr/lib/ssl on Debian) are never
+touched on the host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gluster_mgmt.mgmt_rpc import programs as pg
+from gluster_mgmt.mgmt_rpc.rpc_message import Reply
+from gluster_mgmt.mgmt_rpc.tls import (
+    DEFAULT_CERT_DEPTH,
+    SSL_CERT_PATH,
+    management_tls_context,
+    read_cert_depth,
+    server_context,
+)
+from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from tests.helpers import REPO, child_env
+from tests.mgmt_rpc.wire import RecordingBackend, RpcClient, ServerThread
+
+pytestmark = pytest.mark.gluster
+
+ADDRESS = "127.0.0.9"  # the fixed-port tests use 127.0.0.2-4
+VOLUME = "tlsvol"
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is required for the management TLS tests (Debian: apt-get install "
+                    f"{'openssl' if tool == 'openssl' else 'util-linux'})")
+    return path
+
+
+class Pki:
+    """A throw-away PKI made with the openssl command: CAs, intermediates, leaves."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.openssl = _need("openssl")
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run([self.openssl, *args], cwd=self.dir, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, f"openssl {' '.join(args)}: {result.stderr}"
+
+    def _key_and_csr(self, name: str, cn: str) -> None:
+        self._run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+
+    def root(self, name: str) -> Path:
+        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
+                  "-subj", f"/CN={name}")
+        return self.dir / f"{name}.pem"
+
+    def issue(self, name: str, issuer: str, *, ca: bool = False, cn: str | None = None) -> Path:
+        """``name``.pem signed by ``issuer``; a leaf carries no extended key usage, like the
+        certificates glusterfs' documentation makes (one file is server and client cert)."""
+        self._key_and_csr(name, cn or name)
+        ext = self.dir / f"{name}.ext"
+        ext.write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n" if ca
+                       else "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyAgreement\n")
+        self._run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
+                  f"{issuer}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                  "-extfile", ext.name)
+        return self.dir / f"{name}.pem"
+
+    def chain(self, name: str, *above: str) -> Path:
+        """``name``'s certificate followed by ``above`` (what a peer sends)."""
+        path = self.dir / f"{name}-chain.pem"
+        path.write_text("".join((self.dir / f"{n}.pem").read_text() for n in (name, *above)))
+        return path
+
+    def key(self, name: str) -> Path:
+        return self.dir / f"{name}.key"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Pki:
+    pki = Pki(tmp_path_factory.mktemp("pki"))
+    pki.root("ca")
+    pki.issue("node", "ca", cn="tls-test-node")  # the name matches no address: not checked
+    pki.issue("client", "ca")
+    pki.root("other-ca")
+    pki.issue("stranger", "other-ca")
+    pki.issue("int1", "ca", ca=True)
+    pki.issue("int2", "int1", ca=True)
+    pki.issue("leaf1", "int1")  # ca <- int1 <- leaf1
+    pki.issue("leaf2", "int2")  # ca <- int1 <- int2 <- leaf2
+    return pki
+
+
+def _client_context(pki: Pki, cert: Path | None, key: Path | None) -> ssl.SSLContext:
+    """Like a stock glusterfs process: verifies the server against the CA, no name check."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(cafile=str(pki.dir / "ca.pem"))
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def _dump_answered(port: int, context: ssl.SSLContext | None, host: str = "127.0.0.1") -> bool:
+    """True when a DUMP call gets its reply; False when the server closes on us (with TLS 1.3
+    the client's handshake ends before the server has judged its certificate)."""
+    client = RpcClient(port, host)
+    try:
+        if context is not None:
+            client.sock = context.wrap_socket(client.sock)
+        reply = client.call(pg.Program.DUMP, 1, pg.DumpProc.DUMP, pg.encode(pg.DumpRequest()))
+        return isinstance(reply, Reply)
+    except (OSError, ConnectionError):
+        return False
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------ the switch and its files
+
+@pytest.mark.parametrize("content, depth", [
+    ("", DEFAULT_CERT_DEPTH),
+    ("option transport.socket.ssl-cert-depth 3\n", 3),
+    ("# comment\noption transport.socket.ssl-cert-depth   2\n", 2),
+    ("option transport.socket.ssl-cert-depth 0\n", DEFAULT_CERT_DEPTH),
+    ("option transport.socket.ssl-cert-depth many\n", DEFAULT_CERT_DEPTH),
+    ("  option transport.socket.ssl-cert-depth 4\n", DEFAULT_CERT_DEPTH),  # anchored at ^
+    ("option transport.socket.ssl-cert-depth 5 # five\n", 5),
+])
+def test_cert_depth_is_read_from_secure_access_like_glusterfs(tmp_path, content, depth):
+    path = tmp_path / "secure-access"
+    path.write_text(content)
+    assert read_cert_depth(str(path)) == depth
+
+
+def test_no_secure_access_file_means_plain_tcp(tmp_path):
+    assert management_tls_context(str(tmp_path / "secure-access"), "/nonexistent.pem",
+                                  "/nonexistent.key", "/nonexistent.ca") is None
+
+
+def test_switch_on_with_unusable_files_refuses_to_start(tmp_path, pki):
+    switch = tmp_path / "secure-access"
+    switch.touch()
+    with pytest.raises(OSError, match="/nonexistent.ca"):
+        management_tls_context(str(switch), str(pki.dir / "node.pem"), str(pki.key("node")),
+                               "/nonexistent.ca")
+    with pytest.raises(OSError, match="client.key"):  # a key that is not the certificate's
+        management_tls_context(str(switch), str(pki.dir / "node.pem"), str(pki.key("client")),
+                               str(pki.dir / "ca.pem"))
+    context = management_tls_context(str(switch), str(pki.dir / "node.pem"),
+                                     str(pki.key("node")), str(pki.dir / "ca.pem"))
+    assert context is not None and context.verify_mode == ssl.CERT_REQUIRED
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_daemon_with_the_switch_on_and_no_certificate_does_not_start(tmp_path, pki):
+    """Never plain TCP when TLS was asked for: gluster-mgmtd exits, naming the file."""
+    (tmp_path / "secure-access").touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "gluster_mgmt.daemon.main", "--config", "/nonexistent",
+         "--state-dir", str(tmp_path / "state"), "--address", ADDRESS,
+         "--socket", str(tmp_path / "mgmtd.sock"), "--run-dir", str(tmp_path / "run"),
+         "--log-dir", str(tmp_path / "log"), "--secure-access", str(tmp_path / "secure-access"),
+         "--mgmt-tls-cert", str(tmp_path / "missing.pem"), "--mgmt-tls-key",
+         str(pki.key("node")), "--mgmt-tls-ca", str(pki.dir / "ca.pem")],
+        capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "cannot start" in result.stderr and "missing.pem does not exist" in result.stderr
+    assert not (tmp_path / "mgmtd.sock").exists()
+
+
+# ------------------------------------------------------------------ the server over TLS
+
+def _tls_server(pki: Pki, depth: int = DEFAULT_CERT_DEPTH) -> ServerThread:
+    context = server_context(str(pki.dir / "node.pem"), str(pki.key("node")),
+                             str(pki.dir / "ca.pem"), depth)
+    return ServerThread(RecordingBackend(), ssl_context=context)
+
+
+def test_tls_server_requires_a_certificate_from_the_ca(pki):
+    with _tls_server(pki) as server:
+        port = server.port
+        assert _dump_answered(port, _client_context(pki, pki.dir / "client.pem", pki.key("client")))
+        assert not _dump_answered(port, None), "plain TCP must be refused"
+        assert not _dump_answered(port, _client_context(pki, None, None)), "no client certificate"
+        assert not _dump_answered(port, _client_context(pki, pki.dir / "stranger.pem",
+                                                        pki.key("stranger"))), "foreign CA"
+        # the connection only reaches the protocol once TLS is up: nothing left behind
+        assert server.run(lambda: server.server.connection_count) <= 1
+
+
+def test_plain_tcp_client_gets_no_reply(pki):
+    with _tls_server(pki) as server, RpcClient(server.port) as client:
+        client.send_call(pg.Program.DUMP, 1, pg.DumpProc.DUMP, pg.encode(pg.DumpRequest()))
+        assert client.is_closed_by_peer(10)
+
+
+@pytest.mark.parametrize("leaf, above, depth, accepted", [
+    ("leaf1", ("int1",), 1, True),           # one intermediate: glusterd's default depth
+    ("leaf2", ("int2", "int1"), 1, False),    # two intermediates need depth 2
+    ("leaf2", ("int2", "int1"), 2, True),
+])
+def test_verify_depth_matches_openssl(pki, leaf, above, depth, accepted):
+    chain = pki.chain(leaf, *above)
+    reference = subprocess.run(
+        [pki.openssl, "verify", "-verify_depth", str(depth), "-CAfile", str(pki.dir / "ca.pem"),
+         "-untrusted", str(pki.chain(*above)), str(pki.dir / f"{leaf}.pem")],
+        capture_output=True, text=True, timeout=60)
+    assert (reference.returncode == 0) == accepted, reference.stdout + reference.stderr
+    with _tls_server(pki, depth) as server:
+        assert _dump_answered(server.port, _client_context(pki, chain, pki.key(leaf))) == accepted
+
+
+# ------------------------------------------------------------------ stock processes, end to end
+
+PROBE = '''\
+"""probe.py plain|tls HOST PORT [CERT KEY CA]: prints whether a DUMP call is answered."""
+import socket, ssl, sys
+from gluster_mgmt.mgmt_rpc import programs as pg
+from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
+from gluster_mgmt.mgmt_rpc.rpc_message import decode_message, encode_call, Reply
+
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sock = socket.create_connection((host, port), timeout=10)
+try:
+    if mode == "tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.load_cert_chain(sys.argv[4], sys.argv[5])
+        context.load_verify_locations(cafile=sys.argv[6])
+        sock = context.wrap_socket(sock)
+        print("TLS_VERSION", sock.version())
+    sock.sendall(encode_record(encode_call(2, pg.Program.DUMP, 1, pg.DumpProc.DUMP,
+                                           pg.encode(pg.DumpRequest()))))
+    decoder, records = RecordDecoder(1 << 20), []
+    while not records:
+        data = sock.recv(65536)
+        if not data:
+            break
+        records = decoder.feed(data)
+    answered = bool(records) and isinstance(decode_message(records[0]), Reply)
+except OSError as exc:
+    print("PROBE_ERROR", type(exc).__name__, exc)
+    answered = False
+print(mode.upper() + ("_ANSWERED" if answered else "_REFUSED"))
+'''
+
+STATUS = '''\
+"""status.py SOCK VOLUME COUNT: waits until COUNT bricks of VOLUME are online."""
+import subprocess, sys, time, xml.etree.ElementTree as ET
+sock, volume, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = ""
+for _ in range(120):
+    out = subprocess.run([sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", sock,
+                          "--xml", "volume", "status", volume],
+                         capture_output=True, text=True).stdout
+    try:
+        nodes = ET.fromstring(out).findall(".//volStatus/volumes/volume/node")
+    except ET.ParseError:
+        nodes = []
+    bricks = [{c.tag: c.text for c in n} for n in nodes]
+    bricks = [b for b in bricks if (b.get("path") or "").startswith("/")]
+    if len(bricks) == count and all(b.get("status") == "1" for b in bricks):
+        print("BRICKS_ONLINE", " ".join(f"{b['path']}:{b['port']}:{b['pid']}" for b in bricks))
+        sys.exit(0)
+    time.sleep(0.5)
+print("BRICKS_NOT_ONLINE", out)
+sys.exit(1)
+'''
+
+SCENARIO = '''\
+set -u
+T={tmp}
+PY={python}
+ADDR={address}
+VOL={volume}
+SOCK=$T/mgmtd.sock
+CERTS={cert_dir}
+export PYTHONPATH={pythonpath}
+cli() {{ timeout 120 "$PY" -m gluster_mgmt.cli.main --socket "$SOCK" "$@"; }}
+
+cleanup() {{
+    trap - EXIT INT TERM
+    umount -l "$T/mnt" 2>/dev/null
+    if [ -n "${{DPID:-}}" ] && kill -0 "$DPID" 2>/dev/null; then
+        kill -TERM "$DPID"
+        for _ in $(seq 40); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL "$DPID" 2>/dev/null
+    fi
+    for f in $(find "$T/run" -name '*.pid' 2>/dev/null); do
+        pid=$(cat "$f" 2>/dev/null) || continue
+        case "$(cat /proc/$pid/comm 2>/dev/null)" in glusterfs*) kill -KILL "$pid";; esac
+    done
+    # anything else still living in this private mount namespace was started here
+    "$PY" "$T/sweep.py" "$T/ns" "{host_ns}"
+    echo CLEANED
+}}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+readlink /proc/self/ns/mnt > "$T/ns"
+if [ "$(readlink /proc/self/ns/mnt)" = "{host_ns}" ]; then
+    echo NO_PRIVATE_NAMESPACE; trap - EXIT; exit 1
+fi
+mount --bind "$T/ssl" "$CERTS" || exit 1
+mount --bind "$T/glusterd" /var/lib/glusterd || exit 1
+[ -e /var/lib/glusterd/secure-access ] && [ -e "$CERTS/glusterfs.pem" ] && echo SWITCH_ON
+
+"$PY" -m gluster_mgmt.daemon.main --state-dir "$T/state" --address "$ADDR" \\
+    --api-port {api_port} --socket "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \\
+    --config /nonexistent > "$T/mgmtd.log" 2>&1 &
+DPID=$!
+echo "$DPID" > "$T/mgmtd.pid"
+for _ in $(seq 120); do [ -S "$SOCK" ] && break; kill -0 "$DPID" || break; sleep 0.5; done
+[ -S "$SOCK" ] || {{ echo DAEMON_FAILED; exit 1; }}
+echo DAEMON_UP
+
+"$PY" "$T/probe.py" plain "$ADDR" 24007
+"$PY" "$T/probe.py" tls "$ADDR" 24007 "$CERTS/glusterfs.pem" "$CERTS/glusterfs.key" \\
+    "$CERTS/glusterfs.ca"
+
+cli volume create "$VOL" replica 3 "$ADDR:$T/bricks/b1" "$ADDR:$T/bricks/b2" \\
+    "$ADDR:$T/bricks/b3" force || exit 1
+cli volume start "$VOL" || exit 1
+echo VOLUME_STARTED
+timeout 120 "$PY" "$T/status.py" "$SOCK" "$VOL" 3 || exit 1
+
+mkdir -p "$T/mnt"
+timeout 90 mount -t glusterfs -o log-file="$T/client.log" "$ADDR:/$VOL" "$T/mnt" || exit 1
+echo MOUNTED
+for i in 1 2 3 4 5 6; do echo "secret payload $i" > "$T/mnt/file$i.txt" || exit 1; done
+ok=1
+for i in 1 2 3 4 5 6; do
+    [ "$(cat "$T/mnt/file$i.txt")" = "secret payload $i" ] || ok=0
+done
+[ $ok = 1 ] && echo READ_WRITE_OK
+echo "ON_BRICKS $(ls "$T/bricks/b1" "$T/bricks/b2" "$T/bricks/b3" | grep -c '^file')"
+[ "$(grep -l "SSL support for MGMT is ENABLED" "$T"/log/bricks/*.log | wc -l)" = 3 ] \\
+    && echo BRICK_LOGS_MGMT_SSL
+grep -q "SSL support for MGMT is ENABLED" "$T/client.log" && echo CLIENT_LOG_MGMT_SSL
+# the self-heal daemon of the replica volume: another stock process that finds the switch
+for _ in $(seq 60); do
+    grep -q "SSL support for MGMT is ENABLED" "$T/log/glustershd.log" 2>/dev/null && break
+    sleep 0.5
+done
+grep -q "SSL support for MGMT is ENABLED" "$T/log/glustershd.log" && echo SHD_LOG_MGMT_SSL
+cat "$T"/log/bricks/*.log "$T/log/glustershd.log" "$T/client.log" 2>/dev/null \\
+    | grep -q "SSL connect error" || echo NO_SSL_CONNECT_ERRORS
+umount "$T/mnt" && echo UNMOUNTED
+cli --mode=script volume stop "$VOL" && echo VOLUME_STOPPED
+echo SCENARIO_DONE
+'''
+
+SWEEP = '''\
+"""sweep.py NSFILE HOSTNS: SIGKILL every process in the mount namespace named in NSFILE,
+except this one and its parent (the scenario's shell); never in HOSTNS."""
+import os, signal, sys
+namespace = open(sys.argv[1]).read().strip()
+if namespace and namespace != sys.argv[2]:
+    spared = {os.getpid(), os.getppid()}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in spared:
+            try:
+                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace:
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+'''
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _stop_leftovers(tmp: Path) -> None:
+    """What the scenario's own trap could not stop (the shell killed before its trap ran)."""
+    pid = read_pid(str(tmp / "mgmtd.pid")) if (tmp / "mgmtd.pid").exists() else None
+    if pid and pid_runs(pid, sys.executable):
+        os.kill(pid, signal.SIGKILL)
+    for pidfile in (tmp / "run").rglob("*.pid") if (tmp / "run").exists() else ():
+        pid = read_pid(str(pidfile))
+        if pid and (pid_runs(pid, "glusterfsd") or pid_runs(pid, "glusterfs")):
+            os.kill(pid, signal.SIGKILL)
+    if (tmp / "ns").exists():
+        subprocess.run([sys.executable, str(tmp / "sweep.py"), str(tmp / "ns"),
+                        os.readlink("/proc/self/ns/mnt")], check=False)
+
+
+def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
+    if os.geteuid() != 0 or shutil.which("glusterfsd") is None:
+        pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
+    unshare = _need("unshare")
+    for tool in ("mount.glusterfs", "timeout"):
+        _need(tool)
+    tmp = tmp_path
+    for name in ("bricks", "run", "log", "state", "glusterd"):
+        (tmp / name).mkdir()
+    (tmp / "glusterd" / "secure-access").write_text("")  # glusterd's switch, default depth
+    # a copy of OPENSSLDIR plus the node's files: the namespace keeps the system's CAs
+    shutil.copytree(SSL_CERT_PATH, tmp / "ssl", symlinks=True)
+    shutil.copy(pki.dir / "node.pem", tmp / "ssl" / "glusterfs.pem")
+    shutil.copy(pki.key("node"), tmp / "ssl" / "glusterfs.key")
+    shutil.copy(pki.dir / "ca.pem", tmp / "ssl" / "glusterfs.ca")
+    os.chmod(tmp / "ssl" / "glusterfs.key", 0o600)
+    (tmp / "probe.py").write_text(PROBE)
+    (tmp / "status.py").write_text(STATUS)
+    (tmp / "sweep.py").write_text(SWEEP)
+    script = tmp / "scenario.sh"
+    script.write_text(SCENARIO.format(
+        tmp=tmp, python=sys.executable, address=ADDRESS, volume=VOLUME,
+        pythonpath=child_env()["PYTHONPATH"], api_port=_free_port(ADDRESS),
+        cert_dir=SSL_CERT_PATH, host_ns=os.readlink("/proc/self/ns/mnt")))
+
+    process = subprocess.Popen([unshare, "--mount", "--propagation", "private", "bash",
+                                str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, cwd=REPO)
+    try:
+        output, _ = process.communicate(timeout=480)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # the script's trap stops what it started
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        _stop_leftovers(tmp)
+    daemon_log, client_log = (_read(tmp / name) for name in ("mgmtd.log", "client.log"))
+    brick_logs = "".join(_read(p)[-1500:] for p in sorted((tmp / "log").rglob("*.log")))
+    context = (f"--- scenario ---\n{output}\n--- gluster-mgmtd ---\n{daemon_log[-4000:]}\n"
+               f"--- client ---\n{client_log[-3000:]}\n--- bricks ---\n{brick_logs}")
+    lines = output.splitlines()
+    for marker in ("SWITCH_ON", "DAEMON_UP", "PLAIN_REFUSED", "TLS_ANSWERED", "VOLUME_STARTED",
+                   "MOUNTED", "READ_WRITE_OK", "ON_BRICKS 18", "BRICK_LOGS_MGMT_SSL",
+                   "CLIENT_LOG_MGMT_SSL", "SHD_LOG_MGMT_SSL", "NO_SSL_CONNECT_ERRORS", "UNMOUNTED", "VOLUME_STOPPED", "SCENARIO_DONE",
+                   "CLEANED"):
+        assert marker in lines, f"{marker} missing\n{context}"
+    assert any(line.startswith("BRICKS_ONLINE ") for line in lines), context
+    assert "TLS only" in daemon_log, context
+    # the one handshake the daemon refused is the plain-TCP probe's: every stock process got in
+    assert daemon_log.count("mgmt TLS handshake refused") == 1, context
+    assert process.returncode == 0, context
