@@ -11,10 +11,10 @@ start). Bricks live under ``/run/bricks`` (the tmpfs) on host ``127.0.0.2``.
 
 What it records:
 
-- ``vols/ssld``: distribute over two bricks with every ``ssl.*`` option, ``server.ssl``,
+- ``glusterd.info``, ``options`` and ``vols/ssld``: distribute over two bricks with every ``ssl.*`` option, ``server.ssl``,
   ``client.ssl`` and ``auth.ssl-allow a,b`` set; ``vols/sslr``: replica 3 with
   ``server.ssl``/``client.ssl`` on and ``auth.ssl-allow`` one name (both never started);
-  ``info`` and every volfile glusterd wrote.
+  glusterd's state files (``info``, ``cksum``, ``bricks/``...) and every volfile it wrote.
 - ``volume-info.txt`` / ``.xml``: ``gluster volume info`` of both.
 - ``set-validation.txt``: each ``volume set`` tried (good and bad values), its exit code and
   what the CLI printed.
@@ -151,7 +151,7 @@ def brick_state(volume: str, brick: str) -> tuple[str, str, int, bool]:
 def inner(workdir: Path, outer_ns: str) -> None:
     setup_private_mounts(workdir, outer_ns)
     out = workdir / "out"
-    (out / "vols").mkdir(parents=True)
+    out.mkdir()
     link = workdir / "glusterd-record"  # argv[0] "glusterd*" selects glusterd mode
     link.symlink_to(GLUSTERFSD)
     daemon = subprocess.Popen([str(link), "-N", "--log-level", "INFO", "-p", "/run/glusterd.pid"],
@@ -168,13 +168,11 @@ def inner(workdir: Path, outer_ns: str) -> None:
         for key, value in (("server.ssl", "on"), ("client.ssl", "on"),
                            ("auth.ssl-allow", "client-cn")):
             cli("volume", "set", "sslr", key, value)
+        for name in ("glusterd.info", "options"):
+            shutil.copy(Path("/var/lib/glusterd", name), out / name)
         for volume in ("ssld", "sslr"):
-            source = Path("/var/lib/glusterd/vols", volume)
-            target = out / "vols" / volume
-            target.mkdir()
-            for path in sorted(source.iterdir()):
-                if path.suffix == ".vol" or path.name == "info":
-                    shutil.copy(path, target / path.name)
+            shutil.copytree(Path("/var/lib/glusterd/vols", volume), out / "vols" / volume,
+                            ignore=shutil.ignore_patterns("run", "*.pid", "*.socket"))
         (out / "volume-info.txt").write_text(cli("volume", "info").stdout)
         (out / "volume-info.xml").write_text(cli("--xml", "volume", "info").stdout)
 
