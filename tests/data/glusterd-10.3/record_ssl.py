@@ -54,7 +54,8 @@ VALIDATION = [("server.ssl", "maybe"), ("server.ssl", "yes"), ("client.ssl", "2"
               ("ssl.ec-curve", "nosuchcurve"), ("ssl.own-cert", "relative.pem"),
               ("ssl.own-cert", "/no/such/file.pem"), ("ssl.crl-path", "/no/such/dir"),
               ("ssl.dh-param", "x"), ("auth.ssl-allow", "*"), ("auth.ssl-allow", "a b"),
-              ("auth.ssl-allow", "CN with space,other")]
+              ("auth.ssl-allow", "CN with space,other"),
+              ("performance.io-thread-count", "abc")]  # control: validated on this volume
 
 
 def log(msg: str) -> None:
@@ -204,6 +205,12 @@ def inner(workdir: Path, outer_ns: str) -> None:
         time.sleep(2)
         report.append(f"after server.ssl on, stop, start: pid port io-ssl-log-lines tls = "
                       f"{brick_state('sslx', brick)}")
+        for key, value in (("server.ssl", "maybe"), ("ssl.certificate-depth", "abc")):
+            result = cli("volume", "set", "sslx", key, value, check=False)
+            text = (result.stdout + result.stderr).strip().replace("\n", " | ")
+            lines.append(f"volume set sslx {key} {value!r} (started)\nrc={result.returncode} "
+                         f"{text}\n")
+        (out / "set-validation.txt").write_text("\n".join(lines))
         cli("volume", "stop", "sslx")
         (out / "restart.txt").write_text("\n".join(report) + "\n")
     finally:
