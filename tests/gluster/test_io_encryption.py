@@ -141,6 +141,10 @@ def test_stock_bricks_and_clients_with_io_encryption(tmp_path, pki):
         assert marker in lines, f"{marker} missing\n{context}"
     state = {label: _bricks(next((x for x in lines if x.startswith(label + " ")), ""))
              for label in ("PLAIN", "AFTER_SET", "RESTARTED")}
+    # the plain client really spoke plain TCP; the intruder spoke TLS and was refused by name
+    assert "IO path is ENABLED" not in logs["plain.log"], context
+    assert "IO path is ENABLED" in logs["intruder.log"], context
+    assert "Authentication failed" in logs["intruder.log"], context
     assert len(state["PLAIN"]) == 2, context
     assert state["AFTER_SET"] == state["PLAIN"], f"bricks restarted by volume set\n{context}"
     assert len(state["RESTARTED"]) == 2, context
