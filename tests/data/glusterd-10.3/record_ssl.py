@@ -11,16 +11,18 @@ start). Bricks live under ``/run/bricks`` (the tmpfs) on host ``127.0.0.2``.
 
 What it records:
 
-- ``glusterd.info``, ``options`` and ``vols/ssld``: distribute over two bricks with every ``ssl.*`` option, ``server.ssl``,
-  ``client.ssl`` and ``auth.ssl-allow a,b`` set; ``vols/sslr``: replica 3 with
-  ``server.ssl``/``client.ssl`` on and ``auth.ssl-allow`` one name (both never started);
-  glusterd's state files (``info``, ``cksum``, ``bricks/``...) and every volfile it wrote.
+- ``glusterd.info``, ``options`` and ``vols/ssld``: distribute over two bricks with every
+  ``ssl.*`` option, ``server.ssl``, ``client.ssl`` and ``auth.ssl-allow a,b`` set;
+  ``vols/sslr``: replica 3 with ``server.ssl``/``client.ssl`` on and ``auth.ssl-allow`` one
+  name (both never started): glusterd's state files (``info``, ``cksum``, ``bricks/``...) and
+  every volfile it wrote.
 - ``volume-info.txt`` / ``.xml``: ``gluster volume info`` of both.
-- ``set-validation.txt``: each ``volume set`` tried (good and bad values), its exit code and
-  what the CLI printed.
+- ``set-validation.txt``: each ``volume set`` tried (odd SSL values, one validated control
+  option), its exit code and what the CLI printed.
 - ``restart.txt``: a started one-brick volume ``sslx``; after each ``volume set`` of an SSL
-  option, the brick's pid and port and how often its log says SSL is enabled on the I/O path:
-  whether glusterd restarts the brick or only hands it the new volfile.
+  option, the brick's pid and port, how often its log says SSL is on for the I/O path, and
+  whether its port answers a TLS handshake: glusterd does not restart the brick, which stays
+  plain until the volume is stopped and started.
 """
 
 from __future__ import annotations
