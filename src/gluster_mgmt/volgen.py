@@ -444,7 +444,8 @@ def _build_clients(graph: _GraphBuilder, volume: Volume, trusted: bool,
             client.set("username", volume.username)
             client.set("password", volume.password)
         if _is_true(settings, "client.ssl"):
-            client.set("transport.socket.ssl-enabled", "true")  # the option pass writes client.ssl's own value over it
+            # its place in the volfile; the option pass then writes client.ssl's own value
+            client.set("transport.socket.ssl-enabled", "true")
         _set_ssl_transport_options(client, settings)
 
 
