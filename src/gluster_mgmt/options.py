@@ -40,6 +40,10 @@ class MapEntry:
     op_version: int | None = None
     flags: tuple[str, ...] = ()
     doc: str = "DOC"
+    # False where glusterd takes any value: it checks a value only against the option table
+    # of the xlator it lands in, and transport.socket.* options are not in protocol/client's
+    # or protocol/server's table (client.ssl, server.ssl, ssl.*: tests/data/glusterd-10.3/ssl)
+    checked: bool = True
 
     @property
     def option_name(self) -> str:
@@ -145,7 +149,8 @@ class OptionTable:
             check_user_xlator(full_key, value)
             return full_key, value
         spec = self.spec(full_key)
-        check_value(spec, value)
+        if spec.checked:
+            check_value(spec, value)
         return full_key, value
 
 
@@ -310,7 +315,7 @@ def _entry_from_json(row: Mapping[str, Any]) -> MapEntry:
         xlator_default=row.get("xlator_default"),
         choices=tuple(choices) if choices else None, min=row.get("min"), max=row.get("max"),
         op_version=row.get("op_version"), flags=tuple(row.get("flags") or ()),
-        doc=row.get("doc") or "DOC",
+        doc=row.get("doc") or "DOC", checked=row.get("checked", True),
     )
 
 

@@ -291,6 +291,27 @@ def _check_options(volume: Volume) -> None:
                                f"character {bad.group()!r}; refusing to write it into a volfile")
 
 
+#: glusterd's RPC_SET_OPT list (glusterd-volgen.c), in its order: ``ssl.*`` volume options
+#: copied as ``transport.socket.ssl-*`` onto every protocol/server and protocol/client.
+_SSL_TRANSPORT_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("ssl.own-cert", "ssl-own-cert"),
+    ("ssl.private-key", "ssl-private-key"),
+    ("ssl.ca-list", "ssl-ca-list"),
+    ("ssl.crl-path", "ssl-crl-path"),
+    ("ssl.certificate-depth", "ssl-cert-depth"),
+    ("ssl.cipher-list", "ssl-cipher-list"),
+    ("ssl.dh-param", "ssl-dh-param"),
+    ("ssl.ec-curve", "ssl-ec-curve"),
+)
+
+
+def _set_ssl_transport_options(node: _Node, settings: Mapping[str, str]) -> None:
+    """Only set values count (no table defaults): the socket's own defaults apply otherwise."""
+    for key, option in _SSL_TRANSPORT_OPTIONS:
+        if key in settings:
+            node.set(f"transport.socket.{option}", settings[key])
+
+
 def _transport(volume: Volume) -> str:
     return "tcp" if volume.transport.value == "tcp,rdma" else volume.transport.value
 
@@ -383,6 +404,7 @@ def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
 
     server = graph.add_named(name, "protocol/server")
     server.set("transport-type", _transport(volume))
+    _set_ssl_transport_options(server, settings)
     if "transport.address-family" in settings:
         server.set("transport.address-family", settings["transport.address-family"])
     server.set(f"auth.login.{brick.path}.allow", volume.username)
@@ -422,7 +444,9 @@ def _build_clients(graph: _GraphBuilder, volume: Volume, trusted: bool,
             client.set("username", volume.username)
             client.set("password", volume.password)
         if _is_true(settings, "client.ssl"):
+            # its place in the volfile; the option pass then writes client.ssl's own value
             client.set("transport.socket.ssl-enabled", "true")
+        _set_ssl_transport_options(client, settings)
 
 
 def _link_groups(graph: _GraphBuilder, children: list[_Node], group_size: int, xlator_type: str,

@@ -15,6 +15,7 @@ from tests.cli.conftest import (
     request_for,
     status_entry,
 )
+from tests.helpers import REFERENCE
 
 
 def human(line: str, response: Response):
@@ -839,3 +840,13 @@ def test_rebalance_fix_layout_status_xml_aggregate():
     assert "<task-id>" not in out
     assert "<status>5</status>\n      <statusStr>fix-layout in progress</statusStr>" in out[
         out.index("<aggregate>"):]
+
+
+@pytest.mark.parametrize("form, name", [("human", "volume-info.txt"), ("xml", "volume-info.xml")])
+def test_volume_info_with_ssl_options_is_glusterd_s(form, name):
+    """The SSL options show in glusterd's (reverse) order (tests/data/glusterd-10.3/ssl)."""
+    from gluster_mgmt.glusterd_import import import_state
+
+    volumes = [v.to_dict() for v in import_state(REFERENCE / "ssl").volumes]
+    outcome = render(request_for("volume info"), ok({"volumes": volumes}), form)
+    assert outcome.out == (REFERENCE / "ssl" / name).read_text()

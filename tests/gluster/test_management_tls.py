@@ -6,15 +6,9 @@ touched on the host."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +16,11 @@ from gluster_mgmt.mgmt_rpc import programs as pg
 from gluster_mgmt.mgmt_rpc.rpc_message import Reply
 from gluster_mgmt.mgmt_rpc.tls import (
     DEFAULT_CERT_DEPTH,
-    SSL_CERT_PATH,
     management_tls_context,
     read_cert_depth,
     server_context,
 )
-from gluster_mgmt.services.supervisor import pid_runs, read_pid
+from tests.gluster.private_ns import PROBE, Pki, need_stock_glusterfs, read_text, run_scenario
 from tests.helpers import REPO, child_env
 from tests.mgmt_rpc.wire import RecordingBackend, RpcClient, ServerThread
 
@@ -35,59 +28,6 @@ pytestmark = pytest.mark.gluster
 
 ADDRESS = "127.0.0.9"  # the fixed-port tests use 127.0.0.2-4
 VOLUME = "tlsvol"
-
-
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is required for the management TLS tests (Debian: apt-get install "
-                    f"{'openssl' if tool == 'openssl' else 'util-linux'})")
-    return path
-
-
-class Pki:
-    """A throw-away PKI made with the openssl command: CAs, intermediates, leaves."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.openssl = _need("openssl")
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run([self.openssl, *args], cwd=self.dir, capture_output=True,
-                                text=True, timeout=60)
-        assert result.returncode == 0, f"openssl {' '.join(args)}: {result.stderr}"
-
-    def _key_and_csr(self, name: str, cn: str) -> None:
-        self._run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
-
-    def root(self, name: str) -> Path:
-        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
-                  "-subj", f"/CN={name}")
-        return self.dir / f"{name}.pem"
-
-    def issue(self, name: str, issuer: str, *, ca: bool = False, cn: str | None = None) -> Path:
-        """``name``.pem signed by ``issuer``; a leaf carries no extended key usage, like the
-        certificates glusterfs' documentation makes (one file is server and client cert)."""
-        self._key_and_csr(name, cn or name)
-        ext = self.dir / f"{name}.ext"
-        ext.write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n" if ca
-                       else "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyAgreement\n")
-        self._run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
-                  f"{issuer}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                  "-extfile", ext.name)
-        return self.dir / f"{name}.pem"
-
-    def chain(self, name: str, *above: str) -> Path:
-        """``name``'s certificate followed by ``above`` (what a peer sends)."""
-        path = self.dir / f"{name}-chain.pem"
-        path.write_text("".join((self.dir / f"{n}.pem").read_text() for n in (name, *above)))
-        return path
-
-    def key(self, name: str) -> Path:
-        return self.dir / f"{name}.key"
 
 
 @pytest.fixture(scope="module")
@@ -227,108 +167,8 @@ def test_verify_depth_matches_openssl(pki, leaf, above, depth, accepted):
 
 # ------------------------------------------------------------------ stock processes, end to end
 
-PROBE = '''\
-"""probe.py plain|tls HOST PORT [CERT KEY CA]: prints whether a DUMP call is answered."""
-import socket, ssl, sys
-from gluster_mgmt.mgmt_rpc import programs as pg
-from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
-from gluster_mgmt.mgmt_rpc.rpc_message import decode_message, encode_call, Reply
-
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sock = socket.create_connection((host, port), timeout=10)
-try:
-    if mode == "tls":
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.load_cert_chain(sys.argv[4], sys.argv[5])
-        context.load_verify_locations(cafile=sys.argv[6])
-        sock = context.wrap_socket(sock)
-        print("TLS_VERSION", sock.version())
-    sock.sendall(encode_record(encode_call(2, pg.Program.DUMP, 1, pg.DumpProc.DUMP,
-                                           pg.encode(pg.DumpRequest()))))
-    decoder, records = RecordDecoder(1 << 20), []
-    while not records:
-        data = sock.recv(65536)
-        if not data:
-            break
-        records = decoder.feed(data)
-    answered = bool(records) and isinstance(decode_message(records[0]), Reply)
-except OSError as exc:
-    print("PROBE_ERROR", type(exc).__name__, exc)
-    answered = False
-print(mode.upper() + ("_ANSWERED" if answered else "_REFUSED"))
-'''
-
-STATUS = '''\
-"""status.py SOCK VOLUME COUNT: waits until COUNT bricks of VOLUME are online."""
-import subprocess, sys, time, xml.etree.ElementTree as ET
-sock, volume, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-out = ""
-for _ in range(120):
-    out = subprocess.run([sys.executable, "-m", "gluster_mgmt.cli.main", "--socket", sock,
-                          "--xml", "volume", "status", volume],
-                         capture_output=True, text=True).stdout
-    try:
-        nodes = ET.fromstring(out).findall(".//volStatus/volumes/volume/node")
-    except ET.ParseError:
-        nodes = []
-    bricks = [{c.tag: c.text for c in n} for n in nodes]
-    bricks = [b for b in bricks if (b.get("path") or "").startswith("/")]
-    if len(bricks) == count and all(b.get("status") == "1" for b in bricks):
-        print("BRICKS_ONLINE", " ".join(f"{b['path']}:{b['port']}:{b['pid']}" for b in bricks))
-        sys.exit(0)
-    time.sleep(0.5)
-print("BRICKS_NOT_ONLINE", out)
-sys.exit(1)
-'''
-
 SCENARIO = '''\
-set -u
-T={tmp}
-PY={python}
-ADDR={address}
-VOL={volume}
-SOCK=$T/mgmtd.sock
-CERTS={cert_dir}
-export PYTHONPATH={pythonpath}
-cli() {{ timeout 120 "$PY" -m gluster_mgmt.cli.main --socket "$SOCK" "$@"; }}
-
-cleanup() {{
-    trap - EXIT INT TERM
-    umount -l "$T/mnt" 2>/dev/null
-    if [ -n "${{DPID:-}}" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -TERM "$DPID"
-        for _ in $(seq 40); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.5; done
-        kill -KILL "$DPID" 2>/dev/null
-    fi
-    for f in $(find "$T/run" -name '*.pid' 2>/dev/null); do
-        pid=$(cat "$f" 2>/dev/null) || continue
-        case "$(cat /proc/$pid/comm 2>/dev/null)" in glusterfs*) kill -KILL "$pid";; esac
-    done
-    # anything else still living in this private mount namespace was started here
-    "$PY" "$T/sweep.py" "$T/ns" "{host_ns}"
-    echo CLEANED
-}}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-readlink /proc/self/ns/mnt > "$T/ns"
-if [ "$(readlink /proc/self/ns/mnt)" = "{host_ns}" ]; then
-    echo NO_PRIVATE_NAMESPACE; trap - EXIT; exit 1
-fi
-mount --bind "$T/ssl" "$CERTS" || exit 1
-mount --bind "$T/glusterd" /var/lib/glusterd || exit 1
 [ -e /var/lib/glusterd/secure-access ] && [ -e "$CERTS/glusterfs.pem" ] && echo SWITCH_ON
-
-"$PY" -m gluster_mgmt.daemon.main --state-dir "$T/state" --address "$ADDR" \\
-    --api-port {api_port} --socket "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \\
-    --config /nonexistent > "$T/mgmtd.log" 2>&1 &
-DPID=$!
-echo "$DPID" > "$T/mgmtd.pid"
-for _ in $(seq 120); do [ -S "$SOCK" ] && break; kill -0 "$DPID" || break; sleep 0.5; done
-[ -S "$SOCK" ] || {{ echo DAEMON_FAILED; exit 1; }}
-echo DAEMON_UP
-
 "$PY" "$T/probe.py" plain "$ADDR" 24007
 "$PY" "$T/probe.py" tls "$ADDR" 24007 "$CERTS/glusterfs.pem" "$CERTS/glusterfs.key" \\
     "$CERTS/glusterfs.ca"
@@ -365,87 +205,16 @@ cli --mode=script volume stop "$VOL" && echo VOLUME_STOPPED
 echo SCENARIO_DONE
 '''
 
-SWEEP = '''\
-"""sweep.py NSFILE HOSTNS: SIGKILL every process in the mount namespace named in NSFILE,
-except this one and its parent (the scenario's shell); never in HOSTNS."""
-import os, signal, sys
-namespace = open(sys.argv[1]).read().strip()
-if namespace and namespace != sys.argv[2]:
-    spared = {os.getpid(), os.getppid()}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in spared:
-            try:
-                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace:
-                    os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
-'''
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _read(path: Path) -> str:
-    return path.read_text(errors="replace") if path.exists() else ""
-
-
-def _stop_leftovers(tmp: Path) -> None:
-    """What the scenario's own trap could not stop (the shell killed before its trap ran)."""
-    pid = read_pid(str(tmp / "mgmtd.pid")) if (tmp / "mgmtd.pid").exists() else None
-    if pid and pid_runs(pid, sys.executable):
-        os.kill(pid, signal.SIGKILL)
-    for pidfile in (tmp / "run").rglob("*.pid") if (tmp / "run").exists() else ():
-        pid = read_pid(str(pidfile))
-        if pid and (pid_runs(pid, "glusterfsd") or pid_runs(pid, "glusterfs")):
-            os.kill(pid, signal.SIGKILL)
-    if (tmp / "ns").exists():
-        subprocess.run([sys.executable, str(tmp / "sweep.py"), str(tmp / "ns"),
-                        os.readlink("/proc/self/ns/mnt")], check=False)
-
-
 def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
-    if os.geteuid() != 0 or shutil.which("glusterfsd") is None:
-        pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
-    unshare = _need("unshare")
-    for tool in ("mount.glusterfs", "timeout"):
-        _need(tool)
+    need_stock_glusterfs()
     tmp = tmp_path
-    for name in ("bricks", "run", "log", "state", "glusterd"):
-        (tmp / name).mkdir()
+    (tmp / "glusterd").mkdir()
     (tmp / "glusterd" / "secure-access").write_text("")  # glusterd's switch, default depth
-    # a copy of OPENSSLDIR plus the node's files: the namespace keeps the system's CAs
-    shutil.copytree(SSL_CERT_PATH, tmp / "ssl", symlinks=True)
-    shutil.copy(pki.dir / "node.pem", tmp / "ssl" / "glusterfs.pem")
-    shutil.copy(pki.key("node"), tmp / "ssl" / "glusterfs.key")
-    shutil.copy(pki.dir / "ca.pem", tmp / "ssl" / "glusterfs.ca")
-    os.chmod(tmp / "ssl" / "glusterfs.key", 0o600)
-    (tmp / "probe.py").write_text(PROBE)
-    (tmp / "status.py").write_text(STATUS)
-    (tmp / "sweep.py").write_text(SWEEP)
-    script = tmp / "scenario.sh"
-    script.write_text(SCENARIO.format(
-        tmp=tmp, python=sys.executable, address=ADDRESS, volume=VOLUME,
-        pythonpath=child_env()["PYTHONPATH"], api_port=_free_port(ADDRESS),
-        cert_dir=SSL_CERT_PATH, host_ns=os.readlink("/proc/self/ns/mnt")))
-
-    process = subprocess.Popen([unshare, "--mount", "--propagation", "private", "bash",
-                                str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, cwd=REPO)
-    try:
-        output, _ = process.communicate(timeout=480)
-    except subprocess.TimeoutExpired:
-        process.terminate()  # the script's trap stops what it started
-        output, _ = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        _stop_leftovers(tmp)
-    daemon_log, client_log = (_read(tmp / name) for name in ("mgmtd.log", "client.log"))
-    brick_logs = "".join(_read(p)[-1500:] for p in sorted((tmp / "log").rglob("*.log")))
+    pki.install(tmp / "ssl", "node")
+    output, returncode = run_scenario(tmp, SCENARIO, address=ADDRESS, volume=VOLUME,
+                                      files={"probe.py": PROBE})
+    daemon_log, client_log = (read_text(tmp / name) for name in ("mgmtd.log", "client.log"))
+    brick_logs = "".join(read_text(p)[-1500:] for p in sorted((tmp / "log").rglob("*.log")))
     context = (f"--- scenario ---\n{output}\n--- gluster-mgmtd ---\n{daemon_log[-4000:]}\n"
                f"--- client ---\n{client_log[-3000:]}\n--- bricks ---\n{brick_logs}")
     lines = output.splitlines()
@@ -458,4 +227,4 @@ def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
     assert "TLS only" in daemon_log, context
     # the one handshake the daemon refused is the plain-TCP probe's: every stock process got in
     assert daemon_log.count("mgmt TLS handshake refused") == 1, context
-    assert process.returncode == 0, context
+    assert returncode == 0, context
