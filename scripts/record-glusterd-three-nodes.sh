@@ -89,10 +89,11 @@ done
 gluster_on 1 volume create rep3 replica 3 \
     "$(addr 1):/bricks/rep3" "$(addr 2):/bricks/rep3" "$(addr 3):/bricks/rep3" force
 
-rm -rf "$OUT"
+rm -rf "$OUT/cli" "$OUT"/node[0-9]   # README.md (the note) stays
 mkdir -p "$OUT/cli"
 for n in "${NODES[@]}"; do
     gluster_on "$n" system:: uuid get > "$OUT/cli/node$n-uuid-get.txt"
+    gluster_on "$n" --xml system:: uuid get > "$OUT/cli/node$n-uuid-get.xml"
     gluster_on "$n" pool list > "$OUT/cli/node$n-pool-list.txt"
     gluster_on "$n" --xml pool list > "$OUT/cli/node$n-pool-list.xml"
 done
