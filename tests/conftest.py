@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -68,10 +70,14 @@ def make_daemons(store_server, tmp_path, lease_ttl):
     started: list[DaemonProcess] = []
     root = f"c{uuid.uuid4().hex[:10]}"
 
-    def make(count: int) -> list[DaemonProcess]:
+    def make(count: int, glusterd_dirs: Sequence[Path] = ()) -> list[DaemonProcess]:
+        """``glusterd_dirs``: the first daemons' glusterd working directories (their
+        glusterd.info is their identity); the others get a fresh one each."""
         for index in range(count):
             daemon = DaemonProcess(tmp_path, f"127.0.0.{len(started) + 2}", store_server.url(root),
-                                   API_PORT, lease_ttl)
+                                   API_PORT, lease_ttl,
+                                   glusterd_dir=glusterd_dirs[index] if index < len(glusterd_dirs)
+                                   else None)
             started.append(daemon)
             daemon.start()
         return started[-count:]

@@ -78,6 +78,10 @@ class ValidationError(GlusterMgmtError, ValueError):
     """A user-supplied value breaks one of glusterd's rules; the message is glusterd's."""
 
 
+class IdentityError(GlusterMgmtError, ValueError):
+    """The node's glusterd.info is unusable: the daemon must not start under a wrong identity."""
+
+
 class SchemaError(GlusterMgmtError, ValueError):
     """A stored document has a schema version this code does not understand."""
 

@@ -6,12 +6,14 @@ previewed (and tested) before anything is written.
 
 from __future__ import annotations
 
+import errno
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
+from gluster_mgmt.membership.identity import GLUSTERD_INFO, NodeIdentity
 from gluster_mgmt.model import (
     Brick,
     Peer,
@@ -121,14 +123,16 @@ def import_volume(volume_dir: Path) -> Volume:
 
 
 def import_state(state_dir: Path | str) -> GlusterdState:
-    """Parse glusterd.info, peers/* and vols/*; volumes in name order."""
+    """Parse glusterd.info (the node's identity, read as the daemon reads its own), peers/*
+    and vols/*; volumes in name order."""
     root = Path(state_dir)
-    node = _read_key_values(root / "glusterd.info")
+    node = NodeIdentity.read(str(root))
+    if node is None:
+        raise FileNotFoundError(errno.ENOENT, "no glusterd.info", str(root / GLUSTERD_INFO))
     peers_dir = root / "peers"
     peers = tuple(import_peer(p) for p in sorted(peers_dir.iterdir())) if peers_dir.is_dir() else ()
     vols_dir = root / "vols"
     volumes = tuple(import_volume(d) for d in sorted(vols_dir.iterdir())
                     if (d / "info").is_file()) if vols_dir.is_dir() else ()
-    return GlusterdState(node_uuid=node["UUID"],
-                         operating_version=int(node.get("operating-version", "1")),
+    return GlusterdState(node_uuid=node.uuid, operating_version=node.operating_version,
                          peers=peers, volumes=volumes)

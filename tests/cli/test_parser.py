@@ -229,6 +229,7 @@ def test_create_wignore_forces():
     ("txn list", "txn/list", {}),
     ("txn show abc", "txn/show", {"id": "abc"}),
     ("import /var/lib/glusterd", "import", {"path": "/var/lib/glusterd"}),
+    ("system:: uuid get", "system/uuid-get", {}),
 ])
 def test_commands(line, route, params):
     request = p(line)
@@ -401,6 +402,8 @@ def test_unsupported_gluster_commands_say_so():
     error = refused("volume heal v1 info")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
     error = refused("volume status v1 clients")
+    assert error.code == 1 and "not supported by gluster-mgmt" in error.err
+    error = refused("system:: uuid reset")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
 
 

@@ -3,13 +3,13 @@ each with its own state dir and socket, all on the default API port — like rea
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from gluster_mgmt.membership.identity import NodeIdentity
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import child_env, log_tail, wait_for
 from tests.servers import wait_for_port
@@ -18,7 +18,7 @@ from tests.servers import wait_for_port
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
                  lease_ttl: float, mgmt_port: int = 24007,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), glusterd_dir: Path | None = None) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
@@ -27,6 +27,8 @@ class DaemonProcess:
         self.mgmt_port = mgmt_port
         self.extra_args = extra_args
         self.state_dir = workdir / f"node-{address}"
+        #: glusterd's working directory of this node (its glusterd.info: the node's UUID)
+        self.glusterd_dir = glusterd_dir or self.state_dir / "glusterd"
         self.socket = self.state_dir / "mgmtd.sock"
         self.log_path = workdir / f"mgmtd-{address}.log"
         self.run_dir = self.state_dir / "run"
@@ -37,6 +39,7 @@ class DaemonProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
+             "--glusterd-dir", str(self.glusterd_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
@@ -49,7 +52,7 @@ class DaemonProcess:
 
     @property
     def uuid(self) -> str:
-        return json.loads((self.state_dir / "node.json").read_text())["uuid"]
+        return NodeIdentity.read(str(self.glusterd_dir)).uuid
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

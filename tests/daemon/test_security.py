@@ -217,7 +217,7 @@ def test_state_files_are_private_whatever_the_directory(start_daemon, tmp_path):
     node.cli("pool", "list", check=True)
     files = [open_dir / name for name in ("store.db", "store.db-wal", "store.db-shm")
              if (open_dir / name).exists()]
-    files += [node.state_dir / "cluster.json", node.state_dir / "node.json"]
+    files += [node.state_dir / "cluster.json", node.glusterd_dir / "glusterd.info"]
     assert open_dir / "store.db" in files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

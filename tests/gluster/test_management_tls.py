@@ -112,8 +112,8 @@ def test_daemon_with_the_switch_on_and_no_certificate_does_not_start(tmp_path, p
     (tmp_path / "secure-access").touch()
     result = subprocess.run(
         [sys.executable, "-m", "gluster_mgmt.daemon.main", "--config", "/nonexistent",
-         "--state-dir", str(tmp_path / "state"), "--address", ADDRESS,
-         "--socket", str(tmp_path / "mgmtd.sock"), "--run-dir", str(tmp_path / "run"),
+         "--state-dir", str(tmp_path / "state"), "--glusterd-dir", str(tmp_path / "glusterd"),
+         "--address", ADDRESS, "--socket", str(tmp_path / "mgmtd.sock"), "--run-dir", str(tmp_path / "run"),
          "--log-dir", str(tmp_path / "log"), "--secure-access", str(tmp_path / "secure-access"),
          "--mgmt-tls-cert", str(tmp_path / "missing.pem"), "--mgmt-tls-key",
          str(pki.key("node")), "--mgmt-tls-ca", str(pki.dir / "ca.pem")],

@@ -34,7 +34,7 @@ def test_import_is_stable(reference_state) -> None:
 
 
 def test_peers_and_multiple_hostnames(tmp_path: Path) -> None:
-    (tmp_path / "glusterd.info").write_text("UUID=aaaa\noperating-version=100000\n")
+    (tmp_path / "glusterd.info").write_text("UUID=aaaaaaaa-0000-4000-8000-000000000001\noperating-version=100000\n")
     peers = tmp_path / "peers"
     peers.mkdir()
     (peers / "bbbb").write_text("uuid=bbbb\nstate=3\nhostname1=node2\nhostname2=10.0.0.2\n")

@@ -35,6 +35,9 @@ Peers
     ``"hostnames": ["localhost"]`` and ``"local": true`` (the CLI prints it last, like
     glusterd, wherever it is in the list).
 
+``system/uuid-get {}``
+    data: ``{"uuid": str}`` — the answering node's UUID (its glusterd.info's).
+
 PEER is ``{"uuid": str, "hostnames": [str, ...], "state": str, "connected": bool}``; ``state``
 is glusterd's state text (``"Peer in Cluster"``, ``"Probe Sent to Peer"``, ``"Peer Rejected"``,
 ``"Peer detach in progress"``; ``"Detaching"`` is accepted as the latter). The first hostname is

@@ -75,6 +75,7 @@ USAGE = {
     "txn list": "txn list",
     "txn show": "txn show <TXN-ID>",
     "import": "import <GLUSTERD-STATE-DIR>",
+    "system:: uuid get": "system:: uuid get",
 }
 
 DESCRIPTIONS = {
@@ -834,6 +835,15 @@ def parse_txn_show(words: Sequence[str], confirm: Confirm, opts: dict[str, Any])
     return Request("txn/show", {"id": words[2]}, "txn show")
 
 
+def parse_system(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """Of glusterd's ``system::`` commands, ``uuid get``: the node's UUID (glusterd.info's)."""
+    if list(words[1:3]) == ["uuid", "get"]:
+        if len(words) != 3:
+            raise usage_error("system:: uuid get")
+        return Request("system/uuid-get", {}, "system:: uuid get")
+    return _unsupported(words, confirm, opts)
+
+
 def parse_import(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
     if len(words) != 2:
         raise usage_error("import")
@@ -903,7 +913,7 @@ COMMANDS: dict[str, Any] = {
     "import": parse_import,
     "help": _global_help,
     "snapshot": _unsupported,
-    "system::": _unsupported,
+    "system::": parse_system,
     "global": _unsupported,
     "get-state": _unsupported,
     "nfs-ganesha": _unsupported,

@@ -438,6 +438,12 @@ def pool_list(request: Request, response: Response) -> Outcome:
     return Outcome(out=_lines(*lines))
 
 
+def uuid_get(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _fail("system:: uuid get", response)
+    return Outcome(out=_lines(f"UUID: {response.data['uuid']}"))
+
+
 # -- gluster_mgmt's own commands ------------------------------------------------------------
 
 def _when(value: Any) -> str:
@@ -519,6 +525,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "peer/detach": _peer_op("detach"),
     "peer/status": peer_status,
     "pool/list": pool_list,
+    "system/uuid-get": uuid_get,
     "txn/list": txn_list,
     "txn/show": txn_show,
     "import": import_state,

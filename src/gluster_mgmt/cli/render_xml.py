@@ -421,6 +421,12 @@ def pool_list(request: Request, response: Response) -> Outcome:
                                                     for p in peers]))
 
 
+def uuid_get(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return _doc(response)
+    return _doc(response, E("uuidGenerate", children=[E("uuid", response.data["uuid"])]))
+
+
 def _peer_op(request: Request, response: Response) -> Outcome:
     message = response.op_errstr or response.data.get("message") or "success"
     if response.ok:
@@ -485,6 +491,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "peer/detach": _peer_op,
     "peer/status": peer_status,
     "pool/list": pool_list,
+    "system/uuid-get": uuid_get,
     "txn/list": txn_list,
     "txn/show": txn_show,
     "import": import_state,

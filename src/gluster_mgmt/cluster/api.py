@@ -15,8 +15,6 @@ import uuid as uuid_module
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
@@ -133,7 +131,9 @@ class Cluster:
     def import_glusterd(self, state: "GlusterdState") -> dict[str, Any]:
         """Write a glusterd state directory's peers and volumes into the store (the phased
         migration path). Refuses, writing nothing, if any of its volumes or peers is already
-        there. Bricks of glusterd's own node become this node's."""
+        there. Every UUID stays as glusterd had it (nodes, bricks' hosts, volumes): the
+        daemon of glusterd's node takes its UUID from glusterd.info, and the other nodes'
+        daemons join as the peers recorded here (``peer probe``), each under its own UUID."""
         existing = set(self.volumes.names())
         clash = sorted(v.name for v in state.volumes if v.name in existing)
         if clash:
@@ -146,10 +146,7 @@ class Cluster:
                                       errno.EEXIST)
             ops.append(Put(self.keys.peer(peer.uuid), json.dumps(peer.to_dict()).encode(), ABSENT))
         for volume in state.volumes:
-            bricks = tuple(attrs.evolve(b, host_uuid=self.node_uuid) if b.host_uuid == state.node_uuid
-                           else b for b in volume.bricks)
-            ops.append(Put(self.keys.volume(volume.name),
-                           encode_volume(volume.evolve(bricks=bricks)), ABSENT))
+            ops.append(Put(self.keys.volume(volume.name), encode_volume(volume), ABSENT))
         # Volumes are independent documents; each chunk is atomic, and a chunk that conflicts
         # (someone created the same name meanwhile) stops the import with what is done named.
         done: list[str] = []

@@ -13,6 +13,7 @@ import attrs
 from gluster_mgmt.mgmt_rpc import tls
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.store.loader import DEFAULT_STATE_DIR, embedded_store_url
+from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
 DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
@@ -31,8 +32,12 @@ class DaemonConfig:
     ``name`` in the config file's ``[mgmtd]`` section and ``GLUSTER_MGMT_NAME`` in the
     environment."""
 
-    state_dir: str = _setting(DEFAULT_STATE_DIR, "where the node keeps its UUID, its cluster "
+    state_dir: str = _setting(DEFAULT_STATE_DIR, "where the node keeps its cluster "
                               "membership (0600) and, by default, the embedded store")
+    glusterd_dir: str = _setting(
+        GLUSTERD_WORKDIR, "glusterd's working directory: the node's UUID is the UUID of "
+        "its glusterd.info (a node that ran glusterd keeps glusterd's); without one, a new "
+        "UUID is written there in glusterd's format")
     store_url: str | None = _setting(
         None, "configuration store of a new cluster: etcd://, consul://, zookeeper:// or "
         "local:// (default: the embedded store in --state-dir); a node that joined a cluster "

@@ -14,7 +14,7 @@ from gluster_mgmt.daemon.config import load_config
 from gluster_mgmt.daemon.node import Daemon
 from gluster_mgmt.daemon.rest import Api, TcpApiServer, UnixApiServer, serve_in_thread
 from gluster_mgmt.daemon.routes import OPEN_ROUTES, build_routes
-from gluster_mgmt.errors import GlusterMgmtError
+from gluster_mgmt.errors import GlusterMgmtError, IdentityError
 
 log = logging.getLogger("gluster_mgmt.daemon")
 
@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    daemon = Daemon(config)
+    try:
+        daemon = Daemon(config)
+    except (IdentityError, OSError) as exc:  # no identity, or a wrong one: never start
+        log.error("cannot start: %s", exc)
+        return 1
     try:
         daemon.start()
     except (GlusterMgmtError, OSError) as exc:  # store unreachable, port taken...

@@ -23,9 +23,9 @@ from gluster_mgmt.cluster.brick_directory import (
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
-from gluster_mgmt.errors import OperationFailed
+from gluster_mgmt.errors import IdentityError, OperationFailed
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
-from gluster_mgmt.membership.identity import Membership, node_uuid
+from gluster_mgmt.membership.identity import Membership, NodeIdentity
 from gluster_mgmt.membership.operations import (
     PeerOperations,
     create_cluster,
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 class Daemon:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
-        self.uuid = node_uuid(config.state_dir)
+        self.identity = NodeIdentity.load_or_create(config.glusterd_dir, config.state_dir)
+        self.uuid = self.identity.uuid
         self.hostname = config.advertised_hostname
         self.membership: Membership | None = None
         self.store: Store | None = None
@@ -225,4 +226,13 @@ class Daemon:
         except OSError as exc:
             raise OperationFailed(f"cannot read glusterd state {path}: {exc.strerror}",
                                   exc.errno or errno.EIO) from exc
+        except IdentityError as exc:
+            raise OperationFailed(f"cannot import glusterd state {path}: {exc}",
+                                  errno.EINVAL) from exc
+        if state.node_uuid != self.uuid:
+            raise OperationFailed(
+                f"{path} is the state of glusterd node {state.node_uuid}, this node is "
+                f"{self.uuid}: import a node's glusterd state on that node (gluster-mgmtd "
+                "takes its UUID from --glusterd-dir's glusterd.info); the other nodes join "
+                "by peer probe", errno.EINVAL)
         return self.active().import_glusterd(state)

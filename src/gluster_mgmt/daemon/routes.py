@@ -160,6 +160,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
         "peer/status": peer_status,
         "pool/list": pool_list,
+        "system/uuid-get": lambda _: {"uuid": daemon.uuid},
         "cluster/join": ClusterSignedRoute(daemon.peer_operations.join,
                                            daemon.peer_operations.join_secret),
         "cluster/leave": daemon.peer_operations.leave,

@@ -106,22 +106,27 @@ class JoinRequest:
     cluster_id: str
     hostname: str = ""
     token_proof: str = ""
+    #: The UUID the cluster's peer list already knows ``hostname`` by (a peer recorded by
+    #: an import from glusterd): only the node of that UUID may join as it.
+    peer_uuid: str = ""
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "JoinRequest":
         cluster_id = params.get("cluster_id")
         hostname = params.get("hostname") or ""
         proof = params.get("token_proof") or ""
+        peer_uuid = params.get("peer_uuid") or ""
         if not isinstance(cluster_id, str) or not isinstance(hostname, str) \
-                or not isinstance(proof, str):
+                or not isinstance(proof, str) or not isinstance(peer_uuid, str):
             raise OperationFailed("malformed join request: cluster_id (a cluster UUID) is "
-                                  "required; hostname and token_proof are strings", errno.EINVAL)
+                                  "required; hostname, token_proof and peer_uuid are strings",
+                                  errno.EINVAL)
         try:
             cluster_id = str(uuid_module.UUID(cluster_id))
         except ValueError:
             raise OperationFailed("malformed join request: cluster_id is not a UUID",
                                   errno.EINVAL) from None
-        return cls(cluster_id, hostname, proof)
+        return cls(cluster_id, hostname, proof, peer_uuid)
 
 
 class PeerOperations:
@@ -140,15 +145,26 @@ class PeerOperations:
         cluster = node.active()
         if self._is_self(cluster, host):
             return {"message": "Probe on localhost not needed"}
-        if cluster.peers.find(host) is not None:
-            return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        known = cluster.peers.find(host)
+        already = {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        if known is not None and known.connected:
+            return already
         membership = node.membership
         token = self._join_token()
         params: dict[str, Any] = {"cluster_id": membership.cluster_id, "hostname": host}
         if token:
             params["token_proof"] = token_proof(token, membership.cluster_id, host)
-        data = call_peer(host, node.config.api_port, "cluster/join", params,
-                         secret=membership.secret)
+        if known is not None:
+            # a peer recorded but never seen (imported from glusterd, or down): its node
+            # joins as that peer, under that UUID, when it runs gluster-mgmtd
+            params["peer_uuid"] = known.peer.uuid
+        try:
+            data = call_peer(host, node.config.api_port, "cluster/join", params,
+                             secret=membership.secret)
+        except OperationFailed as exc:
+            if known is not None and exc.errno == errno.ENOTCONN:
+                return already  # a known peer that is down: glusterd's answer
+            raise
         return {"uuid": data.get("uuid"), "message": ""}
 
     def _join_token(self) -> str | None:
@@ -187,6 +203,10 @@ class PeerOperations:
         request = JoinRequest.from_params(params)
         with node.switching:
             cluster = node.active()
+            if request.peer_uuid and request.peer_uuid != node.uuid:
+                raise OperationFailed(
+                    f"probe refused: the peer list knows {request.hostname} as "
+                    f"{request.peer_uuid}, but this node is {node.uuid}", errno.EEXIST)
             if node.membership.cluster_id == request.cluster_id:
                 return {"uuid": node.uuid}
             token = self._join_token()
