@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
