@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import threading
 import time
 from typing import Any
@@ -144,14 +145,19 @@ def verify(secret: str | None, header: str | None, method: str, path: str, body:
 
 
 def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: str | None,
-              timeout: float = 10.0) -> dict[str, Any]:
+              timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
     """POST to a peer daemon; returns its reply's ``data`` or raises OperationFailed with its
     error text. Connection failures read like glusterd's ("Transport endpoint ..."). The
-    signature names the address the connection actually reached."""
+    signature names the address the connection actually reached.
+
+    ``tls`` (``TlsFiles.client_context``): speak TLS, present the node certificate, and
+    accept only a server whose certificate verifies against the cluster CA and names
+    ``host`` as dialled."""
     path = f"/v1/{route}"
     body = json.dumps(params).encode()
     headers = {"Content-Type": "application/json"}
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout) if tls is None else \
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
     try:
         connection.connect()
         if secret is not None:
@@ -160,6 +166,11 @@ def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: 
         connection.request("POST", path, body, headers)
         response = connection.getresponse()
         payload = json.loads(response.read() or b"{}")
+    except ssl.SSLError as exc:
+        reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+        log.warning("%s on %s:%d failed: TLS: %s", route, host, port, reason)
+        raise OperationFailed(f"Probe returned with Transport endpoint is not connected: TLS "
+                              f"with {host}:{port} failed: {reason}", errno.ENOTCONN) from exc
     except (OSError, http.client.HTTPException, ValueError) as exc:
         log.warning("%s on %s:%d failed: %r", route, host, port, exc)
         raise OperationFailed("Probe returned with Transport endpoint is not connected",
