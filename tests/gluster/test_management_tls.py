@@ -29,65 +29,13 @@ from gluster_mgmt.mgmt_rpc.tls import (
 )
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import REPO, child_env
+from tests.pki import Pki, need_tool
 from tests.mgmt_rpc.wire import RecordingBackend, RpcClient, ServerThread
 
 pytestmark = pytest.mark.gluster
 
 ADDRESS = "127.0.0.9"  # the fixed-port tests use 127.0.0.2-4
 VOLUME = "tlsvol"
-
-
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is required for the management TLS tests (Debian: apt-get install "
-                    f"{'openssl' if tool == 'openssl' else 'util-linux'})")
-    return path
-
-
-class Pki:
-    """A throw-away PKI made with the openssl command: CAs, intermediates, leaves."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.openssl = _need("openssl")
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run([self.openssl, *args], cwd=self.dir, capture_output=True,
-                                text=True, timeout=60)
-        assert result.returncode == 0, f"openssl {' '.join(args)}: {result.stderr}"
-
-    def _key_and_csr(self, name: str, cn: str) -> None:
-        self._run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
-
-    def root(self, name: str) -> Path:
-        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
-                  "-subj", f"/CN={name}")
-        return self.dir / f"{name}.pem"
-
-    def issue(self, name: str, issuer: str, *, ca: bool = False, cn: str | None = None) -> Path:
-        """``name``.pem signed by ``issuer``; a leaf carries no extended key usage, like the
-        certificates glusterfs' documentation makes (one file is server and client cert)."""
-        self._key_and_csr(name, cn or name)
-        ext = self.dir / f"{name}.ext"
-        ext.write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n" if ca
-                       else "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyAgreement\n")
-        self._run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
-                  f"{issuer}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                  "-extfile", ext.name)
-        return self.dir / f"{name}.pem"
-
-    def chain(self, name: str, *above: str) -> Path:
-        """``name``'s certificate followed by ``above`` (what a peer sends)."""
-        path = self.dir / f"{name}-chain.pem"
-        path.write_text("".join((self.dir / f"{n}.pem").read_text() for n in (name, *above)))
-        return path
-
-    def key(self, name: str) -> Path:
-        return self.dir / f"{name}.key"
 
 
 @pytest.fixture(scope="module")
@@ -409,9 +357,9 @@ def _stop_leftovers(tmp: Path) -> None:
 def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
     if os.geteuid() != 0 or shutil.which("glusterfsd") is None:
         pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
-    unshare = _need("unshare")
+    unshare = need_tool("unshare")
     for tool in ("mount.glusterfs", "timeout"):
-        _need(tool)
+        need_tool(tool)
     tmp = tmp_path
     for name in ("bricks", "run", "log", "state", "glusterd"):
         (tmp / name).mkdir()

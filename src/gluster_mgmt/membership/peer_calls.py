@@ -166,15 +166,13 @@ def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: 
         connection.request("POST", path, body, headers)
         response = connection.getresponse()
         payload = json.loads(response.read() or b"{}")
-    except ssl.SSLError as exc:
-        reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
-        log.warning("%s on %s:%d failed: TLS: %s", route, host, port, reason)
-        raise OperationFailed(f"Probe returned with Transport endpoint is not connected: TLS "
-                              f"with {host}:{port} failed: {reason}", errno.ENOTCONN) from exc
     except (OSError, http.client.HTTPException, ValueError) as exc:
         log.warning("%s on %s:%d failed: %r", route, host, port, exc)
-        raise OperationFailed("Probe returned with Transport endpoint is not connected",
-                              errno.ENOTCONN) from exc
+        message = "Probe returned with Transport endpoint is not connected"
+        if tls is not None:  # say why: a refused certificate reads as a closed connection
+            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+            message += f" (TLS with {host}:{port} failed: {reason})"
+        raise OperationFailed(message, errno.ENOTCONN) from exc
     finally:
         connection.close()
     if payload.get("op_ret", -1) != 0:
