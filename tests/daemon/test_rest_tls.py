@@ -111,8 +111,8 @@ def test_a_certificate_of_another_ca_is_refused_both_ways(start_daemon, pki):
     result = foreign.cli("peer", "probe", good.address)  # good refuses the client certificate
     assert result.returncode == 1
     assert f"TLS with {good.address}:{API_PORT} failed" in cli_output(result), cli_output(result)
-    assert wait_for(lambda: "REST TLS handshake from 127.0.0.1 refused: unable to get local issuer" in
-                    good.log_path.read_text(), 10)
+    refusal = "REST TLS handshake from 127.0.0.1 refused: unable to get local issuer"
+    assert wait_for(lambda: refusal in good.log_path.read_text(), 10)
     result = good.cli("peer", "probe", foreign.address)  # good refuses the server certificate
     assert result.returncode == 1
     assert "certificate" in cli_output(result) and \
