@@ -66,7 +66,7 @@ class Daemon:
         self.switching = threading.RLock()
         #: the REST API's TLS (``api_tls_*``): the TCP server's context and the one for
         #: calls to peers; both None for plain HTTP
-        self.api_tls: ssl.SSLContext | None = None
+        self.api_server_tls: ssl.SSLContext | None = None
         self.peer_tls: ssl.SSLContext | None = None
         self.peer_operations = PeerOperations(self)
         self.steps = StepRegistry()
@@ -106,7 +106,7 @@ class Daemon:
             raise OSError(str(exc)) from None
         if files is None:
             return
-        self.api_tls = files.server_context()
+        self.api_server_tls = files.server_context()
         self.peer_tls = files.client_context()
         log.info("REST API TLS on: certificate %s, CA %s (client certificates required)",
                  files.cert, files.ca)
