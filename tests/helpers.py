@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -94,3 +95,18 @@ def running_process(args: list[str]) -> Iterator[subprocess.Popen]:
         yield process
     finally:
         stop_process(process)
+
+
+@contextlib.contextmanager
+def capture_loopback(path: Path, port: int) -> Iterator[None]:
+    """Record what crosses ``lo`` on TCP ``port`` into ``path`` (pcapng, tshark) while the
+    block runs; the capture is complete when the block has left."""
+    tshark = subprocess.Popen(["tshark", "-i", "lo", "-f", f"tcp port {port}", "-w", str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert any("Capturing on" in tshark.stderr.readline() for _ in range(5))
+        yield
+    finally:
+        os.killpg(tshark.pid, signal.SIGTERM)
+        tshark.wait(30)

@@ -7,44 +7,18 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import stat
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from gluster_mgmt.membership.peer_calls import AUTH_HEADER, call_peer
 from tests.daemon.cluster_fixture import DaemonProcess
-from tests.helpers import wait_for
+from tests.helpers import capture_loopback, wait_for
 
 API_PORT = 24012
-
-StartDaemon = Callable[..., DaemonProcess]
-
-
-@pytest.fixture
-def start_daemon(store_server, tmp_path, lease_ttl) -> Iterator[StartDaemon]:
-    """start_daemon(store="a", *extra_args, store_url=None) -> a running daemon on the next
-    loopback address (127.0.0.2, .3 ...); daemons given different ``store`` names use
-    different stores (different roots of the backend, different files for ``local``)."""
-    started: list[DaemonProcess] = []
-    prefix = f"s{uuid.uuid4().hex[:10]}"
-
-    def start(store: str = "a", *extra_args: str, store_url: str | None = None) -> DaemonProcess:
-        daemon = DaemonProcess(tmp_path, f"127.0.0.{len(started) + 2}",
-                               store_url or store_server.url(f"{prefix}{store}"), API_PORT,
-                               lease_ttl, extra_args=extra_args)
-        started.append(daemon)
-        daemon.start()
-        return daemon
-
-    yield start
-    for daemon in started:
-        daemon.stop_all()
 
 
 def membership(daemon: DaemonProcess) -> dict:
@@ -128,17 +102,10 @@ def test_a_probe_carries_neither_the_secret_nor_the_store_url(start_daemon, tmp_
     d1 = start_daemon("a")
     d2 = start_daemon("a")
     capture = tmp_path / "probe.pcapng"
-    tshark = subprocess.Popen(["tshark", "-i", "lo", "-f", f"tcp port {API_PORT}", "-w",
-                               str(capture)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
-    try:
-        assert any("Capturing on" in tshark.stderr.readline() for _ in range(5))
+    with capture_loopback(capture, API_PORT):
         d1.cli("peer", "probe", d2.address, check=True)
         assert wait_for(lambda: capture.exists() and b"cluster/join" in capture.read_bytes(),
                         15, 0.2)
-    finally:
-        os.killpg(tshark.pid, signal.SIGTERM)
-        tshark.wait(30)
     wire = capture.read_bytes()
     secret = membership(d1)["secret"]
     assert membership(d2)["secret"] == secret  # the probe worked: d2 found the secret itself

@@ -14,7 +14,13 @@ import re
 
 import pytest
 
-from tests.gluster.private_ns import PROBE, Pki, need_stock_glusterfs, read_text, run_scenario
+from tests.gluster.private_ns import (
+    PROBE,
+    need_stock_glusterfs,
+    read_text,
+    run_scenario,
+)
+from tests.pki import Pki
 
 pytestmark = pytest.mark.gluster
 

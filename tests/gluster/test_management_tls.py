@@ -21,9 +21,15 @@ from gluster_mgmt.mgmt_rpc.tls import (
     read_cert_depth,
     server_context,
 )
-from tests.gluster.private_ns import PROBE, Pki, need_stock_glusterfs, read_text, run_scenario
+from tests.gluster.private_ns import (
+    PROBE,
+    need_stock_glusterfs,
+    read_text,
+    run_scenario,
+)
 from tests.helpers import REPO, child_env
 from tests.mgmt_rpc.wire import RecordingBackend, RpcClient, ServerThread
+from tests.pki import Pki
 
 pytestmark = pytest.mark.gluster
 

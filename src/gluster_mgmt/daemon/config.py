@@ -14,6 +14,7 @@ from gluster_mgmt.mgmt_rpc import tls
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.store.loader import DEFAULT_STATE_DIR, embedded_store_url
 from gluster_mgmt.volgen import GLUSTERD_WORKDIR
+from gluster_mgmt.tls import TlsFiles
 
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
 DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
@@ -60,6 +61,15 @@ class DaemonConfig:
     mgmt_tls_key: str = _setting(tls.KEY_FILE, "private key of --mgmt-tls-cert")
     mgmt_tls_ca: str = _setting(tls.CA_FILE, "CA bundle that peers' certificates on the "
                                 "mgmt RPC port must verify against")
+    api_tls_cert: str | None = _setting(
+        None, "certificate (chain, PEM) of this node for the peer REST API, signed by the "
+        "cluster CA and naming (SAN DNS or IP) every address peers dial this node at; with "
+        "--api-tls-key and --api-tls-ca the API port speaks only mutual TLS (default: plain "
+        "HTTP, requests still signed)")
+    api_tls_key: str | None = _setting(None, "private key (PEM, unencrypted) of "
+                                       "--api-tls-cert")
+    api_tls_ca: str | None = _setting(None, "the cluster CA (PEM bundle) that peers' REST API "
+                                      "certificates must verify against, in both directions")
     socket: str = _setting(DEFAULT_SOCKET, "unix socket of the REST API the CLI uses (0600)")
     lease_ttl: float = _setting(10.0, "seconds the store keeps this node alive without hearing "
                                 "from it (its alive key, port records and transaction claims)")
@@ -96,6 +106,18 @@ class DaemonConfig:
         if self.address not in ("0.0.0.0", "::", ""):
             return self.address
         return socket.gethostname()
+
+    @property
+    def api_tls(self) -> TlsFiles | None:
+        """The peer REST API's TLS files; None: plain HTTP. Only some of them set raises:
+        a node must not fall back to plain HTTP because one setting is missing."""
+        files = (self.api_tls_cert, self.api_tls_key, self.api_tls_ca)
+        if not any(files):
+            return None
+        if not all(files):
+            raise ValueError("api_tls_cert, api_tls_key and api_tls_ca go together: set all "
+                             "three for TLS on the REST API, or none")
+        return TlsFiles(self.api_tls_cert, self.api_tls_key, self.api_tls_ca, "REST API TLS")
 
     @property
     def default_store_url(self) -> str:
@@ -167,6 +189,10 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
     config = DaemonConfig(**converted)
     if config.join_token and config.join_token_file:
         raise SystemExit("gluster-mgmtd: set join_token or join_token_file, not both")
+    try:
+        config.api_tls
+    except ValueError as exc:
+        raise SystemExit(f"gluster-mgmtd: {exc}") from None
     try:
         config.effective_join_token
     except (OSError, ValueError) as exc:

@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         daemon.stop()
         return 1
-    api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES)
-    servers = [UnixApiServer(config.socket, api), TcpApiServer(config.address, config.api_port, api)]
+    api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES, daemon.peer_operations.member_names)
+    servers = [UnixApiServer(config.socket, api),
+               TcpApiServer(config.address, config.api_port, api, daemon.api_server_tls)]
     for server in servers:
         serve_in_thread(server, type(server).__name__)
     log.info("gluster-mgmtd ready: node %s, socket %s, api %s:%d", daemon.uuid, config.socket,

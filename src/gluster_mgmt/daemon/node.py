@@ -65,6 +65,10 @@ class Daemon:
         self.mgmt_server: MgmtRpcServer | None = None
         #: Held while the node switches clusters, so requests never see half a switch.
         self.switching = threading.RLock()
+        #: the REST API's TLS (``api_tls_*``): the TCP server's context and the one for
+        #: calls to peers; both None for plain HTTP
+        self.api_server_tls: ssl.SSLContext | None = None
+        self.peer_tls: ssl.SSLContext | None = None
         self.peer_operations = PeerOperations(self)
         self.steps = StepRegistry()
         self.steps.register(BRICK_PREPARE, lambda args: prepare_local_bricks(self.uuid, args),
@@ -73,6 +77,7 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         mgmt_tls = self._management_tls()  # unusable certificates: fail before touching the store
+        self._rest_api_tls()
         membership = Membership.load(self.config.state_dir)
         if membership is None:
             membership = create_cluster(self.config.store_url or self.config.default_store_url,
@@ -92,6 +97,20 @@ class Daemon:
             log.warning("management TLS with mgmt port %d: stock clients use TLS for portmap "
                         "lookups only on port %d, so theirs will fail", c.mgmt_port, MGMT_PORT)
         return context
+
+    def _rest_api_tls(self) -> None:
+        """Mutual TLS on the peer REST API when the ``api_tls_*`` settings are given; an
+        unusable file refuses the start (OSError naming it), never falls back to plain."""
+        try:
+            files = self.config.api_tls
+        except ValueError as exc:
+            raise OSError(str(exc)) from None
+        if files is None:
+            return
+        self.api_server_tls = files.server_context()
+        self.peer_tls = files.client_context()
+        log.info("REST API TLS on: certificate %s, CA %s (client certificates required)",
+                 files.cert, files.ca)
 
     def _start_mgmt_server(self, ssl_context: ssl.SSLContext | None = None) -> None:
         """The Gluster mgmt RPC listener (glusterd's 24007): one per daemon, whose backend

@@ -6,6 +6,11 @@ On TCP a request must prove the cluster secret with an HMAC that also covers a n
 address it was sent to (membership.peer_calls: the header, the window, the replay cache); the
 secret never travels. ``cluster/join`` proves the secret of the cluster it names, which the
 node reads from its own store (a ``ClusterSignedRoute``).
+
+With TLS on the TCP port (``TcpApiServer(tls=...)``, the ``api_tls_*`` settings) the
+handshake requires a client certificate of the cluster CA, and ``Api`` requires its names
+(SAN) to include a name of a peer of the cluster whose secret the request proves: ours, or,
+for ``cluster/join``, the cluster the probe names (the prober is a member of it in our store).
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import queue
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -32,6 +38,7 @@ import attrs
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
 from gluster_mgmt.log_safety import RateLimiter, suppressed_note, untrusted
 from gluster_mgmt.membership.peer_calls import AUTH_HEADER, ReplayCache, Verdict, endpoint, verify
+from gluster_mgmt.tls import certificate_names, names_match
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,11 @@ API_CONNECTIONS_PER_HOST = API_WORKERS // 2
 API_BACKLOG = 128
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+#: The first byte of every TLS connection (a handshake record)
+_TLS_HANDSHAKE = 0x16
+#: Bytes of a plain-HTTP request read (and dropped) after answering it, so that closing the
+#: connection does not reset it before the client has read the answer
+_PLAIN_DRAIN = 1 << 16
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -60,14 +72,27 @@ def reply(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "", data: dict | 
     return {"op_ret": op_ret, "op_errno": op_errno, "op_errstr": op_errstr, "data": data or {}}
 
 
+def _plain_http_refusal() -> bytes:
+    """What a plain-HTTP client of the TLS port reads: a clear error, not a hang or a reset."""
+    body = json.dumps(reply(-1, errno.EPROTO, "this node's REST API speaks only TLS (mutual, "
+                                              "with a certificate of the cluster CA)")).encode()
+    return (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
+
+
+_PLAIN_HTTP_REFUSAL = _plain_http_refusal()
+
+
 @attrs.frozen
 class ClusterSignedRoute:
     """A route whose TCP caller proves the secret of the cluster its request names, not ours
     (being probed: ``secret_for`` finds that secret in our own store, or raises
-    OperationFailed)."""
+    OperationFailed); ``names_for`` gives the names of that cluster's peers, one of which
+    a TLS caller's certificate must carry."""
 
     handler: Handler
     secret_for: Callable[[dict[str, Any]], str]
+    names_for: Callable[[dict[str, Any]], Iterable[str]]
 
     def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.handler(params)
@@ -75,18 +100,23 @@ class ClusterSignedRoute:
 
 class Api:
     """Routes requests to handlers; checks each TCP request's signature (unless its route is
-    open) and spends its nonce."""
+    open) and spends its nonce; over TLS, checks that the client certificate names a peer
+    (``peer_names``: every name of our cluster's peers)."""
 
     def __init__(self, routes: dict[str, Handler], secret: Callable[[], str | None],
-                 open_routes: frozenset[str] = frozenset()) -> None:
+                 open_routes: frozenset[str] = frozenset(),
+                 peer_names: Callable[[], Iterable[str]] = frozenset) -> None:
         self.routes = routes
         self.secret = secret
         self.open_routes = open_routes
+        self.peer_names = peer_names
         self.replay = ReplayCache()
 
     def handle(self, method: str, path: str, body: bytes, auth: str | None, trusted: bool,
-               target: str = "") -> tuple[int, dict]:
-        """``target``: the endpoint (``ip:port``) the request reached, for its signature."""
+               target: str = "", client_names: frozenset[str] | None = None
+               ) -> tuple[int, dict]:
+        """``target``: the endpoint (``ip:port``) the request reached, for its signature;
+        ``client_names``: the names of the verified TLS client certificate (None: no TLS)."""
         if method != "POST" or not path.startswith("/v1/"):
             return 404, reply(-1, errno.ENOENT, f"no such endpoint: {method} {path}")
         route = path[len("/v1/"):]
@@ -101,6 +131,8 @@ class Api:
             return 400, reply(-1, errno.EINVAL, f"malformed request body: {exc}")
         if not trusted and route not in self.open_routes:
             refused = self._refused(handler, params, method, path, body, auth, target)
+            if refused is None and client_names is not None:
+                refused = self._unknown_client(handler, params, path, target, client_names)
             if refused is not None:
                 return refused
         try:
@@ -141,6 +173,23 @@ class Api:
             return 400, reply(-1, errno.EINVAL, verdict.value)
         log.warning("refused %s for %s: %s", path, target, verdict.name)
         return 403, reply(-1, errno.EACCES, verdict.value)
+
+    def _unknown_client(self, handler: Handler, params: dict[str, Any], path: str, target: str,
+                        client_names: frozenset[str]) -> tuple[int, dict] | None:
+        """The reply refusing a TLS client whose certificate names no peer of the cluster
+        whose secret its request proved, or None. Checked after the signature, so only
+        members of the cluster make us read its peers."""
+        try:
+            names = handler.names_for(params) if isinstance(handler, ClusterSignedRoute) \
+                else self.peer_names()
+            if names_match(client_names, names):
+                return None
+        except StoreError as exc:
+            log.warning("%s: store error: %s", path, exc)
+            return 503, reply(-1, errno.EIO, f"configuration store error: {exc}")
+        log.warning("refused %s for %s: client certificate names %s, no peer of the cluster",
+                    path, target, untrusted(", ".join(sorted(client_names)) or "nothing"))
+        return 403, reply(-1, errno.EACCES, "client certificate names no peer of this cluster")
 
 
 class _DeadlineReader(socket.SocketIO):
@@ -203,8 +252,14 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             return
         status, payload = self.server.api.handle(
             "POST", self.path, body, self.headers.get(AUTH_HEADER), self.server.trusted,
-            self._target())
+            self._target(), self._client_names())
         self._send(status, payload)
+
+    def _client_names(self) -> frozenset[str] | None:
+        """The names of the client certificate the TLS handshake verified; None without TLS."""
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return None
+        return certificate_names(self.connection.getpeercert())
 
     def _target(self) -> str:
         """The endpoint this request reached, as the kernel says (what the caller signed)."""
@@ -346,15 +401,71 @@ class UnixApiServer(_Server, socketserver.UnixStreamServer):
 
 
 class TcpApiServer(_Server, http.server.HTTPServer):
-    """Peers and remote tools: untrusted, so connections per source address are limited."""
+    """Peers and remote tools: untrusted, so connections per source address are limited.
+
+    ``tls`` (``TlsFiles.server_context``): the port speaks only TLS with a client certificate
+    required. The handshake runs in the worker, under the request deadline, so a slow or
+    silent client cannot stall the accept loop; a plain-HTTP client gets a clear 400."""
 
     trusted = False
     per_host = API_CONNECTIONS_PER_HOST
 
-    def __init__(self, address: str, port: int, api: Api) -> None:
+    def __init__(self, address: str, port: int, api: Api,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.api = api
+        self.tls = tls
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
         http.server.HTTPServer.__init__(self, (address, port), _RequestHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        secured = self._handshake(request, str(client_address[0]))
+        if secured is None:
+            return
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            secured.close()
+
+    def _handshake(self, request: socket.socket, host: str) -> ssl.SSLSocket | None:
+        """The connection once its TLS handshake succeeded (client certificate verified), or
+        None after refusing it. ``request`` is detached into the TLS socket."""
+        assert self.tls is not None
+        request.settimeout(self.request_timeout)  # CPython bounds the whole handshake by it
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+            if first and first[0] != _TLS_HANDSHAKE:
+                self._refuse_plain(request, host)
+                return None
+            if not first:
+                return None
+            secured = self.tls.wrap_socket(request, server_side=True,
+                                           do_handshake_on_connect=False)
+        except OSError as exc:
+            log.debug("REST connection from %s: %s", host, exc)
+            return None
+        try:
+            secured.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            secured.close()
+            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+            self._complain(f"tls:{host}", logging.WARNING,
+                           "REST TLS handshake from %s refused: %s", host, reason)
+            return None
+        return secured
+
+    def _refuse_plain(self, request: socket.socket, host: str) -> None:
+        """Answer a plain-HTTP client with a clear error, then close without a reset."""
+        self._complain(f"plain:{host}", logging.WARNING,
+                       "REST connection from %s refused: plain HTTP on the TLS port", host)
+        request.sendall(_PLAIN_HTTP_REFUSAL)
+        request.shutdown(socket.SHUT_WR)
+        request.settimeout(1.0)
+        drained = 0
+        while drained < _PLAIN_DRAIN and (chunk := request.recv(4096)):
+            drained += len(chunk)
 
 
 def serve_in_thread(server: socketserver.BaseServer, name: str) -> threading.Thread:

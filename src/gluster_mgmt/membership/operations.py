@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import threading
 import time
 import uuid as uuid_module
@@ -65,6 +66,8 @@ class MemberNode(Protocol):
     membership: Membership | None
     #: Held while the node switches clusters, so requests never see half a switch.
     switching: threading.RLock
+    #: TLS for calls to peers' REST API (``TlsFiles.client_context``); None: plain HTTP
+    peer_tls: ssl.SSLContext | None
 
     def active(self) -> "Cluster": ...
     def activate(self, membership: Membership) -> None: ...
@@ -160,7 +163,7 @@ class PeerOperations:
             params["peer_uuid"] = known.peer.uuid
         try:
             data = call_peer(host, node.config.api_port, "cluster/join", params,
-                             secret=membership.secret)
+                             secret=membership.secret, tls=node.peer_tls)
         except OperationFailed as exc:
             if known is not None and exc.errno == errno.ENOTCONN:
                 return already  # a known peer that is down: glusterd's answer
@@ -187,6 +190,24 @@ class PeerOperations:
                 f"probe refused: cluster {request.cluster_id} is not in this node's "
                 "configuration store", errno.EACCES)
         return secret
+
+    def member_names(self, cluster_id: str | None = None) -> frozenset[str]:
+        """Every name the peers of ``cluster_id`` (default: our cluster) are known by in our
+        store: their hostnames and the host of their API address. A TLS client of the REST
+        API must present a certificate naming one of them."""
+        cluster = self.node.active()
+        keys = cluster.keys if cluster_id is None else ClusterKeys.for_cluster(cluster_id)
+        names: set[str] = set()
+        for view in Peers(cluster.store, keys, "").all():
+            names.update(view.peer.hostnames)
+            if view.api:
+                names.add(view.api.rpartition(":")[0].strip("[]"))
+        return frozenset(names)
+
+    def join_names(self, params: dict[str, Any]) -> frozenset[str]:
+        """The names a prober's TLS certificate may carry: those of the members of the
+        cluster the join names, in our store (the prober is one of them, not yet ours)."""
+        return self.member_names(JoinRequest.from_params(params).cluster_id)
 
     def _stored_secret(self, cluster_id: str) -> str | None:
         cluster = self.node.active()
@@ -259,7 +280,7 @@ class PeerOperations:
             api_host, _, port = view.api.rpartition(":")
             try:
                 call_peer(api_host, int(port), "cluster/leave", {"uuid": view.peer.uuid},
-                          secret=node.membership.secret)
+                          secret=node.membership.secret, tls=node.peer_tls)
             except OperationFailed:
                 if not force:
                     raise

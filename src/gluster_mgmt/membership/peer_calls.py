@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import threading
 import time
 from typing import Any
@@ -144,14 +145,19 @@ def verify(secret: str | None, header: str | None, method: str, path: str, body:
 
 
 def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: str | None,
-              timeout: float = 10.0) -> dict[str, Any]:
+              timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
     """POST to a peer daemon; returns its reply's ``data`` or raises OperationFailed with its
     error text. Connection failures read like glusterd's ("Transport endpoint ..."). The
-    signature names the address the connection actually reached."""
+    signature names the address the connection actually reached.
+
+    ``tls`` (``TlsFiles.client_context``): speak TLS, present the node certificate, and
+    accept only a server whose certificate verifies against the cluster CA and names
+    ``host`` as dialled."""
     path = f"/v1/{route}"
     body = json.dumps(params).encode()
     headers = {"Content-Type": "application/json"}
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout) if tls is None else \
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
     try:
         connection.connect()
         if secret is not None:
@@ -162,8 +168,11 @@ def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: 
         payload = json.loads(response.read() or b"{}")
     except (OSError, http.client.HTTPException, ValueError) as exc:
         log.warning("%s on %s:%d failed: %r", route, host, port, exc)
-        raise OperationFailed("Probe returned with Transport endpoint is not connected",
-                              errno.ENOTCONN) from exc
+        message = "Probe returned with Transport endpoint is not connected"
+        if tls is not None:  # say why: a refused certificate reads as a closed connection
+            reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+            message += f" (TLS with {host}:{port} failed: {reason})"
+        raise OperationFailed(message, errno.ENOTCONN) from exc
     finally:
         connection.close()
     if payload.get("op_ret", -1) != 0:

@@ -31,6 +31,8 @@ import os
 import re
 import ssl
 
+from gluster_mgmt.tls import load_identity
+
 __all__ = ["CA_FILE", "CERT_FILE", "CIPHER_LIST", "DEFAULT_CERT_DEPTH", "KEY_FILE",
            "SECURE_ACCESS_FILE", "SSL_CERT_PATH", "management_tls_context", "read_cert_depth",
            "server_context"]
@@ -127,18 +129,7 @@ def server_context(cert: str = CERT_FILE, key: str = KEY_FILE, ca: str = CA_FILE
     context.set_ciphers(CIPHER_LIST)
     context.options |= ssl.OP_NO_TICKET | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     context.verify_mode = ssl.CERT_REQUIRED
-    for what, path in (("certificate", cert), ("key", key), ("CA bundle", ca)):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"management TLS: {what} {path} does not exist")
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ValueError) as exc:
-        raise OSError(f"management TLS: cannot use certificate {cert} with key {key}: "
-                      f"{exc}") from exc
-    try:
-        context.load_verify_locations(cafile=ca)
-    except (OSError, ValueError) as exc:
-        raise OSError(f"management TLS: cannot load CA bundle {ca}: {exc}") from exc
+    load_identity(context, cert, key, ca, "management TLS")
     return context
 
 
