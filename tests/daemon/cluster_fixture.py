@@ -14,6 +14,9 @@ from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import child_env, log_tail, wait_for
 from tests.servers import wait_for_port
 
+#: the unmodified gluster CLI of GlusterFS 10.3
+STOCK_GLUSTER = "/usr/sbin/gluster"
+
 
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
@@ -28,6 +31,8 @@ class DaemonProcess:
         self.extra_args = extra_args
         self.state_dir = workdir / f"node-{address}"
         self.socket = self.state_dir / "mgmtd.sock"
+        #: glusterd's CLI socket, private per daemon (the stock CLI: --glusterd-sock=)
+        self.glusterd_socket = self.state_dir / "glusterd.socket"
         self.log_path = workdir / f"mgmtd-{address}.log"
         self.run_dir = self.state_dir / "run"
         self.log_dir = self.state_dir / "log"
@@ -39,6 +44,7 @@ class DaemonProcess:
             [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
+             "--glusterd-socket", str(self.glusterd_socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
              "--config", "/nonexistent", *self.extra_args],
@@ -87,6 +93,13 @@ class DaemonProcess:
             raise AssertionError(f"gluster-mgmt {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")
         return result
+
+    def gluster(self, *args: str, xml: bool = False) -> subprocess.CompletedProcess:
+        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`."""
+        return subprocess.run(
+            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []),
+             f"--glusterd-sock={self.glusterd_socket}", *args],
+            capture_output=True, text=True, env=child_env(), timeout=120)
 
     def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)

@@ -15,6 +15,8 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.store.loader import DEFAULT_STATE_DIR, embedded_store_url
 
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
+#: glusterd's CLI socket (the stock CLI's and gfapi's default volfile server)
+DEFAULT_GLUSTERD_SOCKET = "/var/run/glusterd.socket"
 DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
 #: TCP port of the REST API that peers (and remote tools proving the secret) use.
 DEFAULT_API_PORT = 24012
@@ -56,6 +58,9 @@ class DaemonConfig:
     mgmt_tls_ca: str = _setting(tls.CA_FILE, "CA bundle that peers' certificates on the "
                                 "mgmt RPC port must verify against")
     socket: str = _setting(DEFAULT_SOCKET, "unix socket of the REST API the CLI uses (0600)")
+    glusterd_socket: str = _setting(
+        DEFAULT_GLUSTERD_SOCKET, "unix socket of glusterd's CLI program (0600), where the stock "
+        "gluster binary and glfsheal connect by default; empty: not served")
     lease_ttl: float = _setting(10.0, "seconds the store keeps this node alive without hearing "
                                 "from it (its alive key, port records and transaction claims)")
     run_dir: str = _setting("/var/run/gluster", "brick and daemon pidfiles and sockets "

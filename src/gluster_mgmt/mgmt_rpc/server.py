@@ -30,7 +30,9 @@ import concurrent.futures
 import errno
 import itertools
 import logging
+import os
 import resource
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -66,7 +68,7 @@ from .rpc_message import (
 from .xdr import XdrError
 
 __all__ = ["ConnectionLimits", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
-           "VolfileReply", "VolumeInfoBackend"]
+           "Route", "VolfileReply", "VolumeInfoBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +193,16 @@ class VolumeInfoBackend(Protocol):
 
 
 @attrs.frozen
-class _Route:
+class Route:
+    """How one procedure is served: ``handler(connection, args)`` returns the encoded
+    result, at once (``runs_backend`` False) or as a coroutine queued per connection."""
+
     args: type | None  # message class the arguments decode to; None: no arguments
     handler: Callable[..., Any]
     runs_backend: bool
+
+
+_Route = Route
 
 
 _SERVED_VERSIONS: dict[int, int] = {
@@ -322,12 +330,12 @@ class _Connection(asyncio.Protocol):
             return encode_rpc_mismatch(xid)
         if call.cred_flavor not in ACCEPTED_AUTH_FLAVORS:
             return encode_auth_error(xid, AuthStat.AUTH_REJECTEDCRED)
-        served = _SERVED_VERSIONS.get(call.prog)
+        served = self.server.served_versions.get(call.prog)
         if served is None:
             return encode_accepted_reply(xid, AcceptStat.PROG_UNAVAIL)
         if call.vers != served:
             return encode_prog_mismatch(xid, 0, 0)  # what stock glusterd answers
-        route = _ROUTES.get((call.prog, call.proc))
+        route = self.server.routes.get((call.prog, call.proc))
         if route is None:
             return encode_accepted_reply(xid, AcceptStat.PROC_UNAVAIL)
         args: Any = None
@@ -579,6 +587,9 @@ class MgmtRpcServer:
     :meth:`start` / :meth:`close`. ``port=0`` picks a free port (see :attr:`port`).
     ``ssl_context``: TLS only on the port (glusterd's secure-access, see :mod:`.tls`); the
     connection sees the protocol only once the handshake has succeeded.
+    ``unix_path``: listen on that unix socket (created 0600, root's like glusterd.socket)
+    instead of ``host:port``; ``extra_routes`` / ``extra_versions`` add programs (the
+    GLUSTER_CLI program of :mod:`.cli_program` on glusterd's socket).
     """
 
     def __init__(
@@ -591,8 +602,14 @@ class MgmtRpcServer:
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
         limits: ConnectionLimits = ConnectionLimits(),
         ssl_context: ssl.SSLContext | None = None,
+        unix_path: str | None = None,
+        extra_routes: Mapping[tuple[int, int], Route] | None = None,
+        extra_versions: Mapping[int, int] | None = None,
     ) -> None:
         self.backend = backend
+        self.unix_path = unix_path
+        self.routes: dict[tuple[int, int], Route] = {**_ROUTES, **(extra_routes or {})}
+        self.served_versions: dict[int, int] = {**_SERVED_VERSIONS, **(extra_versions or {})}
         self.host = host
         self.requested_port = port
         self.max_record_size = max_record_size
@@ -616,20 +633,46 @@ class MgmtRpcServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(
-            lambda: _Connection(self, next(self._ids)),
-            self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
-            ssl=self.ssl_context,
-        )
+        if self.unix_path is not None:
+            self._server = await self._listen_unix(self.unix_path)
+        else:
+            self._server = await self._loop.create_server(
+                lambda: _Connection(self, next(self._ids)),
+                self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
+                ssl=self.ssl_context,
+            )
         for listener in self._server.sockets:
             with listener.dup() as sock:  # same listening socket: raise the kernel's backlog
                 sock.listen(LISTEN_BACKLOG)
         self._previous_handler = self._loop.get_exception_handler()
         self._loop.set_exception_handler(self._loop_exception)
         self._sweeper = self._loop.create_task(self._sweep())
-        addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
+        addresses = (s.getsockname() if isinstance(s.getsockname(), str)
+                     else f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
         log.info("mgmt RPC server listening on %s%s", ", ".join(addresses),
                  " (TLS only)" if self.ssl_context is not None else "")
+
+    async def _listen_unix(self, path: str) -> asyncio.base_events.Server:
+        """A root-only socket at ``path``; a stale file there (a dead daemon's) is replaced,
+        a live listener is not (OSError)."""
+        assert self._loop is not None
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)
+            else:
+                raise OSError(errno.EADDRINUSE, f"{path}: another daemon listens there")
+            finally:
+                probe.close()
+        old = os.umask(0o177)
+        try:
+            return await self._loop.create_unix_server(
+                lambda: _Connection(self, next(self._ids)), path, backlog=ACCEPTS_PER_TICK)
+        finally:
+            os.umask(old)
 
     @property
     def connection_limit(self) -> int:
