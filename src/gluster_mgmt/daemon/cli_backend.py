@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd's EG_NOVOL (compat-errno.h): "volume does not exist"
-EG_NOVOL = 30802
+#: glusterd's EG_NOVOL (glusterd-errno.h): "Volume does not exist"
+EG_NOVOL = 30806
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
 #: gf1_cluster_type values the CLI sends in ``type``
@@ -123,8 +123,9 @@ class CliBackend:
 
     def _probe(self, request: CliRequest) -> CliResult:
         data = self._route("peer/probe", {"host": _text(request, "hostname")}) or {}
+        # glusterd's set_probe_error_str: a success that did nothing says why in op_errstr
         message = data.get("message") if isinstance(data, dict) else None
-        return CliResult(op_errstr=f"success. {message}" if message else "")
+        return CliResult(op_errstr=str(message or ""))
 
     def _deprobe(self, request: CliRequest) -> CliResult:
         self._route("peer/detach", {"host": _text(request, "hostname"),
@@ -223,9 +224,10 @@ class CliBackend:
 
     def _set_volume(self, request: CliRequest) -> CliResult:
         name = _text(request, "volname")
-        count = _int(request, "count")
-        options = [[_text(request, f"key{i}"), _text(request, f"value{i}")]
-                   for i in range(1, count + 1)]
+        options = []  # key1/value1... until a key is missing ("count" counts words)
+        while f"key{len(options) + 1}" in request.dict:
+            i = len(options) + 1
+            options.append([_text(request, f"key{i}"), _text(request, f"value{i}")])
         data = self._route("volume/set", {"name": name, "options": options})
         volume = data.get("volume") or {}
         return CliResult(dict=glusterd_dict([("volname", name), *(

@@ -287,6 +287,10 @@ def cli_routes(route: type, backend_of: Callable[[Any], CliBackend],
             except Exception as exc:  # a bug: still answer, so the CLI never hangs
                 on_error(proc, exc)
                 result = CliResult.failed(f"internal error in gluster-mgmtd ({proc.name})", 5)
+            if not result.dict and proc not in _REPLY_PACKERS and request.dict:
+                # the CLI's dict_unserialize refuses an empty dict and then prints nothing:
+                # answer with the request's dict, as glusterd's op context carries it
+                result = attrs.evolve(result, dict=encode_dict(request.dict))
             return encode_result(proc, result)
 
         routes[(pg.Program.CLI, proc)] = route(args, handler, True)
