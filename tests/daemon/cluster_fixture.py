@@ -52,6 +52,7 @@ class DaemonProcess:
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
         wait_for(self.socket.exists, 30, 0.05)
+        wait_for(self.glusterd_socket.exists, 30, 0.05)
 
     @property
     def uuid(self) -> str:

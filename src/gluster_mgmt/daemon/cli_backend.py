@@ -17,7 +17,10 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from gluster_mgmt.cli.view import VolumeFacts, option_value, pool_order
+import attrs
+
+from gluster_mgmt import rules
+from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
     CliRequest,
@@ -37,8 +40,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd's EG_NOVOL (glusterd-errno.h): "Volume does not exist"
+#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
+#: op_errno (gd_sync_task_begin); EG_NOVOL, GET_VOLUME's "Volume does not exist"
+EG_INTRNL = 30800
 EG_NOVOL = 30806
+#: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
+_TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
+                           CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
+                           CliProc.STATUS_VOLUME})
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
 #: gf1_cluster_type values the CLI sends in ``type``
@@ -96,7 +105,19 @@ class CliBackend:
         try:
             return await asyncio.to_thread(handler, request)  # routes block on the store
         except _Reply as reply:
-            return reply.result
+            result = reply.result
+        if request.proc in _TRANSACTIONS:
+            refused_early = self._refused_before_transaction(request, result)
+            result = attrs.evolve(result, op_errno=0 if refused_early else EG_INTRNL)
+        return result
+
+    @staticmethod
+    def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
+        """glusterd's create handler refuses an existing name itself, with op_errno 0; the
+        REST errno (EEXIST) is not glusterd's."""
+        name = request.dict.get("volname")
+        return (request.proc is CliProc.CREATE_VOLUME and name is not None
+                and result.op_errstr == rules.volume_exists(value_text(name)))
 
     def _route(self, route: str, params: dict[str, Any]) -> dict[str, Any]:
         """The REST route's data, or raise _Reply with its failure (op_errstr and errno as the
@@ -124,8 +145,8 @@ class CliBackend:
     def _probe(self, request: CliRequest) -> CliResult:
         data = self._route("peer/probe", {"host": _text(request, "hostname")}) or {}
         # glusterd's set_probe_error_str: a success that did nothing says why in op_errstr
-        message = data.get("message") if isinstance(data, dict) else None
-        return CliResult(op_errstr=str(message or ""))
+        data = data if isinstance(data, dict) else {}
+        return CliResult(op_errno=int(data.get("errno") or 0), op_errstr=str(data.get("message") or ""))
 
     def _deprobe(self, request: CliRequest) -> CliResult:
         self._route("peer/detach", {"host": _text(request, "hostname"),
@@ -288,8 +309,6 @@ def friend_pairs(index: int, peer: dict[str, Any], local: bool, node_uuid: str) 
     if local:
         return [(f"{prefix}.uuid", node_uuid), (f"{prefix}.hostname", "localhost"),
                 (f"{prefix}.connected", 1)]
-    from gluster_mgmt.cli.view import peer_state
-
     state_id, state = peer_state(peer.get("state"))
     hostnames = list(peer.get("hostnames") or [peer["uuid"]])
     pairs: Pairs = [(f"{prefix}.uuid", peer["uuid"]), (f"{prefix}.hostname", hostnames[0]),
@@ -359,7 +378,7 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
         if task.get("bricks"):
             pairs += [(f"task{t}.brick{k}", b) for k, b in enumerate(task["bricks"], 1)]
             pairs.append((f"task{t}.count", len(task["bricks"])))
-    pairs += [("tasks", len(tasks)), ("type", VolumeFacts(volume).base_type),
+    pairs += [("tasks", len(tasks)), ("type", -1),  # glusterd 10.3 sends -1 (no tier)
               ("brick-index-max", len(bricks) - 1), ("other-count", len(others)),
               ("count", len(bricks) + len(others)), ("hot_brick_count", -1)]
     return pairs

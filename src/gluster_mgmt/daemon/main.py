@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         daemon.stop()
         return 1
     api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES)
+    daemon.serve_cli(api)  # before the REST socket appears: callers wait for that one
     servers = [UnixApiServer(config.socket, api), TcpApiServer(config.address, config.api_port, api)]
     for server in servers:
         serve_in_thread(server, type(server).__name__)
-    daemon.serve_cli(api)
     log.info("gluster-mgmtd ready: node %s, socket %s, api %s:%d", daemon.uuid, config.socket,
              config.address, config.api_port)
     while not stop.wait(1.0):

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: what DUMP lists on glusterd's CLI socket besides the mgmt programs
-CLI_PROGRAM = ProgDetail("Gluster CLI", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
+CLI_PROGRAM = ProgDetail("GlusterD svc cli", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
 
 
 def _log_cli_error(proc: Any, exc: BaseException) -> None:

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: glusterd_probe_errno of a probe that succeeds doing nothing (its op_errno, shown by --xml)
+PROBE_LOCALHOST = 1
+PROBE_FRIEND = 2
+
 
 class NodeSettings(Protocol):
     """The daemon settings membership needs (``DaemonConfig`` has them)."""
@@ -139,9 +143,10 @@ class PeerOperations:
         node = self.node
         cluster = node.active()
         if self._is_self(cluster, host):
-            return {"message": "Probe on localhost not needed"}
+            return {"message": "Probe on localhost not needed", "errno": PROBE_LOCALHOST}
         if cluster.peers.find(host) is not None:
-            return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+            return {"message": f"Host {host} port {node.config.mgmt_port} already in peer list",
+                    "errno": PROBE_FRIEND}
         membership = node.membership
         token = self._join_token()
         params: dict[str, Any] = {"cluster_id": membership.cluster_id, "hostname": host}
