@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import pytest
+
+from gluster_mgmt.mgmt_rpc import programs as pg
+from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
+from gluster_mgmt.mgmt_rpc.rpc_message import Reply, decode_message, encode_call
 
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
 from tests.helpers import REFERENCE
@@ -177,3 +182,33 @@ def test_unsupported_commands_fail_at_once(make_daemons, args):
     result = daemon.gluster(*args)  # subprocess timeout: a hang fails the test
     assert result.returncode != 0
     assert "Segmentation fault" not in result.stderr
+
+
+def _call_unix(path, prog: int, vers: int, proc: int, args: bytes) -> Reply:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(str(path))
+        sock.sendall(encode_record(encode_call(7, prog, vers, proc, args)))
+        decoder = RecordDecoder(1 << 24)
+        while True:
+            data = sock.recv(65536)
+            assert data, "the daemon closed the connection"
+            for record in decoder.feed(data):
+                reply = decode_message(record)
+                assert isinstance(reply, Reply) and reply.xid == 7
+                return reply
+
+
+def test_glusterd_socket_serves_the_trusted_volfile_and_dump(make_daemons, tmp_path):
+    """glfsheal (`volume heal VOL info`) fetches the client volfile from glusterd's socket:
+    a local caller gets the one holding the bricks' credentials, as from glusterd."""
+    (daemon,) = make_daemons(1)
+    daemon.gluster("volume", "create", "v1", f"{daemon.address}:{tmp_path}/b1", "force")
+    reply = _call_unix(daemon.glusterd_socket, pg.Program.HANDSHAKE, 2, pg.HandshakeProc.GETSPEC,
+                       pg.encode(pg.GetspecRequest("v1")))
+    spec = pg.decode(pg.GetspecReply, reply.body)
+    assert spec.op_ret == len(spec.spec) > 0
+    assert b"option username " in spec.spec and b"option password " in spec.spec
+    dump = pg.decode(pg.DumpReply, _call_unix(daemon.glusterd_socket, pg.Program.DUMP, 1,
+                                              pg.DumpProc.DUMP, pg.encode(pg.DumpRequest())).body)
+    assert (pg.Program.CLI, 2) in {(p.number, p.version) for p in dump.programs}

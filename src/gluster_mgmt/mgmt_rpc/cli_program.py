@@ -13,6 +13,7 @@ business: this module only decodes calls and encodes replies, into routes for
 from __future__ import annotations
 
 import enum
+import errno
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -131,8 +132,8 @@ class CliResult:
     text: str = ""
 
     @classmethod
-    def failed(cls, message: str, errno_: int = 0) -> CliResult:
-        return cls(-1, errno_, message)
+    def failed(cls, message: str, op_errno: int = 0) -> CliResult:
+        return cls(-1, op_errno, message)
 
 
 def glusterd_dict(pairs: Iterable[tuple[str, DictValue]]) -> bytes:
@@ -281,12 +282,12 @@ def cli_routes(route: type, backend_of: Callable[[Any], CliBackend],
             try:
                 request = _request(proc, raw)
             except ValueError:
-                return encode_result(proc, CliResult.failed("Unable to decode the request", 22))
+                return encode_result(proc, CliResult.failed("Unable to decode the request", errno.EINVAL))
             try:
                 result = await backend_of(conn).cli_call(request)
             except Exception as exc:  # a bug: still answer, so the CLI never hangs
                 on_error(proc, exc)
-                result = CliResult.failed(f"internal error in gluster-mgmtd ({proc.name})", 5)
+                result = CliResult.failed(f"internal error in gluster-mgmtd ({proc.name})", errno.EIO)
             if not result.dict and proc not in _REPLY_PACKERS and request.dict:
                 # the CLI's dict_unserialize refuses an empty dict and then prints nothing:
                 # answer with the request's dict, as glusterd's op context carries it

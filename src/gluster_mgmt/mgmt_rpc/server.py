@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import errno
 import itertools
 import logging
@@ -202,8 +203,6 @@ class Route:
     runs_backend: bool
 
 
-_Route = Route
-
 
 _SERVED_VERSIONS: dict[int, int] = {
     pg.Program.DUMP: 1,
@@ -223,7 +222,7 @@ class _Connection(asyncio.Protocol):
         self.decoder = RecordDecoder(server.max_record_size)
         #: normalised volfile ids this connection fetched (ordered, bounded)
         self.fetched: dict[str, None] = {}
-        self._queue: collections.deque[tuple[Call, _Route, Any]] = collections.deque()
+        self._queue: collections.deque[tuple[Call, Route, Any]] = collections.deque()
         self._worker: asyncio.Task[None] | None = None
         self._paused_by: set[str] = set()
         self._callback_xid = 0
@@ -560,23 +559,23 @@ async def _signout(conn: _Connection, args: pg.SignoutRequest) -> bytes:
     return pg.encode(pg.SignoutReply())
 
 
-_ROUTES: dict[tuple[int, int], _Route] = {
-    (pg.Program.DUMP, pg.DumpProc.NULL): _Route(None, _null, False),
-    (pg.Program.DUMP, pg.DumpProc.DUMP): _Route(pg.DumpRequest, _dump, False),
-    (pg.Program.DUMP, pg.DumpProc.PING): _Route(None, _ping, False),
-    (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): _Route(None, _null, False),
-    (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): _Route(pg.GetspecRequest, _getspec, True),
+_ROUTES: dict[tuple[int, int], Route] = {
+    (pg.Program.DUMP, pg.DumpProc.NULL): Route(None, _null, False),
+    (pg.Program.DUMP, pg.DumpProc.DUMP): Route(pg.DumpRequest, _dump, False),
+    (pg.Program.DUMP, pg.DumpProc.PING): Route(None, _ping, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): Route(None, _null, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): Route(pg.GetspecRequest, _getspec, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.EVENT_NOTIFY):
-        _Route(pg.EventNotifyRequest, _event_notify, True),
+        Route(pg.EventNotifyRequest, _event_notify, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.GET_VOLUME_INFO):
-        _Route(pg.GetVolumeInfoRequest, _get_volume_info, True),
-    (pg.Program.PORTMAP, pg.PortmapProc.NULL): _Route(None, _null, False),
+        Route(pg.GetVolumeInfoRequest, _get_volume_info, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.NULL): Route(None, _null, False),
     (pg.Program.PORTMAP, pg.PortmapProc.PORTBYBRICK):
-        _Route(pg.PortByBrickRequest, _port_by_brick, True),
+        Route(pg.PortByBrickRequest, _port_by_brick, True),
     (pg.Program.PORTMAP, pg.PortmapProc.BRICKBYPORT):
-        _Route(pg.BrickByPortRequest, _brick_by_port, False),
-    (pg.Program.PORTMAP, pg.PortmapProc.SIGNIN): _Route(pg.SigninRequest, _signin, True),
-    (pg.Program.PORTMAP, pg.PortmapProc.SIGNOUT): _Route(pg.SignoutRequest, _signout, True),
+        Route(pg.BrickByPortRequest, _brick_by_port, False),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNIN): Route(pg.SigninRequest, _signin, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNOUT): Route(pg.SignoutRequest, _signout, True),
 }
 
 
@@ -797,6 +796,9 @@ class MgmtRpcServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+            if self.unix_path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.unix_path)
         if self._cleanups:
             await asyncio.wait(self._cleanups, timeout=5)
 
