@@ -19,7 +19,7 @@ from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
 from gluster_mgmt.mgmt_rpc.rpc_message import Reply, decode_message, encode_call
 
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
-from tests.helpers import REFERENCE
+from tests.helpers import REFERENCE, wait_for
 
 pytestmark = pytest.mark.skipif(not os.access(STOCK_GLUSTER, os.X_OK),
                                 reason="the stock gluster CLI (GlusterFS 10.3) is not installed")
@@ -204,9 +204,15 @@ def test_glusterd_socket_serves_the_trusted_volfile_and_dump(make_daemons, tmp_p
     a local caller gets the one holding the bricks' credentials, as from glusterd."""
     (daemon,) = make_daemons(1)
     daemon.gluster("volume", "create", "v1", f"{daemon.address}:{tmp_path}/b1", "force")
-    reply = _call_unix(daemon.glusterd_socket, pg.Program.HANDSHAKE, 2, pg.HandshakeProc.GETSPEC,
-                       pg.encode(pg.GetspecRequest("v1")))
-    spec = pg.decode(pg.GetspecReply, reply.body)
+
+    def getspec() -> pg.GetspecReply:
+        reply = _call_unix(daemon.glusterd_socket, pg.Program.HANDSHAKE, 2,
+                           pg.HandshakeProc.GETSPEC, pg.encode(pg.GetspecRequest("v1")))
+        return pg.decode(pg.GetspecReply, reply.body)
+
+    # the volfile cache follows the store's watch: a moment behind the create on some stores
+    wait_for(lambda: getspec().op_ret > 0, 30, 0.1)
+    spec = getspec()
     assert spec.op_ret == len(spec.spec) > 0
     assert b"option username " in spec.spec and b"option password " in spec.spec
     dump = pg.decode(pg.DumpReply, _call_unix(daemon.glusterd_socket, pg.Program.DUMP, 1,
