@@ -14,6 +14,9 @@ from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import child_env, log_tail, wait_for
 from tests.servers import wait_for_port
 
+#: the unmodified gluster CLI of GlusterFS 10.3
+STOCK_GLUSTER = "/usr/sbin/gluster"
+
 
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
@@ -30,6 +33,8 @@ class DaemonProcess:
         #: glusterd's working directory of this node (its glusterd.info: the node's UUID)
         self.glusterd_dir = glusterd_dir or self.state_dir / "glusterd"
         self.socket = self.state_dir / "mgmtd.sock"
+        #: glusterd's CLI socket, private per daemon (the stock CLI: --glusterd-sock=)
+        self.glusterd_socket = self.state_dir / "glusterd.socket"
         self.log_path = workdir / f"mgmtd-{address}.log"
         self.run_dir = self.state_dir / "run"
         self.log_dir = self.state_dir / "log"
@@ -42,6 +47,7 @@ class DaemonProcess:
              "--glusterd-dir", str(self.glusterd_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
+             "--glusterd-socket", str(self.glusterd_socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
              "--config", "/nonexistent", *self.extra_args],
@@ -49,6 +55,7 @@ class DaemonProcess:
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
         wait_for(self.socket.exists, 30, 0.05)
+        wait_for(self.glusterd_socket.exists, 30, 0.05)
 
     @property
     def uuid(self) -> str:
@@ -90,6 +97,13 @@ class DaemonProcess:
             raise AssertionError(f"gluster-mgmt {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")
         return result
+
+    def gluster(self, *args: str, xml: bool = False) -> subprocess.CompletedProcess:
+        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`."""
+        return subprocess.run(
+            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []),
+             f"--glusterd-sock={self.glusterd_socket}", *args],
+            capture_output=True, text=True, env=child_env(), timeout=120)
 
     def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)

@@ -17,6 +17,8 @@ from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 from gluster_mgmt.tls import TlsFiles
 
 DEFAULT_SOCKET = "/run/gluster-mgmt/mgmtd.sock"
+#: glusterd's CLI socket (the stock CLI's and gfapi's default volfile server)
+DEFAULT_GLUSTERD_SOCKET = "/var/run/glusterd.socket"
 DEFAULT_CONFIG = "/etc/gluster-mgmt/mgmtd.conf"
 #: TCP port of the REST API that peers (and remote tools proving the secret) use.
 DEFAULT_API_PORT = 24012
@@ -71,6 +73,9 @@ class DaemonConfig:
     api_tls_ca: str | None = _setting(None, "the cluster CA (PEM bundle) that peers' REST API "
                                       "certificates must verify against, in both directions")
     socket: str = _setting(DEFAULT_SOCKET, "unix socket of the REST API the CLI uses (0600)")
+    glusterd_socket: str = _setting(
+        DEFAULT_GLUSTERD_SOCKET, "unix socket of glusterd's CLI program (0600), where the stock "
+        "gluster binary and glfsheal connect by default; empty: not served")
     lease_ttl: float = _setting(10.0, "seconds the store keeps this node alive without hearing "
                                 "from it (its alive key, port records and transaction claims)")
     run_dir: str = _setting("/var/run/gluster", "brick and daemon pidfiles and sockets "

@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon.stop()
         return 1
     api = Api(build_routes(daemon), daemon.secret, OPEN_ROUTES, daemon.peer_operations.member_names)
+    daemon.serve_cli(api)  # before the REST socket appears: callers wait for that one
     servers = [UnixApiServer(config.socket, api),
                TcpApiServer(config.address, config.api_port, api, daemon.api_server_tls)]
     for server in servers:

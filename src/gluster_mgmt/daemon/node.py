@@ -13,7 +13,7 @@ import errno
 import logging
 import ssl
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt.cluster import Cluster
 from gluster_mgmt.cluster.brick_directory import (
@@ -21,6 +21,7 @@ from gluster_mgmt.cluster.brick_directory import (
     unprepare_local_bricks,
 )
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE
+from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
 from gluster_mgmt.errors import IdentityError, OperationFailed
@@ -32,7 +33,9 @@ from gluster_mgmt.membership.operations import (
     own_hostnames,
 )
 from gluster_mgmt.membership.session import NodeSession
-from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer
+from gluster_mgmt.mgmt_rpc.cli_program import cli_routes
+from gluster_mgmt.mgmt_rpc.programs import DEFAULT_PROGRAMS, PROGRAM_VERSIONS, ProgDetail, Program
+from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer, Route
 from gluster_mgmt.mgmt_rpc.tls import management_tls_context
 from gluster_mgmt.portmap import PortRegistry, brick_record
 from gluster_mgmt.rules import MGMT_PORT
@@ -42,7 +45,17 @@ from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.lock import release_stale_locks
 
+if TYPE_CHECKING:
+    from gluster_mgmt.daemon.rest import Api
+
 log = logging.getLogger(__name__)
+
+#: what DUMP lists on glusterd's CLI socket besides the mgmt programs
+CLI_PROGRAM = ProgDetail("GlusterD svc cli", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
+
+
+def _log_cli_error(proc: Any, exc: BaseException) -> None:
+    log.error("GLUSTER_CLI %s failed", proc.name, exc_info=exc)
 
 
 class Daemon:
@@ -63,6 +76,7 @@ class Daemon:
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="mgmt-rpc", daemon=True)
         self.mgmt_server: MgmtRpcServer | None = None
+        self.cli_server: MgmtRpcServer | None = None  # glusterd's CLI socket (serve_cli)
         #: Held while the node switches clusters, so requests never see half a switch.
         self.switching = threading.RLock()
         #: the REST API's TLS (``api_tls_*``): the TCP server's context and the one for
@@ -125,8 +139,29 @@ class Daemon:
         asyncio.run_coroutine_threadsafe(self.mgmt_server.start(), self._loop).result(30)
         self.mgmt_backend.start(self.mgmt_server)
 
+    def serve_cli(self, api: "Api") -> None:
+        """glusterd's CLI socket on the mgmt RPC loop: GLUSTER_CLI answered through ``api``'s
+        routes, plus DUMP/GETSPEC/PORTMAP as on 24007. A socket that cannot be bound (another
+        daemon's) is logged, not fatal: the REST API and 24007 still serve."""
+        path = self.config.glusterd_socket
+        if not path:
+            return
+        backend = CliBackend(self, api)
+        server = MgmtRpcServer(
+            backend, unix_path=path, programs=(*DEFAULT_PROGRAMS, CLI_PROGRAM),
+            extra_routes=cli_routes(Route, lambda conn: conn.server.backend, _log_cli_error),
+            extra_versions={Program.CLI: PROGRAM_VERSIONS[Program.CLI]})
+        try:
+            asyncio.run_coroutine_threadsafe(server.start(), self._loop).result(30)
+        except OSError as exc:
+            log.error("not serving glusterd's CLI socket %s: %s", path, exc)
+            return
+        self.cli_server = server
+
     def stop(self) -> None:
         with self.switching:
+            if self.cli_server is not None:
+                asyncio.run_coroutine_threadsafe(self.cli_server.close(), self._loop).result(30)
             if self.mgmt_server is not None:
                 asyncio.run_coroutine_threadsafe(self.mgmt_server.close(), self._loop).result(30)
                 self._loop.call_soon_threadsafe(self._loop.stop)

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: glusterd_probe_errno of a probe that succeeds doing nothing (its op_errno, shown by --xml)
+PROBE_LOCALHOST = 1
+PROBE_FRIEND = 2
+
 
 class NodeSettings(Protocol):
     """The daemon settings membership needs (``DaemonConfig`` has them)."""
@@ -147,9 +151,10 @@ class PeerOperations:
         node = self.node
         cluster = node.active()
         if self._is_self(cluster, host):
-            return {"message": "Probe on localhost not needed"}
+            return {"message": "Probe on localhost not needed", "errno": PROBE_LOCALHOST}
         known = cluster.peers.find(host)
-        already = {"message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        already = {"message": f"Host {host} port {node.config.mgmt_port} already in peer list",
+                   "errno": PROBE_FRIEND}
         if known is not None and known.connected:
             return already
         membership = node.membership

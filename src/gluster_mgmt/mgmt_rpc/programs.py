@@ -34,6 +34,7 @@ class Program(enum.IntEnum):
     PORTMAP = 34123456       # "Gluster Portmap"
     CALLBACK = 52743234      # "Gluster Callback" (server -> client CALLs)
     BRICK = 4867634          # GD_BRICK_PROGRAM: glusterd -> a process's --socket-file
+    CLI = 1238463            # GLUSTER_CLI_PROGRAM: the gluster CLI -> glusterd.socket
 
 
 PROGRAM_VERSIONS: dict[int, int] = {
@@ -42,6 +43,7 @@ PROGRAM_VERSIONS: dict[int, int] = {
     Program.PORTMAP: 1,
     Program.CALLBACK: 1,
     Program.BRICK: 2,
+    Program.CLI: 2,
 }
 
 

@@ -27,10 +27,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import errno
 import itertools
 import logging
+import os
 import resource
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -66,7 +69,7 @@ from .rpc_message import (
 from .xdr import XdrError
 
 __all__ = ["ConnectionLimits", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
-           "VolfileReply", "VolumeInfoBackend"]
+           "Route", "VolfileReply", "VolumeInfoBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +194,14 @@ class VolumeInfoBackend(Protocol):
 
 
 @attrs.frozen
-class _Route:
+class Route:
+    """How one procedure is served: ``handler(connection, args)`` returns the encoded
+    result, at once (``runs_backend`` False) or as a coroutine queued per connection."""
+
     args: type | None  # message class the arguments decode to; None: no arguments
     handler: Callable[..., Any]
     runs_backend: bool
+
 
 
 _SERVED_VERSIONS: dict[int, int] = {
@@ -215,7 +222,7 @@ class _Connection(asyncio.Protocol):
         self.decoder = RecordDecoder(server.max_record_size)
         #: normalised volfile ids this connection fetched (ordered, bounded)
         self.fetched: dict[str, None] = {}
-        self._queue: collections.deque[tuple[Call, _Route, Any]] = collections.deque()
+        self._queue: collections.deque[tuple[Call, Route, Any]] = collections.deque()
         self._worker: asyncio.Task[None] | None = None
         self._paused_by: set[str] = set()
         self._callback_xid = 0
@@ -322,12 +329,12 @@ class _Connection(asyncio.Protocol):
             return encode_rpc_mismatch(xid)
         if call.cred_flavor not in ACCEPTED_AUTH_FLAVORS:
             return encode_auth_error(xid, AuthStat.AUTH_REJECTEDCRED)
-        served = _SERVED_VERSIONS.get(call.prog)
+        served = self.server.served_versions.get(call.prog)
         if served is None:
             return encode_accepted_reply(xid, AcceptStat.PROG_UNAVAIL)
         if call.vers != served:
             return encode_prog_mismatch(xid, 0, 0)  # what stock glusterd answers
-        route = _ROUTES.get((call.prog, call.proc))
+        route = self.server.routes.get((call.prog, call.proc))
         if route is None:
             return encode_accepted_reply(xid, AcceptStat.PROC_UNAVAIL)
         args: Any = None
@@ -552,23 +559,23 @@ async def _signout(conn: _Connection, args: pg.SignoutRequest) -> bytes:
     return pg.encode(pg.SignoutReply())
 
 
-_ROUTES: dict[tuple[int, int], _Route] = {
-    (pg.Program.DUMP, pg.DumpProc.NULL): _Route(None, _null, False),
-    (pg.Program.DUMP, pg.DumpProc.DUMP): _Route(pg.DumpRequest, _dump, False),
-    (pg.Program.DUMP, pg.DumpProc.PING): _Route(None, _ping, False),
-    (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): _Route(None, _null, False),
-    (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): _Route(pg.GetspecRequest, _getspec, True),
+_ROUTES: dict[tuple[int, int], Route] = {
+    (pg.Program.DUMP, pg.DumpProc.NULL): Route(None, _null, False),
+    (pg.Program.DUMP, pg.DumpProc.DUMP): Route(pg.DumpRequest, _dump, False),
+    (pg.Program.DUMP, pg.DumpProc.PING): Route(None, _ping, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.NULL): Route(None, _null, False),
+    (pg.Program.HANDSHAKE, pg.HandshakeProc.GETSPEC): Route(pg.GetspecRequest, _getspec, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.EVENT_NOTIFY):
-        _Route(pg.EventNotifyRequest, _event_notify, True),
+        Route(pg.EventNotifyRequest, _event_notify, True),
     (pg.Program.HANDSHAKE, pg.HandshakeProc.GET_VOLUME_INFO):
-        _Route(pg.GetVolumeInfoRequest, _get_volume_info, True),
-    (pg.Program.PORTMAP, pg.PortmapProc.NULL): _Route(None, _null, False),
+        Route(pg.GetVolumeInfoRequest, _get_volume_info, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.NULL): Route(None, _null, False),
     (pg.Program.PORTMAP, pg.PortmapProc.PORTBYBRICK):
-        _Route(pg.PortByBrickRequest, _port_by_brick, True),
+        Route(pg.PortByBrickRequest, _port_by_brick, True),
     (pg.Program.PORTMAP, pg.PortmapProc.BRICKBYPORT):
-        _Route(pg.BrickByPortRequest, _brick_by_port, False),
-    (pg.Program.PORTMAP, pg.PortmapProc.SIGNIN): _Route(pg.SigninRequest, _signin, True),
-    (pg.Program.PORTMAP, pg.PortmapProc.SIGNOUT): _Route(pg.SignoutRequest, _signout, True),
+        Route(pg.BrickByPortRequest, _brick_by_port, False),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNIN): Route(pg.SigninRequest, _signin, True),
+    (pg.Program.PORTMAP, pg.PortmapProc.SIGNOUT): Route(pg.SignoutRequest, _signout, True),
 }
 
 
@@ -579,6 +586,9 @@ class MgmtRpcServer:
     :meth:`start` / :meth:`close`. ``port=0`` picks a free port (see :attr:`port`).
     ``ssl_context``: TLS only on the port (glusterd's secure-access, see :mod:`.tls`); the
     connection sees the protocol only once the handshake has succeeded.
+    ``unix_path``: listen on that unix socket (created 0600, root's like glusterd.socket)
+    instead of ``host:port``; ``extra_routes`` / ``extra_versions`` add programs (the
+    GLUSTER_CLI program of :mod:`.cli_program` on glusterd's socket).
     """
 
     def __init__(
@@ -591,8 +601,14 @@ class MgmtRpcServer:
         programs: Iterable[pg.ProgDetail] = pg.DEFAULT_PROGRAMS,
         limits: ConnectionLimits = ConnectionLimits(),
         ssl_context: ssl.SSLContext | None = None,
+        unix_path: str | None = None,
+        extra_routes: Mapping[tuple[int, int], Route] | None = None,
+        extra_versions: Mapping[int, int] | None = None,
     ) -> None:
         self.backend = backend
+        self.unix_path = unix_path
+        self.routes: dict[tuple[int, int], Route] = {**_ROUTES, **(extra_routes or {})}
+        self.served_versions: dict[int, int] = {**_SERVED_VERSIONS, **(extra_versions or {})}
         self.host = host
         self.requested_port = port
         self.max_record_size = max_record_size
@@ -616,20 +632,46 @@ class MgmtRpcServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(
-            lambda: _Connection(self, next(self._ids)),
-            self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
-            ssl=self.ssl_context,
-        )
+        if self.unix_path is not None:
+            self._server = await self._listen_unix(self.unix_path)
+        else:
+            self._server = await self._loop.create_server(
+                lambda: _Connection(self, next(self._ids)),
+                self.host, self.requested_port, reuse_address=True, backlog=ACCEPTS_PER_TICK,
+                ssl=self.ssl_context,
+            )
         for listener in self._server.sockets:
             with listener.dup() as sock:  # same listening socket: raise the kernel's backlog
                 sock.listen(LISTEN_BACKLOG)
         self._previous_handler = self._loop.get_exception_handler()
         self._loop.set_exception_handler(self._loop_exception)
         self._sweeper = self._loop.create_task(self._sweep())
-        addresses = (f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
+        addresses = (s.getsockname() if isinstance(s.getsockname(), str)
+                     else f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._server.sockets)
         log.info("mgmt RPC server listening on %s%s", ", ".join(addresses),
                  " (TLS only)" if self.ssl_context is not None else "")
+
+    async def _listen_unix(self, path: str) -> asyncio.base_events.Server:
+        """A root-only socket at ``path``; a stale file there (a dead daemon's) is replaced,
+        a live listener is not (OSError)."""
+        assert self._loop is not None
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)
+            else:
+                raise OSError(errno.EADDRINUSE, f"{path}: another daemon listens there")
+            finally:
+                probe.close()
+        old = os.umask(0o177)
+        try:
+            return await self._loop.create_unix_server(
+                lambda: _Connection(self, next(self._ids)), path, backlog=ACCEPTS_PER_TICK)
+        finally:
+            os.umask(old)
 
     @property
     def connection_limit(self) -> int:
@@ -754,6 +796,9 @@ class MgmtRpcServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+            if self.unix_path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.unix_path)
         if self._cleanups:
             await asyncio.wait(self._cleanups, timeout=5)
 

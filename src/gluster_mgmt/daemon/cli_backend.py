@@ -1,0 +1,396 @@
+"""The third front door: the stock ``gluster`` binary's GLUSTER_CLI calls, answered by the
+same REST routes the ``gluster-mgmt`` CLI uses (``daemon.routes`` through ``rest.Api``, so
+validation, messages and error mapping exist once), re-encoded as the dicts glusterd 10.3
+sends (``glusterd-handler.c``, ``glusterd-op-sm.c``, ``glusterd-utils.c``: the keys
+``cli-rpc-ops.c`` reads).
+
+The unix socket also serves DUMP, HANDSHAKE GETSPEC and PORTMAP like 24007 (``glfsheal``
+fetches the trusted client volfile there): those calls go to the node's current mgmt backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from gluster_mgmt import rules
+from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
+from gluster_mgmt.mgmt_rpc.cli_program import (
+    CliProc,
+    CliRequest,
+    CliResult,
+    GetVolumeFlag,
+    ListFriendsFlag,
+    StatusFlag,
+    glusterd_dict,
+)
+from gluster_mgmt.mgmt_rpc.gluster_dict import DictValue, value_text
+from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
+from gluster_mgmt.volgen import GLUSTERD_WORKDIR
+
+if TYPE_CHECKING:
+    from gluster_mgmt.daemon.node import Daemon
+    from gluster_mgmt.daemon.rest import Api
+
+log = logging.getLogger(__name__)
+
+#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
+#: op_errno (gd_sync_task_begin); EG_NOVOL, GET_VOLUME's "Volume does not exist"
+EG_INTRNL = 30800
+EG_NOVOL = 30806
+#: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
+_TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
+                           CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
+                           CliProc.STATUS_VOLUME})
+#: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
+FLAG_FORCE = 1
+#: gf1_cluster_type values the CLI sends in ``type``
+_CREATE_TYPES = {2: "replicate", 4: "disperse"}
+#: glusterd's port in ``friendN.port``
+_GLUSTERD_PORT = 24007
+
+Pairs = list[tuple[str, DictValue]]
+
+
+def not_supported(proc: CliProc) -> CliResult:
+    """What every procedure gluster_mgmt does not have answers: a clear refusal, at once."""
+    name = proc.name.lower().replace("_", "-")
+    return CliResult.failed(f"{name} is not supported by gluster-mgmtd", errno.EOPNOTSUPP)
+
+
+class _Reply(Exception):
+    """A procedure's early answer (a failure found while building it)."""
+
+    def __init__(self, result: CliResult) -> None:
+        super().__init__(result.op_errstr)
+        self.result = result
+
+
+class CliBackend:
+    """GLUSTER_CLI on glusterd's socket, plus the mgmt procedures of that socket."""
+
+    def __init__(self, daemon: "Daemon", api: "Api") -> None:
+        self.daemon = daemon
+        self.api = api
+        self._procs: dict[CliProc, Callable[[CliRequest], CliResult]] = {
+            CliProc.GETWD: lambda r: CliResult(text=GLUSTERD_WORKDIR),
+            CliProc.UUID_GET: lambda r: CliResult(dict=glusterd_dict([("uuid", self.daemon.uuid)])),
+            CliProc.LIST_FRIENDS: self._list_friends,
+            CliProc.GET_VOLUME: self._get_volume,
+            CliProc.LIST_VOLUME: self._list_volume,
+            CliProc.STATUS_VOLUME: self._status_volume,
+            CliProc.GET_VOL_OPT: self._get_vol_opt,
+            CliProc.CREATE_VOLUME: self._create_volume,
+            CliProc.START_VOLUME: lambda r: self._volume_op(r, "volume/start", force=True),
+            CliProc.STOP_VOLUME: lambda r: self._volume_op(r, "volume/stop", force=True),
+            CliProc.DELETE_VOLUME: lambda r: self._volume_op(r, "volume/delete"),
+            CliProc.SET_VOLUME: self._set_volume,
+            CliProc.RESET_VOLUME: self._reset_volume,
+            CliProc.PROBE: self._probe,
+            CliProc.DEPROBE: self._deprobe,
+        }
+
+    # -- GLUSTER_CLI ---------------------------------------------------------------------
+
+    async def cli_call(self, request: CliRequest) -> CliResult:
+        handler = self._procs.get(request.proc)
+        if handler is None:
+            return not_supported(request.proc)
+        try:
+            return await asyncio.to_thread(handler, request)  # routes block on the store
+        except _Reply as reply:
+            result = reply.result
+        if request.proc in _TRANSACTIONS:
+            refused_early = self._refused_before_transaction(request, result)
+            result = attrs.evolve(result, op_errno=0 if refused_early else EG_INTRNL)
+        return result
+
+    @staticmethod
+    def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
+        """glusterd's create handler refuses an existing name itself, with op_errno 0; the
+        REST errno (EEXIST) is not glusterd's."""
+        name = request.dict.get("volname")
+        return (request.proc is CliProc.CREATE_VOLUME and name is not None
+                and result.op_errstr == rules.volume_exists(value_text(name)))
+
+    def _route(self, route: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The REST route's data, or raise _Reply with its failure (op_errstr and errno as the
+        REST API gives them: one error mapping for both doors)."""
+        _, reply = self.api.handle("POST", f"/v1/{route}", json.dumps(params).encode(), None, True)
+        if reply["op_ret"] != 0:
+            raise _Reply(CliResult(-1, reply["op_errno"], reply["op_errstr"]))
+        return reply["data"]
+
+    # -- peers ---------------------------------------------------------------------------
+
+    def _list_friends(self, request: CliRequest) -> CliResult:
+        pool = request.flags == ListFriendsFlag.POOL_NODES
+        try:
+            peers = self._route("pool/list" if pool else "peer/status", {})["peers"]
+        except _Reply as reply:
+            return CliResult(-1, reply.result.op_errno)  # the reply has no op_errstr
+        pairs: Pairs = []
+        for index, peer in enumerate(pool_order(peers), 1):
+            pairs += friend_pairs(index, peer, local=pool and peer.get("hostnames") == ["localhost"],
+                                  node_uuid=self.daemon.uuid)
+        pairs.append(("count", len(peers)))
+        return CliResult(dict=glusterd_dict(pairs))
+
+    def _probe(self, request: CliRequest) -> CliResult:
+        data = self._route("peer/probe", {"host": _text(request, "hostname")}) or {}
+        # glusterd's set_probe_error_str: a success that did nothing says why in op_errstr
+        data = data if isinstance(data, dict) else {}
+        return CliResult(op_errno=int(data.get("errno") or 0), op_errstr=str(data.get("message") or ""))
+
+    def _deprobe(self, request: CliRequest) -> CliResult:
+        self._route("peer/detach", {"host": _text(request, "hostname"),
+                                    "force": bool(_int(request, "flags") & FLAG_FORCE)})
+        return CliResult()
+
+    # -- volume info, list, get ------------------------------------------------------------
+
+    def _get_volume(self, request: CliRequest) -> CliResult:
+        flags = _int(request, "flags")
+        name = _text(request, "volname", None)
+        if flags == GetVolumeFlag.ONE:
+            try:
+                volumes = self._route("volume/info", {"name": name})["volumes"]
+            except _Reply:
+                return CliResult(-1, EG_NOVOL, "Volume does not exist",
+                                 glusterd_dict([("count", 0)]))
+        elif flags == GetVolumeFlag.NEXT:
+            everything = self._route("volume/info", {"name": None})["volumes"]
+            names = [v["name"] for v in everything]
+            if name is None:
+                volumes = everything[:1]
+            elif name in names:
+                volumes = everything[names.index(name) + 1:][:1]
+            else:
+                return CliResult(-1, 0, "", glusterd_dict([("count", 0)]))
+        else:
+            volumes = []
+        pairs: Pairs = []
+        for index, volume in enumerate(volumes):
+            pairs += volume_pairs(index, volume)
+        pairs.append(("count", len(volumes)))
+        return CliResult(dict=glusterd_dict(pairs))
+
+    def _list_volume(self, request: CliRequest) -> CliResult:
+        names = self._route("volume/list", {})["volumes"]
+        return CliResult(dict=glusterd_dict(
+            [*((f"volume{i}", n) for i, n in enumerate(names)), ("count", len(names))]))
+
+    def _get_vol_opt(self, request: CliRequest) -> CliResult:
+        options = self._route("volume/get", {"name": _text(request, "volname"),
+                                             "key": _text(request, "key")})["options"]
+        pairs: Pairs = []
+        for index, entry in enumerate(options, 1):
+            pairs += [(f"key{index}", entry[0]), (f"value{index}", option_value(entry))]
+        pairs.append(("count", len(options)))
+        return CliResult(dict=glusterd_dict(pairs))
+
+    # -- volume status -----------------------------------------------------------------------
+
+    def _status_volume(self, request: CliRequest) -> CliResult:
+        cmd = StatusFlag(_int(request, "cmd"))
+        if cmd & StatusFlag.ALL:  # the CLI then asks for each volume in turn
+            names = self._route("volume/list", {})["volumes"]
+            return CliResult(dict=glusterd_dict(
+                [("cmd", int(cmd)), *((f"vol{i}", n) for i, n in enumerate(names)),
+                 ("vol_count", len(names))]))
+        sub = cmd & StatusFlag.MASK
+        if sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) or \
+                cmd & ~(StatusFlag.MASK | StatusFlag.VOL):
+            return not_supported(CliProc.STATUS_VOLUME)
+        name = _text(request, "volname")
+        volumes = self._route("volume/status", {"name": name,
+                                                "detail": bool(cmd & StatusFlag.DETAIL)})["volumes"]
+        return CliResult(dict=glusterd_dict(status_pairs(volumes[0], cmd)))
+
+    # -- volume operations ---------------------------------------------------------------------
+
+    def _create_volume(self, request: CliRequest) -> CliResult:
+        kind = _CREATE_TYPES.get(_int(request, "type"))
+        params: dict[str, Any] = {
+            "name": _text(request, "volname"),
+            "bricks": _text(request, "bricks").split(),
+            "transport": _text(request, "transport", None),
+            "force": bool(_int(request, "force")),
+        }
+        if kind == "replicate":
+            params["replica"] = _int(request, "replica-count")
+            params["arbiter"] = _int(request, "arbiter-count") or None
+        elif kind == "disperse":
+            params["disperse"] = _int(request, "disperse-count") or None
+            params["redundancy"] = _int(request, "redundancy-count") or None
+        volume = self._route("volume/create", params)["volume"]
+        return CliResult(dict=glusterd_dict([("volname", volume["name"]),
+                                             ("volume-id", volume.get("uuid") or "")]))
+
+    def _volume_op(self, request: CliRequest, route: str, force: bool = False) -> CliResult:
+        name = _text(request, "volname")
+        params: dict[str, Any] = {"name": name}
+        if force:
+            params["force"] = bool(_int(request, "flags") & FLAG_FORCE)
+        data = self._route(route, params)
+        volume = data.get("volume") or {}
+        return CliResult(dict=glusterd_dict([("volname", name), *(
+            [("vol-id", volume["uuid"])] if volume.get("uuid") else [])]))
+
+    def _set_volume(self, request: CliRequest) -> CliResult:
+        name = _text(request, "volname")
+        options = []  # key1/value1... until a key is missing ("count" counts words)
+        while f"key{len(options) + 1}" in request.dict:
+            i = len(options) + 1
+            options.append([_text(request, f"key{i}"), _text(request, f"value{i}")])
+        data = self._route("volume/set", {"name": name, "options": options})
+        volume = data.get("volume") or {}
+        return CliResult(dict=glusterd_dict([("volname", name), *(
+            [("vol-id", volume["uuid"])] if volume.get("uuid") else [])]))
+
+    def _reset_volume(self, request: CliRequest) -> CliResult:
+        key = _text(request, "key", "all")
+        data = self._route("volume/reset", {"name": _text(request, "volname"),
+                                            "key": None if key == "all" else key,
+                                            "force": bool(_int(request, "force"))})
+        return CliResult(op_errstr=str(data.get("message") or ""))
+
+    # -- the mgmt procedures of the same socket (DUMP, GETSPEC, PORTMAP) -------------------
+
+    async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
+        return await self.daemon.mgmt_backend.getspec(volfile_id, peer)
+
+    async def signin(self, brick: str, port: int, pid: int, peer: PeerInfo) -> None:
+        await self.daemon.mgmt_backend.signin(brick, port, pid, peer)
+
+    async def signout(self, brick: str, port: int, peer: PeerInfo) -> None:
+        await self.daemon.mgmt_backend.signout(brick, port, peer)
+
+    async def port_by_brick(self, brick: str) -> int | None:
+        return await self.daemon.mgmt_backend.port_by_brick(brick)
+
+    async def connection_closed(self, conn_id: int) -> None:
+        """Connection ids are per listener: the 24007 backend's signed-in bricks are not
+        ours to drop (a brick signs in on 24007)."""
+
+    async def volume_id(self, name: str) -> str | None:
+        return await self.daemon.mgmt_backend.volume_id(name)
+
+
+# -- glusterd's dicts, from the REST data ------------------------------------------------------
+
+def _text(request: CliRequest, key: str, default: Any = ...) -> Any:
+    raw = request.dict.get(key)
+    if raw is None:
+        if default is ...:
+            raise _Reply(CliResult.failed(f"Unable to get {key} from the request", errno.EINVAL))
+        return default
+    return value_text(raw)
+
+
+def _int(request: CliRequest, key: str) -> int:
+    raw = request.dict.get(key)
+    try:
+        return int(value_text(raw)) if raw is not None else 0
+    except ValueError:
+        raise _Reply(CliResult.failed(f"Unable to get {key} from the request",
+                                      errno.EINVAL)) from None
+
+
+def friend_pairs(index: int, peer: dict[str, Any], local: bool, node_uuid: str) -> Pairs:
+    """``gd_add_peer_detail_to_dict`` (the local node of `pool list`: uuid, localhost, 1)."""
+    prefix = f"friend{index}"
+    if local:
+        return [(f"{prefix}.uuid", node_uuid), (f"{prefix}.hostname", "localhost"),
+                (f"{prefix}.connected", 1)]
+    state_id, state = peer_state(peer.get("state"))
+    hostnames = list(peer.get("hostnames") or [peer["uuid"]])
+    pairs: Pairs = [(f"{prefix}.uuid", peer["uuid"]), (f"{prefix}.hostname", hostnames[0]),
+                    (f"{prefix}.port", _GLUSTERD_PORT), (f"{prefix}.stateId", state_id or 0),
+                    (f"{prefix}.state", state), (f"{prefix}.connected", int(bool(peer.get("connected"))))]
+    pairs += [(f"{prefix}.hostname{i}", h) for i, h in enumerate(hostnames)]
+    pairs.append((f"{prefix}.hostname_count", len(hostnames)))
+    return pairs
+
+
+def volume_pairs(index: int, volume: dict[str, Any]) -> Pairs:
+    """``glusterd_add_volume_detail_to_dict``: ``dist_count`` is glusterd's dist_leaf_count
+    (bricks per subvolume) and ``type`` the base type: the CLI derives the rest."""
+    facts = VolumeFacts(volume)
+    p = f"volume{index}"
+    pairs: Pairs = [
+        (f"{p}.name", facts.name), (f"{p}.type", facts.base_type),
+        (f"{p}.status", facts.status_code), (f"{p}.brick_count", facts.brick_count),
+        (f"{p}.dist_count", facts.subvolume_size), (f"{p}.replica_count", facts.replica_count),
+        (f"{p}.disperse_count", facts.disperse_count),
+        (f"{p}.redundancy_count", facts.redundancy_count),
+        (f"{p}.arbiter_count", facts.arbiter_count), (f"{p}.transport", facts.transport_code),
+        (f"{p}.thin_arbiter_count", 0), (f"{p}.volume_id", facts.uuid),
+        (f"{p}.rebalance", 0), (f"{p}.snap_count", facts.snap_count),
+    ]
+    for i, brick in enumerate(facts.bricks, 1):
+        pairs += [(f"{p}.brick{i}", facts.brick_name(brick)),
+                  (f"{p}.brick{i}.uuid", brick.get("host_uuid") or "")]
+    pairs += [(f"{p}.brick{i + 1}.isArbiter", 1)
+              for i in range(facts.brick_count) if facts.is_arbiter(i)]
+    pairs += [(f"{p}.option.{k}", str(v)) for k, v in facts.options]
+    pairs.append((f"{p}.opt_count", len(facts.options)))
+    return pairs
+
+
+def _brick_port(entry: dict[str, Any]) -> int:
+    return int(entry.get("port") or 0) if entry.get("online") else 0
+
+
+def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
+    """The op context glusterd's status commit leaves (``glusterd_add_brick_to_dict``,
+    ``glusterd_add_node_to_dict``, ``glusterd_aggr_brick_mount_dirs``' tasks): bricks, then
+    the self-heal daemons as "other" nodes, then the tasks."""
+    detail = bool(cmd & StatusFlag.DETAIL)
+    pairs: Pairs = [("volname", volume["name"]), ("cmd", int(cmd))]
+    bricks = list(volume.get("bricks") or [])
+    for i, brick in enumerate(bricks):
+        b = f"brick{i}"
+        pairs += [(f"{b}.hostname", brick["hostname"]), (f"{b}.path", brick["path"]),
+                  (f"{b}.peerid", brick.get("host_uuid") or ""), (f"{b}.port", _brick_port(brick)),
+                  (f"{b}.rdma_port", int(brick.get("rdma_port") or 0)),
+                  (f"{b}.pid", int(brick["pid"]) if brick.get("pid") else -1),
+                  (f"{b}.status", int(bool(brick.get("online"))))]
+        if detail:
+            pairs += list(_detail_pairs(b, brick))
+    others = [] if detail or cmd & StatusFlag.TASKS else list(volume.get("self_heal") or [])
+    for j, shd in enumerate(others, len(bricks)):
+        b = f"brick{j}"
+        pairs += [(f"{b}.hostname", "Self-heal Daemon"), (f"{b}.path", shd["hostname"]),
+                  (f"{b}.peerid", shd.get("host_uuid") or ""), (f"{b}.port", 0),
+                  (f"{b}.pid", int(shd["pid"]) if shd.get("pid") else -1),
+                  (f"{b}.status", int(bool(shd.get("online"))))]
+    tasks = list(volume.get("tasks") or [])
+    for t, task in enumerate(tasks):
+        pairs += [(f"task{t}.type", task["type"]), (f"task{t}.id", task["id"]),
+                  (f"task{t}.status", int(task.get("status_code") or 0))]
+        if task.get("bricks"):
+            pairs += [(f"task{t}.brick{k}", b) for k, b in enumerate(task["bricks"], 1)]
+            pairs.append((f"task{t}.count", len(task["bricks"])))
+    pairs += [("tasks", len(tasks)), ("type", -1),  # glusterd 10.3 sends -1 (no tier)
+              ("brick-index-max", len(bricks) - 1), ("other-count", len(others)),
+              ("count", len(bricks) + len(others)), ("hot_brick_count", -1)]
+    return pairs
+
+
+_DETAIL_KEYS = (("total", "size_total"), ("free", "size_free"), ("device", "device"),
+                ("block_size", "block_size"), ("mnt_options", "mnt_options"),
+                ("fs_name", "fs_name"), ("inode_size", "inode_size"),
+                ("total_inodes", "inodes_total"), ("free_inodes", "inodes_free"))
+
+
+def _detail_pairs(prefix: str, brick: dict[str, Any]) -> Iterator[tuple[str, DictValue]]:
+    for key, field in _DETAIL_KEYS:
+        if brick.get(field) not in (None, ""):
+            yield f"{prefix}.{key}", brick[field]
