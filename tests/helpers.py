@@ -5,6 +5,7 @@ a child process (so a test can SIGKILL it), and stopping a child."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import os
 import signal
 import socket
@@ -110,3 +111,18 @@ def capture_loopback(path: Path, port: int) -> Iterator[None]:
     finally:
         os.killpg(tshark.pid, signal.SIGTERM)
         tshark.wait(30)
+
+
+def glusterd_state(tmp_path: Path, source: Path, name: str,
+                   addresses: dict[str, str] | None = None) -> Path:
+    """A copy of a recorded /var/lib/glusterd (the daemon may write into its own), with
+    glusterd's addresses replaced in file contents and names."""
+    target = tmp_path / name
+    shutil.copytree(source, target)
+    for old, new in (addresses or {}).items():
+        for path in sorted(target.rglob("*"), key=lambda p: -len(p.parts)):
+            if path.is_file():
+                path.write_text(path.read_text().replace(old, new))
+            if old in path.name:
+                path.rename(path.with_name(path.name.replace(old, new)))
+    return target

@@ -19,7 +19,7 @@ from gluster_mgmt.mgmt_rpc.framing import RecordDecoder, encode_record
 from gluster_mgmt.mgmt_rpc.rpc_message import Reply, decode_message, encode_call
 
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
-from tests.helpers import REFERENCE, wait_for
+from tests.helpers import REFERENCE, glusterd_state, wait_for
 
 pytestmark = pytest.mark.skipif(not os.access(STOCK_GLUSTER, os.X_OK),
                                 reason="the stock gluster CLI (GlusterFS 10.3) is not installed")
@@ -47,10 +47,12 @@ _errno = re.compile(r"<opErrno>-?[0-9]+</opErrno>")
 
 
 @pytest.fixture
-def imported(make_daemons):
-    """One daemon holding glusterd 10.3's reference volumes (arb, disp3, rep3, v1)."""
-    (daemon,) = make_daemons(1)
-    daemon.cli("import", str(REFERENCE / "state"), check=True)
+def imported(make_daemons, tmp_path):
+    """One daemon holding glusterd 10.3's reference volumes (arb, disp3, rep3, v1), on the
+    node whose glusterd state it is (import keeps glusterd's UUIDs)."""
+    state = glusterd_state(tmp_path, REFERENCE / "state", "glusterd")
+    (daemon,) = make_daemons(1, glusterd_dirs=[state])
+    daemon.cli("import", str(state), check=True)
     return daemon
 
 

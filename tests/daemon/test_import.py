@@ -5,29 +5,11 @@ migrates node by node into one cluster that shows the UUIDs glusterd showed."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-from tests.helpers import REFERENCE, wait_for
+from tests.helpers import REFERENCE, glusterd_state, wait_for
 
 THREE_NODES = REFERENCE / "three-nodes"
 #: glusterd ran on 10.214.0.N; the daemons here on 127.0.0.N+1 (make_daemons' addresses).
 ADDRESSES = {f"10.214.0.{n}": f"127.0.0.{n + 1}" for n in (1, 2, 3)}
-
-
-def glusterd_state(tmp_path: Path, source: Path, name: str,
-                   addresses: dict[str, str] | None = None) -> Path:
-    """A copy of a recorded /var/lib/glusterd (the daemon may write into its own), with
-    glusterd's addresses replaced in file contents and names."""
-    target = tmp_path / name
-    shutil.copytree(source, target)
-    for old, new in (addresses or {}).items():
-        for path in sorted(target.rglob("*"), key=lambda p: -len(p.parts)):
-            if path.is_file():
-                path.write_text(path.read_text().replace(old, new))
-            if old in path.name:
-                path.rename(path.with_name(path.name.replace(old, new)))
-    return target
 
 
 def recorded_uuid(node: int) -> str:
