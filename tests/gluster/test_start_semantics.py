@@ -76,6 +76,10 @@ def test_start_with_a_missing_brick_directory_fails_at_staging(gluster_daemons, 
              if n.get("path", "").startswith("/")}
     assert nodes == {f"{d.address}{b}": ("0" if b == bricks[1] else "1")
                      for d, b in zip(daemons, bricks)}
+    # the directory back, force brings the offline brick back before it returns
+    bricks[1].mkdir()
+    daemons[2].cli("volume", "start", "gone", "force", check=True)
+    assert all(n["status"] == "1" for n in _status_nodes(daemons[0], "gone"))
     daemons[0].cli("--mode=script", "volume", "stop", "gone", check=True)
 
 
