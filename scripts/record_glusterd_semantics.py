@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -145,7 +146,7 @@ def inner(workdir: Path, out: Path, outer_ns: str) -> int:
                 continue
             code, text, _ = glusterd.run(*words, check=False)
             (out / f"{index:02d}-{name}.txt").write_text(
-                f"$ gluster --mode=script {' '.join(words)}\nexit {code}\n{text}")
+                f"$ gluster --mode=script {shlex.join(words)}\nexit {code}\n{text}")
         return 0
     finally:
         glusterd.stop()

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -299,7 +299,8 @@ class Volumes:
         with self.cluster.volume_lock(name):
             volume, revision = self._load_existing(name)
             option_rules.check_for_volume(volume, checked)
-            return self._save(volume.evolve(options={**volume.options, **dict(checked)}), revision)
+            return self._save(volume.evolve(options=_with_options(volume.options, checked)),
+                              revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
         """(key, value, is_default) as `volume get` shows them; None for an unset option."""
@@ -560,6 +561,18 @@ class Volumes:
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
                          commit=[Put(entry_key, encode_volume(after), current.revision), *also],
                          conflict=_busy(before.name).args[0])
+
+
+def _with_options(current: Mapping[str, str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """glusterd's order of a volume's options (its dict, as `volume info` lists them): an
+    option set anew goes first, one set again keeps its place."""
+    options = dict(current)
+    for key, value in pairs:
+        if key in options:
+            options[key] = value
+        else:
+            options = {key: value, **options}
+    return options
 
 
 def _commit_failed(host: str) -> OperationFailed:
