@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from gluster_mgmt import model, options, rules
+from gluster_mgmt import model, options, rules, volgen
 from gluster_mgmt.cluster import option_rules
 from gluster_mgmt.cluster.migration_progress import (
     MigrationRecords,
@@ -295,10 +295,15 @@ class Volumes:
             raise OperationFailed("No options given", errno.EINVAL)
         for key, value in pairs:
             option_rules.check_command(key, value)
-        checked = [options.validate_option(key, value) for key, value in pairs]
+        table = options.option_table()
+        resolved = [(table.resolve_key(key), value) for key, value in pairs]
         with self.cluster.volume_lock(name):
             volume, revision = self._load_existing(name)
-            option_rules.check_for_volume(volume, checked)
+            # glusterd's order: the key's own rule, then the value through the loaded xlators
+            option_rules.check_for_volume(volume, resolved)
+            loaded = _loaded_xlators(volume.evolve(options=_with_options(volume.options,
+                                                                         resolved)))
+            checked = [options.validate_option(key, value, loaded) for key, value in resolved]
             return self._save(volume.evolve(options=_with_options(volume.options, checked)),
                               revision)
 
@@ -561,6 +566,17 @@ class Volumes:
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
                          commit=[Put(entry_key, encode_volume(after), current.revision), *also],
                          conflict=_busy(before.name).args[0])
+
+
+def _loaded_xlators(volume: Volume) -> frozenset[str] | None:
+    """The xlator types of ``volume``'s client, brick and self-heal graphs (None, check every
+    value, when a graph cannot be built: a value volgen itself refuses)."""
+    try:
+        graphs = [volgen.build_client_graph(volume), volgen.build_shd_graph(volume),
+                  *(volgen.build_brick_graph(volume, b) for b in volume.bricks[:1])]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return frozenset(x.type for graph in graphs if graph is not None for x in graph.xlators)
 
 
 def _with_options(current: Mapping[str, str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
