@@ -149,7 +149,15 @@ class PeerOperations:
             params["token_proof"] = token_proof(token, membership.cluster_id, host)
         data = call_peer(host, node.config.api_port, "cluster/join", params,
                          secret=membership.secret)
-        return {"uuid": data.get("uuid"), "message": ""}
+        uuid = data.get("uuid")
+        if uuid == node.uuid:
+            return {"message": "Probe on localhost not needed"}
+        if any(view.peer.uuid == uuid for view in cluster.peers.others()):
+            # a known peer by another of its addresses: glusterd adds it to the peer's names
+            cluster.peers.add_hostname(uuid, host)
+            return {"uuid": uuid,
+                    "message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        return {"uuid": uuid, "message": ""}
 
     def _join_token(self) -> str | None:
         """The configured join token; an unreadable token file refuses (never admits)."""
