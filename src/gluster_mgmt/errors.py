@@ -102,10 +102,11 @@ class UnknownOptionError(ValidationError):
 
 
 class OptionValueError(ValidationError):
-    """A value is refused. ``str()`` is glusterd's CLI text; ``detail`` says why."""
+    """A value is refused. ``str()`` and ``detail`` are glusterd's CLI text, which names the
+    value and why (``VALIDATION_FAILED`` where glusterd says no more)."""
 
     def __init__(self, key: str, value: str, detail: str) -> None:
-        super().__init__(VALIDATION_FAILED)
+        super().__init__(detail)
         self.key = key
         self.value = value
         self.detail = detail

@@ -416,10 +416,12 @@ def check_replica_sets_spread(volume: Volume, force: bool = False) -> None:
 
 
 def default_volume_options(volume_type: VolumeType) -> dict[str, str]:
-    """Options glusterd 10.3 writes into a new volume's info (see the reference state)."""
-    options = {"storage.fips-mode-rchecksum": "on", "transport.address-family": "inet",
-               "nfs.disable": "on"}
-    if volume_type is VolumeType.REPLICATE:
-        options["cluster.granular-entry-heal"] = "on"
+    """Options glusterd 10.3 writes into a new volume's info (see the reference state), in
+    the order its `volume info` lists them."""
+    replicate = volume_type is VolumeType.REPLICATE
+    options = {"cluster.granular-entry-heal": "on"} if replicate else {}
+    options.update({"storage.fips-mode-rchecksum": "on", "transport.address-family": "inet",
+                    "nfs.disable": "on"})
+    if replicate:
         options["performance.client-io-threads"] = "off"
     return options

@@ -11,13 +11,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from importlib import resources
 from typing import Any
 
 import attrs
 
-from gluster_mgmt.errors import OptionValueError, UnknownOptionError, ValidationError
+from gluster_mgmt.errors import (
+    VALIDATION_FAILED,
+    OptionValueError,
+    UnknownOptionError,
+    ValidationError,
+)
 
 BOOL_TRUE = frozenset({"1", "on", "yes", "true", "enable"})
 BOOL_FALSE = frozenset({"0", "off", "no", "false", "disable"})
@@ -130,8 +135,14 @@ class OptionTable:
                 words.add(parts[level])
         return words
 
-    def validate(self, key: str, value: str) -> tuple[str, str]:
+    def validate(self, key: str, value: str,
+                 loaded: Container[str] | None = None) -> tuple[str, str]:
         """Resolve the key and check the value; returns (full key, value as stored).
+
+        ``loaded``: the xlator types of the volume's graphs. glusterd checks a value only
+        through an xlator loaded in one of them (its volgen validation), so an option of an
+        xlator the volume does not load (replicate's on a distribute volume, io-cache while
+        off) takes any value; an xlator switch and glusterd's own keys are always checked.
 
         Every value is one line of printable text whatever its type: a value lands in
         volfiles and in glusterd's info files as a line, so a control character would let it
@@ -148,12 +159,25 @@ class OptionTable:
         if full_key.startswith("user.xlator."):
             check_user_xlator(full_key, value)
             return full_key, value
-        spec = self.spec(full_key)
-        if spec.checked:
-            check_value(spec, value)
+        if loaded is None:
+            spec = self.spec(full_key)
+            if spec.checked:
+                check_value(spec, value)
+            return full_key, value
+        rows = self._by_key[full_key]
+        for row in [r for r in rows if r.type not in ("any", "string")] or rows[:1]:
+            if not row.checked:
+                continue
+            switch = row.is_special and row.type == "bool"
+            transport = row.is_special and row.xlator in _TRANSPORT_XLATORS
+            if switch or row.xlator is None or (row.xlator in loaded and not transport):
+                check_value(row, value)
         return full_key, value
 
 
+#: volgen hands their special options (``transport.address-family``) to the socket
+#: transport, whose values glusterd does not validate.
+_TRANSPORT_XLATORS = frozenset({"protocol/server", "protocol/client"})
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -245,64 +269,98 @@ def parse_int(value: str) -> int:
         raise ValueError(f'invalid number format "{value}"') from None
 
 
-def _check_range(spec: MapEntry, number: float, value: str) -> None:
+#: io-stats takes the log levels volgen sets for these keys as its option ``log-level``.
+_IO_STATS_OPTION = {"brick-log-level": "log-level", "client-log-level": "log-level"}
+
+
+def _range_message(spec: MapEntry, shown: str, value: str) -> str | None:
+    """glusterd's xlator_option_validate_* range text for ``shown`` (the number as the
+    xlator prints it), or None when it is in range: both bounds, or only one of them."""
     low, high = spec.min, spec.max
-    if low is None and high is None:
-        return
-    if low is not None and high is not None and low == high == 0:
-        return
-    if (low is not None and number < low) or (high is not None and number > high):
-        shown_low = "" if low is None else f"{low:.0f}"
-        shown_high = "" if high is None else f"{high:.0f}"
-        raise ValueError(f"'{value}' in 'option {spec.option_name}' is out of range "
-                         f"[{shown_low} - {shown_high}]")
+    number = float(shown)
+    where = f"'{shown}' in 'option {_IO_STATS_OPTION.get(spec.option_name, spec.option_name)} {value}'"
+    if low is not None and high is not None:
+        if low == high == 0 or low <= number <= high:
+            return None
+        return f"{where} is out of range [{low:.0f} - {high:.0f}]"
+    if low is not None and number < low:
+        return f"{where} is smaller than minimum value '{low:.0f}'"
+    if high is not None and number > high:
+        return f"{where} is greater than maximum value '{high:.0f}'"
+    return None
 
 
 def check_value(spec: MapEntry, value: str) -> None:
-    """Refuse ``value`` the way the option's xlator would (raises OptionValueError)."""
-    try:
-        _check_value(spec, value)
-    except ValueError as reason:
-        raise OptionValueError(spec.key, value, f"{spec.key}: {reason}") from None
+    """Refuse ``value`` the way the option's xlator would, with its message (raises
+    OptionValueError). An xlator switch (``performance.quick-read``) is refused by glusterd's
+    volgen, which says no more than "Error, Validation Failed"."""
+    reason = _value_error(spec, value)
+    if reason is not None:
+        switch = spec.is_special and spec.type == "bool"
+        raise OptionValueError(spec.key, value, VALIDATION_FAILED if switch else reason)
 
 
-def _check_value(spec: MapEntry, value: str) -> None:
-    kind = spec.type
+def _value_error(spec: MapEntry, value: str) -> str | None:
+    """glusterd 10.3's text for a bad ``value`` (libglusterfs/src/options.c), or None."""
+    kind, name = spec.type, _IO_STATS_OPTION.get(spec.option_name, spec.option_name)
+    number_format = f'invalid number format "{value}" in option "{name}"'
     if kind == "bool":
-        parse_bool(value)
+        try:
+            parse_bool(value)
+        except ValueError:
+            return f"option {name} {value}: '{value}' is not a valid boolean value"
     elif kind == "int":
-        _check_range(spec, parse_int(value), value)
+        try:
+            number = parse_int(value)
+        except ValueError:
+            return number_format
+        return _range_message(spec, str(number), value)
     elif kind == "double":
         try:
-            _check_range(spec, float(value), value)
+            number_f = float(value)
         except ValueError:
-            raise ValueError(f'invalid number format "{value}"') from None
+            return number_format
+        return _range_message(spec, f"{number_f:f}", value)
     elif kind == "size":
-        _check_range(spec, parse_size(value), value)
+        try:
+            size = parse_size(value)
+        except ValueError:
+            return number_format
+        return _range_message(spec, str(size), value)
     elif kind == "percent":
-        percent = parse_percent(value)
-        if not 0 <= percent <= 100:
-            raise ValueError(f"'{value}' is out of range [0 - 100]")
-    elif kind == "percent-or-size":
-        if value.strip().endswith("%"):
+        try:
             percent = parse_percent(value)
-            if not 0 <= percent <= 100:
-                raise ValueError(f"'{value}' is out of range [0 - 100]")
-        else:
-            _check_range(spec, parse_size(value), value)
+        except ValueError:
+            return f'invalid percent format "{value}" in "option {name}"'
+        if not 0 <= percent <= 100:
+            return f"'{percent:f}' in 'option {name} {value}' is out of range [0 - 100]"
+    elif kind == "percent-or-size":
+        try:
+            amount = parse_percent(value) if value.strip().endswith("%") else parse_size(value)
+        except ValueError:
+            return f'invalid number format "{value}" in "option {name}"'
+        if value.strip().endswith("%"):
+            if not 0 <= amount <= 100:
+                return f"'{amount:f}' in 'option {name} {value}' is out of range [0 - 100]"
+            return None
+        if spec.min is not None and spec.max is not None and not spec.min == spec.max == 0 \
+                and not spec.min <= amount <= spec.max:
+            return (f"'{float(amount):f}' in 'option {name} {value}' is out of range "
+                    f"[{spec.min:.0f} - {spec.max:.0f}]")
     elif kind == "time":
-        _check_range(spec, parse_time(value), value)
+        try:
+            seconds = parse_time(value)
+        except ValueError:
+            return f'invalid time format "{value}" in "option {name}"'
+        return _range_message(spec, str(seconds), value)
     elif kind == "path":
         if not value.startswith("/"):
-            raise ValueError(f"'{value}' is not an absolute path name")
-    elif kind == "enum" and spec.choices:
+            return f"option {name} {value}: '{value}' is not an absolute path name"
+    elif kind in ("enum", "string", "any", "xlator") and spec.choices:
         if value.lower() not in {c.lower() for c in spec.choices}:
-            raise ValueError(f"'{value}' is not valid (possible options are "
-                             f"{', '.join(spec.choices)}.)")
-    elif kind in ("string", "any", "xlator") and spec.choices:
-        if value.lower() not in {c.lower() for c in spec.choices}:
-            raise ValueError(f"'{value}' is not valid (possible options are "
-                             f"{', '.join(spec.choices)}.)")
+            return (f"option {name} {value}: '{value}' is not valid (possible options are "
+                    f"{', '.join(spec.choices)}.)")
+    return None
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -328,6 +386,8 @@ def option_table() -> OptionTable:
                        op_version=int(data["op_version"]))
 
 
-def validate_option(key: str, value: str) -> tuple[str, str]:
-    """`volume set KEY VALUE` check against the shipped table; returns (full key, value)."""
-    return option_table().validate(key, value)
+def validate_option(key: str, value: str,
+                    loaded: Container[str] | None = None) -> tuple[str, str]:
+    """`volume set KEY VALUE` check against the shipped table; returns (full key, value).
+    ``loaded``: see OptionTable.validate."""
+    return option_table().validate(key, value, loaded)

@@ -169,3 +169,29 @@ def make_servable(path: str, volume_uuid: str) -> None:
     if not os.path.isdir(gdir):
         os.mkdir(gdir, GLUSTERFS_DIR_MODE)
         os.chmod(gdir, GLUSTERFS_DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+def check_startable(volume: str, volume_uuid: str, path: str) -> None:
+    """glusterd's staging of `volume start` for one brick of this host (skipped with force):
+    its directory exists and, when marked, is marked for this volume."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise OperationFailed(f"Failed to find brick directory {path} for volume {volume}. "
+                              f"Reason : {exc.strerror}", exc.errno or errno.ENOENT) from None
+    try:
+        current = os.getxattr(path, VOLUME_ID_XATTR)
+    except OSError:
+        return  # unmarked: the reconciler marks it before the brick starts
+    wanted = uuid_module.UUID(volume_uuid)
+    if len(current) == 16 and uuid_module.UUID(bytes=current) != wanted:
+        raise OperationFailed(f"Volume id mismatch for brick {path}. Expected volume id "
+                              f"{wanted}, volume id {uuid_module.UUID(bytes=current)} found",
+                              errno.EINVAL)
+
+
+def check_local_bricks_startable(node_uuid: str, args: dict) -> None:
+    """The ``brick.start-check`` step on one host: every brick it owns can start."""
+    for brick in args["bricks"]:
+        if brick["host_uuid"] == node_uuid:
+            check_startable(args["volume"], args["volume_id"], brick["path"])

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import errno
 import json
+import threading
 import time
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from gluster_mgmt import model, options, rules
+from gluster_mgmt import model, options, rules, volgen
 from gluster_mgmt.cluster import option_rules
 from gluster_mgmt.cluster.migration_progress import (
     MigrationRecords,
@@ -36,7 +37,9 @@ from gluster_mgmt.model import (
     VolumeStatus,
     VolumeType,
 )
-from gluster_mgmt.portmap import port_by_brick
+from gluster_mgmt.cluster.service_report import service_reports
+from gluster_mgmt.portmap import brick_record, port_by_brick
+from gluster_mgmt.store.follow import Follow
 from gluster_mgmt.store.types import ABSENT, Delete, Put
 
 if TYPE_CHECKING:
@@ -45,6 +48,10 @@ if TYPE_CHECKING:
     from gluster_mgmt.store.keys import ClusterKeys
 
 BRICK_PREPARE = "brick.prepare"
+BRICK_START_CHECK = "brick.start-check"
+#: Seconds `volume start` waits for every brick and self-heal daemon (and `volume stop` for
+#: them to exit) before it fails as glusterd does when a node cannot start them.
+START_TIMEOUT = 60.0
 
 
 def encode_volume(volume: Volume) -> bytes:
@@ -76,10 +83,11 @@ class VolumeContext(Protocol):
 class Volumes:
     """The volume half of the Cluster API (see gluster_mgmt.cluster.api.Cluster)."""
 
-    def __init__(self, cluster: VolumeContext) -> None:
+    def __init__(self, cluster: VolumeContext, start_timeout: float = START_TIMEOUT) -> None:
         self.cluster = cluster
         self.store = cluster.store
         self.keys = cluster.keys
+        self.start_timeout = start_timeout
 
     # ------------------------------------------------------------------ reading
     def load(self, name: str) -> tuple[Volume, int]:
@@ -167,16 +175,107 @@ class Volumes:
             return self._save(volume.evolve(status=status), revision)
 
     def start(self, name: str, force: bool = False) -> Volume:
-        volume, _ = self._load_existing(name)
-        if volume.status is VolumeStatus.STARTED and not force:
+        """glusterd's `volume start`: every brick host checks its bricks (staging, unless
+        ``force``), the status is written, and the command returns once every brick signed in
+        and every self-heal daemon runs on the connected hosts; a host that cannot start them
+        fails it as glusterd's commit does, and the volume goes back to its earlier status."""
+        volume, revision = self._load_existing(name)
+        was_started = volume.status is VolumeStatus.STARTED
+        if was_started and not force:
             raise OperationFailed(f"Volume {name} already started", errno.EEXIST)
-        return self._change_status(name, VolumeStatus.STARTED)
+        steps = [] if force else self._start_check_steps(volume)
+        started = volume.evolve(status=VolumeStatus.STARTED, version=volume.version + 1)
+        self.cluster.run(f"volume start {name}", steps, locks=[f"volume-{name}"],
+                         commit=[Put(self.keys.volume(name), encode_volume(started), revision)],
+                         conflict=_busy(name).args[0])
+        entry = self.store.get(self.keys.volume(name))
+        committed = entry.revision if entry is not None else 0
+        try:
+            self._wait_for(lambda: self._start_pending(started, committed, force))
+        except OperationFailed:
+            if not was_started:
+                self._change_status(name, volume.status)
+            raise
+        return started
 
     def stop(self, name: str, force: bool = False) -> Volume:
+        """glusterd's `volume stop`: returns once the bricks and self-heal daemons of the
+        connected hosts exited."""
         volume, _ = self._load_existing(name)
         if volume.status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {name} is not in the started state", errno.EINVAL)
-        return self._change_status(name, VolumeStatus.STOPPED)
+        stopped = self._change_status(name, VolumeStatus.STOPPED)
+        self._wait_for(lambda: self._stop_pending(stopped))
+        return stopped
+
+    def _start_check_steps(self, volume: Volume) -> list[Step]:
+        hosts = tuple(dict.fromkeys(b.host_uuid for b in volume.bricks))
+        return [Step(BRICK_START_CHECK, hosts, {
+            "volume": volume.name, "volume_id": volume.uuid,
+            "bricks": [{"host_uuid": b.host_uuid, "path": b.path} for b in volume.bricks],
+        })]
+
+    def _connected(self) -> set[str]:
+        return {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
+
+    def _start_pending(self, volume: Volume, revision: int, force: bool) -> str | None:
+        """The host still starting a service of ``volume`` (None when all run); raises
+        glusterd's commit failure for a host whose reconciler reported a failed start
+        (with ``force``, such a brick stays offline, as with glusterd)."""
+        connected, reports = self._connected(), service_reports(self.store, self.keys)
+        pending = None
+        for brick in volume.bricks:
+            if brick.host_uuid not in connected:
+                continue
+            report = reports.get(brick.host_uuid)
+            if report is not None and report.revision >= revision and (
+                    (volume.name, brick.path) in report.failed_bricks
+                    or volume.name in report.failed_shd):
+                if force and volume.name not in report.failed_shd:
+                    continue
+                raise _commit_failed(brick.hostname)
+            if port_by_brick(self.store, self.keys, brick.host_uuid, brick.path) is None:
+                pending = pending or brick.hostname
+            elif volume.type in (VolumeType.REPLICATE, VolumeType.DISPERSE) and (
+                    report is None or volume.name not in report.shd):
+                pending = pending or brick.hostname
+        return pending
+
+    def _stop_pending(self, volume: Volume) -> str | None:
+        """The host whose services of ``volume`` still run (None when all exited)."""
+        connected, reports = self._connected(), service_reports(self.store, self.keys)
+        for brick in volume.bricks:
+            if brick.host_uuid not in connected:
+                continue
+            report = reports.get(brick.host_uuid)
+            if (brick_record(self.store, self.keys, brick.host_uuid, brick.path) is not None
+                    or (report is not None and volume.name in report.shd)):
+                return brick.hostname
+        return None
+
+    def _wait_for(self, pending: Any) -> None:
+        """Wait until ``pending()`` names no host, woken by every change of the port records
+        and service reports; after ``start_timeout`` fail naming the host still pending."""
+        changed = threading.Event()
+        follows = [Follow(self.store, prefix, lambda _update: changed.set(),
+                          name=f"wait-{prefix.rsplit('/', 2)[-2]}")
+                   for prefix in (self.keys.all_ports, self.keys.service_reports)]
+        deadline = time.monotonic() + self.start_timeout
+        try:
+            for follow in follows:
+                follow.start()
+            while True:
+                changed.clear()
+                host = pending()
+                if host is None:
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _commit_failed(host)
+                changed.wait(min(remaining, 2.0))  # 2 s: a peer that went away meanwhile
+        finally:
+            for follow in follows:
+                follow.stop()
 
     def delete(self, name: str) -> None:
         with self.cluster.volume_lock(name):
@@ -196,11 +295,17 @@ class Volumes:
             raise OperationFailed("No options given", errno.EINVAL)
         for key, value in pairs:
             option_rules.check_command(key, value)
-        checked = [options.validate_option(key, value) for key, value in pairs]
+        table = options.option_table()
+        resolved = [(table.resolve_key(key), value) for key, value in pairs]
         with self.cluster.volume_lock(name):
             volume, revision = self._load_existing(name)
-            option_rules.check_for_volume(volume, checked)
-            return self._save(volume.evolve(options={**volume.options, **dict(checked)}), revision)
+            # glusterd's order: the key's own rule, then the value through the loaded xlators
+            option_rules.check_for_volume(volume, resolved)
+            loaded = _loaded_xlators(volume.evolve(options=_with_options(volume.options,
+                                                                         resolved)))
+            checked = [options.validate_option(key, value, loaded) for key, value in resolved]
+            return self._save(volume.evolve(options=_with_options(volume.options, checked)),
+                              revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
         """(key, value, is_default) as `volume get` shows them; None for an unset option."""
@@ -461,6 +566,35 @@ class Volumes:
         self.cluster.run(f"volume change {before.name}", steps, locks=[f"volume-{before.name}"],
                          commit=[Put(entry_key, encode_volume(after), current.revision), *also],
                          conflict=_busy(before.name).args[0])
+
+
+def _loaded_xlators(volume: Volume) -> frozenset[str] | None:
+    """The xlator types of ``volume``'s client, brick and self-heal graphs (None, check every
+    value, when a graph cannot be built: a value volgen itself refuses)."""
+    try:
+        graphs = [volgen.build_client_graph(volume), volgen.build_shd_graph(volume),
+                  *(volgen.build_brick_graph(volume, b) for b in volume.bricks[:1])]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return frozenset(x.type for graph in graphs if graph is not None for x in graph.xlators)
+
+
+def _with_options(current: Mapping[str, str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """glusterd's order of a volume's options (its dict, as `volume info` lists them): an
+    option set anew goes first, one set again keeps its place."""
+    options = dict(current)
+    for key, value in pairs:
+        if key in options:
+            options[key] = value
+        else:
+            options = {key: value, **options}
+    return options
+
+
+def _commit_failed(host: str) -> OperationFailed:
+    """glusterd's error when a node could not do its part of a committed change."""
+    return OperationFailed(f"Commit failed on {host}. Please check log file for details.",
+                           errno.EIO)
 
 
 def _commit_hash(now: float) -> int:

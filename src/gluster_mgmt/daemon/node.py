@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt.cluster import Cluster
 from gluster_mgmt.cluster.brick_directory import (
+    check_local_bricks_startable,
     prepare_local_bricks,
     unprepare_local_bricks,
 )
-from gluster_mgmt.cluster.volumes import BRICK_PREPARE
+from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
@@ -87,6 +88,8 @@ class Daemon:
         self.steps = StepRegistry()
         self.steps.register(BRICK_PREPARE, lambda args: prepare_local_bricks(self.uuid, args),
                             lambda args, result: unprepare_local_bricks(self.uuid, args, result))
+        self.steps.register(BRICK_START_CHECK,
+                            lambda args: check_local_bricks_startable(self.uuid, args))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -190,7 +193,7 @@ class Daemon:
                                  address=self.config.address)
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
-                                    self.config.mgmt_port)
+                                    self.config.mgmt_port, lease=session.current)
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs)
             reconciler.start()
         except BaseException:

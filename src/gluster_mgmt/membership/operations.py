@@ -173,7 +173,15 @@ class PeerOperations:
             if known is not None and exc.errno == errno.ENOTCONN:
                 return already  # a known peer that is down: glusterd's answer
             raise
-        return {"uuid": data.get("uuid"), "message": ""}
+        uuid = data.get("uuid")
+        if uuid == node.uuid:
+            return {"message": "Probe on localhost not needed", "errno": PROBE_LOCALHOST}
+        if any(view.peer.uuid == uuid for view in cluster.peers.others()):
+            # a known peer by another of its addresses: glusterd adds it to the peer's names
+            cluster.peers.add_hostname(uuid, host)
+            return {"uuid": uuid, "errno": PROBE_FRIEND,
+                    "message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
+        return {"uuid": uuid, "message": ""}
 
     def _join_token(self) -> str | None:
         """The configured join token; an unreadable token file refuses (never admits)."""

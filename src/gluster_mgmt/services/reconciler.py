@@ -35,6 +35,7 @@ import attrs
 
 from gluster_mgmt.cluster.brick_directory import make_servable
 from gluster_mgmt.cluster.migration_progress import MigrationRecords
+from gluster_mgmt.cluster.service_report import ServiceReport
 from gluster_mgmt.cluster.volumes import decode_volume
 from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType, path_with_dashes
@@ -48,7 +49,7 @@ from gluster_mgmt.services import (
 )
 from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
-from gluster_mgmt.store.base import Store
+from gluster_mgmt.store.base import LeaseSource, Store
 from gluster_mgmt.store.follow import Follow
 from gluster_mgmt.store.keys import ClusterKeys
 
@@ -179,7 +180,7 @@ class Reconciler:
                  run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
                  mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
-                 glusterfs: str = GLUSTERFS) -> None:
+                 glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None) -> None:
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -207,6 +208,10 @@ class Reconciler:
                                name="reconciler-watch")
         #: Revision of the volumes listing the last pass acted on.
         self.revision = 0
+        #: The node's lease, which the service report is bound to.
+        self.lease = lease
+        #: The report last written, and under which lease id.
+        self._reported: tuple[ServiceReport, int | None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -306,7 +311,38 @@ class Reconciler:
             self._release_stale_ports(wanted)
             self._migrating = self.migrations.converge(volumes)
             self.revision = listing.revision
+            self._report(wanted, listing.revision)
             return listing.revision
+
+    def _report(self, wanted: dict[str, _Running], revision: int) -> None:
+        """Write this node's service report (cluster.service_report) when what it says changed,
+        when it names failures (so their revision is the current one) or the lease changed."""
+        running = {s.name for s in self.services.status(
+            [n for n, i in wanted.items() if i.kind == "shd"]) if s.running}
+        failed_bricks, failed_shd = {}, {}
+        for name, error in self._errors.items():
+            item = wanted.get(name)
+            if item is not None and item.brick is not None:
+                failed_bricks[(item.volume, item.brick.path)] = error
+            elif item is not None:
+                failed_shd[item.volume] = error
+        report = ServiceReport(revision, frozenset(wanted[n].volume for n in running),
+                               failed_bricks, failed_shd)
+        lease = self.lease() if self.lease is not None else None
+        lease = lease if lease is not None and lease.alive else None
+        lease_id = lease.id if lease is not None else None
+        if self._reported is not None:
+            last, last_lease = self._reported
+            if (last_lease == lease_id and report.same_services(last)
+                    and not (failed_bricks or failed_shd)):
+                return
+        try:
+            self.store.put(self.keys.service_report(self.node_uuid), report.encode(),
+                           lease=lease)
+        except StoreError as exc:
+            log.warning("cannot write the service report: %s", exc)
+            return
+        self._reported = (report, lease_id)
 
     def _ensure_brick(self, name: str, item: _Running, volume: Volume) -> None:
         brick = item.brick

@@ -13,6 +13,7 @@ Under the store URL's root::
         volumes/<name>                      volume records, changed by CAS on their revision
         ports/<host-uuid>/<brick>           portmap, leased by the brick's host
         migrations/<volume>/<host-uuid>     a node's progress of a volume's migration task
+        services/<host-uuid>                what a node's reconciler runs and failed to run, leased
         txns/<txn>, active/<txn>            transaction records and the running ones' index
         coordinators/<txn>                  who drives a running transaction, leased
         inbox/<node>/<txn>-<n>-<do|undo>    a step message for one node
@@ -150,6 +151,14 @@ class ClusterKeys:
 
     def migration(self, volume: str, host_uuid: str) -> str:
         return check_key(f"{self.migrations(volume)}{host_uuid}")
+
+    @property
+    def service_reports(self) -> str:
+        return f"{self.prefix}services/"
+
+    def service_report(self, host_uuid: str) -> str:
+        """What the reconciler of ``host_uuid`` runs and failed to run (services.report)."""
+        return check_key(f"{self.service_reports}{host_uuid}")
 
     # -- distributed command execution
     @property
