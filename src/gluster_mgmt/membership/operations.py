@@ -166,6 +166,7 @@ class PeerOperations:
             # a peer recorded but never seen (imported from glusterd, or down): its node
             # joins as that peer, under that UUID, when it runs gluster-mgmtd
             params["peer_uuid"] = known.peer.uuid
+        members = {view.peer.uuid for view in cluster.peers.others()}  # before the join adds one
         try:
             data = call_peer(host, node.config.api_port, "cluster/join", params,
                              secret=membership.secret, tls=node.peer_tls)
@@ -176,7 +177,7 @@ class PeerOperations:
         uuid = data.get("uuid")
         if uuid == node.uuid:
             return {"message": "Probe on localhost not needed", "errno": PROBE_LOCALHOST}
-        if any(view.peer.uuid == uuid for view in cluster.peers.others()):
+        if uuid in members and known is None:
             # a known peer by another of its addresses: glusterd adds it to the peer's names
             cluster.peers.add_hostname(uuid, host)
             return {"uuid": uuid, "errno": PROBE_FRIEND,
