@@ -190,8 +190,8 @@ class StoreMgmtBackend:
         text = volgen.volfile_for_id(self._volumes, key, trusted=trusted)
         if text is None:
             if not trusted and volgen.volfile_for_id(self._volumes, key) is not None:
-                log.warning("GETSPEC %r from %s refused: it holds the bricks' credentials, "
-                            "served only to this host and its peers", key, peer.host)
+                log.warning("GETSPEC %s from %s refused: it holds the bricks' credentials, "
+                            "served only to this host and its peers", untrusted(key), peer.host)
             return None
         if not trusted:
             log.info("GETSPEC %s from %s (neither local nor a peer): plain client volfile",
