@@ -15,7 +15,7 @@ import errno
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -35,7 +35,7 @@ from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
 from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 
 if TYPE_CHECKING:
-    from gluster_mgmt.daemon.node import Daemon
+    from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
     from gluster_mgmt.daemon.rest import Api
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,18 @@ class _Reply(Exception):
         self.result = result
 
 
+class ServingNode(Protocol):
+    """What the CLI door needs of the daemon: its identity and its current mgmt backend
+    (which follows the node from cluster to cluster)."""
+
+    uuid: str
+    mgmt_backend: "StoreMgmtBackend | None"
+
+
 class CliBackend:
     """GLUSTER_CLI on glusterd's socket, plus the mgmt procedures of that socket."""
 
-    def __init__(self, daemon: "Daemon", api: "Api") -> None:
+    def __init__(self, daemon: ServingNode, api: "Api") -> None:
         self.daemon = daemon
         self.api = api
         self._procs: dict[CliProc, Callable[[CliRequest], CliResult]] = {
