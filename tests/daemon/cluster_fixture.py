@@ -12,13 +12,13 @@ from pathlib import Path
 
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import child_env, log_tail, wait_for
-from tests.servers import wait_for_port
+from tests.servers import in_netns, wait_for_port
 
 
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
                  lease_ttl: float, mgmt_port: int = 24007,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), netns: str | None = None) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
@@ -26,6 +26,8 @@ class DaemonProcess:
         self.lease_ttl = lease_ttl
         self.mgmt_port = mgmt_port
         self.extra_args = extra_args
+        #: The network namespace it runs in (a host of tests/multihost), None for the caller's.
+        self.netns = netns
         self.state_dir = workdir / f"node-{address}"
         self.socket = self.state_dir / "mgmtd.sock"
         self.log_path = workdir / f"mgmtd-{address}.log"
@@ -35,13 +37,13 @@ class DaemonProcess:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
+        self.proc = subprocess.Popen(in_netns(self.netns, [
+            sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
-             "--config", "/nonexistent", *self.extra_args],
+             "--config", "/nonexistent", *self.extra_args]),
             stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
