@@ -1,0 +1,204 @@
+"""What this daemon last saw of its cluster, for when it cannot reach the store.
+
+glusterd answers reads and portmap from memory; we answer from the store, which a partition
+or a lost quorum takes away. So each daemon keeps, from watches, the last state it saw of the
+keys reads need (volumes, peers, alive keys, port records) and knows since when the store has
+been failing (``StoreHealth``). Reads then answer from that copy with a stale notice, changes
+are refused at once with a clear error, and PORTBYBRICK and `volume status` never wait for the
+store. The copy serves ``get`` and ``list`` like a store, so the cluster's own read code runs on
+it unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from gluster_mgmt.errors import OperationFailed, StoreTimeoutError, UnavailableError
+from gluster_mgmt.portmap import decode_record
+from gluster_mgmt.store.follow import Follow, Update
+from gluster_mgmt.store.keys import ClusterKeys
+from gluster_mgmt.store.types import Entry
+
+#: Store errors that mean "cannot reach it" (anything else is an answer: a conflict, a bad key).
+OUTAGE_ERRORS = (UnavailableError, StoreTimeoutError)
+#: The words every refusal during an outage carries (tests and scripts look for them).
+UNAVAILABLE = "configuration store unavailable"
+
+
+def _clock(wall: float) -> str:
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+
+
+@attrs.define
+class StoreHealth:
+    """Since when this daemon's store calls fail (None: they succeed). Fed by every store
+    call the daemon's watches and requests make, so an outage is known without a probe."""
+
+    unreachable_since: float | None = None
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def failed(self) -> None:
+        with self._lock:
+            if self.unreachable_since is None:
+                self.unreachable_since = time.time()
+
+    def answered(self) -> None:
+        with self._lock:
+            self.unreachable_since = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.unreachable_since is None
+
+    def stale_notice(self) -> str | None:
+        since = self.unreachable_since
+        if since is None:
+            return None
+        return (f"{UNAVAILABLE} since {_clock(since)}: showing the last state this node saw, "
+                f"which may be stale")
+
+    def refusal(self, detail: str = "") -> OperationFailed:
+        since = self.unreachable_since
+        when = f" since {_clock(since)}" if since is not None else ""
+        return OperationFailed(f"{UNAVAILABLE}{when}: changes are refused until this node "
+                               f"reaches it again{f' ({detail})' if detail else ''}",
+                               errno.EHOSTUNREACH)
+
+
+class LastKnownState:
+    """A read-only copy of the cluster's volumes, peers, alive keys and port records, kept
+    current by watches. Port records are also kept after their deletion (``last_port``): a
+    record leaves with its host's lease, its brick may well still run."""
+
+    def __init__(self, store: Any, keys: ClusterKeys, health: StoreHealth,
+                 on_volumes: Callable[[Update], None] | None = None) -> None:
+        self.keys = keys
+        self.health = health
+        self._on_volumes = on_volumes
+        self._lock = threading.Lock()
+        self._entries: dict[str, dict[str, Entry]] = {}
+        self._last_ports: dict[str, dict[str, Any]] = {}
+        self._follows = [
+            Follow(store, prefix, lambda update, prefix=prefix: self._update(prefix, update),
+                   name=f"last-known-{name}")
+            for name, prefix in (("volumes", keys.volumes), ("peers", keys.peers),
+                                 ("alive", keys.alive_prefix), ("ports", keys.all_ports))]
+
+    def start(self, timeout: float = 30) -> "LastKnownState":
+        for follow in self._follows:
+            follow.start()
+        for follow in self._follows:
+            follow.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        for follow in self._follows:
+            follow.stop()
+
+    def _update(self, prefix: str, update: Update) -> None:
+        self.health.answered()
+        with self._lock:
+            self._entries[prefix] = dict(update.entries)
+            if prefix == self.keys.all_ports:
+                for key in update.changed:
+                    with contextlib.suppress(ValueError):
+                        self._last_ports[key] = decode_record(update.entries[key].value)
+        if prefix == self.keys.volumes and self._on_volumes is not None:
+            self._on_volumes(update)
+
+    # ------------------------------------------------------------------ the Store's reads
+    def get(self, key: str) -> Entry | None:
+        with self._lock:
+            for prefix, entries in self._entries.items():
+                if key.startswith(prefix):
+                    return entries.get(key)
+        return None
+
+    def list(self, prefix: str = "") -> list[Entry]:
+        with self._lock:
+            found = [entry for entries in self._entries.values()
+                     for key, entry in entries.items() if key.startswith(prefix)]
+        return sorted(found, key=lambda e: e.key)
+
+    # ------------------------------------------------------------------ port records
+    def port_record(self, host_uuid: str, brick: str) -> dict[str, Any] | None:
+        """The brick's port record as the store holds it now (as far as we know)."""
+        entry = self.get(self.keys.port(host_uuid, brick))
+        if entry is None:
+            return None
+        try:
+            return decode_record(entry.value)
+        except ValueError:
+            return None
+
+    def last_port(self, host_uuid: str, brick: str) -> dict[str, Any] | None:
+        """The last port record seen for the brick, even one its host's lease took away."""
+        with self._lock:
+            return self._last_ports.get(self.keys.port(host_uuid, brick))
+
+
+def guarded(health: StoreHealth, action: Callable[[], Any]) -> Any:
+    """Run a store-backed change: refused at once while the store is known to be unreachable;
+    an outage it runs into becomes the same clear refusal."""
+    if not health.reachable:
+        raise health.refusal()
+    try:
+        result = action()
+    except OUTAGE_ERRORS as exc:
+        health.failed()
+        raise health.refusal(str(exc)) from exc
+    health.answered()
+    return result
+
+
+def with_fallback(health: StoreHealth, live: Callable[[], Any],
+                  last_known: Callable[[], Any]) -> tuple[Any, str | None]:
+    """A read: from the store when it answers, else from the last known state with the stale
+    notice to show."""
+    if health.reachable:
+        try:
+            result = live()
+            health.answered()
+            return result, None
+        except OUTAGE_ERRORS:
+            health.failed()
+    return last_known(), health.stale_notice()
+
+
+
+class StoreProbe:
+    """A cheap read every ``interval`` seconds, so the daemon learns of an outage (and of
+    its end) without waiting for a request to run into it."""
+
+    def __init__(self, store: Any, keys: ClusterKeys, health: StoreHealth,
+                 interval: float = 2.0) -> None:
+        self.store, self.keys, self.health, self.interval = store, keys, health, interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="store-probe", daemon=True)
+
+    def start(self) -> "StoreProbe":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.store.get(self.keys.info)
+            except OUTAGE_ERRORS:
+                self.health.failed()
+            except Exception:  # noqa: BLE001 (any other answer means the store answered)
+                self.health.answered()
+            else:
+                self.health.answered()
