@@ -31,6 +31,11 @@ from gluster_mgmt.store.types import Entry
 OUTAGE_ERRORS = (UnavailableError, StoreTimeoutError)
 #: The words every refusal during an outage carries (tests and scripts look for them).
 UNAVAILABLE = "configuration store unavailable"
+#: How long a change waits for the store to show it answers before it is refused: well
+#: within the 10 s a change may take to fail, however slowly the store's client gives up.
+CONFIRM_TIMEOUT = 3.0
+#: While a change runs, how often the store must show it still answers.
+RECHECK_INTERVAL = 2.0
 
 
 def _clock(wall: float) -> str:
@@ -146,18 +151,38 @@ class LastKnownState:
             return self._last_ports.get(self.keys.port(host_uuid, brick))
 
 
-def guarded(health: StoreHealth, action: Callable[[], Any]) -> Any:
-    """Run a store-backed change: refused at once while the store is known to be unreachable;
-    an outage it runs into becomes the same clear refusal."""
-    if not health.reachable:
+def guarded(health: StoreHealth, action: Callable[[], Any],
+            confirm: Callable[[], bool] = lambda: True) -> Any:
+    """Run a store-backed change: refused at once while the store is known to be unreachable
+    or does not ``confirm`` it answers; an outage it runs into becomes the same refusal as
+    soon as the store stops confirming (a long change on a healthy store goes on; a store
+    client retrying a silent partition would take far longer to give up, so the caller is
+    told the change may still complete once the store is back)."""
+    if not health.reachable or not confirm():
         raise health.refusal()
-    try:
-        result = action()
-    except OUTAGE_ERRORS as exc:
+    done = threading.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, action()))
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
+            outcome.append((False, exc))
+        done.set()
+
+    threading.Thread(target=run, name="guarded-change", daemon=True).start()
+    while not done.wait(RECHECK_INTERVAL):
+        if not confirm():
+            raise health.refusal("it stopped answering during the change, which may still "
+                                 "be applied once it answers again")
+    ok, value = outcome[0]
+    if ok:
+        health.answered()
+        return value
+    if isinstance(value, OUTAGE_ERRORS):
         health.failed()
-        raise health.refusal(str(exc)) from exc
-    health.answered()
-    return result
+        raise health.refusal(str(value)) from value
+    raise value
 
 
 def with_fallback(health: StoreHealth, live: Callable[[], Any],
@@ -192,13 +217,36 @@ class StoreProbe:
     def stop(self) -> None:
         self._stopped.set()
 
+    def _read(self) -> bool:
+        """One read: False when the store cannot be reached (any answer counts as reached)."""
+        try:
+            self.store.get(self.keys.info)
+        except OUTAGE_ERRORS:
+            self.health.failed()
+            return False
+        except Exception:  # noqa: BLE001 (an error answer still means the store answered)
+            pass
+        self.health.answered()
+        return True
+
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
-            try:
-                self.store.get(self.keys.info)
-            except OUTAGE_ERRORS:
-                self.health.failed()
-            except Exception:  # noqa: BLE001 (any other answer means the store answered)
-                self.health.answered()
-            else:
-                self.health.answered()
+            self._read()
+
+    def confirm(self, timeout: float = CONFIRM_TIMEOUT) -> bool:
+        """Whether the store answers a read within ``timeout`` (before a change: the store's
+        client may take far longer to give up on a silent partition)."""
+        if not self.health.reachable:
+            return False
+        done = threading.Event()
+        answered: list[bool] = []
+
+        def read() -> None:
+            answered.append(self._read())
+            done.set()
+
+        threading.Thread(target=read, name="store-confirm", daemon=True).start()
+        if done.wait(timeout) and answered[0]:
+            return True
+        self.health.failed()
+        return False

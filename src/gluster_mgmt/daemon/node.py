@@ -217,6 +217,11 @@ class Daemon:
             names |= {"localhost", "127.0.0.1"}
         return names
 
+    def confirm_store(self) -> bool:
+        """Whether the store answers now (quickly): a change's precondition."""
+        probe = self.probe
+        return probe.confirm() if probe is not None else True
+
     def secret(self) -> str | None:
         return self.membership.secret if self.membership else None
 

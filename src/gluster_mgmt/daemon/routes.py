@@ -158,7 +158,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
 
     def change(route):
         """A change: refused at once, with a clear error, while the store is unreachable."""
-        return lambda p: guarded(daemon.health, lambda: route(p))
+        return lambda p: guarded(daemon.health, lambda: route(p), daemon.confirm_store)
 
     def txn_list(_: dict) -> dict:
         return {"transactions": [txn_view(t) for t in daemon.executor.list_transactions()]}
