@@ -21,14 +21,27 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.errors import OperationFailed, StoreTimeoutError, UnavailableError
+from gluster_mgmt.errors import (
+    AuthError,
+    ConflictError,
+    InvalidKeyError,
+    OperationFailed,
+    RevisionCompactedError,
+    StoreError,
+    ValueTooLargeError,
+)
 from gluster_mgmt.portmap import decode_record
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Entry
 
-#: Store errors that mean "cannot reach it" (anything else is an answer: a conflict, a bad key).
-OUTAGE_ERRORS = (UnavailableError, StoreTimeoutError)
+#: Store errors that are the store's answer; every other store error (unavailable, timed out,
+#: a client's own deadline such as etcd's "context deadline exceeded") means it was not reached.
+ANSWERS = (ConflictError, InvalidKeyError, ValueTooLargeError, AuthError, RevisionCompactedError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, StoreError) and not isinstance(exc, ANSWERS)
 #: The words every refusal during an outage carries (tests and scripts look for them).
 UNAVAILABLE = "configuration store unavailable"
 #: How long a change waits for the store to show it answers before it is refused: well
@@ -179,7 +192,7 @@ def guarded(health: StoreHealth, action: Callable[[], Any],
     if ok:
         health.answered()
         return value
-    if isinstance(value, OUTAGE_ERRORS):
+    if is_outage(value):
         health.failed()
         raise health.refusal(str(value)) from value
     raise value
@@ -194,7 +207,9 @@ def with_fallback(health: StoreHealth, live: Callable[[], Any],
             result = live()
             health.answered()
             return result, None
-        except OUTAGE_ERRORS:
+        except StoreError as exc:
+            if not is_outage(exc):
+                raise
             health.failed()
     return last_known(), health.stale_notice()
 
@@ -221,11 +236,10 @@ class StoreProbe:
         """One read: False when the store cannot be reached (any answer counts as reached)."""
         try:
             self.store.get(self.keys.info)
-        except OUTAGE_ERRORS:
-            self.health.failed()
-            return False
-        except Exception:  # noqa: BLE001 (an error answer still means the store answered)
-            pass
+        except Exception as exc:  # noqa: BLE001 (an error answer still means it answered)
+            if is_outage(exc):
+                self.health.failed()
+                return False
         self.health.answered()
         return True
 
