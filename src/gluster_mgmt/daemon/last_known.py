@@ -30,7 +30,7 @@ from gluster_mgmt.errors import (
     StoreError,
     ValueTooLargeError,
 )
-from gluster_mgmt.portmap import decode_record
+from gluster_mgmt.portmap import brick_record, decode_record
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Entry
@@ -150,13 +150,7 @@ class LastKnownState:
     # ------------------------------------------------------------------ port records
     def port_record(self, host_uuid: str, brick: str) -> dict[str, Any] | None:
         """The brick's port record as the store holds it now (as far as we know)."""
-        entry = self.get(self.keys.port(host_uuid, brick))
-        if entry is None:
-            return None
-        try:
-            return decode_record(entry.value)
-        except ValueError:
-            return None
+        return brick_record(self, self.keys, host_uuid, brick)
 
     def last_port(self, host_uuid: str, brick: str) -> dict[str, Any] | None:
         """The last port record seen for the brick, even one its host's lease took away."""
