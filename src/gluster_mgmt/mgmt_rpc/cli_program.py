@@ -215,11 +215,8 @@ def _pack_fsm_log_rsp(p: Packer, r: CliResult) -> None:
     _pack_cli_rsp(p, r)
 
 
-def _pack_mount_rsp(p: Packer, r: CliResult) -> None:
-    """``gf1_cli_mount_rsp { int op_ret; int op_errno; string path<> }``."""
-    p.pack_int(r.op_ret)
-    p.pack_int(r.op_errno)
-    p.pack_string(r.text)
+#: ``gf1_cli_mount_rsp { int op_ret; int op_errno; string path<> }``: getwd's layout.
+_pack_mount_rsp = _pack_getwd_rsp
 
 
 def _pack_umount_rsp(p: Packer, r: CliResult) -> None:
