@@ -37,7 +37,7 @@ from gluster_mgmt.membership.operations import (
 )
 from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.session import NodeSession
-from gluster_mgmt.mgmt_rpc.cli_program import cli_routes
+from gluster_mgmt.mgmt_rpc.cli_program import TCP_PROCEDURES, cli_routes
 from gluster_mgmt.mgmt_rpc.programs import (
     DEFAULT_PROGRAMS,
     PROGRAM_VERSIONS,
@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 #: what DUMP lists on glusterd's CLI socket besides the mgmt programs
 CLI_PROGRAM = ProgDetail("GlusterD svc cli", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
+#: and on 24007, where only the :data:`TCP_PROCEDURES` of that program are served
+CLI_TCP_PROGRAM = ProgDetail("GlusterD svc cli read-only", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
 
 
 def _log_cli_error(proc: Any, exc: BaseException) -> None:
@@ -171,13 +173,17 @@ class Daemon:
         self.mgmt_backend.start(self.mgmt_server)
 
     def serve_cli(self, api: "Api") -> None:
-        """glusterd's CLI socket on the mgmt RPC loop: GLUSTER_CLI answered through ``api``'s
-        routes, plus DUMP/GETSPEC/PORTMAP as on 24007. A socket that cannot be bound (another
-        daemon's) is logged, not fatal: the REST API and 24007 still serve."""
+        """glusterd's CLI program, answered through ``api``'s routes: its read-only part on
+        24007 (`gluster --remote-host`, over management TLS when that is on), all of it on
+        glusterd's CLI socket, plus DUMP/GETSPEC/PORTMAP as on 24007. A socket that cannot
+        be bound (another daemon's) is logged, not fatal: the REST API and 24007 still serve."""
+        backend = CliBackend(self, api)
+        if self.mgmt_server is not None:
+            self.mgmt_server.add_program(CLI_TCP_PROGRAM, cli_routes(
+                Route, lambda conn: backend, _log_cli_error, TCP_PROCEDURES))
         path = self.config.glusterd_socket
         if not path:
             return
-        backend = CliBackend(self, api)
         server = MgmtRpcServer(
             backend, unix_path=path, programs=(*DEFAULT_PROGRAMS, CLI_PROGRAM),
             extra_routes=cli_routes(Route, lambda conn: conn.server.backend, _log_cli_error),
