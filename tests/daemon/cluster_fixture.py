@@ -101,11 +101,12 @@ class DaemonProcess:
                                  f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")
         return result
 
-    def gluster(self, *args: str, xml: bool = False) -> subprocess.CompletedProcess:
-        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`."""
+    def gluster(self, *args: str, xml: bool = False, remote: bool = False) -> subprocess.CompletedProcess:
+        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`;
+        ``remote``: `--remote-host=ADDRESS` instead, the CLI program on 24007."""
+        door = f"--remote-host={self.address}" if remote else f"--glusterd-sock={self.glusterd_socket}"
         return subprocess.run(
-            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []),
-             f"--glusterd-sock={self.glusterd_socket}", *args],
+            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []), door, *args],
             capture_output=True, text=True, env=child_env(), timeout=120)
 
     def log_tail(self, lines: int = 40) -> str:
