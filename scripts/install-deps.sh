@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything gluster_mgmt's tests and daemon need on a fresh Debian 12 machine (as root):
-# the store servers (etcd, ZooKeeper, Consul), GlusterFS 10.3 bricks and FUSE client, and tools.
+# the store servers (etcd, ZooKeeper, Consul), GlusterFS 10.3 bricks and FUSE client, and tools
+# (iproute2: the network namespaces and bridge of tests/multihost).
 # Idempotent: a second run only checks.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ trap cleanup EXIT
 
 need=()
 for pkg in etcd-server zookeeper default-jre-headless glusterfs-server glusterfs-client attr psmisc \
-           tshark python3-venv fuse3; do
+           tshark python3-venv fuse3 iproute2; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

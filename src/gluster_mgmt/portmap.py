@@ -28,7 +28,7 @@ import random
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from gluster_mgmt.errors import ConflictError, OperationFailed
 from gluster_mgmt.store.base import Lease, LeaseSource, Store
@@ -73,7 +73,14 @@ def port_free(port: int, addresses: Iterable[str] = ("",)) -> bool:
     return True
 
 
-def brick_record(store: Store, keys: ClusterKeys, host_uuid: str, brick: str) -> dict[str, Any] | None:
+class KeyReader(Protocol):
+    """What a port record is read from: the store, or a node's last known copy of it."""
+
+    def get(self, key: str) -> Entry | None: ...
+
+
+def brick_record(store: KeyReader, keys: ClusterKeys, host_uuid: str,
+                 brick: str) -> dict[str, Any] | None:
     """The port record of ``brick`` (a brick path) on host ``host_uuid``, if any."""
     entry = store.get(keys.port(host_uuid, brick))
     if entry is None:

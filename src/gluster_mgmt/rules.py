@@ -9,6 +9,9 @@ from __future__ import annotations
 
 #: The Gluster mgmt RPC port stock bricks and clients talk to (glusterd's 24007).
 MGMT_PORT = 24007
+#: The key of a reply's data holding the notice that it comes from the last state the daemon
+#: saw (its store unreachable); the CLI shows it on stderr.
+STALE_KEY = "stale"
 
 VOLUME_NAME_MAX = 256  # glusterd: GD_VOLUME_NAME_MAX = NAME_MAX + 1, in bytes (strlen)
 RESERVED_VOLUME_NAMES = frozenset({

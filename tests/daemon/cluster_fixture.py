@@ -12,7 +12,7 @@ from pathlib import Path
 from gluster_mgmt.membership.identity import NodeIdentity
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import child_env, log_tail, wait_for
-from tests.servers import wait_for_port
+from tests.servers import in_netns, wait_for_port
 
 #: the unmodified gluster CLI of GlusterFS 10.3
 STOCK_GLUSTER = "/usr/sbin/gluster"
@@ -21,7 +21,8 @@ STOCK_GLUSTER = "/usr/sbin/gluster"
 class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
                  lease_ttl: float, mgmt_port: int = 24007,
-                 extra_args: tuple[str, ...] = (), glusterd_dir: Path | None = None) -> None:
+                 extra_args: tuple[str, ...] = (), glusterd_dir: Path | None = None,
+                 netns: str | None = None) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
@@ -29,6 +30,8 @@ class DaemonProcess:
         self.lease_ttl = lease_ttl
         self.mgmt_port = mgmt_port
         self.extra_args = extra_args
+        #: The network namespace it runs in (a host of tests/multihost), None for the caller's.
+        self.netns = netns
         self.state_dir = workdir / f"node-{address}"
         #: glusterd's working directory of this node (its glusterd.info: the node's UUID)
         self.glusterd_dir = glusterd_dir or self.state_dir / "glusterd"
@@ -42,15 +45,15 @@ class DaemonProcess:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
+        self.proc = subprocess.Popen(in_netns(self.netns, [
+            sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
              "--glusterd-dir", str(self.glusterd_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),
              "--glusterd-socket", str(self.glusterd_socket),
              "--lease-ttl", str(self.lease_ttl), "--mgmt-port", str(self.mgmt_port),
              "--run-dir", str(self.run_dir), "--log-dir", str(self.log_dir),
-             "--config", "/nonexistent", *self.extra_args],
+             "--config", "/nonexistent", *self.extra_args]),
             stdout=log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True)
         log.close()
         wait_for_port(self.address, self.api_port, 60, self.proc)
@@ -98,11 +101,12 @@ class DaemonProcess:
                                  f"{result.stdout}{result.stderr}\n--- daemon log ---\n{self.log_tail()}")
         return result
 
-    def gluster(self, *args: str, xml: bool = False) -> subprocess.CompletedProcess:
-        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`."""
+    def gluster(self, *args: str, xml: bool = False, remote: bool = False) -> subprocess.CompletedProcess:
+        """Run the STOCK `/usr/sbin/gluster --mode=script [--xml] --glusterd-sock=SOCK ARGS`;
+        ``remote``: `--remote-host=ADDRESS` instead, the CLI program on 24007."""
+        door = f"--remote-host={self.address}" if remote else f"--glusterd-sock={self.glusterd_socket}"
         return subprocess.run(
-            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []),
-             f"--glusterd-sock={self.glusterd_socket}", *args],
+            [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []), door, *args],
             capture_output=True, text=True, env=child_env(), timeout=120)
 
     def log_tail(self, lines: int = 40) -> str:

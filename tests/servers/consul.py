@@ -79,3 +79,21 @@ class ConsulServer(StoreServer):
 
         if not wait_for(ready, self.startup_timeout):
             raise RuntimeError(f"consul has no leader after {self.startup_timeout}s ({last})")
+
+
+class ConsulMember(ConsulServer):
+    """One of three Consul servers, alone in network namespace ``netns`` (standard ports).
+    A daemon on this host talks to it, as to a local Consul agent."""
+
+    def __init__(self, workdir, host: str, netns: str, members: tuple[str, ...]) -> None:
+        StoreServer.__init__(self, workdir, host, netns)
+        self.http_port, self.server_port, self.serf_lan_port, self.serf_wan_port = 8500, 8300, 8301, 8302
+        self.data_dir = self.workdir / "data"
+        self.node_name = f"gm-member-{members.index(host)}"
+        self.members = members
+
+    def argv(self) -> list[str]:
+        argv = super().argv()
+        argv[argv.index("-bootstrap-expect=1")] = f"-bootstrap-expect={len(self.members)}"
+        return argv + [f"-retry-join={a}" for a in self.members if a != self.host] + [
+            "-retry-interval=1s"]

@@ -77,3 +77,36 @@ class EtcdServer(StoreServer):
         if not wait_for(healthy, self.startup_timeout, 0.05):
             raise RuntimeError(f"etcd on port {self.client_port} not healthy after "
                                f"{self.startup_timeout}s ({last})")
+
+
+class EtcdMember(EtcdServer):
+    """One member of an etcd cluster, alone in network namespace ``netns`` (standard ports).
+    Its URL lists its own member first, then the others (a daemon on this host)."""
+
+    CLIENT_PORT = 2379
+    PEER_PORT = 2380
+
+    def __init__(self, workdir: Path, host: str, netns: str, members: tuple[str, ...]) -> None:
+        StoreServer.__init__(self, workdir, host, netns)
+        self._client_port = self.CLIENT_PORT
+        self.peer_port = self.PEER_PORT
+        self.data_dir = self.workdir / "etcd.data"
+        self.members = members
+        self.name = f"m{members.index(host)}"
+
+    def argv(self) -> list[str]:
+        client = f"http://{self.host}:{self.client_port}"
+        peer = f"http://{self.host}:{self.peer_port}"
+        cluster = ",".join(f"m{i}=http://{a}:{self.PEER_PORT}" for i, a in enumerate(self.members))
+        return [
+            ETCD, "--name", self.name, "--data-dir", str(self.data_dir),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", cluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", f"gmtest-{'-'.join(self.members)}",
+            "--logger", "zap", "--log-level", "warn",
+        ]
+
+    def url(self, root: str) -> str:
+        hosts = [self.host, *(a for a in self.members if a != self.host)]
+        return "etcd://" + ",".join(f"{h}:{self.CLIENT_PORT}" for h in hosts) + f"/{root}"

@@ -24,6 +24,8 @@ TICK_MS = 500
 class ZooKeeperServer(StoreServer):
     backend = "zookeeper"
 
+    main_class = "org.apache.zookeeper.server.ZooKeeperServerMain"
+
     def __init__(self, workdir: Path, host: str = "127.0.0.1") -> None:
         super().__init__(workdir, host)
         self.port = free_port(host)
@@ -37,10 +39,14 @@ class ZooKeeperServer(StoreServer):
     def url(self, root: str) -> str:
         return f"zookeeper://{self.host}:{self.port}/{root}"
 
+    def ensemble_lines(self) -> list[str]:
+        """zoo.cfg lines of an ensemble (none for a standalone server)."""
+        return []
+
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
-            "\n".join([
+            "\n".join([*self.ensemble_lines(),
                 f"tickTime={TICK_MS}",
                 "initLimit=10",
                 "syncLimit=5",
@@ -68,7 +74,7 @@ class ZooKeeperServer(StoreServer):
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
             "-cp", classpath,
-            "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.config_path),
+            self.main_class, str(self.config_path),
         ]
 
     def env(self) -> dict[str, str]:
@@ -104,3 +110,27 @@ class ZooKeeperServer(StoreServer):
                     break
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
+
+
+class ZooKeeperMember(ZooKeeperServer):
+    """One server of a ZooKeeper ensemble, alone in network namespace ``netns`` (standard
+    ports: client 2181, quorum 2888, election 3888). Its URL lists its own server first."""
+
+    main_class = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+    CLIENT_PORT = 2181
+
+    def __init__(self, workdir: Path, host: str, netns: str, members: tuple[str, ...]) -> None:
+        StoreServer.__init__(self, workdir, host, netns)
+        self.port = self.CLIENT_PORT
+        self.data_dir = self.workdir / "data"
+        self.config_path = self.workdir / "zoo.cfg"
+        self.members = members
+
+    def ensemble_lines(self) -> list[str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "myid").write_text(f"{self.members.index(self.host) + 1}\n")
+        return [f"server.{i + 1}={a}:2888:3888" for i, a in enumerate(self.members)]
+
+    def url(self, root: str) -> str:
+        hosts = [self.host, *(a for a in self.members if a != self.host)]
+        return "zookeeper://" + ",".join(f"{h}:{self.port}" for h in hosts) + f"/{root}"

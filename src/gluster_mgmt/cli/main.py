@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 from gluster_mgmt.cli.parser import GLOBAL_HELP, GLOBAL_USAGE, CliExit, parse
+from gluster_mgmt.rules import STALE_KEY
 
 CONNECTION_FAILED = "Connection failed. Please check if gluster daemon is operational.\n"
 
@@ -148,6 +149,9 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     from gluster_mgmt.cli.render import render
 
     outcome = render(request, response, opts["format"])
+    stale = response.data.get(STALE_KEY) if isinstance(response.data, dict) else None
+    if stale:
+        _emit("", f"Warning: {stale}\n", stdout, stderr)
     _emit(outcome.out, outcome.err, stdout, stderr)
     return outcome.code
 

@@ -21,8 +21,9 @@ from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
 from gluster_mgmt.model import MigrationStatus, Volume
-from gluster_mgmt.portmap import PortRegistry, port_by_brick
-from gluster_mgmt.store.follow import Follow, Update
+from gluster_mgmt.daemon.last_known import LastKnownState, StoreHealth
+from gluster_mgmt.portmap import PortRegistry
+from gluster_mgmt.store.follow import Update
 from gluster_mgmt.store.keys import ClusterKeys, last_segment
 
 if TYPE_CHECKING:
@@ -134,10 +135,12 @@ def _volfile_or_none(volumes: dict[str, Volume], vid: str) -> str | None:
 
 class StoreMgmtBackend:
     """MgmtBackend over the store. Volumes are cached from a watch, so GETSPEC costs no store
-    round trip; the same watch drives FETCHSPEC."""
+    round trip; the same watch drives FETCHSPEC. PORTBYBRICK answers from memory, as glusterd
+    does (the bricks' own SIGNINs, else the last port record seen): a store outage must not
+    stop a client from mounting a volume whose bricks run."""
 
     def __init__(self, store: "Store", keys: ClusterKeys, node_uuid: str, ports: PortRegistry,
-                 specs: "BrickSpecs") -> None:
+                 specs: "BrickSpecs", health: StoreHealth | None = None) -> None:
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -146,14 +149,17 @@ class StoreMgmtBackend:
         self.server: MgmtRpcServer | None = None
         self._volumes: dict[str, Volume] = {}
         self._signed_in: dict[int, set[tuple[str, int]]] = {}
-        self._follow = Follow(store, keys.volumes, self._on_volumes, name="volfile-watch")
+        #: brick path -> port, as this host's bricks signed in (and have not signed out).
+        self._serving: dict[str, int] = {}
+        self.health = health or StoreHealth()
+        self.last_known = LastKnownState(store, keys, self.health, self._on_volumes)
 
     def start(self, server: "MgmtRpcServer") -> None:
         self.server = server
-        self._follow.start().wait_ready(30)
+        self.last_known.start(30)
 
     def stop(self) -> None:
-        self._follow.stop()
+        self.last_known.stop()
 
     # ------------------------------------------------------------------ volume cache + FETCHSPEC
     def _on_volumes(self, update: Update) -> None:
@@ -232,15 +238,30 @@ class StoreMgmtBackend:
     async def signin(self, brick: str, port: int, pid: int, peer: PeerInfo) -> None:
         _check_local(peer, "sign in")
         self._signed_in.setdefault(peer.conn_id, set()).add((brick, port))
-        await asyncio.to_thread(self.ports.sign_in, brick, port, pid)
+        self._serving[brick] = port
+        try:
+            await asyncio.to_thread(self.ports.sign_in, brick, port, pid)
+        except StoreError as exc:  # the reconciler records it once the store is back
+            log.warning("sign-in of %s kept in memory only: %s", untrusted(brick), exc)
 
     async def signout(self, brick: str, port: int, peer: PeerInfo) -> None:
         _check_local(peer, "sign out")
         self._signed_in.get(peer.conn_id, set()).discard((brick, port))
+        self._forget(brick, port)
         await asyncio.to_thread(self.ports.sign_out, brick, port)
 
+    def _forget(self, brick: str, port: int) -> None:
+        if not port or self._serving.get(brick) == port:
+            self._serving.pop(brick, None)
+
     async def port_by_brick(self, brick: str) -> int | None:
-        return await asyncio.to_thread(port_by_brick, self.store, self.keys, self.node_uuid, brick)
+        """From memory, never a store read: the brick's own SIGNIN, else the last record of
+        it (a brick re-adopted after a daemon restart, signed in before it)."""
+        port = self._serving.get(brick)
+        if port is not None:
+            return port
+        record = self.last_known.last_port(self.node_uuid, brick)
+        return record["port"] if record and record.get("pid") else None
 
     async def event_notify(self, op: int, items: dict[str, bytes], peer: PeerInfo) -> None:
         """A rebalance process's final report (GF_EN_DEFRAG_STATUS): this node's migration
@@ -270,6 +291,7 @@ class StoreMgmtBackend:
     async def connection_closed(self, conn_id: int) -> None:
         """A SIGKILLed brick sends no SIGNOUT: its mgmt connection closing is the signal."""
         for brick, port in self._signed_in.pop(conn_id, set()):
+            self._forget(brick, port)
             try:
                 await asyncio.to_thread(self.ports.sign_out, brick, port)
             except StoreError as exc:

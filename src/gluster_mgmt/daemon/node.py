@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import ssl
 import threading
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from gluster_mgmt.cluster.brick_directory import (
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
+from gluster_mgmt.daemon.last_known import StoreHealth, StoreProbe
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
 from gluster_mgmt.errors import IdentityError, OperationFailed
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
@@ -33,12 +35,19 @@ from gluster_mgmt.membership.operations import (
     create_cluster,
     own_hostnames,
 )
+from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.session import NodeSession
-from gluster_mgmt.mgmt_rpc.cli_program import cli_routes
-from gluster_mgmt.mgmt_rpc.programs import DEFAULT_PROGRAMS, PROGRAM_VERSIONS, ProgDetail, Program
+from gluster_mgmt.mgmt_rpc.cli_program import TCP_PROCEDURES, cli_routes
+from gluster_mgmt.mgmt_rpc.programs import (
+    DEFAULT_PROGRAMS,
+    PROGRAM_VERSIONS,
+    ProgDetail,
+    Program,
+)
 from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer, Route
 from gluster_mgmt.mgmt_rpc.tls import management_tls_context
-from gluster_mgmt.portmap import PortRegistry, brick_record
+from gluster_mgmt.model import VolumeType
+from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services.reconciler import Reconciler
@@ -53,10 +62,28 @@ log = logging.getLogger(__name__)
 
 #: what DUMP lists on glusterd's CLI socket besides the mgmt programs
 CLI_PROGRAM = ProgDetail("GlusterD svc cli", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
+#: and on 24007, where only the :data:`TCP_PROCEDURES` of that program are served
+CLI_TCP_PROGRAM = ProgDetail("GlusterD svc cli read-only", Program.CLI, PROGRAM_VERSIONS[Program.CLI])
 
 
 def _log_cli_error(proc: Any, exc: BaseException) -> None:
     log.error("GLUSTER_CLI %s failed", proc.name, exc_info=exc)
+
+
+#: How long `volume status` waits for a brick of another node to accept a connection.
+BRICK_PROBE_TIMEOUT = 1.0
+#: How long `volume status` waits for another node's daemon to report its self-heal daemon.
+PEER_STATUS_TIMEOUT = 2.0
+
+
+def accepts(host: str, port: int, timeout: float) -> bool:
+    """Whether a brick at ``host:port`` accepts connections: whether it serves, whatever
+    the store says of it."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class Daemon:
@@ -73,6 +100,9 @@ class Daemon:
         self.ports: PortRegistry | None = None
         self.reconciler: Reconciler | None = None
         self.mgmt_backend: StoreMgmtBackend | None = None
+        #: Since when the store fails to answer this node (reads go stale, changes refused).
+        self.health = StoreHealth()
+        self.probe: StoreProbe | None = None
         self.services: ServiceManager = load_service_manager(config.service_manager)
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="mgmt-rpc", daemon=True)
@@ -143,13 +173,17 @@ class Daemon:
         self.mgmt_backend.start(self.mgmt_server)
 
     def serve_cli(self, api: "Api") -> None:
-        """glusterd's CLI socket on the mgmt RPC loop: GLUSTER_CLI answered through ``api``'s
-        routes, plus DUMP/GETSPEC/PORTMAP as on 24007. A socket that cannot be bound (another
-        daemon's) is logged, not fatal: the REST API and 24007 still serve."""
+        """glusterd's CLI program, answered through ``api``'s routes: its read-only part on
+        24007 (`gluster --remote-host`, over management TLS when that is on), all of it on
+        glusterd's CLI socket, plus DUMP/GETSPEC/PORTMAP as on 24007. A socket that cannot
+        be bound (another daemon's) is logged, not fatal: the REST API and 24007 still serve."""
+        backend = CliBackend(self, api)
+        if self.mgmt_server is not None:
+            self.mgmt_server.add_program(CLI_TCP_PROGRAM, cli_routes(
+                Route, lambda conn: backend, _log_cli_error, TCP_PROCEDURES))
         path = self.config.glusterd_socket
         if not path:
             return
-        backend = CliBackend(self, api)
         server = MgmtRpcServer(
             backend, unix_path=path, programs=(*DEFAULT_PROGRAMS, CLI_PROGRAM),
             extra_routes=cli_routes(Route, lambda conn: conn.server.backend, _log_cli_error),
@@ -194,8 +228,10 @@ class Daemon:
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port, lease=session.current)
-            backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs)
+            backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
+                                       self.health)
             reconciler.start()
+            probe = StoreProbe(store, cluster.keys, self.health).start()
         except BaseException:
             if session is not None:
                 session.close()
@@ -203,7 +239,7 @@ class Daemon:
             raise
         self.membership, self.store, self.session = membership, store, session
         self.executor, self.cluster = executor, cluster
-        self.ports, self.reconciler = ports, reconciler
+        self.ports, self.reconciler, self.probe = ports, reconciler, probe
         if self.mgmt_server is not None:  # switching clusters: the listener stays, its data moves
             self.mgmt_backend.stop()
             self.mgmt_server.backend = backend
@@ -226,6 +262,8 @@ class Daemon:
 
     def deactivate(self) -> None:
         """Stop the node's components and leave the store (bricks keep running)."""
+        if self.probe is not None:
+            self.probe.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
         if self.executor is not None:
@@ -235,7 +273,7 @@ class Daemon:
         if self.store is not None:
             self.store.close()
         self.store = self.session = self.cluster = self.executor = None
-        self.ports = self.reconciler = None
+        self.ports = self.reconciler = self.probe = None
 
     def _lease_renewed(self) -> None:
         """Records bound to the lost lease are gone: the reconciler writes its ports again."""
@@ -248,6 +286,11 @@ class Daemon:
         if self.config.address in ("0.0.0.0", "::", "127.0.0.1"):
             names |= {"localhost", "127.0.0.1"}
         return names
+
+    def confirm_store(self) -> bool:
+        """Whether the store answers now (quickly): a change's precondition."""
+        probe = self.probe
+        return probe.confirm() if probe is not None else True
 
     def secret(self) -> str | None:
         return self.membership.secret if self.membership else None
@@ -262,18 +305,61 @@ class Daemon:
     def brick_runtime(self, volume) -> dict[str, dict[str, Any]]:
         """Port, pid and liveness of each brick by brick uuid.
 
-        Bricks of other nodes: their port records (the ports are signed in by pid) say it."""
+        This node's bricks: their processes say it. Other nodes' bricks: their port record
+        (signed in by pid) as last seen; a record its host's lease took away (the daemon
+        there is dead or cut off) still counts when the brick itself accepts connections."""
         status = self.reconciler.brick_status(volume)
+        known = self.mgmt_backend.last_known
         for brick in volume.bricks:
-            if brick.uuid not in status or brick.host_uuid != self.uuid:
-                record = brick_record(self.store, self.cluster.keys, brick.host_uuid, brick.path)
-                online = bool(record and record.get("pid"))
-                status[brick.uuid] = {"port": record.get("port") if online else None, "rdma_port": 0,
-                                      "online": online, "pid": record.get("pid") if online else None}
+            if brick.uuid in status and brick.host_uuid == self.uuid:
+                continue
+            record = known.port_record(brick.host_uuid, brick.path)
+            online = bool(record and record.get("pid"))
+            if not online:
+                record = known.last_port(brick.host_uuid, brick.path)
+                online = bool(record and record.get("pid")) and accepts(
+                    brick.hostname, record["port"], BRICK_PROBE_TIMEOUT)
+            status[brick.uuid] = {"port": record.get("port") if online else None, "rdma_port": 0,
+                                  "online": online, "pid": record.get("pid") if online else None}
         return status
 
     def self_heal_runtime(self, volume) -> list[dict[str, Any]]:
+        """Every node's self-heal daemon, as glusterd lists them: this node's from its
+        process, the others' from their daemons (not answering: listed offline)."""
+        if volume.type not in (VolumeType.REPLICATE, VolumeType.DISPERSE):
+            return []
+        own = self.reconciler.shd_status(volume)
+        result = list(own)
+        names = {b.host_uuid: b.hostname for b in volume.bricks}
+        apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
+        for host_uuid, hostname in names.items():
+            if host_uuid == self.uuid:
+                continue
+            shd = {"name": "Self-heal Daemon", "host_uuid": host_uuid, "hostname": hostname,
+                   "port": None, "rdma_port": 0, "online": False, "pid": None}
+            api = apis.get(host_uuid)
+            if api:
+                host, _, port = api.rpartition(":")
+                try:
+                    reply = call_peer(host, int(port), "volume/self-heal-local",
+                                      {"name": volume.name}, self.secret(),
+                                      timeout=PEER_STATUS_TIMEOUT)
+                    shd.update(next(iter(reply.get("self_heal", [])), {}))
+                except (OperationFailed, ValueError) as exc:
+                    log.info("self-heal daemon of %s: no answer (%s)", hostname, exc)
+            result.append(shd)
+        return result
+
+    def local_self_heal(self, name: str) -> list[dict[str, Any]]:
+        """This node's self-heal daemon of volume ``name`` (what a peer's status asks)."""
+        volume = self.known().volumes.info(name)[0]
         return self.reconciler.shd_status(volume)
+
+    def known(self) -> Cluster:
+        """The cluster as this node last saw it (reads during a store outage)."""
+        self.active()
+        return Cluster(self.mgmt_backend.last_known, self.membership.cluster_id, self.uuid,
+                       executor=None)
 
     def import_state(self, path: str) -> dict[str, Any]:
         from gluster_mgmt.glusterd_import import import_state

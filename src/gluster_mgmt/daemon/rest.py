@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from gluster_mgmt.daemon.last_known import UNAVAILABLE, is_outage
 from gluster_mgmt.errors import GlusterMgmtError, OperationFailed, StoreError
 from gluster_mgmt.log_safety import RateLimiter, suppressed_note, untrusted
 from gluster_mgmt.membership.peer_calls import AUTH_HEADER, ReplayCache, Verdict, endpoint, verify
@@ -140,6 +141,9 @@ class Api:
         except OperationFailed as exc:
             return 200, reply(-1, exc.errno, str(exc))
         except StoreError as exc:
+            if is_outage(exc):
+                log.warning("%s: store unreachable: %s", route, exc)
+                return 200, reply(-1, errno.EHOSTUNREACH, f"{UNAVAILABLE}: {exc}")
             log.warning("%s: store error: %s", route, exc)
             return 200, reply(-1, errno.EIO, f"configuration store error: {exc}")
         except (GlusterMgmtError, ValueError) as exc:  # validation errors carry glusterd's text

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
+from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
+from gluster_mgmt.rules import STALE_KEY
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -39,12 +41,12 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     def cluster():
         return daemon.active()
 
-    def peer_status(_: dict) -> dict:
-        return {"peers": [v.to_dict() for v in cluster().peers.others()]}
+    def peer_status(c, _: dict) -> dict:
+        return {"peers": [v.to_dict() for v in c.peers.others()]}
 
-    def pool_list(_: dict) -> dict:
+    def pool_list(c, _: dict) -> dict:
         views = []
-        for view in cluster().peers.all():
+        for view in c.peers.all():
             entry = view.to_dict()
             if view.peer.uuid == daemon.uuid:
                 entry["hostnames"] = ["localhost"]
@@ -54,12 +56,12 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                 views.append(entry)
         return {"peers": views}
 
-    def volume_info(p: dict) -> dict:
-        return {"volumes": [public(v) for v in cluster().volumes.info(p.get("name"))]}
+    def volume_info(c, p: dict) -> dict:
+        return {"volumes": [public(v) for v in c.volumes.info(p.get("name"))]}
 
-    def volume_status(p: dict) -> dict:
+    def volume_status(c, p: dict) -> dict:
         result = []
-        volumes = cluster().volumes.info(p.get("name"))
+        volumes = c.volumes.info(p.get("name"))
         if p.get("name") and volumes[0].status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
         for volume in volumes:
@@ -72,16 +74,16 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                            for b in volume.bricks],
                 "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
                               else shd for shd in daemon.self_heal_runtime(volume)],
-                "tasks": tasks_of(volume),
+                "tasks": tasks_of(c, volume),
             })
         return {"volumes": result}
 
-    def tasks_of(volume) -> list[dict]:
+    def tasks_of(c, volume) -> list[dict]:
         """`volume status`'s task section: the volume's remove-brick or rebalance task with
         its status over all nodes."""
         if volume.task is None:
             return []
-        nodes = MigrationRecords(daemon.store, cluster().keys).report(volume)
+        nodes = MigrationRecords(c.store, c.keys).report(volume)
         status = overall_status(nodes)
         return [{"type": volume.task.type_name, "id": volume.task.id,
                  "bricks": list(volume.task.bricks), "status": status.label,
@@ -141,9 +143,22 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             force=bool(p.get("force")))
         return changed(volume)
 
-    def volume_get(p: dict) -> dict:
+    def volume_get(c, p: dict) -> dict:
         return {"options": [[k, v if v is not None else "(null)", d]
-                            for k, v, d in cluster().volumes.get(p["name"], p["key"])]}
+                            for k, v, d in c.volumes.get(p["name"], p["key"])]}
+
+    def read(route):
+        """A read: from the store, or from the last state this node saw while it cannot
+        reach the store, with a notice saying so."""
+        def handler(p: dict) -> dict:
+            data, notice = with_fallback(daemon.health, lambda: route(cluster(), p),
+                                         lambda: route(daemon.known(), p))
+            return {**data, STALE_KEY: notice} if notice else data
+        return handler
+
+    def change(route):
+        """A change: refused at once, with a clear error, while the store is unreachable."""
+        return lambda p: guarded(daemon.health, lambda: route(p), daemon.confirm_store)
 
     def txn_list(_: dict) -> dict:
         return {"transactions": [txn_view(t) for t in daemon.executor.list_transactions()]}
@@ -155,25 +170,15 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         return {"volume": public(volume)}
 
     volumes = lambda: cluster().volumes  # noqa: E731 (late binding: the cluster may switch)
-    return {
+    changes = {
         "peer/probe": lambda p: daemon.peer_operations.probe(p["host"]),
         "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
-        "peer/status": peer_status,
-        "pool/list": pool_list,
-        "system/uuid-get": lambda _: {"uuid": daemon.uuid},
-        "cluster/join": ClusterSignedRoute(daemon.peer_operations.join,
-                                           daemon.peer_operations.join_secret,
-                                           daemon.peer_operations.join_names),
         "cluster/leave": daemon.peer_operations.leave,
         "volume/create": volume_create,
         "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),
         "volume/stop": lambda p: changed(volumes().stop(p["name"], bool(p.get("force")))),
         "volume/delete": lambda p: volumes().delete(p["name"]) or {},
-        "volume/info": volume_info,
-        "volume/list": lambda p: {"volumes": volumes().names()},
-        "volume/status": volume_status,
         "volume/set": lambda p: changed(volumes().set(p["name"], [tuple(x) for x in p["options"]])),
-        "volume/get": volume_get,
         "volume/reset": lambda p: changed(volumes().reset(p["name"], p.get("key"), bool(p.get("force")))),
         "volume/add-brick": lambda p: changed(volumes().add_brick(
             p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
@@ -183,4 +188,21 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),
+    }
+    reads = {
+        "peer/status": peer_status,
+        "pool/list": pool_list,
+        "volume/info": volume_info,
+        "volume/list": lambda c, p: {"volumes": c.volumes.names()},
+        "volume/status": volume_status,
+        "volume/get": volume_get,
+    }
+    return {
+        **{route: change(handler) for route, handler in changes.items()},
+        **{route: read(handler) for route, handler in reads.items()},
+        "system/uuid-get": lambda _: {"uuid": daemon.uuid},
+        "cluster/join": ClusterSignedRoute(daemon.peer_operations.join,
+                                           daemon.peer_operations.join_secret,
+                                           daemon.peer_operations.join_names),
+        "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
     }

@@ -24,7 +24,7 @@ from .gluster_dict import DictValue, decode_dict, encode_dict
 from .xdr import Packer, Unpacker
 
 __all__ = ["CliBackend", "CliProc", "CliRequest", "CliResult", "GetVolumeFlag", "ListFriendsFlag",
-           "StatusFlag", "cli_routes", "glusterd_dict"]
+           "StatusFlag", "TCP_PROCEDURES", "cli_routes", "glusterd_dict"]
 
 
 class CliProc(enum.IntEnum):
@@ -80,6 +80,17 @@ class CliProc(enum.IntEnum):
     RESET_BRICK = 47
     REMOVE_TIER_BRICK = 48
     ADD_TIER_BRICK = 49
+
+
+#: What glusterd 10.3 serves of GLUSTER_CLI on its TCP port 24007, for `gluster
+#: --remote-host=HOST` ("GlusterD svc cli read-only", ``gd_svc_cli_trusted_actors``): queries
+#: that change nothing, plus MOUNT/UMOUNT, which geo-replication's unprivileged sessions
+#: need. Nothing else, not even NULL: a TCP caller may be any host that reaches the port, so
+#: anything that changes the cluster is only for the local root's unix socket. A procedure
+#: outside this set is absent on TCP, answered PROC_UNAVAIL as glusterd answers it.
+TCP_PROCEDURES = frozenset({CliProc.LIST_FRIENDS, CliProc.UUID_GET, CliProc.GET_VOLUME,
+                            CliProc.GETWD, CliProc.STATUS_VOLUME, CliProc.LIST_VOLUME,
+                            CliProc.MOUNT, CliProc.UMOUNT})
 
 
 class ListFriendsFlag(enum.IntEnum):
@@ -263,15 +274,17 @@ def _request(proc: CliProc, raw: Any) -> CliRequest:
 
 
 def cli_routes(route: type, backend_of: Callable[[Any], CliBackend],
-               on_error: Callable[[CliProc, BaseException], None]) -> dict[tuple[int, int], Any]:
-    """Routes of every GLUSTER_CLI procedure for :class:`.server.MgmtRpcServer`: ``route`` is
-    its route class, ``backend_of(connection)`` the backend answering a call. A dict that
-    does not decode is answered EINVAL like glusterd, never by closing the connection."""
-    routes: dict[tuple[int, int], Any] = {
-        (pg.Program.CLI, CliProc.NULL): route(None, lambda conn, args: b"", False)}
-    for proc in CliProc:
-        if proc is CliProc.NULL:
-            continue
+               on_error: Callable[[CliProc, BaseException], None],
+               procedures: Iterable[CliProc] = CliProc) -> dict[tuple[int, int], Any]:
+    """Routes of the GLUSTER_CLI ``procedures`` (all by default; :data:`TCP_PROCEDURES` on
+    24007) for :class:`.server.MgmtRpcServer`: ``route`` is its route class,
+    ``backend_of(connection)`` the backend answering a call. A dict that does not decode is
+    answered EINVAL like glusterd, never by closing the connection."""
+    served = frozenset(procedures)
+    routes: dict[tuple[int, int], Any] = {}
+    if CliProc.NULL in served:
+        routes[(pg.Program.CLI, CliProc.NULL)] = route(None, lambda conn, args: b"", False)
+    for proc in served - {CliProc.NULL}:
         args = (_PeerListRequest if proc is CliProc.LIST_FRIENDS
                 else None if proc in _NO_DICT else _DictRequest)
 

@@ -630,6 +630,14 @@ class MgmtRpcServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._previous_handler: Any = None
 
+    def add_program(self, detail: pg.ProgDetail, routes: Mapping[tuple[int, int], Route]) -> None:
+        """Serve one more program from now on, and list it in DUMP: for a program whose
+        backend exists only after the listener has started (the CLI program on 24007)."""
+        self.routes.update(routes)
+        self.served_versions[detail.number] = detail.version
+        self.programs = (*self.programs, detail)
+        self._dump_reply = pg.encode(pg.DumpReply(self.programs))
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self.unix_path is not None:

@@ -434,7 +434,7 @@ class Reconciler:
         vol = self._volume(volume)
         if vol is None:
             return {}
-        records = self.ports.records()
+        records: dict[str, dict[str, Any]] | None = None
         result = {}
         for brick in vol.bricks:
             if brick.host_uuid != self.node_uuid:
@@ -446,11 +446,12 @@ class Reconciler:
                                          self.specs.glusterfsd)
             if pid is None and process is not None:  # not supervised (yet): the pidfile's
                 pid = process.pid
-            record = records.get(brick.path)
             port = None
-            if pid is not None:  # the record may be gone with a lost lease: ask the process
-                port = record["port"] if record else (
-                    brick_port_in(process.argv) if process is not None else None)
+            if pid is not None:  # the process says its port; the record only if it does not
+                port = brick_port_in(process.argv) if process is not None else None
+                if port is None:
+                    records = self.ports.records() if records is None else records
+                    port = (records.get(brick.path) or {}).get("port")
             result[brick.uuid] = {"port": port, "rdma_port": 0, "online": pid is not None,
                                   "pid": pid}
         return result
