@@ -37,8 +37,6 @@ _INFO_STRUCTURAL_KEYS = frozenset(
 )
 
 _PEER_STATES = {3: PeerState.CONNECTED, 6: PeerState.REJECTED, 7: PeerState.DETACHING}
-_STATUS = {0: VolumeStatus.CREATED, 1: VolumeStatus.STARTED, 2: VolumeStatus.STOPPED}
-_TRANSPORT = {0: Transport.TCP, 1: Transport.RDMA, 2: Transport.TCP_RDMA}
 
 
 @attrs.frozen
@@ -111,8 +109,8 @@ def import_volume(volume_dir: Path) -> Volume:
             replica_count=replica if volume_type is VolumeType.REPLICATE else 1,
             arbiter_count=int(info.get("arbiter_count", "0")), disperse_count=disperse,
             redundancy_count=int(info.get("redundancy_count", "0")), options=options,
-            status=_STATUS[int(info.get("status", "0"))], version=int(info.get("version", "1")),
-            transport=_TRANSPORT[int(info.get("transport-type", "0"))],
+            status=VolumeStatus.from_glusterd_code(int(info.get("status", "0"))), version=int(info.get("version", "1")),
+            transport=Transport.from_glusterd_code(int(info.get("transport-type", "0"))),
             username=info["username"], password=info["password"],
             op_version=int(info.get("op-version", "40000")),
             client_op_version=int(info.get("client-op-version", "2")),

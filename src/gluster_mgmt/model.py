@@ -163,13 +163,39 @@ class VolumeStatus(str, enum.Enum):
 
     @property
     def glusterd_code(self) -> int:
-        return {VolumeStatus.CREATED: 0, VolumeStatus.STARTED: 1, VolumeStatus.STOPPED: 2}[self]
+        """The number glusterd writes as ``status=`` in vols/VOL/info."""
+        return _STATUS_CODES[self]
+
+    @classmethod
+    def from_glusterd_code(cls, code: int) -> VolumeStatus:
+        for status, known in _STATUS_CODES.items():
+            if known == code:
+                return status
+        raise ValidationError(f"unknown glusterd volume status {code}")
+
+
+_STATUS_CODES = {VolumeStatus.CREATED: 0, VolumeStatus.STARTED: 1, VolumeStatus.STOPPED: 2}
 
 
 class Transport(str, enum.Enum):
     TCP = "tcp"
     RDMA = "rdma"
     TCP_RDMA = "tcp,rdma"
+
+    @property
+    def glusterd_code(self) -> int:
+        """The number glusterd writes as ``transport-type=`` in vols/VOL/info."""
+        return _TRANSPORT_CODES[self]
+
+    @classmethod
+    def from_glusterd_code(cls, code: int) -> Transport:
+        for transport, known in _TRANSPORT_CODES.items():
+            if known == code:
+                return transport
+        raise ValidationError(f"unknown glusterd transport type {code}")
+
+
+_TRANSPORT_CODES = {Transport.TCP: 0, Transport.RDMA: 1, Transport.TCP_RDMA: 2}
 
 
 class MigrationStatus(enum.IntEnum):
