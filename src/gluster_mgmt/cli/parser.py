@@ -75,6 +75,7 @@ USAGE = {
     "txn list": "txn list",
     "txn show": "txn show <TXN-ID>",
     "import": "import <GLUSTERD-STATE-DIR>",
+    "export": "export <DIR>",
     "system:: uuid get": "system:: uuid get",
 }
 
@@ -100,6 +101,7 @@ DESCRIPTIONS = {
     "txn list": "list the cluster transactions gluster-mgmt keeps",
     "txn show": "show one transaction and its steps",
     "import": "import the volumes and peers of a stock glusterd state directory",
+    "export": "write this node's glusterd 10.3 state directory (to hand the node back to glusterd)",
 }
 
 #: What `gluster` prints for an unknown word or option (stdout), after its own message.
@@ -117,6 +119,7 @@ GLOBAL_HELP = (
     " pool list                - list all the nodes in the pool (including localhost)\n"
     " txn list                 - list the cluster transactions\n"
     " import <DIR>             - import a stock glusterd state directory\n"
+    " export <DIR>             - write this node's glusterd state directory (hand-back)\n"
     " (gluster-mgmt also takes --xml, --json, --mode=script and --socket=PATH)\n\n")
 
 
@@ -844,10 +847,12 @@ def parse_system(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
     return _unsupported(words, confirm, opts)
 
 
-def parse_import(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+def parse_state_dir(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """``import DIR`` / ``export DIR``: the daemon reads or writes a glusterd state directory,
+    named absolutely since the daemon has another working directory."""
     if len(words) != 2:
-        raise usage_error("import")
-    return Request("import", {"path": os.path.abspath(words[1])}, "import")
+        raise usage_error(words[0])
+    return Request(words[0], {"path": os.path.abspath(words[1])}, words[0])
 
 
 def _help(prefix: str, title: str) -> Callable[..., Request]:
@@ -910,7 +915,8 @@ COMMANDS: dict[str, Any] = {
     },
     "pool": {"list": parse_pool_list},
     "txn": {"list": parse_txn_list, "show": parse_txn_show},
-    "import": parse_import,
+    "import": parse_state_dir,
+    "export": parse_state_dir,
     "help": _global_help,
     "snapshot": _unsupported,
     "system::": parse_system,

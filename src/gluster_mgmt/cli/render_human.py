@@ -494,11 +494,14 @@ def txn_show(request: Request, response: Response) -> Outcome:
     return Outcome(out=_lines(*lines))
 
 
-def import_state(request: Request, response: Response) -> Outcome:
+def state_dir(request: Request, response: Response) -> Outcome:
+    """``import`` and ``export``: what moved between the store and the glusterd directory."""
     if not response.ok:
-        return _fail("import", response)
+        return _fail(request.route, response)
     data = response.data
-    lines = ["import: success" + (f": {data['message']}" if data.get("message") else "")]
+    lines = [f"{request.route}: success" + (f": {data['message']}" if data.get("message") else "")]
+    if data.get("files"):
+        lines.append(f"Wrote {data['files']} files under {data['path']}")
     if data.get("volumes"):
         lines.append("Volumes: " + " ".join(str(v) for v in data["volumes"]))
     if data.get("peers"):
@@ -528,7 +531,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "system/uuid-get": uuid_get,
     "txn/list": txn_list,
     "txn/show": txn_show,
-    "import": import_state,
+    "import": state_dir,
+    "export": state_dir,
 }
 
 

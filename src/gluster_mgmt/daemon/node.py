@@ -361,6 +361,31 @@ class Daemon:
         return Cluster(self.mgmt_backend.last_known, self.membership.cluster_id, self.uuid,
                        executor=None)
 
+    def export_state(self, path: str) -> dict[str, Any]:
+        """Write this node's glusterd 10.3 state directory at ``path`` (the hand-back): from
+        the store, never from a stale copy, with the ports this node's bricks run on."""
+        from gluster_mgmt.glusterd_export import NodeExport, state_files, write_state
+        from gluster_mgmt.portmap import port_by_brick
+
+        cluster = self.active()
+        volumes = cluster.volumes.all()
+        ports = {}
+        for volume in volumes:
+            for brick in volume.bricks:
+                if brick.host_uuid == self.uuid:
+                    port = port_by_brick(cluster.store, cluster.keys, self.uuid, brick.path)
+                    if port:
+                        ports[brick.path] = port
+        export = NodeExport(node=self.identity, peers=[v.peer for v in cluster.peers.all()],
+                            volumes=volumes, brick_ports=ports)
+        try:
+            written = write_state(path, state_files(export), self.uuid)
+        except OSError as exc:
+            raise OperationFailed(f"cannot write glusterd state {path}: {exc.strerror}",
+                                  exc.errno or errno.EIO) from exc
+        return {"path": path, "files": len(written), "volumes": [v.name for v in volumes],
+                "peers": [p.uuid for p in export.peers if p.uuid != self.uuid]}
+
     def import_state(self, path: str) -> dict[str, Any]:
         from gluster_mgmt.glusterd_import import import_state
 

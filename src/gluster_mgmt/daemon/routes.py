@@ -188,6 +188,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),
+        "export": lambda p: daemon.export_state(p["path"]),
     }
     reads = {
         "peer/status": peer_status,
