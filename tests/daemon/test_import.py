@@ -175,3 +175,19 @@ def test_export_writes_into_no_existing_glusterd_state(make_daemons, tmp_path):
     assert done.startswith("export: success")
     assert (tmp_path / "fresh" / "vols" / "rep3" / "info").read_text() == \
         (REFERENCE / "state" / "vols" / "rep3" / "info").read_text()
+
+
+def test_import_of_a_state_that_would_lose_a_running_rebalance_is_refused(make_daemons, tmp_path):
+    state = glusterd_state(tmp_path, REFERENCE / "state", "glusterd")
+    node_state = state / "vols" / "v1" / "node_state.info"
+    node_state.write_text(node_state.read_text().replace("rebalance_status=0", "rebalance_status=1")
+                          .replace("rebalance_op=0", "rebalance_op=19"))
+    (state / "snaps" / "nightly").mkdir(parents=True)
+    (daemon,) = make_daemons(1, glusterd_dirs=[state])
+    result = daemon.cli("import", str(state))
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert f"cannot import glusterd state {state}: it holds what gluster_mgmt cannot carry, " \
+           "nothing imported: snapshot nightly (gluster_mgmt has no snapshots); volume v1 has " \
+           "a rebalance started: wait for it to complete and commit it (or stop it) first" in out
+    assert daemon.cli("volume", "list", check=True).stdout.split() == []

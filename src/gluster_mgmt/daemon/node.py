@@ -27,7 +27,7 @@ from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.last_known import StoreHealth, StoreProbe
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
-from gluster_mgmt.errors import IdentityError, OperationFailed
+from gluster_mgmt.errors import IdentityError, OperationFailed, ValidationError
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
 from gluster_mgmt.membership.identity import Membership, NodeIdentity
 from gluster_mgmt.membership.operations import (
@@ -394,7 +394,7 @@ class Daemon:
         except OSError as exc:
             raise OperationFailed(f"cannot read glusterd state {path}: {exc.strerror}",
                                   exc.errno or errno.EIO) from exc
-        except IdentityError as exc:
+        except (IdentityError, ValidationError) as exc:
             raise OperationFailed(f"cannot import glusterd state {path}: {exc}",
                                   errno.EINVAL) from exc
         if state.node_uuid != self.uuid:
