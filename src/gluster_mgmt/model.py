@@ -11,7 +11,7 @@ import enum
 import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -168,10 +168,7 @@ class VolumeStatus(str, enum.Enum):
 
     @classmethod
     def from_glusterd_code(cls, code: int) -> VolumeStatus:
-        for status, known in _STATUS_CODES.items():
-            if known == code:
-                return status
-        raise ValidationError(f"unknown glusterd volume status {code}")
+        return _by_code(_STATUS_CODES, code, "volume status")
 
 
 _STATUS_CODES = {VolumeStatus.CREATED: 0, VolumeStatus.STARTED: 1, VolumeStatus.STOPPED: 2}
@@ -189,13 +186,19 @@ class Transport(str, enum.Enum):
 
     @classmethod
     def from_glusterd_code(cls, code: int) -> Transport:
-        for transport, known in _TRANSPORT_CODES.items():
-            if known == code:
-                return transport
-        raise ValidationError(f"unknown glusterd transport type {code}")
+        return _by_code(_TRANSPORT_CODES, code, "transport type")
 
 
 _TRANSPORT_CODES = {Transport.TCP: 0, Transport.RDMA: 1, Transport.TCP_RDMA: 2}
+_Coded = TypeVar("_Coded")
+
+
+def _by_code(codes: Mapping[_Coded, int], code: int, what: str) -> _Coded:
+    """The member glusterd writes as ``code`` in vols/VOL/info."""
+    for member, known in codes.items():
+        if known == code:
+            return member
+    raise ValidationError(f"unknown glusterd {what} {code}")
 
 
 class MigrationStatus(enum.IntEnum):
