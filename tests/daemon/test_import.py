@@ -88,8 +88,15 @@ def test_three_glusterd_nodes_migrate_node_by_node_keeping_every_uuid(make_daemo
         assert daemon.uuid == recorded_uuid(n)
     imported = d1.cli("import", str(states[0]), check=True).stdout
     assert "rep3" in imported
+    waiting = [d2.address, d3.address]
     for daemon in (d2, d3):
+        # while nodes still run glusterd, configuration changes are refused, naming them
+        refused = d1.cli("volume", "set", "rep3", "performance.quick-read", "off")
+        assert refused.returncode == 1
+        assert ("taking over from glusterd: configuration changes are refused until every node "
+                f"runs gluster-mgmtd; still on glusterd: {', '.join(waiting)}") in refused.stderr
         assert d1.cli("peer", "probe", daemon.address, check=True).stdout == "peer probe: success\n"
+        waiting.remove(daemon.address)
 
     def all_connected(daemon) -> bool:
         return daemon.cli("pool", "list", check=True).stdout.count("Connected") == 3
@@ -115,6 +122,8 @@ def test_three_glusterd_nodes_migrate_node_by_node_keeping_every_uuid(make_daemo
         target = tmp_path / f"export{n}"
         daemon.cli("export", str(target), check=True)
         assert_same_glusterd_state(target, THREE_NODES / f"node{n}")
+    # every node taken over: changes are allowed again
+    d1.cli("volume", "set", "rep3", "performance.quick-read", "off", check=True)
 
 
 def assert_same_glusterd_state(exported: Path, recorded: Path) -> None:
