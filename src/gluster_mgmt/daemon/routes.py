@@ -184,6 +184,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
         "volume/remove-brick": volume_remove_brick,
         "volume/rebalance": volume_rebalance,
+        "volume/heal": lambda p: cluster().heal.heal(p["name"], p["op"], p.get("replica")).to_dict(),
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,
