@@ -43,6 +43,8 @@ from benchmarks.volume_ops import (
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "heal"
 VOLUME = "hv"
+#: the volume made split-brain on purpose
+SPLIT_VOLUME = "sb"
 #: seconds a client waits for a frozen brick before it gives up on it (both systems)
 PING_TIMEOUT = "5"
 FILES = ("a.txt", "b.txt", "dir/c.txt")
@@ -96,8 +98,8 @@ class Recorder:
                                      "calls": json.loads(mark(json.dumps(self.proxy.log[start:])))})
 
 
-def _brick_pid(rec: Recorder, brick: Path) -> int:
-    out = rec.cli(f"volume status {VOLUME}", xml=True).stdout
+def _brick_pid(rec: Recorder, brick: Path, volume: str = VOLUME) -> int:
+    out = rec.cli(f"volume status {volume}", xml=True).stdout
     for node in ET.fromstring(out).iter("node"):
         if node.findtext("path") == str(brick):
             return int(node.findtext("pid") or 0)
@@ -111,6 +113,55 @@ def _wait(check, limit: float = 120.0) -> bool:
             return True
         time.sleep(1)
     return False
+
+
+SPLIT = (
+    ("split heal info split-brain", f"volume heal {SPLIT_VOLUME} info split-brain"),
+    ("split heal info", f"volume heal {SPLIT_VOLUME} info"),
+    ("split heal info summary", f"volume heal {SPLIT_VOLUME} info summary"),
+)
+RESOLVED = (
+    ("resolved heal info split-brain", f"volume heal {SPLIT_VOLUME} info split-brain"),
+    ("resolved heal info", f"volume heal {SPLIT_VOLUME} info"),
+)
+
+
+def split_brain(rec: Recorder, glusterd: Glusterd, bricks: Path, point: Path) -> None:
+    """A data split-brain made on purpose: quorum off, self-heal daemon off; f.txt written
+    while sb2 and sb3 are frozen, then while sb1 is; resolved from sb2 with source-brick."""
+    run = lambda *words: glusterd.run(*words)  # noqa: E731
+    run("volume", "create", SPLIT_VOLUME, "replica", "3",
+        *[f"{HOST}:{bricks}/sb{i}" for i in (1, 2, 3)], "force")
+    run("volume", "set", SPLIT_VOLUME, "network.ping-timeout", PING_TIMEOUT)
+    run("volume", "set", SPLIT_VOLUME, "cluster.quorum-type", "none")
+    run("volume", "start", SPLIT_VOLUME)
+    run("volume", "heal", SPLIT_VOLUME, "disable")
+    if not _wait(lambda: bricks_online(glusterd, SPLIT_VOLUME, 3), 60):
+        raise RuntimeError("split-brain volume: bricks never online")
+    subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{SPLIT_VOLUME}", str(point)],
+                   check=True, timeout=60)
+    target = point / "f.txt"
+    target.write_text("original\n")
+    pids = [_brick_pid(rec, bricks / f"sb{i}", SPLIT_VOLUME) for i in (1, 2, 3)]
+    try:
+        for frozen, text in ((pids[1:], "written while s2 and s3 were frozen\n"),
+                             (pids[:1], "written while s1 was frozen\n")):
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            target.write_text(text)
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(8)  # the client reconnects to the thawed bricks
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    rec.record(SPLIT)
+    rec.record((("split source-brick",
+                 f"volume heal {SPLIT_VOLUME} split-brain source-brick {HOST}:@W@/bricks/sb2 /f.txt"),))
+    rec.record(RESOLVED)
+    content = target.read_text()
+    if content != "written while s1 was frozen\n":
+        raise RuntimeError(f"after source-brick sb2, f.txt reads {content!r}")
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
@@ -161,6 +212,8 @@ def inner(workdir: Path, outer_ns: str) -> None:
         missing = [n for n in FILES if not (bricks / "h3" / n).exists()]
         if missing:
             raise RuntimeError(f"h3 lacks {missing} after the heal")
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60)
+        split_brain(rec, glusterd, bricks, point)
     finally:
         if frozen:
             os.kill(frozen, signal.SIGCONT)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -56,13 +57,17 @@ def normalise(text: str, bricks: list[str]) -> str:
 
 def same_as_glusterd(daemon, step: str, words: tuple[str, ...], ours: list[str],
                      theirs: list[str], default_socket: bool = False) -> None:
+    """The stock CLI (on the default socket where glfsheal needs it) and `gluster-mgmt`
+    print what glusterd's CLI printed, with its exit code, text and --xml."""
     for xml in (False, True):
-        run = daemon.gluster_default_socket if default_socket else daemon.gluster
-        got = run(*words, xml=xml)
+        stock = daemon.gluster_default_socket if default_socket else daemon.gluster
+        runs = {"stock": stock(*words, xml=xml),
+                "gluster-mgmt": daemon.cli(*(["--xml"] if xml else []), *words)}
         want = recorded(step, xml)
-        assert (normalise(got.stdout, ours), normalise(got.stderr, ours), got.returncode) == \
-            (normalise(want["stdout"], theirs), normalise(want["stderr"], theirs), want["rc"]), \
-            (step, xml, got.stdout, got.stderr, daemon.log_tail())
+        for door, got in runs.items():
+            assert (normalise(got.stdout, ours), normalise(got.stderr, ours), got.returncode) == \
+                (normalise(want["stdout"], theirs), normalise(want["stderr"], theirs),
+                 want["rc"]), (door, step, xml, got.stdout, got.stderr, daemon.log_tail())
 
 
 @pytest.fixture
@@ -87,8 +92,8 @@ def _recorded_bricks() -> list[str]:
     return [f"127.0.0.2:@W@/bricks/h{i}" for i in (1, 2, 3)]
 
 
-def _brick_pid(daemon, name: str) -> int:
-    out = daemon.gluster("volume", "status", "hv", xml=True).stdout
+def _brick_pid(daemon, name: str, volume: str = "hv") -> int:
+    out = daemon.gluster("volume", "status", volume, xml=True).stdout
     for node in ET.fromstring(out).iter("node"):
         if f"{node.findtext('hostname')}:{node.findtext('path')}" == name:
             return int(node.findtext("pid") or 0)
@@ -124,6 +129,8 @@ def test_heal_commands_equal_glusterd(replica3, tmp_path):
     count = ("volume", "heal", "hv", "statistics", "heal-count")
     _settled(d1, count, lambda out: out.count("Number of entries: 0") == 3)
     same_as_glusterd(d1, "heal statistics heal-count", count, names, theirs)
+    # asked alone, node 1's self-heal daemon must have connected to the other nodes' bricks
+    _settled(d1, (*count, "replica", names[0]), lambda out: out.count("Number of entries: 0") == 3)
     same_as_glusterd(d1, "heal statistics heal-count replica", (*count, "replica", names[0]),
                      names, theirs)
     for step, words in (("heal index", ()), ("heal full", ("full",)),
@@ -180,3 +187,51 @@ def test_frozen_brick_shows_pending_entries_then_heals(replica3, mounts):
     same_as_glusterd(d1, "healed heal statistics heal-count", count, names, theirs)
     for name in FILES:
         assert (dirs[2] / name).read_text() == f"written while h3 was frozen: {name}\n"
+
+
+@pytest.mark.parametrize("door", ["stock", "gluster-mgmt"])
+def test_split_brain_is_listed_and_resolved_by_source_brick(replica3, mounts, tmp_path, door):
+    """A data split-brain made on purpose (quorum off, self-heal daemon off; f.txt written
+    while s2 and s3 are frozen, then while s1 is): `info split-brain` lists it as glusterd
+    does; `split-brain source-brick H:sb2 /f.txt` (through ``door``) resolves it from sb2."""
+    daemons, _, _ = replica3
+    d1 = daemons[0]
+    dirs = [tmp_path / f"sb{i}" for i in (1, 2, 3)]
+    names = [f"{d.address}:{b}" for d, b in zip(daemons, dirs)]
+    theirs = [f"127.0.0.2:@W@/bricks/sb{i}" for i in (1, 2, 3)]
+    d1.cli("volume", "create", "sb", "replica", "3", *names, "force", check=True)
+    d1.cli("volume", "set", "sb", "network.ping-timeout", "5", check=True)
+    d1.cli("volume", "set", "sb", "cluster.quorum-type", "none", check=True)
+    d1.cli("volume", "start", "sb", check=True)
+    assert d1.gluster("volume", "heal", "sb", "disable").returncode == 0
+    point, _ = mounts("sb", d1.address)
+    target = point / "f.txt"
+    target.write_text("original\n")
+    pids = [_brick_pid(d1, name, "sb") for name in names]
+    try:
+        for frozen, text in ((pids[1:], "written while s2 and s3 were frozen\n"),
+                             (pids[:1], "written while s1 was frozen\n")):
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            target.write_text(text)
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(8)  # the client reconnects to the thawed bricks
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    for step, words in (("split heal info split-brain", ("split-brain",)),
+                        ("split heal info", ()), ("split heal info summary", ("summary",))):
+        same_as_glusterd(d1, step, ("volume", "heal", "sb", "info", *words), names, theirs,
+                         default_socket=True)
+    resolve = ("volume", "heal", "sb", "split-brain", "source-brick", names[1], "/f.txt")
+    got = d1.gluster_default_socket(*resolve) if door == "stock" else d1.cli(*resolve)
+    want = recorded("split source-brick", False)
+    assert (normalise(got.stdout, names), got.returncode) == \
+        (normalise(want["stdout"], theirs), want["rc"]), (got.stdout, got.stderr)
+    for step, words in (("resolved heal info split-brain", ("split-brain",)),
+                        ("resolved heal info", ())):
+        same_as_glusterd(d1, step, ("volume", "heal", "sb", "info", *words), names, theirs,
+                         default_socket=True)
+    assert target.read_text() == "written while s1 was frozen\n"
+    assert (dirs[0] / "f.txt").read_text() == "written while s1 was frozen\n"
