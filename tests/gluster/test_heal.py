@@ -225,10 +225,12 @@ def test_split_brain_is_listed_and_resolved_by_source_brick(replica3, mounts, tm
         same_as_glusterd(d1, step, ("volume", "heal", "sb", "info", *words), names, theirs,
                          default_socket=True)
     resolve = ("volume", "heal", "sb", "split-brain", "source-brick", names[1], "/f.txt")
-    got = d1.gluster_default_socket(*resolve) if door == "stock" else d1.cli(*resolve)
-    want = recorded("split source-brick", False)
-    assert (normalise(got.stdout, names), got.returncode) == \
-        (normalise(want["stdout"], theirs), want["rc"]), (got.stdout, got.stderr)
+    for xml in (False, True):  # the second time, glfsheal finds nothing to heal
+        got = (d1.gluster_default_socket(*resolve, xml=xml) if door == "stock"
+               else d1.cli(*(["--xml"] if xml else []), *resolve))
+        want = recorded("split source-brick", xml)
+        assert (normalise(got.stdout, names), got.returncode) == \
+            (normalise(want["stdout"], theirs), want["rc"]), (got.stdout, got.stderr)
     for step, words in (("resolved heal info split-brain", ("split-brain",)),
                         ("resolved heal info", ())):
         same_as_glusterd(d1, step, ("volume", "heal", "sb", "info", *words), names, theirs,

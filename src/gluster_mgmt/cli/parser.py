@@ -816,17 +816,17 @@ def parse_volume_heal(words: Sequence[str], confirm: Confirm, opts: dict[str, An
         raise usage_error(cmd)
     name, rest = words[2], tuple(words[3:])
     context = {"name": name}
+    xml = opts.get("format") == "xml"  # glfsheal's --xml; and no "Volume heal failed."
     if rest[:1] == ("info",) and rest[1:] in _HEAL_INFO:
         mode = _HEAL_INFO[rest[1:]]
-        return Request("volume/glfsheal", {"name": name, "mode": mode,
-                                           "xml": opts.get("format") == "xml"}, cmd, context)
+        return Request("volume/glfsheal", {"name": name, "mode": mode, "xml": xml}, cmd, context)
     if rest[:1] == ("split-brain",):
         if len(rest) == 3 and rest[1] in ("bigger-file", "latest-mtime"):
-            return Request("volume/glfsheal", {"name": name, "mode": rest[1], "file": rest[2]},
-                           cmd, context)
+            return Request("volume/glfsheal", {"name": name, "mode": rest[1], "file": rest[2],
+                                               "xml": xml}, cmd, context)
         if len(rest) in (3, 4) and rest[1] == "source-brick" and brick_syntax_ok(rest[2]):
             return Request("volume/glfsheal", {"name": name, "mode": "source-brick",
-                                               "brick": rest[2],
+                                               "brick": rest[2], "xml": xml,
                                                "file": rest[3] if len(rest) == 4 else None},
                            cmd, context)
         raise usage_error(cmd)
