@@ -19,6 +19,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from glustercli.cli.parsers import parse_heal_info
 
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
 from tests.helpers import REPO, wait_for
@@ -168,6 +169,13 @@ def test_frozen_brick_shows_pending_entries_then_heals(replica3, mounts):
             (point / name).write_text(f"written while h3 was frozen: {name}\n")
         info = ("volume", "heal", "hv", "info")
         same_as_glusterd(d1, "pending heal info", info, names, theirs, default_socket=True)
+        # glustercli (PyPI) reads the --xml of both CLIs: the live bricks' pending entries
+        for xml in (d1.gluster_default_socket(*info, xml=True).stdout,
+                    d1.cli("--xml", *info).stdout):
+            parsed = parse_heal_info(xml.encode())
+            assert [(b["name"], b["nr_entries"]) for b in parsed] == \
+                [(names[0], "5"), (names[1], "5"), (names[2], "-")], xml
+            assert [b["host_uuid"] for b in parsed[:2]] == [daemons[0].uuid, daemons[1].uuid]
         same_as_glusterd(d1, "pending heal info summary", (*info, "summary"), names, theirs,
                          default_socket=True)
         _settled(d1, count, lambda out: "Status: Brick is not connected" in out)
