@@ -40,8 +40,11 @@ class _Cluster:
 
 def test_every_node_is_asked_about_its_own_subvolumes():
     volume = _volume(["a", "b", "c", "c", "d", "e"])
-    picked = Heal(_Cluster(), None)._select(volume, HealOp.HEAL_INDEX, None)
+    picked = Heal(_Cluster("abcde"), None)._select(volume, HealOp.HEAL_INDEX, None)
     assert picked == {"a": [0], "b": [0], "c": [0, 1], "d": [1], "e": [1]}
+    # a disconnected node takes no part
+    assert Heal(_Cluster("abde"), None)._select(volume, HealOp.STATISTICS_HEAL_COUNT, None) == \
+        {"a": [0], "b": [0], "d": [1], "e": [1]}
     assert subvolume_name(volume, 1) == "v-replicate-1"
 
 

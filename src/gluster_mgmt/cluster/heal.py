@@ -188,7 +188,8 @@ class Heal:
         """Which subvolumes each node's self-heal daemon is asked about, in brick-host order
         (``glusterd_shd_select_brick_xlator``): every node its subvolumes with a local
         brick; `full`, one node per subvolume (a connected host, the highest UUID, as
-        glusterd's candidate choice); `heal-count replica H:B`, the node of that brick."""
+        glusterd's candidate choice); `heal-count replica H:B`, the node of that brick.
+        Disconnected nodes are left out."""
         sets = volume.subvolumes()
         picked: dict[str, list[int]] = {}
         if op is HealOp.STATISTICS_HEAL_COUNT_PER_REPLICA:
@@ -201,15 +202,16 @@ class Heal:
                         return {brick.host_uuid: [index]}
             raise OperationFailed(f"Brick {host}:{path} does not exist in volume {volume.name}",
                                   errno.EINVAL)
+        # a disconnected node takes no part, as in a glusterd transaction
+        connected = {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
         if op is HealOp.HEAL_FULL:
-            connected = {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
             for index, bricks in enumerate(sets):
                 hosts = [b.host_uuid for b in bricks if b.host_uuid in connected]
                 if hosts:
                     picked.setdefault(max(hosts), []).append(index)
             return _in_host_order(volume, picked)
         for index, bricks in enumerate(sets):
-            for host in dict.fromkeys(b.host_uuid for b in bricks):
+            for host in dict.fromkeys(b.host_uuid for b in bricks if b.host_uuid in connected):
                 picked.setdefault(host, []).append(index)
         return _in_host_order(volume, picked)
 
