@@ -139,6 +139,14 @@ def test_heal_commands_equal_glusterd(replica3, tmp_path):
                         ("heal enable", ("enable",))):
         same_as_glusterd(d1, step, ("volume", "heal", "hv", *words), names, theirs)
     same_as_glusterd(d1, "heal missing volume", ("volume", "heal", "nope"), names, theirs)
+    # `statistics` (not recorded: its crawl times): each brick's shd reports its crawls
+    for run in (d1.gluster, d1.cli):
+        out = run("volume", "heal", "hv", "statistics").stdout
+        assert out.startswith("Gathering crawl statistics on volume hv has been successful \n")
+        bricks = [line for line in out.splitlines() if line.startswith(("Crawl statistics", "Hostname"))]
+        assert bricks == [line for i, d in enumerate(daemons) for line in (
+            f"Crawl statistics for brick no {i}", f"Hostname of brick {d.address}")], out
+        assert "Type of crawl: INDEX" in out, out
 
     d1.cli("volume", "create", "dv", f"{d1.address}:{tmp_path}/d1", "force", check=True)
     d1.cli("volume", "start", "dv", check=True)
