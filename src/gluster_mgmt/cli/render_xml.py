@@ -473,7 +473,17 @@ def state_dir(request: Request, response: Response) -> Outcome:
     return _doc(response, element)
 
 
+def _as_text(request: Request, response: Response) -> Outcome:
+    """`volume heal`: the stock CLI has no XML for it (gf_cli_heal_volume_cbk prints its
+    text; glfsheal writes its own --xml)."""
+    from gluster_mgmt.cli import render_human
+
+    return render_human.RENDERERS[request.route](request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/heal": _as_text,
+    "volume/glfsheal": _as_text,
     "volume/info": volume_info,
     "volume/list": volume_list,
     "volume/status": volume_status,

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
+from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -47,6 +48,7 @@ class Cluster:
         self.executor = executor
         self.peers = Peers(store, self.keys, node_uuid)
         self.volumes = Volumes(self)
+        self.heal = Heal(self, self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":

@@ -47,7 +47,7 @@ EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
-                           CliProc.STATUS_VOLUME})
+                           CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME})
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
 #: gf1_cluster_type values the CLI sends in ``type``
@@ -102,6 +102,7 @@ class CliBackend:
             CliProc.RESET_VOLUME: self._reset_volume,
             CliProc.PROBE: self._probe,
             CliProc.DEPROBE: self._deprobe,
+            CliProc.HEAL_VOLUME: self._heal_volume,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -124,6 +125,8 @@ class CliBackend:
         """glusterd's create handler refuses an existing name itself, with op_errno 0; the
         REST errno (EEXIST) is not glusterd's."""
         name = request.dict.get("volname")
+        if request.proc is CliProc.HEAL_VOLUME:  # the heal handler's own lookup
+            return name is not None and result.op_errstr == f"Volume {value_text(name)} does not exist"
         return (request.proc is CliProc.CREATE_VOLUME and name is not None
                 and result.op_errstr == rules.volume_exists(value_text(name)))
 
@@ -268,6 +271,24 @@ class CliBackend:
                                             "key": None if key == "all" else key,
                                             "force": bool(_int(request, "force"))})
         return CliResult(op_errstr=str(data.get("message") or ""))
+
+    def _heal_volume(self, request: CliRequest) -> CliResult:
+        """`volume heal VOL [full|statistics...|enable|disable]` (never `info`: the CLI
+        runs glfsheal for that). The reply is the op context: the request, each brick's
+        ``N-hostname``/``N-path``, ``count``, then the self-heal daemons' answers."""
+        name = _text(request, "volname")
+        params: dict[str, Any] = {"name": name, "op": _int(request, "heal-op")}
+        if "per-replica-cmd-hostname" in request.dict:
+            params["replica"] = (f"{_text(request, 'per-replica-cmd-hostname')}:"
+                                 f"{_text(request, 'per-replica-cmd-path')}")
+        data = self._route("volume/heal", params)
+        pairs: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        for i, brick in enumerate(data["bricks"]):
+            pairs += [(f"{i}-hostname", brick["hostname"]), (f"{i}-path", brick["path"])]
+        if data["bricks"]:
+            pairs.append(("count", len(data["bricks"])))
+        pairs += [(key, value) for key, value in data["output"]]
+        return CliResult(dict=glusterd_dict(pairs))
 
     # -- the mgmt procedures of the same socket (DUMP, GETSPEC, PORTMAP) -------------------
 

@@ -22,6 +22,7 @@ from gluster_mgmt.cluster.brick_directory import (
     prepare_local_bricks,
     unprepare_local_bricks,
 )
+from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
@@ -50,6 +51,7 @@ from gluster_mgmt.model import VolumeType
 from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
+from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
@@ -120,6 +122,7 @@ class Daemon:
                             lambda args, result: unprepare_local_bricks(self.uuid, args, result))
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
+        self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -349,6 +352,13 @@ class Daemon:
                     log.info("self-heal daemon of %s: no answer (%s)", hostname, exc)
             result.append(shd)
         return result
+
+    def _shd_xlator_op(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`volume heal`'s step on this node: ask this node's self-heal daemon."""
+        reconciler = self.reconciler
+        if reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        return self_heal.xlator_op(reconciler.specs, self.uuid, args)
 
     def local_self_heal(self, name: str) -> list[dict[str, Any]]:
         """This node's self-heal daemon of volume ``name`` (what a peer's status asks)."""

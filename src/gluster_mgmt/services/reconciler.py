@@ -121,6 +121,10 @@ class BrickSpecs:
     def shd_logfile(self) -> str:
         return os.path.join(self.log_dir, "glustershd.log")
 
+    def shd_socket(self, volume: str) -> str:
+        """The self-heal daemon's ``-S`` socket: where XLATOR_OP (`volume heal`) reaches it."""
+        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:shd:{volume}')}.socket")
+
     def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
         pidfile = self.shd_pidfile(volume.name)
         logfile = self.shd_logfile()
@@ -129,8 +133,7 @@ class BrickSpecs:
             "--volfile-id", f"shd/{volume.name}",
             "-p", pidfile,
             "-l", logfile,
-            "-S", os.path.join(self.run_dir,
-                               f"{short_hash(f'{self.node_uuid}:shd:{volume.name}')}.socket"),
+            "-S", self.shd_socket(volume.name),
             "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
         ]
         if volume.type is VolumeType.DISPERSE:
