@@ -70,14 +70,17 @@ def make_daemons(store_server, tmp_path, lease_ttl):
     started: list[DaemonProcess] = []
     root = f"c{uuid.uuid4().hex[:10]}"
 
-    def make(count: int, glusterd_dirs: Sequence[Path] = ()) -> list[DaemonProcess]:
+    def make(count: int, glusterd_dirs: Sequence[Path] = (),
+             wrappers: Sequence[tuple[str, ...]] = ()) -> list[DaemonProcess]:
         """``glusterd_dirs``: the first daemons' glusterd working directories (their
-        glusterd.info is their identity); the others get a fresh one each."""
+        glusterd.info is their identity); the others get a fresh one each. ``wrappers``:
+        the first daemons' command prefixes (e.g. a private mount namespace)."""
         for index in range(count):
             daemon = DaemonProcess(tmp_path, f"127.0.0.{len(started) + 2}", store_server.url(root),
                                    API_PORT, lease_ttl,
                                    glusterd_dir=glusterd_dirs[index] if index < len(glusterd_dirs)
-                                   else None)
+                                   else None,
+                                   wrapper=wrappers[index] if index < len(wrappers) else ())
             started.append(daemon)
             daemon.start()
         return started[-count:]

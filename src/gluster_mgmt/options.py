@@ -108,11 +108,16 @@ class OptionTable:
             if len(matches) == 1:
                 return matches.pop()
             raise UnknownOptionError(key, self.hint(key))
-        if key in self._by_key:
-            return key
-        if key.startswith("user.xlator."):
+        if key in self._by_key or is_user_key(key):
             return key
         raise UnknownOptionError(key, self.hint(key))
+
+    def resolve_table_key(self, key: str) -> str:
+        """:meth:`resolve_key` without the ``user.*`` namespace: glusterd's reset and get
+        look a key up in its option map only (``glusterd_check_option_exists``)."""
+        if is_user_key(key) and key not in self._by_key:
+            raise UnknownOptionError(key, self.hint(key))
+        return self.resolve_key(key)
 
     def hint(self, key: str) -> str | None:
         """glusterd's suggestion: nearest domain, then the two nearest names in it."""
@@ -159,6 +164,9 @@ class OptionTable:
         if full_key.startswith("user.xlator."):
             check_user_xlator(full_key, value)
             return full_key, value
+        if is_user_key(full_key):
+            check_user_key(full_key)
+            return full_key, value
         if loaded is None:
             spec = self.spec(full_key)
             if spec.checked:
@@ -180,6 +188,25 @@ class OptionTable:
 _TRANSPORT_XLATORS = frozenset({"protocol/server", "protocol/client"})
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[A-Za-z0-9_-]+")
+
+
+#: glusterd's hooks namespace (``GD_HOOKS_SPECIFIC_KEY``): `volume set` stores any
+#: ``user.*`` key with any value unchecked, for the hook scripts (the samba hooks read
+#: ``user.cifs`` and ``user.smb``; the ``virt`` group sets ``user.cifs off``); volgen writes
+#: none of them into a volfile (``user.xlator.*`` aside).
+USER_NAMESPACE = "user."
+_USER_KEY = re.compile(r"user\.[^\s\x00-\x1f\x7f=]+")
+
+
+def is_user_key(key: str) -> bool:
+    return key.startswith(USER_NAMESPACE) and len(key) > len(USER_NAMESPACE)
+
+
+def check_user_key(key: str) -> None:
+    """A ``user.*`` key is one word: it is a line's ``key=`` in glusterd's info file."""
+    if not _USER_KEY.fullmatch(key):
+        raise ValidationError(f"invalid option name {key!r}: a user.* key is one word, "
+                              "without whitespace, control characters or '='")
 
 
 def check_user_xlator(key: str, value: str) -> None:

@@ -23,7 +23,7 @@ class DaemonProcess:
     def __init__(self, workdir: Path, address: str, store_url: str, api_port: int,
                  lease_ttl: float, mgmt_port: int = 24007,
                  extra_args: tuple[str, ...] = (), glusterd_dir: Path | None = None,
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, wrapper: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.address = address
         self.store_url = store_url
@@ -33,6 +33,9 @@ class DaemonProcess:
         self.extra_args = extra_args
         #: The network namespace it runs in (a host of tests/multihost), None for the caller's.
         self.netns = netns
+        #: What the daemon's command line is handed to (it must exec it: the daemon keeps
+        #: the pid and process group), e.g. ``unshare -m`` with a mount of its own.
+        self.wrapper = wrapper
         self.state_dir = workdir / f"node-{address}"
         #: glusterd's working directory of this node (its glusterd.info: the node's UUID)
         self.glusterd_dir = glusterd_dir or self.state_dir / "glusterd"
@@ -47,7 +50,7 @@ class DaemonProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(in_netns(self.netns, [
-            sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
+            *self.wrapper, sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(self.state_dir),
              "--glusterd-dir", str(self.glusterd_dir),
              "--store-url", self.store_url, "--address", self.address,
              "--api-port", str(self.api_port), "--socket", str(self.socket),

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
+from gluster_mgmt.cli.parser import GROUPS_DIR, read_group
 from gluster_mgmt.model import ValidationError
 from gluster_mgmt.options import (
     BOOL_FALSE,
@@ -121,3 +123,29 @@ def test_every_row_names_a_graph_placement() -> None:
 def test_each_type_is_represented() -> None:
     kinds = {e.type for e in option_table().entries}
     assert {"bool", "int", "size", "percent", "percent-or-size", "enum", "string", "time", "path"} <= kinds
+
+
+def test_user_keys_are_glusterds_hooks_namespace() -> None:
+    """`volume set` takes any user.* key with any value (the virt group sets user.cifs);
+    reset and get look keys up in the option map only, as glusterd does."""
+    assert validate_option("user.cifs", "off") == ("user.cifs", "off")
+    assert validate_option("user.note", "any text, even with spaces") == \
+        ("user.note", "any text, even with spaces")
+    for bad in ("user.a b", "user.a=b", "user.tab\there"):
+        with pytest.raises(ValidationError, match="user.* key is one word"):
+            validate_option(bad, "x")
+    with pytest.raises(UnknownOptionError, match="option : user. does not exist"):
+        validate_option("user.", "x")
+    with pytest.raises(UnknownOptionError):
+        option_table().resolve_table_key("user.cifs")
+    assert option_table().resolve_table_key("quick-read") == "performance.quick-read"
+
+
+def test_every_key_of_the_installed_group_files_is_accepted() -> None:
+    """Each key=value line of glusterd's group files (/var/lib/glusterd/groups) passes
+    `volume set`'s option check (the per-volume rules aside)."""
+    groups = sorted(os.listdir(GROUPS_DIR)) if os.path.isdir(GROUPS_DIR) else []
+    assert "virt" in groups, f"glusterfs-server's group files are missing from {GROUPS_DIR}"
+    for group in groups:
+        for key, value in read_group(group):
+            validate_option(key, value)

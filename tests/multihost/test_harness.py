@@ -4,7 +4,9 @@ namespace; nothing is left behind."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -58,3 +60,13 @@ def test_replica3_across_hosts(multihost):
     for host in cluster.hosts:
         brick = cluster.brick(host, "r3").partition(":")[2]
         assert open(f"{brick}/hello.txt").read() == "across hosts\n"
+    # `volume status detail` on one host: every host's bricks, each reported by its host
+    status = cluster.daemons[0].cli("--xml", "volume", "status", "r3", "detail", check=True)
+    nodes = ET.fromstring(status.stdout).findall("./volStatus/volumes/volume/node")
+    assert len(nodes) == 3
+    for node in nodes:
+        source, fstype = subprocess.run(
+            ["findmnt", "-n", "-r", "-o", "SOURCE,FSTYPE", "-T", node.findtext("path")],
+            capture_output=True, text=True, check=True).stdout.split()
+        assert (node.findtext("device"), node.findtext("fsName")) == (source, fstype)
+        assert int(node.findtext("sizeTotal")) > 0

@@ -69,7 +69,8 @@ disperse_data, redundancy, transport, force: bool}``
         {"name", "id", "status": "Created"|"Started"|"Stopped", "not_started": bool,
          "bricks": [{"hostname", "path", "host_uuid", "port": int|null,
                      "rdma_port": int (0 for none), "online": bool, "pid": int|null,
-                     # with detail=true, when known (bytes and counts as integers):
+                     # with detail=true, when known, each from the brick's own host
+                     # (bytes and counts as integers, inode_size text):
                      "size_total", "size_free", "device", "block_size", "mnt_options",
                      "fs_name", "inode_size", "inodes_total", "inodes_free"}],
          "self_heal": [{"hostname", "host_uuid", "online": bool, "pid": int|null}]}

@@ -25,7 +25,12 @@ from gluster_mgmt.cluster.migration_progress import (
     Progress,
     in_progress,
 )
-from gluster_mgmt.errors import ConflictError, OperationFailed, ValidationError
+from gluster_mgmt.errors import (
+    ConflictError,
+    OperationFailed,
+    UnknownOptionError,
+    ValidationError,
+)
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import (
     FIX_LAYOUT,
@@ -52,6 +57,9 @@ BRICK_START_CHECK = "brick.start-check"
 #: Seconds `volume start` waits for every brick and self-heal daemon (and `volume stop` for
 #: them to exit) before it fails as glusterd does when a node cannot start them.
 START_TIMEOUT = 60.0
+#: The errno of `volume get VOL user.KEY` for a key the volume has not set (glusterd answers
+#: it with op_ret -ENOENT and no message: the CLI door gives that, the REST API says why).
+OPTION_NOT_SET = errno.ENODATA
 
 
 def encode_volume(volume: Volume) -> bytes:
@@ -313,10 +321,21 @@ class Volumes:
                               revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
-        """(key, value, is_default) as `volume get` shows them; None for an unset option."""
+        """(key, value, is_default) as `volume get` shows them; None for an unset option.
+        A ``user.*`` key is shown when set (glusterd keeps no default for them)."""
         volume, _ = self._load_existing(name)
         table = options.option_table()
-        keys = table.keys() if key == "all" else [table.resolve_key(key)]
+        if options.is_user_key(key) and key not in table:
+            if key not in volume.options:
+                raise OperationFailed(f"Option {key} is not set on volume {name}",
+                                      OPTION_NOT_SET)
+            return [(key, volume.options[key], False)]
+        try:
+            keys = table.keys() if key == "all" else [table.resolve_table_key(key)]
+        except UnknownOptionError as exc:
+            # glusterd's get handler writes its hint over its own message
+            raise OperationFailed(f"Did you mean {exc.hint}?" if exc.hint else
+                                  f"Option with name: {key} does not exist") from None
         return [(k, volume.options[k], False) if k in volume.options else (k, table.default(k), True)
                 for k in keys]
 
@@ -327,7 +346,11 @@ class Volumes:
                 kept = {k: v for k, v in volume.options.items()
                         if k in model.default_volume_options(volume.type)}
             else:
-                full = options.option_table().resolve_key(key)
+                try:  # glusterd resets only keys of its option map, not user.* ones
+                    full = options.option_table().resolve_table_key(key)
+                except UnknownOptionError as exc:
+                    raise OperationFailed(f"Option {key} does not exist" + (
+                        f"\nDid you mean {exc.hint}?" if exc.hint else ""), errno.EINVAL) from None
                 kept = {k: v for k, v in volume.options.items() if k != full}
             return self._save(volume.evolve(options=kept), revision)
 

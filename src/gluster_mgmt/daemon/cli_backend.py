@@ -21,6 +21,7 @@ import attrs
 
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
+from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
     CliRequest,
@@ -198,8 +199,14 @@ class CliBackend:
             [*((f"volume{i}", n) for i, n in enumerate(names)), ("count", len(names))]))
 
     def _get_vol_opt(self, request: CliRequest) -> CliResult:
-        options = self._route("volume/get", {"name": _text(request, "volname"),
-                                             "key": _text(request, "key")})["options"]
+        key = _text(request, "key")
+        try:
+            options = self._route("volume/get", {"name": _text(request, "volname"),
+                                                 "key": key})["options"]
+        except _Reply as reply:
+            if reply.result.op_errno == OPTION_NOT_SET:  # glusterd: dict_get_str's -ENOENT
+                return CliResult(-errno.ENOENT, 0, "", dict=glusterd_dict([("key1", key)]))
+            raise
         pairs: Pairs = []
         for index, entry in enumerate(options, 1):
             pairs += [(f"key{index}", entry[0]), (f"value{index}", option_value(entry))]
@@ -413,10 +420,11 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
     return pairs
 
 
-_DETAIL_KEYS = (("total", "size_total"), ("free", "size_free"), ("device", "device"),
-                ("block_size", "block_size"), ("mnt_options", "mnt_options"),
-                ("fs_name", "fs_name"), ("inode_size", "inode_size"),
-                ("total_inodes", "inodes_total"), ("free_inodes", "inodes_free"))
+#: ``glusterd_add_brick_detail_to_dict``'s keys in its order (the REST field of each)
+_DETAIL_KEYS = (("block_size", "block_size"), ("free", "size_free"), ("total", "size_total"),
+                ("total_inodes", "inodes_total"), ("free_inodes", "inodes_free"),
+                ("device", "device"), ("fs_name", "fs_name"), ("mnt_options", "mnt_options"),
+                ("inode_size", "inode_size"))
 
 
 def _detail_pairs(prefix: str, brick: dict[str, Any]) -> Iterator[tuple[str, DictValue]]:

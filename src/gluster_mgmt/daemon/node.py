@@ -22,6 +22,7 @@ from gluster_mgmt.cluster.brick_directory import (
     prepare_local_bricks,
     unprepare_local_bricks,
 )
+from gluster_mgmt.cluster.brick_filesystem import BrickFilesystem, InodeSizes, brick_filesystem
 from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
@@ -117,6 +118,8 @@ class Daemon:
         self.api_server_tls: ssl.SSLContext | None = None
         self.peer_tls: ssl.SSLContext | None = None
         self.peer_operations = PeerOperations(self)
+        #: the inode sizes of this node's brick file systems, once their tool told them
+        self.inode_sizes = InodeSizes()
         self.steps = StepRegistry()
         self.steps.register(BRICK_PREPARE, lambda args: prepare_local_bricks(self.uuid, args),
                             lambda args, result: unprepare_local_bricks(self.uuid, args, result))
@@ -334,22 +337,13 @@ class Daemon:
         own = self.reconciler.shd_status(volume)
         result = list(own)
         names = {b.host_uuid: b.hostname for b in volume.bricks}
-        apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
+        replies = self._ask_brick_hosts(volume, "volume/self-heal-local")
         for host_uuid, hostname in names.items():
             if host_uuid == self.uuid:
                 continue
             shd = {"name": "Self-heal Daemon", "host_uuid": host_uuid, "hostname": hostname,
                    "port": None, "rdma_port": 0, "online": False, "pid": None}
-            api = apis.get(host_uuid)
-            if api:
-                host, _, port = api.rpartition(":")
-                try:
-                    reply = call_peer(host, int(port), "volume/self-heal-local",
-                                      {"name": volume.name}, self.secret(),
-                                      timeout=PEER_STATUS_TIMEOUT)
-                    shd.update(next(iter(reply.get("self_heal", [])), {}))
-                except (OperationFailed, ValueError) as exc:
-                    log.info("self-heal daemon of %s: no answer (%s)", hostname, exc)
+            shd.update(next(iter((replies.get(host_uuid) or {}).get("self_heal", [])), {}))
             result.append(shd)
         return result
 
@@ -364,6 +358,48 @@ class Daemon:
         """This node's self-heal daemon of volume ``name`` (what a peer's status asks)."""
         volume = self.known().volumes.info(name)[0]
         return self.reconciler.shd_status(volume)
+
+    def brick_filesystems(self, volume) -> dict[str, dict[str, Any]]:
+        """`volume status detail`'s facts of each brick by brick uuid, each from the node
+        that hosts the brick (a node that does not answer: its bricks' facts are unknown)."""
+        replies = self._ask_brick_hosts(volume, "volume/brick-filesystems-local")
+        facts: dict[str, dict[str, Any]] = {}
+        for brick in volume.bricks:
+            if brick.host_uuid == self.uuid:
+                facts[brick.uuid] = brick_filesystem(brick.path, self.inode_sizes).to_dict()
+            else:
+                found = ((replies.get(brick.host_uuid) or {}).get("bricks") or {}).get(brick.path)
+                if isinstance(found, dict):
+                    facts[brick.uuid] = BrickFilesystem.from_dict(found).to_dict()
+        return facts
+
+    def local_brick_filesystems(self, name: str) -> dict[str, dict[str, Any]]:
+        """The facts of this node's bricks of volume ``name``, by path (what a peer's
+        `volume status detail` asks): never another node's brick path."""
+        volume = self.known().volumes.info(name)[0]
+        return {b.path: brick_filesystem(b.path, self.inode_sizes).to_dict()
+                for b in volume.bricks if b.host_uuid == self.uuid}
+
+    def _ask_brick_hosts(self, volume, route: str) -> dict[str, dict[str, Any] | None]:
+        """``route`` of each other node hosting a brick of ``volume``, by node uuid (None:
+        not connected or no answer within PEER_STATUS_TIMEOUT)."""
+        apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
+        names = {b.host_uuid: b.hostname for b in volume.bricks}
+        replies: dict[str, dict[str, Any] | None] = {}
+        for host_uuid, hostname in names.items():
+            if host_uuid == self.uuid:
+                continue
+            replies[host_uuid] = None
+            api = apis.get(host_uuid)
+            if not api:
+                continue
+            host, _, port = api.rpartition(":")
+            try:
+                replies[host_uuid] = call_peer(host, int(port), route, {"name": volume.name},
+                                               self.secret(), timeout=PEER_STATUS_TIMEOUT)
+            except (OperationFailed, ValueError) as exc:
+                log.info("%s of %s: no answer (%s)", route, hostname, exc)
+        return replies
 
     def known(self) -> Cluster:
         """The cluster as this node last saw it (reads during a store outage)."""

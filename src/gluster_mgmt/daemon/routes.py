@@ -67,11 +67,14 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
         for volume in volumes:
             ports = daemon.brick_runtime(volume)
+            started = volume.status is VolumeStatus.STARTED
+            facts = daemon.brick_filesystems(volume) if p.get("detail") and started else {}
             result.append({
                 "name": volume.name, "id": volume.uuid, "status": volume.status.value,
-                "not_started": volume.status is not VolumeStatus.STARTED,
+                "not_started": not started,
                 "bricks": [{"hostname": b.hostname, "path": b.path, "host_uuid": b.host_uuid,
-                            **ports.get(b.uuid, {"port": None, "rdma_port": 0, "online": False, "pid": None})}
+                            **ports.get(b.uuid, {"port": None, "rdma_port": 0, "online": False, "pid": None}),
+                            **facts.get(b.uuid, {})}
                            for b in volume.bricks],
                 "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
                               else shd for shd in daemon.self_heal_runtime(volume)],
@@ -211,4 +214,6 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                                            daemon.peer_operations.join_secret,
                                            daemon.peer_operations.join_names),
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
+        "volume/brick-filesystems-local":
+            lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
     }

@@ -57,7 +57,9 @@ class Peers:
         self.store.put(self.keys.alive(uuid), json.dumps({"api": api}).encode(), lease=lease)
 
     def all(self) -> list[PeerView]:
-        peers = self.store.list(self.keys.peers)
+        """Every peer in the order they joined (their records' creation), as glusterd lists
+        its peers: in the order it came to know them (``pool list``, ``peer status``)."""
+        peers = sorted(self.store.list(self.keys.peers), key=lambda e: (e.created, e.key))
         alive = {last_segment(e.key): json.loads(e.value)
                  for e in self.store.list(self.keys.alive_prefix)}
         views = []
