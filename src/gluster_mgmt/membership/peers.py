@@ -57,7 +57,10 @@ class Peers:
         self.store.put(self.keys.alive(uuid), json.dumps({"api": api}).encode(), lease=lease)
 
     def all(self) -> list[PeerView]:
-        peers = self.store.list(self.keys.peers)
+        """Every peer, in the order they joined the cluster (their records' creation), as
+        glusterd lists its peers in the order it learned of them (`pool list`, `peer status`,
+        and the tools that parse them)."""
+        peers = sorted(self.store.list(self.keys.peers), key=lambda e: e.created)
         alive = {last_segment(e.key): json.loads(e.value)
                  for e in self.store.list(self.keys.alive_prefix)}
         views = []
