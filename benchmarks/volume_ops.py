@@ -1,10 +1,13 @@
 """Volume operations: gluster_mgmt against stock glusterd 10.3, both driving real bricks.
 
 In one run this measures, for gluster_mgmt (``gluster-mgmtd`` + the ``gluster-mgmt`` CLI, on the
-embedded store) and for Debian's stock glusterd 10.3 (+ ``gluster``):
+embedded store), for gluster-mgmtd driven by the stock ``gluster`` binary (its GLUSTER_CLI
+program on glusterd's socket) and for Debian's stock glusterd 10.3 (+ the same ``gluster``):
 
-1. the wall time of one CLI command (``volume info``, ``volume set``, ``volume status`` and the
-   bare ``--version`` start-up);
+1. the wall time of one CLI command (``volume info``, ``volume set``, ``volume get``,
+   ``volume status``, ``volume list``, ``pool list``, --xml info/status and the bare
+   ``--version`` start-up), and of ``peer probe`` / ``peer detach`` of a second node of the same
+   kind (its own network namespace, a veth pair away);
 2. ``volume create`` (2-brick distribute and replica 3), ``volume start`` (the command, and until
    every brick listens), ``volume set``, ``volume stop`` (the command, and until every brick is
    gone) and ``volume delete``: median of ``--runs`` runs;
@@ -36,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -47,7 +51,13 @@ from tests.helpers import log_tail, wait_for
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Volume operations vs glusterd 10.3"
 NOTES_HEADING = "### Notes"
-SYSTEMS = ("glusterd", "gluster_mgmt")
+STOCK_SECTION = "## The stock gluster CLI: gluster-mgmtd vs glusterd 10.3"
+SYSTEMS = ("glusterd", "gluster_mgmt", "gluster_mgmt_stock")
+#: The second node of `peer probe`: its own network namespace, joined to the system's by a
+#: veth pair on this /24 (private to the two namespaces; glusterd takes every 127/8 address
+#: for itself, so a peer cannot be on loopback).
+PEER_NET = "10.214.9"
+PEER_ADDR = f"{PEER_NET}.2"
 #: The name bricks and the mount use; 127.0.0.0/8 is all loopback, and gluster's CLI refuses
 #: localhost / 127.0.0.1 as brick hosts.
 HOST = "127.0.0.2"
@@ -117,6 +127,11 @@ class System:
             self.proc.kill()
             self.proc.wait(15)
 
+    @property
+    def cli_env(self) -> dict[str, str] | None:
+        """The CLI's environment (None: this process's)."""
+        return self.env
+
     def daemon_tail(self) -> str:
         return log_tail(self.workdir / "daemon.out")
 
@@ -126,7 +141,7 @@ class System:
         argv = self.cli_argv(*words)
         t0 = now()
         res = subprocess.run(argv, capture_output=True, text=True, timeout=CMD_TIMEOUT,
-                             stdin=subprocess.DEVNULL, check=False, env=env or self.env)
+                             stdin=subprocess.DEVNULL, check=False, env=env or self.cli_env)
         elapsed = now() - t0
         if check and res.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): "
@@ -150,7 +165,12 @@ class Glusterd(System):
 
 
 class GlusterMgmt(System):
+    """gluster-mgmtd driven by its own CLI, ``gluster-mgmt`` (REST on its unix socket)."""
+
     label = "gluster_mgmt"
+    #: its address, and the store both nodes of the `peer probe` rows share (set by inner)
+    address = HOST
+    store_url: str | None = None
 
     def prepare(self) -> None:
         # As installed by pip: bytecode compiled once and cached. (A development shell may set
@@ -168,7 +188,8 @@ class GlusterMgmt(System):
 
     def daemon_argv(self) -> list[str]:
         return [sys.executable, "-m", "gluster_mgmt.daemon.main",
-                "--state-dir", str(self.workdir / "state"), "--address", HOST,
+                "--state-dir", str(self.workdir / "state"), "--address", self.address,
+                *(["--store-url", self.store_url] if self.store_url else []),
                 "--api-port", "24012", "--mgmt-port", "24007", "--socket", MGMT_SOCKET,
                 "--run-dir", RUN_DIR, "--log-dir", LOG_DIR, "--config", "/nonexistent"]
 
@@ -176,6 +197,27 @@ class GlusterMgmt(System):
         script = Path(sys.executable).parent / "gluster-mgmt"
         base = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
         return [*base, "--socket", MGMT_SOCKET, "--mode=script", *words]
+
+
+class GlusterMgmtStock(GlusterMgmt):
+    """gluster-mgmtd driven by the STOCK ``gluster`` binary of GlusterFS 10.3, on the
+    GLUSTER_CLI program the daemon serves on glusterd's socket (/var/run/glusterd.socket, here
+    in the private /run): the same binary and socket as the glusterd side."""
+
+    label = "gluster_mgmt_stock"
+
+    @property
+    def cli_env(self) -> dict[str, str] | None:
+        # as on the glusterd side: the CLI runs `gsyncd --version` (Python) at every start,
+        # which must not see gluster_mgmt's bytecode cache prefix
+        return None
+
+    def cli_argv(self, *words: str) -> list[str]:
+        return [GLUSTER_CLI, "--mode=script", *words]
+
+
+SYSTEM_CLASSES: dict[str, type[System]] = {
+    "glusterd": Glusterd, "gluster_mgmt": GlusterMgmt, "gluster_mgmt_stock": GlusterMgmtStock}
 
 
 # ================================================================== observation helpers
@@ -247,14 +289,22 @@ def cli_cost(system: System, count: int, res: dict) -> None:
     vol = "clivol"
     for _ in range(3):  # warm-up
         system.run("volume", "info", vol)
-    samples: dict[str, list[float]] = {"version": [], "info": [], "status": [], "set": []}
+    samples: dict[str, list[float]] = {"version": [], "info": [], "status": [], "set": [],
+                                       "get": [], "get_all": [], "list": [], "info_xml": [],
+                                       "status_xml": [], "pool": []}
     for i in range(count):
         samples["version"].append(system.run("--version", check=False)[2])
         samples["info"].append(system.run("volume", "info", vol)[2])
         samples["status"].append(system.run("volume", "status", vol)[2])
         samples["set"].append(system.run("volume", "set", vol, "performance.quick-read",
                                          "off" if i % 2 == 0 else "on")[2])
-    if isinstance(system, GlusterMgmt):
+        samples["get"].append(system.run("volume", "get", vol, "performance.quick-read")[2])
+        samples["get_all"].append(system.run("volume", "get", vol, "all")[2])
+        samples["list"].append(system.run("volume", "list")[2])
+        samples["info_xml"].append(system.run("--xml", "volume", "info", vol)[2])
+        samples["status_xml"].append(system.run("--xml", "volume", "status", vol)[2])
+        samples["pool"].append(system.run("pool", "list")[2])
+    if type(system) is GlusterMgmt:  # the Python CLI's own costs
         nocache = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                        PYTHONPYCACHEPREFIX=str(system.workdir / "no-pycache"))
         samples["info_nocache"] = [system.run("volume", "info", vol, env=nocache)[2]
@@ -282,6 +332,30 @@ def in_process_calls(vol: str, count: int) -> dict[str, list[float]]:
             if not reply.ok:
                 raise RuntimeError(f"{route}: {reply.op_errstr}")
     return out
+
+
+def peer_count(words: tuple[str, ...]) -> int:
+    """How many nodes `pool list` shows (the stock binary, any daemon it reaches)."""
+    out = subprocess.run([GLUSTER_CLI, "--mode=script", *words, "pool", "list"],
+                         capture_output=True, text=True, timeout=CMD_TIMEOUT, check=False)
+    return len(out.stdout.splitlines()) - 1 if out.returncode == 0 else -1
+
+
+def peer_ops(system: System, runs: int, res: dict) -> None:
+    """`peer probe` and `peer detach` of the second node (its own namespace, PEER_ADDR), each
+    run starting from two one-node clusters: between the timed commands, untimed waits until
+    both sides see the pool they should (glusterd finishes a probe's handshake after the
+    command returns)."""
+    remote = (f"--remote-host={PEER_ADDR}",)
+    for i in range(runs):
+        if not wait_for(lambda: peer_count(remote) == 1, WAIT_LIMIT, 0.2):
+            raise RuntimeError(f"peer {PEER_ADDR} still in a pool before probe {i}")
+        res.setdefault("probe", []).append(system.run("peer", "probe", PEER_ADDR)[2])
+        if not wait_for(lambda: "Peer in Cluster (Connected)" in system.run(
+                "peer", "status", check=False)[1] and peer_count(remote) == 2, WAIT_LIMIT, 0.1):
+            raise RuntimeError(f"probe {i}: {PEER_ADDR} never in the cluster")
+        res.setdefault("detach", []).append(system.run("peer", "detach", PEER_ADDR)[2])
+        log(f"{system.label} peer {i}: probe {res['probe'][-1]:.3f}, detach {res['detach'][-1]:.3f}")
 
 
 def refetch(system: System, runs: int, workdir: Path, res: dict) -> None:
@@ -351,6 +425,7 @@ def setup_private_mounts(workdir: Path, outer_ns: str, hooks: bool = True) -> No
     lib, logs = workdir / "lib", workdir / "log"
     if Path("/var/lib/glusterd").is_dir():
         shutil.copytree("/var/lib/glusterd", lib, symlinks=True)  # groups + hooks, as installed
+        (lib / "glusterd.info").unlink(missing_ok=True)  # a fresh node: a UUID of its own
     if not hooks:
         shutil.rmtree(lib / "hooks", ignore_errors=True)
     lib.mkdir(exist_ok=True)
@@ -381,8 +456,10 @@ def start_profiler(system: System, workdir: Path) -> subprocess.Popen:
 def inner(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir
     setup_private_mounts(workdir, args.outer_ns, hooks=not args.no_hooks)
-    system: System = {"glusterd": Glusterd, "gluster_mgmt": GlusterMgmt}[args.inner](workdir)
-    res: dict = {"system": args.inner, "lifecycle": {}, "cli": {}, "refetch": {}}
+    system: System = SYSTEM_CLASSES[args.inner](workdir)
+    if isinstance(system, GlusterMgmt):
+        system.store_url = f"local://{workdir}/store.db"  # the peer node's too
+    res: dict = {"system": args.inner, "lifecycle": {}, "cli": {}, "refetch": {}, "peer": {}}
     code = 1
     profiler = None
     try:
@@ -407,6 +484,14 @@ def inner(args: argparse.Namespace) -> int:
         cli_cost(system, args.cli_runs, res["cli"])
         refetch(system, args.runs, workdir, res["refetch"])
         system.run("volume", "stop", "clivol", check=False)
+        if args.peer_ready:
+            try:
+                peer_ops(system, args.runs, res["peer"])
+            except Exception as exc:  # noqa: BLE001 (reported; the other rows stand)
+                res["peer_error"] = f"{type(exc).__name__}: {exc}"
+                log(f"{system.label}: peer rows FAILED: {res['peer_error']}")
+        else:
+            res["peer_error"] = "the peer node did not start (see its daemon.out)"
         code = 0
     except Exception as exc:  # noqa: BLE001 (reported to the outer process)
         res["error"] = f"{type(exc).__name__}: {exc}"
@@ -421,6 +506,73 @@ def inner(args: argparse.Namespace) -> int:
         system.stop()
         (workdir / "result.json").write_text(json.dumps(res, indent=1))
     return code
+
+
+def peer_node(args: argparse.Namespace) -> int:
+    """The second node of the `peer probe` rows, in its own namespaces: the same kind of
+    daemon at PEER_ADDR (gluster-mgmtd on the system's store), until SIGTERM."""
+    workdir: Path = args.workdir
+    setup_private_mounts(workdir, args.outer_ns)
+    system = SYSTEM_CLASSES[args.peer](workdir)
+    if isinstance(system, GlusterMgmt):
+        system.address = PEER_ADDR
+        system.store_url = f"local://{workdir.parent}/store.db"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        system.prepare()
+        system.start()
+        (workdir / "ready").write_text("ready\n")
+        stop.wait(args.time_limit)
+    finally:
+        system.stop()
+    return 0
+
+
+def start_peer(system: str, ns: str, sysdir: Path, args: argparse.Namespace
+               ) -> subprocess.Popen | None:
+    """Namespace ``ns``-p, linked to ``ns`` by a veth pair (PEER_NET.1 there, PEER_ADDR
+    here), running :func:`peer_node`; None when it did not come up (the peer rows are then
+    reported missing, the others still run)."""
+    peer_dir = sysdir / "peer"
+    peer_dir.mkdir()
+    pns, link = f"{ns}-p", f"gmb{os.getpid() % 100000}{system[-2:]}"
+    try:
+        for argv in (["ip", "netns", "add", pns],
+                     ["ip", "link", "add", f"{link}a", "netns", ns, "type", "veth", "peer",
+                      "name", f"{link}b", "netns", pns],
+                     ["ip", "-n", ns, "addr", "add", f"{PEER_NET}.1/24", "dev", f"{link}a"],
+                     ["ip", "-n", pns, "addr", "add", f"{PEER_ADDR}/24", "dev", f"{link}b"],
+                     ["ip", "-n", ns, "link", "set", f"{link}a", "up"],
+                     ["ip", "-n", pns, "link", "set", f"{link}b", "up"],
+                     ["ip", "-n", pns, "link", "set", "lo", "up"]):
+            subprocess.run(argv, check=True, timeout=30, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        log(f"{system}: no peer namespace: {exc.stderr}")
+        return None
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", pns, "unshare", "-m", "--propagation", "private",
+         sys.executable, "-m", "benchmarks.volume_ops", "--peer", system,
+         "--workdir", str(peer_dir), "--outer-ns", namespaces(),
+         "--time-limit", str(args.time_limit)],
+        start_new_session=True, stdin=subprocess.DEVNULL, cwd=ROOT,
+        stdout=open(peer_dir / "peer.out", "wb"), stderr=subprocess.STDOUT)
+    if not wait_for(lambda: (peer_dir / "ready").exists() or proc.poll() is not None,
+                    WAIT_LIMIT, 0.1) or not (peer_dir / "ready").exists():
+        log(f"{system}: the peer node did not start: {log_tail(peer_dir / 'peer.out')}")
+    return proc
+
+
+def stop_peer(proc: subprocess.Popen | None, ns: str) -> None:
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(20)
+    sweep_namespace(f"{ns}-p")
+    subprocess.run(["ip", "netns", "del", f"{ns}-p"], timeout=30, check=False)
 
 
 # ================================================================== orchestration (outer)
@@ -453,21 +605,23 @@ def _zombie(pid: int) -> bool:
 
 
 def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
-    ns = f"gm-bench-{'gd' if system == 'glusterd' else 'gm'}-{os.getpid()}"
+    ns = f"gm-bench-{ {'glusterd': 'gd', 'gluster_mgmt': 'gm'}.get(system, 'gs')}-{os.getpid()}"
     sysdir = workdir / system
     sysdir.mkdir(parents=True)
     log(f"{system}: network namespace {ns}, work dir {sysdir}")
     subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
-    proc = None
+    proc = peer = None
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True,
                        timeout=30)
+        peer = start_peer(system, ns, sysdir, args)
+        ready = (sysdir / "peer" / "ready").exists()
         argv = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
                 sys.executable, "-m", "benchmarks.volume_ops", "--inner", system,
                 "--workdir", str(sysdir), "--runs", str(args.runs),
                 "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces(),
                 *(["--profile", str(args.profile)] if args.profile else []),
-                *(["--no-hooks"] if args.no_hooks else [])]
+                *(["--no-hooks"] if args.no_hooks else []), *(["--peer-ready"] if ready else [])]
         proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL, cwd=ROOT)
         try:
             proc.wait(args.time_limit)
@@ -483,6 +637,7 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(20)
+        stop_peer(peer, ns)
         sweep_namespace(ns)
         subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
     if args.profile and (sysdir / "profile.txt").exists():
@@ -520,6 +675,12 @@ ROWS = [  # (label, path into the result)
     ("`volume info VOL`", ("cli", "info")),
     ("`volume status VOL`", ("cli", "status")),
     ("`volume set VOL performance.quick-read on/off`", ("cli", "set")),
+    ("`volume get VOL performance.quick-read`", ("cli", "get")),
+    ("`volume get VOL all`", ("cli", "get_all")),
+    ("`volume list`", ("cli", "list")),
+    ("`--xml volume info VOL`", ("cli", "info_xml")),
+    ("`--xml volume status VOL`", ("cli", "status_xml")),
+    ("`pool list`", ("cli", "pool")),
     ("`volume info VOL`, no bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty cache)",
      ("cli", "info_nocache")),
     ("daemon round trip, `volume/info` (in-process client, no CLI start)", ("cli", "rpc_info")),
@@ -541,6 +702,8 @@ ROWS = [  # (label, path into the result)
     ("`volume delete` replica 3", ("lifecycle", "rep3", "delete")),
     ("`volume set` with a FUSE mount (command)", ("refetch", "set_cmd")),
     ("`volume set` → client logs \"Volume file changed\"", ("refetch", "refetch")),
+    ("`peer probe HOST` (a second node, in its own network namespace)", ("peer", "probe")),
+    ("`peer detach HOST`", ("peer", "detach")),
 ]
 
 
@@ -602,8 +765,9 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
         a, b = pick(gm, path), pick(gd, path)
         lines.append(f"| {label} | {cell(a)} | {cell(b)} | {ratio(a, b)} |")
     for name, res in (("gluster_mgmt", gm), ("glusterd", gd)):
-        if res.get("error"):
-            lines += ["", f"**{name} failed:** `{res['error'][:300]}`"]
+        for key in ("error", "peer_error"):
+            if res.get(key):
+                lines += ["", f"**{name} failed:** `{res[key][:300]}`"]
     slower = [label for label, path in ROWS if path[-1] != "version" and path[-1] not in GM_ONLY
               and ratio(pick(gm, path), pick(gd, path)).endswith("⚠")]
     complete = all(pick(gm, path) and (pick(gd, path) or path[-1] in GM_ONLY)
@@ -616,6 +780,51 @@ def render(results: dict[str, dict], command: str, args: argparse.Namespace) -> 
     if args.no_hooks:
         method = method.replace("hooks included", "its hook scripts removed (`--no-hooks`)")
     lines.append(method)
+    return "\n".join(lines) + "\n"
+
+
+def render_stock(results: dict[str, dict], command: str, args: argparse.Namespace) -> str:
+    """The same commands through the same stock `gluster` binary: gluster-mgmtd (its
+    GLUSTER_CLI program on glusterd's socket) next to glusterd 10.3."""
+    gs, gd = results.get("gluster_mgmt_stock", {}), results.get("glusterd", {})
+    rows = [(label, path) for label, path in ROWS if path[-1] not in GM_ONLY]
+    lines = [
+        STOCK_SECTION,
+        "",
+        (f"Produced by `{command}` on {datetime.date.today().isoformat()} (the run of the "
+         f"section above), on {machine()}. Both columns run Debian's `/usr/sbin/gluster` "
+         f"({gd.get('version', '?')}), unmodified, in `--mode=script`: against gluster-mgmtd "
+         "(embedded store) through the GLUSTER_CLI program it serves on "
+         "`/var/run/glusterd.socket`, and against glusterd 10.3 on the same socket path, each "
+         "in its own namespaces as above."),
+        "",
+        (f"Seconds, median (min–max) of {args.runs} runs ({args.cli_runs} for the single "
+         "commands); ratio = gluster-mgmtd / glusterd (⚠ above 1.10: gluster-mgmtd slower)."),
+        "",
+        "| command (stock `gluster`) | gluster-mgmtd | glusterd 10.3 | ratio |",
+        "|---|--:|--:|--:|",
+    ]
+    for label, path in rows:
+        a, b = pick(gs, path), pick(gd, path)
+        lines.append(f"| {label} | {cell(a)} | {cell(b)} | {ratio(a, b)} |")
+    for name, res in (("gluster-mgmtd (stock CLI)", gs), ("glusterd", gd)):
+        for key in ("error", "peer_error"):
+            if res.get(key):
+                lines += ["", f"**{name} failed:** `{res[key][:300]}`"]
+    slower = [label for label, path in rows if path[-1] != "version"
+              and ratio(pick(gs, path), pick(gd, path)).endswith("⚠")]
+    complete = all(pick(gs, path) and pick(gd, path) for _, path in rows)
+    lines += ["", ("gluster-mgmtd is slower than glusterd (ratio > 1.10) on: "
+                   + "; ".join(slower) + ".") if slower else
+              "gluster-mgmtd is no slower than glusterd (ratio ≤ 1.10) on every row."
+              if complete else "Incomplete run: see the failures above.", "",
+              ("`peer probe` / `peer detach`: the second node is the same kind of daemon in a "
+               f"network namespace of its own, reached over a veth pair ({PEER_NET}.1 ↔ "
+               f"{PEER_ADDR}; glusterd treats every 127/8 address as itself); each run starts "
+               "from two one-node clusters, and between the timed commands the benchmark waits "
+               "(untimed) until `peer status` shows the peer in the cluster and connected, and "
+               "after detach until the peer's own `pool list` (`--remote-host`) shows it alone "
+               "again. gluster-mgmtd's two nodes share the embedded store's file.")]
     return "\n".join(lines) + "\n"
 
 
@@ -643,7 +852,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cli-runs", type=int, default=20,
                    help="repetitions of each single CLI command (default 20)")
     p.add_argument("--systems", default=",".join(SYSTEMS),
-                   help="comma-separated, in run order (default: glusterd,gluster_mgmt)")
+                   help="comma-separated, in run order (default: "
+                        "glusterd,gluster_mgmt,gluster_mgmt_stock)")
     p.add_argument("--output", type=Path, default=None,
                    help=f"Markdown file whose '{SECTION[3:]}' section is (re)written")
     p.add_argument("--time-limit", type=float, default=900.0, help="seconds per system")
@@ -654,6 +864,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="run glusterd without the installed hook scripts (/var/lib/glusterd/hooks)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, results)")
     p.add_argument("--inner", choices=SYSTEMS, help=argparse.SUPPRESS)
+    p.add_argument("--peer", choices=SYSTEMS, help=argparse.SUPPRESS)
+    p.add_argument("--peer-ready", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--outer-ns", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -670,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.inner:
         return inner(args)
+    if args.peer:
+        return peer_node(args)
     if os.geteuid() != 0:
         raise SystemExit("volume_ops: needs root (network and mount namespaces, FUSE, bricks)")
     for tool in (GLUSTERFSD, GLUSTER_CLI, "/sbin/mount.glusterfs", "/dev/fuse"):
@@ -686,11 +900,17 @@ def main(argv: list[str] | None = None) -> int:
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    section = render(results, the_command("benchmarks.volume_ops"), args)
+    command = the_command("benchmarks.volume_ops")
+    section = render(results, command, args)
     print(section)
+    stock = render_stock(results, command, args) if "gluster_mgmt_stock" in results else None
+    if stock:
+        print(stock)
     if args.output is not None:
-        # the hand-written "### Notes" part of the section is kept
+        # the hand-written "### Notes" part of each section is kept
         write_section(args.output, SECTION, section, keep=NOTES_HEADING)
+        if stock:
+            write_section(args.output, STOCK_SECTION, stock, keep=NOTES_HEADING)
     return 0 if not any(r.get("error") for r in results.values()) else 1
 
 

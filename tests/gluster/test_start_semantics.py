@@ -7,11 +7,13 @@ returns once they exited. The messages are those glusterd 10.3 printed
 from __future__ import annotations
 
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from gluster_mgmt.services.supervisor import pid_runs
+from tests.daemon.cluster_fixture import STOCK_GLUSTER
 
 pytestmark = pytest.mark.gluster
 
@@ -54,6 +56,34 @@ def test_start_then_mount_at_once_and_stop_waits_for_the_bricks(gluster_daemons,
     res = daemons[1].cli("--mode=script", "volume", "stop", "now")
     assert res.returncode == 0 and res.stdout.strip() == "volume stop: now: success", res
     assert not any(pid_runs(p) for p in pids)  # no wait: they exited before stop returned
+
+
+def test_stock_cli_start_and_mount_with_no_wait_in_between(gluster_daemons, tmp_path):
+    """The script line users write, `gluster volume start V && mount -t glusterfs HOST:/V
+    MNT`, with the stock gluster binary on the glusterd socket: the mount sees all three
+    bricks of the replica at once (a write lands on every brick)."""
+    daemons = gluster_daemons(3)
+    d1, d2, d3 = daemons
+    for other in (d2, d3):
+        assert d1.gluster("peer", "probe", other.address).returncode == 0
+    bricks = [tmp_path / f"sm-{i}" for i in range(3)]
+    created = d2.gluster("volume", "create", "sm", "replica", "3",
+                         *[f"{d.address}:{b}" for d, b in zip(daemons, bricks)], "force")
+    assert created.returncode == 0, created
+    point, client_log = tmp_path / "mnt-sm", tmp_path / "client-sm.log"
+    point.mkdir()
+    line = (f"{STOCK_GLUSTER} --mode=script --glusterd-sock={d1.glusterd_socket} volume start sm"
+            f" && mount -t glusterfs -o log-file={client_log} {d3.address}:/sm {point}")
+    try:
+        res = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and res.stdout == "volume start: sm: success\n", (
+            res, client_log.read_text(errors="replace")[-3000:] if client_log.exists() else "")
+        (point / "f.txt").write_text("written at once\n")
+        assert (point / "f.txt").read_text() == "written at once\n"
+        assert [(b / "f.txt").read_text() for b in bricks] == ["written at once\n"] * 3
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+    assert d2.gluster("volume", "stop", "sm").stdout == "volume stop: sm: success\n"
 
 
 def test_start_with_a_missing_brick_directory_fails_at_staging(gluster_daemons, tmp_path):

@@ -111,6 +111,7 @@ class StoreExecutor(Executor):
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self.agent.interrupt()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)

@@ -61,7 +61,8 @@ class ServiceManager(abc.ABC):
 
     @abc.abstractmethod
     def start(self, spec: ServiceSpec) -> ServiceState:
-        """Run ``spec`` (adopting a process already running from its pidfile) and supervise it."""
+        """Run ``spec`` (adopting a process already running from its pidfile) and supervise it.
+        Called from several threads at once (a reconcile pass starts its bricks together)."""
 
     @abc.abstractmethod
     def stop(self, name: str, timeout: float = 10.0) -> None:

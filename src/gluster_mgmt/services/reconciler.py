@@ -29,6 +29,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -63,6 +64,8 @@ DEFAULT_LOG_DIR = "/var/log/glusterfs"
 SHD_CLIENT_PID = -6
 #: Seconds between full passes (the watch makes most passes happen sooner).
 RECONCILE_INTERVAL = 10.0
+#: bricks of one pass launched at once (each launch is a thread waiting on glusterfsd)
+MAX_PARALLEL_STARTS = 8
 
 
 @attrs.frozen
@@ -300,22 +303,65 @@ class Reconciler:
                     self._stop_service(name)  # a volume deleted and re-created with this name
             self._sweep_orphans(wanted, volumes)
 
+            to_start: list[tuple[str, _Running, ServiceSpec]] = []
             for name, item in wanted.items():
                 try:
                     if item.kind == "brick":
-                        self._ensure_brick(name, item, volumes[item.volume])
+                        spec = self._ensure_brick(name, item, volumes[item.volume])
                     else:
-                        self._ensure_shd(name, item, volumes[item.volume])
-                    self._errors.pop(name, None)
+                        spec = self._ensure_shd(name, item, volumes[item.volume])
                 except (GlusterMgmtError, OSError) as exc:
-                    if self._errors.get(name) != str(exc):
-                        log.error("cannot run %s: %s", name, exc)
-                    self._errors[name] = str(exc)
+                    self._failed(name, exc)
+                    continue
+                if spec is None:
+                    self._errors.pop(name, None)
+                else:
+                    to_start.append((name, item, spec))
+            for (name, item, spec), error in zip(to_start, self._start_all(to_start)):
+                if error is None:
+                    item.spec = spec
+                    self._errors.pop(name, None)
+                else:
+                    self._failed(name, error)
             self._release_stale_ports(wanted)
             self._migrating = self.migrations.converge(volumes)
             self.revision = listing.revision
             self._report(wanted, listing.revision)
             return listing.revision
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        if self._errors.get(name) != str(exc):
+            log.error("cannot run %s: %s", name, exc)
+        self._errors[name] = str(exc)
+
+    def _start_all(self, to_start: Sequence[tuple[str, _Running, ServiceSpec]]
+                   ) -> list[Exception | None]:
+        """Start the services of a pass; the error of each, None for a started one. The
+        bricks start at once, each in a thread of its own (a launch waits for glusterfsd to
+        daemonize, ~0.1-0.2 s: one after the other, a volume's start would wait for the sum),
+        then the self-heal daemons, after the bricks as glusterd starts them."""
+
+        def start(spec: ServiceSpec) -> Exception | None:
+            try:
+                self.services.start(spec)
+                return None
+            except (GlusterMgmtError, OSError) as exc:
+                return exc
+
+        bricks = [i for i, (_, item, _) in enumerate(to_start) if item.kind == "brick"]
+        errors: list[Exception | None] = [None] * len(to_start)
+        if len(bricks) > 1:
+            with ThreadPoolExecutor(min(len(bricks), MAX_PARALLEL_STARTS),
+                                    thread_name_prefix="brick-start") as pool:
+                for i, error in zip(bricks, pool.map(start, [to_start[i][2] for i in bricks])):
+                    errors[i] = error
+        else:
+            for i in bricks:
+                errors[i] = start(to_start[i][2])
+        for i, (_, item, spec) in enumerate(to_start):
+            if item.kind != "brick":
+                errors[i] = start(spec)
+        return errors
 
     def _report(self, wanted: dict[str, _Running], revision: int) -> None:
         """Write this node's service report (cluster.service_report) when what it says changed,
@@ -347,7 +393,8 @@ class Reconciler:
             return
         self._reported = (report, lease_id)
 
-    def _ensure_brick(self, name: str, item: _Running, volume: Volume) -> None:
+    def _ensure_brick(self, name: str, item: _Running, volume: Volume) -> ServiceSpec | None:
+        """Port and directory of a brick this node runs; the spec to start (None: running)."""
         brick = item.brick
         assert brick is not None
         pidfile = self.specs.brick_pidfile(volume.name, brick)
@@ -366,21 +413,19 @@ class Reconciler:
         spec = self.specs.brick_spec(volume, brick, port)
         if self._supervised(name, spec, current):
             item.spec = spec
-            return
+            return None
         if running_port is None:
             make_servable(brick.path, volume.uuid)
-        self.services.start(spec)
-        item.spec = spec
+        return spec
 
-    def _ensure_shd(self, name: str, item: _Running, volume: Volume) -> None:
+    def _ensure_shd(self, name: str, item: _Running, volume: Volume) -> ServiceSpec | None:
         current = self._running.get(name)
         self._running[name] = item
         spec = self.specs.shd_spec(volume, self.shd_server)
         if self._supervised(name, spec, current):
             item.spec = spec
-            return
-        self.services.start(spec)
-        item.spec = spec
+            return None
+        return spec
 
     def _supervised(self, name: str, spec: ServiceSpec, current: _Running | None) -> bool:
         """True when the service manager already keeps ``spec`` running (it restarts it

@@ -102,6 +102,8 @@ class _Supervised:
     backoff: float = BACKOFF_FIRST
     started: float = 0.0
     child: subprocess.Popen | None = None
+    #: being launched by ``start`` (outside the lock): the watcher leaves it alone
+    launching: bool = False
 
 
 class ProcessSupervisor(ServiceManager):
@@ -120,7 +122,8 @@ class ProcessSupervisor(ServiceManager):
     def start(self, spec: ServiceSpec) -> ServiceState:
         with self._lock:
             current = self._services.get(spec.name)
-            if current is not None and current.spec == spec and pid_runs(current.pid, spec.argv[0]):
+            if current is not None and current.spec == spec and (
+                    current.launching or pid_runs(current.pid, spec.argv[0])):
                 return self._state(current)
             if current is not None and current.pid:
                 self._unreaped.add(current.pid)  # replaced: collect its exit, if it was ours
@@ -129,9 +132,26 @@ class ProcessSupervisor(ServiceManager):
             if pid_runs(adopted, spec.argv[0]):
                 entry.pid = adopted
                 log.info("adopted %s (pid %d)", spec.name, adopted)
-            else:
-                self._launch(entry)
+                self._services[spec.name] = entry
+                return self._state(entry)
+            entry.launching = True
             self._services[spec.name] = entry
+        # launched outside the lock: other services start meanwhile (a daemonizing launch
+        # waits for glusterfsd to report)
+        try:
+            self._launch(entry)
+        except BaseException:
+            with self._lock:
+                if self._services.get(spec.name) is entry:
+                    del self._services[spec.name]
+            raise
+        finally:
+            entry.launching = False
+        with self._lock:
+            if self._services.get(spec.name) is not entry:  # stopped while launching
+                if entry.pid and pid_runs(entry.pid, spec.argv[0]):
+                    terminate(entry.pid, 10.0)
+                raise ServiceError(f"{spec.name} was stopped while it started")
             return self._state(entry)
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
@@ -222,6 +242,8 @@ class ProcessSupervisor(ServiceManager):
             with self._lock:
                 entries = list(self._services.values())
             for entry in entries:
+                if entry.launching:
+                    continue
                 if entry.child is not None:
                     entry.child.poll()  # reap our own children: no zombies
                 now = time.monotonic()

@@ -198,9 +198,11 @@ class Follow:
         try:
             if self._revision is None or time.monotonic() >= self._resync_at:
                 return self._relist()
-            if self._watch is None:
-                self._watch = self.store.watch(self.prefix, self._revision)
-            events = self._watch.get(timeout=timeout)
+            watch = self._watch
+            if watch is None:
+                watch = self._watch = self.store.watch(self.prefix, self._revision)
+            # ``stop`` from another thread closes this watch: ``get`` then returns at once
+            events = watch.get(timeout=timeout)
             return self._apply_events(events) if events else False
         except RevisionCompactedError:
             log.info("%s: revision %s is no longer kept; listing again", self.name, self._revision)
