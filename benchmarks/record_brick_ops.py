@@ -123,6 +123,7 @@ volume rebalance d1 status
 xml volume rebalance d1 status
 volume status d1 tasks
 volume rebalance d1 start
+wait volume rebalance d1 status
 xml volume rebalance d1 start force
 wait volume rebalance d1 status
 volume rebalance d1 stop

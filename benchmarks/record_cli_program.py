@@ -90,7 +90,6 @@ class Proxy:
 
     def __init__(self, path: Path, target: str) -> None:
         self.path, self.target = path, target
-        self.calls: dict[int, Call] = {}
         self.log: list[dict[str, Any]] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
@@ -102,27 +101,28 @@ class Proxy:
             client, _ = self.listener.accept()
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             server.connect(self.target)
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+            pending: dict[int, Call] = {}  # xids are per connection: each CLI starts at 1
+            threading.Thread(target=self._pump, args=(client, server, pending), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, pending), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, calls: bool) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, pending: dict[int, Call]) -> None:
         decoder = RecordDecoder(64 << 20)
         try:
             while data := src.recv(65536):
+                for record in decoder.feed(data):  # logged before the CLI can see the reply
+                    self._note(decode_message(record), pending)
                 dst.sendall(data)
-                for record in decoder.feed(data):
-                    self._note(decode_message(record))
         except OSError:
             pass  # the other side closed first: the CLI has exited
         finally:
             dst.close()
 
-    def _note(self, message: Call | Reply) -> None:
+    def _note(self, message: Call | Reply, pending: dict[int, Call]) -> None:
         if isinstance(message, Call):
             if message.prog == Program.CLI:
-                self.calls[message.xid] = message
+                pending[message.xid] = message
             return
-        call = self.calls.pop(message.xid, None)
+        call = pending.pop(message.xid, None)
         if call is None:
             return
         proc = CliProc(call.proc)
