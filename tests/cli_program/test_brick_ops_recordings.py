@@ -39,7 +39,8 @@ def normalised(text: str, workdir: str) -> str:
     return normalise(_RUN_TIME.sub("<T>", text.replace(workdir, WORKDIR_MARK)))
 
 
-def _mount(volume: str, point: Path, log: Path) -> None:
+def mount_volume(volume: str, point: Path, log: Path) -> None:
+    """FUSE-mount ``volume`` of the daemon on 127.0.0.2 at ``point`` (the caller unmounts)."""
     point.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}",
                              f"127.0.0.2:/{volume}", str(point)],
@@ -62,7 +63,7 @@ def test_stock_cli_brick_ops_print_what_glusterd_printed(make_daemons, workdir):
             line = " ".join(entry["args"])
             point = Path(workdir) / "mnt" / (words[-1] if words else "")
             if kind is StepKind.MOUNT:
-                _mount(words[-1], point, Path(workdir) / f"client-{words[-1]}.log")
+                mount_volume(words[-1], point, Path(workdir) / f"client-{words[-1]}.log")
                 mounted.append(point)
             elif kind is StepKind.WRITE:
                 for name in FILES:
