@@ -348,7 +348,8 @@ class CliBackend:
             return CliResult.failed(f"Unknown remove-brick command {_int(request, 'command')}",
                                     errno.EINVAL)
         bricks = _bricks(request)
-        task_id = self._task_id(name) if action == "commit" else None
+        # glusterd answers a commit (or force) with the id of the task it ends, if any
+        task_id = self._task_id(name) if action in ("commit", "force") else None
         data = self._route("volume/remove-brick", {
             "name": name, "bricks": bricks, "action": action,
             "replica": _int(request, "replica-count") or None})
@@ -358,7 +359,7 @@ class CliBackend:
             *([("remove-brick-id", task_id)] if task_id else [])]))
 
     def _task_id(self, name: str) -> str | None:
-        """The id of the volume's task, if any: what remove-brick commit answers."""
+        """The id of the volume's task, if any: what remove-brick commit and force answer."""
         try:
             volumes = self._route("volume/info", {"name": name})["volumes"]
         except _Reply:
