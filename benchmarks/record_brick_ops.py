@@ -74,14 +74,15 @@ def completed(xml_output: str) -> bool:
     return bool(states) and all(s == "completed" for s in states)
 
 
-B = f"{HOST}:{WORKDIR_MARK}/bricks"
+#: the bricks' directory as the script writes it (@B@)
+BRICKS = f"{HOST}:{WORKDIR_MARK}/bricks"
 
 
 def _steps(text: str) -> tuple[Step, ...]:
     """One step a line: ``KIND [xml] WORDS...`` (KIND ``run`` may be left out)."""
     steps = []
     for line in text.strip().splitlines():
-        words = line.replace("@B@", B).split()
+        words = line.replace("@B@", BRICKS).split()
         kind = StepKind(words[0]) if words[0] in StepKind._value2member_map_ else StepKind.RUN
         words = words[1:] if kind is not StepKind.RUN or words[0] == "run" else words
         xml = bool(words) and words[0] == "xml"
