@@ -36,9 +36,21 @@ _INFO_STRUCTURAL_KEYS = frozenset(
     }
 )
 
-_PEER_STATES = {3: PeerState.CONNECTED, 6: PeerState.REJECTED, 7: PeerState.DETACHING}
-_STATUS = {0: VolumeStatus.CREATED, 1: VolumeStatus.STARTED, 2: VolumeStatus.STOPPED}
-_TRANSPORT = {0: Transport.TCP, 1: Transport.RDMA, 2: Transport.TCP_RDMA}
+#: glusterd's friend states (glusterd-sm.h) a takeover can carry: a member of the pool.
+_IN_CLUSTER = 3
+_FRIEND_STATES = {0: "Establishing Connection", 1: "Probe Sent to Peer", 2: "Probe Received from Peer",
+                  4: "Accepted peer request", 5: "Sent and Received peer request",
+                  6: "Peer Rejected", 7: "Peer detach in progress", 8: "Probe Received from peer",
+                  9: "Connected to Peer", 10: "Peer is connected and Accepted"}
+#: node_state.info: glusterd's defrag statuses of a migration that still runs, and the
+#: operations (glusterd_op_t) that start one.
+_MIGRATION_RUNNING = {1: "started", 5: "fixing the layout"}
+_MIGRATION_OPS = {9: "remove-brick", 19: "rebalance"}
+
+
+class TakeoverRefused(ValidationError):
+    """The glusterd state uses something gluster_mgmt cannot carry: importing it would lose
+    it. The message names every such thing."""
 
 
 @attrs.frozen
@@ -70,8 +82,67 @@ def import_peer(path: Path) -> Peer:
     fields = _read_key_values(path)
     hostnames = [value for key, value in sorted(fields.items(), key=lambda kv: _hostname_index(kv[0]))
                  if key.startswith("hostname")]
-    state = _PEER_STATES.get(int(fields.get("state", "3")), PeerState.PROBE_SENT)
-    return Peer(uuid=fields["uuid"], hostnames=tuple(hostnames), state=state)
+    return Peer(uuid=fields["uuid"], hostnames=tuple(hostnames), state=PeerState.CONNECTED)
+
+
+def takeover_blockers(root: Path) -> list[str]:
+    """What in glusterd state directory ``root`` gluster_mgmt would lose, each named: snapshots,
+    geo-replication sessions, NFS-Ganesha, tiering and thin-arbiter volumes, a volume type it
+    does not know, a rebalance or remove-brick not finished, a peer not in the cluster."""
+    found = []
+    snaps = root / "snaps"
+    if snaps.is_dir():
+        found += [f"snapshot {d.name} (gluster_mgmt has no snapshots)"
+                  for d in sorted(snaps.iterdir()) if d.is_dir()]
+    georep = root / "geo-replication"
+    if georep.is_dir():
+        found += [f"geo-replication session {d.name} (gluster_mgmt runs no gsyncd)"
+                  for d in sorted(georep.iterdir()) if d.is_dir()]
+    if (root / "options").is_file() and \
+            _read_key_values(root / "options").get("nfs-ganesha") == "enable":
+        found.append("NFS-Ganesha is enabled cluster-wide (gluster_mgmt does not manage it)")
+    peers = root / "peers"
+    for path in sorted(peers.iterdir()) if peers.is_dir() else ():
+        fields = _read_key_values(path)
+        state = int(fields.get("state", _IN_CLUSTER))
+        if state != _IN_CLUSTER:
+            found.append(f"peer {fields.get('hostname1', path.name)} is in state "
+                         f"'{_FRIEND_STATES.get(state, state)}', not in the cluster")
+    vols = root / "vols"
+    for volume_dir in sorted(vols.iterdir()) if vols.is_dir() else ():
+        if (volume_dir / "info").is_file():
+            found += _volume_blockers(volume_dir)
+    return found
+
+
+def _volume_blockers(volume_dir: Path) -> list[str]:
+    name, info = volume_dir.name, _read_key_values(volume_dir / "info")
+    found = []
+    try:
+        VolumeType.from_glusterd_code(int(info.get("type", "0")))
+    except (ValidationError, ValueError):
+        found.append(f"volume {name} is of glusterd type {info.get('type')} "
+                     "(tier or stripe, gone since glusterfs 6)")
+    if info.get("tier-enabled", "0") != "0":
+        found.append(f"volume {name} has tiering enabled")
+    if info.get("thin_arbiter_count", "0") != "0":
+        found.append(f"volume {name} has a thin arbiter (gluster_mgmt has none)")
+    if info.get("ganesha.enable") == "on":
+        found.append(f"volume {name} is exported by NFS-Ganesha")
+    node_state = volume_dir / "node_state.info"
+    if node_state.is_file():
+        fields = _read_key_values(node_state)
+        status = int(fields.get("rebalance_status", "0") or 0)
+        op = _MIGRATION_OPS.get(int(fields.get("rebalance_op", "0") or 0), "rebalance")
+        if status in _MIGRATION_RUNNING:
+            found.append(f"volume {name} has a {op} {_MIGRATION_RUNNING[status]}: wait for it "
+                         "to complete and commit it (or stop it) first")
+    bricks = volume_dir / "bricks"
+    for path in sorted(bricks.iterdir()) if bricks.is_dir() else ():
+        if _read_key_values(path).get("decommissioned", "0") != "0":
+            found.append(f"volume {name} has a remove-brick not committed "
+                         f"({path.name.replace(':-', ':/', 1).replace('-', '/')}): commit or stop it first")
+    return found
 
 
 def _hostname_index(key: str) -> int:
@@ -111,8 +182,8 @@ def import_volume(volume_dir: Path) -> Volume:
             replica_count=replica if volume_type is VolumeType.REPLICATE else 1,
             arbiter_count=int(info.get("arbiter_count", "0")), disperse_count=disperse,
             redundancy_count=int(info.get("redundancy_count", "0")), options=options,
-            status=_STATUS[int(info.get("status", "0"))], version=int(info.get("version", "1")),
-            transport=_TRANSPORT[int(info.get("transport-type", "0"))],
+            status=VolumeStatus.from_glusterd_code(int(info.get("status", "0"))), version=int(info.get("version", "1")),
+            transport=Transport.from_glusterd_code(int(info.get("transport-type", "0"))),
             username=info["username"], password=info["password"],
             op_version=int(info.get("op-version", "40000")),
             client_op_version=int(info.get("client-op-version", "2")),
@@ -124,11 +195,16 @@ def import_volume(volume_dir: Path) -> Volume:
 
 def import_state(state_dir: Path | str) -> GlusterdState:
     """Parse glusterd.info (the node's identity, read as the daemon reads its own), peers/*
-    and vols/*; volumes in name order."""
+    and vols/*; volumes in name order. Refuses (:class:`TakeoverRefused`) a state with
+    anything :func:`takeover_blockers` names."""
     root = Path(state_dir)
     node = NodeIdentity.read(str(root))
     if node is None:
         raise FileNotFoundError(errno.ENOENT, "no glusterd.info", str(root / GLUSTERD_INFO))
+    blockers = takeover_blockers(root)
+    if blockers:
+        raise TakeoverRefused("it holds what gluster_mgmt cannot carry, nothing imported: "
+                              + "; ".join(blockers))
     peers_dir = root / "peers"
     peers = tuple(import_peer(p) for p in sorted(peers_dir.iterdir())) if peers_dir.is_dir() else ()
     vols_dir = root / "vols"

@@ -11,7 +11,7 @@ import enum
 import re
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -163,13 +163,42 @@ class VolumeStatus(str, enum.Enum):
 
     @property
     def glusterd_code(self) -> int:
-        return {VolumeStatus.CREATED: 0, VolumeStatus.STARTED: 1, VolumeStatus.STOPPED: 2}[self]
+        """The number glusterd writes as ``status=`` in vols/VOL/info."""
+        return _STATUS_CODES[self]
+
+    @classmethod
+    def from_glusterd_code(cls, code: int) -> VolumeStatus:
+        return _by_code(_STATUS_CODES, code, "volume status")
+
+
+_STATUS_CODES = {VolumeStatus.CREATED: 0, VolumeStatus.STARTED: 1, VolumeStatus.STOPPED: 2}
 
 
 class Transport(str, enum.Enum):
     TCP = "tcp"
     RDMA = "rdma"
     TCP_RDMA = "tcp,rdma"
+
+    @property
+    def glusterd_code(self) -> int:
+        """The number glusterd writes as ``transport-type=`` in vols/VOL/info."""
+        return _TRANSPORT_CODES[self]
+
+    @classmethod
+    def from_glusterd_code(cls, code: int) -> Transport:
+        return _by_code(_TRANSPORT_CODES, code, "transport type")
+
+
+_TRANSPORT_CODES = {Transport.TCP: 0, Transport.RDMA: 1, Transport.TCP_RDMA: 2}
+_Coded = TypeVar("_Coded")
+
+
+def _by_code(codes: Mapping[_Coded, int], code: int, what: str) -> _Coded:
+    """The member glusterd writes as ``code`` in vols/VOL/info."""
+    for member, known in codes.items():
+        if known == code:
+            return member
+    raise ValidationError(f"unknown glusterd {what} {code}")
 
 
 class MigrationStatus(enum.IntEnum):

@@ -319,9 +319,11 @@ def _transport(volume: Volume) -> str:
 # -- brick volfile -----------------------------------------------------------------------
 
 def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
-                      workdir: str = GLUSTERD_WORKDIR,
-                      table: OptionTable | None = None) -> Graph:
-    """The graph a brick process (glusterfsd) loads for ``brick``."""
+                      workdir: str = GLUSTERD_WORKDIR, table: OptionTable | None = None,
+                      on_own_host: bool = True) -> Graph:
+    """The graph a brick process (glusterfsd) loads for ``brick``. ``on_own_host=False``: the
+    copy another node keeps (glusterd counts shared bricks only on their own host, and
+    writes 0 into the other hosts' copies)."""
     _check_options(volume)
     table = table or option_table()
     settings = dict(volume.options)
@@ -337,7 +339,7 @@ def build_brick_graph(volume: Volume, brick: Brick, *, op_version: int = 100000,
         posix.set("update-link-count-parent", "on")
     if op_version >= 70000:
         posix.set("fips-mode-rchecksum", "on")
-    posix.set("shared-brick-count", str(_shared_brick_count(volume, brick)))
+    posix.set("shared-brick-count", str(_shared_brick_count(volume, brick) if on_own_host else 0))
 
     if volume.arbiter_count == 1:
         brick_set = next(s for s in volume.subvolumes() if brick in s)

@@ -399,7 +399,7 @@ def test_unrecognized_command():
 
 
 def test_unsupported_gluster_commands_say_so():
-    error = refused("volume heal v1 info")
+    error = refused("volume quota v1 enable")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
     error = refused("volume status v1 clients")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
@@ -412,3 +412,36 @@ def test_help():
     assert error.code == 0
     assert "volume create <NEW-VOLNAME>" in error.out
     assert refused("help").code == 0
+
+
+@pytest.mark.parametrize(("line", "route", "params"), [
+    ("volume heal v1", "volume/heal", {"name": "v1", "op": 1}),
+    ("volume heal v1 full", "volume/heal", {"name": "v1", "op": 2}),
+    ("volume heal v1 statistics", "volume/heal", {"name": "v1", "op": 7}),
+    ("volume heal v1 statistics heal-count", "volume/heal", {"name": "v1", "op": 8}),
+    ("volume heal v1 statistics heal-count replica h:/b1", "volume/heal",
+     {"name": "v1", "op": 9, "replica": "h:/b1"}),
+    ("volume heal v1 enable", "volume/heal", {"name": "v1", "op": 12}),
+    ("volume heal v1 disable", "volume/heal", {"name": "v1", "op": 13}),
+    ("volume heal v1 info", "volume/glfsheal", {"name": "v1", "mode": "info", "xml": False}),
+    ("volume heal v1 info summary", "volume/glfsheal",
+     {"name": "v1", "mode": "summary", "xml": False}),
+    ("volume heal v1 info split-brain", "volume/glfsheal",
+     {"name": "v1", "mode": "split-brain", "xml": False}),
+    ("volume heal v1 split-brain bigger-file /f", "volume/glfsheal",
+     {"name": "v1", "mode": "bigger-file", "file": "/f", "xml": False}),
+    ("volume heal v1 split-brain source-brick h:/b1", "volume/glfsheal",
+     {"name": "v1", "mode": "source-brick", "brick": "h:/b1", "file": None, "xml": False}),
+])
+def test_volume_heal_words(line, route, params):
+    request = parse(line.split(), lambda q: True)
+    assert (request.route, request.params) == (route, params)
+
+
+@pytest.mark.parametrize("line", ["volume heal", "volume heal v1 info healed x",
+                                  "volume heal v1 statistics heal-count replica nobrick",
+                                  "volume heal v1 split-brain latest-mtime",
+                                  "volume heal v1 bogus"])
+def test_volume_heal_usage_errors(line):
+    error = refused(line)
+    assert error.code == 1 and "Usage:\nvolume heal <VOLNAME> [enable | disable | full |" in error.err

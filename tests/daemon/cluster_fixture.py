@@ -4,6 +4,7 @@ each with its own state dir and socket, all on the default API port — like rea
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -108,6 +109,19 @@ class DaemonProcess:
         return subprocess.run(
             [STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []), door, *args],
             capture_output=True, text=True, env=child_env(), timeout=120)
+
+    def gluster_default_socket(self, *args: str, xml: bool = False) -> subprocess.CompletedProcess:
+        """The STOCK CLI where only the default glusterd socket will do: `volume heal VOL
+        info` execs glfsheal, which always fetches its volfile from /var/run/glusterd.socket.
+        Run in a private mount namespace whose /run is a tmpfs holding that name as a link to
+        this daemon's private socket: nothing is bound on the host's fixed path."""
+        words = " ".join(shlex.quote(w) for w in (
+            STOCK_GLUSTER, "--mode=script", *(["--xml"] if xml else []), *args))
+        script = (f"mount -t tmpfs -o mode=0755,size=1m gm-heal-run /run && "
+                  f"ln -s {shlex.quote(str(self.glusterd_socket))} /run/glusterd.socket && "
+                  f"exec {words}")
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                              capture_output=True, text=True, env=child_env(), timeout=300)
 
     def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)

@@ -5,6 +5,10 @@ migrates node by node into one cluster that shows the UUIDs glusterd showed."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+from gluster_mgmt.glusterd_export import volume_checksum
 from tests.helpers import REFERENCE, glusterd_state, wait_for
 
 THREE_NODES = REFERENCE / "three-nodes"
@@ -84,8 +88,15 @@ def test_three_glusterd_nodes_migrate_node_by_node_keeping_every_uuid(make_daemo
         assert daemon.uuid == recorded_uuid(n)
     imported = d1.cli("import", str(states[0]), check=True).stdout
     assert "rep3" in imported
+    waiting = [d2.address, d3.address]
     for daemon in (d2, d3):
+        # while nodes still run glusterd, configuration changes are refused, naming them
+        refused = d1.cli("volume", "set", "rep3", "performance.quick-read", "off")
+        assert refused.returncode == 1
+        assert ("taking over from glusterd: configuration changes are refused until every node "
+                f"runs gluster-mgmtd; still on glusterd: {', '.join(waiting)}") in refused.stderr
         assert d1.cli("peer", "probe", daemon.address, check=True).stdout == "peer probe: success\n"
+        waiting.remove(daemon.address)
 
     def all_connected(daemon) -> bool:
         return daemon.cli("pool", "list", check=True).stdout.count("Connected") == 3
@@ -106,6 +117,35 @@ def test_three_glusterd_nodes_migrate_node_by_node_keeping_every_uuid(make_daemo
         xml = back_to_glusterd(daemon.cli("--xml", "volume", "info", check=True).stdout)
         assert xml == (cli / "volume-info.xml").read_text()
     assert d2.cli("import", str(states[1])).returncode == 1  # already there, nothing written
+    # and back: each node's export is the glusterd state that node had
+    for n, daemon in enumerate((d1, d2, d3), 1):
+        target = tmp_path / f"export{n}"
+        daemon.cli("export", str(target), check=True)
+        assert_same_glusterd_state(target, THREE_NODES / f"node{n}")
+    # every node taken over: changes are allowed again
+    d1.cli("volume", "set", "rep3", "performance.quick-read", "off", check=True)
+
+
+def assert_same_glusterd_state(exported: Path, recorded: Path) -> None:
+    """File for file, with glusterd's addresses put back. Two things differ by construction:
+    vols/VOL/cksum (the checksum of an info file whose brick names now hold the test's
+    addresses: checked against that file instead) and a brick's ``brick-fsid`` (its own node's
+    statfs id, which the store holds only for the importing node's bricks)."""
+    skipped = ("glusterd.upgrade", "gfproxy", "geo-replication/", "snaps/")
+    want = {str(p.relative_to(recorded)): p.read_text() for p in recorded.rglob("*")
+            if p.is_file() and not any(s in str(p.relative_to(recorded)) for s in skipped)}
+    got = {back_to_glusterd(str(p.relative_to(exported))): p.read_text()
+           for p in exported.rglob("*") if p.is_file()}
+    assert sorted(got) == sorted(want)
+    for path, text in want.items():
+        exported_text = back_to_glusterd(got[path])
+        if path.endswith("/cksum"):
+            info = (exported / path).with_name("info").read_bytes()
+            assert exported_text == f"info={volume_checksum(info)}\n"
+            continue
+        if "/bricks/" in path:
+            text, exported_text = (re.sub(r"brick-fsid=\d+", "brick-fsid=N", t) for t in (text, exported_text))
+        assert exported_text == text, path
 
 
 def test_a_probe_is_refused_by_a_node_with_another_uuid_than_the_imported_peer(make_daemons,
@@ -120,3 +160,43 @@ def test_a_probe_is_refused_by_a_node_with_another_uuid_than_the_imported_peer(m
     assert f"the peer list knows {d2.address} as {recorded_uuid(2)}, but this node is " \
            f"{d2.uuid}" in result.stdout + result.stderr
     assert d2.cli("pool", "list", check=True).stdout.count("\n") == 2  # still on its own
+
+
+def test_export_writes_into_no_existing_glusterd_state(make_daemons, tmp_path):
+    """An export never overwrites glusterd state: a directory with volumes or another node's
+    glusterd.info is refused with nothing written; a relative name is the caller's directory."""
+    state = glusterd_state(tmp_path, REFERENCE / "state", "glusterd")
+    (daemon,) = make_daemons(1, glusterd_dirs=[state])
+    daemon.cli("import", str(state), check=True)
+    before = sorted(p.name for p in (state / "vols").iterdir())
+    refused = daemon.cli("export", str(state))
+    assert refused.returncode == 1
+    assert f"{state / 'vols'} is not empty" in refused.stdout + refused.stderr
+    assert sorted(p.name for p in (state / "vols").iterdir()) == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "glusterd.info").write_text(f"UUID={recorded_uuid(2)}\noperating-version=100000\n")
+    refused = daemon.cli("export", str(foreign))
+    assert refused.returncode == 1
+    assert f"belongs to node {recorded_uuid(2)}" in refused.stdout + refused.stderr
+    assert [p.name for p in foreign.iterdir()] == ["glusterd.info"]
+    done = daemon.cli("export", str(tmp_path / "fresh"), check=True).stdout
+    assert done.startswith("export: success")
+    assert (tmp_path / "fresh" / "vols" / "rep3" / "info").read_text() == \
+        (REFERENCE / "state" / "vols" / "rep3" / "info").read_text()
+
+
+def test_import_of_a_state_that_would_lose_a_running_rebalance_is_refused(make_daemons, tmp_path):
+    state = glusterd_state(tmp_path, REFERENCE / "state", "glusterd")
+    node_state = state / "vols" / "v1" / "node_state.info"
+    node_state.write_text(node_state.read_text().replace("rebalance_status=0", "rebalance_status=1")
+                          .replace("rebalance_op=0", "rebalance_op=19"))
+    (state / "snaps" / "nightly").mkdir(parents=True)
+    (daemon,) = make_daemons(1, glusterd_dirs=[state])
+    result = daemon.cli("import", str(state))
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert f"cannot import glusterd state {state}: it holds what gluster_mgmt cannot carry, " \
+           "nothing imported: snapshot nightly (gluster_mgmt has no snapshots); volume v1 has " \
+           "a rebalance started: wait for it to complete and commit it (or stop it) first" in out
+    assert daemon.cli("volume", "list", check=True).stdout.split() == []

@@ -135,17 +135,21 @@ readlink /proc/self/ns/mnt > "$T/ns"
 if [ "$(readlink /proc/self/ns/mnt)" = "{host_ns}" ]; then
     echo NO_PRIVATE_NAMESPACE; trap - EXIT; exit 1
 fi
+[ -n "{private_network}" ] && ip link set lo up
 mount --bind "$T/ssl" "$CERTS" || exit 1
 mount --bind "$T/glusterd" /var/lib/glusterd || exit 1
 
-"$PY" -m gluster_mgmt.daemon.main --state-dir "$T/state" --address "$ADDR" \\
-    --api-port {api_port} --socket "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \\
-    --config /nonexistent > "$T/mgmtd.log" 2>&1 &
-DPID=$!
-echo "$DPID" > "$T/mgmtd.pid"
-for _ in $(seq 120); do [ -S "$SOCK" ] && break; kill -0 "$DPID" || break; sleep 0.5; done
-[ -S "$SOCK" ] || {{ echo DAEMON_FAILED; exit 1; }}
-echo DAEMON_UP
+start_mgmtd() {{  # EXTRA-ARGS...: gluster-mgmtd up and answering
+    "$PY" -m gluster_mgmt.daemon.main --state-dir "$T/state" --address "$ADDR" \\
+        --api-port {api_port} --socket "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \\
+        --config /nonexistent {daemon_args} "$@" > "$T/mgmtd.log" 2>&1 &
+    DPID=$!
+    echo "$DPID" > "$T/mgmtd.pid"
+    for _ in $(seq 120); do [ -S "$SOCK" ] && break; kill -0 "$DPID" || break; sleep 0.5; done
+    [ -S "$SOCK" ] || {{ echo DAEMON_FAILED; exit 1; }}
+    echo DAEMON_UP
+}}
+[ -n "{start_daemon}" ] && start_mgmtd
 '''
 
 
@@ -169,11 +173,16 @@ def _stop_leftovers(tmp: Path) -> None:
 
 
 def run_scenario(tmp: Path, body: str, *, address: str, volume: str,
-                 files: dict[str, str] | None = None, timeout: float = 480) -> tuple[str, int]:
+                 files: dict[str, str] | None = None, timeout: float = 480,
+                 daemon_args: str = "", start_daemon: bool = True,
+                 private_network: bool = False) -> tuple[str, int]:
     """Runs PROLOGUE + ``body`` (bash; the same format fields) under ``unshare --mount``.
 
     ``tmp`` must hold ``ssl/`` (bound on OPENSSLDIR) and ``glusterd/`` (bound on
-    /var/lib/glusterd); ``files`` are written into ``tmp`` first. Returns (output, exit code);
+    /var/lib/glusterd); ``files`` are written into ``tmp`` first; ``daemon_args`` (shell
+    words) go to gluster-mgmtd's command line. ``start_daemon=False``: the body starts it
+    (``start_mgmtd [ARGS...]``) when it wants; ``private_network``: a network namespace of
+    its own too (only its loopback), so stock glusterd can bind 24007 there. Returns (output, exit code);
     the daemon's log is ``tmp/mgmtd.log``, the bricks' under ``tmp/log``."""
     for name in ("bricks", "run", "log", "state"):
         (tmp / name).mkdir(exist_ok=True)
@@ -181,11 +190,13 @@ def run_scenario(tmp: Path, body: str, *, address: str, volume: str,
         (tmp / name).write_text(text)
     fields = dict(tmp=tmp, python=sys.executable, address=address, volume=volume,
                   pythonpath=child_env()["PYTHONPATH"], api_port=free_port(address),
-                  cert_dir=SSL_CERT_PATH, host_ns=os.readlink("/proc/self/ns/mnt"))
+                  cert_dir=SSL_CERT_PATH, host_ns=os.readlink("/proc/self/ns/mnt"),
+                  daemon_args=daemon_args, start_daemon="yes" if start_daemon else "",
+                  private_network="yes" if private_network else "")
     script = tmp / "scenario.sh"
     script.write_text(PROLOGUE.format(**fields) + body.format(**fields))
-    process = subprocess.Popen([need_tool("unshare"), "--mount", "--propagation", "private", "bash",
-                                str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    namespaces = ["--mount", "--propagation", "private", *(["--net"] if private_network else [])]
+    process = subprocess.Popen([need_tool("unshare"), *namespaces, "bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=REPO)
     try:
         output, _ = process.communicate(timeout=timeout)

@@ -186,6 +186,22 @@ cli volume start "$VOL" || exit 1
 echo VOLUME_STARTED
 timeout 120 "$PY" "$T/status.py" "$SOCK" "$VOL" 3 || exit 1
 
+# the stock CLI from "another host": it finds the switch and speaks TLS to 24007 ...
+remote() {{ timeout 60 /usr/sbin/gluster --mode=script --remote-host="$ADDR" "$@"; }}
+remote volume info "$VOL" > "$T/remote-info.txt" 2>&1 \
+    && grep -q "^Volume Name: $VOL$" "$T/remote-info.txt" \
+    && grep -q "^Status: Started$" "$T/remote-info.txt" && echo REMOTE_INFO_OVER_TLS
+[ "$(remote peer status)" = "Number of Peers: 0" ] && echo REMOTE_PEERS_OVER_TLS
+# ... and without the switch (a private /var/lib/glusterd of its own) it speaks plain: refused
+mkdir -p "$T/plain-glusterd"
+unshare --mount --propagation private sh -c \
+    'mount --bind "$1/plain-glusterd" /var/lib/glusterd && exec timeout 60 \
+     /usr/sbin/gluster --mode=script --remote-host="$2" volume info "$3"' \
+    plain "$T" "$ADDR" "$VOL" > "$T/remote-plain.txt" 2>&1
+plain=$?
+[ $plain -ne 0 ] && [ $plain -ne 124 ] && ! grep -q "Volume Name" "$T/remote-plain.txt" \
+    && echo REMOTE_PLAIN_REFUSED
+
 mkdir -p "$T/mnt"
 timeout 90 mount -t glusterfs -o log-file="$T/client.log" "$ADDR:/$VOL" "$T/mnt" || exit 1
 echo MOUNTED
@@ -226,12 +242,14 @@ def test_stock_bricks_and_fuse_client_over_management_tls(tmp_path, pki):
                f"--- client ---\n{client_log[-3000:]}\n--- bricks ---\n{brick_logs}")
     lines = output.splitlines()
     for marker in ("SWITCH_ON", "DAEMON_UP", "PLAIN_REFUSED", "TLS_ANSWERED", "VOLUME_STARTED",
+                   "REMOTE_INFO_OVER_TLS", "REMOTE_PEERS_OVER_TLS", "REMOTE_PLAIN_REFUSED",
                    "MOUNTED", "READ_WRITE_OK", "ON_BRICKS 18", "BRICK_LOGS_MGMT_SSL",
                    "CLIENT_LOG_MGMT_SSL", "SHD_LOG_MGMT_SSL", "NO_SSL_CONNECT_ERRORS", "UNMOUNTED", "VOLUME_STOPPED", "SCENARIO_DONE",
                    "CLEANED"):
         assert marker in lines, f"{marker} missing\n{context}"
     assert any(line.startswith("BRICKS_ONLINE ") for line in lines), context
     assert "TLS only" in daemon_log, context
-    # the one handshake the daemon refused is the plain-TCP probe's: every stock process got in
-    assert daemon_log.count("mgmt TLS handshake refused") == 1, context
+    # the handshakes the daemon refused are the plain-TCP probe's and the plain CLI's: every
+    # stock process that found the switch got in
+    assert daemon_log.count("mgmt TLS handshake refused") == 2, context
     assert returncode == 0, context

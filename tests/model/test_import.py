@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from gluster_mgmt.glusterd_import import import_state, parse_key_values
+from gluster_mgmt.glusterd_import import (
+    TakeoverRefused,
+    import_state,
+    parse_key_values,
+    takeover_blockers,
+)
 from gluster_mgmt.model import PeerState, VolumeStatus, VolumeType
 from tests.helpers import REFERENCE
 
@@ -38,12 +44,10 @@ def test_peers_and_multiple_hostnames(tmp_path: Path) -> None:
     peers = tmp_path / "peers"
     peers.mkdir()
     (peers / "bbbb").write_text("uuid=bbbb\nstate=3\nhostname1=node2\nhostname2=10.0.0.2\n")
-    (peers / "cccc").write_text("uuid=cccc\nstate=6\nhostname1=node3\n")
     state = import_state(tmp_path)
     assert state.volumes == ()
     assert state.peers[0].hostnames == ("node2", "10.0.0.2")
     assert state.peers[0].state is PeerState.CONNECTED
-    assert state.peers[1].state is PeerState.REJECTED
 
 
 def test_key_values_keep_equals_in_values() -> None:
@@ -53,3 +57,69 @@ def test_key_values_keep_equals_in_values() -> None:
 def test_missing_state_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         import_state(tmp_path)
+
+
+def _reference_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "glusterd"
+    shutil.copytree(REFERENCE / "state", target)
+    return target
+
+
+def _set(path: Path, **fields: str) -> None:
+    values = parse_key_values(path.read_text())
+    values.update(fields)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+# each: how to break the recorded state, and what the refusal must name
+TAKEOVER_BLOCKERS = {
+    "snapshot": (lambda r: (r / "snaps" / "snap1").mkdir(parents=True),
+                 "snapshot snap1 (gluster_mgmt has no snapshots)"),
+    "geo-replication": (lambda r: (r / "geo-replication" / "v1_backup_v1b").mkdir(parents=True),
+                        "geo-replication session v1_backup_v1b"),
+    "nfs-ganesha": (lambda r: (r / "options").write_text("global-option-version=1\nnfs-ganesha=enable\n"),
+                    "NFS-Ganesha is enabled cluster-wide"),
+    "ganesha-volume": (lambda r: _set(r / "vols" / "rep3" / "info", **{"ganesha.enable": "on"}),
+                       "volume rep3 is exported by NFS-Ganesha"),
+    "tier": (lambda r: _set(r / "vols" / "arb" / "info", type="5"),
+             "volume arb is of glusterd type 5"),
+    "tier-enabled": (lambda r: _set(r / "vols" / "arb" / "info", **{"tier-enabled": "1"}),
+                     "volume arb has tiering enabled"),
+    "thin-arbiter": (lambda r: _set(r / "vols" / "arb" / "info", thin_arbiter_count="1"),
+                     "volume arb has a thin arbiter"),
+    "rebalance": (lambda r: _set(r / "vols" / "v1" / "node_state.info", rebalance_status="1",
+                                 rebalance_op="19"),
+                  "volume v1 has a rebalance started"),
+    "remove-brick": (lambda r: _set(r / "vols" / "v1" / "node_state.info", rebalance_status="1",
+                                    rebalance_op="9"),
+                     "volume v1 has a remove-brick started"),
+    "remove-brick-uncommitted": (lambda r: _set(r / "vols" / "v1" / "bricks" / "vm:-bricks-b2",
+                                                decommissioned="1"),
+                                 "volume v1 has a remove-brick not committed (vm:/bricks/b2)"),
+    "rejected-peer": (lambda r: ((r / "peers").mkdir(), (r / "peers" / "cccc").write_text(
+                          "uuid=cccc\nstate=6\nhostname1=node3\n")),
+                      "peer node3 is in state 'Peer Rejected', not in the cluster"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAKEOVER_BLOCKERS))
+def test_a_takeover_that_would_lose_something_is_refused_naming_it(tmp_path: Path, case: str) -> None:
+    root = _reference_copy(tmp_path)
+    breaker, message = TAKEOVER_BLOCKERS[case]
+    breaker(root)
+    with pytest.raises(TakeoverRefused, match="nothing imported") as refused:
+        import_state(root)
+    assert message in str(refused.value)
+    assert takeover_blockers(root) and all(message not in b for b in takeover_blockers(REFERENCE / "state"))
+
+
+def test_every_blocker_is_named_at_once(tmp_path: Path) -> None:
+    root = _reference_copy(tmp_path)
+    for case in ("snapshot", "rebalance", "rejected-peer"):
+        TAKEOVER_BLOCKERS[case][0](root)
+    assert len(takeover_blockers(root)) == 3
+
+
+def test_the_recorded_states_carry_nothing_that_would_be_lost() -> None:
+    for root in (REFERENCE / "state", *(REFERENCE / "three-nodes").glob("node*")):
+        assert takeover_blockers(root) == []

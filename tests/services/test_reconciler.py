@@ -271,6 +271,31 @@ def test_orphans_of_a_stopped_volume_are_stopped_after_restart(store, keys, node
     assert second.ports.records() == {}
 
 
+def test_processes_of_a_volume_the_store_never_knew_are_left_running_then_adopted(
+        store, keys, node_uuid, tmp_path, make_reconciler, supervisor):
+    """A takeover: glusterd's bricks run (this node's UUID, glusterd's pidfiles) before their
+    volume is imported. The daemon must not sweep them as orphans, and adopts them, same pids,
+    once the volume is in the store."""
+    volume = make_volume(tmp_path, node_uuid)
+    save(store, keys, volume)
+    first_manager = supervisor()
+    first = make_reconciler(manager=first_manager)
+    first.reconcile_once()
+    pids = {uuid: row["pid"] for uuid, row in first.brick_status("rv").items()}
+    shd = first.shd_status("rv")[0]["pid"]
+    first_manager.close()
+    store.delete(keys.volume("rv"))  # the new daemon's store: nothing imported yet
+
+    second = make_reconciler()
+    second.reconcile_once()
+    time.sleep(1)
+    assert all(pid_runs(pid) for pid in [*pids.values(), shd])
+    save(store, keys, volume)  # the import
+    second.reconcile_once()
+    assert {uuid: row["pid"] for uuid, row in second.brick_status("rv").items()} == pids
+    assert second.shd_status("rv")[0]["pid"] == shd
+
+
 def test_missing_brick_directory_does_not_stop_the_others(store, keys, node_uuid, tmp_path,
                                                           make_reconciler):
     volume = make_volume(tmp_path, node_uuid)

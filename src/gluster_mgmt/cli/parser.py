@@ -59,6 +59,13 @@ USAGE = {
                            "<start|stop|status|commit|force>",
     "volume rebalance": "volume rebalance <VOLNAME> {{fix-layout start} | {start [force]|stop|"
                         "status}}",
+    "volume heal": (
+        "volume heal <VOLNAME> [enable | disable | full |"
+        "statistics [heal-count [replica <HOSTNAME:BRICKNAME>]] |"
+        "info [summary | split-brain] |"
+        "split-brain {bigger-file <FILE> | latest-mtime <FILE> |"
+        "source-brick <HOSTNAME:BRICKNAME> [<FILE>]} |"
+        "granular-entry-heal {enable | disable}]"),
     "volume replace-brick": "volume replace-brick <VOLNAME> <SOURCE-BRICK> <NEW-BRICK> "
                             "{commit force}",
     # two patterns share "volume set"; the gluster CLI shows the one registered last
@@ -75,6 +82,7 @@ USAGE = {
     "txn list": "txn list",
     "txn show": "txn show <TXN-ID>",
     "import": "import <GLUSTERD-STATE-DIR>",
+    "export": "export <DIR>",
     "system:: uuid get": "system:: uuid get",
 }
 
@@ -87,6 +95,7 @@ DESCRIPTIONS = {
     "volume add-brick": "add brick to volume <VOLNAME>",
     "volume remove-brick": "remove brick from volume <VOLNAME>",
     "volume rebalance": "rebalance operations",
+    "volume heal": "self-heal commands on volume specified by <VOLNAME>",
     "volume replace-brick": "replace-brick operations",
     "volume set": "set options for volume <VOLNAME>",
     "volume reset": "reset all the reconfigured options",
@@ -100,6 +109,7 @@ DESCRIPTIONS = {
     "txn list": "list the cluster transactions gluster-mgmt keeps",
     "txn show": "show one transaction and its steps",
     "import": "import the volumes and peers of a stock glusterd state directory",
+    "export": "write this node's glusterd 10.3 state directory (to hand the node back to glusterd)",
 }
 
 #: What `gluster` prints for an unknown word or option (stdout), after its own message.
@@ -117,6 +127,7 @@ GLOBAL_HELP = (
     " pool list                - list all the nodes in the pool (including localhost)\n"
     " txn list                 - list the cluster transactions\n"
     " import <DIR>             - import a stock glusterd state directory\n"
+    " export <DIR>             - write this node's glusterd state directory (hand-back)\n"
     " (gluster-mgmt also takes --xml, --json, --mode=script and --socket=PATH)\n\n")
 
 
@@ -792,6 +803,51 @@ def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
                    {"name": words[2]})
 
 
+#: `heal VOL WORD`'s heal-op (gf_xl_afr_op_t numbers; cluster.heal.HealOp names them)
+_HEAL_ONE_WORD = {"full": 2, "statistics": 7, "enable": 12, "disable": 13}
+_HEAL_TWO_WORDS = {("statistics", "heal-count"): 8, ("granular-entry-heal", "enable"): 15,
+                   ("granular-entry-heal", "disable"): 16}
+_HEAL_INFO = {(): "info", ("summary",): "summary", ("split-brain",): "split-brain"}
+
+
+def parse_volume_heal(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """The gluster CLI's heal grammar (cli_cmd_volume_heal_options_parse, strcmp words):
+    `info` and `split-brain` resolution are glfsheal's (run by the daemon on its node);
+    the rest a heal-op for the self-heal daemons."""
+    cmd = "volume heal"
+    if len(words) < 3:
+        raise usage_error(cmd)
+    name, rest = words[2], tuple(words[3:])
+    context = {"name": name}
+    xml = opts.get("format") == "xml"  # glfsheal's --xml; and no "Volume heal failed."
+    if rest[:1] == ("info",) and rest[1:] in _HEAL_INFO:
+        mode = _HEAL_INFO[rest[1:]]
+        return Request("volume/glfsheal", {"name": name, "mode": mode, "xml": xml}, cmd, context)
+    if rest[:1] == ("split-brain",):
+        if len(rest) == 3 and rest[1] in ("bigger-file", "latest-mtime"):
+            return Request("volume/glfsheal", {"name": name, "mode": rest[1], "file": rest[2],
+                                               "xml": xml}, cmd, context)
+        if len(rest) in (3, 4) and rest[1] == "source-brick" and brick_syntax_ok(rest[2]):
+            return Request("volume/glfsheal", {"name": name, "mode": "source-brick",
+                                               "brick": rest[2], "xml": xml,
+                                               "file": rest[3] if len(rest) == 4 else None},
+                           cmd, context)
+        raise usage_error(cmd)
+    params: dict[str, Any] = {"name": name}
+    if not rest:
+        params["op"] = 1
+    elif len(rest) == 1 and rest[0] in _HEAL_ONE_WORD:
+        params["op"] = _HEAL_ONE_WORD[rest[0]]
+    elif len(rest) == 2 and rest in _HEAL_TWO_WORDS:
+        params["op"] = _HEAL_TWO_WORDS[rest]
+    elif len(rest) == 4 and rest[:3] == ("statistics", "heal-count", "replica") and \
+            brick_syntax_ok(rest[3]):
+        params["op"], params["replica"] = 9, rest[3]
+    else:
+        raise usage_error(cmd)
+    return Request("volume/heal", params, cmd, context)
+
+
 # -- peers, pool, transactions, import -----------------------------------------------------
 
 def parse_peer_probe(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
@@ -844,10 +900,12 @@ def parse_system(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
     return _unsupported(words, confirm, opts)
 
 
-def parse_import(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+def parse_state_dir(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """``import DIR`` / ``export DIR``: the daemon reads or writes a glusterd state directory,
+    named absolutely since the daemon has another working directory."""
     if len(words) != 2:
-        raise usage_error("import")
-    return Request("import", {"path": os.path.abspath(words[1])}, "import")
+        raise usage_error(words[0])
+    return Request(words[0], {"path": os.path.abspath(words[1])}, words[0])
 
 
 def _help(prefix: str, title: str) -> Callable[..., Request]:
@@ -890,7 +948,7 @@ COMMANDS: dict[str, Any] = {
         "profile": _unsupported,
         "top": _unsupported,
         "status": parse_volume_status,
-        "heal": _unsupported,
+        "heal": parse_volume_heal,
         "statedump": _unsupported,
         "list": parse_volume_list,
         "clear-locks": _unsupported,
@@ -910,7 +968,8 @@ COMMANDS: dict[str, Any] = {
     },
     "pool": {"list": parse_pool_list},
     "txn": {"list": parse_txn_list, "show": parse_txn_show},
-    "import": parse_import,
+    "import": parse_state_dir,
+    "export": parse_state_dir,
     "help": _global_help,
     "snapshot": _unsupported,
     "system::": parse_system,

@@ -494,11 +494,14 @@ def txn_show(request: Request, response: Response) -> Outcome:
     return Outcome(out=_lines(*lines))
 
 
-def import_state(request: Request, response: Response) -> Outcome:
+def state_dir(request: Request, response: Response) -> Outcome:
+    """``import`` and ``export``: what moved between the store and the glusterd directory."""
     if not response.ok:
-        return _fail("import", response)
+        return _fail(request.route, response)
     data = response.data
-    lines = ["import: success" + (f": {data['message']}" if data.get("message") else "")]
+    lines = [f"{request.route}: success" + (f": {data['message']}" if data.get("message") else "")]
+    if data.get("files"):
+        lines.append(f"Wrote {data['files']} files under {data['path']}")
     if data.get("volumes"):
         lines.append("Volumes: " + " ".join(str(v) for v in data["volumes"]))
     if data.get("peers"):
@@ -506,7 +509,83 @@ def import_state(request: Request, response: Response) -> Outcome:
     return Outcome(out=_lines(*lines))
 
 
+#: gf_cli_heal_volume_cbk's words per heal-op: (operation, what, tail)
+_HEAL_WORDS = {
+    1: ("Launching heal operation ", "to perform index self heal",
+        "\nUse heal info commands to check status."),
+    2: ("Launching heal operation ", "to perform full self heal",
+        "\nUse heal info commands to check status."),
+    7: ("Gathering ", "crawl statistics", ""),
+    8: ("Gathering ", "count of entries to be healed", ""),
+    9: ("Gathering ", "count of entries to be healed per replica", ""),
+    12: ("", "Enable heal", ""), 13: ("", "Disable heal", ""),
+    15: ("", "Enable granular entry heal", ""), 16: ("", "Disable granular entry heal", ""),
+}
+
+
+def volume_heal(request: Request, response: Response) -> Outcome:
+    """gf_cli_heal_volume_cbk (the stock CLI prints this text for --xml too)."""
+    name, op = request.params["name"], int(request.params["op"])
+    operation, what, tail = _HEAL_WORDS.get(op, ("Gathering ", "invalid heal op", ""))
+    if not response.ok:
+        err = (f"{operation}{what} on volume {name} has been unsuccessful:\n"
+               f"{response.op_errstr}\n") if response.op_errstr else ""
+        return Outcome(err=err, code=1)
+    lines = [f"{operation}{what} on volume {name} has been successful {tail}"]
+    if op not in (7, 8, 9):
+        return Outcome(out=_lines(*lines))
+    bricks = response.data.get("bricks") or []
+    if not bricks:
+        return Outcome(out=_lines(*lines), err=f"All bricks of volume {name} are down.\n", code=1)
+    output = dict(response.data.get("output") or [])
+    for index, brick in enumerate(bricks):
+        lines += (_heal_statistics(index, brick, output) if op == 7
+                  else _heal_count(index, brick, output))
+    return Outcome(out=_lines(*lines))
+
+
+def _heal_count(index: int, brick: dict[str, Any], output: dict[str, str]) -> list[str]:
+    """cmd_heal_volume_statistics_heal_count_out."""
+    lines = [f"\nBrick {brick['hostname']}:{brick['path']}"]
+    if output.get(f"{index}-status"):
+        lines.append(f"Status: {output[f'{index}-status']}")
+    if f"{index}-shd-status" not in output:
+        count = output.get(f"{index}-hardlinks")
+        lines.append("No gathered input for this brick" if count is None
+                     else f"Number of entries: {count}")
+    return lines
+
+
+def _heal_statistics(index: int, brick: dict[str, Any], output: dict[str, str]) -> list[str]:
+    """cmd_heal_volume_statistics_out: each crawl the brick's self-heal daemon made."""
+    lines = ["------------------------------------------------",
+             f"\nCrawl statistics for brick no {index}", f"Hostname of brick {brick['hostname']}"]
+    for crawl in range(int(output.get(f"statistics-{index}-count") or 0)):
+        field = lambda key: output.get(f"statistics_{key}-{index}-{crawl}", "")  # noqa: E731
+        lines.append(f"\nStarting time of crawl: {field('strt_time')}")
+        lines.append("Crawl is in progress" if field("inprogress") == "1"
+                     else f"Ending time of crawl: {field('end_time')}")
+        lines += [f"Type of crawl: {field('crawl_type')}",
+                  f"No. of entries healed: {field('healed_cnt')}",
+                  f"No. of entries in split-brain: {field('sb_cnt')}",
+                  f"No. of heal failed entries: {field('heal_failed_cnt')}"]
+    return lines
+
+
+def volume_glfsheal(request: Request, response: Response) -> Outcome:
+    """glfsheal's own output (the daemon ran it), then what the stock CLI adds when it
+    fails: "Volume heal failed." (not with --xml), and glfsheal's exit status."""
+    if not response.ok:
+        return Outcome(err=_lines(response.op_errstr or "Volume heal failed."), code=1)
+    rc, out = int(response.data.get("rc") or 0), str(response.data.get("output") or "")
+    if rc and not request.params.get("xml"):
+        out += "Volume heal failed.\n"
+    return Outcome(out=out, code=rc)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/heal": volume_heal,
+    "volume/glfsheal": volume_glfsheal,
     "volume/info": volume_info,
     "volume/list": volume_list,
     "volume/status": volume_status,
@@ -528,7 +607,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "system/uuid-get": uuid_get,
     "txn/list": txn_list,
     "txn/show": txn_show,
-    "import": import_state,
+    "import": state_dir,
+    "export": state_dir,
 }
 
 

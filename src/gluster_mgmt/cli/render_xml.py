@@ -463,16 +463,27 @@ def txn_show(request: Request, response: Response) -> Outcome:
     return _doc(response, _txn_element(response.data.get("transaction") or {}))
 
 
-def import_state(request: Request, response: Response) -> Outcome:
+def state_dir(request: Request, response: Response) -> Outcome:
+    """``import`` and ``export``: what moved between the store and the glusterd directory."""
     if not response.ok:
         return _doc(response)
     data = response.data
-    element = E("import", children=[E("volume", v) for v in data.get("volumes") or []]
+    element = E(request.route, children=[E("volume", v) for v in data.get("volumes") or []]
                 + [E("peer", p) for p in data.get("peers") or []])
     return _doc(response, element)
 
 
+def _as_text(request: Request, response: Response) -> Outcome:
+    """`volume heal`: the stock CLI has no XML for it (gf_cli_heal_volume_cbk prints its
+    text; glfsheal writes its own --xml)."""
+    from gluster_mgmt.cli import render_human
+
+    return render_human.RENDERERS[request.route](request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/heal": _as_text,
+    "volume/glfsheal": _as_text,
     "volume/info": volume_info,
     "volume/list": volume_list,
     "volume/status": volume_status,
@@ -494,7 +505,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "system/uuid-get": uuid_get,
     "txn/list": txn_list,
     "txn/show": txn_show,
-    "import": import_state,
+    "import": state_dir,
+    "export": state_dir,
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
+from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -47,6 +48,7 @@ class Cluster:
         self.executor = executor
         self.peers = Peers(store, self.keys, node_uuid)
         self.volumes = Volumes(self)
+        self.heal = Heal(self, self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":
@@ -88,6 +90,7 @@ class Cluster:
         """Run steps on peers, then commit atomically (see gluster_mgmt.executor). Failures read
         as glusterd's: a step's own error on this node, "Staging failed on HOST. Error: ..."
         on another; ``conflict`` is the message when the final compare-and-swap loses."""
+        self.check_not_taking_over()
         try:
             return self.executor.run(name, steps, locks=locks, commit=commit)
         except TransactionFailed as exc:
@@ -107,6 +110,7 @@ class Cluster:
 
     @contextlib.contextmanager
     def volume_lock(self, name: str) -> Iterator[None]:
+        self.check_not_taking_over()
         lock = self.store.lock(f"volume-{name}", holder=self.node_uuid)
         try:
             lock.acquire(timeout=LOCK_WAIT)
@@ -128,6 +132,22 @@ class Cluster:
                 return host, model.canonical_path(path)
             raise
 
+    def check_not_taking_over(self) -> None:
+        """Refuse a configuration change while imported nodes still run glusterd: glusterd
+        there would not see it, and the two halves of the cluster would diverge."""
+        waiting = self.store.list(self.keys.glusterd_nodes)
+        if not waiting:
+            return
+        hosts = []
+        for entry in waiting:
+            hostnames = json.loads(entry.value).get("hostnames") or [entry.key.rsplit("/", 1)[1]]
+            hosts.append(hostnames[0])
+        raise OperationFailed(
+            "taking over from glusterd: configuration changes are refused until every node "
+            f"runs gluster-mgmtd; still on glusterd: {', '.join(sorted(hosts))} (start "
+            "gluster-mgmtd there, then `gluster peer probe HOST`, or detach the node)",
+            errno.EBUSY)
+
     def import_glusterd(self, state: "GlusterdState") -> dict[str, Any]:
         """Write a glusterd state directory's peers and volumes into the store (the phased
         migration path). Refuses, writing nothing, if any of its volumes or peers is already
@@ -145,6 +165,9 @@ class Cluster:
                 raise OperationFailed(f"the store already holds peer {peer.uuid}; nothing imported",
                                       errno.EEXIST)
             ops.append(Put(self.keys.peer(peer.uuid), json.dumps(peer.to_dict()).encode(), ABSENT))
+            if peer.uuid != self.node_uuid:  # runs glusterd until it joins (`peer probe`)
+                ops.append(Put(self.keys.glusterd_node(peer.uuid),
+                               json.dumps({"hostnames": list(peer.hostnames)}).encode()))
         for volume in state.volumes:
             ops.append(Put(self.keys.volume(volume.name), encode_volume(volume), ABSENT))
         # Volumes are independent documents; each chunk is atomic, and a chunk that conflicts
@@ -158,5 +181,6 @@ class Cluster:
                 raise OperationFailed(
                     f"import stopped: {exc}; already imported: {', '.join(done) or 'nothing'}",
                     errno.EEXIST) from exc
-            done += [op.key.rsplit("/", 1)[1] for op in chunk]
+            done += [op.key.rsplit("/", 1)[1] for op in chunk
+                     if not op.key.startswith(self.keys.glusterd_nodes)]
         return {"peers": [p.uuid for p in state.peers], "volumes": [v.name for v in state.volumes]}

@@ -103,6 +103,11 @@ class Volumes:
             raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT) from None
         return self.load(name)
 
+    def load_existing(self, name: str) -> tuple[Volume, int]:
+        """The volume and its revision; "Volume NAME does not exist" for any name that is
+        not one (an invalid name included), as glusterd says it."""
+        return self._load_existing(name)
+
     def all(self) -> list[Volume]:
         return [decode_volume(e.value) for e in self.store.list(self.keys.volumes)]
 

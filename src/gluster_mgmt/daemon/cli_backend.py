@@ -48,8 +48,8 @@ EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
-                           CliProc.STATUS_VOLUME, CliProc.DEFRAG_VOLUME, CliProc.ADD_BRICK,
-                           CliProc.REMOVE_BRICK})
+                           CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -144,6 +144,7 @@ class CliBackend:
             CliProc.REMOVE_BRICK: self._remove_brick,
             CliProc.REPLACE_BRICK: self._replace_brick,
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
+            CliProc.HEAL_VOLUME: self._heal_volume,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -169,6 +170,8 @@ class CliBackend:
         existing name; add-brick, remove-brick: see _REFUSED_BY_HANDLER); the REST errno is
         not glusterd's."""
         name = request.dict.get("volname")
+        if request.proc is CliProc.HEAL_VOLUME:  # the heal handler's own lookup
+            return name is not None and result.op_errstr == f"Volume {value_text(name)} does not exist"
         if request.proc is CliProc.CREATE_VOLUME:
             return name is not None and result.op_errstr == rules.volume_exists(value_text(name))
         return result.op_errstr.startswith(_REFUSED_BY_HANDLER.get(request.proc, ()))
@@ -314,6 +317,24 @@ class CliBackend:
                                             "key": None if key == "all" else key,
                                             "force": bool(_int(request, "force"))})
         return CliResult(op_errstr=str(data.get("message") or ""))
+
+    def _heal_volume(self, request: CliRequest) -> CliResult:
+        """`volume heal VOL [full|statistics...|enable|disable]` (never `info`: the CLI
+        runs glfsheal for that). The reply is the op context: the request, each brick's
+        ``N-hostname``/``N-path``, ``count``, then the self-heal daemons' answers."""
+        name = _text(request, "volname")
+        params: dict[str, Any] = {"name": name, "op": _int(request, "heal-op")}
+        if "per-replica-cmd-hostname" in request.dict:
+            params["replica"] = (f"{_text(request, 'per-replica-cmd-hostname')}:"
+                                 f"{_text(request, 'per-replica-cmd-path')}")
+        data = self._route("volume/heal", params)
+        pairs: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        for i, brick in enumerate(data["bricks"]):
+            pairs += [(f"{i}-hostname", brick["hostname"]), (f"{i}-path", brick["path"])]
+        if data["bricks"]:
+            pairs.append(("count", len(data["bricks"])))
+        pairs += [(key, value) for key, value in data["output"]]
+        return CliResult(dict=glusterd_dict(pairs))
 
     # -- bricks and data migration --------------------------------------------------------------
 

@@ -22,12 +22,13 @@ from gluster_mgmt.cluster.brick_directory import (
     prepare_local_bricks,
     unprepare_local_bricks,
 )
+from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.last_known import StoreHealth, StoreProbe
 from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
-from gluster_mgmt.errors import IdentityError, OperationFailed
+from gluster_mgmt.errors import IdentityError, OperationFailed, ValidationError
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
 from gluster_mgmt.membership.identity import Membership, NodeIdentity
 from gluster_mgmt.membership.operations import (
@@ -50,6 +51,7 @@ from gluster_mgmt.model import VolumeType
 from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
+from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
@@ -120,6 +122,7 @@ class Daemon:
                             lambda args, result: unprepare_local_bricks(self.uuid, args, result))
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
+        self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -350,6 +353,13 @@ class Daemon:
             result.append(shd)
         return result
 
+    def _shd_xlator_op(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`volume heal`'s step on this node: ask this node's self-heal daemon."""
+        reconciler = self.reconciler
+        if reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        return self_heal.xlator_op(reconciler.specs, self.uuid, args)
+
     def local_self_heal(self, name: str) -> list[dict[str, Any]]:
         """This node's self-heal daemon of volume ``name`` (what a peer's status asks)."""
         volume = self.known().volumes.info(name)[0]
@@ -361,6 +371,31 @@ class Daemon:
         return Cluster(self.mgmt_backend.last_known, self.membership.cluster_id, self.uuid,
                        executor=None)
 
+    def export_state(self, path: str) -> dict[str, Any]:
+        """Write this node's glusterd 10.3 state directory at ``path`` (the hand-back): from
+        the store, never from a stale copy, with the ports this node's bricks run on."""
+        from gluster_mgmt.glusterd_export import NodeExport, state_files, write_state
+        from gluster_mgmt.portmap import port_by_brick
+
+        cluster = self.active()
+        volumes = cluster.volumes.all()
+        ports = {}
+        for volume in volumes:
+            for brick in volume.bricks:
+                if brick.host_uuid == self.uuid:
+                    port = port_by_brick(cluster.store, cluster.keys, self.uuid, brick.path)
+                    if port:
+                        ports[brick.path] = port
+        export = NodeExport(node=self.identity, peers=[v.peer for v in cluster.peers.all()],
+                            volumes=volumes, brick_ports=ports)
+        try:
+            written = write_state(path, state_files(export), self.uuid)
+        except OSError as exc:
+            raise OperationFailed(f"cannot write glusterd state {path}: {exc.strerror}",
+                                  exc.errno or errno.EIO) from exc
+        return {"path": path, "files": len(written), "volumes": [v.name for v in volumes],
+                "peers": [p.uuid for p in export.peers if p.uuid != self.uuid]}
+
     def import_state(self, path: str) -> dict[str, Any]:
         from gluster_mgmt.glusterd_import import import_state
 
@@ -369,7 +404,7 @@ class Daemon:
         except OSError as exc:
             raise OperationFailed(f"cannot read glusterd state {path}: {exc.strerror}",
                                   exc.errno or errno.EIO) from exc
-        except IdentityError as exc:
+        except (IdentityError, ValidationError) as exc:
             raise OperationFailed(f"cannot import glusterd state {path}: {exc}",
                                   errno.EINVAL) from exc
         if state.node_uuid != self.uuid:

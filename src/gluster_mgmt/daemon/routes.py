@@ -14,6 +14,7 @@ from gluster_mgmt.daemon.rest import ClusterSignedRoute
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 from gluster_mgmt.rules import STALE_KEY
+from gluster_mgmt.services import self_heal
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -184,10 +185,15 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             p["name"], p["bricks"], p.get("replica"), p.get("arbiter"), bool(p.get("force")))),
         "volume/remove-brick": volume_remove_brick,
         "volume/rebalance": volume_rebalance,
+        "volume/heal": lambda p: cluster().heal.heal(p["name"], p["op"], p.get("replica")).to_dict(),
+        "volume/glfsheal": lambda p: self_heal.run_glfsheal(
+            p["name"], self_heal.GlfshealMode(p["mode"]), bool(p.get("xml")),
+            daemon.config.glusterd_socket, p.get("file"), p.get("brick")),
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),
+        "export": lambda p: daemon.export_state(p["path"]),
     }
     reads = {
         "peer/status": peer_status,

@@ -265,7 +265,9 @@ class PeerOperations:
             joining.save(node.config.state_dir)
             try:
                 node.activate(joining)
-                node.active().peers.add_hostname(node.uuid, request.hostname or node.hostname)
+                peers = node.active().peers
+                peers.add_hostname(node.uuid, request.hostname or node.hostname)
+                peers.taken_over(node.uuid)
             except Exception:
                 log.exception("joining cluster %s failed; going back", joining.cluster_id)
                 old.save(node.config.state_dir)

@@ -87,7 +87,14 @@ class Peers:
             self.store.put(self.keys.peer(uuid), json.dumps(peer.to_dict()).encode(), entry.revision)
 
     def remove(self, uuid: str) -> None:
+        """The peer leaves the pool; if it was a glusterd node waiting to be taken over,
+        nothing waits for it any more."""
         self.store.delete(self.keys.peer(uuid))
+        self.taken_over(uuid)
+
+    def taken_over(self, uuid: str) -> None:
+        """Node ``uuid`` runs gluster-mgmtd now (or left): no longer a glusterd node."""
+        self.store.delete(self.keys.glusterd_node(uuid))
 
     def leave(self, uuid: str) -> None:
         """A node leaves: its alive key and its record go."""

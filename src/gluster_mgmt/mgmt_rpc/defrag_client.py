@@ -120,8 +120,9 @@ _MAX_REPLY = 1 << 20
 
 
 def brick_op(socket_path: str, request: pg.BrickOpRequest, proc: int,
-             timeout: float = 5.0) -> pg.BrickOpReply:
+             timeout: float = 5.0, what: str = "rebalance") -> pg.BrickOpReply:
     """One GD_BRICK CALL on a fresh connection to ``socket_path``; the decoded reply.
+    ``what`` names the process in errors (the self-heal daemon's XLATOR_OP uses it too).
 
     ``op_ret`` is not judged here. Raises :class:`DefragConnectionError`,
     :class:`DefragTimeout`, :class:`DefragRpcError` or :class:`DefragProtocolError`.
@@ -131,7 +132,7 @@ def brick_op(socket_path: str, request: pg.BrickOpRequest, proc: int,
     payload = encode_record(encode_call(
         xid, pg.Program.BRICK, pg.PROGRAM_VERSIONS[pg.Program.BRICK], proc, pg.encode(request),
         cred_flavor=AuthFlavor.AUTH_GLUSTERFS_V2, cred_body=_CREDENTIAL))
-    where = f"rebalance socket {socket_path}"
+    where = f"{what} socket {socket_path}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         stage = "cannot connect"
         try:

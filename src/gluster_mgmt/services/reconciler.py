@@ -28,7 +28,7 @@ import glob
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -121,6 +121,10 @@ class BrickSpecs:
     def shd_logfile(self) -> str:
         return os.path.join(self.log_dir, "glustershd.log")
 
+    def shd_socket(self, volume: str) -> str:
+        """The self-heal daemon's ``-S`` socket: where XLATOR_OP (`volume heal`) reaches it."""
+        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:shd:{volume}')}.socket")
+
     def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
         pidfile = self.shd_pidfile(volume.name)
         logfile = self.shd_logfile()
@@ -129,8 +133,7 @@ class BrickSpecs:
             "--volfile-id", f"shd/{volume.name}",
             "-p", pidfile,
             "-l", logfile,
-            "-S", os.path.join(self.run_dir,
-                               f"{short_hash(f'{self.node_uuid}:shd:{volume.name}')}.socket"),
+            "-S", self.shd_socket(volume.name),
             "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
         ]
         if volume.type is VolumeType.DISPERSE:
@@ -295,7 +298,7 @@ class Reconciler:
                 current = self._running.get(name)
                 if current is not None and current.volume_uuid != item.volume_uuid:
                     self._stop_service(name)  # a volume deleted and re-created with this name
-            self._sweep_orphans(wanted)
+            self._sweep_orphans(wanted, volumes)
 
             for name, item in wanted.items():
                 try:
@@ -396,9 +399,11 @@ class Reconciler:
                 self.ports.release(item.brick.path)
         self._errors.pop(name, None)
 
-    def _sweep_orphans(self, wanted: dict[str, _Running]) -> None:
+    def _sweep_orphans(self, wanted: dict[str, _Running], known: Mapping[str, Volume]) -> None:
         """Stop processes of this node that nothing wants, found by their pidfiles (left by a
-        previous daemon that went away before their volume was stopped)."""
+        previous daemon that went away before their volume was stopped). Only processes of
+        volumes the store knows: the processes of a volume it has never seen are not ours to
+        stop (glusterd's, which a takeover adopts once their volume is imported)."""
         wanted_pidfiles = set()
         for name, item in wanted.items():
             if item.kind == "brick":
@@ -407,12 +412,13 @@ class Reconciler:
                 wanted_pidfiles.add(self.specs.shd_pidfile(item.volume))
         run_dir = glob.escape(self.specs.run_dir)
         keep = frozenset(wanted_pidfiles)
-        self.services.stop_orphans(os.path.join(run_dir, "vols", "*", "*.pid"),
-                                   self.specs.glusterfsd,
-                                   f"*-posix.glusterd-uuid={self.node_uuid}", keep)
-        self.services.stop_orphans(os.path.join(run_dir, "shd", "*", "*.pid"),
-                                   self.specs.glusterfs,
-                                   f"*replicate*.node-uuid={self.node_uuid}", keep)
+        for volume in map(glob.escape, known):
+            self.services.stop_orphans(os.path.join(run_dir, "vols", volume, "*.pid"),
+                                       self.specs.glusterfsd,
+                                       f"*-posix.glusterd-uuid={self.node_uuid}", keep)
+            self.services.stop_orphans(os.path.join(run_dir, "shd", volume, "*.pid"),
+                                       self.specs.glusterfs,
+                                       f"*replicate*.node-uuid={self.node_uuid}", keep)
 
     def _release_stale_ports(self, wanted: dict[str, _Running]) -> None:
         keep = {item.brick.path for item in wanted.values() if item.kind == "brick"}

@@ -124,6 +124,15 @@ class ClusterKeys:
     def alive(self, uuid: str) -> str:
         return check_key(f"{self.alive_prefix}{uuid}")
 
+    @property
+    def glusterd_nodes(self) -> str:
+        """Nodes imported from glusterd that do not run gluster-mgmtd yet (a takeover in
+        progress: configuration changes wait until this is empty)."""
+        return f"{self.prefix}takeover/"
+
+    def glusterd_node(self, uuid: str) -> str:
+        return check_key(f"{self.glusterd_nodes}{uuid}")
+
     # -- configuration
     @property
     def volumes(self) -> str:
