@@ -167,7 +167,8 @@ class CliBackend:
     @staticmethod
     def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
         """glusterd's handlers refuse some requests themselves, with op_errno 0 (create: an
-        existing name; add-brick, remove-brick: see _REFUSED_BY_HANDLER); the REST errno is
+        existing name; heal: a missing volume; add-brick, remove-brick: _REFUSED_BY_HANDLER);
+        the REST errno is
         not glusterd's."""
         name = request.dict.get("volname")
         if request.proc is CliProc.HEAL_VOLUME:  # the heal handler's own lookup
