@@ -168,8 +168,7 @@ class CliBackend:
     def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
         """glusterd's handlers refuse some requests themselves, with op_errno 0 (create: an
         existing name; heal: a missing volume; add-brick, remove-brick: _REFUSED_BY_HANDLER);
-        the REST errno is
-        not glusterd's."""
+        the REST errno is not glusterd's."""
         name = request.dict.get("volname")
         if request.proc is CliProc.HEAL_VOLUME:  # the heal handler's own lookup
             return name is not None and result.op_errstr == f"Volume {value_text(name)} does not exist"
