@@ -97,7 +97,6 @@ class Proxy:
 
     def __init__(self, path: Path, target: str) -> None:
         self.path, self.target = path, target
-        self.calls: dict[int, Call] = {}
         self.log: list[dict[str, Any]] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
@@ -109,27 +108,28 @@ class Proxy:
             client, _ = self.listener.accept()
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             server.connect(self.target)
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+            pending: dict[int, Call] = {}  # xids are per connection: each CLI starts at 1
+            threading.Thread(target=self._pump, args=(client, server, pending), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, pending), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, calls: bool) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, pending: dict[int, Call]) -> None:
         decoder = RecordDecoder(64 << 20)
         try:
             while data := src.recv(65536):
+                for record in decoder.feed(data):  # logged before the CLI can see the reply
+                    self._note(decode_message(record), pending)
                 dst.sendall(data)
-                for record in decoder.feed(data):
-                    self._note(decode_message(record))
         except OSError:
             pass  # the other side closed first: the CLI has exited
         finally:
             dst.close()
 
-    def _note(self, message: Call | Reply) -> None:
+    def _note(self, message: Call | Reply, pending: dict[int, Call]) -> None:
         if isinstance(message, Call):
             if message.prog == Program.CLI:
-                self.calls[message.xid] = message
+                pending[message.xid] = message
             return
-        call = self.calls.pop(message.xid, None)
+        call = pending.pop(message.xid, None)
         if call is None:
             return
         proc = CliProc(call.proc)
@@ -164,27 +164,53 @@ def _reply(proc: CliProc, body: bytes) -> dict[str, Any]:
     return reply
 
 
+def run_command(words: tuple[str, ...], xml: bool, proxy: Proxy, workdir: Path) -> dict[str, Any]:
+    """Run the stock CLI once through ``proxy``: its exit code, output and GLUSTER_CLI calls,
+    with the work directory written as ``@W@``."""
+    argv = [GLUSTER_CLI, "--mode=script", *(["--xml"] if xml else []),
+            f"--glusterd-sock={proxy.path}",
+            *(w.replace(WORKDIR_MARK, str(workdir)) for w in words)]
+    start = len(proxy.log)
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    mark = lambda text: text.replace(str(workdir), WORKDIR_MARK)  # noqa: E731
+    return {"args": list(words), "xml": xml, "rc": res.returncode,
+            "stdout": mark(res.stdout), "stderr": mark(res.stderr),
+            "calls": json.loads(mark(json.dumps(proxy.log[start:])))}
+
+
 def inner(workdir: Path, outer_ns: str) -> None:
     setup_private_mounts(workdir, outer_ns)
     (workdir / "bricks").mkdir()
     glusterd = Glusterd(workdir)
     glusterd.start()
     proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    outputs = []
     try:
-        for words, xml in SCRIPT:
-            argv = [GLUSTER_CLI, "--mode=script", *(["--xml"] if xml else []),
-                    f"--glusterd-sock={proxy.path}",
-                    *(w.replace(WORKDIR_MARK, str(workdir)) for w in words)]
-            start = len(proxy.log)
-            res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-            mark = lambda text: text.replace(str(workdir), WORKDIR_MARK)  # noqa: E731
-            outputs.append({"args": list(words), "xml": xml, "rc": res.returncode,
-                            "stdout": mark(res.stdout), "stderr": mark(res.stderr),
-                            "calls": json.loads(mark(json.dumps(proxy.log[start:])))})
+        outputs = [run_command(words, xml, proxy, workdir) for words, xml in SCRIPT]
     finally:
         glusterd.stop()
     (workdir / "outputs.json").write_text(json.dumps(outputs, indent=1) + "\n")
+
+
+def record_in_namespace(module: str, out: Path) -> None:
+    """Run ``python -m module --inner WORKDIR`` in a network namespace of its own (loopback
+    only) and a private mount namespace, kill what it left by pid, and copy its
+    ``outputs.json`` to ``out``."""
+    ns = f"gm-record-cli-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="gm-record-cli-") as tmp:
+        workdir = Path(tmp)
+        subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
+        try:
+            subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+                           check=True, timeout=30)
+            subprocess.run(["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
+                            sys.executable, "-m", module, "--inner",
+                            str(workdir), "--outer-ns", namespaces()],
+                           check=True, timeout=1800, cwd=ROOT)
+        finally:
+            sweep_namespace(ns)
+            subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text((workdir / "outputs.json").read_text())
 
 
 def main() -> int:
@@ -195,22 +221,7 @@ def main() -> int:
     if args.inner:
         inner(args.inner, args.outer_ns)
         return 0
-    ns = f"gm-record-cli-{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="gm-record-cli-") as tmp:
-        workdir = Path(tmp)
-        subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
-        try:
-            subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
-                           check=True, timeout=30)
-            subprocess.run(["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
-                            sys.executable, "-m", "benchmarks.record_cli_program", "--inner",
-                            str(workdir), "--outer-ns", namespaces()],
-                           check=True, timeout=900, cwd=ROOT)
-        finally:
-            sweep_namespace(ns)
-            subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "outputs.json").write_text((workdir / "outputs.json").read_text())
+    record_in_namespace("benchmarks.record_cli_program", OUT / "outputs.json")
     print(f"recorded {len(SCRIPT)} commands in {OUT / 'outputs.json'}")
     return 0
 

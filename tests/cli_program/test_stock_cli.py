@@ -171,8 +171,8 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
 @pytest.mark.parametrize("args", [
     ("volume", "quota", "v1", "enable"),
     ("volume", "profile", "v1", "start"),
-    ("volume", "rebalance", "v1", "start"),
-    ("volume", "add-brick", "v1", "127.0.0.2:/x", "force"),
+    ("volume", "top", "v1", "read"),
+    ("volume", "reset-brick", "v1", "127.0.0.2:/x", "start"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
     ("volume", "statedump", "v1"),

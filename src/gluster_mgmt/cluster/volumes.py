@@ -357,7 +357,14 @@ class Volumes:
     # ------------------------------------------------------------------ bricks
     def add_brick(self, name: str, bricks: Sequence[str], replica: int | None = None,
                   arbiter: int | None = None, force: bool = False) -> Volume:
-        volume, _ = self._load_existing(name)
+        try:
+            volume, _ = self._load_existing(name)
+        except OperationFailed as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            # glusterd's add-brick handler words a missing volume its own way
+            raise OperationFailed(f"Unable to get volinfo for volume name {name}",
+                                  errno.ENOENT) from None
         if in_progress(MigrationRecords(self.store, self.keys), volume):
             raise OperationFailed(f"Volume name {name} rebalance is in progress. Please retry "
                                   "after completion", errno.EBUSY)
@@ -401,6 +408,10 @@ class Volumes:
 
     def replace_brick(self, name: str, old: str, new: str) -> Volume:
         volume, _ = self._load_existing(name)
+        if volume.type is VolumeType.DISTRIBUTE:
+            raise OperationFailed("replace-brick is not permitted on distribute only volumes. "
+                                  "Please use add-brick and remove-brick operations instead.",
+                                  errno.EINVAL)
         old_host, old_path = self.cluster.parse_brick(old)
         index = next((i for i, b in enumerate(volume.bricks)
                       if b.hostname == old_host and b.path == old_path), None)
@@ -445,8 +456,8 @@ class Volumes:
         if action == "commit":
             self._check_committable(volume, targets)
         # any task ends here, as in glusterd (commit, or force over a running migration)
-        updated = shrunk.evolve(task=None, bricks=tuple(
-            attrs.evolve(b, decommissioned=False) for b in shrunk.bricks))
+        updated = _after_remove_brick(shrunk.evolve(task=None, bricks=tuple(
+            attrs.evolve(b, decommissioned=False) for b in shrunk.bricks)))
         self._commit_change(volume, updated, [], self._forget_migration(volume))
         return updated
 
@@ -483,7 +494,7 @@ class Volumes:
                        for b in volume.bricks)
         task = Task(id=str(uuid_module.uuid4()), kind=REMOVE_BRICK,
                     bricks=tuple(b.name for b in targets))
-        updated = volume.evolve(bricks=bricks, task=task)
+        updated = _after_remove_brick(volume.evolve(bricks=bricks, task=task))
         self._commit_change(volume, updated, [], self._forget_migration(volume))
         return updated
 
@@ -649,12 +660,44 @@ def _type_and_counts(count: int, replica, arbiter, disperse, disperse_data, redu
     return VolumeType.DISTRIBUTE, {}
 
 
+def _check_replica_reduction(volume: Volume, replica: int, removed: int) -> bool:
+    """glusterd's rules for remove-brick's `replica N` (gd_rmbr_validate_replica_count); True
+    when N changes the replica count, False when it only restates it."""
+    if volume.type is not VolumeType.REPLICATE:
+        raise OperationFailed(f"replica count ({replica}) option given for non replicate "
+                              f"volume {volume.name}", errno.EINVAL)
+    current = volume.replica_count
+    if replica > current:
+        raise OperationFailed(f"given replica count ({replica}) option is more than volume "
+                              f"{volume.name}'s replica count ({current})", errno.EINVAL)
+    if replica == current:
+        if removed % volume.subvolume_size:
+            size = volume.subvolume_size
+            raise OperationFailed(f"number of bricks provided ({removed}) is not valid. need at "
+                                  f"least {size} (or {size}xN)", errno.EINVAL)
+        return False
+    per_step = volume.subvolume_count * (current - replica)
+    if removed % per_step:
+        raise OperationFailed(f"need {per_step}(xN) bricks for reducing replica count of the "
+                              f"volume from {current} to {replica}", errno.EINVAL)
+    return True
+
+
+def _after_remove_brick(volume: Volume) -> Volume:
+    """What glusterd's remove-brick (start, commit, force) does to the options of a volume
+    that is not (or no longer) replicate: performance.client-io-threads on (replicate
+    volumes have it off, see add-brick and create)."""
+    if volume.type is VolumeType.REPLICATE:
+        return volume
+    return volume.evolve(options=_with_options(volume.options,
+                                               [("performance.client-io-threads", "on")]))
+
+
 def _shrink(volume: Volume, remaining: list[Brick], replica: int | None) -> Volume:
     if not remaining:
         raise OperationFailed("Deleting all the bricks of the volume is not allowed", errno.EINVAL)
-    if replica is not None and volume.type is VolumeType.REPLICATE and replica < volume.replica_count:
-        if len(remaining) % replica:
-            raise OperationFailed("number of bricks is not a multiple of replica count", errno.EINVAL)
+    removed = len(volume.bricks) - len(remaining)
+    if replica is not None and _check_replica_reduction(volume, replica, removed):
         new_type = VolumeType.REPLICATE if replica > 1 else VolumeType.DISTRIBUTE
         return volume.evolve(bricks=tuple(remaining), type=new_type, replica_count=replica,
                              arbiter_count=0 if replica != 3 else volume.arbiter_count)

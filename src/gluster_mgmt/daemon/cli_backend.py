@@ -11,6 +11,7 @@ fetches the trusted client volfile there): those calls go to the node's current 
 from __future__ import annotations
 
 import asyncio
+import enum
 import errno
 import json
 import logging
@@ -48,13 +49,50 @@ EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
-                           CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME})
+                           CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK})
+#: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
+#: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
+#: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
+_REFUSED_BY_HANDLER: dict[CliProc, tuple[str, ...]] = {
+    CliProc.ADD_BRICK: ("Unable to get volinfo for volume name ", "Incorrect number of bricks "
+                        "supplied ", "Incorrect replica count ", "Operation failed"),
+    CliProc.REMOVE_BRICK: ("Incorrect brick ", "replica count (", "given replica count ",
+                           "number of bricks provided ", "need "),
+}
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
 #: gf1_cluster_type values the CLI sends in ``type``
 _CREATE_TYPES = {2: "replicate", 4: "disperse"}
 #: glusterd's port in ``friendN.port``
 _GLUSTERD_PORT = 24007
+#: REPLACE_BRICK's ``operation``: the only one the CLI sends
+REPLACE_COMMIT_FORCE = "GF_REPLACE_OP_COMMIT_FORCE"
+
+
+class RemoveBrickCommand(enum.IntEnum):
+    """``gf1_op_commands``: remove-brick's ``command``."""
+
+    START = 1
+    COMMIT = 2
+    STOP = 3
+    STATUS = 4
+    COMMIT_FORCE = 5
+
+    @property
+    def action(self) -> str:
+        """The REST route's word."""
+        return "force" if self is RemoveBrickCommand.COMMIT_FORCE else self.name.lower()
+
+
+class DefragCommand(enum.IntEnum):
+    """``gf_defrag_type``: DEFRAG_VOLUME's ``rebalance-command`` (the ones the CLI sends)."""
+
+    START = 1
+    STOP = 2
+    STATUS = 3
+    START_LAYOUT_FIX = 4
+    START_FORCE = 5
 
 Pairs = list[tuple[str, DictValue]]
 
@@ -103,6 +141,10 @@ class CliBackend:
             CliProc.RESET_VOLUME: self._reset_volume,
             CliProc.PROBE: self._probe,
             CliProc.DEPROBE: self._deprobe,
+            CliProc.ADD_BRICK: self._add_brick,
+            CliProc.REMOVE_BRICK: self._remove_brick,
+            CliProc.REPLACE_BRICK: self._replace_brick,
+            CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
         }
 
@@ -119,17 +161,21 @@ class CliBackend:
         if request.proc in _TRANSACTIONS:
             refused_early = self._refused_before_transaction(request, result)
             result = attrs.evolve(result, op_errno=0 if refused_early else EG_INTRNL)
+        elif request.proc is CliProc.REPLACE_BRICK:
+            result = attrs.evolve(result, op_errno=0)  # glusterd's mgmt_v3 phases set none
         return result
 
     @staticmethod
     def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
-        """glusterd's create handler refuses an existing name itself, with op_errno 0; the
-        REST errno (EEXIST) is not glusterd's."""
+        """glusterd's handlers refuse some requests themselves, with op_errno 0 (create: an
+        existing name; heal: a missing volume; add-brick, remove-brick: _REFUSED_BY_HANDLER);
+        the REST errno is not glusterd's."""
         name = request.dict.get("volname")
         if request.proc is CliProc.HEAL_VOLUME:  # the heal handler's own lookup
             return name is not None and result.op_errstr == f"Volume {value_text(name)} does not exist"
-        return (request.proc is CliProc.CREATE_VOLUME and name is not None
-                and result.op_errstr == rules.volume_exists(value_text(name)))
+        if request.proc is CliProc.CREATE_VOLUME:
+            return name is not None and result.op_errstr == rules.volume_exists(value_text(name))
+        return result.op_errstr.startswith(_REFUSED_BY_HANDLER.get(request.proc, ()))
 
     def _route(self, route: str, params: dict[str, Any]) -> dict[str, Any]:
         """The REST route's data, or raise _Reply with its failure (op_errstr and errno as the
@@ -297,6 +343,84 @@ class CliBackend:
         pairs += [(key, value) for key, value in data["output"]]
         return CliResult(dict=glusterd_dict(pairs))
 
+    # -- bricks and data migration --------------------------------------------------------------
+
+    def _add_brick(self, request: CliRequest) -> CliResult:
+        name = _text(request, "volname")
+        replica = _int(request, "replica-count")
+        arbiter = _int(request, "arbiter-count")
+        data = self._route("volume/add-brick", {
+            "name": name, "bricks": _text(request, "bricks").split(),
+            "replica": replica or None, "arbiter": arbiter or None,
+            "force": bool(_int(request, "force"))})
+        return CliResult(dict=glusterd_dict([("volname", name),
+                                             ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _replace_brick(self, request: CliRequest) -> CliResult:
+        operation = _text(request, "operation")
+        if operation != REPLACE_COMMIT_FORCE:  # the CLI sends nothing else since 3.7
+            return CliResult.failed(f"replace-brick {operation} is not supported, only commit force")
+        name = _text(request, "volname")
+        data = self._route("volume/replace-brick", {"name": name, "old": _text(request, "src-brick"),
+                                                    "new": _text(request, "dst-brick")})
+        return CliResult(dict=glusterd_dict([("volname", name),
+                                             ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _remove_brick(self, request: CliRequest) -> CliResult:
+        """start, commit and force (status and stop come as DEFRAG_VOLUME): a started or
+        committed task answers its id, which the CLI prints."""
+        name = _text(request, "volname")
+        try:
+            action = RemoveBrickCommand(_int(request, "command")).action
+        except ValueError:
+            return CliResult.failed(f"Unknown remove-brick command {_int(request, 'command')}",
+                                    errno.EINVAL)
+        bricks = _bricks(request)
+        # glusterd answers a commit (or force) with the id of the task it ends, if any
+        task_id = self._task_id(name) if action in ("commit", "force") else None
+        data = self._route("volume/remove-brick", {
+            "name": name, "bricks": bricks, "action": action,
+            "replica": _int(request, "replica-count") or None})
+        task_id = data.get("task_id") or task_id
+        return CliResult(dict=glusterd_dict([
+            ("volname", name), ("vol-id", data["volume"].get("uuid") or ""),
+            *([("remove-brick-id", task_id)] if task_id else [])]))
+
+    def _task_id(self, name: str) -> str | None:
+        """The id of the volume's task, if any: what remove-brick commit and force answer."""
+        try:
+            volumes = self._route("volume/info", {"name": name})["volumes"]
+        except _Reply:
+            return None  # the command itself then says why
+        task = volumes[0].get("task") if volumes else None
+        return task.get("id") if isinstance(task, dict) else None
+
+    def _defrag_volume(self, request: CliRequest) -> CliResult:
+        """`rebalance VOL [fix-layout] start [force] | stop | status`, and `remove-brick ...
+        stop | status` (``command`` 3 or 4 with the bricks)."""
+        name = _text(request, "volname")
+        try:
+            command = DefragCommand(_int(request, "rebalance-command"))
+        except ValueError:
+            return CliResult.failed(
+                f"Unknown rebalance command {_int(request, 'rebalance-command')}", errno.EINVAL)
+        remove_brick = _int(request, "command") in (RemoveBrickCommand.STOP, RemoveBrickCommand.STATUS)
+        if command in (DefragCommand.STATUS, DefragCommand.STOP):
+            action = "status" if command is DefragCommand.STATUS else "stop"
+            if remove_brick:
+                data = self._route("volume/remove-brick", {"name": name, "bricks": _bricks(request),
+                                                           "action": action})
+            else:
+                data = self._route("volume/rebalance", {"name": name, "action": action})
+            id_key = "remove-brick-id" if remove_brick else "rebalance-id"
+            return CliResult(dict=glusterd_dict(migration_pairs(data, id_key)))
+        data = self._route("volume/rebalance", {
+            "name": name, "action": "start", "fix_layout": command is DefragCommand.START_LAYOUT_FIX,
+            "force": command is DefragCommand.START_FORCE})
+        return CliResult(dict=glusterd_dict([
+            ("volname", name), ("rebalance-command", int(command)),
+            ("vol-id", data["volume"].get("uuid") or ""), ("rebalance-id", data["task_id"])]))
+
     # -- the mgmt procedures of the same socket (DUMP, GETSPEC, PORTMAP) -------------------
 
     async def getspec(self, volfile_id: str, peer: PeerInfo) -> bytes | VolfileReply | None:
@@ -337,6 +461,36 @@ def _int(request: CliRequest, key: str) -> int:
     except ValueError:
         raise _Reply(CliResult.failed(f"Unable to get {key} from the request",
                                       errno.EINVAL)) from None
+
+
+def _bricks(request: CliRequest) -> list[str]:
+    """``brick1``... of remove-brick (``count`` is absent in its status and stop)."""
+    bricks = []
+    while f"brick{len(bricks) + 1}" in request.dict:
+        bricks.append(_text(request, f"brick{len(bricks) + 1}"))
+    return bricks
+
+
+def migration_pairs(data: dict[str, Any], id_key: str) -> Pairs:
+    """What glusterd's status (and stop) of a rebalance or remove-brick answers
+    (glusterd_defrag_volume_status_update / _add_rebalance_status): one numbered group of
+    counters per node, the task's id, the node count."""
+    pairs: Pairs = []
+    nodes = list(data.get("nodes") or [])
+    for i, node in enumerate(nodes, 1):
+        pairs += [(f"node-uuid-{i}", node["node_uuid"]), (f"files-{i}", int(node["files"])),
+                  (f"size-{i}", int(node["size"])), (f"lookups-{i}", int(node["lookups"])),
+                  (f"status-{i}", int(node["status"])), (f"failures-{i}", int(node["failures"])),
+                  (f"skipped-{i}", int(node["skipped"])),
+                  (f"run-time-{i}", f"{float(node['run_time']):f}"),
+                  (f"time-left-{i}", int(node.get("time_left") or 0))]
+        if i == 1 and data.get("task_id"):
+            pairs.append((id_key, data["task_id"]))
+        pairs.append((f"node-name-{i}", node["hostname"]))
+    if not nodes and data.get("task_id"):
+        pairs.append((id_key, data["task_id"]))
+    pairs += [("count", len(nodes)), ("volname", data.get("volume") or "")]
+    return pairs
 
 
 def friend_pairs(index: int, peer: dict[str, Any], local: bool, node_uuid: str) -> Pairs:
