@@ -198,10 +198,11 @@ class Follow:
         try:
             if self._revision is None or time.monotonic() >= self._resync_at:
                 return self._relist()
-            if self._watch is None:
-                self._watch = self.store.watch(self.prefix, self._revision)
-            events = self._watch.get(timeout=timeout)
-            if not events and self._watch.closed:
+            watch = self._watch
+            if watch is None:
+                watch = self._watch = self.store.watch(self.prefix, self._revision)
+            events = watch.get(timeout=timeout)
+            if not events and watch.closed:
                 # closed under us (its store was closed): open another, which fails on a
                 # closed store and backs off, instead of spinning on an empty closed watch
                 self._close_watch()
