@@ -350,6 +350,45 @@ def test_follow_lists_again_when_its_revision_was_compacted(store):
     assert relisted[0].revision > listed and "f/gone" in relisted[0].removed
 
 
+class CountingStore:
+    """The store a Follow sees, counting the watch reads it makes."""
+
+    def __init__(self, store) -> None:
+        self.store, self.reads = store, 0
+
+    def list(self, prefix: str = ""):
+        return self.store.list(prefix)
+
+    def watch(self, prefix: str = "", start_revision=None):
+        watch = self.store.watch(prefix, start_revision)
+        get = watch.get
+
+        def counted(timeout=None):
+            self.reads += 1
+            return get(timeout)
+        watch.get = counted
+        return watch
+
+
+def test_a_follow_whose_store_closes_backs_off(store_url):
+    """A daemon switching clusters closes the store under its follows: they must back off,
+    not spin on the closed watch (four spinning follows starved a ZooKeeper activation)."""
+    store = open_store(store_url)
+    counting = CountingStore(store)
+    follow = Follow(counting, "s/", poll_interval=0.5).start()
+    try:
+        assert follow.wait_ready(30)
+        assert wait_for(lambda: counting.reads > 0, 10, 0.05)
+        store.close()
+        time.sleep(0.5)
+        before = counting.reads
+        time.sleep(2)
+        assert counting.reads - before <= 4, f"{counting.reads - before} watch reads in 2 s"
+    finally:
+        follow.stop()
+        store.close()
+
+
 # ----------------------------------------------------------------------------- leases
 def test_revoking_a_lease_removes_its_keys(store):
     lease = store.lease(store.capabilities.min_lease_ttl)

@@ -97,3 +97,8 @@ class ConsulMember(ConsulServer):
         argv[argv.index("-bootstrap-expect=1")] = f"-bootstrap-expect={len(self.members)}"
         return argv + [f"-retry-join={a}" for a in self.members if a != self.host] + [
             "-retry-interval=1s"]
+
+    def url(self, root: str) -> str:
+        """Its own server first, then the others: the daemon fails over when it is gone."""
+        hosts = [self.host, *(a for a in self.members if a != self.host)]
+        return "consul://" + ",".join(f"{h}:{self.http_port}" for h in hosts) + f"/{root}"

@@ -270,6 +270,8 @@ class Daemon:
         """Stop the node's components and leave the store (bricks keep running)."""
         if self.probe is not None:
             self.probe.stop()
+        if self.mgmt_backend is not None:
+            self.mgmt_backend.stop()  # its follows, before their store closes (the cache stays)
         if self.reconciler is not None:
             self.reconciler.stop()
         if self.executor is not None:

@@ -203,6 +203,11 @@ class Follow:
                 watch = self._watch = self.store.watch(self.prefix, self._revision)
             # ``stop`` from another thread closes this watch: ``get`` then returns at once
             events = watch.get(timeout=timeout)
+            if not events and watch.closed:
+                # closed under us (its store was closed): open another, which fails on a
+                # closed store and backs off, instead of spinning on an empty closed watch
+                self._close_watch()
+                return False
             return self._apply_events(events) if events else False
         except RevisionCompactedError:
             log.info("%s: revision %s is no longer kept; listing again", self.name, self._revision)

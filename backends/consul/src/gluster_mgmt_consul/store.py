@@ -11,7 +11,8 @@ Mapping (see docs/backends.md):
   ``<root>.deleted/<key>`` in the same txn; the horizon is kept at ``<root>.compacted``.
 * Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
 * Watches are blocking queries on the prefix: each answer is a snapshot to diff.
-* Leases are sessions (TTL, behavior=delete, LockDelay=0, no node health checks).
+* Leases are sessions (TTL, behavior=delete, LockDelay=0, no health checks) on an external
+  catalog node of our own (``SESSION_NODE``), so losing a Consul server ends none of them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import attrs
 from consul.exceptions import ACLPermissionDenied
 
-from gluster_mgmt.errors import ConflictError, LeaseExpiredError, StoreError
+from gluster_mgmt.errors import AuthError, ConflictError, LeaseExpiredError, StoreError
 from gluster_mgmt.store.base import Lease, StoreURL
 from gluster_mgmt.store.emulated import EmulatedHistoryStore, EmulatedWatch, Horizon, Snapshot, Tombstone
 from gluster_mgmt.store.types import Capabilities, Check, Delete, Entry, EventKind, Expect, Expectation
@@ -42,6 +43,8 @@ CONSUL_TXN_OPS = 64
 TOMBSTONES = ".deleted/"
 #: Highest revision whose tombstones may have been swept.
 HORIZON = ".compacted"
+#: The external catalog node every gluster_mgmt session is created on (see _session_node).
+SESSION_NODE = "gluster-mgmt-sessions"
 
 _random_bits = random.Random().getrandbits  # a private generator: the global one stays untouched
 
@@ -128,6 +131,8 @@ class ConsulStore(EmulatedHistoryStore):
         self._txn_params = self._dc or None
         self._tomb_root = self.root + TOMBSTONES
         self._horizon_key = self.root + HORIZON
+        #: Whether SESSION_NODE is registered (None: not tried yet).
+        self._session_node_ready: bool | None = None
 
     def _client(self, pool_size: int = 32, interruptible: bool = False) -> ConsulHTTP:
         return ConsulHTTP(
@@ -361,9 +366,30 @@ class ConsulStore(EmulatedHistoryStore):
 
     def _grant_lease(self, ttl: float) -> Lease:
         body = {"Name": "gluster-mgmt", "TTL": f"{ttl:g}s", "Behavior": "delete", "LockDelay": "0s",
-                "Checks": []}
+                "NodeChecks": [], "ServiceChecks": []}
+        node = self._session_node()
+        if node is not None:
+            body["Node"] = node
         r = self._http.call("PUT", "/v1/session/create", self._dc or None, json.dumps(body))
         return ConsulLease(self, r.json()["ID"], ttl)
+
+    def _session_node(self) -> str | None:
+        """The catalog node our sessions are created on: not the agent's, which Consul
+        deregisters (autopilot cleans up a dead server within seconds) and so destroys every
+        session on it, but an external node of our own that only the TTL ends sessions on.
+        Registered once per store (idempotent); without the ACL to register it, the agent's
+        node (None), as before."""
+        if self._session_node_ready is None:
+            body = {"Node": SESSION_NODE, "Address": "127.0.0.1",
+                    "NodeMeta": {"external-node": "true", "external-probe": "false"}}
+            try:
+                self._http.call("PUT", "/v1/catalog/register", self._dc or None, json.dumps(body))
+                self._session_node_ready = True
+            except AuthError as exc:
+                log.warning("sessions stay on the Consul agent's node (they end if it is "
+                            "deregistered): %s", exc)
+                self._session_node_ready = False
+        return SESSION_NODE if self._session_node_ready else None
 
     def _close(self) -> None:
         self._http.close()
