@@ -7,7 +7,10 @@ path costs what the raw client costs (see docs/backends.md, "Choice of etcd clie
 
 from __future__ import annotations
 
+import socket
 import threading
+import zlib
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,8 +29,10 @@ from gluster_mgmt.errors import (
 )
 from gluster_mgmt.store.base import translating
 
-#: Requests safe to send again to another endpoint after an UNAVAILABLE answer.
+#: Requests safe to send again to another endpoint after an UNAVAILABLE answer or a deadline.
 _IDEMPOTENT = frozenset({"Range", "KeepAliveOnce", "LeaseRevoke"})
+#: An endpoint that answers so is (or behaves as) unreachable: later calls go to the next one.
+_UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 #: What a failed RPC raises: gRPC's error, or ValueError from a closed channel.
 RPC_ERRORS = (grpc.RpcError, ValueError)
 
@@ -170,7 +175,8 @@ class EtcdClient:
         self.metadata: tuple[tuple[str, str], ...] | None = None
         self.authenticated = self.user is None
         #: The endpoint requests go to now.
-        self.conn = self._connection(0)
+        self._current = first_endpoint(self._targets)
+        self.conn = self._connection(self._current)
 
     def _connection(self, index: int) -> Connection:
         with self._guard:
@@ -197,7 +203,7 @@ class EtcdClient:
         if self.closed and (isinstance(exc, ValueError) or (
                 isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.CANCELLED)):
             return StoreError(f"{self.where} is closed")
-        if conn is not None and isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.UNAVAILABLE:
+        if conn is not None and isinstance(exc, grpc.Call) and exc.code() in _UNREACHABLE:
             self.failed_over(conn)
         return translate_exception(exc, self.where, what) or StoreError(f"{self.where} failed: {exc!r}")
 
@@ -253,6 +259,36 @@ class EtcdClient:
 
 
 def _elsewhere(exc: BaseException, method: str) -> bool:
-    if not isinstance(exc, grpc.Call) or exc.code() is not grpc.StatusCode.UNAVAILABLE:
+    """Whether the request may go to another endpoint now: a read (or keep-alive, revoke) that
+    the endpoint could not answer, or any request that never left. A write that ran into the
+    deadline may have been applied: it is not sent again (the next request fails over)."""
+    if not isinstance(exc, grpc.Call) or exc.code() not in _UNREACHABLE:
         return False
     return method in _IDEMPOTENT or "failed to connect" in (exc.details() or "").lower()
+
+
+def first_endpoint(targets: Sequence[str]) -> int:
+    """The endpoint a client starts on: one on this host if the URL has one (a daemon talks to
+    its own member; a partition that cuts the host off then cuts it off its member too), else
+    one picked by this host's name, so that the daemons of a cluster spread over the members
+    instead of all loading the URL's first."""
+    for index, target in enumerate(targets):
+        if _is_local(target.rpartition(":")[0].strip("[]")):
+            return index
+    return zlib.crc32(socket.gethostname().encode()) % len(targets) if targets else 0
+
+
+def _is_local(host: str) -> bool:
+    """True if ``host`` is an address of this host (binding to it succeeds)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    for family, kind, proto, _name, address in infos:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind((address[0], 0))
+                return True
+        except OSError:
+            continue
+    return False
