@@ -154,7 +154,9 @@ class StoreMgmtBackend:
         self.health = health or StoreHealth()
         self.last_known = LastKnownState(store, keys, self.health, self._on_volumes)
 
-    def start(self, server: "MgmtRpcServer") -> None:
+    def start(self, server: "MgmtRpcServer | None") -> None:
+        """Follow the store; ``server`` (None: no listener, as in benchmarks/scale.py's
+        agents) is told which volfiles changed."""
         self.server = server
         self.last_known.start(30)
 
