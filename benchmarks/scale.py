@@ -40,6 +40,7 @@ import attrs
 from benchmarks.report import the_command, write_section
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.node import Daemon
+from gluster_mgmt.errors import GlusterMgmtError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.membership.operations import create_cluster
 from gluster_mgmt.services import RunningProcess, ServiceManager, ServiceSpec, ServiceState
@@ -54,6 +55,8 @@ BACKENDS = ("local", "etcd", "consul", "zookeeper")
 OPERATIONS = ("peer probe", "volume create", "volume set", "volume start")
 #: How long every agent has to observe a change before the run fails.
 OBSERVE_TIMEOUT = 60.0
+#: print the keys of every counted write (--trace)
+TRACE = False
 
 
 # ============================================================================ counting store
@@ -65,6 +68,8 @@ class Counts:
     reads: int = 0
     bytes_read: int = 0
     watches: list[Watch] = attrs.field(factory=list)
+    #: the keys each write touched, in order (what ``--trace`` prints per operation)
+    written: list[str] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def read(self, nbytes: int) -> None:
@@ -72,9 +77,10 @@ class Counts:
             self.reads += 1
             self.bytes_read += nbytes
 
-    def wrote(self, count: int = 1) -> None:
+    def wrote(self, keys: Sequence[str]) -> None:
         with self.lock:
-            self.writes += count
+            self.writes += 1
+            self.written.append(",".join(keys))
 
     def snapshot(self) -> tuple[int, int, int]:
         """(writes, reads, bytes read), watches' re-listings included."""
@@ -110,15 +116,15 @@ class CountingStore(Store):
         return listing
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
-        self.counts.wrote()
+        self.counts.wrote([key])
         return self.inner.put(key, value, expect, lease)
 
     def _delete(self, key: str, expect: Expectation) -> int | None:
-        self.counts.wrote()
+        self.counts.wrote([key])
         return self.inner.delete(key, expect)
 
     def _commit(self, ops: list[Op]) -> int:
-        self.counts.wrote()
+        self.counts.wrote([op.key for op in ops])
         return self.inner.transaction(ops)
 
     def _watch(self, prefix: str, start_revision: int | None) -> Watch:
@@ -290,6 +296,8 @@ class OpFigures:
     wall_s: float
     seen_p50_s: float
     seen_p99_s: float
+    #: the keys of each write (under the cluster's prefix), to tell what a change cost
+    written: tuple[str, ...] = ()
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -302,6 +310,7 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     (and ``settle`` seconds more for follow-up writes, e.g. brick sign-ins), count the store
     traffic of the whole time."""
     before = fleet.counts.snapshot()
+    first_write = len(fleet.counts.written)
     start = time.monotonic()
     result = action()
     wall = time.monotonic() - start
@@ -313,9 +322,12 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     time.sleep(settle)
     after = fleet.counts.snapshot()
     writes, reads, nbytes = (a - b for a, b in zip(after, before))
+    written = tuple(k.replace(fleet.keys.prefix, "") for k in fleet.counts.written[first_write:])
+    if TRACE:
+        print("        writes: " + " | ".join(written), file=sys.stderr)
     # our own get above is not the operation's
     return OpFigures(writes, reads - 1, nbytes - len(key) - len(entry.value), wall,
-                     percentile(seen, 50), percentile(seen, 99))
+                     percentile(seen, 50), percentile(seen, 99), written)
 
 
 def peers_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float) -> dict[int, dict[str, OpFigures]]:
@@ -370,10 +382,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def daemon_startup(url: str, membership: Membership, workdir: Path,
+def daemon_startup(url: str, membership: Membership, workdir: Path, volumes: int,
                    timeout: float = 120.0) -> tuple[float, float]:
     """Start a real ``gluster-mgmtd`` as a fourth node of the cluster; seconds until its
-    REST socket answers ``volume info`` (all volumes), and its peak RSS (VmHWM) after that."""
+    REST socket answers ``volume info`` with all ``volumes``, and its peak RSS (VmHWM) after that."""
     home = workdir / "daemon"
     Membership(membership.cluster_id, url, membership.secret).save(str(home / "state"))
     sock = home / "api.sock"
@@ -394,9 +406,10 @@ def daemon_startup(url: str, membership: Membership, workdir: Path,
             if proc.poll() is not None:
                 raise RuntimeError(f"gluster-mgmtd exited: {(home / 'daemon.log').read_text()[-2000:]}")
             if sock.exists():
-                with contextlib.suppress(Exception):
-                    Client(str(sock)).call("volume/info", {})
-                    break
+                with contextlib.suppress(OSError, ValueError, GlusterMgmtError):
+                    reply = Client(str(sock)).call("volume/info", {})
+                    if reply.ok and len(reply.data.get("volumes", ())) == volumes:
+                        break
             if time.monotonic() > deadline:
                 raise TimeoutError("gluster-mgmtd did not answer volume info")
             time.sleep(0.05)
@@ -450,7 +463,7 @@ def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
                 assert len(got) == size
             startup = rss = None
             if with_daemon:
-                startup, rss = daemon_startup(cluster_url, fleet.membership, root)
+                startup, rss = daemon_startup(cluster_url, fleet.membership, root, size)
             rows.append(VolumeFigures(size, populate, figures.wall_s, statistics.median(infos),
                                       figures.bytes_read, figures.bytes_read // 3, startup, rss))
             print(f"    V={size}: {rows[-1]}", file=sys.stderr, flush=True)
@@ -578,7 +591,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peers", default="3,10,30,100", help="agent counts N")
     parser.add_argument("--volumes", default="10,100,1000", help="volume counts")
     parser.add_argument("--quick", action="store_true",
-                        help="CI size: N = 3, 6; 5 and 10 volumes; no daemon process")
+                        help="CI size: N = 3, 8; 5 and 10 volumes; no daemon process")
     parser.add_argument("--no-daemon", dest="daemon", action="store_false",
                         help="skip the gluster-mgmtd start-up / RSS measurement")
     parser.add_argument("--settle", type=float, default=0.3,
@@ -587,9 +600,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="rewrite the Scale section of this Markdown file")
     parser.add_argument("--plots", type=Path, help="write PNG plots into this directory")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--trace", action="store_true", help="print the keys each operation wrote")
     args = parser.parse_args(argv)
     if args.quick:
-        args.peers, args.volumes, args.daemon = "3,6", "5,10", False
+        args.peers, args.volumes, args.daemon = "3,8", "5,10", False
     args.backend_list = [b for b in args.backends.split(",") if b]
     unknown = set(args.backend_list) - set(BACKENDS)
     if unknown:
@@ -605,7 +619,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global TRACE
     args = parse_args(argv)
+    TRACE = args.trace
     workdir = Path(tempfile.mkdtemp(prefix="gm-scale-", dir=args.workdir))
     results: dict[str, dict[str, Any]] = {}
     try:
