@@ -70,12 +70,16 @@ class Counts:
     watches: list[Watch] = attrs.field(factory=list)
     #: the keys each write touched, in order (what ``--trace`` prints per operation)
     written: list[str] = attrs.field(factory=list)
+    #: (key or prefix, bytes) of each read, with --trace
+    read_log: list[tuple[str, int]] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
-    def read(self, nbytes: int) -> None:
+    def read(self, key: str, nbytes: int) -> None:
         with self.lock:
             self.reads += 1
             self.bytes_read += nbytes
+            if TRACE:
+                self.read_log.append((key, nbytes))
 
     def wrote(self, keys: Sequence[str]) -> None:
         with self.lock:
@@ -107,12 +111,12 @@ class CountingStore(Store):
 
     def _get(self, key: str) -> Entry | None:
         entry = self.inner.get(key)
-        self.counts.read(_entry_bytes(entry))
+        self.counts.read(key, _entry_bytes(entry))
         return entry
 
     def _list(self, prefix: str) -> Listing:
         listing = self.inner.list(prefix)
-        self.counts.read(sum(_entry_bytes(e) for e in listing.entries))
+        self.counts.read(prefix, sum(_entry_bytes(e) for e in listing.entries))
         return listing
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
@@ -298,6 +302,8 @@ class OpFigures:
     seen_p99_s: float
     #: the keys of each write (under the cluster's prefix), to tell what a change cost
     written: tuple[str, ...] = ()
+    #: agents running when it was measured (bytes read per agent: bytes_read / agents)
+    agents: int = 0
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -310,7 +316,7 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     (and ``settle`` seconds more for follow-up writes, e.g. brick sign-ins), count the store
     traffic of the whole time."""
     before = fleet.counts.snapshot()
-    first_write = len(fleet.counts.written)
+    first_write, first_read = len(fleet.counts.written), len(fleet.counts.read_log)
     start = time.monotonic()
     result = action()
     wall = time.monotonic() - start
@@ -325,9 +331,15 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     written = tuple(k.replace(fleet.keys.prefix, "") for k in fleet.counts.written[first_write:])
     if TRACE:
         print("        writes: " + " | ".join(written), file=sys.stderr)
+        reads_by: dict[str, list[int]] = {}
+        for read_key, size in fleet.counts.read_log[first_read:]:
+            reads_by.setdefault(read_key.replace(fleet.keys.prefix, ""), []).append(size)
+        print("        reads: " + " | ".join(f"{k} x{len(v)} {sum(v)}B" for k, v in reads_by.items()),
+              file=sys.stderr)
+        print(f"        before {before} after {after}", file=sys.stderr)
     # our own get above is not the operation's
     return OpFigures(writes, reads - 1, nbytes - len(key) - len(entry.value), wall,
-                     percentile(seen, 50), percentile(seen, 99), written)
+                     percentile(seen, 50), percentile(seen, 99), written, len(fleet.agents))
 
 
 def peers_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float) -> dict[int, dict[str, OpFigures]]:
@@ -511,12 +523,12 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
              "reconciler passes; background lease renewals are not store writes here).", ""]
     for backend, result in results.items():
         lines += [f"### {backend}: per operation versus the number of peers N", "",
-                  "| N | operation | writes | reads | bytes read | wall (ms) | all saw it p50 (ms) | p99 (ms) |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
+                  "| N | operation | writes | reads | bytes read | per agent | wall (ms) | all saw it p50 (ms) | p99 (ms) |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for n, ops in sorted(result["peers"].items()):
             for op, f in ops.items():
                 lines.append(f"| {n} | {op} | {f['writes']} | {f['reads']} | {f['bytes_read']:,} | "
-                             f"{f['wall_s'] * 1000:.0f} | {f['seen_p50_s'] * 1000:.0f} | "
+                             f"{f['bytes_read'] // max(f['agents'], 1):,} | {f['wall_s'] * 1000:.0f} | {f['seen_p50_s'] * 1000:.0f} | "
                              f"{f['seen_p99_s'] * 1000:.0f} |")
         lines += ["", f"### {backend}: versus the number of volumes (3 bricks each, 3 peers)", "",
                   "| volumes | `volume set` (ms) | `volume info` all (ms) | bytes read per set (3 agents) | daemon start-up (s) | daemon peak RSS (MiB) |",
@@ -546,10 +558,11 @@ def plot(results: dict[str, dict[str, Any]], directory: Path) -> list[Path]:
         ns = sorted(peers)
         for op in OPERATIONS:
             axes[0].plot(ns, [peers[n][op]["writes"] for n in ns], marker="o", label=f"{backend} {op}")
-            axes[1].plot(ns, [peers[n][op]["bytes_read"] for n in ns], marker="o", label=f"{backend} {op}")
+            axes[1].plot(ns, [peers[n][op]["bytes_read"] / max(peers[n][op]["agents"], 1) for n in ns],
+                         marker="o", label=f"{backend} {op}")
         axes[2].plot(ns, [peers[n]["volume set"]["seen_p99_s"] * 1000 for n in ns], marker="o",
                      label=f"{backend} volume set p99")
-    for ax, title in zip(axes, ("store writes per operation", "bytes read per operation (all agents)",
+    for ax, title in zip(axes, ("store writes per operation", "bytes read per operation, per agent",
                                 "volume set: all agents saw it, p99 (ms)")):
         ax.set_xlabel("peers N")
         ax.set_xscale("log")
