@@ -485,6 +485,90 @@ def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
     return rows
 
 
+# ============================================================================ versus glusterd 10.3
+VERSUS_SYSTEMS = ("glusterd", "gluster_mgmt")
+
+
+def versus_inner(args: argparse.Namespace) -> int:
+    """Inside the namespaces of volume_ops' runner: one daemon (glusterd 10.3, or
+    gluster-mgmtd on its embedded store), volumes of 3 bricks created (never started) up to
+    each size, then ``volume set``, ``volume info`` and ``volume status`` timed, as whole
+    stock CLI processes (``gluster``, ``gluster-mgmt``)."""
+    from benchmarks.volume_ops import HOST, Glusterd, GlusterMgmt, setup_private_mounts
+
+    workdir: Path = args.workdir
+    setup_private_mounts(workdir, args.outer_ns)
+    system = {"glusterd": Glusterd, "gluster_mgmt": GlusterMgmt}[args.versus_inner](workdir)
+    result: dict[str, Any] = {"system": args.versus_inner, "sizes": {}}
+    code = 1
+    try:
+        system.prepare()
+        result["ready_s"] = system.start()
+        bricks = workdir / "bricks"
+        bricks.mkdir()
+        made = 0
+        for size in args.versus_sizes:
+            creates = []
+            while made < size:
+                made += 1
+                name = f"vol{made:04d}"
+                creates.append(system.run("volume", "create", name,
+                                          *[f"{HOST}:{bricks}/{name}-b{k}" for k in range(3)],
+                                          "force")[2])
+            row = {"create_s": statistics.median(creates)}
+            for label, words, check in (
+                    ("set_s", ("volume", "set", "vol0001", "performance.quick-read", "off"), True),
+                    ("info_s", ("volume", "info"), True),
+                    # no volume is started: both answer that (bricks never run here)
+                    ("status_s", ("volume", "status", "vol0001"), False)):
+                row[label] = statistics.median(system.run(*words, check=check)[2] for _ in range(3))
+            result["sizes"][size] = row
+            print(f"  {system.label} {size} volumes: {row}", file=sys.stderr, flush=True)
+        code = 0
+    except Exception as exc:  # noqa: BLE001 (reported to the outer process)
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        system.stop()
+        (workdir / "result.json").write_text(json.dumps(result, indent=1))
+    return code
+
+
+def versus_glusterd(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Both systems one after the other through volume_ops' namespace runner."""
+    from benchmarks.volume_ops import bench_system
+
+    results = {}
+    for system in VERSUS_SYSTEMS:
+        print(f"  versus glusterd: {system}", file=sys.stderr, flush=True)
+        results[system] = bench_system(
+            system, workdir / "versus", argparse.Namespace(time_limit=args.versus_time_limit),
+            inner_argv=[sys.executable, "-m", "benchmarks.scale", "--versus-inner", system,
+                        "--versus", ",".join(map(str, args.versus_sizes))])
+    return results
+
+
+def render_versus(results: dict[str, Any]) -> str:
+    gd, gm = results.get("glusterd", {}), results.get("gluster_mgmt", {})
+    lines = ["### Versus glusterd 10.3: one node, volumes of 3 bricks (never started)", "",
+             "Whole CLI processes (`gluster` / `gluster-mgmt`), median of 3 (create: of every "
+             "create up to that size); ratio = glusterd / gluster_mgmt.", ""]
+    for name, result in (("glusterd", gd), ("gluster_mgmt", gm)):
+        if "error" in result:
+            lines += [f"{name} failed: `{result['error']}`", ""]
+    lines += ["| volumes | command | glusterd (ms) | gluster_mgmt (ms) | ratio |",
+              "|---:|---|---:|---:|---:|"]
+    for size in sorted({*gd.get("sizes", {}), *gm.get("sizes", {})}, key=int):
+        for label, command in (("create_s", "volume create"), ("set_s", "volume set"),
+                               ("info_s", "volume info (all)"), ("status_s", "volume status VOL")):
+            a = gd.get("sizes", {}).get(size, {}).get(label)
+            b = gm.get("sizes", {}).get(size, {}).get(label)
+            cells = [f"{v * 1000:.0f}" if v is not None else "n/a" for v in (a, b)]
+            ratio = f"{a / b:.1f}x" if a and b else "n/a"
+            lines.append(f"| {size} | {command} | {cells[0]} | {cells[1]} | {ratio} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 # ============================================================================ driver
 @contextlib.contextmanager
 def backend_url(name: str, workdir: Path) -> Iterator[str]:
@@ -614,10 +698,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--plots", type=Path, help="write PNG plots into this directory")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--trace", action="store_true", help="print the keys each operation wrote")
+    parser.add_argument("--versus", default="",
+                        help="also compare with glusterd 10.3 at these volume counts (e.g. 10,100,300; "
+                             "root: network and mount namespaces)")
+    parser.add_argument("--versus-time-limit", type=float, default=1800.0,
+                        help="seconds per system of the glusterd comparison")
+    parser.add_argument("--versus-inner", choices=VERSUS_SYSTEMS, help=argparse.SUPPRESS)
+    parser.add_argument("--outer-ns", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.peers, args.volumes, args.daemon = "3,8", "5,10", False
     args.backend_list = [b for b in args.backends.split(",") if b]
+    try:
+        args.versus_sizes = sorted(int(n) for n in args.versus.split(",") if n)
+    except ValueError:
+        parser.error("--versus takes comma-separated integers")
     unknown = set(args.backend_list) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backends {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
@@ -635,16 +730,24 @@ def main(argv: list[str] | None = None) -> int:
     global TRACE
     args = parse_args(argv)
     TRACE = args.trace
+    if args.versus_inner:
+        return versus_inner(args)
     workdir = Path(tempfile.mkdtemp(prefix="gm-scale-", dir=args.workdir))
     results: dict[str, dict[str, Any]] = {}
+    versus: dict[str, Any] = {}
     try:
         for name in args.backend_list:
             results[name] = run_backend(name, workdir, args)
+        if args.versus_sizes:
+            versus = versus_glusterd(workdir, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1, sort_keys=True))
+        args.json.write_text(json.dumps({**results, **({"versus": versus} if versus else {})},
+                                        indent=1, sort_keys=True))
     text = render(results, args)
+    if versus:
+        text += "\n" + render_versus(versus)
     print(text)
     if args.plots:
         plot(results, args.plots)
