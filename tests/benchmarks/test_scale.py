@@ -27,12 +27,16 @@ def test_quick_scale_writes_constant_in_peers(backend: str, tmp_path: Path) -> N
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(out.read_text())[backend]
     peers = {int(n): ops for n, ops in result["peers"].items()}
-    assert sorted(peers) == [3, 8]
+    assert sorted(peers) == [3, 5, 8]
     for op in OPERATIONS:
-        writes = [peers[n][op]["writes"] for n in sorted(peers)]
+        # a lease lost and re-granted during the operation (a starved machine) adds its
+        # re-announcement: such a figure says nothing about the operation; two must remain
+        clean = [n for n in sorted(peers) if not peers[n][op]["lease_renewals"]]
+        assert len(clean) >= 2, (f"{op}: leases were renewed during too many runs", peers)
+        writes = [peers[n][op]["writes"] for n in clean]
         assert writes[0] > 0, (op, writes)
         assert len(set(writes)) == 1, (f"{op}: store writes grow with N: {writes}",
-                                       {n: peers[n][op]["written"] for n in sorted(peers)})
+                                       {n: peers[n][op]["written"] for n in clean})
         assert all(peers[n][op]["reads"] > 0 for n in peers), op
     assert [v["volumes"] for v in result["volumes"]] == [5, 10]
     assert all(v["set_bytes_read"] > 0 for v in result["volumes"])
