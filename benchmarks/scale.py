@@ -18,6 +18,7 @@ Per backend (local, etcd, Consul, ZooKeeper; the servers of ``tests.servers`` on
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import json
@@ -470,7 +471,7 @@ def daemon_startup(url: str, membership: Membership, workdir: Path, volumes: int
 
 
 def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
-                  with_daemon: bool) -> list[VolumeFigures]:
+                  with_daemon: bool, create_threads: int = 8) -> list[VolumeFigures]:
     """One cluster of 3 agents; volumes are added up to each size in turn."""
     root = Path(tempfile.mkdtemp(prefix="volumes-", dir=workdir))
     cluster_url = url
@@ -481,14 +482,19 @@ def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
             fleet.join(index)
         cluster = fleet.agents[1].active()
         made = 0
+
+        def create(number: int) -> None:
+            name = f"vol{number:04d}"
+            cluster.volumes.create(
+                name, [f"{fleet.hostname(i)}:{fleet.brick_dir(i, name, i)}" for i in (1, 2, 3)],
+                force=True)
+
         for size in sizes:
             start = time.monotonic()
-            while made < size:
-                made += 1
-                name = f"vol{made:04d}"
-                cluster.volumes.create(
-                    name, [f"{fleet.hostname(i)}:{fleet.brick_dir(i, name, i)}" for i in (1, 2, 3)],
-                    force=True)
+            # `volume create`s of different volumes run concurrently (as from several CLIs)
+            with concurrent.futures.ThreadPoolExecutor(create_threads) as pool:
+                list(pool.map(create, range(made + 1, size + 1)))
+            made = size
             populate = time.monotonic() - start
             time.sleep(settle)
             figures = measure(
@@ -613,31 +619,38 @@ def run_backend(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
         print(f"  {name}: peers {args.peer_sizes}", file=sys.stderr, flush=True)
         peers = peers_sweep(url, workdir, args.peer_sizes, args.settle)
         print(f"  {name}: volumes {args.volume_sizes}", file=sys.stderr, flush=True)
-        volumes = volumes_sweep(url, workdir, args.volume_sizes, args.settle, args.daemon)
+        volumes = volumes_sweep(url, workdir, args.volume_sizes, args.settle, args.daemon,
+                                args.create_threads)
     return {"peers": {n: {op: attrs.asdict(f) for op, f in ops.items()} for n, ops in peers.items()},
             "volumes": [attrs.asdict(v) for v in volumes]}
 
 
 def writes_constant(result: dict[str, Any]) -> dict[str, list[int]]:
     """Per operation, writes at each N; the goal: one value for every N."""
-    peers = result["peers"]
+    peers = {int(n): ops for n, ops in result["peers"].items()}
     return {op: [peers[n][op]["writes"] for n in sorted(peers)] for op in OPERATIONS}
 
 
-def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    lines = ["## Scale: peers and volumes", "",
-             f"Command: `{the_command('benchmarks.scale')}`  ",
-             f"Machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
-             f"Python {platform.python_version()}  ",
-             f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-             "Store traffic is counted over every agent, from the command's start until every "
+def this_run() -> dict[str, str]:
+    return {"command": the_command("benchmarks.scale"),
+            "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
+                       f"Python {platform.python_version()}"}
+
+
+def render(results: dict[str, dict[str, Any]], args: argparse.Namespace,
+           runs: Sequence[dict[str, str]]) -> str:
+    lines = ["## Scale: peers and volumes", ""]
+    for run in runs:
+        lines += [f"- `{run['command']}` ({run['date']}; {run['machine']})"]
+    lines += ["", "Store traffic is counted over every agent, from the command's start until every "
              f"agent's volfile follower saw the change plus {args.settle:g} s (brick sign-ins, "
              "reconciler passes; background lease renewals are not store writes here).", ""]
     for backend, result in results.items():
         lines += [f"### {backend}: per operation versus the number of peers N", "",
                   "| N | operation | writes | reads | bytes read | per agent | wall (ms) | all saw it p50 (ms) | p99 (ms) |",
                   "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for n, ops in sorted(result["peers"].items()):
+        for n, ops in sorted(result["peers"].items(), key=lambda item: int(item[0])):
             for op, f in ops.items():
                 lines.append(f"| {n} | {op} | {f['writes']} | {f['reads']} | {f['bytes_read']:,} | "
                              f"{f['bytes_read'] // max(f['agents'], 1):,} | {f['wall_s'] * 1000:.0f} | {f['seen_p50_s'] * 1000:.0f} | "
@@ -666,7 +679,7 @@ def plot(results: dict[str, dict[str, Any]], directory: Path) -> list[Path]:
     made = []
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for backend, result in results.items():
-        peers = result["peers"]
+        peers = {int(n): ops for n, ops in result["peers"].items()}
         ns = sorted(peers)
         for op in OPERATIONS:
             axes[0].plot(ns, [peers[n][op]["writes"] for n in ns], marker="o", label=f"{backend} {op}")
@@ -721,6 +734,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip the gluster-mgmtd start-up / RSS measurement")
     parser.add_argument("--settle", type=float, default=0.3,
                         help="seconds counted after every agent saw a change")
+    parser.add_argument("--create-threads", type=int, default=8,
+                        help="concurrent `volume create`s while filling the volumes sweep")
+    parser.add_argument("--from-json", type=Path, nargs="+",
+                        help="run nothing: report the figures of earlier --json files")
     parser.add_argument("--json", type=Path, help="write the raw figures there")
     parser.add_argument("--output", type=Path, help="rewrite the Scale section of this Markdown file")
     parser.add_argument("--plots", type=Path, help="write PNG plots into this directory")
@@ -763,21 +780,31 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gm-scale-", dir=args.workdir))
     results: dict[str, dict[str, Any]] = {}
     versus: dict[str, Any] = {}
-    try:
-        for name in args.backend_list:
-            results[name] = run_backend(name, workdir, args)
-        if args.versus_sizes:
-            versus = versus_glusterd(workdir, args)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    runs = [this_run()]
+    if args.from_json:
+        runs = []
+        # one report from earlier runs (e.g. one backend per run, one after the other)
+        for path in args.from_json:
+            saved = json.loads(path.read_text())
+            results.update(saved["backends"])
+            versus = saved.get("versus") or versus
+            runs += saved["runs"]
+    else:
+        try:
+            for name in args.backend_list:
+                results[name] = run_backend(name, workdir, args)
+            if args.versus_sizes:
+                versus = versus_glusterd(workdir, args)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({**results, **({"versus": versus} if versus else {})},
-                                        indent=1, sort_keys=True))
-    text = render(results, args)
+        args.json.write_text(json.dumps({"backends": results, "versus": versus, "runs": runs},
+                                        indent=1))
+    text = render(results, args, runs)
     if versus:
         text += "\n" + render_versus(versus)
     print(text)
-    if args.plots:
+    if args.plots and results:
         plot(results, args.plots)
     if args.output:
         write_section(args.output, "## Scale: peers and volumes", text)

@@ -25,7 +25,7 @@ def test_quick_scale_writes_constant_in_peers(backend: str, tmp_path: Path) -> N
                           "--json", str(out), "--workdir", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-4000:]
-    result = json.loads(out.read_text())[backend]
+    result = json.loads(out.read_text())["backends"][backend]
     peers = {int(n): ops for n, ops in result["peers"].items()}
     assert sorted(peers) == [3, 5, 8]
     for op in OPERATIONS:
