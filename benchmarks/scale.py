@@ -56,6 +56,8 @@ BACKENDS = ("local", "etcd", "consul", "zookeeper")
 OPERATIONS = ("peer probe", "volume create", "volume set", "volume start")
 #: How long every agent has to observe a change before the run fails.
 OBSERVE_TIMEOUT = 60.0
+#: where docs/benchmarks.md's hand-written part of the section starts (kept on rewrite)
+NOTES_HEADING = "### Notes on scale"
 #: print the keys of every counted write (--trace)
 TRACE = False
 
@@ -581,6 +583,60 @@ def versus_glusterd(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def render_goals(results: dict[str, dict[str, Any]], versus: dict[str, Any]) -> str:
+    """Issue 15's goals, each with what this run measured and the gap."""
+    lines = ["### Goals and measured gaps", "", "| goal | measured | gap |", "|---|---|---|"]
+    for backend, result in results.items():
+        peers = {int(n): ops for n, ops in result["peers"].items()}
+        ns = sorted(peers)
+        grows = {op: w for op, w in writes_constant(result).items() if len(set(w)) > 1}
+        lines.append(f"| {backend}: store writes per operation constant in N "
+                     f"({ns[0]} to {ns[-1]}) | "
+                     + "; ".join(f"{op}: {peers[ns[0]][op]['writes']}" for op in OPERATIONS)
+                     + f" | {'none' if not grows else 'varies: ' + str(grows)} |")
+        vols = result["volumes"]
+        if len(vols) > 1:
+            per = [v["set_bytes_read_per_agent"] for v in vols]
+            sizes = [v["volumes"] for v in vols]
+            growth = per[-1] / max(per[0], 1)
+            lines.append(f"| {backend}: bytes read per `volume set` (per agent) independent of "
+                         f"the number of volumes | {', '.join(f'{b:,} B at {n}' for b, n in zip(per, sizes))} "
+                         f"| {'none' if growth < 1.5 else f'x{growth:.0f} from {sizes[0]} to {sizes[-1]} volumes'} |")
+        if backend == "etcd" and ns:
+            top = ns[-1]
+            p99 = peers[top]["volume set"]["seen_p99_s"]
+            lines.append(f"| etcd: `volume set` seen by all {top} agents within 1 s (p99) | "
+                         f"{p99 * 1000:.0f} ms | {'none' if p99 <= 1 else f'{p99 - 1:.2f} s over'}"
+                         f"{'' if top >= 100 else f' (measured at N = {top}, not 100)'} |")
+        big = max(vols, key=lambda v: v["volumes"]) if vols else None
+        if big is not None:
+            n = big["volumes"]
+            cells = [("`volume set` ≤ 0.1 s", big["set_s"], 0.1, "s"),
+                     ("daemon RSS ≤ 128 MiB", big["rss_mib"], 128, "MiB"),
+                     ("start-up ≤ 3 s", big["startup_s"], 3, "s")]
+            for goal, value, limit, unit in cells:
+                if value is None:
+                    lines.append(f"| {backend}, {n} volumes: {goal} | not run | unknown |")
+                    continue
+                gap = "none" if value <= limit else f"{value - limit:.2f} {unit} over"
+                lines.append(f"| {backend}, {n} volumes{'' if n >= 1000 else ' (not 1,000)'}: {goal} | "
+                             f"{value:.2f} {unit} | {gap} |")
+    gd, gm = versus.get("glusterd", {}).get("sizes", {}), versus.get("gluster_mgmt", {}).get("sizes", {})
+    common = sorted(set(gd) & set(gm), key=int)
+    if common:
+        for label, command in (("create_s", "volume create"), ("set_s", "volume set"),
+                               ("info_s", "volume info"), ("status_s", "volume status")):
+            ratios = [gd[n][label] / gm[n][label] for n in common]
+            slower = [n for n, r in zip(common, ratios) if r < 1]
+            growing = all(b >= a for a, b in zip(ratios, ratios[1:]))
+            lines.append(f"| faster than glusterd at every size, ratio growing: `{command}` | "
+                         + ", ".join(f"{r:.1f}x at {n}" for n, r in zip(common, ratios))
+                         + f" | {'slower at ' + ', '.join(slower) if slower else 'none'}"
+                         f"{'' if growing else '; the ratio does not grow with size'} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def render_versus(results: dict[str, Any]) -> str:
     gd, gm = results.get("glusterd", {}), results.get("gluster_mgmt", {})
     lines = ["### Versus glusterd 10.3: one node, volumes of 3 bricks (never started)", "",
@@ -803,11 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, args, runs)
     if versus:
         text += "\n" + render_versus(versus)
+    text += "\n" + render_goals(results, versus)
     print(text)
     if args.plots and results:
         plot(results, args.plots)
     if args.output:
-        write_section(args.output, "## Scale: peers and volumes", text)
+        write_section(args.output, "## Scale: peers and volumes", text, keep=NOTES_HEADING)
     for name, result in results.items():
         print(f"{name}: writes per operation by N: {writes_constant(result)}", file=sys.stderr)
     return 0
