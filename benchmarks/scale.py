@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -473,8 +474,10 @@ def daemon_startup(url: str, membership: Membership, workdir: Path, volumes: int
 
 
 def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
-                  with_daemon: bool, create_threads: int = 8) -> list[VolumeFigures]:
-    """One cluster of 3 agents; volumes are added up to each size in turn."""
+                  with_daemon: bool, create_threads: int = 8,
+                  out: list[dict[str, Any]] | None = None) -> list[VolumeFigures]:
+    """One cluster of 3 agents; volumes are added up to each size in turn (each row also
+    appended to ``out`` as soon as it is measured)."""
     root = Path(tempfile.mkdtemp(prefix="volumes-", dir=workdir))
     cluster_url = url
     fleet = Fleet.create(cluster_url, root)
@@ -514,6 +517,8 @@ def volumes_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
                 startup, rss = daemon_startup(cluster_url, fleet.membership, root, size)
             rows.append(VolumeFigures(size, populate, figures.wall_s, statistics.median(infos),
                                       figures.bytes_read, figures.bytes_read // 3, startup, rss))
+            if out is not None:
+                out.append(attrs.asdict(rows[-1]))
             print(f"    V={size}: {rows[-1]}", file=sys.stderr, flush=True)
     finally:
         fleet.close()
@@ -670,15 +675,18 @@ def backend_url(name: str, workdir: Path) -> Iterator[str]:
         server.stop()
 
 
-def run_backend(name: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_backend(name: str, workdir: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Fill ``out`` (``peers`` by N, ``volumes``) size by size: a run stopped by its time
+    limit still reports the sizes it finished."""
+    out.update(peers={}, volumes=[])
     with backend_url(name, workdir) as url:
         print(f"  {name}: peers {args.peer_sizes}", file=sys.stderr, flush=True)
-        peers = peers_sweep(url, workdir, args.peer_sizes, args.settle)
+        for n in args.peer_sizes:
+            for size, ops in peers_sweep(url, workdir, [n], args.settle).items():
+                out["peers"][size] = {op: attrs.asdict(f) for op, f in ops.items()}
         print(f"  {name}: volumes {args.volume_sizes}", file=sys.stderr, flush=True)
-        volumes = volumes_sweep(url, workdir, args.volume_sizes, args.settle, args.daemon,
-                                args.create_threads)
-    return {"peers": {n: {op: attrs.asdict(f) for op, f in ops.items()} for n, ops in peers.items()},
-            "volumes": [attrs.asdict(v) for v in volumes]}
+        volumes_sweep(url, workdir, args.volume_sizes, args.settle, args.daemon,
+                      args.create_threads, out["volumes"])
 
 
 def writes_constant(result: dict[str, Any]) -> dict[str, list[int]]:
@@ -827,6 +835,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     global TRACE
     args = parse_args(argv)
@@ -846,11 +858,19 @@ def main(argv: list[str] | None = None) -> int:
             versus = saved.get("versus") or versus
             runs += saved["runs"]
     else:
+        # a time limit's SIGTERM unwinds like Ctrl-C: servers, agents and daemons stopped
+        signal.signal(signal.SIGTERM, _interrupted)
         try:
             for name in args.backend_list:
-                results[name] = run_backend(name, workdir, args)
+                results[name] = {}
+                run_backend(name, workdir, args, results[name])
             if args.versus_sizes:
                 versus = versus_glusterd(workdir, args)
+        except KeyboardInterrupt:
+            print("interrupted: reporting the sizes measured so far", file=sys.stderr)
+            results = {k: v for k, v in results.items() if v.get("peers") or v.get("volumes")}
+            for result in results.values():
+                result.setdefault("volumes", [])
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
