@@ -731,7 +731,7 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace,
     return "\n".join(lines)
 
 
-def plot(results: dict[str, dict[str, Any]], directory: Path) -> list[Path]:
+def plot(results: dict[str, dict[str, Any]], versus: dict[str, Any], directory: Path) -> list[Path]:
     """PNG plots per backend: writes / bytes read / time-to-all-seen versus N, and
     set time / bytes read versus volumes."""
     import matplotlib
@@ -784,6 +784,25 @@ def plot(results: dict[str, dict[str, Any]], directory: Path) -> list[Path]:
     fig.savefig(path, dpi=90)
     made.append(path)
     plt.close(fig)
+    gd, gm = (versus.get(s, {}).get("sizes", {}) for s in VERSUS_SYSTEMS)
+    sizes = sorted(set(gd) & set(gm), key=int)
+    if sizes:
+        fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+        for ax, (label, command) in zip(axes, (("create_s", "volume create"), ("set_s", "volume set"),
+                                               ("info_s", "volume info"), ("status_s", "volume status"))):
+            xs = [int(n) for n in sizes]
+            ax.plot(xs, [gd[n][label] * 1000 for n in sizes], marker="o", label="glusterd 10.3")
+            ax.plot(xs, [gm[n][label] * 1000 for n in sizes], marker="o", label="gluster_mgmt")
+            ax.set_title(f"{command} (ms, whole CLI)")
+            ax.set_xscale("log")
+            ax.set_xlabel("volumes")
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = directory / "scale-versus-glusterd.png"
+        fig.savefig(path, dpi=90)
+        made.append(path)
+        plt.close(fig)
     return made
 
 
@@ -881,8 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n" + render_versus(versus)
     text += "\n" + render_goals(results, versus)
     print(text)
-    if args.plots and results:
-        plot(results, args.plots)
+    if args.plots:
+        plot(results, versus, args.plots)
     if args.output:
         write_section(args.output, "## Scale: peers and volumes", text, keep=NOTES_HEADING)
     for name, result in results.items():
