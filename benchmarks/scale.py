@@ -899,9 +899,11 @@ def main(argv: list[str] | None = None) -> int:
     if versus:
         text += "\n" + render_versus(versus)
     text += "\n" + render_goals(results, versus)
-    print(text)
     if args.plots:
-        plot(results, versus, args.plots)
+        made = plot(results, versus, args.plots)
+        base = args.output.parent if args.output else Path(".")
+        text += "\n" + "\n".join(f"![{p.stem}]({os.path.relpath(p, base)})" for p in made) + "\n"
+    print(text)
     if args.output:
         write_section(args.output, "## Scale: peers and volumes", text, keep=NOTES_HEADING)
     for name, result in results.items():
