@@ -235,9 +235,11 @@ class Daemon:
                                  address=self.config.address)
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
-                                    self.config.mgmt_port, lease=session.current)
+                                    self.config.mgmt_port, lease=session.current,
+                                    follow_volumes=False)
+            # one follow of volumes/ per node: the volfile follower's, which tells the reconciler
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
-                                       self.health)
+                                       self.health, on_volumes=reconciler.volumes_changed)
             reconciler.start()
             probe = StoreProbe(store, cluster.keys, self.health).start()
         except BaseException:

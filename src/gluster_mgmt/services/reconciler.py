@@ -180,7 +180,10 @@ class Reconciler:
                  run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
                  mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
-                 glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None) -> None:
+                 glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None,
+                 follow_volumes: bool = True) -> None:
+        """``follow_volumes``: watch ``volumes/`` itself; False when the owner already follows
+        it and hands each change to ``volumes_changed`` (the daemon's volfile follower)."""
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -206,7 +209,8 @@ class Reconciler:
         #: Wakes a pass on every change of the volumes (the state at each listing included);
         #: the pass acts on the follow's entries, so a change costs this node the change's
         #: bytes, not a listing of every volume (benchmarks/scale.py).
-        self._volumes = Follow(store, keys.volumes, self._on_volumes, name="reconciler-watch")
+        self._volumes = (Follow(store, keys.volumes, self.volumes_changed, name="reconciler-watch")
+                         if follow_volumes else None)
         self._latest: Update | None = None
         #: decoded volumes by key, with the revision they were decoded at
         self._decoded: dict[str, tuple[int, Volume]] = {}
@@ -226,14 +230,16 @@ class Reconciler:
         thread = threading.Thread(target=self._work_loop, name="reconciler", daemon=True)
         thread.start()
         self._threads.append(thread)
-        self._volumes.start()
+        if self._volumes is not None:
+            self._volumes.start()
 
     def stop(self, stop_services: bool = False) -> None:
         """Stop reconciling. Processes keep running (a restarted daemon re-adopts them)
         unless ``stop_services``."""
         self._stop.set()
         self._wake.set()
-        self._volumes.stop()
+        if self._volumes is not None:
+            self._volumes.stop()
         for thread in self._threads:
             thread.join(30)
         self._threads = []
@@ -243,7 +249,8 @@ class Reconciler:
                     self._stop_service(name)
                 self.migrations.stop_all()
 
-    def _on_volumes(self, update: Update) -> None:
+    def volumes_changed(self, update: Update) -> None:
+        """The volumes changed (``update``: all of them now): a pass soon, on that state."""
         self._latest = update
         self._wake.set()
 
