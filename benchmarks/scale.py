@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -430,7 +431,7 @@ def daemon_startup(url: str, membership: Membership, workdir: Path, volumes: int
                    timeout: float = 120.0) -> tuple[float, float]:
     """Start a real ``gluster-mgmtd`` as a fourth node of the cluster; seconds until its
     REST socket answers ``volume info`` with all ``volumes``, and its peak RSS (VmHWM) after that."""
-    home = workdir / "daemon"
+    home = workdir / f"daemon-{volumes}"  # a node of its own each time (no stale socket)
     Membership(membership.cluster_id, url, membership.secret).save(str(home / "state"))
     sock = home / "api.sock"
     argv = [sys.executable, "-m", "gluster_mgmt.daemon.main", "--state-dir", str(home / "state"),
@@ -443,14 +444,16 @@ def daemon_startup(url: str, membership: Membership, workdir: Path, volumes: int
     with open(home / "daemon.log", "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
-        from gluster_mgmt.cli.client import Client  # the CLI's own client: what an operator waits on
+        # the CLI's own client: what an operator waits on
+        from gluster_mgmt.cli.client import Client, ConnectionFailed, ProtocolError
 
         deadline = start + timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gluster-mgmtd exited: {(home / 'daemon.log').read_text()[-2000:]}")
             if sock.exists():
-                with contextlib.suppress(OSError, ValueError, GlusterMgmtError):
+                with contextlib.suppress(OSError, ValueError, GlusterMgmtError,
+                                         ConnectionFailed, ProtocolError):
                     reply = Client(str(sock)).call("volume/info", {})
                     if reply.ok and len(reply.data.get("volumes", ())) == volumes:
                         break
@@ -867,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gm-scale-", dir=args.workdir))
     results: dict[str, dict[str, Any]] = {}
     versus: dict[str, Any] = {}
+    status = 0
     runs = [this_run()]
     if args.from_json:
         runs = []
@@ -885,8 +889,12 @@ def main(argv: list[str] | None = None) -> int:
                 run_backend(name, workdir, args, results[name])
             if args.versus_sizes:
                 versus = versus_glusterd(workdir, args)
-        except KeyboardInterrupt:
-            print("interrupted: reporting the sizes measured so far", file=sys.stderr)
+        except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 (reported, then exit 1)
+            status = 1
+            if not isinstance(exc, KeyboardInterrupt):
+                traceback.print_exc()
+            print(f"stopped ({type(exc).__name__}: {exc}): reporting the sizes measured so far",
+                  file=sys.stderr)
             results = {k: v for k, v in results.items() if v.get("peers") or v.get("volumes")}
             for result in results.values():
                 result.setdefault("volumes", [])
@@ -908,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
         write_section(args.output, "## Scale: peers and volumes", text, keep=NOTES_HEADING)
     for name, result in results.items():
         print(f"{name}: writes per operation by N: {writes_constant(result)}", file=sys.stderr)
-    return 0
+    return status
 
 
 if __name__ == "__main__":
