@@ -604,7 +604,11 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
+def bench_system(system: str, workdir: Path, args: argparse.Namespace,
+                 inner_argv: list[str] | None = None) -> dict:
+    """Run ``system``'s inner half (default: this module's, with a peer node for the peer
+    rows; benchmarks/scale.py passes its own, ``--outer-ns`` and the rest appended) in fresh
+    network and mount namespaces, then clean them up whatever happened; its result.json."""
     ns = f"gm-bench-{ {'glusterd': 'gd', 'gluster_mgmt': 'gm'}.get(system, 'gs')}-{os.getpid()}"
     sysdir = workdir / system
     sysdir.mkdir(parents=True)
@@ -614,14 +618,16 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True,
                        timeout=30)
-        peer = start_peer(system, ns, sysdir, args)
-        ready = (sysdir / "peer" / "ready").exists()
+        if inner_argv is None:
+            peer = start_peer(system, ns, sysdir, args)
+            ready = (sysdir / "peer" / "ready").exists()
+            inner_argv = [sys.executable, "-m", "benchmarks.volume_ops", "--inner", system,
+                          "--runs", str(args.runs), "--cli-runs", str(args.cli_runs),
+                          *(["--profile", str(args.profile)] if args.profile else []),
+                          *(["--no-hooks"] if args.no_hooks else []),
+                          *(["--peer-ready"] if ready else [])]
         argv = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
-                sys.executable, "-m", "benchmarks.volume_ops", "--inner", system,
-                "--workdir", str(sysdir), "--runs", str(args.runs),
-                "--cli-runs", str(args.cli_runs), "--outer-ns", namespaces(),
-                *(["--profile", str(args.profile)] if args.profile else []),
-                *(["--no-hooks"] if args.no_hooks else []), *(["--peer-ready"] if ready else [])]
+                *inner_argv, "--workdir", str(sysdir), "--outer-ns", namespaces()]
         proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL, cwd=ROOT)
         try:
             proc.wait(args.time_limit)
@@ -640,7 +646,7 @@ def bench_system(system: str, workdir: Path, args: argparse.Namespace) -> dict:
         stop_peer(peer, ns)
         sweep_namespace(ns)
         subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
-    if args.profile and (sysdir / "profile.txt").exists():
+    if getattr(args, "profile", None) and (sysdir / "profile.txt").exists():
         args.profile.mkdir(parents=True, exist_ok=True)
         shutil.copy(sysdir / "profile.txt", args.profile / f"{system}-profile.txt")
         log(f"{system}: py-spy profile in {args.profile / f'{system}-profile.txt'}")

@@ -42,6 +42,9 @@ class ConsulServer(StoreServer):
             "-log-level=warn",
             "-hcl", "disable_update_check = true",
             "-hcl", "performance { raft_multiplier = 1 }",
+            # every client here is 127.0.0.1: benchmarks/scale.py's agents hold ~8 blocking
+            # queries each, past Consul's 200 connections per client address at N = 25
+            "-hcl", "limits { http_max_conns_per_client = 4096 }",
         ]
 
     def url(self, root: str) -> str:

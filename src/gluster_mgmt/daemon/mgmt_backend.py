@@ -8,6 +8,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
@@ -140,8 +141,12 @@ class StoreMgmtBackend:
     stop a client from mounting a volume whose bricks run."""
 
     def __init__(self, store: "Store", keys: ClusterKeys, node_uuid: str, ports: PortRegistry,
-                 specs: "BrickSpecs", health: StoreHealth | None = None) -> None:
+                 specs: "BrickSpecs", health: StoreHealth | None = None,
+                 on_volumes: "Callable[[Update], None] | None" = None) -> None:
+        """``on_volumes``: also told of every change of the volumes (the reconciler), so a
+        node follows ``volumes/`` once."""
         self.store = store
+        self._also_on_volumes = on_volumes
         self.keys = keys
         self.node_uuid = node_uuid
         self.ports = ports
@@ -154,7 +159,9 @@ class StoreMgmtBackend:
         self.health = health or StoreHealth()
         self.last_known = LastKnownState(store, keys, self.health, self._on_volumes)
 
-    def start(self, server: "MgmtRpcServer") -> None:
+    def start(self, server: "MgmtRpcServer | None") -> None:
+        """Follow the store; ``server`` (None: no listener, as in benchmarks/scale.py's
+        agents) is told which volfiles changed."""
         self.server = server
         self.last_known.start(30)
 
@@ -163,6 +170,13 @@ class StoreMgmtBackend:
 
     # ------------------------------------------------------------------ volume cache + FETCHSPEC
     def _on_volumes(self, update: Update) -> None:
+        try:
+            self._cache_volumes(update)
+        finally:  # a record this node cannot decode must not keep the reconciler from the rest
+            if self._also_on_volumes is not None:
+                self._also_on_volumes(update)
+
+    def _cache_volumes(self, update: Update) -> None:
         if update.relisted:
             volumes = {}
         else:

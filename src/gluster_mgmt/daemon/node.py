@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt.cluster import Cluster
@@ -90,8 +91,14 @@ def accepts(host: str, port: int, timeout: float) -> bool:
 
 
 class Daemon:
-    def __init__(self, config: DaemonConfig) -> None:
+    """``services`` and ``store_opener`` default to the configured service manager plugin
+    and the store plugins; a benchmark passes a manager that starts no process and a store
+    that counts its reads and writes (benchmarks/scale.py)."""
+
+    def __init__(self, config: DaemonConfig, *, services: ServiceManager | None = None,
+                 store_opener: Callable[[str], Store] = open_store) -> None:
         self.config = config
+        self._open_store = store_opener
         self.identity = NodeIdentity.load_or_create(config.glusterd_dir, config.state_dir)
         self.uuid = self.identity.uuid
         self.hostname = config.advertised_hostname
@@ -106,7 +113,8 @@ class Daemon:
         #: Since when the store fails to answer this node (reads go stale, changes refused).
         self.health = StoreHealth()
         self.probe: StoreProbe | None = None
-        self.services: ServiceManager = load_service_manager(config.service_manager)
+        self.services: ServiceManager = (services if services is not None
+                                         else load_service_manager(config.service_manager))
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="mgmt-rpc", daemon=True)
         self.mgmt_server: MgmtRpcServer | None = None
@@ -215,7 +223,7 @@ class Daemon:
         """Compose the node's components on ``membership``'s store and start them.
         ``restarted``: the process just started, so whatever this node held in the store
         under another lease belongs to a dead earlier process and is released at once."""
-        store = open_store(membership.store_url)
+        store = self._open_store(membership.store_url)
         session = None
         try:
             cluster = Cluster(store, membership.cluster_id, self.uuid, executor=None)
@@ -233,9 +241,11 @@ class Daemon:
                                  address=self.config.address)
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
-                                    self.config.mgmt_port, lease=session.current)
+                                    self.config.mgmt_port, lease=session.current,
+                                    follow_volumes=False)
+            # one follow of volumes/ per node: the volfile follower's, which tells the reconciler
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
-                                       self.health)
+                                       self.health, on_volumes=reconciler.volumes_changed)
             reconciler.start()
             probe = StoreProbe(store, cluster.keys, self.health).start()
         except BaseException:

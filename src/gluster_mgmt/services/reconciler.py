@@ -51,7 +51,7 @@ from gluster_mgmt.services import (
 from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
 from gluster_mgmt.store.base import LeaseSource, Store
-from gluster_mgmt.store.follow import Follow
+from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,10 @@ class Reconciler:
                  run_dir: str = DEFAULT_RUN_DIR, log_dir: str = DEFAULT_LOG_DIR,
                  mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
-                 glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None) -> None:
+                 glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None,
+                 follow_volumes: bool = True) -> None:
+        """``follow_volumes``: watch ``volumes/`` itself; False when the owner already follows
+        it and hands each change to ``volumes_changed`` (the daemon's volfile follower)."""
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -209,9 +212,14 @@ class Reconciler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        #: Wakes a pass on every change of the volumes (the state at each listing included).
-        self._volumes = Follow(store, keys.volumes, lambda _update: self._wake.set(),
-                               name="reconciler-watch")
+        #: Wakes a pass on every change of the volumes (the state at each listing included);
+        #: the pass acts on the follow's entries, so a change costs this node the change's
+        #: bytes, not a listing of every volume (benchmarks/scale.py).
+        self._volumes = (Follow(store, keys.volumes, self.volumes_changed, name="reconciler-watch")
+                         if follow_volumes else None)
+        self._latest: Update | None = None
+        #: decoded volumes by key, with the revision they were decoded at
+        self._decoded: dict[str, tuple[int, Volume]] = {}
         #: Revision of the volumes listing the last pass acted on.
         self.revision = 0
         #: The node's lease, which the service report is bound to.
@@ -228,14 +236,16 @@ class Reconciler:
         thread = threading.Thread(target=self._work_loop, name="reconciler", daemon=True)
         thread.start()
         self._threads.append(thread)
-        self._volumes.start()
+        if self._volumes is not None:
+            self._volumes.start()
 
     def stop(self, stop_services: bool = False) -> None:
         """Stop reconciling. Processes keep running (a restarted daemon re-adopts them)
         unless ``stop_services``."""
         self._stop.set()
         self._wake.set()
-        self._volumes.stop()
+        if self._volumes is not None:
+            self._volumes.stop()
         for thread in self._threads:
             thread.join(30)
         self._threads = []
@@ -245,18 +255,26 @@ class Reconciler:
                     self._stop_service(name)
                 self.migrations.stop_all()
 
+    def volumes_changed(self, update: Update) -> None:
+        """The volumes changed (``update``: all of them now): a pass soon, on that state."""
+        self._latest = update
+        self._wake.set()
+
     def wake(self) -> None:
         """Ask for a pass soon (e.g. after a SIGNOUT or a lease renewal)."""
         self._wake.set()
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(MIGRATION_POLL if self._migrating else self.interval)
+            woken = self._wake.wait(MIGRATION_POLL if self._migrating else self.interval)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            latest = self._latest
             try:
-                self.reconcile_once()
+                # woken by a change: the follow's state; a timed pass (the safety net) lists
+                self.reconcile_once(latest if woken and latest is not None
+                                    and latest.revision >= self.revision else None)
             except StoreError as exc:
                 log.warning("reconcile pass failed (store): %s", exc)
                 self._stop.wait(1.0)
@@ -280,18 +298,30 @@ class Reconciler:
                                                                        volume.uuid)
         return wanted
 
-    def reconcile_once(self) -> int:
-        """One full pass; returns the revision of the volumes listing it acted on."""
+    def reconcile_once(self, state: Update | None = None) -> int:
+        """One full pass on ``state`` (the volumes as the follow last saw them; default: a
+        fresh listing); returns the revision of the volumes it acted on."""
         with self._pass_lock:
-            listing = self.store.list(self.keys.volumes)
+            if state is None:
+                listing = self.store.list(self.keys.volumes)
+                entries, revision = list(listing), listing.revision
+            else:
+                entries, revision = list(state.entries.values()), state.revision
             volumes: dict[str, Volume] = {}
-            for entry in listing:
-                try:
-                    volume = decode_volume(entry.value)
-                except Exception as exc:  # one bad record must not stop the node's bricks
-                    log.error("cannot decode %s: %s", entry.key, exc)
-                    continue
+            decoded: dict[str, tuple[int, Volume]] = {}
+            for entry in entries:
+                cached = self._decoded.get(entry.key)
+                if cached is not None and cached[0] == entry.revision:
+                    volume = cached[1]
+                else:
+                    try:
+                        volume = decode_volume(entry.value)
+                    except Exception as exc:  # one bad record must not stop the node's bricks
+                        log.error("cannot decode %s: %s", entry.key, exc)
+                        continue
+                decoded[entry.key] = (entry.revision, volume)
                 volumes[volume.name] = volume
+            self._decoded = decoded
             wanted = self.desired(volumes.values())
 
             # stop what is no longer wanted (before starting: a moved brick frees its port)
@@ -325,9 +355,9 @@ class Reconciler:
                     self._failed(name, error)
             self._release_stale_ports(wanted)
             self._migrating = self.migrations.converge(volumes)
-            self.revision = listing.revision
-            self._report(wanted, listing.revision)
-            return listing.revision
+            self.revision = revision
+            self._report(wanted, revision)
+            return revision
 
     def _failed(self, name: str, exc: Exception) -> None:
         if self._errors.get(name) != str(exc):

@@ -177,10 +177,16 @@ class Watch(abc.ABC):
     watch cannot recover from (``RevisionCompactedError``) are raised from ``get``.
     """
 
+    #: Whether the backend counts ``bytes_read`` itself (it reads more than it delivers).
+    counts_reads: ClassVar[bool] = False
+
     def __init__(self, prefix: str, start_revision: int) -> None:
         self.prefix = prefix
         #: Revision of the last event delivered (or the start revision).
         self.revision = start_revision
+        #: Keys and values this watch read from the server so far: what a change costs each
+        #: watcher (benchmarks/scale.py); the events themselves unless ``counts_reads``.
+        self.bytes_read = 0
         self._queue: queue.SimpleQueue[list[WatchEvent] | BaseException | None] = queue.SimpleQueue()
         self._closed = threading.Event()
 
@@ -223,6 +229,8 @@ class Watch(abc.ABC):
     def _deliver(self, events: list[WatchEvent]) -> None:
         """Queue events in revision order; events at or below the resume point are dropped."""
         fresh = [e for e in events if e.revision > self.revision]
+        if not self.counts_reads:
+            self.bytes_read += sum(len(e.key) + len(e.value or b"") for e in fresh)
         if fresh and not self._closed.is_set():
             self.revision = fresh[-1].revision
             self._queue.put(fresh)

@@ -166,11 +166,13 @@ class EmulatedWatch(Watch):
     Construct, register with the store if it tracks watches, then ``start()``.
     """
 
+    counts_reads = True
+
     def __init__(self, store: EmulatedHistoryStore, prefix: str, start_revision: int | None) -> None:
         super().__init__(prefix, start_revision or 0)
         self.store = store
         try:
-            snapshot = self._first_snapshot()
+            snapshot = self._counted(self._first_snapshot())
             if start_revision is None:
                 self.revision = snapshot.revision
             elif start_revision < snapshot.revision:
@@ -209,6 +211,13 @@ class EmulatedWatch(Watch):
         return min(0.05 * 2 ** (failures - 1), 2.0)
 
     # ------------------------------------------------------------------ the algorithm
+    def _counted(self, snapshot: Snapshot | None) -> Snapshot | None:
+        """Every snapshot is read whole from the server: that is this watch's cost."""
+        if snapshot is not None:
+            self.bytes_read += sum(len(key) + len(entry.value)
+                                   for key, entry in snapshot.entries.items())
+        return snapshot
+
     def _replay(self, snapshot: Snapshot, start: int) -> list[WatchEvent]:
         events = [WatchEvent(EventKind.PUT, key, entry.value, entry.revision)
                   for key, entry in snapshot.entries.items() if entry.revision > start]
@@ -240,7 +249,7 @@ class EmulatedWatch(Watch):
         try:
             while not self.closed:
                 try:
-                    snapshot = self._next_snapshot(failures)
+                    snapshot = self._counted(self._next_snapshot(failures))
                     failures = 0
                     if snapshot is not None and not self.closed:
                         self._advance(snapshot)

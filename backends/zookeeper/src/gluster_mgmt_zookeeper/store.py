@@ -194,9 +194,10 @@ class ZooKeeperStore(EmulatedHistoryStore):
                                key=lambda e: e.key))
         return Listing(entries, rev_stat.mzxid)
 
-    def _read_tree(self, client, prefix: str, sync: bool = True):
+    def _read_tree(self, client, prefix: str, sync: bool = True, watch=None):
         """Every key znode under ``prefix`` ({path: (data, stat)}) and the revision node's stat,
-        read between two reads of the revision node that agree (a consistent snapshot)."""
+        read between two reads of the revision node that agree (a consistent snapshot).
+        ``watch``: armed on every znode read (see ``_walk``)."""
         deadline = time.monotonic() + max(self.timeout * 2, 10.0)
         while True:
             if sync:
@@ -205,7 +206,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
             before = self._wait(client.exists_async(self.rev_path), "read the revision node")
             if before is None:
                 raise StoreError(f"zookeeper store root {self.base} lost its revision node")
-            nodes = self._walk(client, prefix)
+            nodes = self._walk(client, prefix, watch)
             after = self._wait(client.exists_async(self.rev_path), "read the revision node")
             if after is not None and after.mzxid == before.mzxid:
                 return nodes, before
@@ -213,10 +214,15 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 raise StoreTimeoutError(
                     f"zookeeper {self._where}: listing {prefix or '/'} kept changing under writes")
 
-    def _walk(self, client, prefix: str) -> dict[str, tuple[bytes, object]]:
+    def _walk(self, client, prefix: str, watch=None) -> dict[str, tuple[bytes, object]]:
+        """Read the subtree; with ``watch``, also arm ZooKeeper's one-shot watches on what
+        was read (the prefix's znode, each znode's data and children), so that a watcher
+        wakes only for changes under its prefix, not for every write to the store."""
         start = self._path(prefix.rstrip("/")) if prefix else self.base
         found: dict[str, tuple[bytes, object]] = {}
-        children = {start: client.get_children_async(start)}
+        if watch is not None:
+            client.exists_async(start, watch=watch)  # its creation (or deletion)
+        children = {start: client.get_children_async(start, watch=watch)}
         while children:
             frontier = []
             for parent, pending in children.items():
@@ -224,8 +230,8 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 for name in names or ():
                     if not name.startswith("."):  # .rev, .deleted: bookkeeping, never keys
                         frontier.append(f"{parent}/{name}")
-            reads = {p: client.get_async(p) for p in frontier}
-            children = {p: client.get_children_async(p) for p in frontier}
+            reads = {p: client.get_async(p, watch=watch) for p in frontier}
+            children = {p: client.get_children_async(p, watch=watch) for p in frontier}
             for path, pending in reads.items():
                 got = self._wait(pending, f"read {self._key(path)!r}", missing_ok=True)
                 if got is not None and is_key(got[0]):

@@ -1,10 +1,13 @@
-"""Watches: a data watch on the store-wide revision node (and an exists watch on each leased
-key, whose session expiry does not touch that node) wakes a re-listing of the prefix; the
-core (gluster_mgmt.store.emulated) diffs the listings. Tombstones date the deletions."""
+"""Watches: ZooKeeper's own watches on the znodes under the prefix (data, children, the
+prefix's znode; armed while listing it, and an exists watch on each leased key) wake a
+re-listing of the prefix, so a write wakes only the watchers of its prefix; the core
+(gluster_mgmt.store.emulated) diffs the listings. Tombstones date the deletions. The store-wide
+revision node is checked every ``RELIST_CHECK_INTERVAL`` as a safety net."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from gluster_mgmt.store.emulated import EmulatedWatch, Snapshot
@@ -13,8 +16,11 @@ from gluster_mgmt.store.types import Entry, EventKind, WatchEvent
 if TYPE_CHECKING:
     from gluster_mgmt_zookeeper.store import ZooKeeperStore
 
-#: How often a watch checks the revision node even without a notification.
+#: How often a watch wakes without a notification (to notice that it was closed).
 WATCH_POLL_INTERVAL = 1.0
+#: How often, without a notification, it compares the revision node with its listing and
+#: lists again if the store moved (a safety net: notifications are what drive it).
+RELIST_CHECK_INTERVAL = 30.0
 
 
 class ZooKeeperWatch(EmulatedWatch):
@@ -29,6 +35,8 @@ class ZooKeeperWatch(EmulatedWatch):
         #: revision node's version (to pin deletions recorded by the watch).
         self._markers = (0, 0)
         self._rev_version = 0
+        #: when the listing was last known current (monotonic)
+        self._checked = 0.0
         super().__init__(store, prefix, start_revision)
 
     def _tomb_marker(self, client) -> int:
@@ -48,15 +56,15 @@ class ZooKeeperWatch(EmulatedWatch):
         return 0.0  # _next_snapshot backs off on its trigger (a reconnect wakes it early)
 
     def _arm(self, client, entries: dict[str, Entry]) -> None:
-        """One-shot kazoo watches: the revision node, and every leased key."""
-        client.exists_async(self.store.rev_path, watch=self._wake)
+        """One-shot kazoo watches on every leased key (the listing armed the rest)."""
         for key, entry in entries.items():
             if entry.lease:
                 client.exists_async(self.store._path(key), watch=self._wake)
 
     def _read(self, client, sync: bool) -> Snapshot:
         store = self.store
-        nodes, rev_stat = store._read_tree(client, self.prefix, sync=sync)
+        nodes, rev_stat = store._read_tree(client, self.prefix, sync=sync, watch=self._wake)
+        self._checked = time.monotonic()
         self._rev_version = rev_stat.version
         return Snapshot({store._key(p): store._entry(p, d, s) for p, (d, s) in nodes.items()}, rev_stat.mzxid)
 
@@ -79,11 +87,13 @@ class ZooKeeperWatch(EmulatedWatch):
             return None
         client = store.client
         if not triggered and not failures:
-            stat = store._wait(client.exists_async(store.rev_path, watch=self._wake), "read the revision node")
+            if time.monotonic() - self._checked < RELIST_CHECK_INTERVAL:
+                return None
+            self._checked = time.monotonic()
+            stat = store._wait(client.exists_async(store.rev_path), "read the revision node")
             if stat is not None and stat.mzxid == self._listed:
                 return None
         store._ready(client)
-        client.exists_async(store.rev_path, watch=self._wake)
         before = self._tomb_marker(client)
         snapshot = self._read(client, sync=False)
         self._markers = (before, self._tomb_marker(client))
