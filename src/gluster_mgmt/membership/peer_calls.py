@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -167,7 +168,10 @@ def call_peer(host: str, port: int, route: str, params: dict[str, Any], secret: 
         response = connection.getresponse()
         payload = json.loads(response.read() or b"{}")
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        log.warning("%s on %s:%d failed: %r", route, host, port, exc)
+        if isinstance(exc, socket.gaierror):  # the CLI hears the same as glusterd's; the log tells
+            log.warning("%s: DNS resolution failed on host %s (%s)", route, host, exc.strerror)
+        else:
+            log.warning("%s on %s:%d failed: %r", route, host, port, exc)
         message = "Probe returned with Transport endpoint is not connected"
         if tls is not None:  # say why: a refused certificate reads as a closed connection
             reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
