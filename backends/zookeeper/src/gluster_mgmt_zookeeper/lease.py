@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from kazoo.protocol.states import KazooState
 
@@ -12,9 +11,7 @@ from gluster_mgmt.errors import ConflictError, LeaseExpiredError, StoreError, Un
 from gluster_mgmt.store.base import Lease
 from gluster_mgmt.store.types import Delete
 from gluster_mgmt_zookeeper._kazoo import log, stop_client
-
-if TYPE_CHECKING:
-    from gluster_mgmt_zookeeper.store import ZooKeeperStore
+from gluster_mgmt_zookeeper.session import StoreSession
 
 
 class ZooKeeperLease(Lease):
@@ -25,11 +22,11 @@ class ZooKeeperLease(Lease):
     A holder that dies stops heartbeating and the server expires the session.
     """
 
-    def __init__(self, store: "ZooKeeperStore", client, ttl: float) -> None:
+    def __init__(self, store: StoreSession, client, ttl: float) -> None:
         session = client.client_id
         if session is None:
             stop_client(client)
-            raise UnavailableError(f"zookeeper {store._where} unavailable: lease session lost")
+            raise UnavailableError(f"zookeeper {store.where} unavailable: lease session lost")
         super().__init__(session[0], ttl)
         self.store = store
         self.client = client
@@ -61,7 +58,7 @@ class ZooKeeperLease(Lease):
             self._session_lost.set()
             raise LeaseExpiredError(f"lease {self.id:x} has expired (its session was replaced)")
         if not self.client.connected:
-            raise UnavailableError(f"zookeeper {self.store._where} unavailable: lease {self.id:x} "
+            raise UnavailableError(f"zookeeper {self.store.where} unavailable: lease {self.id:x} "
                                    "is disconnected")
 
     def refresh(self) -> None:
@@ -108,20 +105,19 @@ class ZooKeeperLease(Lease):
         finally:
             self.client.remove_listener(self._on_state)
             stop_client(self.client)
-            with self.store._guard:
-                self.store._leases.discard(self)
+            self.store.forget_lease(self)
 
     def _drop_keys(self) -> None:
         store = self.store
         client = self.client if self.client.connected else store.client
         for _ in range(5):
-            nodes = store._read_nodes(client, [store._path(k) for k in sorted(self._keys)])
-            owned = [Delete(store._key(n.path), n.revision) for n in nodes.values()
+            nodes = store.read_nodes(client, [store.layout.path(k) for k in sorted(self._keys)])
+            owned = [Delete(store.layout.key(n.path), n.revision) for n in nodes.values()
                      if n.is_key and n.owner == self.id]
             if not owned:
                 return
             try:
-                store._apply(owned, client=client)
+                store.commit_on(client, owned)
                 return
             except ConflictError:
                 continue

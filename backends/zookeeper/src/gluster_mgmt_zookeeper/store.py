@@ -39,10 +39,8 @@ from gluster_mgmt.store.types import Capabilities, Delete, Entry, Expectation, L
 from gluster_mgmt_zookeeper._kazoo import log, new_client, stop_client, translate_errors, translate_exception
 from gluster_mgmt_zookeeper.lease import ZooKeeperLease
 from gluster_mgmt_zookeeper.watch import ZooKeeperWatch
-from gluster_mgmt_zookeeper.znodes import Node, decode, is_key, plan_multi
+from gluster_mgmt_zookeeper.znodes import Node, ZnodeLayout, is_key, plan_multi
 
-REV_NODE = ".rev"
-DELETED_NODE = ".deleted"
 #: ZooKeeper's default jute.maxbuffer (1 MiB): the largest request a server accepts.
 ZK_MAX_REQUEST = 1024 * 1024 - 4096
 #: Default session timeout of the store's own (lease-less) session.
@@ -73,10 +71,9 @@ class ZooKeeperStore(EmulatedHistoryStore):
         if not self.root:
             self.root = "gluster_mgmt/"
         self.base = "/" + self.root.rstrip("/")
-        self.rev_path = f"{self.base}/{REV_NODE}"
-        self.deleted_path = f"{self.base}/{DELETED_NODE}"
+        self.layout = ZnodeLayout(self.base)
         self.hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in url.hosts)
-        self._where = self.hosts  # what messages say about the server: never credentials
+        self.where = self.hosts  # what messages say about the server: never credentials
         self._secret = url.secret
         if url.username:
             credential = f"{url.username}:{url.secret or ''}"
@@ -106,10 +103,10 @@ class ZooKeeperStore(EmulatedHistoryStore):
             client.start(timeout=self.timeout)
         except Exception as exc:
             stop_client(client)
-            error = translate_exception(exc, self._where, "connect")
+            error = translate_exception(exc, self.where, "connect")
             if isinstance(error, StoreTimeoutError):
                 error = UnavailableError(
-                    f"zookeeper {self._where} unavailable: no session within {self.timeout:g}s")
+                    f"zookeeper {self.where} unavailable: no session within {self.timeout:g}s")
             if error is None:
                 raise
             raise error from exc
@@ -118,23 +115,27 @@ class ZooKeeperStore(EmulatedHistoryStore):
     def _on_state(self, state: str) -> None:
         """kazoo's connection thread: never block here."""
         if state == KazooState.LOST:
-            log.warning("zookeeper %s: session expired; reconnecting with a new one", self._where)
+            log.warning("zookeeper %s: session expired; reconnecting with a new one", self.where)
         elif state == KazooState.SUSPENDED:
-            log.info("zookeeper %s: connection lost; reconnecting", self._where)
+            log.info("zookeeper %s: connection lost; reconnecting", self.where)
         for watch in list(self._watches):
             watch._wake()
 
-    def _ready(self, client) -> None:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def ready(self, client) -> None:
         """Fail at once (not after a timeout) when the client has no live connection."""
         if self._closed:
             raise StoreError(f"zookeeper store {self.url.redacted()} is closed")
         if not client.connected:
-            raise UnavailableError(f"zookeeper {self._where} unavailable: not connected")
+            raise UnavailableError(f"zookeeper {self.where} unavailable: not connected")
 
-    def _wait(self, async_result, what: str, missing_ok: bool = False):
+    def wait(self, async_result, what: str, missing_ok: bool = False):
         """The result of a kazoo async call within the store timeout (None for NoNode if
         ``missing_ok``), with kazoo's exceptions translated."""
-        with translate_errors(self._where, what):
+        with translate_errors(self.where, what):
             try:
                 return async_result.get(timeout=self.timeout)
             except NoNodeError:
@@ -143,58 +144,39 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 raise
 
     def _sync(self, client) -> None:
-        self._ready(client)
-        self._wait(client.sync_async(self.base), "sync")
+        self.ready(client)
+        self.wait(client.sync_async(self.base), "sync")
 
     def _bootstrap(self) -> None:
         """Create the root, the revision node and the tombstone directory if missing."""
-        self._ready(self.client)
+        self.ready(self.client)
         parts = self.base.strip("/").split("/")
         paths = ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
-        for path in [*paths, self.rev_path, self.deleted_path]:
-            if self._wait(self.client.exists_async(path), f"read {path}") is not None:
+        for path in [*paths, self.layout.rev_path, self.layout.deleted_path]:
+            if self.wait(self.client.exists_async(path), f"read {path}") is not None:
                 continue
-            with translate_errors(self._where, f"create {path}"):
+            with translate_errors(self.where, f"create {path}"):
                 try:
                     self.client.create_async(path, b"", acl=self._acl).get(timeout=self.timeout)
                 except NodeExistsError:
                     pass
 
-    # ------------------------------------------------------------------ paths
-    def _path(self, key: str) -> str:
-        return f"{self.base}/{key}"
-
-    def _key(self, path: str) -> str:
-        return path[len(self.base) + 1:]
-
-    def _tomb(self, key: str) -> str:
-        return f"{self.deleted_path}/{key.replace('/', '|')}"
-
-    def _ancestors(self, key: str) -> list[str]:
-        """Paths of the directories between the root and ``key``, outermost first."""
-        parts = key.split("/")[:-1]
-        return [self._path("/".join(parts[:i + 1])) for i in range(len(parts))]
-
-    def _entry(self, path: str, data: bytes, stat) -> Entry:
-        value, created = decode(data, stat)
-        return Entry(self._key(path), value, stat.mzxid, created, stat.ephemeralOwner or None)
-
     # ------------------------------------------------------------------ reads
     def _get(self, key: str) -> Entry | None:
         self._sync(self.client)
-        path = self._path(key)
-        found = self._wait(self.client.get_async(path), f"read {key!r}", missing_ok=True)
+        path = self.layout.path(key)
+        found = self.wait(self.client.get_async(path), f"read {key!r}", missing_ok=True)
         if found is None or not is_key(found[0]):
             return None
-        return self._entry(path, *found)
+        return self.layout.entry(path, *found)
 
     def _list(self, prefix: str) -> Listing:
-        nodes, rev_stat = self._read_tree(self.client, prefix)
-        entries = tuple(sorted((self._entry(p, d, s) for p, (d, s) in nodes.items()),
+        nodes, rev_stat = self.read_tree(self.client, prefix)
+        entries = tuple(sorted((self.layout.entry(p, d, s) for p, (d, s) in nodes.items()),
                                key=lambda e: e.key))
         return Listing(entries, rev_stat.mzxid)
 
-    def _read_tree(self, client, prefix: str, sync: bool = True, watch=None):
+    def read_tree(self, client, prefix: str, sync: bool = True, watch=None):
         """Every key znode under ``prefix`` ({path: (data, stat)}) and the revision node's stat,
         read between two reads of the revision node that agree (a consistent snapshot).
         ``watch``: armed on every znode read (see ``_walk``)."""
@@ -202,23 +184,23 @@ class ZooKeeperStore(EmulatedHistoryStore):
         while True:
             if sync:
                 self._sync(client)
-            self._ready(client)
-            before = self._wait(client.exists_async(self.rev_path), "read the revision node")
+            self.ready(client)
+            before = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if before is None:
                 raise StoreError(f"zookeeper store root {self.base} lost its revision node")
             nodes = self._walk(client, prefix, watch)
-            after = self._wait(client.exists_async(self.rev_path), "read the revision node")
+            after = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if after is not None and after.mzxid == before.mzxid:
                 return nodes, before
             if time.monotonic() > deadline:
                 raise StoreTimeoutError(
-                    f"zookeeper {self._where}: listing {prefix or '/'} kept changing under writes")
+                    f"zookeeper {self.where}: listing {prefix or '/'} kept changing under writes")
 
     def _walk(self, client, prefix: str, watch=None) -> dict[str, tuple[bytes, object]]:
         """Read the subtree; with ``watch``, also arm ZooKeeper's one-shot watches on what
         was read (the prefix's znode, each znode's data and children), so that a watcher
         wakes only for changes under its prefix, not for every write to the store."""
-        start = self._path(prefix.rstrip("/")) if prefix else self.base
+        start = self.layout.path(prefix.rstrip("/")) if prefix else self.base
         found: dict[str, tuple[bytes, object]] = {}
         if watch is not None:
             client.exists_async(start, watch=watch)  # its creation (or deletion)
@@ -226,14 +208,14 @@ class ZooKeeperStore(EmulatedHistoryStore):
         while children:
             frontier = []
             for parent, pending in children.items():
-                names = self._wait(pending, f"list {self._key(parent) or '/'}", missing_ok=True)
+                names = self.wait(pending, f"list {self.layout.key(parent) or '/'}", missing_ok=True)
                 for name in names or ():
                     if not name.startswith("."):  # .rev, .deleted: bookkeeping, never keys
                         frontier.append(f"{parent}/{name}")
             reads = {p: client.get_async(p, watch=watch) for p in frontier}
             children = {p: client.get_children_async(p, watch=watch) for p in frontier}
             for path, pending in reads.items():
-                got = self._wait(pending, f"read {self._key(path)!r}", missing_ok=True)
+                got = self.wait(pending, f"read {self.layout.key(path)!r}", missing_ok=True)
                 if got is not None and is_key(got[0]):
                     found[path] = got
                 if got is not None and got[1].numChildren == 0:
@@ -270,9 +252,9 @@ class ZooKeeperStore(EmulatedHistoryStore):
         deadline = time.monotonic() + max(self.timeout * 6, 30.0)
         synced = False
         while True:
-            self._ready(client)
+            self.ready(client)
             try:
-                txn, deletes = plan_multi(self, client, ops)
+                txn, deletes = plan_multi(self.layout, self._acl, self.read_nodes, client, ops)
             except ConflictError:
                 if synced:
                     raise
@@ -288,7 +270,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
             except _Retry:
                 if time.monotonic() > deadline:
                     raise StoreTimeoutError(
-                        f"zookeeper {self._where}: transaction kept losing races with other writers")
+                        f"zookeeper {self.where}: transaction kept losing races with other writers")
                 self._sync(client)
                 synced = True
                 continue
@@ -298,8 +280,11 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 self._deleted(deletes)
             return revision
 
+    def commit_on(self, client, ops: list[Op]) -> int | None:
+        return self._apply(ops, client=client)
+
     def _current_revision(self, client) -> int:
-        stat = self._wait(client.exists_async(self.rev_path), "read the revision node")
+        stat = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
         return stat.mzxid
 
     def _run(self, txn) -> list:
@@ -308,7 +293,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
         if size > ZK_MAX_REQUEST:
             raise ValueTooLargeError(
                 f"zookeeper transaction of {size} bytes exceeds the server's request limit")
-        with translate_errors(self._where, "commit"):
+        with translate_errors(self.where, "commit"):
             results = txn.commit_async().get(timeout=self.timeout)
         errors = [r for r in results if isinstance(r, Exception)
                   and not isinstance(r, (RolledBackError, RuntimeInconsistency))]
@@ -321,37 +306,40 @@ class ZooKeeperStore(EmulatedHistoryStore):
             raise StoreError(
                 "zookeeper: a key bound to a lease (an ephemeral znode) cannot have keys below it"
             ) from error
-        translated_error = translate_exception(error, self._where, "commit")
+        translated_error = translate_exception(error, self.where, "commit")
         raise (translated_error or StoreError(f"zookeeper commit failed: {error!r}")) from error
 
-    def _read_nodes(self, client, paths: Iterable[str]) -> dict[str, Node]:
+    def read_nodes(self, client, paths: Iterable[str]) -> dict[str, Node]:
         pending = {p: client.get_async(p) for p in dict.fromkeys(paths)}
         nodes = {}
         for path, result in pending.items():
-            got = self._wait(result, f"read {self._key(path)!r}", missing_ok=True)
+            got = self.wait(result, f"read {self.layout.key(path)!r}", missing_ok=True)
             nodes[path] = Node(path) if got is None else Node(path, got[0], got[1])
         return nodes
 
     # ------------------------------------------------------------------ emulated history
-    def _tombstone_revisions(self, client, keys: Iterable[str]) -> dict[str, int]:
+    def tombstone_revisions(self, client, keys: Iterable[str]) -> dict[str, int]:
         """Deletion revisions recorded for ``keys`` (keys without a tombstone are left out)."""
-        pending = {k: client.exists_async(self._tomb(k)) for k in keys}
+        pending = {k: client.exists_async(self.layout.tombstone(k)) for k in keys}
         return {key: stat.mzxid for key, result in pending.items()
-                if (stat := self._wait(result, "read a tombstone")) is not None}
+                if (stat := self.wait(result, "read a tombstone")) is not None}
 
-    def _tombstones(self, prefix: str) -> list[Tombstone]:
-        client = self.client
-        names = self._wait(client.get_children_async(self.deleted_path), "list tombstones")
-        pending = {n.replace("|", "/"): client.exists_async(f"{self.deleted_path}/{n}") for n in names}
+    def _tombstones(self, prefix: str) -> list[Tombstone]:  # EmulatedHistoryStore's hook
+        return self.tombstones(prefix)
+
+    def tombstones(self, prefix: str) -> list[Tombstone]:
+        client, layout = self.client, self.layout
+        names = self.wait(client.get_children_async(layout.deleted_path), "list tombstones")
+        pending = {layout.tombstone_key(n): client.exists_async(f"{layout.deleted_path}/{n}") for n in names}
         return [Tombstone(key, stat.mzxid, stat.version) for key, result in pending.items()
-                if key.startswith(prefix) and (stat := self._wait(result, "read a tombstone")) is not None]
+                if key.startswith(prefix) and (stat := self.wait(result, "read a tombstone")) is not None]
 
     def _count_tombstones(self) -> int | None:
-        stat = self._wait(self.client.exists_async(self.deleted_path), "read tombstones")
+        stat = self.wait(self.client.exists_async(self.layout.deleted_path), "read tombstones")
         return stat.numChildren if stat is not None else 0
 
     def _horizon(self) -> Horizon:
-        data, stat = self._wait(self.client.get_async(self.deleted_path), "read the compaction horizon")
+        data, stat = self.wait(self.client.get_async(self.layout.deleted_path), "read the compaction horizon")
         try:
             return Horizon(int(data or b"0"), stat.version)
         except ValueError:
@@ -360,26 +348,26 @@ class ZooKeeperStore(EmulatedHistoryStore):
     def _write_horizon(self, doomed: list[Tombstone], revision: int, expected: Horizon) -> Horizon | None:
         txn = self.client.transaction()
         for tomb in doomed:
-            txn.delete(self._tomb(tomb.key), version=tomb.version)
-        txn.set_data(self.deleted_path, str(revision).encode(), version=expected.token)
+            txn.delete(self.layout.tombstone(tomb.key), version=tomb.version)
+        txn.set_data(self.layout.deleted_path, str(revision).encode(), version=expected.token)
         try:
             results = self._run(txn)
         except _Retry:
             return None
-        log.debug("zookeeper %s: swept %d tombstones up to revision %d", self._where, len(doomed), revision)
+        log.debug("zookeeper %s: swept %d tombstones up to revision %d", self.where, len(doomed), revision)
         return Horizon(revision, results[-1].version)
 
-    def _record_deletions(self, client, keys: list[str], rev_version: int) -> int | None:
+    def record_deletions(self, client, keys: list[str], rev_version: int) -> int | None:
         """Tombstones for keys that vanished without one (their lease's session expired), in
         one multi pinned to the revision node's version: None if anything was written since."""
-        existing = self._tombstone_revisions(client, keys)
+        existing = self.tombstone_revisions(client, keys)
         txn = client.transaction()
-        txn.check(self.rev_path, rev_version)
+        txn.check(self.layout.rev_path, rev_version)
         for key in keys:
             if key in existing:
-                txn.delete(self._tomb(key))
-            txn.create(self._tomb(key), b"", acl=self._acl)
-        txn.set_data(self.rev_path, b"")
+                txn.delete(self.layout.tombstone(key))
+            txn.create(self.layout.tombstone(key), b"", acl=self._acl)
+        txn.set_data(self.layout.rev_path, b"")
         try:
             return self._run(txn)[-1].mzxid
         except _Retry:
@@ -392,6 +380,14 @@ class ZooKeeperStore(EmulatedHistoryStore):
             self._watches.add(watch)
         return watch.start()
 
+    def forget_watch(self, watch: ZooKeeperWatch) -> None:
+        with self._guard:
+            self._watches.discard(watch)
+
+    def forget_lease(self, lease: ZooKeeperLease) -> None:
+        with self._guard:
+            self._leases.discard(lease)
+
     def _grant_lease(self, ttl: float) -> Lease:
         if self._closed:
             raise StoreError(f"zookeeper store {self.url.redacted()} is closed")
@@ -401,7 +397,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
         if granted > ttl + 1e-3:
             # The server's minimum session timeout: say so for the next leases.
             log.info("zookeeper %s: lease TTL %.3gs raised by the server to %.3gs",
-                     self._where, ttl, granted)
+                     self.where, ttl, granted)
             if granted > self.capabilities.min_lease_ttl:
                 self.capabilities = attrs.evolve(self.capabilities, min_lease_ttl=granted)
         lease = ZooKeeperLease(self, client, max(ttl, granted))

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from gluster_mgmt.store.emulated import EmulatedWatch, Snapshot
 from gluster_mgmt.store.types import Entry, EventKind, WatchEvent
-
-if TYPE_CHECKING:
-    from gluster_mgmt_zookeeper.store import ZooKeeperStore
+from gluster_mgmt_zookeeper.session import StoreSession
 
 #: How often a watch wakes without a notification (to notice that it was closed).
 WATCH_POLL_INTERVAL = 1.0
@@ -24,9 +21,9 @@ RELIST_CHECK_INTERVAL = 30.0
 
 
 class ZooKeeperWatch(EmulatedWatch):
-    store: ZooKeeperStore
+    store: StoreSession
 
-    def __init__(self, store: ZooKeeperStore, prefix: str, start_revision: int | None) -> None:
+    def __init__(self, store: StoreSession, prefix: str, start_revision: int | None) -> None:
         self._trigger = threading.Event()
         #: Tombstone directory's marker when the last listing began; the revision it listed.
         self._tombs_seen = 0
@@ -41,7 +38,7 @@ class ZooKeeperWatch(EmulatedWatch):
 
     def _tomb_marker(self, client) -> int:
         """pzxid of the tombstone directory: moves with every deletion (and sweep)."""
-        stat = self.store._wait(client.exists_async(self.store.deleted_path), "read tombstones")
+        stat = self.store.wait(client.exists_async(self.store.layout.deleted_path), "read tombstones")
         return stat.pzxid if stat is not None else 0
 
     def _wake(self, *_event: object) -> None:
@@ -49,8 +46,7 @@ class ZooKeeperWatch(EmulatedWatch):
 
     def _stop(self) -> None:
         self._trigger.set()
-        with self.store._guard:
-            self.store._watches.discard(self)
+        self.store.forget_watch(self)
 
     def _retry_delay(self, failures: int) -> float:
         return 0.0  # _next_snapshot backs off on its trigger (a reconnect wakes it early)
@@ -59,18 +55,19 @@ class ZooKeeperWatch(EmulatedWatch):
         """One-shot kazoo watches on every leased key (the listing armed the rest)."""
         for key, entry in entries.items():
             if entry.lease:
-                client.exists_async(self.store._path(key), watch=self._wake)
+                client.exists_async(self.store.layout.path(key), watch=self._wake)
 
     def _read(self, client, sync: bool) -> Snapshot:
         store = self.store
-        nodes, rev_stat = store._read_tree(client, self.prefix, sync=sync, watch=self._wake)
+        nodes, rev_stat = store.read_tree(client, self.prefix, sync=sync, watch=self._wake)
         self._checked = time.monotonic()
         self._rev_version = rev_stat.version
-        return Snapshot({store._key(p): store._entry(p, d, s) for p, (d, s) in nodes.items()}, rev_stat.mzxid)
+        layout = store.layout
+        return Snapshot({layout.key(p): layout.entry(p, d, s) for p, (d, s) in nodes.items()}, rev_stat.mzxid)
 
     def _first_snapshot(self) -> Snapshot:
         client = self.store.client
-        self.store._ready(client)
+        self.store.ready(client)
         self._tombs_seen = self._tomb_marker(client)
         snapshot = self._read(client, sync=True)
         self._listed = snapshot.revision
@@ -81,7 +78,7 @@ class ZooKeeperWatch(EmulatedWatch):
         store = self.store
         triggered = self._trigger.wait(WATCH_POLL_INTERVAL if not failures else min(0.2 * failures, 1.0))
         self._trigger.clear()
-        if store._closed:
+        if store.closed:
             self.close()
         if self.closed:
             return None
@@ -90,10 +87,10 @@ class ZooKeeperWatch(EmulatedWatch):
             if time.monotonic() - self._checked < RELIST_CHECK_INTERVAL:
                 return None
             self._checked = time.monotonic()
-            stat = store._wait(client.exists_async(store.rev_path), "read the revision node")
+            stat = store.wait(client.exists_async(store.layout.rev_path), "read the revision node")
             if stat is not None and stat.mzxid == self._listed:
                 return None
-        store._ready(client)
+        store.ready(client)
         before = self._tomb_marker(client)
         snapshot = self._read(client, sync=False)
         self._markers = (before, self._tomb_marker(client))
@@ -109,11 +106,11 @@ class ZooKeeperWatch(EmulatedWatch):
             # Keys created and deleted between two listings: only their tombstone tells. Only
             # deletions up to this listing's revision (later ones come with the next listing).
             events += [WatchEvent(EventKind.DELETE, t.key, None, t.revision)
-                       for t in store._tombstones(self.prefix)
+                       for t in store.tombstones(self.prefix)
                        if self._listed < t.revision <= snapshot.revision
                        and t.key not in current and t.key not in old]
         if vanished:
-            recorded = store._tombstone_revisions(client, vanished)
+            recorded = store.tombstone_revisions(client, vanished)
             unrecorded = []
             for key in vanished:
                 revision = recorded.get(key, 0)
@@ -124,7 +121,7 @@ class ZooKeeperWatch(EmulatedWatch):
                 else:
                     unrecorded.append(key)
             if unrecorded:  # their lease's session expired: the server left no tombstone
-                revision = store._record_deletions(client, unrecorded, self._rev_version)
+                revision = store.record_deletions(client, unrecorded, self._rev_version)
                 self._trigger.set()  # our tombstones moved the revision node (or another write did)
                 if revision is None:
                     return None

@@ -8,16 +8,19 @@ with a marker are intermediate directories, so ``a`` and ``a/b`` may both be key
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
 from gluster_mgmt.errors import ConflictError, StoreError
 from gluster_mgmt.store.base import conflict_message
-from gluster_mgmt.store.types import Check, Delete, Expect, Expectation, Op, Put
+from gluster_mgmt.store.types import Check, Delete, Entry, Expect, Expectation, Op, Put
 
-if TYPE_CHECKING:
-    from gluster_mgmt_zookeeper.store import ZooKeeperStore
+#: The store-wide revision node, a child of the root.
+REV_NODE = ".rev"
+#: The tombstone directory, a child of the root.
+DELETED_NODE = ".deleted"
 
 #: Data marker of a key created by the write that last set it (created == mzxid).
 MARK_NEW = b"\x02"
@@ -46,6 +49,44 @@ def encode(value: bytes, created: int | None) -> bytes:
 
 def parent(path: str) -> str:
     return path.rsplit("/", 1)[0]
+
+
+@attrs.frozen
+class ZnodeLayout:
+    """Where keys and the bookkeeping nodes live under the store root: the one mapping the
+    store, its watches and its leases must agree on."""
+
+    #: The root znode (``/<root>``, no trailing slash).
+    base: str
+    #: The store-wide revision node: every write sets it, so watchers watch it.
+    rev_path: str = attrs.field(
+        init=False, default=attrs.Factory(lambda s: s.path(REV_NODE), takes_self=True))
+    #: The tombstone directory; its data is the compaction horizon.
+    deleted_path: str = attrs.field(
+        init=False, default=attrs.Factory(lambda s: s.path(DELETED_NODE), takes_self=True))
+
+    def path(self, key: str) -> str:
+        return f"{self.base}/{key}"
+
+    def key(self, path: str) -> str:
+        return path[len(self.base) + 1:]
+
+    def tombstone(self, key: str) -> str:
+        """A tombstone is one flat child of the tombstone directory: ``/`` is spelt ``|``."""
+        return f"{self.deleted_path}/{key.replace('/', '|')}"
+
+    def tombstone_key(self, name: str) -> str:
+        """The key whose tombstone is the child ``name`` of the tombstone directory."""
+        return name.replace("|", "/")
+
+    def ancestors(self, key: str) -> list[str]:
+        """Paths of the directories between the root and ``key``, outermost first."""
+        parts = key.split("/")[:-1]
+        return [self.path("/".join(parts[:i + 1])) for i in range(len(parts))]
+
+    def entry(self, path: str, data: bytes, stat: Any) -> Entry:
+        value, created = decode(data, stat)
+        return Entry(self.key(path), value, stat.mzxid, created, stat.ephemeralOwner or None)
 
 
 @attrs.define
@@ -97,7 +138,11 @@ def conflict_text(ops, nodes, failed, to_path) -> str:
     return "transaction expectation failed: " + "; ".join(parts)
 
 
-def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
+#: Reads znodes through a client: {path: Node} for every path asked, missing ones included.
+NodeReader = Callable[[Any, Iterable[str]], dict[str, Node]]
+
+
+def plan_multi(layout: ZnodeLayout, acl: list | None, read_nodes: NodeReader, client, ops: list[Op]):
     """Read what ``ops`` touch, check the expectations, and build the multi.
 
     Returns (transaction, number of deletions), or (None, 0) when nothing needs writing; the
@@ -105,15 +150,15 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
     its version, so a concurrent writer makes the multi fail (and we read again)."""
     paths = []
     for op in ops:
-        paths.append(store._path(op.key))
-        paths.extend(store._ancestors(op.key))
+        paths.append(layout.path(op.key))
+        paths.extend(layout.ancestors(op.key))
         if isinstance(op, Delete):
-            paths.append(store._tomb(op.key))
-    nodes = store._read_nodes(client, paths)
+            paths.append(layout.tombstone(op.key))
+    nodes = read_nodes(client, paths)
 
-    failed = tuple(op.key for op in ops if not holds(nodes[store._path(op.key)], op.expect))
+    failed = tuple(op.key for op in ops if not holds(nodes[layout.path(op.key)], op.expect))
     if failed:
-        raise ConflictError(conflict_text(ops, nodes, failed, store._path), failed)
+        raise ConflictError(conflict_text(ops, nodes, failed, layout.path), failed)
 
     txn = client.transaction()
     dirs_made: set[str] = set()      # missing directories this multi creates
@@ -124,12 +169,12 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
     deletions: list[str] = []        # keys whose deletion needs a tombstone
 
     def make_dirs(key: str, temp: bool) -> None:
-        for path in store._ancestors(key):
+        for path in layout.ancestors(key):
             node = nodes[path]
             if node.exists:
                 if node.owner:
                     raise StoreError(
-                        f"zookeeper: {store._key(path)!r} is bound to a lease (an ephemeral "
+                        f"zookeeper: {layout.key(path)!r} is bound to a lease (an ephemeral "
                         f"znode) and cannot have keys below it such as {key!r}")
                 continue
             if path not in dirs_made:
@@ -140,7 +185,7 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
                 temporary.remove(path)
 
     for op in ops:
-        path = store._path(op.key)
+        path = layout.path(op.key)
         node = nodes[path]
         if isinstance(op, Check):
             if node.exists:
@@ -189,7 +234,7 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
 
     # Directories left empty by the deletions go too (pinned: data version and, through
     # NotEmpty, no new child), unless this multi writes below them.
-    candidates = sorted({p for path in removed for p in store._ancestors(store._key(path))},
+    candidates = sorted({p for path in removed for p in layout.ancestors(layout.key(path))},
                         key=lambda p: -p.count("/"))
     cleanup = []
     for path in candidates:
@@ -204,12 +249,12 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
             cleanup.append((path, node.stat.version))
 
     for path in sorted(dirs_made, key=lambda p: p.count("/")):
-        txn.create(path, b"", acl=store._acl)
+        txn.create(path, b"", acl=acl)
     for kind, *args in body:
         if kind == "check":
             txn.check(args[0], args[1])
         elif kind == "create":
-            txn.create(args[0], args[1], acl=store._acl, ephemeral=args[2])
+            txn.create(args[0], args[1], acl=acl, ephemeral=args[2])
         elif kind == "set":
             txn.set_data(args[0], args[1], version=args[2])
         elif kind == "delete":
@@ -219,10 +264,10 @@ def plan_multi(store: "ZooKeeperStore", client, ops: list[Op]):
     for path, version in cleanup:
         txn.delete(path, version=version)
     for key in deletions:
-        tomb = nodes[store._tomb(key)]
+        tomb = nodes[layout.tombstone(key)]
         if tomb.exists:  # re-created, not rewritten: the tombstone directory's pzxid moves
             txn.delete(tomb.path)
-        txn.create(tomb.path, b"", acl=store._acl)
-    txn.set_data(store.rev_path, b"")
+        txn.create(tomb.path, b"", acl=acl)
+    txn.set_data(layout.rev_path, b"")
     return txn, len(deletions)
 

@@ -1,0 +1,64 @@
+"""What leases and watches use of the store that made them.
+
+A Protocol, so that lease.py and watch.py depend on it rather than on store.py, which
+imports them to build them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from kazoo.client import KazooClient
+from kazoo.protocol.states import ZnodeStat
+
+from gluster_mgmt.store.base import Lease, Watch
+from gluster_mgmt.store.emulated import Tombstone
+from gluster_mgmt.store.types import Op
+from gluster_mgmt_zookeeper.znodes import Node, ZnodeLayout
+
+
+class StoreSession(Protocol):
+    """The ZooKeeper store as its leases and watches see it (implemented by ZooKeeperStore).
+
+    Calls that take a ``client`` run on that session: a lease's own, or the store's.
+    """
+
+    layout: ZnodeLayout
+    #: The store's own (lease-less) session.
+    client: KazooClient
+    #: What messages say about the server: never credentials.
+    where: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    def ready(self, client: KazooClient) -> None:
+        """Fail at once (not after a timeout) if the store is closed or ``client`` is offline."""
+
+    def wait(self, async_result: Any, what: str, missing_ok: bool = False) -> Any:
+        """A kazoo async call's result within the store timeout, errors translated."""
+
+    def read_tree(self, client: KazooClient, prefix: str, sync: bool = True, watch: Callable | None = None
+                  ) -> tuple[dict[str, tuple[bytes, ZnodeStat]], ZnodeStat]:
+        """A consistent snapshot of the keys under ``prefix``, and the revision node's stat;
+        ``watch`` is armed on every znode read."""
+
+    def read_nodes(self, client: KazooClient, paths: Iterable[str]) -> dict[str, Node]: ...
+
+    def commit_on(self, client: KazooClient, ops: list[Op]) -> int | None:
+        """Apply ``ops`` in one multi on ``client``'s session."""
+
+    def tombstones(self, prefix: str) -> list[Tombstone]: ...
+
+    def tombstone_revisions(self, client: KazooClient, keys: Iterable[str]) -> dict[str, int]: ...
+
+    def record_deletions(self, client: KazooClient, keys: list[str], rev_version: int) -> int | None:
+        """Tombstones for keys whose lease's session expired; None if anything was written
+        since the revision node had ``rev_version``."""
+
+    def forget_watch(self, watch: Watch) -> None:
+        """A closed watch: the store no longer wakes or closes it."""
+
+    def forget_lease(self, lease: Lease) -> None:
+        """An ended lease: the store no longer revokes it on close."""
