@@ -45,7 +45,7 @@ from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.node import Daemon
 from gluster_mgmt.errors import GlusterMgmtError
 from gluster_mgmt.membership.identity import Membership
-from gluster_mgmt.membership.operations import create_cluster
+from gluster_mgmt.cluster.peer_operations import create_cluster
 from gluster_mgmt.services import RunningProcess, ServiceManager, ServiceSpec, ServiceState
 from gluster_mgmt.services.reconciler import brick_port_in
 from gluster_mgmt.store import Store, open_store

@@ -1,5 +1,5 @@
 """One node's daemon: it composes the node's components on its cluster's store and moves
-them when the node changes clusters (membership.operations decides when).
+them when the node changes clusters (cluster.peer_operations decides when).
 
 Threads: the mgmt RPC event loop (24007), the executor's agent and recoverer, the volfile
 cache's follow, the reconciler and its follow, the lease keep-alive; the REST servers
@@ -33,7 +33,7 @@ from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
 from gluster_mgmt.errors import IdentityError, OperationFailed, ValidationError
 from gluster_mgmt.executor import StepRegistry, StoreExecutor
 from gluster_mgmt.membership.identity import Membership, NodeIdentity
-from gluster_mgmt.membership.operations import (
+from gluster_mgmt.cluster.peer_operations import (
     PeerOperations,
     create_cluster,
     own_hostnames,

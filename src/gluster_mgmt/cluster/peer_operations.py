@@ -37,7 +37,7 @@ from gluster_mgmt.store import open_store
 from gluster_mgmt.store.keys import ClusterKeys
 
 if TYPE_CHECKING:
-    from gluster_mgmt.cluster import Cluster
+    from gluster_mgmt.cluster.api import Cluster
 
 log = logging.getLogger(__name__)
 
