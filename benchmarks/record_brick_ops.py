@@ -15,7 +15,6 @@ namespaces, the proxy and the ``@W@`` work-directory mark are record_cli_program
 
 from __future__ import annotations
 
-import argparse
 import enum
 import json
 import re
@@ -31,7 +30,7 @@ from benchmarks.record_cli_program import (
     OUT,
     WORKDIR_MARK,
     Proxy,
-    record_in_namespace,
+    recorder_main,
     run_command,
 )
 from benchmarks.volume_ops import HOST, Glusterd, setup_private_mounts
@@ -244,16 +243,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inner", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--outer-ns", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.inner:
-        inner(args.inner, args.outer_ns)
-        return 0
-    record_in_namespace("benchmarks.record_brick_ops", RECORDING)
-    print(f"recorded {len(SCRIPT)} steps in {RECORDING}")
-    return 0
+    return recorder_main(__doc__, inner, "benchmarks.record_brick_ops", RECORDING)
 
 
 if __name__ == "__main__":

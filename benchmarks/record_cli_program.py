@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,17 +214,24 @@ def record_in_namespace(module: str, out: Path) -> None:
         out.write_text((workdir / "outputs.json").read_text())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def recorder_main(doc: str, inner_part: Callable[[Path, str], None], module: str,
+                  out: Path) -> int:
+    """The command line every recording script shares: run ``inner_part`` when called inside
+    the namespaces (``--inner WORKDIR``), else make them and record into ``out``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--inner", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--outer-ns", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
-        inner(args.inner, args.outer_ns)
+        inner_part(args.inner, args.outer_ns)
         return 0
-    record_in_namespace("benchmarks.record_cli_program", OUT / "outputs.json")
-    print(f"recorded {len(SCRIPT)} commands in {OUT / 'outputs.json'}")
+    record_in_namespace(module, out)
+    print(f"recorded {out}")
     return 0
+
+
+def main() -> int:
+    return recorder_main(__doc__, inner, "benchmarks.record_cli_program", OUT / "outputs.json")
 
 
 if __name__ == "__main__":

@@ -17,28 +17,24 @@ directory's path is recorded as ``@W@``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from benchmarks.record_cli_program import WORKDIR_MARK, Proxy
+from benchmarks.record_cli_program import WORKDIR_MARK, Proxy, recorder_main
 from benchmarks.volume_ops import (
     GLUSTER_CLI,
     HOST,
     ROOT,
     Glusterd,
     bricks_online,
-    namespaces,
     setup_private_mounts,
-    sweep_namespace,
 )
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "heal"
@@ -223,31 +219,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inner", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--outer-ns", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.inner:
-        inner(args.inner, args.outer_ns)
-        return 0
-    ns = f"gm-record-heal-{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="gm-record-heal-") as tmp:
-        workdir = Path(tmp)
-        subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
-        try:
-            subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
-                           check=True, timeout=30)
-            subprocess.run(["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
-                            sys.executable, "-m", "benchmarks.record_heal", "--inner",
-                            str(workdir), "--outer-ns", namespaces()],
-                           check=False, timeout=1800, cwd=ROOT)
-        finally:
-            sweep_namespace(ns)
-            subprocess.run(["ip", "netns", "del", ns], timeout=30, check=False)
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "outputs.json").write_text((workdir / "outputs.json").read_text())
-    print(f"recorded {OUT / 'outputs.json'}")
-    return 0
+    return recorder_main(__doc__, inner, "benchmarks.record_heal", OUT / "outputs.json")
 
 
 if __name__ == "__main__":
