@@ -90,7 +90,8 @@ def test_glustercli_volume_lifecycle_equals_glusterd(make_daemons, use_daemon, w
     assert unknown.value.args[0][2].startswith("volume set: failed: option : no.such.option "
                                                "does not exist\nDid you mean ")
 
-    # read back: volume info (glusterd's v1 after the same two sets), and volume get
+    volume.optset("v1", {"user.note": "hello"})  # as the recording: a hook-namespace key
+    # read back: volume info (glusterd's v1 after the same three sets), and volume get
     glusterd_info = parsers.parse_volume_info(mark(recorded("volume info", True, 1)["stdout"]))
     ours = volume.info("v1")
     assert without_uuids(ours) == without_uuids([v for v in glusterd_info if v["name"] == "v1"])
