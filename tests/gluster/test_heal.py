@@ -134,6 +134,9 @@ def test_heal_commands_equal_glusterd(replica3, tmp_path):
     _settled(d1, (*count, "replica", names[0]), lambda out: out.count("Number of entries: 0") == 3)
     same_as_glusterd(d1, "heal statistics heal-count replica", (*count, "replica", names[0]),
                      names, theirs)
+    # every node's self-heal daemon connects to its bricks on its own time (under glusterd too):
+    # an index heal succeeds once each has
+    _settled(d1, ("volume", "heal", "hv"), lambda out: "has been successful" in out)
     for step, words in (("heal index", ()), ("heal full", ("full",)),
                         ("heal disable", ("disable",)), ("heal index disabled", ()),
                         ("heal enable", ("enable",))):
