@@ -139,18 +139,7 @@ def split_brain(rec: Recorder, glusterd: Glusterd, bricks: Path, point: Path) ->
     target = point / "f.txt"
     target.write_text("original\n")
     pids = [_brick_pid(rec, bricks / f"sb{i}", SPLIT_VOLUME) for i in (1, 2, 3)]
-    try:
-        for frozen, text in ((pids[1:], "written while s2 and s3 were frozen\n"),
-                             (pids[:1], "written while s1 was frozen\n")):
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            target.write_text(text)
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
-            time.sleep(8)  # the client reconnects to the thawed bricks
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+    make_split_brain(target, pids)
     rec.record(SPLIT)
     rec.record((("split source-brick",
                  f"volume heal {SPLIT_VOLUME} split-brain source-brick {HOST}:@W@/bricks/sb2 /f.txt"),))
@@ -216,6 +205,23 @@ def inner(workdir: Path, outer_ns: str) -> None:
         subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
         glusterd.stop()
         (workdir / "outputs.json").write_text(json.dumps(rec.outputs, indent=1) + "\n")
+
+
+def make_split_brain(target: Path, pids: list[int]) -> None:
+    """A data split-brain of ``target`` on a replica 3 (brick pids in order): written once
+    while bricks 2 and 3 are frozen, once while brick 1 is, each side blaming the other."""
+    try:
+        for frozen, text in ((pids[1:], "written while s2 and s3 were frozen\n"),
+                             (pids[:1], "written while s1 was frozen\n")):
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            target.write_text(text)
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(8)  # the client reconnects to the thawed bricks
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 def main() -> int:

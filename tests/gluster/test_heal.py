@@ -15,12 +15,12 @@ import json
 import os
 import re
 import signal
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 from glustercli.cli.parsers import parse_heal_info
 
+from benchmarks.record_heal import make_split_brain
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
 from tests.helpers import REPO, wait_for
 
@@ -227,18 +227,7 @@ def test_split_brain_is_listed_and_resolved_by_source_brick(replica3, mounts, tm
     target = point / "f.txt"
     target.write_text("original\n")
     pids = [_brick_pid(d1, name, "sb") for name in names]
-    try:
-        for frozen, text in ((pids[1:], "written while s2 and s3 were frozen\n"),
-                             (pids[:1], "written while s1 was frozen\n")):
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            target.write_text(text)
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
-            time.sleep(8)  # the client reconnects to the thawed bricks
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+    make_split_brain(target, pids)
     for step, words in (("split heal info split-brain", ("split-brain",)),
                         ("split heal info", ()), ("split heal info summary", ("summary",))):
         same_as_glusterd(d1, step, ("volume", "heal", "sb", "info", *words), names, theirs,
