@@ -90,11 +90,6 @@ def set_option(daemon, value: str):
 
 def test_failures_on_separate_hosts(multihost):
     cluster = multihost
-    if cluster.backend == "consul":
-        pytest.skip("consul: the 3-server cluster of the harness flaps in this scenario (a "
-                    "host's changes refused as 'configuration store unavailable', no leader "
-                    "after the quorum comes back) — passes on some runs, not all; issue 12 "
-                    "stays open for it")
     d0, d1, d2 = cluster.daemons
     cluster.create_replica3("r3")
     before = cluster.wait_online("r3", 3)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import weakref
 from contextlib import AbstractContextManager
 from typing import Any
@@ -55,6 +56,22 @@ class Reply:
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+#: What a Consul server answers (HTTP 500) when it holds no leader to forward a request to:
+#: an election is under way (a server died, a partition healed). Nothing was applied, so the
+#: request is sent again until a leader answers or its timeout is spent; "leadership lost
+#: while committing" is not among them: that write may have been applied.
+_LEADERLESS = ("no cluster leader", "rpc error getting client")
+#: The first pause between those attempts, and the longest (an election takes ~1-3 s).
+_LEADERLESS_PAUSE = (0.05, 0.4)
+
+
+def _leaderless(status: int, content: bytes) -> bool:
+    if status != 500:
+        return False
+    text = content[:300].decode("utf-8", "replace").lower()
+    return any(words in text for words in _LEADERLESS)
 
 
 def _not_sent(exc: requests.exceptions.ConnectionError) -> bool:
@@ -117,6 +134,21 @@ class ConsulHTTP(HTTPClient):
         """Send one request; statuses in ``allow`` are returned, anything else is raised as the
         matching gluster_mgmt error."""
         timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        pause = _LEADERLESS_PAUSE[0]
+        while True:
+            reply = self._send(method, path, params, data, timeout)
+            if not _leaderless(reply.status, reply.content) or time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, _LEADERLESS_PAUSE[1])
+        if reply.status in allow:
+            return reply
+        raise self.error(method, path, reply.status, reply.content)
+
+    def _send(self, method: str, path: str, params: list[tuple[str, Any]] | None,
+              data: bytes | str | None, timeout: float) -> Reply:
+        """One attempt, failing over to the next agent when this one refuses the connection."""
         attempts = len(self._bases)
         for attempt in range(attempts):
             base = self._bases[self._current]
@@ -131,9 +163,7 @@ class ConsulHTTP(HTTPClient):
                         self._fail_over(base)
                         continue
                     raise
-            if r.status_code in allow:
-                return Reply(r.status_code, r.headers, r.content)
-            raise self.error(method, path, r.status_code, r.content)
+            return Reply(r.status_code, r.headers, r.content)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fail_over(self, base: str) -> None:
