@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from gluster_mgmt.portmap import brick_record, decode_record
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Entry
+
+log = logging.getLogger(__name__)
 
 #: Store errors that are the store's answer; every other store error (unavailable, timed out,
 #: a client's own deadline such as etcd's "context deadline exceeded") means it was not reached.
@@ -64,13 +67,17 @@ class StoreHealth:
     unreachable_since: float | None = None
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
 
-    def failed(self) -> None:
+    def failed(self, why: object) -> None:
         with self._lock:
             if self.unreachable_since is None:
                 self.unreachable_since = time.time()
+                log.warning("%s: %s", UNAVAILABLE, why)
 
     def answered(self) -> None:
         with self._lock:
+            if self.unreachable_since is not None:
+                log.warning("configuration store reachable again after %.1f s",
+                            time.time() - self.unreachable_since)
             self.unreachable_since = None
 
     @property
@@ -187,7 +194,7 @@ def guarded(health: StoreHealth, action: Callable[[], Any],
         health.answered()
         return value
     if is_outage(value):
-        health.failed()
+        health.failed(value)
         raise health.refusal(str(value)) from value
     raise value
 
@@ -204,7 +211,7 @@ def with_fallback(health: StoreHealth, live: Callable[[], Any],
         except StoreError as exc:
             if not is_outage(exc):
                 raise
-            health.failed()
+            health.failed(exc)
     return last_known(), health.stale_notice()
 
 
@@ -232,7 +239,7 @@ class StoreProbe:
             self.store.get(self.keys.info)
         except Exception as exc:  # noqa: BLE001 (an error answer still means it answered)
             if is_outage(exc):
-                self.health.failed()
+                self.health.failed(exc)
                 return False
         self.health.answered()
         return True
@@ -256,5 +263,5 @@ class StoreProbe:
         threading.Thread(target=read, name="store-confirm", daemon=True).start()
         if done.wait(timeout) and answered[0]:
             return True
-        self.health.failed()
+        self.health.failed(f"no answer to a read within {timeout:g} s")
         return False
