@@ -242,7 +242,7 @@ class Daemon:
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port, lease=session.current,
-                                    follow_volumes=False)
+                                    follow_volumes=False, glusterd_dir=self.config.glusterd_dir)
             # one follow of volumes/ per node: the volfile follower's, which tells the reconciler
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
                                        self.health, on_volumes=reconciler.volumes_changed)
