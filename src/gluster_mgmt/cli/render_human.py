@@ -583,7 +583,14 @@ def volume_glfsheal(request: Request, response: Response) -> Outcome:
     return Outcome(out=out, code=rc)
 
 
+def volume_quota(request: Request, response: Response) -> Outcome:
+    from gluster_mgmt.cli import render_quota
+
+    return render_quota.human(request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/quota": volume_quota,
     "volume/heal": volume_heal,
     "volume/glfsheal": volume_glfsheal,
     "volume/info": volume_info,

@@ -481,7 +481,14 @@ def _as_text(request: Request, response: Response) -> Outcome:
     return render_human.RENDERERS[request.route](request, response)
 
 
+def volume_quota(request: Request, response: Response) -> Outcome:
+    from gluster_mgmt.cli import render_quota
+
+    return render_quota.xml(request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/quota": volume_quota,
     "volume/heal": _as_text,
     "volume/glfsheal": _as_text,
     "volume/info": volume_info,
