@@ -163,6 +163,7 @@ def test_quota_equals_glusterd_and_enforces_the_hard_limit(quota_cluster):
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
         shape = re.sub(r"\S+\.socket", "S", re.sub(r"-s \S+ (--volfile-server-port \d+ )?",
                                                     "-s H ", " ".join(a.decode() for a in argv)))
+        shape = shape.replace(str(each.daemon.log_dir), "/var/log/glusterfs")
         assert shape.replace("/run/gluster", "/var/run/gluster") == \
             re.sub(r"\S+\.socket", "S", recorded_quotad.replace("-s localhost", "-s H"))
         conf = (each.daemon.glusterd_dir / "vols" / "qv" / "quota.conf").read_bytes()

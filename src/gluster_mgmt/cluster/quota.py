@@ -211,8 +211,8 @@ class Quota:
         default = volume.options.get("features.default-soft-limit", DEFAULT_SOFT_LIMIT)
         kind = op.kind
         wanted = tuple(canonical_path(p) for p in paths)
-        if not read:  # the stock CLI: it reads the list mount (paths) or quotad itself
-            if wanted and mounts is not None:
+        if not read:  # the stock CLI reads the list mount (paths) or quotad, then unmounts
+            if mounts is not None:
                 mounts.mount(name, AuxMount.LIST)
             return QuotaResult(name, op, default, paths=wanted)
         if not wanted:

@@ -408,8 +408,9 @@ class Reconciler:
     def _report(self, wanted: dict[str, _Running], revision: int) -> None:
         """Write this node's service report (cluster.service_report) when what it says changed,
         when it names failures (so their revision is the current one) or the lease changed."""
-        running = {s.name for s in self.services.status(
-            [n for n, i in wanted.items() if i.kind == "shd"]) if s.running}
+        shds = [n for n, i in wanted.items() if i.kind == "shd"]
+        # (an empty list asks for every service: quotad is one and is in no volume)
+        running = {s.name for s in self.services.status(shds) if s.running} if shds else set()
         failed_bricks, failed_shd = {}, {}
         for name, error in self._errors.items():
             item = wanted.get(name)
