@@ -273,6 +273,10 @@ class Task:
                    commit_hash=int(data.get("commit_hash", 0)))
 
 
+#: The first line of glusterd's quota.conf (format v1.2: then 16-byte gfid + 1-byte kind records)
+QUOTA_CONF_HEADER = b"GlusterFS Quota conf | version: v1.2\n"
+
+
 class QuotaKind(enum.IntEnum):
     """What a quota limit bounds: glusterd's quota.conf record type."""
 

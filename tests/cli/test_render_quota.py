@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -14,8 +13,9 @@ import pytest
 from gluster_mgmt.cli import render_quota
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import CliExit, parse
-from gluster_mgmt.model import QuotaKind, QuotaLimit
-from gluster_mgmt.services.quota import CONF_HEADER, quota_conf
+from gluster_mgmt.glusterd_import import import_volume
+from gluster_mgmt.model import QuotaKind
+from gluster_mgmt.services.quota import quota_cksum, quota_conf
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data" / "glusterd-10.3" / "quota"
@@ -86,9 +86,14 @@ def test_a_bad_size_is_refused_before_sending_as_glusterd():
         (want["stdout"], want["stderr"], want["rc"])
 
 
-def test_quota_conf_is_glusterds_format():
-    theirs = (DATA / "enabled" / "state" / "vols" / "qv" / "quota.conf").read_bytes()
-    gfids = [str(uuid.UUID(bytes=theirs[i:i + 16]))
-             for i in range(len(CONF_HEADER), len(theirs), 17)]
-    kinds = [QuotaKind(theirs[i + 16]) for i in range(len(CONF_HEADER), len(theirs), 17)]
-    assert quota_conf([QuotaLimit(g, k) for g, k in zip(gfids, kinds)]) == theirs
+def test_quota_conf_is_glusterds_format_and_imported_from_it():
+    """A takeover imports glusterd's limits (gfid, kind; quota.cksum's version) and each
+    node writes the same bytes back."""
+    volume_dir = DATA / "enabled" / "state" / "vols" / "qv"
+    volume = import_volume(volume_dir)
+    assert [(q.gfid, q.kind) for q in volume.quota_limits] == [
+        ("ca71f37c-e713-4a7b-918d-09375f9f4f80", QuotaKind.USAGE),
+        ("00000000-0000-0000-0000-000000000001", QuotaKind.USAGE),
+        ("ca71f37c-e713-4a7b-918d-09375f9f4f80", QuotaKind.OBJECTS)]
+    assert quota_conf(volume.quota_limits) == (volume_dir / "quota.conf").read_bytes()
+    assert quota_cksum(volume) == (volume_dir / "quota.cksum").read_text()

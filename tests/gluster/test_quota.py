@@ -145,7 +145,28 @@ def _listed(node: Node, step: str) -> bool:
     return out == recorded(step, False)["stdout"] if step not in SIZES_VARY else "Yes" in out
 
 
-def test_quota_equals_glusterd_and_enforces_the_hard_limit(quota_cluster):
+def glustercli_list_paths(node: Node, tmp_path: Path, monkeypatch) -> list[dict]:
+    """glustercli's `quota.list_paths` through the stock CLI on ``node`` (a wrapper runs it
+    in the node's mount namespace)."""
+    import glustercli.cli as glustercli
+    from glustercli.cli import quota, utils
+
+    assert node.daemon.proc is not None
+    wrapper = tmp_path / "gluster-on-node"
+    wrapper.write_text(f"#!/bin/sh\nexec nsenter -m -t {node.daemon.proc.pid} "
+                       f"{STOCK_GLUSTER} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(utils, "GLUSTERCMD", utils.GLUSTERCMD)
+    monkeypatch.setattr(utils, "GLUSTERD_SOCKET", utils.GLUSTERD_SOCKET)
+    glustercli.set_gluster_path(str(wrapper))
+    glustercli.set_gluster_socket(str(node.daemon.glusterd_socket))
+    return quota.list_paths("qv")
+
+
+def test_quota_equals_glusterd_and_enforces_the_hard_limit(quota_cluster, tmp_path,
+                                                           monkeypatch):
+    from glustercli.cli.parsers import parse_quota_list_paths
+
     nodes, point = quota_cluster
     node = nodes[0]
     same_as_glusterd(node, "quota list disabled", "volume quota qv list")
@@ -178,6 +199,9 @@ def test_quota_equals_glusterd_and_enforces_the_hard_limit(quota_cluster):
     assert wait_for(lambda: _listed(node, "written quota list"), 30, 1)
     for step, words in WRITTEN:
         same_as_glusterd(node, step, words)
+    # glustercli (PyPI) reads it as it reads glusterd's
+    assert glustercli_list_paths(node, tmp_path, monkeypatch) == \
+        parse_quota_list_paths(recorded("written quota list", True)["stdout"])
 
     past = write_until_refused(point / "dir" / "big", 16 * 1024 * 1024)
     assert past["error"] == errno.errorcode[errno.EDQUOT], past

@@ -216,7 +216,8 @@ class Quota:
                 mounts.mount(name, AuxMount.LIST)
             return QuotaResult(name, op, default, paths=wanted)
         if not wanted:
-            limited = sorted({q.path for q in volume.quota_limits if q.kind is kind})
+            # (limits imported from glusterd's quota.conf have no path: quotad's to find)
+            limited = sorted({q.path for q in volume.quota_limits if q.kind is kind and q.path})
             if not limited:
                 return QuotaResult(name, op, default, unconfigured=True)
         else:

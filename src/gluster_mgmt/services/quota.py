@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.model import QuotaKind, QuotaLimit, Volume, VolumeStatus
+from gluster_mgmt.model import QUOTA_CONF_HEADER, QuotaKind, QuotaLimit, Volume
 from gluster_mgmt.services import (
     ServiceManager,
     ServiceSpec,
@@ -56,7 +56,7 @@ GFID_STRING_KEY = "glusterfs.gfid.string"
 GLUSTERD_RUN_DIR = "/var/run/gluster"
 QUOTAD_SOCKET = f"{GLUSTERD_RUN_DIR}/quotad.socket"
 #: quota.conf's header and the size of a record (gfid, kind) of its version 1.2
-CONF_HEADER = b"GlusterFS Quota conf | version: v1.2\n"
+CONF_HEADER = QUOTA_CONF_HEADER
 CONF_FILE = "quota.conf"
 CKSUM_FILE = "quota.cksum"
 #: The client pid glusterd gives its auxiliary mounts (GF_CLIENT_PID_QUOTA_MOUNT)
@@ -380,6 +380,3 @@ def crawl(mounts: QuotaMounts, volume: str) -> threading.Thread:
     thread.start()
     return thread
 
-
-def started_with_quota(volumes: Iterable[Volume]) -> list[str]:
-    return [v.name for v in volumes if v.status is VolumeStatus.STARTED and quota_enabled(v)]
