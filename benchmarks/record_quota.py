@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.record_cli_program import WORKDIR_MARK, Proxy, recorder_main
-from benchmarks.record_heal import Recorder
-from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
+from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
+from benchmarks.record_heal import start_glusterd, wait_until
+from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "quota"
 VOLUME = "qv"
@@ -100,15 +100,6 @@ def write_until_refused(path: Path, limit: int) -> dict:
     return {"written": written, "error": error}
 
 
-def _wait(check, limit: float = 60.0) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(1)
-    return False
-
-
 def save_state(workdir: Path, out: Path) -> None:
     """The files glusterd wrote for quota: the volume's directory (info, quota.conf,
     quota.cksum, volfiles) and quotad's volfile, paths marked @W@."""
@@ -145,22 +136,14 @@ def processes(workdir: Path) -> str:
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
-    setup_private_mounts(workdir, outer_ns)
-    bricks = workdir / "bricks"
-    bricks.mkdir()
-    glusterd = Glusterd(workdir)
-    glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    rec = Recorder(workdir, proxy)
-    point = workdir / "mnt"
-    point.mkdir()
+    glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
     OUT.mkdir(parents=True, exist_ok=True)
     writes: dict = {}
     try:
         run = lambda *words: glusterd.run(*words)  # noqa: E731
         run("volume", "create", VOLUME, *[f"{HOST}:{bricks}/q{i}" for i in (1, 2)], "force")
         run("volume", "start", VOLUME)
-        if not _wait(lambda: bricks_online(glusterd, VOLUME, 2)):
+        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 2)):
             raise RuntimeError("bricks never online")
         subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{VOLUME}", str(point)], check=True,
                        timeout=60)
