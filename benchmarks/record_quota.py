@@ -8,7 +8,7 @@ it (quota.conf, quota.cksum, the brick, client and quotad volfiles, quotad's com
 writes tests/data/glusterd-10.3/quota/: ``outputs.json`` (each step's command, text and
 ``--xml``, exit code, output and GLUSTER_CLI calls with their replies; `quota list` also
 reads quota.conf and asks quotad itself, which the proxy does not see), ``state/`` (the
-files glusterd wrote), ``processes.txt`` (quotad's and the auxiliary mount's command lines)
+files glusterd wrote), ``processes.txt`` (quotad's command line)
 and ``write.json`` (what the FUSE writes past the limit saw).
 
 glusterd runs as in benchmarks/record_heal.py (own network namespace, private mount
@@ -59,6 +59,8 @@ ENABLE = (
     ("quota missing volume", "volume quota nope enable"),
     ("quota list missing volume", "volume quota nope list"),
 )
+#: `volume status` lists each node's quotad while quota is on
+STATUS = (("quota volume status", f"volume status {VOLUME}"),)
 WRITTEN = (
     ("written quota list", f"volume quota {VOLUME} list"),
     ("written quota list path", f"volume quota {VOLUME} list {LIMITED}"),
@@ -121,18 +123,20 @@ def save_state(workdir: Path, out: Path) -> None:
 
 
 def processes(workdir: Path) -> str:
-    """Command lines of the quota processes (quotad, the auxiliary mount) and the mounts."""
+    """Command lines of this namespace's quota processes (quotad, auxiliary mounts)."""
+    mine = os.readlink("/proc/self/ns/mnt")
     lines = []
     for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int):
         try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") != mine:
+                continue
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         text = " ".join(a.decode(errors="replace") for a in argv if a)
-        if "quota" in text and "record_quota" not in text:
+        if "quota" in text and os.path.basename(text.split(" ", 1)[0]) == "glusterfs":
             lines.append(text.replace(str(workdir), WORKDIR_MARK))
-    mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines() if "fuse" in line]
-    return "\n".join(["# processes", *lines, "# fuse mounts", *mounts]) + "\n"
+    return "\n".join(["# processes", *lines]) + "\n"
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
@@ -151,6 +155,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
         (point / "other").mkdir()
         rec.record((("quota list disabled", f"volume quota {VOLUME} list"),))
         rec.record(ENABLE)
+        rec.record(STATUS)
         (OUT / "processes.txt").write_text(processes(workdir))
         save_state(workdir, OUT / "enabled")
         limited = point / LIMITED.lstrip("/")

@@ -91,9 +91,9 @@ def test_quota_conf_is_glusterds_format_and_imported_from_it():
     node writes the same bytes back."""
     volume_dir = DATA / "enabled" / "state" / "vols" / "qv"
     volume = import_volume(volume_dir)
-    assert [(q.gfid, q.kind) for q in volume.quota_limits] == [
-        ("ca71f37c-e713-4a7b-918d-09375f9f4f80", QuotaKind.USAGE),
-        ("00000000-0000-0000-0000-000000000001", QuotaKind.USAGE),
-        ("ca71f37c-e713-4a7b-918d-09375f9f4f80", QuotaKind.OBJECTS)]
+    limited, root, objects = volume.quota_limits  # /dir 4MB, / 100MB, /dir 100 objects
+    assert (limited.kind, root.kind, objects.kind) == (QuotaKind.USAGE, QuotaKind.USAGE,
+                                                       QuotaKind.OBJECTS)
+    assert root.gfid == "00000000-0000-0000-0000-000000000001" and objects.gfid == limited.gfid
     assert quota_conf(volume.quota_limits) == (volume_dir / "quota.conf").read_bytes()
     assert quota_cksum(volume) == (volume_dir / "quota.cksum").read_text()

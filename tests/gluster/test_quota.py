@@ -22,7 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.record_quota import ENABLE, FULL, LIMIT, REMOVE, WRITTEN, write_until_refused
+from benchmarks.record_quota import (
+    ENABLE,
+    FULL,
+    LIMIT,
+    REMOVE,
+    STATUS,
+    WRITTEN,
+    write_until_refused,
+)
 from gluster_mgmt import open_store
 from gluster_mgmt.services.quota import CONF_HEADER
 from tests.conftest import API_PORT
@@ -140,6 +148,32 @@ def same_as_glusterd(node: Node, step: str, words: str) -> None:
             (door, step, xml, got.stdout, got.stderr, node.daemon.log_tail())
 
 
+_STATUS_LINE = re.compile(r"(?m)^(?P<label>\S.*?)\s+(\d+|N/A)\s+(\d+|N/A)\s+"
+                          r"(?P<online>[YN])\s+(\d+|N/A)\s*$")
+
+
+def status_lists_each_quotad(nodes: list[Node], step: tuple[str, str]) -> None:
+    """`volume status`: glusterd's lines (a node: its bricks, its quotad), each node's quotad
+    listed online; both doors, text and --xml, the same shape."""
+    name, words = step
+    want = recorded(name, False)["stdout"]
+    node = nodes[0]
+    assert wait_for(lambda: node.stock(*words.split()).stdout.count(" Y ") == 2 + len(nodes),
+                    30, 1), node.stock(*words.split()).stdout
+    for got in (node.stock(*words.split()), node.ours(*words.split())):
+        lines = [(m["label"] if m["label"].startswith("Quota") else "brick", m["online"])
+                 for m in _STATUS_LINE.finditer(got.stdout)]
+        assert lines == [("brick", "Y"), ("brick", "Y"), ("Quota Daemon on localhost", "Y"),
+                         *((f"Quota Daemon on {n.daemon.address}", "Y") for n in nodes[1:])], \
+            got.stdout
+        assert got.stdout.splitlines()[:3] == want.splitlines()[:3]
+        assert got.stdout.splitlines()[-4:] == want.splitlines()[-4:]
+    for got in (node.stock(*words.split(), xml=True), node.ours(*words.split(), xml=True)):
+        quotads = re.findall(r"<hostname>Quota Daemon</hostname>\s*<path>([^<]*)</path>",
+                             got.stdout)
+        assert quotads == ["localhost", *(n.daemon.address for n in nodes[1:])], got.stdout
+
+
 def _listed(node: Node, step: str) -> bool:
     out = node.stock(*dict(ENABLE + WRITTEN + FULL)[step].split()).stdout
     return out == recorded(step, False)["stdout"] if step not in SIZES_VARY else "Yes" in out
@@ -175,6 +209,8 @@ def test_quota_equals_glusterd_and_enforces_the_hard_limit(quota_cluster, tmp_pa
             assert wait_for(lambda: _listed(node, "quota list-objects"), 60, 1), \
                 node.stock("volume", "quota", "qv", "list-objects").stdout
         same_as_glusterd(node, step, words)
+
+    status_lists_each_quotad(nodes, STATUS[0])
 
     # every node runs quotad with glusterd's command line; each writes quota.conf
     recorded_quotad = (DATA / "processes.txt").read_text().splitlines()[1]

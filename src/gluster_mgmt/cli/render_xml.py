@@ -192,7 +192,8 @@ def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool
                        if brick.get(key) is not None))
         nodes.append(node)
     if not detail:
-        nodes += [_node("Self-heal Daemon", shd["hostname"], shd.get("host_uuid", ""),
+        nodes += [_node(shd.get("name") or "Self-heal Daemon", shd["hostname"],
+                        shd.get("host_uuid", ""),
                         bool(shd.get("online")), None, None, shd.get("pid"))
                   for shd in volume.get("self_heal") or []]
     element.add(E("nodeCount", len(nodes)), *nodes)

@@ -582,7 +582,8 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
     others = [] if detail or cmd & StatusFlag.TASKS else list(volume.get("self_heal") or [])
     for j, shd in enumerate(others, len(bricks)):
         b = f"brick{j}"
-        pairs += [(f"{b}.hostname", "Self-heal Daemon"), (f"{b}.path", shd["hostname"]),
+        pairs += [(f"{b}.hostname", shd.get("name") or "Self-heal Daemon"),
+                  (f"{b}.path", shd["hostname"]),
                   (f"{b}.peerid", shd.get("host_uuid") or ""), (f"{b}.port", 0),
                   (f"{b}.pid", int(shd["pid"]) if shd.get("pid") else -1),
                   (f"{b}.status", int(bool(shd.get("online"))))]

@@ -78,7 +78,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                             **facts.get(b.uuid, {})}
                            for b in volume.bricks],
                 "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
-                              else shd for shd in daemon.self_heal_runtime(volume)],
+                              else shd for shd in daemon.other_services(volume)],
                 "tasks": tasks_of(c, volume),
             })
         return {"volumes": result}
@@ -221,6 +221,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                                            daemon.peer_operations.join_secret,
                                            daemon.peer_operations.join_names),
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
+        "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
     }

@@ -62,6 +62,8 @@ CKSUM_FILE = "quota.cksum"
 #: The client pid glusterd gives its auxiliary mounts (GF_CLIENT_PID_QUOTA_MOUNT)
 QUOTA_MOUNT_CLIENT_PID = -5
 MOUNT_TIMEOUT = 60.0
+#: How `volume status` names quotad
+QUOTAD_STATUS_NAME = "Quota Daemon"
 _LIMIT = struct.Struct(">qq")
 _SIZE = struct.Struct(">qqq")
 
@@ -213,6 +215,16 @@ class QuotaNode:
     def stop(self) -> None:
         self.services.stop(self.specs.SERVICE)
         self._graph = None
+
+    def runtime(self, node_uuid: str, hostname: str) -> dict[str, Any]:
+        """This node's quotad as `volume status` lists it ("Quota Daemon on HOST")."""
+        states = self.services.status([self.specs.SERVICE])
+        pid = states[0].pid if states and states[0].running else None
+        if pid is None:
+            process = self.services.find(self.specs.pidfile(), self.specs.glusterfs)
+            pid = process.pid if process is not None else None
+        return {"name": QUOTAD_STATUS_NAME, "host_uuid": node_uuid, "hostname": hostname,
+                "port": None, "rdma_port": 0, "online": pid is not None, "pid": pid}
 
 
 # -- the auxiliary mounts ------------------------------------------------------------------
