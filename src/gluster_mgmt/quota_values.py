@@ -9,6 +9,9 @@ import re
 
 from gluster_mgmt.errors import OperationFailed
 
+#: The stage message of a path that does not exist (its op_ret is -ENOENT, on which the stock
+#: CLI adds "please enter the path relative to the volume")
+GFID_MISSING = "Failed to get trusted.gfid attribute on path "
 INT64_MAX = 2 ** 63 - 1
 SIZE_RANGE = f"Please enter an integer value in the range of (1 - {INT64_MAX})"
 _SIZE = re.compile(r"\s*(?P<number>[0-9]+(\.[0-9]*)?)\s*(?P<unit>[KMGTP]B)?\s*", re.I)

@@ -15,13 +15,12 @@ if TYPE_CHECKING:
     from gluster_mgmt.cli.parser import Request
 
 from gluster_mgmt.cli.view import Outcome
+from gluster_mgmt.quota_values import GFID_MISSING
+from gluster_mgmt.rules import EG_INTRNL
 
 #: gf_quota_type of `list` and `list-objects`
 LIST, LIST_OBJECTS = 5, 13
-#: glusterd's op_errno of every failed quota transaction (EG_INTRNL)
-EG_INTRNL = 30800
-#: the stage message of a path that does not exist (op_ret -ENOENT), and the CLI's hint
-GFID_MISSING = "Failed to get trusted.gfid attribute on path "
+#: the stock CLI's hint after a path that does not exist (op_ret -ENOENT)
 PATH_HINT = "please enter the path relative to the volume"
 USAGE_HEADER = ("                  Path                   Hard-limit  Soft-limit      Used  "
                 "Available  Soft-limit exceeded? Hard-limit exceeded?\n" + "-" * 127 + "\n")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.quota_values import canonical_path, parse_percent, parse_size
 from gluster_mgmt.model import QuotaKind, QuotaLimit, Volume, VolumeStatus
+from gluster_mgmt.quota_values import canonical_path, parse_percent, parse_size
 from gluster_mgmt.services import quota as node_quota
 from gluster_mgmt.services.quota import AuxMount, QuotaMounts
 from gluster_mgmt.volgen import quota_enabled
@@ -77,9 +77,8 @@ DROPPED = ("features.soft-timeout", "features.hard-timeout", "features.alert-tim
            "features.quota-timeout")
 DEFAULT_SOFT_LIMIT = "80%"
 QUOTA_DISABLED = "Quota is disabled, please enable quota"
-#: The stage's message when a limited path does not exist (its op_ret is -ENOENT, on which
-#: the stock CLI adds "please enter the path relative to the volume")
-GFID_MISSING = "Failed to get trusted.gfid attribute on path "
+
+
 @attrs.frozen
 class QuotaResult:
     """What `volume quota` answers: for `list`, the volume's default soft limit and what
@@ -100,8 +99,10 @@ class QuotaResult:
 
 
 class Quota:
-    """The quota half of the Cluster API (``Cluster.quota``). ``mounts``: this node's
-    auxiliary mounts; without them (a coordinator-only client) limits cannot be set."""
+    """The quota half of the Cluster API (``Cluster.quota``). Limits and usage go through
+    auxiliary mounts on the node running the command (``run``'s ``mounts``): a client
+    attached to the store only (no node of its own) can turn quota on and off, not set
+    limits."""
 
     def __init__(self, volumes: "Volumes") -> None:
         self.volumes = volumes
@@ -119,14 +120,14 @@ class Quota:
         volume, _ = self.volumes.load_existing(name)
         self._stage(volume, op)
         if op is QuotaOp.ENABLE:
-            self._change(name, _enable)
+            self.volumes.replace(name, _enable)
             if mounts is not None:
                 node_quota.crawl(mounts, name)
             return QuotaResult(name, op)
         if op is QuotaOp.DISABLE:
             if mounts is not None:
                 _drop_limits(volume, mounts)
-            self._change(name, _disable)
+            self.volumes.replace(name, _disable)
             return QuotaResult(name, op)
         if op in SETTINGS:
             if value is None:
@@ -157,9 +158,6 @@ class Quota:
         elif not quota_enabled(volume):
             raise OperationFailed(QUOTA_DISABLED, errno.EINVAL)
 
-    def _change(self, name: str, change) -> Volume:
-        return self.volumes.replace(name, change)
-
     def _limit(self, volume: Volume, op: QuotaOp, path: str, hard_limit: str | None,
                soft_limit: str | None, mounts: QuotaMounts) -> QuotaResult:
         kind = op.kind
@@ -172,11 +170,7 @@ class Quota:
         name = volume.name
         shown = mounts.shown_dir(name, AuxMount.LIMIT)
         with mounts.mounted(name, AuxMount.LIMIT) as root:
-            try:
-                gfid = node_quota.directory_gfid(root, path)
-            except OperationFailed as exc:
-                raise OperationFailed(str(exc), errno.ENOENT
-                                      if exc.errno == errno.ENOENT else exc.errno) from None
+            gfid = node_quota.directory_gfid(root, path)
             if op in LIMITS:
                 assert hard is not None
                 node_quota.set_limit(root, shown, path, kind, hard, soft)
@@ -202,7 +196,7 @@ class Quota:
             return current.evolve(quota_limits=limits,
                                   quota_conf_version=current.quota_conf_version + 1)
 
-        self._change(name, record)
+        self.volumes.replace(name, record)
         return QuotaResult(name, op)
 
     def _list(self, volume: Volume, op: QuotaOp, paths: Sequence[str],

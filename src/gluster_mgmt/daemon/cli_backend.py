@@ -22,7 +22,7 @@ import attrs
 
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
-from gluster_mgmt.cluster.quota import GFID_MISSING, LISTS
+from gluster_mgmt.cluster.quota import LISTS
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -35,6 +35,8 @@ from gluster_mgmt.mgmt_rpc.cli_program import (
 )
 from gluster_mgmt.mgmt_rpc.gluster_dict import DictValue, value_text
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
+from gluster_mgmt.quota_values import GFID_MISSING
+from gluster_mgmt.rules import EG_INTRNL
 from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 
 if TYPE_CHECKING:
@@ -43,9 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
-#: op_errno (gd_sync_task_begin); EG_NOVOL, GET_VOLUME's "Volume does not exist"
-EG_INTRNL = 30800
+#: glusterd-errno.h: EG_NOVOL, GET_VOLUME's "Volume does not exist" (EG_INTRNL: rules)
 EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,

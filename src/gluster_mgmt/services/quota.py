@@ -34,6 +34,7 @@ import attrs
 
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import QUOTA_CONF_HEADER, QuotaKind, QuotaLimit, Volume
+from gluster_mgmt.quota_values import GFID_MISSING
 from gluster_mgmt.services import (
     ServiceManager,
     ServiceSpec,
@@ -310,8 +311,8 @@ def directory_gfid(root: str, path: str) -> str:
         os.lstat(target)
         raw = os.getxattr(target, GFID_STRING_KEY, follow_symlinks=False)
     except OSError as exc:
-        raise OperationFailed(f"Failed to get trusted.gfid attribute on path {path}. Reason : "
-                              f"{_reason(exc)}", exc.errno or errno.EIO) from None
+        raise OperationFailed(f"{GFID_MISSING}{path}. Reason : {_reason(exc)}",
+                              exc.errno or errno.EIO) from None
     return str(uuid_module.UUID(raw.decode().strip("\0")))
 
 
