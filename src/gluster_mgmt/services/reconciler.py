@@ -48,8 +48,8 @@ from gluster_mgmt.services import (
     short_hash,
     volfile_server_port_args,
 )
-from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.quota import QuotadSpecs, QuotaFiles, QuotaNode
+from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
 from gluster_mgmt.store.base import LeaseSource, Store
 from gluster_mgmt.store.follow import Follow, Update
