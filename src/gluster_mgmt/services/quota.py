@@ -97,20 +97,25 @@ def _write_atomically(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-@attrs.frozen
 class QuotaFiles:
-    """quota.conf and quota.cksum of the volumes with quota on, in glusterd's directory."""
+    """quota.conf and quota.cksum of the volumes with quota on, in glusterd's directory.
+    Only the files of volumes the store knows (or this daemon wrote) are touched: glusterd's
+    own state there, before an import, is not this daemon's to change."""
 
-    glusterd_dir: str
+    def __init__(self, glusterd_dir: str) -> None:
+        self.glusterd_dir = glusterd_dir
+        self._written: set[str] = set()
 
     def volume_dir(self, name: str) -> str:
         return os.path.join(self.glusterd_dir, "vols", name)
 
     def sync(self, volumes: Iterable[Volume]) -> None:
+        volumes = list(volumes)
         wanted = {v.name: v for v in volumes if quota_enabled(v)}
         for volume in wanted.values():
             directory = self.volume_dir(volume.name)
             os.makedirs(directory, mode=0o755, exist_ok=True)
+            self._written.add(volume.name)
             conf = quota_conf(volume.quota_limits)
             path = os.path.join(directory, CONF_FILE)
             if _read(path) != conf:
@@ -119,10 +124,10 @@ class QuotaFiles:
             path = os.path.join(directory, CKSUM_FILE)
             if _read(path) != cksum:
                 _write_atomically(path, cksum)
-        vols = os.path.join(self.glusterd_dir, "vols")
-        for name in _listdir(vols):
-            if name not in wanted:
-                self.remove(name)
+        known = {v.name for v in volumes}
+        for name in (known | self._written) - set(wanted):
+            self.remove(name)
+            self._written.discard(name)
 
     def remove(self, name: str) -> None:
         """A volume's quota files go (quota off, volume deleted); so does its directory and
@@ -142,13 +147,6 @@ def _read(path: str) -> bytes | None:
             return handle.read()
     except OSError:
         return None
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
 
 
 @attrs.frozen
