@@ -171,6 +171,10 @@ class Quota:
         shown = mounts.shown_dir(name, AuxMount.LIMIT)
         with mounts.mounted(name, AuxMount.LIMIT) as root:
             gfid = node_quota.directory_gfid(root, path)
+            try:
+                before = node_quota.read_limit(node_quota.inside(root, path), kind)
+            except OSError:
+                before = None
             if op in LIMITS:
                 assert hard is not None
                 node_quota.set_limit(root, shown, path, kind, hard, soft)
@@ -196,7 +200,12 @@ class Quota:
             return current.evolve(quota_limits=limits,
                                   quota_conf_version=current.quota_conf_version + 1)
 
-        self.volumes.replace(name, record)
+        try:
+            self.volumes.replace(name, record)
+        except OperationFailed:
+            if op in LIMITS:  # a new limit the store did not take: the directory's goes too
+                _restore_limit(mounts, name, path, kind, before)
+            raise
         return QuotaResult(name, op)
 
     def _list(self, volume: Volume, op: QuotaOp, paths: Sequence[str],
@@ -252,6 +261,20 @@ def _disable(volume: Volume) -> Volume:
     return volume.evolve(options=_with(kept, DISABLED), quota_limits=(), quota_conf_version=0)
 
 
+def _restore_limit(mounts: QuotaMounts, name: str, path: str, kind: QuotaKind,
+                   limit: tuple[int, int] | None) -> None:
+    """Put back the limit ``path`` had (``limit``; None: none), best effort."""
+    shown = mounts.shown_dir(name, AuxMount.LIMIT)
+    try:
+        with mounts.mounted(name, AuxMount.LIMIT) as root:
+            if limit is None:
+                node_quota.remove_limit(root, shown, path, kind)
+            else:
+                node_quota.set_limit(root, shown, path, kind, limit[0], limit[1])
+    except OperationFailed:
+        pass
+
+
 def _drop_limits(volume: Volume, mounts: QuotaMounts) -> None:
     """`disable` removes the limits from the directories (glusterd's cleanup crawl), so a
     later `enable` starts with none."""
@@ -260,9 +283,9 @@ def _drop_limits(volume: Volume, mounts: QuotaMounts) -> None:
     try:
         with mounts.mounted(volume.name, AuxMount.LIMIT) as root:
             for limit in volume.quota_limits:
-                target = os.path.join(root, limit.path.lstrip("/")) if limit.path.strip("/") else root
                 try:
-                    os.removexattr(target, node_quota.LIMIT_KEYS[limit.kind])
+                    os.removexattr(node_quota.inside(root, limit.path),
+                                   node_quota.LIMIT_KEYS[limit.kind])
                 except OSError:
                     pass
     except OperationFailed:

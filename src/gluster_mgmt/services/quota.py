@@ -297,14 +297,15 @@ def _reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
-def _inside(root: str, path: str) -> str:
+def inside(root: str, path: str) -> str:
+    """``path`` (relative to the volume) on a mount of it at ``root``."""
     return os.path.join(root, path.lstrip("/")) if path.strip("/") else root
 
 
 def directory_gfid(root: str, path: str) -> str:
     """The gfid of ``path`` (a directory, relative to the volume) on a mount at ``root``;
     glusterd's stage message when it is missing (op_ret -ENOENT: the CLI adds a hint)."""
-    target = _inside(root, path)
+    target = inside(root, path)
     try:
         os.lstat(target)
         raw = os.getxattr(target, GFID_STRING_KEY, follow_symlinks=False)
@@ -329,8 +330,8 @@ def set_limit(root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
               soft_percent: float | None) -> None:
     """glusterd_set_quota_limit: without a soft limit, the one already set stays (-1, the
     default, if none)."""
-    target = _inside(root, path)
-    shown = _inside(shown_root, path)
+    target = inside(root, path)
+    shown = inside(shown_root, path)
     if not os.path.isdir(target):
         raise OperationFailed(f"Failed to find the directory {shown}. Reason : "
                               f"{os.strerror(errno.ENOENT)}", errno.ENOENT)
@@ -347,18 +348,18 @@ def set_limit(root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
 
 
 def remove_limit(root: str, shown_root: str, path: str, kind: QuotaKind) -> None:
-    target = _inside(root, path)
+    target = inside(root, path)
     try:
         os.removexattr(target, LIMIT_KEYS[kind], follow_symlinks=False)
     except OSError as exc:
-        raise OperationFailed(f"removexattr failed on {_inside(shown_root, path)}. Reason : "
+        raise OperationFailed(f"removexattr failed on {inside(shown_root, path)}. Reason : "
                               f"{_reason(exc)}", exc.errno or errno.EIO) from None
 
 
 def read_usage(root: str, path: str, kind: QuotaKind) -> dict[str, Any]:
     """What the stock CLI reads for one path of `quota list`: the limit (None: none) and
     the usage (size, files, directories; None when the quota xlators report none)."""
-    target = _inside(root, path)
+    target = inside(root, path)
     limit = read_limit(target, kind)
     try:
         raw = os.getxattr(target, SIZE_KEY, follow_symlinks=False)
