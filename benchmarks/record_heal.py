@@ -102,7 +102,7 @@ def _brick_pid(rec: Recorder, brick: Path, volume: str = VOLUME) -> int:
     raise RuntimeError(f"no pid for {brick}: {out}")
 
 
-def _wait(check, limit: float = 120.0) -> bool:
+def wait_until(check, limit: float = 120.0) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if check():
@@ -132,7 +132,7 @@ def split_brain(rec: Recorder, glusterd: Glusterd, bricks: Path, point: Path) ->
     run("volume", "set", SPLIT_VOLUME, "cluster.quorum-type", "none")
     run("volume", "start", SPLIT_VOLUME)
     run("volume", "heal", SPLIT_VOLUME, "disable")
-    if not _wait(lambda: bricks_online(glusterd, SPLIT_VOLUME, 3), 60):
+    if not wait_until(lambda: bricks_online(glusterd, SPLIT_VOLUME, 3), 60):
         raise RuntimeError("split-brain volume: bricks never online")
     subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{SPLIT_VOLUME}", str(point)],
                    check=True, timeout=60)
@@ -149,16 +149,22 @@ def split_brain(rec: Recorder, glusterd: Glusterd, bricks: Path, point: Path) ->
         raise RuntimeError(f"after source-brick sb2, f.txt reads {content!r}")
 
 
-def inner(workdir: Path, outer_ns: str) -> None:
+def start_glusterd(workdir: Path, outer_ns: str) -> tuple[Glusterd, Recorder, Path, Path]:
+    """glusterd started in the private namespaces, with a recording proxy on its socket:
+    (glusterd, recorder, the bricks' directory, an empty mount point)."""
     setup_private_mounts(workdir, outer_ns)
     bricks = workdir / "bricks"
     bricks.mkdir()
     glusterd = Glusterd(workdir)
     glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    rec = Recorder(workdir, proxy)
+    rec = Recorder(workdir, Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket"))
     point = workdir / "mnt"
     point.mkdir()
+    return glusterd, rec, bricks, point
+
+
+def inner(workdir: Path, outer_ns: str) -> None:
+    glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
     frozen = 0
     try:
         run = lambda *words: glusterd.run(*words)  # noqa: E731
@@ -170,7 +176,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
         run("volume", "start", "dv")
         run("volume", "create", "sv", "replica", "3",
             *[f"{HOST}:{bricks}/s{i}" for i in (1, 2, 3)], "force")
-        if not _wait(lambda: bricks_online(glusterd, VOLUME, 3), 60):
+        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 3), 60):
             raise RuntimeError("bricks never online")
         time.sleep(3)  # the self-heal daemon connects to the bricks
         rec.record(HEALTHY)
@@ -191,7 +197,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
             out = rec.cli(f"volume heal {VOLUME} info summary").stdout
             return "Total Number of entries: 0" in out and \
                 out.count("Total Number of entries: 0") == 3
-        if not _wait(drained, 180):
+        if not wait_until(drained, 180):
             raise RuntimeError("heal never drained: " + rec.cli(f"volume heal {VOLUME} info").stdout)
         rec.record(HEALED)
         missing = [n for n in FILES if not (bricks / "h3" / n).exists()]

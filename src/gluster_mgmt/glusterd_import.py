@@ -15,6 +15,8 @@ import attrs
 
 from gluster_mgmt.membership.identity import GLUSTERD_INFO, NodeIdentity
 from gluster_mgmt.model import (
+    QUOTA_CONF_HEADER,
+    QuotaLimit,
     Brick,
     Peer,
     PeerState,
@@ -163,6 +165,19 @@ def _brick_uuid_from(fields: Mapping[str, str]) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fields['hostname']}:{fields['path']}"))
 
 
+def import_quota_conf(path: Path) -> tuple[QuotaLimit, ...]:
+    """glusterd's quota.conf (v1.2: a header line, then 16-byte gfid + 1-byte type records);
+    the paths are not in it (quotad finds them by gfid)."""
+    if not path.exists():
+        return ()
+    data = path.read_bytes()
+    body = data[data.index(b"\n") + 1:] if b"\n" in data else b""
+    if not data.startswith(QUOTA_CONF_HEADER) or len(body) % 17:
+        raise ValidationError(f"{path}: not a quota.conf of version 1.2")
+    return tuple(QuotaLimit(str(uuid.UUID(bytes=body[i:i + 16])), body[i + 16])
+                 for i in range(0, len(body), 17))
+
+
 def import_volume(volume_dir: Path) -> Volume:
     info = _read_key_values(volume_dir / "info")
     brick_files = {key: value for key, value in info.items() if key.startswith("brick-")
@@ -188,6 +203,9 @@ def import_volume(volume_dir: Path) -> Volume:
             op_version=int(info.get("op-version", "40000")),
             client_op_version=int(info.get("client-op-version", "2")),
             quota_version=int(info.get("quota-version", "0")),
+            quota_limits=import_quota_conf(volume_dir / "quota.conf"),
+            quota_conf_version=int(_read_key_values(volume_dir / "quota.cksum").get("version", "0"))
+            if (volume_dir / "quota.cksum").exists() else 0,
         )
     except KeyError as missing:
         raise ValidationError(f"{volume_dir / 'info'}: missing {missing}") from None

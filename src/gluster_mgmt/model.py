@@ -273,6 +273,34 @@ class Task:
                    commit_hash=int(data.get("commit_hash", 0)))
 
 
+#: The first line of glusterd's quota.conf (format v1.2: then 16-byte gfid + 1-byte kind records)
+QUOTA_CONF_HEADER = b"GlusterFS Quota conf | version: v1.2\n"
+
+
+class QuotaKind(enum.IntEnum):
+    """What a quota limit bounds: glusterd's quota.conf record type."""
+
+    USAGE = 1
+    OBJECTS = 2
+
+
+@attrs.frozen
+class QuotaLimit:
+    """A directory with a quota limit (the limit itself is the directory's xattr): the
+    records of glusterd's quota.conf, with the path the stock CLI never stores."""
+
+    gfid: str
+    kind: QuotaKind = attrs.field(converter=QuotaKind)
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gfid": self.gfid, "kind": int(self.kind), "path": self.path}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QuotaLimit:
+        return cls(data["gfid"], data["kind"], data.get("path", ""))
+
+
 def _new_secret() -> str:
     return str(uuid_module.uuid4())
 
@@ -304,6 +332,9 @@ class Volume:
     # open-behind is only loaded when the volume's client op-version allows it
     client_op_version: int = 2
     quota_version: int = 0
+    #: quota.conf: the limited directories in the order they were limited, and its version
+    quota_limits: tuple[QuotaLimit, ...] = attrs.field(default=(), converter=tuple)
+    quota_conf_version: int = 0
     task: Task | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -359,6 +390,8 @@ class Volume:
             "status": self.status.value, "version": self.version, "transport": self.transport.value,
             "username": self.username, "password": self.password, "op_version": self.op_version,
             "client_op_version": self.client_op_version, "quota_version": self.quota_version,
+            "quota_limits": [q.to_dict() for q in self.quota_limits],
+            "quota_conf_version": self.quota_conf_version,
             "task": self.task.to_dict() if self.task else None,
         }
 
@@ -375,6 +408,8 @@ class Volume:
             op_version=data.get("op_version", 40000),
             client_op_version=data.get("client_op_version", 2),
             quota_version=data.get("quota_version", 0),
+            quota_limits=tuple(QuotaLimit.from_dict(q) for q in data.get("quota_limits", ())),
+            quota_conf_version=data.get("quota_conf_version", 0),
             task=Task.from_dict(data["task"]) if data.get("task") else None,
         )
 

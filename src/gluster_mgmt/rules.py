@@ -9,6 +9,9 @@ from __future__ import annotations
 
 #: The Gluster mgmt RPC port stock bricks and clients talk to (glusterd's 24007).
 MGMT_PORT = 24007
+#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
+#: op_errno (gd_sync_task_begin)
+EG_INTRNL = 30800
 #: The key of a reply's data holding the notice that it comes from the last state the daemon
 #: saw (its store unreachable); the CLI shows it on stderr.
 STALE_KEY = "stale"

@@ -19,12 +19,12 @@ above, and byte-identity depends on them being applied the same way everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from gluster_mgmt.model import Brick, Volume, VolumeType
+from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.options import (
     BOOL_FALSE,
     BOOL_TRUE,
@@ -640,6 +640,41 @@ def build_rebalance_graph(volume: Volume, *, op_version: int = 100000,
     return graph.freeze()
 
 
+#: The GETSPEC key of the quota daemon's volfile (glusterd's ``gluster/quotad``).
+QUOTAD_VOLFILE_ID = "gluster/quotad"
+
+
+def quota_enabled(volume: Volume) -> bool:
+    """``features.quota`` is on (glusterd's glusterd_is_volume_quota_enabled)."""
+    return _is_true(volume.options, "features.quota")
+
+
+def build_quotad_graph(volumes: Iterable[Volume], *, op_version: int = 100000,
+                       table: OptionTable | None = None) -> Graph | None:
+    """quotad's graph (glusterd's build_quotad_graph): for each started volume with quota
+    on, its trusted clients and clusters under a DHT named as the volume, with the volume's
+    plain options; one features/quotad on top naming each volume. None when there is none."""
+    table = table or option_table()
+    nodes: list[_Node] = []
+    quotad = _Node("quotad", "features/quotad")
+    for volume in volumes:
+        if volume.status is not VolumeStatus.STARTED or not quota_enabled(volume):
+            continue
+        _check_options(volume)
+        settings: dict[str, str] = dict(volume.options)
+        graph = _GraphBuilder()
+        _build_clients(graph, volume, True, settings)
+        dht = _build_dht(graph, volume, _build_clusters(graph, volume, op_version), settings)
+        dht.name = volume.name
+        _each_option(table, settings, _basic(graph))
+        nodes += graph.nodes
+        quotad.set(f"{volume.name}.volume-id", volume.name)
+        quotad.children.append(dht)
+    if not quotad.children:
+        return None
+    return _GraphBuilder().freeze([*nodes, quotad])
+
+
 # -- texts and volfile ids ---------------------------------------------------------------
 
 def brick_volfile(volume: Volume, brick: Brick, **kwargs: Any) -> str:
@@ -673,6 +708,9 @@ def volfile_for_id(volumes: Mapping[str, Volume], volfile_id: str, *, trusted: b
     ``trusted=False`` is what an untrusted caller (not this host, not a peer) may get: only the
     plain client volfile; every other volfile holds the credentials, so it is None."""
     key = volfile_id.lstrip("/")
+    if trusted and key == QUOTAD_VOLFILE_ID:
+        graph = build_quotad_graph(volumes.values(), **kwargs)
+        return graph.text() if graph else None
     if not trusted:
         if key.endswith(".tcp") and key[:-4] in volumes:
             key = key[:-4]

@@ -399,7 +399,7 @@ def test_unrecognized_command():
 
 
 def test_unsupported_gluster_commands_say_so():
-    error = refused("volume quota v1 enable")
+    error = refused("volume bitrot v1 enable")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
     error = refused("volume status v1 clients")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err

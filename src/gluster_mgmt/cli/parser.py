@@ -66,6 +66,12 @@ USAGE = {
         "split-brain {bigger-file <FILE> | latest-mtime <FILE> |"
         "source-brick <HOSTNAME:BRICKNAME> [<FILE>]} |"
         "granular-entry-heal {enable | disable}]"),
+    "volume quota": (
+        "volume quota <VOLNAME> {enable|disable|list [<path> ...]| list-objects [<path> ...] "
+        "| remove <path>| remove-objects <path> | default-soft-limit <percent>}\n"
+        "volume quota <VOLNAME> {limit-usage <path> <size> [<percent>]}\n"
+        "volume quota <VOLNAME> {limit-objects <path> <number> [<percent>]}\n"
+        "volume quota <VOLNAME> {alert-time|soft-timeout|hard-timeout} {<time>}"),
     "volume replace-brick": "volume replace-brick <VOLNAME> <SOURCE-BRICK> <NEW-BRICK> "
                             "{commit force}",
     # two patterns share "volume set"; the gluster CLI shows the one registered last
@@ -96,6 +102,7 @@ DESCRIPTIONS = {
     "volume remove-brick": "remove brick from volume <VOLNAME>",
     "volume rebalance": "rebalance operations",
     "volume heal": "self-heal commands on volume specified by <VOLNAME>",
+    "volume quota": "quota translator specific operations",
     "volume replace-brick": "replace-brick operations",
     "volume set": "set options for volume <VOLNAME>",
     "volume reset": "reset all the reconfigured options",
@@ -848,6 +855,59 @@ def parse_volume_heal(words: Sequence[str], confirm: Confirm, opts: dict[str, An
     return Request("volume/heal", params, cmd, context)
 
 
+#: `quota VOL WORD ...`: its type (gf_quota_type; cluster.quota.QuotaOp names them) and
+#: how many words it takes after the volume's name (None: a path list)
+_QUOTA_WORDS = {"enable": (1, (1,)), "disable": (2, (1,)), "limit-usage": (3, (3, 4)),
+                "remove": (4, (2,)), "list": (5, None), "alert-time": (7, (2,)),
+                "soft-timeout": (8, (2,)), "hard-timeout": (9, (2,)),
+                "default-soft-limit": (10, (2,)), "limit-objects": (12, (3, 4)),
+                "list-objects": (13, None), "remove-objects": (14, (2,))}
+
+
+def parse_volume_quota(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """The gluster CLI's quota grammar (cli_cmd_quota_parse): absolute paths, a size (or an
+    object count) of at least 1, a soft limit percent of 0 to 100."""
+    from gluster_mgmt.errors import OperationFailed
+    from gluster_mgmt.quota_values import INT64_MAX, parse_percent, parse_size
+
+    cmd = "volume quota"
+    if len(words) < 4:
+        raise usage_error(cmd)
+    name, word, rest = words[2], words[3], list(words[4:])
+    if word not in _QUOTA_WORDS:
+        raise CliExit(1, out=f"Invalid quota option : {word}\n", err=usage_error(cmd).err)
+    op, counts = _QUOTA_WORDS[word]
+    if counts is not None and len(rest) + 1 not in counts:
+        raise usage_error(cmd)
+    params: dict[str, Any] = {"name": name, "op": op}
+    paths = rest if counts is None else rest[:1] if op in (3, 4, 12, 14) else []
+    if any(not p.startswith("/") for p in paths):
+        raise usage_error(cmd, "Please enter absolute path")
+    if counts is None:
+        params["paths"] = rest
+    elif paths:
+        params["path"] = paths[0]
+    elif op not in (1, 2):
+        params["value"] = rest[0]
+    if op in (3, 12):
+        try:
+            if op == 3:
+                parse_size(rest[1])
+            elif not rest[1].isdigit() or not 0 < int(rest[1]) <= INT64_MAX:
+                raise OperationFailed(f"Please enter an integer value in the range 1 - {INT64_MAX}")
+            if len(rest) == 3:
+                parse_percent(rest[2])
+        except OperationFailed as exc:
+            raise usage_error(cmd, str(exc)) from None
+        params["hard_limit"] = rest[1]
+        if len(rest) == 3:
+            params["soft_limit"] = rest[2]
+    if op == 2 and not confirm("Disabling quota will delete all the quota configuration. "
+                               "Do you want to continue?"):
+        raise CliExit(0)
+    return Request("volume/quota", params, cmd, {"name": name})
+
+
 # -- peers, pool, transactions, import -----------------------------------------------------
 
 def parse_peer_probe(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
@@ -955,7 +1015,7 @@ COMMANDS: dict[str, Any] = {
         "barrier": _unsupported,
         "get": parse_volume_get,
         "reset-brick": _unsupported,
-        "quota": _unsupported,
+        "quota": parse_volume_quota,
         "bitrot": _unsupported,
         "tier": _unsupported,
         "ganesha": _unsupported,

@@ -164,7 +164,8 @@ def volume_status_block(volume: dict[str, Any], detail: bool = False,
                                             bool(brick.get("online")), brick.get("pid")))
     if not detail:
         for shd in volume.get("self_heal") or []:
-            lines.append(_brick_status_line(f"Self-heal Daemon on {shd['hostname']}", 0, 0,
+            name = shd.get("name") or "Self-heal Daemon"  # or "Quota Daemon"
+            lines.append(_brick_status_line(f"{name} on {shd['hostname']}", 0, 0,
                                             bool(shd.get("online")), shd.get("pid")))
     lines.append(" ")
     if not detail:
@@ -583,7 +584,14 @@ def volume_glfsheal(request: Request, response: Response) -> Outcome:
     return Outcome(out=out, code=rc)
 
 
+def volume_quota(request: Request, response: Response) -> Outcome:
+    from gluster_mgmt.cli import render_quota
+
+    return render_quota.human(request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/quota": volume_quota,
     "volume/heal": volume_heal,
     "volume/glfsheal": volume_glfsheal,
     "volume/info": volume_info,

@@ -192,7 +192,8 @@ def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool
                        if brick.get(key) is not None))
         nodes.append(node)
     if not detail:
-        nodes += [_node("Self-heal Daemon", shd["hostname"], shd.get("host_uuid", ""),
+        nodes += [_node(shd.get("name") or "Self-heal Daemon", shd["hostname"],
+                        shd.get("host_uuid", ""),
                         bool(shd.get("online")), None, None, shd.get("pid"))
                   for shd in volume.get("self_heal") or []]
     element.add(E("nodeCount", len(nodes)), *nodes)
@@ -481,7 +482,14 @@ def _as_text(request: Request, response: Response) -> Outcome:
     return render_human.RENDERERS[request.route](request, response)
 
 
+def volume_quota(request: Request, response: Response) -> Outcome:
+    from gluster_mgmt.cli import render_quota
+
+    return render_quota.xml(request, response)
+
+
 RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
+    "volume/quota": volume_quota,
     "volume/heal": _as_text,
     "volume/glfsheal": _as_text,
     "volume/info": volume_info,

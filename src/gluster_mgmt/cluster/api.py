@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.heal import Heal
+from gluster_mgmt.cluster.quota import Quota
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -49,6 +50,7 @@ class Cluster:
         self.peers = Peers(store, self.keys, node_uuid)
         self.volumes = Volumes(self)
         self.heal = Heal(self, self.volumes)
+        self.quota = Quota(self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":

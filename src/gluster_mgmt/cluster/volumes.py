@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -319,6 +319,13 @@ class Volumes:
             checked = [options.validate_option(key, value, loaded) for key, value in resolved]
             return self._save(volume.evolve(options=_with_options(volume.options, checked)),
                               revision)
+
+    def replace(self, name: str, change: Callable[[Volume], Volume]) -> Volume:
+        """Under the volume's lock, save ``change`` of its record (commands that own fields
+        or options `volume set` refuses, as `volume quota`)."""
+        with self.cluster.volume_lock(name):
+            volume, revision = self._load_existing(name)
+            return self._save(change(volume), revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
         """(key, value, is_default) as `volume get` shows them; None for an unset option.

@@ -22,6 +22,7 @@ import attrs
 
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
+from gluster_mgmt.cluster.quota import LISTS
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -34,6 +35,8 @@ from gluster_mgmt.mgmt_rpc.cli_program import (
 )
 from gluster_mgmt.mgmt_rpc.gluster_dict import DictValue, value_text
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
+from gluster_mgmt.quota_values import GFID_MISSING
+from gluster_mgmt.rules import EG_INTRNL
 from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 
 if TYPE_CHECKING:
@@ -42,9 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
-#: op_errno (gd_sync_task_begin); EG_NOVOL, GET_VOLUME's "Volume does not exist"
-EG_INTRNL = 30800
+#: glusterd-errno.h: EG_NOVOL, GET_VOLUME's "Volume does not exist" (EG_INTRNL: rules)
 EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
@@ -146,6 +147,7 @@ class CliBackend:
             CliProc.REPLACE_BRICK: self._replace_brick,
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
+            CliProc.QUOTA: self._quota,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -342,6 +344,29 @@ class CliBackend:
             pairs.append(("count", len(data["bricks"])))
         pairs += [(key, value) for key, value in data["output"]]
         return CliResult(dict=glusterd_dict(pairs))
+
+    def _quota(self, request: CliRequest) -> CliResult:
+        """`volume quota VOL ...`: glusterd's part only. For `list` that is its checks, the
+        default soft limit and (with paths) the list mount: the stock CLI then reads
+        quota.conf and asks quotad, or reads the mount, itself. The reply dict is the request
+        (plus ``default-soft-limit``); every failure has op_errno EG_INTRNL, a missing path
+        op_ret -ENOENT."""
+        count = _int(request, "count")
+        params: dict[str, Any] = {
+            "name": _text(request, "volname"), "op": _int(request, "type"), "read": False,
+            "path": _text(request, "path", None), "hard_limit": _text(request, "hard-limit", None),
+            "soft_limit": _text(request, "soft-limit", None), "value": _text(request, "value", None),
+            "paths": [_text(request, f"path{i}") for i in range(count)]}
+        echoed: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        try:
+            data = self._route("volume/quota", params)
+        except _Reply as reply:
+            message = reply.result.op_errstr
+            op_ret = -errno.ENOENT if message.startswith(GFID_MISSING) else -1
+            return CliResult(op_ret, EG_INTRNL, message, glusterd_dict(echoed))
+        if data["op"] in LISTS:
+            echoed.insert(0, ("default-soft-limit", data["default_soft_limit"]))
+        return CliResult(dict=glusterd_dict(echoed))
 
     # -- bricks and data migration --------------------------------------------------------------
 
@@ -557,7 +582,8 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
     others = [] if detail or cmd & StatusFlag.TASKS else list(volume.get("self_heal") or [])
     for j, shd in enumerate(others, len(bricks)):
         b = f"brick{j}"
-        pairs += [(f"{b}.hostname", "Self-heal Daemon"), (f"{b}.path", shd["hostname"]),
+        pairs += [(f"{b}.hostname", shd.get("name") or "Self-heal Daemon"),
+                  (f"{b}.path", shd["hostname"]),
                   (f"{b}.peerid", shd.get("host_uuid") or ""), (f"{b}.port", 0),
                   (f"{b}.pid", int(shd["pid"]) if shd.get("pid") else -1),
                   (f"{b}.status", int(bool(shd.get("online"))))]

@@ -49,12 +49,14 @@ from gluster_mgmt.mgmt_rpc.programs import (
 )
 from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer, Route
 from gluster_mgmt.mgmt_rpc.tls import management_tls_context
-from gluster_mgmt.model import VolumeType
+from gluster_mgmt.model import VolumeStatus, VolumeType
 from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services import self_heal
+from gluster_mgmt.services.quota import QUOTAD_STATUS_NAME
 from gluster_mgmt.services.reconciler import Reconciler
+from gluster_mgmt.volgen import quota_enabled
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.lock import release_stale_locks
@@ -242,7 +244,7 @@ class Daemon:
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port, lease=session.current,
-                                    follow_volumes=False)
+                                    follow_volumes=False, glusterd_dir=self.config.glusterd_dir)
             # one follow of volumes/ per node: the volfile follower's, which tells the reconciler
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
                                        self.health, on_volumes=reconciler.volumes_changed)
@@ -359,6 +361,36 @@ class Daemon:
             result.append(shd)
         return result
 
+    def other_services(self, volume) -> list[dict[str, Any]]:
+        """`volume status`'s lines after the bricks, node by node as glusterd gathers them
+        (this node first): its self-heal daemon, then its quotad while the volume has quota
+        on (glusterd runs quotad on every node, bricks or not; a node that does not answer
+        is listed offline)."""
+        shds = self.self_heal_runtime(volume)
+        if not quota_enabled(volume) or volume.status is not VolumeStatus.STARTED:
+            return shds
+        peers = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
+                 for v in self.known().peers.all()}
+        order = list(dict.fromkeys([self.uuid, *(s["host_uuid"] for s in shds), *peers]))
+        replies = self._ask_peers(volume, "volume/quotad-local", [u for u in order
+                                                                  if u != self.uuid])
+        result = []
+        for host_uuid in order:
+            result += [s for s in shds if s["host_uuid"] == host_uuid]
+            if host_uuid == self.uuid:
+                result.append(self.reconciler.quota.runtime(self.uuid, self.hostname))
+                continue
+            quotad = {"name": QUOTAD_STATUS_NAME, "host_uuid": host_uuid,
+                      "hostname": peers.get(host_uuid, host_uuid), "port": None,
+                      "rdma_port": 0, "online": False, "pid": None}
+            quotad.update((replies.get(host_uuid) or {}).get("quotad") or {})
+            result.append(quotad)
+        return result
+
+    def local_quotad(self) -> dict[str, Any]:
+        """This node's quotad (what a peer's `volume status` asks)."""
+        return self.reconciler.quota.runtime(self.uuid, self.hostname)
+
     def _shd_xlator_op(self, args: dict[str, Any]) -> dict[str, Any]:
         """`volume heal`'s step on this node: ask this node's self-heal daemon."""
         reconciler = self.reconciler
@@ -395,10 +427,16 @@ class Daemon:
     def _ask_brick_hosts(self, volume, route: str) -> dict[str, dict[str, Any] | None]:
         """``route`` of each other node hosting a brick of ``volume``, by node uuid (None:
         not connected or no answer within PEER_STATUS_TIMEOUT)."""
+        return self._ask_peers(volume, route, [b.host_uuid for b in volume.bricks])
+
+    def _ask_peers(self, volume, route: str, nodes) -> dict[str, dict[str, Any] | None]:
+        """``route`` of each other node of ``nodes``, by node uuid (as _ask_brick_hosts)."""
         apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
-        names = {b.host_uuid: b.hostname for b in volume.bricks}
+        names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
+                 for v in self.known().peers.all()}
         replies: dict[str, dict[str, Any] | None] = {}
-        for host_uuid, hostname in names.items():
+        for host_uuid in dict.fromkeys(nodes):
+            hostname = names.get(host_uuid, host_uuid)
             if host_uuid == self.uuid:
                 continue
             replies[host_uuid] = None

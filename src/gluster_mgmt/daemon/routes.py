@@ -15,6 +15,7 @@ from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 from gluster_mgmt.rules import STALE_KEY
 from gluster_mgmt.services import self_heal
+from gluster_mgmt.services.quota import QuotaMounts
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -77,7 +78,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                             **facts.get(b.uuid, {})}
                            for b in volume.bricks],
                 "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
-                              else shd for shd in daemon.self_heal_runtime(volume)],
+                              else shd for shd in daemon.other_services(volume)],
                 "tasks": tasks_of(c, volume),
             })
         return {"volumes": result}
@@ -192,6 +193,12 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/glfsheal": lambda p: self_heal.run_glfsheal(
             p["name"], self_heal.GlfshealMode(p["mode"]), bool(p.get("xml")),
             daemon.config.glusterd_socket, p.get("file"), p.get("brick")),
+        "volume/quota": lambda p: cluster().quota.run(
+            p["name"], p["op"], path=p.get("path"), hard_limit=p.get("hard_limit"),
+            soft_limit=p.get("soft_limit"), value=p.get("value"), paths=p.get("paths") or (),
+            read=p.get("read", True), mounts=QuotaMounts(
+                daemon.config.run_dir, daemon.config.log_dir, daemon.hostname,
+                daemon.config.mgmt_port)).to_dict(),
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,
@@ -214,6 +221,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                                            daemon.peer_operations.join_secret,
                                            daemon.peer_operations.join_names),
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
+        "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
     }

@@ -48,6 +48,7 @@ from gluster_mgmt.services import (
     short_hash,
     volfile_server_port_args,
 )
+from gluster_mgmt.services.quota import QuotadSpecs, QuotaFiles, QuotaNode
 from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
 from gluster_mgmt.store.base import LeaseSource, Store
@@ -187,9 +188,10 @@ class Reconciler:
                  mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
                  glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None,
-                 follow_volumes: bool = True) -> None:
+                 follow_volumes: bool = True, glusterd_dir: str | None = None) -> None:
         """``follow_volumes``: watch ``volumes/`` itself; False when the owner already follows
-        it and hands each change to ``volumes_changed`` (the daemon's volfile follower)."""
+        it and hands each change to ``volumes_changed`` (the daemon's volfile follower).
+        ``glusterd_dir``: where glusterd's quota.conf files go (None: nowhere)."""
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -204,6 +206,10 @@ class Reconciler:
         self.migrations = MigrationRunner(
             MigrationRecords(store, keys), service_manager, node_uuid, self.shd_server,
             RebalanceSpecs(run_dir, log_dir, mgmt_port, glusterfs))
+        #: quotad and the quota files (services.quota)
+        self.quota = QuotaNode(service_manager,
+                               QuotadSpecs(node_uuid, run_dir, log_dir, mgmt_port, glusterfs),
+                               self.shd_server, QuotaFiles(glusterd_dir) if glusterd_dir else None)
         #: True while a rebalance process runs here: passes come every POLL_INTERVAL.
         self._migrating = False
         self._running: dict[str, _Running] = {}
@@ -254,6 +260,7 @@ class Reconciler:
                 for name in list(self._running):
                     self._stop_service(name)
                 self.migrations.stop_all()
+                self.quota.stop()
 
     def volumes_changed(self, update: Update) -> None:
         """The volumes changed (``update``: all of them now): a pass soon, on that state."""
@@ -355,6 +362,11 @@ class Reconciler:
                     self._failed(name, error)
             self._release_stale_ports(wanted)
             self._migrating = self.migrations.converge(volumes)
+            try:
+                self.quota.converge(volumes.values())
+                self._errors.pop(QuotadSpecs.SERVICE, None)
+            except (GlusterMgmtError, OSError) as exc:
+                self._failed(QuotadSpecs.SERVICE, exc)
             self.revision = revision
             self._report(wanted, revision)
             return revision
@@ -396,8 +408,9 @@ class Reconciler:
     def _report(self, wanted: dict[str, _Running], revision: int) -> None:
         """Write this node's service report (cluster.service_report) when what it says changed,
         when it names failures (so their revision is the current one) or the lease changed."""
-        running = {s.name for s in self.services.status(
-            [n for n, i in wanted.items() if i.kind == "shd"]) if s.running}
+        shds = [n for n, i in wanted.items() if i.kind == "shd"]
+        # (an empty list asks for every service: quotad is one and is in no volume)
+        running = {s.name for s in self.services.status(shds) if s.running} if shds else set()
         failed_bricks, failed_shd = {}, {}
         for name, error in self._errors.items():
             item = wanted.get(name)
