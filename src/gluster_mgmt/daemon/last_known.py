@@ -47,9 +47,11 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, StoreError) and not isinstance(exc, ANSWERS)
 #: The words every refusal during an outage carries (tests and scripts look for them).
 UNAVAILABLE = "configuration store unavailable"
-#: How long a change waits for the store to show it answers before it is refused: well
-#: within the 10 s a change may take to fail, however slowly the store's client gives up.
-CONFIRM_TIMEOUT = 3.0
+#: How long a change waits for the store to show it answers before it is refused: long
+#: enough to ride out a leader election after a store member died (3-4 s on a loaded
+#: 2-core machine, Consul's the slowest), within the 10 s a change may take to fail,
+#: however slowly the store's client gives up.
+CONFIRM_TIMEOUT = 5.0
 #: While a change runs, how often the store must show it still answers.
 RECHECK_INTERVAL = 2.0
 
