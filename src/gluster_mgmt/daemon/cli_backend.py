@@ -22,6 +22,7 @@ import attrs
 
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
+from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs, node_count
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -269,12 +270,15 @@ class CliBackend:
                 [("cmd", int(cmd)), *((f"vol{i}", n) for i, n in enumerate(names)),
                  ("vol_count", len(names))]))
         sub = cmd & StatusFlag.MASK
-        if sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) or \
-                cmd & ~(StatusFlag.MASK | StatusFlag.VOL):
+        dump = next((k for k in BrickDump if k == sub), None)
+        if (sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) and dump is None) or \
+                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK):
             return not_supported(CliProc.STATUS_VOLUME)
         name = _text(request, "volname")
-        volumes = self._route("volume/status", {"name": name,
-                                                "detail": bool(cmd & StatusFlag.DETAIL)})["volumes"]
+        params = {"name": name, "detail": bool(cmd & StatusFlag.DETAIL),
+                  "dump": dump.word if dump else None,
+                  "brick": _text(request, "brick") if cmd & StatusFlag.BRICK else None}
+        volumes = self._route("volume/status", params)["volumes"]
         return CliResult(dict=glusterd_dict(status_pairs(volumes[0], cmd)))
 
     # -- volume operations ---------------------------------------------------------------------
@@ -554,7 +558,7 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
                   (f"{b}.status", int(bool(brick.get("online"))))]
         if detail:
             pairs += list(_detail_pairs(b, brick))
-    others = [] if detail or cmd & StatusFlag.TASKS else list(volume.get("self_heal") or [])
+    others = [] if cmd & (StatusFlag.MASK | StatusFlag.BRICK) else list(volume.get("self_heal") or [])
     for j, shd in enumerate(others, len(bricks)):
         b = f"brick{j}"
         pairs += [(f"{b}.hostname", "Self-heal Daemon"), (f"{b}.path", shd["hostname"]),
@@ -568,9 +572,18 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
         if task.get("bricks"):
             pairs += [(f"task{t}.brick{k}", b) for k, b in enumerate(task["bricks"], 1)]
             pairs.append((f"task{t}.count", len(task["bricks"])))
-    pairs += [("tasks", len(tasks)), ("type", -1),  # glusterd 10.3 sends -1 (no tier)
-              ("brick-index-max", len(bricks) - 1), ("other-count", len(others)),
-              ("count", len(bricks) + len(others)), ("hot_brick_count", -1)]
+    dump = next((k for k in BrickDump if k == cmd & StatusFlag.MASK), None)
+    if dump is None:
+        pairs.append(("tasks", len(tasks)))
+    pairs += [("type", -1),  # glusterd 10.3 sends -1 (no tier)
+              ("brick-index-max", len(bricks) - 1), ("other-count", len(others))]
+    if dump is None:
+        pairs.append(("count", len(bricks) + len(others)))
+    else:  # what the bricks said of themselves
+        answers = {i: answer_pairs(b["dump"]) for i, b in enumerate(bricks) if "dump" in b}
+        pairs += brick_pairs(dump, answers)
+        pairs.append(("count", node_count(dump, len(bricks), len(answers))))
+    pairs.append(("hot_brick_count", -1))
     return pairs
 
 
