@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import attrs
@@ -130,10 +131,13 @@ def same_as_glusterd(setup: Setup, step: str, words: tuple[str, ...],
 
 
 def _words(step: str, setup: Setup) -> tuple[str, ...]:
-    """The recorded command's words with our brick names."""
+    """The recorded command's words with our brick names (other bricks of the recording's
+    work directory in our spare directory)."""
     args = recorded(step, False)["args"]
     theirs = [f"127.0.0.2:{d}" for d in THEIR_DIRS]
-    return tuple(setup.names[theirs.index(w)] if w in theirs else w for w in args)
+    spare = f"{setup.daemons[0].address}:{setup.spare}/"
+    return tuple(setup.names[theirs.index(w)] if w in theirs
+                 else w.replace("127.0.0.2:@W@/bricks/", spare) for w in args)
 
 
 STATUS_STEPS = [f"status {what}" for what in ("clients", "client-list", "fd", "callpool")] + \
@@ -169,3 +173,81 @@ def test_status_inode_and_mem_have_glusterds_shape(cluster, what):
         assert got.returncode == want["rc"], got.stderr
         mine, theirs = normalise(got.stdout, ours), normalise(want["stdout"], THEIR_DIRS)
         assert mine.splitlines()[:6] == theirs.splitlines()[:6], (mine, theirs)
+
+
+def _brick_logs(setup: Setup) -> list[list[str]]:
+    """Each brick's log directory entries that belong to it (name and rotated copies)."""
+    found = []
+    for daemon, path in zip(setup.daemons, setup.dirs):
+        log = daemon.log_dir / "bricks" / (str(path).strip("/").replace("/", "-") + ".log")
+        found.append(sorted(p.name.removeprefix(log.name) for p in log.parent.glob(log.name + "*")))
+    return found
+
+
+def test_log_rotate_equals_glusterd_and_leaves_rotated_logs(cluster):
+    """Every brick's log renamed LOG.KEY on its own node and reopened; then one brick's."""
+    assert _brick_logs(cluster) == [[""]] * 3
+    for step in ("log rotate", "log rotate missing volume", "log rotate missing brick",
+                 "log rotate stopped"):
+        same_as_glusterd(cluster, step, _words(step, cluster), doors=("stock", "gluster-mgmt"))
+    rotated = _brick_logs(cluster)
+    # two rotations (text, --xml) within a second or two: one or two suffixes per brick
+    assert all(logs[0] == "" and 2 <= len(logs) <= 3 for logs in rotated), rotated
+    assert all(re.fullmatch(r"\.[0-9]{10}", suffix) for logs in rotated for suffix in logs[1:])
+    # the bricks reopened their logs: each writes its current one again (a status asks them)
+    cluster.daemons[0].gluster("volume", "status", VOLUME, "clients")
+    for daemon, path in zip(cluster.daemons, cluster.dirs):
+        log = daemon.log_dir / "bricks" / (str(path).strip("/").replace("/", "-") + ".log")
+        assert wait_for(lambda: log.exists() and log.stat().st_size > 0, 30, 0.5), log
+    before = _brick_logs(cluster)
+    same_as_glusterd(cluster, "log rotate brick", _words("log rotate brick", cluster),
+                     doors=("gluster-mgmt",))
+    after = _brick_logs(cluster)
+    assert after[1:] == before[1:] and len(after[0]) > len(before[0]) or after == before, \
+        (before, after)  # a rotation in the same second renames onto the same name
+
+
+def _brick_rows(tree: ET.Element) -> list[tuple[str, str, str]]:
+    """The bricks' status, port and pid in a status --xml (numbers as N)."""
+    return [(n.findtext("status") or "", *("N" if (n.findtext(k) or "").isdigit() else
+                                           n.findtext(k) or "" for k in ("port", "pid")))
+            for n in list(tree.iter("node"))[:3]]
+
+
+def test_reset_brick_in_place_equals_glusterd_and_heals_back(cluster):
+    """`reset-brick start` stops the brick and keeps it stopped; files written meanwhile;
+    `commit force` brings the same brick back and the replica heals the files onto it."""
+    d1 = cluster.daemons[0]
+    for step in ("reset-brick commit before start", "reset-brick missing volume",
+                 "reset-brick missing brick", "reset-brick stopped", "reset-brick other brick",
+                 "reset-brick start", "reset-brick start again"):
+        same_as_glusterd(cluster, step, _words(step, cluster), doors=("stock", "gluster-mgmt"))
+    reset = cluster.names[2]
+
+    def online(name: str) -> bool:
+        out = d1.gluster("volume", "status", VOLUME, xml=True).stdout
+        return any(f"{n.findtext('hostname')}:{n.findtext('path')}" == name and
+                   n.findtext("status") == "1" for n in ET.fromstring(out).iter("node"))
+    assert wait_for(lambda: not online(reset), 60, 0.5), d1.gluster("volume", "status", VOLUME).stdout
+    # as glusterd lists a reset brick (its recording has one self-heal daemon, we three)
+    want = ET.fromstring(recorded("status after reset-brick start", True)["stdout"])
+    got = ET.fromstring(d1.gluster("volume", "status", VOLUME, xml=True).stdout)
+    assert _brick_rows(got) == _brick_rows(want), (got, want)
+    files = ("a.txt", "dir/b.txt")
+    for name in files:
+        (cluster.point / name).parent.mkdir(exist_ok=True)
+        (cluster.point / name).write_text(f"written while c3 was reset: {name}\n")
+    for step in ("reset-brick commit", "reset-brick commit force",
+                 "reset-brick commit force again"):
+        same_as_glusterd(cluster, step, _words(step, cluster))
+    assert wait_for(lambda: online(reset), 60, 0.5), d1.gluster("volume", "status", VOLUME).stdout
+    wanted = [f"written while c3 was reset: {n}\n" for n in files]
+
+    def healed() -> bool:
+        try:
+            return [(cluster.dirs[2] / n).read_text() for n in files] == wanted
+        except OSError:
+            return False
+    # an index heal now and then, as an operator would run it (`volume heal VOL`)
+    assert wait_for(lambda: healed() or (d1.gluster("volume", "heal", VOLUME) and False), 120, 3), \
+        d1.gluster("volume", "heal", VOLUME, "statistics", "heal-count").stdout

@@ -393,6 +393,21 @@ def volume_replace_brick(request: Request, response: Response) -> Outcome:
                        "successful\n")
 
 
+def volume_reset_brick(request: Request, response: Response) -> Outcome:
+    """The stock CLI prints its own words on success, whatever glusterd said."""
+    if not response.ok:
+        message = response.op_errstr or f"reset-brick {request.context['op']} operation failed"
+        return Outcome(err=f"volume reset-brick: failed: {message}\n", code=1)
+    op = request.context["op"].replace("-", " ")
+    return Outcome(out=f"volume reset-brick: success: reset-brick {op} operation successful\n")
+
+
+def volume_log_rotate(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=f"volume log-rotate: failed: {response.op_errstr}\n", code=1)
+    return Outcome(out="volume log-rotate: success\n")
+
+
 # -- peers -----------------------------------------------------------------------------------
 
 def _peer_op(verb: str) -> Callable[[Request, Response], Outcome]:
@@ -600,6 +615,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/remove-brick": volume_remove_brick,
     "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
+    "volume/reset-brick": volume_reset_brick,
+    "volume/log-rotate": volume_log_rotate,
     "peer/probe": _peer_op("probe"),
     "peer/detach": _peer_op("detach"),
     "peer/status": peer_status,

@@ -379,6 +379,19 @@ def volume_replace_brick(request: Request, response: Response) -> Outcome:
     return _doc(response, op_errstr=message)
 
 
+def volume_reset_brick(request: Request, response: Response) -> Outcome:
+    """No cliOp: the stock CLI's own success words in opErrstr, else glusterd's error."""
+    op = request.context["op"].replace("-", " ")
+    message = f"reset-brick {op} operation successful" if response.ok else (
+        response.op_errstr or f"reset-brick {op} operation failed")
+    return _doc(response, op_errstr=message)
+
+
+def volume_log_rotate(request: Request, response: Response) -> Outcome:
+    message = "log rotate successful" if response.ok else response.op_errstr
+    return _str_output(response, "volLogRotate", message)
+
+
 def volume_get(request: Request, response: Response) -> Outcome:
     if not response.ok:
         message = (f"volume get option: failed: {response.op_errstr}" if response.op_errstr
@@ -498,6 +511,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/remove-brick": volume_remove_brick,
     "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
+    "volume/reset-brick": volume_reset_brick,
+    "volume/log-rotate": volume_log_rotate,
     "peer/probe": _peer_op,
     "peer/detach": _peer_op,
     "peer/status": peer_status,

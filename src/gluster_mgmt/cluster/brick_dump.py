@@ -18,20 +18,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gluster_mgmt.errors import OperationFailed
+from gluster_mgmt.rules import BRICK_DUMPS
 
 #: the brick's answer: its dict's pairs, as text, in the order it sent them
 Pairs = list[tuple[str, str]]
 
 
 class BrickDump(enum.IntEnum):
-    """``gf_cli_status_type``'s sub-commands a brick answers, by the CLI's word."""
+    """``gf_cli_status_type``'s sub-commands a brick answers (bits from ``rules.BRICK_DUMPS``,
+    which the CLI parses with)."""
 
-    MEM = 0x1
-    CLIENTS = 0x2
-    INODE = 0x4
-    FD = 0x8
-    CALLPOOL = 0x10
-    CLIENT_LIST = 0x80
+    MEM = BRICK_DUMPS["mem"]
+    CLIENTS = BRICK_DUMPS["clients"]
+    INODE = BRICK_DUMPS["inode"]
+    FD = BRICK_DUMPS["fd"]
+    CALLPOOL = BRICK_DUMPS["callpool"]
+    CLIENT_LIST = BRICK_DUMPS["client-list"]
 
     @property
     def word(self) -> str:
@@ -39,11 +41,11 @@ class BrickDump(enum.IntEnum):
 
     @classmethod
     def from_word(cls, word: str) -> "BrickDump":
-        for kind in cls:
-            if kind.word == word:
-                return kind
-        raise OperationFailed(f"{word} is not a status a brick answers (one of "
-                              f"{', '.join(k.word for k in cls)})", errno.EINVAL)
+        """The sub-command ``word`` names; a clear error for any other word."""
+        if word not in BRICK_DUMPS:
+            raise OperationFailed(f"{word} is not a status a brick answers (one of "
+                                  f"{', '.join(BRICK_DUMPS)})", errno.EINVAL)
+        return cls(BRICK_DUMPS[word])
 
 
 def no_brick(brick: str, volume: str) -> OperationFailed:

@@ -51,7 +51,7 @@ EG_NOVOL = 30806
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
                            CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
-                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK})
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -69,6 +69,11 @@ _CREATE_TYPES = {2: "replicate", 4: "disperse"}
 _GLUSTERD_PORT = 24007
 #: REPLACE_BRICK's ``operation``: the only one the CLI sends
 REPLACE_COMMIT_FORCE = "GF_REPLACE_OP_COMMIT_FORCE"
+
+
+#: RESET_BRICK's ``operation`` (``GF_RESET_OP_*``) as the REST route's word
+RESET_OPERATIONS = {"GF_RESET_OP_START": "start", "GF_RESET_OP_COMMIT": "commit",
+                    "GF_RESET_OP_COMMIT_FORCE": "commit-force"}
 
 
 class RemoveBrickCommand(enum.IntEnum):
@@ -147,6 +152,8 @@ class CliBackend:
             CliProc.REPLACE_BRICK: self._replace_brick,
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
+            CliProc.RESET_BRICK: self._reset_brick,
+            CliProc.LOG_ROTATE: self._log_rotate,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -162,7 +169,7 @@ class CliBackend:
         if request.proc in _TRANSACTIONS:
             refused_early = self._refused_before_transaction(request, result)
             result = attrs.evolve(result, op_errno=0 if refused_early else EG_INTRNL)
-        elif request.proc is CliProc.REPLACE_BRICK:
+        elif request.proc in (CliProc.REPLACE_BRICK, CliProc.RESET_BRICK):
             result = attrs.evolve(result, op_errno=0)  # glusterd's mgmt_v3 phases set none
         return result
 
@@ -369,6 +376,26 @@ class CliBackend:
                                                     "new": _text(request, "dst-brick")})
         return CliResult(dict=glusterd_dict([("volname", name),
                                              ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _reset_brick(self, request: CliRequest) -> CliResult:
+        """`reset-brick VOL SRC start | SRC DST commit [force]`: the reply is the request
+        with the volume's id (the CLI prints its own success words)."""
+        operation = _text(request, "operation")
+        op = RESET_OPERATIONS.get(operation)
+        if op is None:
+            return CliResult.failed(f"reset-brick {operation} is not supported", errno.EINVAL)
+        data = self._route("volume/reset-brick", {
+            "name": _text(request, "volname"), "source": _text(request, "src-brick"), "op": op,
+            "destination": _text(request, "dst-brick", None)})
+        return CliResult(dict=glusterd_dict([*((k, value_text(v)) for k, v in request.dict.items()),
+                                             ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _log_rotate(self, request: CliRequest) -> CliResult:
+        """`volume log VOL rotate [BRICK]`: the request, its ``rotate-key``, the volume's id."""
+        name = _text(request, "volname")
+        data = self._route("volume/log-rotate", {"name": name, "brick": _text(request, "brick", None)})
+        return CliResult(dict=glusterd_dict([*((k, value_text(v)) for k, v in request.dict.items()),
+                                             ("rotate-key", int(data["rotate_key"]))]))
 
     def _remove_brick(self, request: CliRequest) -> CliResult:
         """start, commit and force (status and stop come as DEFRAG_VOLUME): a started or

@@ -26,6 +26,7 @@ from gluster_mgmt.cluster.brick_directory import (
 from gluster_mgmt.cluster.brick_dump import BrickDump
 from gluster_mgmt.cluster.brick_filesystem import BrickFilesystem, InodeSizes, brick_filesystem
 from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
+from gluster_mgmt.cluster.log_rotate import LOG_ROTATE_STEP
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
@@ -56,6 +57,7 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.brick_dump import BRICK_STATUS_TIMEOUT, brick_dump
+from gluster_mgmt.services.log_rotate import rotate_local_logs
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
@@ -136,6 +138,8 @@ class Daemon:
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
         self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
+        self.steps.register(LOG_ROTATE_STEP, lambda args: rotate_local_logs(
+            self.reconciler.specs, self.known().volumes.info(args["volume"])[0], args))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

@@ -205,6 +205,9 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             p["name"], self_heal.GlfshealMode(p["mode"]), bool(p.get("xml")),
             daemon.config.glusterd_socket, p.get("file"), p.get("brick")),
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
+        "volume/reset-brick": lambda p: changed(cluster().reset_brick.reset_brick(
+            p["name"], p["source"], p["op"], p.get("destination"))),
+        "volume/log-rotate": lambda p: cluster().log_rotate.rotate(p["name"], p.get("brick")).to_dict(),
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),
