@@ -686,6 +686,9 @@ def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, 
     if op not in (None, "detail", "tasks", *BRICK_DUMPS):
         raise failure(f"volume status {op}: not supported by gluster-mgmt")
     dump = op if op in BRICK_DUMPS else None
+    if dump in ("inode", "callpool", "mem") and opts.get("format") == "xml":
+        raise failure(f"volume status {dump} --xml: not supported by gluster-mgmt (the text "
+                      "is; the stock gluster CLI prints both)")
     return Request("volume/status", {"name": name, "detail": op == "detail", "dump": dump,
                                      "brick": brick}, cmd,
                    {"all": name is None, "name": name, "op": op})

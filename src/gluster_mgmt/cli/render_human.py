@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import (
@@ -152,6 +153,8 @@ def volume_status_block(volume: dict[str, Any], detail: bool = False,
                         tasks_only: bool = False) -> list[str]:
     if tasks_only:
         return _tasks_lines(volume)
+    if volume.get("dump"):  # what each brick said of itself
+        return render_brick_dump.text_lines(volume)
     lines = [f"Status of volume: {volume['name']}"]
     if not detail:
         lines += [f"{'Gluster process':<{BRICK_FIELD}} TCP Port  RDMA Port  Online  Pid", LINE]

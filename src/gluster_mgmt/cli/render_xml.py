@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import (
@@ -178,6 +179,12 @@ def _status_tasks(volume: dict[str, Any]) -> E:
     return tasks
 
 
+def _elements(spec: list[tuple[str, Any]]) -> list[E]:
+    """(tag, text or nested spec) pairs as elements."""
+    return [E(tag, children=_elements(value)) if isinstance(value, list) else E(tag, value)
+            for tag, value in spec]
+
+
 def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool = False) -> E:
     element = E("volume", children=[E("volName", volume["name"])])
     if tasks_only:
@@ -190,7 +197,11 @@ def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool
         if detail:
             node.add(*(E(tag, brick[key]) for tag, key in _DETAIL_FIELDS
                        if brick.get(key) is not None))
+        if volume.get("dump"):  # what each brick said of itself
+            node.add(*_elements(render_brick_dump.xml_children(brick, volume["dump"])))
         nodes.append(node)
+    if volume.get("dump"):  # no daemons, no tasks; glusterd's count
+        return element.add(E("nodeCount", volume["node_count"]), *nodes)
     if not detail:
         nodes += [_node("Self-heal Daemon", shd["hostname"], shd.get("host_uuid", ""),
                         bool(shd.get("online")), None, None, shd.get("pid"))

@@ -84,11 +84,9 @@ def client_list_pairs(answers: Iterable[Pairs]) -> Pairs:
     return list(merged.items())
 
 
-def brick_pairs(kind: BrickDump, answers: Mapping[int, Pairs]) -> Pairs:
+def brick_pairs(answers: Mapping[int, Pairs]) -> Pairs:
     """The pairs glusterd adds to `status`'s dict from the bricks' answers (by brick
-    position): ``brickN.KEY`` each, or for client-list the merged counts."""
-    if kind is BrickDump.CLIENT_LIST:
-        return client_list_pairs(answers[i] for i in sorted(answers))
+    position): ``brickN.KEY`` each (the last brick's first, as its brick-op phase adds them)."""
     return [(f"brick{position}.{key}", value)
             for position in sorted(answers, reverse=True) for key, value in answers[position]]
 
@@ -104,3 +102,16 @@ def node_count(kind: BrickDump, listed: int, answered: int) -> int:
 
 def answer_pairs(output: Sequence[Sequence[str]]) -> Pairs:
     return [(str(k), str(v)) for k, v in output]
+
+
+def dump_summary(kind: BrickDump, bricks: Sequence[Any], answers: Mapping[str, Sequence[Sequence[str]]]
+                 ) -> dict[str, Any]:
+    """What `volume/status` adds for a brick dump besides each brick's answer: the kind,
+    glusterd's node count and, for client-list, the merged counts (by brick uuid, in the
+    volume's brick order)."""
+    ordered = [answer_pairs(answers[b.uuid]) for b in bricks if b.uuid in answers]
+    summary: dict[str, Any] = {"dump": kind.word,
+                               "node_count": node_count(kind, len(bricks), len(ordered))}
+    if kind is BrickDump.CLIENT_LIST:
+        summary["client_list"] = [list(pair) for pair in client_list_pairs(ordered)]
+    return summary

@@ -22,7 +22,7 @@ import attrs
 
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
-from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs, node_count
+from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -606,10 +606,13 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
               ("brick-index-max", len(bricks) - 1), ("other-count", len(others))]
     if dump is None:
         pairs.append(("count", len(bricks) + len(others)))
-    else:  # what the bricks said of themselves
+    elif dump is BrickDump.CLIENT_LIST:  # the bricks' clients counted by process
+        pairs += [(key, value) for key, value in volume.get("client_list") or []]
+        pairs.append(("count", volume["node_count"]))
+    else:  # what each brick said of itself
         answers = {i: answer_pairs(b["dump"]) for i, b in enumerate(bricks) if "dump" in b}
-        pairs += brick_pairs(dump, answers)
-        pairs.append(("count", node_count(dump, len(bricks), len(answers))))
+        pairs += brick_pairs(answers)
+        pairs.append(("count", volume["node_count"]))
     pairs.append(("hot_brick_count", -1))
     return pairs
 

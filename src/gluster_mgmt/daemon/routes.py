@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.cluster.brick_dump import BrickDump, no_brick
+from gluster_mgmt.cluster.brick_dump import BrickDump, dump_summary, no_brick
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
@@ -90,7 +90,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                     {**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
                     else shd for shd in daemon.self_heal_runtime(volume)],
                 "tasks": [] if dump or p.get("brick") else tasks_of(c, volume),
-                **({"dump": dump.word} if dump else {}),
+                **(dump_summary(dump, bricks, answers) if dump else {}),
             })
         return {"volumes": result}
 
