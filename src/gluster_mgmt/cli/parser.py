@@ -689,8 +689,9 @@ def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, 
     if dump in ("inode", "callpool", "mem") and opts.get("format") == "xml":
         raise failure(f"volume status {dump} --xml: not supported by gluster-mgmt (the text "
                       "is; the stock gluster CLI prints both)")
-    return Request("volume/status", {"name": name, "detail": op == "detail", "dump": dump,
-                                     "brick": brick}, cmd,
+    return Request("volume/status", {"name": name, "detail": op == "detail",
+                                     **({"dump": dump} if dump else {}),
+                                     **({"brick": brick} if brick else {})}, cmd,
                    {"all": name is None, "name": name, "op": op})
 
 
