@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.record_cli_program import WORKDIR_MARK, Proxy, recorder_main
-from benchmarks.record_heal import Recorder, _wait
-from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
+from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
+from benchmarks.record_heal import _wait, start_recording
+from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "status-clients"
 VOLUME = "cv"
@@ -73,21 +73,13 @@ RESET_AFTER = (
 )
 
 
-def _log_dir_listing(workdir: Path) -> list[str]:
+def _log_dir_listing() -> list[str]:
     bricks = Path("/var/log/glusterfs/bricks")
     return sorted(p.name for p in bricks.iterdir()) if bricks.is_dir() else []
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
-    setup_private_mounts(workdir, outer_ns)
-    bricks = workdir / "bricks"
-    bricks.mkdir()
-    glusterd = Glusterd(workdir)
-    glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    rec = Recorder(workdir, proxy)
-    point = workdir / "mnt"
-    point.mkdir()
+    bricks, glusterd, rec, point = start_recording(workdir, outer_ns)
     facts: dict[str, Any] = {}
     held = None
     try:
@@ -106,12 +98,12 @@ def inner(workdir: Path, outer_ns: str) -> None:
         held = open(point / "held.txt", "rb")  # noqa: SIM115 (an fd the bricks list)
         time.sleep(2)
         rec.record(STATUS)
-        facts["logs before rotate"] = _log_dir_listing(workdir)
+        facts["logs before rotate"] = _log_dir_listing()
         rec.record(ROTATE[:1])
-        facts["logs after rotate"] = _log_dir_listing(workdir)
+        facts["logs after rotate"] = _log_dir_listing()
         time.sleep(1.1)  # the next rotation gets another second in its suffix
         rec.record(ROTATE[1:])
-        facts["logs after rotate brick"] = _log_dir_listing(workdir)
+        facts["logs after rotate brick"] = _log_dir_listing()
         rec.record(RESET_BEFORE)
         for name in FILES:
             (point / name).parent.mkdir(exist_ok=True)

@@ -72,45 +72,46 @@ def _clients(pairs: _Pairs, lines: list[str]) -> None:
                      f"{pairs.num(f'client{j}.opversion'):>15}")
 
 
-def _fd(pairs: _Pairs, lines: list[str]) -> None:
-    for j in range(pairs.num("conncount")):
-        lines.append(f"Connection {j + 1}:")
-        prefix = f"conn{j}.fdtable"
-        try:
-            maxfds = pairs.num(f"{prefix}.maxfds")
-            lines.append(f"RefCount = {pairs.num(f'{prefix}.refcount')}  MaxFDs = {maxfds}  "
-                         f"FirstFree = {pairs.num(f'{prefix}.firstfree')}")
-            if pairs.num(f"{prefix}.openfds") == 0:
-                lines.append("No open fds")  # the CLI writes it to stderr
-            else:
-                lines += [f"{'FD Entry':<19} {'PID':<19} {'RefCount':<19} {'Flags':<19}",
-                          f"{'--------':<19} {'---':<19} {'--------':<19} {'-----':<19}"]
-                for i in range(maxfds):
-                    try:
-                        entry = [pairs.num(f"{prefix}.fdentry{i}.{k}")
-                                 for k in ("pid", "refcount", "flags")]
-                    except _Missing:
-                        continue
-                    lines.append(f"{i:<19} {entry[0]:<19} {entry[1]:<19} {entry[2]:<19}")
-        except _Missing:
-            pass
-        lines.append(" ")
+def _connections(table: str, write: Any, always_numbered: bool) -> Any:
+    """A section per client connection: ``connJ.TABLE``'s keys written by ``write``."""
+    def section(pairs: _Pairs, lines: list[str]) -> None:
+        count = pairs.num("conncount")
+        for j in range(count):
+            if always_numbered or count > 1:
+                lines.append(f"Connection {j + 1}:")
+            try:
+                write(pairs, f"conn{j}.{table}", lines)
+            except _Missing:
+                pass
+            lines.append(" ")
+    return section
 
 
-def _inode(pairs: _Pairs, lines: list[str]) -> None:
-    count = pairs.num("conncount")
-    for j in range(count):
-        if count > 1:
-            lines.append(f"Connection {j + 1}:")
-        prefix = f"conn{j}.itable"
+def _fd_table_text(pairs: _Pairs, prefix: str, lines: list[str]) -> None:
+    maxfds = pairs.num(f"{prefix}.maxfds")
+    lines.append(f"RefCount = {pairs.num(f'{prefix}.refcount')}  MaxFDs = {maxfds}  "
+                 f"FirstFree = {pairs.num(f'{prefix}.firstfree')}")
+    if pairs.num(f"{prefix}.openfds") == 0:
+        lines.append("No open fds")  # the stock CLI writes this one line to stderr
+        return
+    lines += [f"{'FD Entry':<19} {'PID':<19} {'RefCount':<19} {'Flags':<19}",
+              f"{'--------':<19} {'---':<19} {'--------':<19} {'-----':<19}"]
+    for i in range(maxfds):
         try:
-            lines.append(f"LRU limit     : {pairs.num(f'{prefix}.lru_limit')}")
-            lines.append(f"Active Inodes : {pairs.num(f'{prefix}.active_size')}")
-            lines.append(f"LRU Inodes    : {pairs.num(f'{prefix}.lru_size')}")
-            lines.append(f"Purge Inodes  : {pairs.num(f'{prefix}.purge_size')}")
+            entry = [pairs.num(f"{prefix}.fdentry{i}.{k}") for k in ("pid", "refcount", "flags")]
         except _Missing:
-            pass
-        lines.append(" ")
+            continue
+        lines.append(f"{i:<19} {entry[0]:<19} {entry[1]:<19} {entry[2]:<19}")
+
+
+def _itable_text(pairs: _Pairs, prefix: str, lines: list[str]) -> None:
+    for key, label in (("lru_limit", "LRU limit    "), ("active_size", "Active Inodes"),
+                       ("lru_size", "LRU Inodes   "), ("purge_size", "Purge Inodes ")):
+        lines.append(f"{label} : {pairs.num(f'{prefix}.{key}')}")
+
+
+_fd = _connections("fdtable", _fd_table_text, True)
+_inode = _connections("itable", _itable_text, False)
 
 
 def _callpool(pairs: _Pairs, lines: list[str]) -> None:
