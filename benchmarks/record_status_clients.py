@@ -16,7 +16,6 @@ its heal. glusterd runs as in benchmarks/record_heal.py; the work directory is `
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time

@@ -279,7 +279,8 @@ class CliBackend:
         sub = cmd & StatusFlag.MASK
         dump = next((k for k in BrickDump if k == sub), None)
         if (sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) and dump is None) or \
-                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK):
+                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK) or \
+                (cmd & StatusFlag.BRICK and dump is None):  # one brick: its own answers only
             return not_supported(CliProc.STATUS_VOLUME)
         name = _text(request, "volname")
         params = {"name": name, "detail": bool(cmd & StatusFlag.DETAIL),
