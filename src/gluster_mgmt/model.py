@@ -103,6 +103,9 @@ class Brick:
     #: Being emptied by `remove-brick start`: DHT places no new files here and the
     #: rebalance process moves the existing ones away.
     decommissioned: bool = False
+    #: Held stopped by `reset-brick start` until `reset-brick ... commit force` (its host's
+    #: reconciler does not run it meanwhile).
+    reset: bool = False
 
     @property
     def name(self) -> str:
@@ -123,13 +126,16 @@ class Brick:
                 "uuid": self.uuid, "fsid": self.fsid}
         if self.decommissioned:
             data["decommissioned"] = True
+        if self.reset:
+            data["reset"] = True
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Brick:
         return cls(host_uuid=data["host_uuid"], hostname=data["hostname"], path=data["path"],
                    uuid=data["uuid"], fsid=data.get("fsid"),
-                   decommissioned=bool(data.get("decommissioned", False)))
+                   decommissioned=bool(data.get("decommissioned", False)),
+                   reset=bool(data.get("reset", False)))
 
 
 # -- volumes ------------------------------------------------------------------------------

@@ -68,3 +68,9 @@ def transaction_in_progress(volume: str) -> str:
 
 def volume_exists(volume: str) -> str:
     return f"Volume {volume} already exists"
+
+
+#: `volume status VOL [BRICK] WORD`: the words a brick answers itself (GD_BRICK STATUS),
+#: by ``gf_cli_status_type`` bit
+BRICK_DUMPS = {"mem": 0x1, "clients": 0x2, "inode": 0x4, "fd": 0x8, "callpool": 0x10,
+               "client-list": 0x80}

@@ -193,6 +193,17 @@ def test_create_wignore_forces():
     ("volume status v1 detail", "volume/status", {"name": "v1", "detail": True}),
     ("volume status all detail", "volume/status", {"name": None, "detail": True}),
     ("volume status v1 tasks", "volume/status", {"name": "v1", "detail": False}),
+    ("volume status v1 clients", "volume/status", {"name": "v1", "detail": False, "dump": "clients"}),
+    ("volume status all client-list", "volume/status",
+     {"name": None, "detail": False, "dump": "client-list"}),
+    ("volume status v1 h:/b fd", "volume/status",
+     {"name": "v1", "detail": False, "dump": "fd", "brick": "h:/b"}),
+    ("volume log v1 rotate", "volume/log-rotate", {"name": "v1", "brick": None}),
+    ("volume log v1 rotate h:/b//", "volume/log-rotate", {"name": "v1", "brick": "h:/b"}),
+    ("volume reset-brick v1 h:/b start", "volume/reset-brick",
+     {"name": "v1", "source": "h:/b", "op": "start", "destination": None}),
+    ("volume reset-brick v1 h:/b h:/b commit force", "volume/reset-brick",
+     {"name": "v1", "source": "h:/b", "op": "commit-force", "destination": "h:/b"}),
     ("volume add-brick v1 h:/b3", "volume/add-brick",
      {"name": "v1", "bricks": ["h:/b3"], "replica": None, "arbiter": None, "force": False}),
     ("volume add-brick v1 replica 3 h:/c h:/d force", "volume/add-brick",
@@ -401,7 +412,7 @@ def test_unrecognized_command():
 def test_unsupported_gluster_commands_say_so():
     error = refused("volume bitrot v1 enable")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
-    error = refused("volume status v1 clients")
+    error = refused("volume status v1 shd mem")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
     error = refused("system:: uuid reset")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err

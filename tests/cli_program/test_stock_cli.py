@@ -172,11 +172,10 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     ("volume", "quota", "v1", "enable"),
     ("volume", "profile", "v1", "start"),
     ("volume", "top", "v1", "read"),
-    ("volume", "reset-brick", "v1", "127.0.0.2:/x", "start"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
     ("volume", "statedump", "v1"),
-    ("volume", "status", "v1", "clients"),
+    ("volume", "status", "v1", "shd", "mem"),
     ("get-state",),
 ])
 def test_unsupported_commands_fail_at_once(make_daemons, args):

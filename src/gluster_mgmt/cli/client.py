@@ -62,7 +62,7 @@ disperse_data, redundancy, transport, force: bool}``
     unknown name is a failure with op_errstr ``Volume NAME does not exist``.
 ``volume/list {}``
     data: ``{"volumes": [name, ...]}`` in name order.
-``volume/status {name: str | null, detail: bool}``
+``volume/status {name: str | null, detail: bool, dump: str | null, brick: str | null}``
     data: ``{"volumes": [STATUS, ...]}``; with ``name: null`` every volume, started or not.
     STATUS is::
 
@@ -78,6 +78,11 @@ disperse_data, redundancy, transport, force: bool}``
     ``self_heal`` lists the self-heal daemons serving the volume (empty for distribute
     volumes); ``hostname`` is ``"localhost"`` for the answering node, as glusterd shows it.
     ``port: null`` and ``pid: null`` print as ``N/A``.
+    With ``dump`` (``clients``, ``client-list``, ``fd``, ``inode``, ``callpool``, ``mem``)
+    and optionally ``brick`` (``HOST:PATH``, that brick alone): no self-heal daemons or
+    tasks; each running brick's own answer as ``"dump": [[key, value], ...]``, and per
+    volume ``"dump"`` (the word), ``"node_count"`` (glusterd's ``count``) and for
+    client-list ``"client_list": [[key, value], ...]`` (docs/brick-ops.md).
 ``volume/set {name, options: [[key, value], ...]}``
     Keys as typed (the daemon resolves short names); values with whitespace already
     stripped, as the gluster CLI does (except for ``user.*`` keys). ``volume set NAME group
@@ -101,6 +106,10 @@ disperse_data, redundancy, transport, force: bool}``
     data: start ``{"task_id": str}``; status and stop as remove-brick's.
 ``volume/replace-brick {name, old, new}``
     Only ``commit force`` exists (the CLI refuses anything else, as glusterd's does).
+``volume/reset-brick {name, source, op, destination}``  (``op``: start, commit, commit-force)
+    data: ``{"volume": VOLUME}``.
+``volume/log-rotate {name, brick}``  (``brick``: null for all)
+    data: ``{"volume", "rotate_key", "bricks"}``.
 
 Transactions and import (gluster_mgmt's own)
 ---------------------------------------------

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from gluster_mgmt.rules import (
+    BRICK_DUMPS,
     VOLUME_NAME_MAX,
     is_power_of_two,
     optimal_redundancy,
@@ -74,6 +75,9 @@ USAGE = {
         "volume quota <VOLNAME> {alert-time|soft-timeout|hard-timeout} {<time>}"),
     "volume replace-brick": "volume replace-brick <VOLNAME> <SOURCE-BRICK> <NEW-BRICK> "
                             "{commit force}",
+    "volume reset-brick": "volume reset-brick <VOLNAME> <SOURCE-BRICK> {{start} | "
+                          "{<NEW-BRICK> commit}}",
+    "volume log": "volume log <VOLNAME> rotate [BRICK]",
     # two patterns share "volume set"; the gluster CLI shows the one registered last
     "volume set": "volume set <VOLNAME> group <GROUP>",
     "volume reset": "volume reset <VOLNAME> [option] [force]",
@@ -104,6 +108,8 @@ DESCRIPTIONS = {
     "volume heal": "self-heal commands on volume specified by <VOLNAME>",
     "volume quota": "quota translator specific operations",
     "volume replace-brick": "replace-brick operations",
+    "volume reset-brick": "reset-brick operations",
+    "volume log": "rotate the log file for corresponding volume/brick",
     "volume set": "set options for volume <VOLNAME>",
     "volume reset": "reset all the reconfigured options",
     "volume status": "display status of all or specified volume(s)/brick",
@@ -657,6 +663,7 @@ def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, 
     status_ops = ("detail", "mem", "clients", "inode", "fd", "callpool", "tasks", "client-list")
     name: str | None = None
     op: str | None = None
+    brick: str | None = None
     if n == 2:
         pass
     elif n == 3:
@@ -674,12 +681,24 @@ def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, 
             raise usage_error(cmd, 'Cannot specify brick/nfs for "all"')
         if words[4] not in status_ops:
             raise usage_error(cmd, f"{words[4]} is not a valid status option")
-        raise failure(f"volume status {words[3]} {words[4]}: not supported by gluster-mgmt")
+        if words[3] == "shd" and words[4] in ("detail", "fd", "clients", "tasks"):
+            raise usage_error(cmd, "Detail/FD/Clients/Tasks status not available for "
+                                   "Self-heal Daemons")
+        if words[3] in ("nfs", "shd", "quotad", "snapd", "bitd", "scrub") or \
+                words[4] not in BRICK_DUMPS:
+            raise failure(f"volume status {words[3]} {words[4]}: not supported by gluster-mgmt")
+        name, brick, op = words[2], words[3], words[4]  # any other word names a brick
     else:
         raise usage_error(cmd)
-    if op not in (None, "detail", "tasks"):
+    if op not in (None, "detail", "tasks", *BRICK_DUMPS):
         raise failure(f"volume status {op}: not supported by gluster-mgmt")
-    return Request("volume/status", {"name": name, "detail": op == "detail"}, cmd,
+    dump = op if op in BRICK_DUMPS else None
+    if dump in ("inode", "callpool", "mem") and opts.get("format") == "xml":
+        raise failure(f"volume status {dump} --xml: not supported by gluster-mgmt (the text "
+                      "is; the stock gluster CLI prints both)")
+    return Request("volume/status", {"name": name, "detail": op == "detail",
+                                     **({"dump": dump} if dump else {}),
+                                     **({"brick": brick} if brick else {})}, cmd,
                    {"all": name is None, "name": name, "op": op})
 
 
@@ -788,6 +807,45 @@ def parse_volume_rebalance(words: Sequence[str], confirm: Confirm,
     return Request("volume/rebalance", {"name": words[2], "action": action,
                                         "fix_layout": fix_layout, "force": force}, cmd,
                    {"name": words[2], "action": action})
+
+
+def parse_volume_reset_brick(words: Sequence[str], confirm: Confirm,
+                             opts: dict[str, Any]) -> Request:
+    """`reset-brick VOL SRC start` | `SRC DST commit [force]` (the gluster CLI's checks)."""
+    cmd = "volume reset-brick"
+    n = len(words)
+    if n not in (5, 6, 7):
+        raise usage_error(cmd)
+    if n == 5 and words[4] != "start":
+        raise usage_error(cmd, f"Invalid option '{words[4]}' for reset-brick. Please enter "
+                               "valid reset-brick command")
+    if n == 6 and words[5] != "commit":
+        raise usage_error(cmd, f"Invalid option '{words[5]}' for reset-brick. Please enter "
+                               "valid reset-brick command")
+    if n == 7 and (words[5], words[6]) != ("commit", "force"):
+        raise usage_error(cmd, f"Invalid option '{words[5]} {words[6]}' for reset-brick. "
+                               "Please enter valid reset-brick command")
+    for word in words[3:4 if n == 5 else 5]:
+        if not brick_syntax_ok(word):
+            raise usage_error(cmd, f"wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
+    op = {5: "start", 6: "commit", 7: "commit-force"}[n]
+    return Request("volume/reset-brick", {
+        "name": words[2], "source": canonical_brick(words[3]), "op": op,
+        "destination": canonical_brick(words[4]) if n > 5 else None}, cmd,
+        {"name": words[2], "op": op})
+
+
+def parse_volume_log(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """`volume log VOL rotate [BRICK]`."""
+    cmd = "volume log"
+    if len(words) not in (4, 5) or words[3] != "rotate":
+        raise usage_error(cmd)
+    brick = words[4] if len(words) == 5 else None
+    if brick is not None and not brick_syntax_ok(brick):
+        raise usage_error(cmd, f"wrong brick type: {brick}, use <HOSTNAME>:<export-dir-abs-path>")
+    return Request("volume/log-rotate", {"name": words[2],
+                                         "brick": canonical_brick(brick) if brick else None},
+                   cmd, {"name": words[2]})
 
 
 def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
@@ -1001,7 +1059,7 @@ COMMANDS: dict[str, Any] = {
         "rebalance": parse_volume_rebalance,
         "replace-brick": parse_volume_replace_brick,
         "set": parse_volume_set,
-        "log": _unsupported,
+        "log": parse_volume_log,
         "sync": _unsupported,
         "reset": parse_volume_reset,
         "geo-replication": _unsupported,
@@ -1014,7 +1072,7 @@ COMMANDS: dict[str, Any] = {
         "clear-locks": _unsupported,
         "barrier": _unsupported,
         "get": parse_volume_get,
-        "reset-brick": _unsupported,
+        "reset-brick": parse_volume_reset_brick,
         "quota": parse_volume_quota,
         "bitrot": _unsupported,
         "tier": _unsupported,

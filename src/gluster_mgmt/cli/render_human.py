@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import (
@@ -152,6 +153,8 @@ def volume_status_block(volume: dict[str, Any], detail: bool = False,
                         tasks_only: bool = False) -> list[str]:
     if tasks_only:
         return _tasks_lines(volume)
+    if volume.get("dump"):  # what each brick said of itself
+        return render_brick_dump.text_lines(volume)
     lines = [f"Status of volume: {volume['name']}"]
     if not detail:
         lines += [f"{'Gluster process':<{BRICK_FIELD}} TCP Port  RDMA Port  Online  Pid", LINE]
@@ -394,6 +397,21 @@ def volume_replace_brick(request: Request, response: Response) -> Outcome:
                        "successful\n")
 
 
+def volume_reset_brick(request: Request, response: Response) -> Outcome:
+    """The stock CLI prints its own words on success, whatever glusterd said."""
+    if not response.ok:
+        message = response.op_errstr or f"reset-brick {request.context['op']} operation failed"
+        return Outcome(err=f"volume reset-brick: failed: {message}\n", code=1)
+    op = request.context["op"].replace("-", " ")
+    return Outcome(out=f"volume reset-brick: success: reset-brick {op} operation successful\n")
+
+
+def volume_log_rotate(request: Request, response: Response) -> Outcome:
+    if not response.ok:
+        return Outcome(err=f"volume log-rotate: failed: {response.op_errstr}\n", code=1)
+    return Outcome(out="volume log-rotate: success\n")
+
+
 # -- peers -----------------------------------------------------------------------------------
 
 def _peer_op(verb: str) -> Callable[[Request, Response], Outcome]:
@@ -608,6 +626,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/remove-brick": volume_remove_brick,
     "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
+    "volume/reset-brick": volume_reset_brick,
+    "volume/log-rotate": volume_log_rotate,
     "peer/probe": _peer_op("probe"),
     "peer/detach": _peer_op("detach"),
     "peer/status": peer_status,

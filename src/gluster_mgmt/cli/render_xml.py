@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import (
@@ -178,6 +179,12 @@ def _status_tasks(volume: dict[str, Any]) -> E:
     return tasks
 
 
+def _elements(spec: list[tuple[str, Any]]) -> list[E]:
+    """(tag, text or nested spec) pairs as elements."""
+    return [E(tag, children=_elements(value)) if isinstance(value, list) else E(tag, value)
+            for tag, value in spec]
+
+
 def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool = False) -> E:
     element = E("volume", children=[E("volName", volume["name"])])
     if tasks_only:
@@ -190,7 +197,11 @@ def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool
         if detail:
             node.add(*(E(tag, brick[key]) for tag, key in _DETAIL_FIELDS
                        if brick.get(key) is not None))
+        if volume.get("dump"):  # what each brick said of itself
+            node.add(*_elements(render_brick_dump.xml_children(brick, volume["dump"])))
         nodes.append(node)
+    if volume.get("dump"):  # no daemons, no tasks; glusterd's count
+        return element.add(E("nodeCount", volume["node_count"]), *nodes)
     if not detail:
         nodes += [_node(shd.get("name") or "Self-heal Daemon", shd["hostname"],
                         shd.get("host_uuid", ""),
@@ -380,6 +391,19 @@ def volume_replace_brick(request: Request, response: Response) -> Outcome:
     return _doc(response, op_errstr=message)
 
 
+def volume_reset_brick(request: Request, response: Response) -> Outcome:
+    """No cliOp: the stock CLI's own success words in opErrstr, else glusterd's error."""
+    op = request.context["op"].replace("-", " ")
+    message = f"reset-brick {op} operation successful" if response.ok else (
+        response.op_errstr or f"reset-brick {op} operation failed")
+    return _doc(response, op_errstr=message)
+
+
+def volume_log_rotate(request: Request, response: Response) -> Outcome:
+    message = "log rotate successful" if response.ok else response.op_errstr
+    return _str_output(response, "volLogRotate", message)
+
+
 def volume_get(request: Request, response: Response) -> Outcome:
     if not response.ok:
         message = (f"volume get option: failed: {response.op_errstr}" if response.op_errstr
@@ -506,6 +530,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/remove-brick": volume_remove_brick,
     "volume/rebalance": volume_rebalance,
     "volume/replace-brick": volume_replace_brick,
+    "volume/reset-brick": volume_reset_brick,
+    "volume/log-rotate": volume_log_rotate,
     "peer/probe": _peer_op,
     "peer/detach": _peer_op,
     "peer/status": peer_status,

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.quota import Quota
+from gluster_mgmt.cluster.log_rotate import LogRotate
+from gluster_mgmt.cluster.reset_brick import ResetBrick
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -51,6 +53,8 @@ class Cluster:
         self.volumes = Volumes(self)
         self.heal = Heal(self, self.volumes)
         self.quota = Quota(self.volumes)
+        self.reset_brick = ResetBrick(self, self.volumes)
+        self.log_rotate = LogRotate(self, self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":

@@ -602,6 +602,11 @@ class Volumes:
         (or replaces) its task."""
         return [Delete(e.key) for e in self.store.list(self.keys.migrations(volume.name))]
 
+    def commit_change(self, before: Volume, after: Volume, steps: list) -> None:
+        """Write ``after`` over ``before`` once ``steps`` ran (other modules' changes:
+        reset-brick)."""
+        self._commit_change(before, after, steps)
+
     def _commit_change(self, before: Volume, after: Volume, steps: list,
                        also: Sequence[Delete] = ()) -> None:
         entry_key = self.keys.volume(before.name)

@@ -23,6 +23,7 @@ import attrs
 from gluster_mgmt import rules
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
 from gluster_mgmt.cluster.quota import LISTS
+from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -51,7 +52,7 @@ EG_NOVOL = 30806
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
                            CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
-                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK})
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -69,6 +70,11 @@ _CREATE_TYPES = {2: "replicate", 4: "disperse"}
 _GLUSTERD_PORT = 24007
 #: REPLACE_BRICK's ``operation``: the only one the CLI sends
 REPLACE_COMMIT_FORCE = "GF_REPLACE_OP_COMMIT_FORCE"
+
+
+#: RESET_BRICK's ``operation`` (``GF_RESET_OP_*``) as the REST route's word
+RESET_OPERATIONS = {"GF_RESET_OP_START": "start", "GF_RESET_OP_COMMIT": "commit",
+                    "GF_RESET_OP_COMMIT_FORCE": "commit-force"}
 
 
 class RemoveBrickCommand(enum.IntEnum):
@@ -148,6 +154,8 @@ class CliBackend:
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
             CliProc.QUOTA: self._quota,
+            CliProc.RESET_BRICK: self._reset_brick,
+            CliProc.LOG_ROTATE: self._log_rotate,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -163,7 +171,7 @@ class CliBackend:
         if request.proc in _TRANSACTIONS:
             refused_early = self._refused_before_transaction(request, result)
             result = attrs.evolve(result, op_errno=0 if refused_early else EG_INTRNL)
-        elif request.proc is CliProc.REPLACE_BRICK:
+        elif request.proc in (CliProc.REPLACE_BRICK, CliProc.RESET_BRICK):
             result = attrs.evolve(result, op_errno=0)  # glusterd's mgmt_v3 phases set none
         return result
 
@@ -271,12 +279,16 @@ class CliBackend:
                 [("cmd", int(cmd)), *((f"vol{i}", n) for i, n in enumerate(names)),
                  ("vol_count", len(names))]))
         sub = cmd & StatusFlag.MASK
-        if sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) or \
-                cmd & ~(StatusFlag.MASK | StatusFlag.VOL):
+        dump = next((k for k in BrickDump if k == sub), None)
+        if (sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) and dump is None) or \
+                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK) or \
+                (cmd & StatusFlag.BRICK and dump is None):  # one brick: its own answers only
             return not_supported(CliProc.STATUS_VOLUME)
         name = _text(request, "volname")
-        volumes = self._route("volume/status", {"name": name,
-                                                "detail": bool(cmd & StatusFlag.DETAIL)})["volumes"]
+        params = {"name": name, "detail": bool(cmd & StatusFlag.DETAIL),
+                  "dump": dump.word if dump else None,
+                  "brick": _text(request, "brick") if cmd & StatusFlag.BRICK else None}
+        volumes = self._route("volume/status", params)["volumes"]
         return CliResult(dict=glusterd_dict(status_pairs(volumes[0], cmd)))
 
     # -- volume operations ---------------------------------------------------------------------
@@ -390,6 +402,26 @@ class CliBackend:
                                                     "new": _text(request, "dst-brick")})
         return CliResult(dict=glusterd_dict([("volname", name),
                                              ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _reset_brick(self, request: CliRequest) -> CliResult:
+        """`reset-brick VOL SRC start | SRC DST commit [force]`: the reply is the request
+        with the volume's id (the CLI prints its own success words)."""
+        operation = _text(request, "operation")
+        op = RESET_OPERATIONS.get(operation)
+        if op is None:
+            return CliResult.failed(f"reset-brick {operation} is not supported", errno.EINVAL)
+        data = self._route("volume/reset-brick", {
+            "name": _text(request, "volname"), "source": _text(request, "src-brick"), "op": op,
+            "destination": _text(request, "dst-brick", None)})
+        return CliResult(dict=glusterd_dict([*((k, value_text(v)) for k, v in request.dict.items()),
+                                             ("vol-id", data["volume"].get("uuid") or "")]))
+
+    def _log_rotate(self, request: CliRequest) -> CliResult:
+        """`volume log VOL rotate [BRICK]`: the request, its ``rotate-key``, the volume's id."""
+        name = _text(request, "volname")
+        data = self._route("volume/log-rotate", {"name": name, "brick": _text(request, "brick", None)})
+        return CliResult(dict=glusterd_dict([*((k, value_text(v)) for k, v in request.dict.items()),
+                                             ("rotate-key", int(data["rotate_key"]))]))
 
     def _remove_brick(self, request: CliRequest) -> CliResult:
         """start, commit and force (status and stop come as DEFRAG_VOLUME): a started or
@@ -579,7 +611,7 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
                   (f"{b}.status", int(bool(brick.get("online"))))]
         if detail:
             pairs += list(_detail_pairs(b, brick))
-    others = [] if detail or cmd & StatusFlag.TASKS else list(volume.get("self_heal") or [])
+    others = [] if cmd & (StatusFlag.MASK | StatusFlag.BRICK) else list(volume.get("self_heal") or [])
     for j, shd in enumerate(others, len(bricks)):
         b = f"brick{j}"
         pairs += [(f"{b}.hostname", shd.get("name") or "Self-heal Daemon"),
@@ -594,9 +626,21 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
         if task.get("bricks"):
             pairs += [(f"task{t}.brick{k}", b) for k, b in enumerate(task["bricks"], 1)]
             pairs.append((f"task{t}.count", len(task["bricks"])))
-    pairs += [("tasks", len(tasks)), ("type", -1),  # glusterd 10.3 sends -1 (no tier)
-              ("brick-index-max", len(bricks) - 1), ("other-count", len(others)),
-              ("count", len(bricks) + len(others)), ("hot_brick_count", -1)]
+    dump = next((k for k in BrickDump if k == cmd & StatusFlag.MASK), None)
+    if dump is None:
+        pairs.append(("tasks", len(tasks)))
+    pairs += [("type", -1),  # glusterd 10.3 sends -1 (no tier)
+              ("brick-index-max", len(bricks) - 1), ("other-count", len(others))]
+    if dump is None:
+        pairs.append(("count", len(bricks) + len(others)))
+    elif dump is BrickDump.CLIENT_LIST:  # the bricks' clients counted by process
+        pairs += [(key, value) for key, value in volume.get("client_list") or []]
+        pairs.append(("count", volume["node_count"]))
+    else:  # what each brick said of itself
+        answers = {i: answer_pairs(b["dump"]) for i, b in enumerate(bricks) if "dump" in b}
+        pairs += brick_pairs(answers)
+        pairs.append(("count", volume["node_count"]))
+    pairs.append(("hot_brick_count", -1))
     return pairs
 
 

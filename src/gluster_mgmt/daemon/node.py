@@ -23,8 +23,10 @@ from gluster_mgmt.cluster.brick_directory import (
     prepare_local_bricks,
     unprepare_local_bricks,
 )
+from gluster_mgmt.cluster.brick_dump import BrickDump
 from gluster_mgmt.cluster.brick_filesystem import BrickFilesystem, InodeSizes, brick_filesystem
 from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
+from gluster_mgmt.cluster.log_rotate import LOG_ROTATE_STEP
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
@@ -55,6 +57,8 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.quota import QUOTAD_STATUS_NAME
+from gluster_mgmt.services.brick_dump import BRICK_STATUS_TIMEOUT, brick_dump
+from gluster_mgmt.services.log_rotate import rotate_local_logs
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.volgen import quota_enabled
 from gluster_mgmt.store import open_store
@@ -136,6 +140,8 @@ class Daemon:
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
         self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
+        self.steps.register(LOG_ROTATE_STEP, lambda args: rotate_local_logs(
+            self.reconciler.specs, self.known().volumes.info(args["volume"])[0], args))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -424,12 +430,49 @@ class Daemon:
         return {b.path: brick_filesystem(b.path, self.inode_sizes).to_dict()
                 for b in volume.bricks if b.host_uuid == self.uuid}
 
-    def _ask_brick_hosts(self, volume, route: str) -> dict[str, dict[str, Any] | None]:
-        """``route`` of each other node hosting a brick of ``volume``, by node uuid (None:
-        not connected or no answer within PEER_STATUS_TIMEOUT)."""
-        return self._ask_peers(volume, route, [b.host_uuid for b in volume.bricks])
+    def brick_dumps(self, volume, kind: BrickDump, bricks) -> dict[str, list[list[str]]]:
+        """`volume status ... clients|fd|...`: each of ``bricks``' answer by brick uuid, each
+        asked on its own host (a brick or node that does not answer has none)."""
+        replies = self._ask_brick_hosts(volume, "volume/brick-dump-local", bricks,
+                                        {"kind": kind.word, "paths": [b.path for b in bricks]},
+                                        BRICK_STATUS_TIMEOUT + PEER_STATUS_TIMEOUT)
+        answers: dict[str, list[list[str]]] = {}
+        for brick in bricks:
+            if brick.host_uuid == self.uuid:
+                try:
+                    answers[brick.uuid] = brick_dump(self.reconciler.specs, volume.name, brick, kind)
+                except OperationFailed as exc:
+                    log.info("status %s of %s: %s", kind.word, brick.path, exc)
+                continue
+            found = ((replies.get(brick.host_uuid) or {}).get("bricks") or {}).get(brick.path)
+            if isinstance(found, list):
+                answers[brick.uuid] = found
+        return answers
 
-    def _ask_peers(self, volume, route: str, nodes) -> dict[str, dict[str, Any] | None]:
+    def local_brick_dumps(self, name: str, kind: str, paths: list[str]) -> dict[str, list[list[str]]]:
+        """This node's bricks' answers by path (what a peer's `volume status ... clients`
+        asks): never another node's brick."""
+        volume = self.known().volumes.info(name)[0]
+        answers = {}
+        for brick in volume.bricks:
+            if brick.host_uuid == self.uuid and brick.path in paths:
+                try:
+                    answers[brick.path] = brick_dump(self.reconciler.specs, name, brick,
+                                                     BrickDump.from_word(kind))
+                except OperationFailed as exc:
+                    log.info("status %s of %s: %s", kind, brick.path, exc)
+        return answers
+
+    def _ask_brick_hosts(self, volume, route: str, bricks=None,
+                         params: dict[str, Any] | None = None,
+                         timeout: float = PEER_STATUS_TIMEOUT) -> dict[str, dict[str, Any] | None]:
+        """``route`` of each other node hosting one of ``bricks`` (all of ``volume``'s by
+        default), by node uuid (None: not connected or no answer within ``timeout``)."""
+        hosts = [b.host_uuid for b in (volume.bricks if bricks is None else bricks)]
+        return self._ask_peers(volume, route, hosts, params, timeout)
+
+    def _ask_peers(self, volume, route: str, nodes, params: dict[str, Any] | None = None,
+                   timeout: float = PEER_STATUS_TIMEOUT) -> dict[str, dict[str, Any] | None]:
         """``route`` of each other node of ``nodes``, by node uuid (as _ask_brick_hosts)."""
         apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
         names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
@@ -445,8 +488,9 @@ class Daemon:
                 continue
             host, _, port = api.rpartition(":")
             try:
-                replies[host_uuid] = call_peer(host, int(port), route, {"name": volume.name},
-                                               self.secret(), timeout=PEER_STATUS_TIMEOUT)
+                replies[host_uuid] = call_peer(host, int(port), route,
+                                               {"name": volume.name, **(params or {})},
+                                               self.secret(), timeout=timeout)
             except (OperationFailed, ValueError) as exc:
                 log.info("%s of %s: no answer (%s)", route, hostname, exc)
         return replies

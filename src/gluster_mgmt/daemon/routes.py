@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gluster_mgmt.cluster.brick_dump import BrickDump, dump_summary, no_brick
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
@@ -66,20 +67,31 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         volumes = c.volumes.info(p.get("name"))
         if p.get("name") and volumes[0].status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
+        dump = BrickDump.from_word(p["dump"]) if p.get("dump") else None
         for volume in volumes:
             ports = daemon.brick_runtime(volume)
             started = volume.status is VolumeStatus.STARTED
             facts = daemon.brick_filesystems(volume) if p.get("detail") and started else {}
+            bricks = volume.bricks
+            if p.get("brick"):  # `status VOL BRICK ...`: that brick alone
+                bricks = [b for b in bricks if f"{b.hostname}:{b.path}" == p["brick"]]
+                if not bricks:
+                    raise no_brick(p["brick"], volume.name)
+            answers = daemon.brick_dumps(volume, dump, [
+                b for b in bricks if (ports.get(b.uuid) or {}).get("online")]) if dump and started else {}
             result.append({
                 "name": volume.name, "id": volume.uuid, "status": volume.status.value,
                 "not_started": not started,
                 "bricks": [{"hostname": b.hostname, "path": b.path, "host_uuid": b.host_uuid,
                             **ports.get(b.uuid, {"port": None, "rdma_port": 0, "online": False, "pid": None}),
-                            **facts.get(b.uuid, {})}
-                           for b in volume.bricks],
-                "self_heal": [{**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
-                              else shd for shd in daemon.other_services(volume)],
-                "tasks": tasks_of(c, volume),
+                            **facts.get(b.uuid, {}),
+                            **({"dump": answers[b.uuid]} if b.uuid in answers else {})}
+                           for b in bricks],
+                "self_heal": [] if dump or p.get("brick") else [
+                    {**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
+                    else shd for shd in daemon.other_services(volume)],
+                "tasks": [] if dump or p.get("brick") else tasks_of(c, volume),
+                **(dump_summary(dump, bricks, answers) if dump else {}),
             })
         return {"volumes": result}
 
@@ -200,6 +212,9 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                 daemon.config.run_dir, daemon.config.log_dir, daemon.hostname,
                 daemon.config.mgmt_port)).to_dict(),
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
+        "volume/reset-brick": lambda p: changed(cluster().reset_brick.reset_brick(
+            p["name"], p["source"], p["op"], p.get("destination"))),
+        "volume/log-rotate": lambda p: cluster().log_rotate.rotate(p["name"], p.get("brick")).to_dict(),
         "txn/list": txn_list,
         "txn/show": txn_show,
         "import": lambda p: daemon.import_state(p["path"]),
@@ -224,4 +239,6 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
+        "volume/brick-dump-local":
+            lambda p: {"bricks": daemon.local_brick_dumps(p["name"], p["kind"], list(p["paths"]))},
     }

@@ -297,7 +297,7 @@ class Reconciler:
             if volume.status is not VolumeStatus.STARTED:
                 continue
             local = [b for b in volume.bricks if b.host_uuid == self.node_uuid]
-            for brick in local:
+            for brick in (b for b in local if not b.reset):  # reset-brick holds it stopped
                 wanted[self.specs.brick_service(volume.name, brick)] = _Running(
                     "brick", volume.name, volume.uuid, brick)
             if local and volume.type in (VolumeType.REPLICATE, VolumeType.DISPERSE):
