@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from kazoo.protocol.states import Callback
+from kazoo.protocol.states import Callback, EventType
 
 from gluster_mgmt.errors import StoreError, StoreTimeoutError
 from gluster_mgmt.store.types import Entry
@@ -46,6 +46,10 @@ class Round:
     entries: dict[str, Entry]
     rev_stat: Any
     bytes_read: int
+    #: Whether znodes may have been created or deleted under the prefix since the last round
+    #: (a notification other than a data change, or a whole read): only then can a key have
+    #: come and gone between two rounds, unseen but for its tombstone.
+    membership: bool
 
 
 class SubtreeMirror:
@@ -57,6 +61,7 @@ class SubtreeMirror:
         self._guard = threading.Lock()
         self._named: set[str] = set()  # znodes notifications named since the last round
         self._whole = True             # read the whole subtree next round
+        self._membership = True        # a notification other than a data change came
         #: Children names of every known znode (``start`` included, while it exists).
         self._children: dict[str, frozenset[str]] = {}
         self._entries: dict[str, Entry] = {}  # by key
@@ -66,6 +71,8 @@ class SubtreeMirror:
         """A kazoo watch callback (kazoo's callback thread): remember what it names."""
         with self._guard:
             self._named.add(event.path)
+            if event.type != EventType.CHANGED:
+                self._membership = True
 
     def invalidate(self) -> None:
         """Watches may be lost (a session event): read everything next round."""
@@ -76,6 +83,7 @@ class SubtreeMirror:
         with self._guard:
             named, self._named = self._named, set()
             whole, self._whole = self._whole, False
+            self._membership |= whole
         if whole:
             self._children.clear()
             self._entries.clear()
@@ -105,7 +113,9 @@ class SubtreeMirror:
                 self.invalidate()  # half a round: what it took is neither applied nor kept
                 raise
             if not self._pending():
-                return Round(dict(self._entries), rev_stat, cost)
+                with self._guard:
+                    membership, self._membership = self._membership, False
+                return Round(dict(self._entries), rev_stat, cost, membership)
             if time.monotonic() > deadline:
                 raise StoreTimeoutError(
                     f"zookeeper {store.where}: {store.layout.key(self.start) or '/'} kept changing under writes")

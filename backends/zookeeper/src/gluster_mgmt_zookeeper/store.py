@@ -323,9 +323,10 @@ class ZooKeeperStore(EmulatedHistoryStore):
     def tombstones(self, prefix: str) -> list[Tombstone]:
         client, layout = self.client, self.layout
         names = self.wait(client.get_children_async(layout.deleted_path), "list tombstones")
-        pending = {layout.tombstone_key(n): client.exists_async(f"{layout.deleted_path}/{n}") for n in names}
+        pending = {key: client.exists_async(f"{layout.deleted_path}/{n}") for n in names
+                   if (key := layout.tombstone_key(n)).startswith(prefix)}
         return [Tombstone(key, stat.mzxid, stat.version) for key, result in pending.items()
-                if key.startswith(prefix) and (stat := self.wait(result, "read a tombstone")) is not None]
+                if (stat := self.wait(result, "read a tombstone")) is not None]
 
     def _count_tombstones(self) -> int | None:
         stat = self.wait(self.client.exists_async(self.layout.deleted_path), "read tombstones")

@@ -39,6 +39,8 @@ class ZooKeeperWatch(EmulatedWatch):
         self._mirror = SubtreeMirror(store, store.layout.directory(prefix))
         #: bytes the last round read from the server
         self._round_cost = 0
+        #: whether keys may have come and gone under the prefix since the last round
+        self._membership = True
         super().__init__(store, prefix, start_revision)
 
     def _tomb_marker(self, client) -> int:
@@ -70,6 +72,7 @@ class ZooKeeperWatch(EmulatedWatch):
         self._checked = time.monotonic()
         self._rev_version = round_.rev_stat.version
         self._round_cost = round_.bytes_read
+        self._membership |= round_.membership  # kept until a diff has looked (_deletions)
         return Snapshot(round_.entries, round_.rev_stat.mzxid)
 
     def _read_cost(self, snapshot: Snapshot) -> int:
@@ -112,9 +115,10 @@ class ZooKeeperWatch(EmulatedWatch):
         old, current = self._snapshot.entries, snapshot.entries
         before, after = self._markers
         events = []
-        if after != self._tombs_seen:  # deletions since the last listing began
+        if after != self._tombs_seen and self._membership:  # deletions since the last listing began
             # Keys created and deleted between two listings: only their tombstone tells. Only
             # deletions up to this listing's revision (later ones come with the next listing).
+            # A round that saw data changes only had no key come and go: no need to look.
             events += [WatchEvent(EventKind.DELETE, t.key, None, t.revision)
                        for t in store.tombstones(self.prefix)
                        if self._listed < t.revision <= snapshot.revision
@@ -138,4 +142,5 @@ class ZooKeeperWatch(EmulatedWatch):
                 events += [WatchEvent(EventKind.DELETE, k, None, revision) for k in unrecorded]
         self._tombs_seen = before
         self._listed = snapshot.revision
+        self._membership = False
         return events
