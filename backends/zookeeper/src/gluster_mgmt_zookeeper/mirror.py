@@ -152,8 +152,8 @@ class SubtreeMirror:
                     continue
                 if path != self.start:
                     data, stat = got
-                    cost += len(path) + len(data)
                     key = layout.key(path)
+                    cost += len(key) + len(data)
                     if is_key(data):
                         self._entries[key] = layout.entry(path, data, stat)
                     else:
