@@ -212,11 +212,14 @@ class EmulatedWatch(Watch):
 
     # ------------------------------------------------------------------ the algorithm
     def _counted(self, snapshot: Snapshot | None) -> Snapshot | None:
-        """Every snapshot is read whole from the server: that is this watch's cost."""
         if snapshot is not None:
-            self.bytes_read += sum(len(key) + len(entry.value)
-                                   for key, entry in snapshot.entries.items())
+            self.bytes_read += self._read_cost(snapshot)
         return snapshot
+
+    def _read_cost(self, snapshot: Snapshot) -> int:
+        """Bytes read from the server for ``snapshot``: all of it, unless the backend reads
+        only what changed (and says so here)."""
+        return sum(len(key) + len(entry.value) for key, entry in snapshot.entries.items())
 
     def _replay(self, snapshot: Snapshot, start: int) -> list[WatchEvent]:
         events = [WatchEvent(EventKind.PUT, key, entry.value, entry.revision)

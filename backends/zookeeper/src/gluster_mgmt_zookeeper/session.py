@@ -6,11 +6,10 @@ imports them to build them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from kazoo.client import KazooClient
-from kazoo.protocol.states import ZnodeStat
 
 from gluster_mgmt.store.base import Lease, Watch
 from gluster_mgmt.store.emulated import Tombstone
@@ -39,10 +38,11 @@ class StoreSession(Protocol):
     def wait(self, async_result: Any, what: str, missing_ok: bool = False) -> Any:
         """A kazoo async call's result within the store timeout, errors translated."""
 
-    def read_tree(self, client: KazooClient, prefix: str, sync: bool = True, watch: Callable | None = None
-                  ) -> tuple[dict[str, tuple[bytes, ZnodeStat]], ZnodeStat]:
-        """A consistent snapshot of the keys under ``prefix``, and the revision node's stat;
-        ``watch`` is armed on every znode read."""
+    #: Seconds one server call may take.
+    timeout: float
+
+    def sync(self, client: KazooClient) -> None:
+        """Make ``client``'s later reads see every write committed before now."""
 
     def read_nodes(self, client: KazooClient, paths: Iterable[str]) -> dict[str, Node]: ...
 

@@ -143,7 +143,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
                     return None
                 raise
 
-    def _sync(self, client) -> None:
+    def sync(self, client) -> None:
         self.ready(client)
         self.wait(client.sync_async(self.base), "sync")
 
@@ -163,7 +163,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
 
     # ------------------------------------------------------------------ reads
     def _get(self, key: str) -> Entry | None:
-        self._sync(self.client)
+        self.sync(self.client)
         path = self.layout.path(key)
         found = self.wait(self.client.get_async(path), f"read {key!r}", missing_ok=True)
         if found is None or not is_key(found[0]):
@@ -176,19 +176,16 @@ class ZooKeeperStore(EmulatedHistoryStore):
                                key=lambda e: e.key))
         return Listing(entries, rev_stat.mzxid)
 
-    def read_tree(self, client, prefix: str, sync: bool = True, watch=None):
+    def read_tree(self, client, prefix: str):
         """Every key znode under ``prefix`` ({path: (data, stat)}) and the revision node's stat,
-        read between two reads of the revision node that agree (a consistent snapshot).
-        ``watch``: armed on every znode read (see ``_walk``)."""
+        read between two reads of the revision node that agree (a consistent snapshot)."""
         deadline = time.monotonic() + max(self.timeout * 2, 10.0)
         while True:
-            if sync:
-                self._sync(client)
-            self.ready(client)
+            self.sync(client)
             before = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if before is None:
                 raise StoreError(f"zookeeper store root {self.base} lost its revision node")
-            nodes = self._walk(client, prefix, watch)
+            nodes = self._walk(client, prefix)
             after = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if after is not None and after.mzxid == before.mzxid:
                 return nodes, before
@@ -196,15 +193,11 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 raise StoreTimeoutError(
                     f"zookeeper {self.where}: listing {prefix or '/'} kept changing under writes")
 
-    def _walk(self, client, prefix: str, watch=None) -> dict[str, tuple[bytes, object]]:
-        """Read the subtree; with ``watch``, also arm ZooKeeper's one-shot watches on what
-        was read (the prefix's znode, each znode's data and children), so that a watcher
-        wakes only for changes under its prefix, not for every write to the store."""
-        start = self.layout.path(prefix.rstrip("/")) if prefix else self.base
+    def _walk(self, client, prefix: str) -> dict[str, tuple[bytes, object]]:
+        """Read the subtree (watches keep theirs current with a SubtreeMirror instead)."""
+        start = self.layout.directory(prefix)
         found: dict[str, tuple[bytes, object]] = {}
-        if watch is not None:
-            client.exists_async(start, watch=watch)  # its creation (or deletion)
-        children = {start: client.get_children_async(start, watch=watch)}
+        children = {start: client.get_children_async(start)}
         while children:
             frontier = []
             for parent, pending in children.items():
@@ -212,8 +205,8 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 for name in names or ():
                     if not name.startswith("."):  # .rev, .deleted: bookkeeping, never keys
                         frontier.append(f"{parent}/{name}")
-            reads = {p: client.get_async(p, watch=watch) for p in frontier}
-            children = {p: client.get_children_async(p, watch=watch) for p in frontier}
+            reads = {p: client.get_async(p) for p in frontier}
+            children = {p: client.get_children_async(p) for p in frontier}
             for path, pending in reads.items():
                 got = self.wait(pending, f"read {self.layout.key(path)!r}", missing_ok=True)
                 if got is not None and is_key(got[0]):
@@ -258,7 +251,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
             except ConflictError:
                 if synced:
                     raise
-                self._sync(client)  # another session's newer write may not be visible yet
+                self.sync(client)  # another session's newer write may not be visible yet
                 synced = True
                 continue
             if txn is None:
@@ -271,7 +264,7 @@ class ZooKeeperStore(EmulatedHistoryStore):
                 if time.monotonic() > deadline:
                     raise StoreTimeoutError(
                         f"zookeeper {self.where}: transaction kept losing races with other writers")
-                self._sync(client)
+                self.sync(client)
                 synced = True
                 continue
             if lease is not None:
@@ -330,9 +323,10 @@ class ZooKeeperStore(EmulatedHistoryStore):
     def tombstones(self, prefix: str) -> list[Tombstone]:
         client, layout = self.client, self.layout
         names = self.wait(client.get_children_async(layout.deleted_path), "list tombstones")
-        pending = {layout.tombstone_key(n): client.exists_async(f"{layout.deleted_path}/{n}") for n in names}
+        pending = {key: client.exists_async(f"{layout.deleted_path}/{n}") for n in names
+                   if (key := layout.tombstone_key(n)).startswith(prefix)}
         return [Tombstone(key, stat.mzxid, stat.version) for key, result in pending.items()
-                if key.startswith(prefix) and (stat := self.wait(result, "read a tombstone")) is not None]
+                if (stat := self.wait(result, "read a tombstone")) is not None]
 
     def _count_tombstones(self) -> int | None:
         stat = self.wait(self.client.exists_async(self.layout.deleted_path), "read tombstones")

@@ -1,8 +1,9 @@
-"""Watches: ZooKeeper's own watches on the znodes under the prefix (data, children, the
-prefix's znode; armed while listing it, and an exists watch on each leased key) wake a
-re-listing of the prefix, so a write wakes only the watchers of its prefix; the core
-(gluster_mgmt.store.emulated) diffs the listings. Tombstones date the deletions. The store-wide
-revision node is checked every ``RELIST_CHECK_INTERVAL`` as a safety net."""
+"""Watches: a SubtreeMirror (mirror.py) keeps the prefix's znodes current from ZooKeeper's own
+watches (armed on every znode it reads, and on the prefix's znode), re-reading only the znodes
+they name, so a write wakes only the watchers of its prefix and costs them the size of the
+change; the core (gluster_mgmt.store.emulated) diffs the snapshots. Tombstones date the
+deletions. The store-wide revision node is checked every ``RELIST_CHECK_INTERVAL`` as a safety
+net (a whole re-read if the store moved without a notification)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import threading
 import time
 
 from gluster_mgmt.store.emulated import EmulatedWatch, Snapshot
-from gluster_mgmt.store.types import Entry, EventKind, WatchEvent
+from gluster_mgmt.store.types import EventKind, WatchEvent
+from gluster_mgmt_zookeeper.mirror import SubtreeMirror
 from gluster_mgmt_zookeeper.session import StoreSession
 
 #: How often a watch wakes without a notification (to notice that it was closed).
@@ -34,6 +36,11 @@ class ZooKeeperWatch(EmulatedWatch):
         self._rev_version = 0
         #: when the listing was last known current (monotonic)
         self._checked = 0.0
+        self._mirror = SubtreeMirror(store, store.layout.directory(prefix))
+        #: bytes the last round read from the server
+        self._round_cost = 0
+        #: whether keys may have come and gone under the prefix since the last round
+        self._membership = True
         super().__init__(store, prefix, start_revision)
 
     def _tomb_marker(self, client) -> int:
@@ -41,7 +48,14 @@ class ZooKeeperWatch(EmulatedWatch):
         stat = self.store.wait(client.exists_async(self.store.layout.deleted_path), "read tombstones")
         return stat.pzxid if stat is not None else 0
 
-    def _wake(self, *_event: object) -> None:
+    def _wake(self, *_state: object) -> None:
+        """A session event (store._on_state): watches may be lost, read everything again."""
+        self._mirror.invalidate()
+        self._trigger.set()
+
+    def _on_event(self, event: object) -> None:
+        """A kazoo watch fired (kazoo's callback thread)."""
+        self._mirror.notify(event)
         self._trigger.set()
 
     def _stop(self) -> None:
@@ -51,19 +65,18 @@ class ZooKeeperWatch(EmulatedWatch):
     def _retry_delay(self, failures: int) -> float:
         return 0.0  # _next_snapshot backs off on its trigger (a reconnect wakes it early)
 
-    def _arm(self, client, entries: dict[str, Entry]) -> None:
-        """One-shot kazoo watches on every leased key (the listing armed the rest)."""
-        for key, entry in entries.items():
-            if entry.lease:
-                client.exists_async(self.store.layout.path(key), watch=self._wake)
-
     def _read(self, client, sync: bool) -> Snapshot:
-        store = self.store
-        nodes, rev_stat = store.read_tree(client, self.prefix, sync=sync, watch=self._wake)
+        if sync:
+            self.store.sync(client)
+        round_ = self._mirror.read(client, self._on_event)
         self._checked = time.monotonic()
-        self._rev_version = rev_stat.version
-        layout = store.layout
-        return Snapshot({layout.key(p): layout.entry(p, d, s) for p, (d, s) in nodes.items()}, rev_stat.mzxid)
+        self._rev_version = round_.rev_stat.version
+        self._round_cost = round_.bytes_read
+        self._membership |= round_.membership  # kept until a diff has looked (_deletions)
+        return Snapshot(round_.entries, round_.rev_stat.mzxid)
+
+    def _read_cost(self, snapshot: Snapshot) -> int:
+        return self._round_cost
 
     def _first_snapshot(self) -> Snapshot:
         client = self.store.client
@@ -71,7 +84,6 @@ class ZooKeeperWatch(EmulatedWatch):
         self._tombs_seen = self._tomb_marker(client)
         snapshot = self._read(client, sync=True)
         self._listed = snapshot.revision
-        self._arm(client, snapshot.entries)
         return snapshot
 
     def _next_snapshot(self, failures: int) -> Snapshot | None:
@@ -90,6 +102,7 @@ class ZooKeeperWatch(EmulatedWatch):
             stat = store.wait(client.exists_async(store.layout.rev_path), "read the revision node")
             if stat is not None and stat.mzxid == self._listed:
                 return None
+            self._mirror.invalidate()
         store.ready(client)
         before = self._tomb_marker(client)
         snapshot = self._read(client, sync=False)
@@ -102,9 +115,10 @@ class ZooKeeperWatch(EmulatedWatch):
         old, current = self._snapshot.entries, snapshot.entries
         before, after = self._markers
         events = []
-        if after != self._tombs_seen:  # deletions since the last listing began
+        if after != self._tombs_seen and self._membership:  # deletions since the last listing began
             # Keys created and deleted between two listings: only their tombstone tells. Only
             # deletions up to this listing's revision (later ones come with the next listing).
+            # A round that saw data changes only had no key come and go: no need to look.
             events += [WatchEvent(EventKind.DELETE, t.key, None, t.revision)
                        for t in store.tombstones(self.prefix)
                        if self._listed < t.revision <= snapshot.revision
@@ -128,5 +142,5 @@ class ZooKeeperWatch(EmulatedWatch):
                 events += [WatchEvent(EventKind.DELETE, k, None, revision) for k in unrecorded]
         self._tombs_seen = before
         self._listed = snapshot.revision
-        self._arm(client, current)
+        self._membership = False
         return events

@@ -68,6 +68,10 @@ class ZnodeLayout:
     def path(self, key: str) -> str:
         return f"{self.base}/{key}"
 
+    def directory(self, prefix: str) -> str:
+        """The znode whose descendants are the keys under ``prefix`` (``''`` or ends in ``/``)."""
+        return self.path(prefix.rstrip("/")) if prefix else self.base
+
     def key(self, path: str) -> str:
         return path[len(self.base) + 1:]
 
