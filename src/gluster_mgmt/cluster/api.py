@@ -16,7 +16,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
+from gluster_mgmt.cluster.brick_signals import BrickSignals
 from gluster_mgmt.cluster.heal import Heal
+from gluster_mgmt.cluster.profile import Profile
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -49,6 +51,8 @@ class Cluster:
         self.peers = Peers(store, self.keys, node_uuid)
         self.volumes = Volumes(self)
         self.heal = Heal(self, self.volumes)
+        self.profile = Profile(self, self.volumes)
+        self.brick_signals = BrickSignals(self, self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":

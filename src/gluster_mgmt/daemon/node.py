@@ -54,6 +54,7 @@ from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services import self_heal
+from gluster_mgmt.services.brick_diagnostics import LocalBrickSteps
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.base import Store
@@ -134,6 +135,8 @@ class Daemon:
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
         self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
+        LocalBrickSteps(self.uuid, lambda: self.reconciler,
+                        lambda name: self.known().volumes.info(name)[0]).register(self.steps)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gluster_mgmt.cluster.profile import StatsRequest
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
@@ -192,6 +193,10 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/glfsheal": lambda p: self_heal.run_glfsheal(
             p["name"], self_heal.GlfshealMode(p["mode"]), bool(p.get("xml")),
             daemon.config.glusterd_socket, p.get("file"), p.get("brick")),
+        "volume/profile": lambda p: cluster().profile.run(StatsRequest.from_dict(p)).to_dict(),
+        "volume/statedump": lambda p: cluster().brick_signals.statedump(
+            p["name"], list(p.get("options") or [])) or {},
+        "volume/barrier": lambda p: cluster().brick_signals.barrier(p["name"], p["barrier"]) or {},
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,

@@ -1,0 +1,131 @@
+"""The gluster CLI's grammar of `volume profile`, `volume top`, `volume statedump` and
+`volume barrier` (``cli_cmd_volume_profile_parse``, ``cli_cmd_volume_top_parse``,
+``cli_cmd_volume_statedump_options_parse``, ``cli_cmd_volume_barrier_cbk``): the same
+words, checks and messages, giving the `volume/profile`, `volume/statedump` and
+`volume/barrier` requests (numbers as in ``gluster_mgmt.cluster.profile``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gluster_mgmt.cli.parser import (
+    CliExit,
+    Confirm,
+    Request,
+    canonical_brick,
+    unambiguous,
+    usage_error,
+)
+
+TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
+if TYPE_CHECKING:
+    from typing import Any
+
+#: gf1_cli_stats_op, gf1_cli_info_op and gf1_cli_top_op numbers
+_START, _STOP, _INFO, _TOP = 1, 2, 3, 4
+_INFO_OPS = {"incremental": 2, "cumulative": 3, "clear": 4}
+_TOP_OPS = {"open": 1, "read": 2, "write": 3, "opendir": 4, "readdir": 5, "read-perf": 6,
+            "write-perf": 7, "clear": 0}
+#: What a statedump may be limited to (cli_cmd_validate_dumpoption).
+DUMP_OPTIONS = ("all", "mem", "iobuf", "callpool", "priv", "fd", "inode", "history",
+                "inodectx", "fdctx")
+MAX_PERF_BYTES = 10 * 1024 ** 3
+
+
+def _failed(message: str) -> CliExit:
+    """A check the CLI makes before sending: its message, then its failure line."""
+    return CliExit(1, err=f"{message}\n")
+
+
+def parse_volume_profile(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume profile"
+    word = unambiguous(words[3], ("start", "stop", "info")) if len(words) >= 4 else None
+    if word is None or (word in ("start", "stop") and len(words) > 5) or len(words) > 7:
+        raise usage_error(cmd)
+    if words[-1] == "nfs":
+        raise _failed("volume profile nfs: not supported by gluster-mgmt (no NFS server)")
+    params: dict[str, Any] = {"name": words[2], "op": {"start": _START, "stop": _STOP}.get(word, _INFO),
+                              "info_op": 0, "peek": False}
+    if word == "info":
+        params["info_op"] = 1
+        extra = list(words[4:])
+        if extra[:1] == ["incremental"]:
+            params["info_op"], params["peek"] = 2, extra[1:2] == ["peek"]
+        elif extra[:1] and extra[0] in _INFO_OPS:
+            params["info_op"] = _INFO_OPS[extra[0]]
+        elif extra[:1] == ["peek"]:
+            params["peek"] = True
+    return Request("volume/profile", params, cmd, {"name": words[2]})
+
+
+def _positive(value: str, what: str, invalid: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise _failed(f"{what} is an invalid number" if value.startswith("-") and
+                      value[1:].isdigit() else invalid)
+    return number
+
+
+def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume top"
+    word = unambiguous(words[3], tuple(_TOP_OPS)) if len(words) >= 4 else None
+    if word is None:
+        raise usage_error(cmd)
+    params: dict[str, Any] = {"name": words[2], "op": _TOP, "top_op": _TOP_OPS[word],
+                              "clear": word == "clear", "list_count": 100}
+    perf = word in ("read-perf", "write-perf")
+    rest = list(words[4:])
+    if rest[:1] == ["nfs"]:
+        raise _failed("volume top nfs: not supported by gluster-mgmt (no NFS server)")
+    if len(rest) % 2:
+        raise usage_error(cmd)
+    for key, value in zip(rest[::2], rest[1::2]):
+        if key == "brick":
+            host, colon, path = value.partition(":")
+            if not colon or not host or not path.startswith("/"):
+                raise _failed(f"wrong brick type: {value}, use <HOSTNAME>:<export-dir-abs-path>")
+            params["brick"] = canonical_brick(value)
+        elif key == "list-cnt":
+            if not value.lstrip("-").isdigit() or not 0 <= int(value) <= 100:
+                raise _failed("list-cnt should be between 0 to 100")
+            params["list_count"] = int(value)
+        elif perf and key == "bs":
+            params["block_size"] = _positive(value, "block size",
+                                             "block size should be an integer greater than zero")
+        elif perf and key == "count":
+            params["block_count"] = _positive(value, "count",
+                                              "count should be an integer greater than zero")
+        else:
+            raise usage_error(cmd)
+    size, count = params.get("block_size", 0), params.get("block_count", 0)
+    if (size > 0) != (count > 0):
+        raise _failed("Need to give both 'bs' and 'count'")
+    if size * count > MAX_PERF_BYTES:
+        raise _failed(f"'bs * count' value {size * count} is greater than maximum allowed "
+                      f"value of 10GB")
+    return Request("volume/profile", params, cmd, {"name": words[2]})
+
+
+def parse_volume_statedump(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume statedump"
+    if len(words) < 3:
+        raise usage_error(cmd)
+    options = list(words[3:])
+    if options[:1] in (["client"], ["nfs"], ["quotad"]):
+        raise _failed(f"volume statedump {options[0]}: not supported by gluster-mgmt")
+    if any(o not in DUMP_OPTIONS for o in options):
+        raise usage_error(cmd)
+    return Request("volume/statedump", {"name": words[2], "options": options}, cmd,
+                   {"name": words[2]})
+
+
+def parse_volume_barrier(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    cmd = "volume barrier"
+    if len(words) != 4:
+        raise usage_error(cmd)
+    return Request("volume/barrier", {"name": words[2], "barrier": words[3]}, cmd,
+                   {"name": words[2]})
