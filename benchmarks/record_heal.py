@@ -149,16 +149,22 @@ def split_brain(rec: Recorder, glusterd: Glusterd, bricks: Path, point: Path) ->
         raise RuntimeError(f"after source-brick sb2, f.txt reads {content!r}")
 
 
-def inner(workdir: Path, outer_ns: str) -> None:
+def start_recording(workdir: Path, outer_ns: str) -> tuple[Glusterd, Recorder, Path, Path]:
+    """Inside the namespaces: glusterd started, its CLI socket proxied and recorded;
+    (glusterd, recorder, the bricks' directory, a mount point)."""
     setup_private_mounts(workdir, outer_ns)
     bricks = workdir / "bricks"
     bricks.mkdir()
     glusterd = Glusterd(workdir)
     glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    rec = Recorder(workdir, proxy)
+    rec = Recorder(workdir, Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket"))
     point = workdir / "mnt"
     point.mkdir()
+    return glusterd, rec, bricks, point
+
+
+def inner(workdir: Path, outer_ns: str) -> None:
+    glusterd, rec, bricks, point = start_recording(workdir, outer_ns)
     frozen = 0
     try:
         run = lambda *words: glusterd.run(*words)  # noqa: E731

@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.record_cli_program import WORKDIR_MARK, Proxy, recorder_main
-from benchmarks.record_heal import Recorder, _wait
-from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
+from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
+from benchmarks.record_heal import Recorder, _wait, start_recording
+from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "profile"
 VOLUME = "pv"
@@ -125,17 +125,9 @@ def record_statedumps(rec: Recorder, dumps: Path, bricks: Path) -> None:
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
-    setup_private_mounts(workdir, outer_ns)
-    bricks = workdir / "bricks"
-    bricks.mkdir()
+    glusterd, rec, bricks, point = start_recording(workdir, outer_ns)
     dumps = workdir / "dumps"
     dumps.mkdir()
-    glusterd = Glusterd(workdir)
-    glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    rec = Recorder(workdir, proxy)
-    point = workdir / "mnt"
-    point.mkdir()
     try:
         run = lambda *words: glusterd.run(*words)  # noqa: E731
         run("volume", "create", VOLUME, "replica", "3",
