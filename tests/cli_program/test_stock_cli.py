@@ -170,12 +170,12 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
 
 @pytest.mark.parametrize("args", [
     ("volume", "quota", "v1", "enable"),
-    ("volume", "profile", "v1", "start"),
-    ("volume", "top", "v1", "read"),
+    ("volume", "log", "v1", "rotate"),
+    ("volume", "bitrot", "v1", "enable"),
     ("volume", "reset-brick", "v1", "127.0.0.2:/x", "start"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
-    ("volume", "statedump", "v1"),
+    ("volume", "clear-locks", "v1", "/", "kind", "all", "inode"),
     ("volume", "status", "v1", "clients"),
     ("get-state",),
 ])
