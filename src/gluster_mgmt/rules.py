@@ -7,6 +7,8 @@ name the daemon refuses or words a refusal differently. Standard library only.
 
 from __future__ import annotations
 
+import enum
+
 #: The Gluster mgmt RPC port stock bricks and clients talk to (glusterd's 24007).
 MGMT_PORT = 24007
 #: The key of a reply's data holding the notice that it comes from the last state the daemon
@@ -65,3 +67,51 @@ def transaction_in_progress(volume: str) -> str:
 
 def volume_exists(volume: str) -> str:
     return f"Volume {volume} already exists"
+
+
+# -- profile, top, statedump (cli1-xdr.x, cli-cmd-parser.c) ----------------------------------
+
+#: glusterd-errno.h's EG_INTRNL: the op_errno of a failed glusterd transaction.
+EG_INTRNL = 30800
+
+
+class StatsOp(enum.IntEnum):
+    """``gf1_cli_stats_op``: `volume profile`'s and `volume top`'s ``op``."""
+
+    NONE = 0
+    START = 1
+    STOP = 2
+    INFO = 3
+    TOP = 4
+
+
+class InfoOp(enum.IntEnum):
+    """``gf1_cli_info_op``: `profile info`'s ``info-op``."""
+
+    NONE = 0
+    ALL = 1
+    INCREMENTAL = 2
+    CUMULATIVE = 3
+    CLEAR = 4
+
+
+class TopOp(enum.IntEnum):
+    """``gf1_cli_top_op``: `top`'s ``top-op`` (NONE with ``clear-stats`` for `top clear`)."""
+
+    NONE = 0
+    OPEN = 1
+    READ = 2
+    WRITE = 3
+    OPENDIR = 4
+    READDIR = 5
+    READ_PERF = 6
+    WRITE_PERF = 7
+
+
+#: `top`'s largest `list-cnt`, and its default.
+TOP_LIST_MAX = 100
+#: `top read-perf|write-perf`: the largest `bs * count` (10 GB).
+TOP_PERF_BYTES_MAX = 10 * 1024 ** 3
+#: What a statedump may be limited to (cli_cmd_validate_dumpoption, bricks only).
+STATEDUMP_OPTIONS = ("all", "mem", "iobuf", "callpool", "priv", "fd", "inode", "history",
+                     "inodectx", "fdctx")

@@ -2,7 +2,7 @@
 `volume barrier` (``cli_cmd_volume_profile_parse``, ``cli_cmd_volume_top_parse``,
 ``cli_cmd_volume_statedump_options_parse``, ``cli_cmd_volume_barrier_cbk``): the same
 words, checks and messages, giving the `volume/profile`, `volume/statedump` and
-`volume/barrier` requests (numbers as in ``gluster_mgmt.cluster.profile``).
+`volume/barrier` requests (numbers as ``gluster_mgmt.rules``' enums).
 """
 
 from __future__ import annotations
@@ -17,20 +17,24 @@ from gluster_mgmt.cli.parser import (
     unambiguous,
     usage_error,
 )
+from gluster_mgmt.rules import (
+    STATEDUMP_OPTIONS,
+    TOP_LIST_MAX,
+    TOP_PERF_BYTES_MAX,
+    InfoOp,
+    StatsOp,
+    TopOp,
+)
 
 TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
 if TYPE_CHECKING:
     from typing import Any
 
-#: gf1_cli_stats_op, gf1_cli_info_op and gf1_cli_top_op numbers
-_START, _STOP, _INFO, _TOP = 1, 2, 3, 4
-_INFO_OPS = {"incremental": 2, "cumulative": 3, "clear": 4}
-_TOP_OPS = {"open": 1, "read": 2, "write": 3, "opendir": 4, "readdir": 5, "read-perf": 6,
-            "write-perf": 7, "clear": 0}
-#: What a statedump may be limited to (cli_cmd_validate_dumpoption).
-DUMP_OPTIONS = ("all", "mem", "iobuf", "callpool", "priv", "fd", "inode", "history",
-                "inodectx", "fdctx")
-MAX_PERF_BYTES = 10 * 1024 ** 3
+_INFO_OPS = {"incremental": InfoOp.INCREMENTAL, "cumulative": InfoOp.CUMULATIVE,
+             "clear": InfoOp.CLEAR}
+_TOP_OPS = {"open": TopOp.OPEN, "read": TopOp.READ, "write": TopOp.WRITE,
+            "opendir": TopOp.OPENDIR, "readdir": TopOp.READDIR, "read-perf": TopOp.READ_PERF,
+            "write-perf": TopOp.WRITE_PERF, "clear": TopOp.NONE}
 
 
 def _failed(message: str) -> CliExit:
@@ -45,15 +49,15 @@ def parse_volume_profile(words: Sequence[str], confirm: Confirm, opts: dict[str,
         raise usage_error(cmd)
     if words[-1] == "nfs":
         raise _failed("volume profile nfs: not supported by gluster-mgmt (no NFS server)")
-    params: dict[str, Any] = {"name": words[2], "op": {"start": _START, "stop": _STOP}.get(word, _INFO),
-                              "info_op": 0, "peek": False}
-    if word == "info":
-        params["info_op"] = 1
+    op = {"start": StatsOp.START, "stop": StatsOp.STOP}.get(word, StatsOp.INFO)
+    params: dict[str, Any] = {"name": words[2], "op": int(op), "info_op": 0, "peek": False}
+    if op is StatsOp.INFO:
+        params["info_op"] = int(InfoOp.ALL)
         extra = list(words[4:])
         if extra[:1] == ["incremental"]:
-            params["info_op"], params["peek"] = 2, extra[1:2] == ["peek"]
+            params["info_op"], params["peek"] = int(InfoOp.INCREMENTAL), extra[1:2] == ["peek"]
         elif extra[:1] and extra[0] in _INFO_OPS:
-            params["info_op"] = _INFO_OPS[extra[0]]
+            params["info_op"] = int(_INFO_OPS[extra[0]])
         elif extra[:1] == ["peek"]:
             params["peek"] = True
     return Request("volume/profile", params, cmd, {"name": words[2]})
@@ -75,8 +79,9 @@ def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
     word = unambiguous(words[3], tuple(_TOP_OPS)) if len(words) >= 4 else None
     if word is None:
         raise usage_error(cmd)
-    params: dict[str, Any] = {"name": words[2], "op": _TOP, "top_op": _TOP_OPS[word],
-                              "clear": word == "clear", "list_count": 100}
+    params: dict[str, Any] = {"name": words[2], "op": int(StatsOp.TOP),
+                              "top_op": int(_TOP_OPS[word]), "clear": word == "clear",
+                              "list_count": TOP_LIST_MAX}
     perf = word in ("read-perf", "write-perf")
     rest = list(words[4:])
     if rest[:1] == ["nfs"]:
@@ -90,7 +95,7 @@ def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
                 raise _failed(f"wrong brick type: {value}, use <HOSTNAME>:<export-dir-abs-path>")
             params["brick"] = canonical_brick(value)
         elif key == "list-cnt":
-            if not value.lstrip("-").isdigit() or not 0 <= int(value) <= 100:
+            if not value.lstrip("-").isdigit() or not 0 <= int(value) <= TOP_LIST_MAX:
                 raise _failed("list-cnt should be between 0 to 100")
             params["list_count"] = int(value)
         elif perf and key == "bs":
@@ -104,7 +109,7 @@ def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
     size, count = params.get("block_size", 0), params.get("block_count", 0)
     if (size > 0) != (count > 0):
         raise _failed("Need to give both 'bs' and 'count'")
-    if size * count > MAX_PERF_BYTES:
+    if size * count > TOP_PERF_BYTES_MAX:
         raise _failed(f"'bs * count' value {size * count} is greater than maximum allowed "
                       f"value of 10GB")
     return Request("volume/profile", params, cmd, {"name": words[2]})
@@ -117,7 +122,7 @@ def parse_volume_statedump(words: Sequence[str], confirm: Confirm, opts: dict[st
     options = list(words[3:])
     if options[:1] in (["client"], ["nfs"], ["quotad"]):
         raise _failed(f"volume statedump {options[0]}: not supported by gluster-mgmt")
-    if any(o not in DUMP_OPTIONS for o in options):
+    if any(o not in STATEDUMP_OPTIONS for o in options):
         raise usage_error(cmd)
     return Request("volume/statedump", {"name": words[2], "options": options}, cmd,
                    {"name": words[2]})

@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import Outcome
+from gluster_mgmt.rules import EG_INTRNL, InfoOp, StatsOp, TopOp
 
-#: glusterd-errno.h's EG_INTRNL: the op_errno of every failed glusterd transaction.
-EG_INTRNL = 30800
 #: glusterfs_fop_t in enum order (gf_fop_list's names).
 FOPS = (
     "NULL", "STAT", "READLINK", "MKNOD", "MKDIR", "UNLINK", "RMDIR", "SYMLINK", "RENAME", "LINK",
@@ -35,9 +34,10 @@ FOPS = (
 #: gf_upcall_flags_t's names (gf_upcall_list).
 UPCALLS = ("NULL", "UPCALL", "CI_IATT", "CI_XATTR", "CI_RENAME", "CI_UNLINK", "CI_FORGET",
            "LEASE_RECALL")
-_START, _STOP, _INFO, _TOP = 1, 2, 3, 4
-_INFO_CLEAR = 4
-_TOP_OPEN, _TOP_READDIR, _TOP_READ_PERF, _TOP_WRITE_PERF = 1, 5, 6, 7
+_START, _STOP, _INFO, _TOP = StatsOp.START, StatsOp.STOP, StatsOp.INFO, StatsOp.TOP
+_INFO_CLEAR = InfoOp.CLEAR
+_TOP_OPEN, _TOP_READDIR = TopOp.OPEN, TopOp.READDIR
+_TOP_READ_PERF, _TOP_WRITE_PERF = TopOp.READ_PERF, TopOp.WRITE_PERF
 #: VOL_TOP_PERF_*_WIDTH
 _SPEED, _NAME, _NAME_ALT, _TIME = 4, 47, 44, 26
 

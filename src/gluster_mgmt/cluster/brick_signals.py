@@ -20,6 +20,7 @@ from gluster_mgmt.cluster.profile import merge_answers
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import Volume, VolumeStatus
+from gluster_mgmt.rules import STATEDUMP_OPTIONS
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.volumes import VolumeContext, Volumes
@@ -29,21 +30,6 @@ BRICK_STATEDUMP = "brick.statedump"
 BRICK_BARRIER = "brick.barrier"
 #: The option `volume barrier` stores.
 BARRIER_OPTION = "features.barrier"
-
-
-class StatedumpOption(str, enum.Enum):
-    """What a statedump may be limited to (the CLI's ``cli_cmd_validate_dumpoption``)."""
-
-    ALL = "all"
-    MEM = "mem"
-    IOBUF = "iobuf"
-    CALLPOOL = "callpool"
-    PRIV = "priv"
-    FD = "fd"
-    INODE = "inode"
-    HISTORY = "history"
-    INODECTX = "inodectx"
-    FDCTX = "fdctx"
 
 
 class BarrierCommand(str, enum.Enum):
@@ -61,12 +47,10 @@ class BrickSignals:
     def statedump(self, name: str, words: list[str]) -> None:
         """Dump the state of every running brick of volume ``name`` into its
         ``server.statedump-path``; ``words`` limit what is dumped."""
-        try:
-            chosen = [StatedumpOption(w).value for w in words]
-        except ValueError:
-            raise OperationFailed(
-                f"Invalid statedump option: {' '.join(words)} (one or more of "
-                f"{', '.join(o.value for o in StatedumpOption)})", errno.EINVAL) from None
+        unknown = [w for w in words if w not in STATEDUMP_OPTIONS]
+        if unknown:
+            raise OperationFailed(f"Invalid statedump option {unknown[0]}: one or more of "
+                                  f"{', '.join(STATEDUMP_OPTIONS)}", errno.EINVAL)
         volume, _ = self.volumes.load_existing(name)
         if volume.status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {name} is not in the started state", errno.EINVAL)
@@ -74,7 +58,7 @@ class BrickSignals:
         if hosts:  # a brick that cannot be signalled is passed over (glusterd logs it)
             self.cluster.run(f"volume statedump {name}",
                              [Step(BRICK_STATEDUMP, tuple(hosts),
-                                   {"volume": name, "options": chosen})],
+                                   {"volume": name, "options": list(words)})],
                              locks=[f"volume-{name}"], commit=[])
 
     def barrier(self, name: str, command: str) -> None:

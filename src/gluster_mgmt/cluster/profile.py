@@ -13,7 +13,6 @@ prefixed ``N-`` with ``N-brick`` naming the brick, into the dict the stock CLI p
 
 from __future__ import annotations
 
-import enum
 import errno
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from gluster_mgmt import options
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import Volume, VolumeStatus
+from gluster_mgmt.rules import TOP_LIST_MAX, TOP_PERF_BYTES_MAX, InfoOp, StatsOp, TopOp
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.volumes import OptionChange, VolumeContext, Volumes
@@ -36,45 +36,6 @@ PROFILE_OPTIONS = ("diagnostics.latency-measurement", "diagnostics.count-fop-hit
 BRICK_OPS_FAILED = "Brick ops failed on {host}. Please check log file for details"
 
 
-class StatsOp(enum.IntEnum):
-    """``gf1_cli_stats_op``: the CLI's ``op``."""
-
-    NONE = 0
-    START = 1
-    STOP = 2
-    INFO = 3
-    TOP = 4
-
-
-class InfoOp(enum.IntEnum):
-    """``gf1_cli_info_op``: `profile info`'s ``info-op``."""
-
-    NONE = 0
-    ALL = 1
-    INCREMENTAL = 2
-    CUMULATIVE = 3
-    CLEAR = 4
-
-
-class TopOp(enum.IntEnum):
-    """``gf1_cli_top_op``: `top`'s ``top-op`` (NONE with ``clear-stats`` for `top clear`)."""
-
-    NONE = 0
-    OPEN = 1
-    READ = 2
-    WRITE = 3
-    OPENDIR = 4
-    READDIR = 5
-    READ_PERF = 6
-    WRITE_PERF = 7
-
-
-#: The largest `list-cnt` the CLI takes, and its default.
-MAX_LIST_COUNT = 100
-#: The CLI's limit of `bs * count` for read-perf/write-perf (10 GB).
-MAX_PERF_BYTES = 10 * 1024 ** 3
-
-
 @attrs.frozen
 class StatsRequest:
     """One `profile` or `top` command, as the stock CLI's dict says it."""
@@ -85,7 +46,7 @@ class StatsRequest:
     peek: bool = False
     top_op: TopOp = TopOp.NONE
     clear: bool = False
-    list_count: int = MAX_LIST_COUNT
+    list_count: int = TOP_LIST_MAX
     brick: str | None = None
     block_size: int = 0
     block_count: int = 0
@@ -97,15 +58,15 @@ class StatsRequest:
             op = StatsOp(int(data["op"]))
             info_op = InfoOp(int(data.get("info_op") or 0))
             top_op = TopOp(int(data.get("top_op") or 0))
-            list_count = int(data.get("list_count", MAX_LIST_COUNT))
+            list_count = int(data.get("list_count", TOP_LIST_MAX))
             block_size, block_count = int(data.get("block_size") or 0), int(data.get("block_count") or 0)
         except (KeyError, TypeError, ValueError) as exc:
             raise OperationFailed(f"Invalid profile request: {exc}", errno.EINVAL) from None
-        if not 0 <= list_count <= MAX_LIST_COUNT:
+        if not 0 <= list_count <= TOP_LIST_MAX:
             raise OperationFailed("list-cnt should be between 0 to 100", errno.EINVAL)
         if block_size < 0 or block_count < 0 or (block_size > 0) != (block_count > 0):
             raise OperationFailed("Need to give both 'bs' and 'count'", errno.EINVAL)
-        if block_size * block_count > MAX_PERF_BYTES:
+        if block_size * block_count > TOP_PERF_BYTES_MAX:
             raise OperationFailed(f"'bs * count' value {block_size * block_count} is greater "
                                   f"than maximum allowed value of 10GB", errno.EINVAL)
         return cls(str(data["name"]), op, info_op, bool(data.get("peek")), top_op,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from gluster_mgmt import rules
+from gluster_mgmt.rules import EG_INTRNL, TOP_LIST_MAX
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
@@ -42,9 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
-#: op_errno (gd_sync_task_begin); EG_NOVOL, GET_VOLUME's "Volume does not exist"
-EG_INTRNL = 30800
+#: glusterd-errno.h: EG_NOVOL, GET_VOLUME's "Volume does not exist" (EG_INTRNL, what a
+#: failed transaction reports when nothing set an op_errno (gd_sync_task_begin): rules')
 EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
@@ -105,7 +105,7 @@ def profile_params(request: CliRequest) -> dict[str, Any]:
     return {"name": _text(request, "volname"), "op": _int(request, "op"),
             "info_op": _int(request, "info-op"), "peek": bool(_int(request, "peek")),
             "top_op": _int(request, "top-op"), "clear": bool(_int(request, "clear-stats")),
-            "list_count": _int(request, "list-cnt") if "list-cnt" in request.dict else 100,
+            "list_count": _int(request, "list-cnt") if "list-cnt" in request.dict else TOP_LIST_MAX,
             "brick": _text(request, "brick", None), "block_size": _int(request, "blk-size"),
             "block_count": _int(request, "blk-cnt")}
 
