@@ -16,10 +16,10 @@ import enum
 import errno
 from typing import TYPE_CHECKING
 
-from gluster_mgmt.cluster.profile import merge_answers
+from gluster_mgmt.cluster.profile import answers_of, brick_hosts, merge_answers, peer_names
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.executor import Step
-from gluster_mgmt.model import Volume, VolumeStatus
+from gluster_mgmt.model import VolumeStatus
 from gluster_mgmt.rules import STATEDUMP_OPTIONS
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ BARRIER_OPTION = "features.barrier"
 
 
 class BarrierCommand(str, enum.Enum):
+    """`volume barrier`'s word: sent to the bricks and stored in ``features.barrier`` as
+    given, as glusterd stores it."""
+
     ENABLE = "enable"
     DISABLE = "disable"
 
@@ -54,7 +57,7 @@ class BrickSignals:
         volume, _ = self.volumes.load_existing(name)
         if volume.status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {name} is not in the started state", errno.EINVAL)
-        hosts = self._brick_hosts(volume)
+        hosts = brick_hosts(self.cluster, volume)
         if hosts:  # a brick that cannot be signalled is passed over (glusterd logs it)
             self.cluster.run(f"volume statedump {name}",
                              [Step(BRICK_STATEDUMP, tuple(hosts),
@@ -71,19 +74,13 @@ class BrickSignals:
         volume, _ = self.volumes.load_existing(name)
         if volume.status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {name} is not started", errno.EINVAL)
-        hosts = self._brick_hosts(volume)
+        hosts = brick_hosts(self.cluster, volume)
         if hosts:
             record = self.cluster.run(f"volume barrier {name}",
                                       [Step(BRICK_BARRIER, tuple(hosts),
                                             {"volume": name, "barrier": command})],
                                       locks=[f"volume-{name}"], commit=[])
-            answers = {int(a["position"]): a for host in hosts
-                       for a in record.steps[0].outcomes[host].result or []}
-            hostnames = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
-                         for v in self.cluster.peers.all()}
-            merge_answers(volume, self.cluster.node_uuid, hostnames, answers)  # raises on failure
+            # raises the first brick's failure
+            merge_answers(volume, self.cluster.node_uuid, peer_names(self.cluster),
+                          answers_of(record, hosts))
         self.volumes.update_options(name, lambda _: ([(BARRIER_OPTION, command)], frozenset()))
-
-    def _brick_hosts(self, volume: Volume) -> list[str]:
-        connected = {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
-        return [h for h in dict.fromkeys(b.host_uuid for b in volume.bricks) if h in connected]

@@ -167,9 +167,7 @@ class Profile:
 
     def _ask(self, volume: Volume, request: StatsRequest,
              positions: Sequence[int]) -> list[tuple[str, str]]:
-        connected = {v.peer.uuid for v in self.cluster.peers.all() if v.connected}
-        hosts = list(dict.fromkeys(volume.bricks[i].host_uuid for i in positions
-                                   if volume.bricks[i].host_uuid in connected))
+        hosts = brick_hosts(self.cluster, volume, positions)
         if not hosts:
             return [("count", "0")]
         args = {"volume": volume.name, "positions": list(positions),
@@ -177,14 +175,30 @@ class Profile:
         record = self.cluster.run(f"volume profile {volume.name}",
                                   [Step(BRICK_XLATOR_INFO, tuple(hosts), args)],
                                   locks=[f"volume-{volume.name}"], commit=[])
-        answers: dict[int, Mapping[str, Any]] = {}
-        for host in hosts:
-            for answer in record.steps[0].outcomes[host].result or []:
-                answers[int(answer["position"])] = answer
-        return merge_answers(volume, self.cluster.node_uuid, self._hostnames(), answers)
+        return merge_answers(volume, self.cluster.node_uuid, peer_names(self.cluster),
+                             answers_of(record, hosts))
 
-    def _hostnames(self) -> dict[str, str]:
-        return {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0] for v in self.cluster.peers.all()}
+
+def answers_of(record: Any, hosts: Sequence[str]) -> dict[int, Mapping[str, Any]]:
+    """The bricks' answers of a one-step transaction (each host's step result lists its
+    bricks' ``BrickAnswer`` dicts), by brick position."""
+    return {int(answer["position"]): answer for host in hosts
+            for answer in record.steps[0].outcomes[host].result or []}
+
+
+def brick_hosts(cluster: "VolumeContext", volume: Volume,
+                positions: Sequence[int] | None = None) -> list[str]:
+    """The connected nodes hosting the bricks at ``positions`` (all: None), in brick order:
+    a disconnected node takes no part, as in a glusterd transaction."""
+    connected = {v.peer.uuid for v in cluster.peers.all() if v.connected}
+    wanted = range(len(volume.bricks)) if positions is None else positions
+    return list(dict.fromkeys(volume.bricks[i].host_uuid for i in wanted
+                              if volume.bricks[i].host_uuid in connected))
+
+
+def peer_names(cluster: "VolumeContext") -> dict[str, str]:
+    """Each node's first name, by uuid (what glusterd's failures name a node by)."""
+    return {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0] for v in cluster.peers.all()}
 
 
 def merge_answers(volume: Volume, node_uuid: str, hostnames: Mapping[str, str],
