@@ -262,3 +262,18 @@ def test_profile_stop_equals_glusterd(profiled):
                      doors=("stock",))
     same_as_glusterd(d1, "profile stop again", ("volume", "profile", "pv", "stop"), names)
     assert "diagnostics" not in d1.gluster("volume", "info", "pv").stdout
+
+
+@pytest.mark.parametrize("words", [
+    "volume top pv read list-cnt 200", "volume top pv read-perf bs 4096",
+    "volume top pv read-perf bs -3 count 2", "volume top pv read brick nohost",
+    "volume top pv read-perf bs 4096 count 2 foo", "volume top pv bogus",
+    "volume profile pv bogus", "volume profile pv start now please",
+    "volume barrier pv", "volume statedump pv bogus",
+])
+def test_bad_input_is_refused_as_by_the_stock_cli(profiled, words):
+    """What the stock CLI refuses before asking the daemon, `gluster-mgmt` refuses alike."""
+    d1 = profiled[0][0]
+    stock, mine = d1.gluster(*words.split()), d1.cli(*words.split())
+    assert (mine.stdout, mine.stderr, mine.returncode) == \
+        (stock.stdout, stock.stderr, stock.returncode)

@@ -37,8 +37,8 @@ _TOP_OPS = {"open": TopOp.OPEN, "read": TopOp.READ, "write": TopOp.WRITE,
             "write-perf": TopOp.WRITE_PERF, "clear": TopOp.NONE}
 
 
-def _failed(message: str) -> CliExit:
-    """A check the CLI makes before sending: its message, then its failure line."""
+def _unsupported(message: str) -> CliExit:
+    """What gluster_mgmt lacks (an NFS server, quotad, client statedumps), said at once."""
     return CliExit(1, err=f"{message}\n")
 
 
@@ -48,7 +48,7 @@ def parse_volume_profile(words: Sequence[str], confirm: Confirm, opts: dict[str,
     if word is None or (word in ("start", "stop") and len(words) > 5) or len(words) > 7:
         raise usage_error(cmd)
     if words[-1] == "nfs":
-        raise _failed("volume profile nfs: not supported by gluster-mgmt (no NFS server)")
+        raise _unsupported("volume profile nfs: not supported by gluster-mgmt (no NFS server)")
     op = {"start": StatsOp.START, "stop": StatsOp.STOP}.get(word, StatsOp.INFO)
     params: dict[str, Any] = {"name": words[2], "op": int(op), "info_op": 0, "peek": False}
     if op is StatsOp.INFO:
@@ -63,15 +63,11 @@ def parse_volume_profile(words: Sequence[str], confirm: Confirm, opts: dict[str,
     return Request("volume/profile", params, cmd, {"name": words[2]})
 
 
-def _positive(value: str, what: str, invalid: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise _failed(f"{what} is an invalid number" if value.startswith("-") and
-                      value[1:].isdigit() else invalid)
-    return number
+def _positive(value: str, message: str) -> int:
+    """A block size or count: decimal digits (gf_is_str_int: no sign), more than zero."""
+    if not value.isdigit() or int(value) <= 0:
+        raise usage_error("volume top", message)
+    return int(value)
 
 
 def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
@@ -85,33 +81,34 @@ def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
     perf = word in ("read-perf", "write-perf")
     rest = list(words[4:])
     if rest[:1] == ["nfs"]:
-        raise _failed("volume top nfs: not supported by gluster-mgmt (no NFS server)")
+        raise _unsupported("volume top nfs: not supported by gluster-mgmt (no NFS server)")
     if len(rest) % 2:
         raise usage_error(cmd)
     for key, value in zip(rest[::2], rest[1::2]):
         if key == "brick":
             host, colon, path = value.partition(":")
             if not colon or not host or not path.startswith("/"):
-                raise _failed(f"wrong brick type: {value}, use <HOSTNAME>:<export-dir-abs-path>")
+                raise usage_error(cmd, f"wrong brick type: {value}, use "
+                                       f"<HOSTNAME>:<export-dir-abs-path>")
             params["brick"] = canonical_brick(value)
         elif key == "list-cnt":
             if not value.lstrip("-").isdigit() or not 0 <= int(value) <= TOP_LIST_MAX:
-                raise _failed("list-cnt should be between 0 to 100")
+                raise usage_error(cmd, "list-cnt should be between 0 to 100")
             params["list_count"] = int(value)
         elif perf and key == "bs":
-            params["block_size"] = _positive(value, "block size",
-                                             "block size should be an integer greater than zero")
+            params["block_size"] = _positive(value, "block size should be an integer greater "
+                                                    "than zero")
         elif perf and key == "count":
-            params["block_count"] = _positive(value, "count",
-                                              "count should be an integer greater than zero")
+            params["block_count"] = _positive(value, "count should be an integer greater than "
+                                                     "zero")
         else:
             raise usage_error(cmd)
     size, count = params.get("block_size", 0), params.get("block_count", 0)
     if (size > 0) != (count > 0):
-        raise _failed("Need to give both 'bs' and 'count'")
+        raise usage_error(cmd, "Need to give both 'bs' and 'count'")
     if size * count > TOP_PERF_BYTES_MAX:
-        raise _failed(f"'bs * count' value {size * count} is greater than maximum allowed "
-                      f"value of 10GB")
+        raise usage_error(cmd, f"'bs * count' value {size * count} is greater than maximum "
+                               f"allowed value of 10GB")
     return Request("volume/profile", params, cmd, {"name": words[2]})
 
 
@@ -121,9 +118,10 @@ def parse_volume_statedump(words: Sequence[str], confirm: Confirm, opts: dict[st
         raise usage_error(cmd)
     options = list(words[3:])
     if options[:1] in (["client"], ["nfs"], ["quotad"]):
-        raise _failed(f"volume statedump {options[0]}: not supported by gluster-mgmt")
+        raise _unsupported(f"volume statedump {options[0]}: not supported by gluster-mgmt")
     if any(o not in STATEDUMP_OPTIONS for o in options):
-        raise usage_error(cmd)
+        usage = usage_error(cmd)
+        raise CliExit(usage.code, out="Error parsing options\n", err=usage.err)
     return Request("volume/statedump", {"name": words[2], "options": options}, cmd,
                    {"name": words[2]})
 
