@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import uuid
 from pathlib import Path
 
@@ -228,6 +229,24 @@ def test_statedump_writes_dump_files(profiled):
         old.unlink()
     assert d1.cli("volume", "statedump", "pv", "all").stdout == "volume statedump: success\n"
     assert len(list(dumps.iterdir())) == 3
+
+
+def test_barrier_holds_an_unlink_until_disabled(profiled):
+    """While the bricks' barrier is up, an unlink on the mount waits; disabled, it is done."""
+    daemons, _, point, _ = profiled
+    d1 = daemons[0]
+    victim = point / "barred.txt"
+    victim.write_text("x")
+    unlink = threading.Thread(target=victim.unlink, daemon=True)
+    assert d1.gluster("volume", "barrier", "pv", "enable").returncode == 0
+    try:
+        unlink.start()
+        unlink.join(2)
+        assert unlink.is_alive(), "the unlink went through a raised barrier"
+    finally:
+        assert d1.gluster("volume", "barrier", "pv", "disable").returncode == 0
+    unlink.join(30)
+    assert not unlink.is_alive() and not victim.exists()
 
 
 def test_barrier_enable_disable_equal_glusterd(profiled):
