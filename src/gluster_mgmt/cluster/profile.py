@@ -77,7 +77,7 @@ class StatsRequest:
         """The dict io-stats reads (glusterd forwards the CLI's): info-op and peek, or top-op,
         list-cnt, clear-stats and the perf test's block size and count."""
         pairs: list[tuple[str, str | int]] = [("volname", self.volume), ("op", int(self.op))]
-        if self.op is StatsOp.INFO:
+        if self.op is not StatsOp.TOP:  # profile start/stop/info: the CLI's profile words
             return pairs + [("info-op", int(self.info_op)), ("peek", int(self.peek))]
         if self.clear:
             pairs.append(("clear-stats", 1))
