@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
-from benchmarks.record_heal import _wait, start_glusterd
+from benchmarks.record_heal import start_glusterd, wait_until
 from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "status-clients"
@@ -89,7 +89,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
         run("volume", "start", VOLUME)
         run("volume", "create", "sv", "replica", "3",
             *[f"{HOST}:{bricks}/s{i}" for i in (1, 2, 3)], "force")
-        if not _wait(lambda: bricks_online(glusterd, VOLUME, 3), 60):
+        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 3), 60):
             raise RuntimeError("bricks never online")
         subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{VOLUME}", str(point)], check=True,
                        timeout=60)
@@ -108,11 +108,11 @@ def inner(workdir: Path, outer_ns: str) -> None:
             (point / name).parent.mkdir(exist_ok=True)
             (point / name).write_text(f"written while c3 was reset: {name}\n")
         rec.record(RESET_AFTER)
-        if not _wait(lambda: bricks_online(glusterd, VOLUME, 3), 60):
+        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 3), 60):
             raise RuntimeError("the reset brick never came back")
         time.sleep(3)
         run("volume", "heal", VOLUME)
-        _wait(lambda: all((bricks / "c3" / n).exists() for n in FILES), 120)
+        wait_until(lambda: all((bricks / "c3" / n).exists() for n in FILES), 120)
         facts["reset brick files"] = sorted(
             str(p.relative_to(bricks / "c3")) for p in (bricks / "c3").rglob("*")
             if ".glusterfs" not in p.parts)

@@ -7,6 +7,8 @@ name the daemon refuses or words a refusal differently. Standard library only.
 
 from __future__ import annotations
 
+import enum
+
 #: The Gluster mgmt RPC port stock bricks and clients talk to (glusterd's 24007).
 MGMT_PORT = 24007
 #: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
@@ -74,3 +76,47 @@ def volume_exists(volume: str) -> str:
 #: by ``gf_cli_status_type`` bit
 BRICK_DUMPS = {"mem": 0x1, "clients": 0x2, "inode": 0x4, "fd": 0x8, "callpool": 0x10,
                "client-list": 0x80}
+
+
+# -- profile, top, statedump (cli1-xdr.x, cli-cmd-parser.c) ----------------------------------
+
+class StatsOp(enum.IntEnum):
+    """``gf1_cli_stats_op``: `volume profile`'s and `volume top`'s ``op``."""
+
+    NONE = 0
+    START = 1
+    STOP = 2
+    INFO = 3
+    TOP = 4
+
+
+class InfoOp(enum.IntEnum):
+    """``gf1_cli_info_op``: `profile info`'s ``info-op``."""
+
+    NONE = 0
+    ALL = 1
+    INCREMENTAL = 2
+    CUMULATIVE = 3
+    CLEAR = 4
+
+
+class TopOp(enum.IntEnum):
+    """``gf1_cli_top_op``: `top`'s ``top-op`` (NONE with ``clear-stats`` for `top clear`)."""
+
+    NONE = 0
+    OPEN = 1
+    READ = 2
+    WRITE = 3
+    OPENDIR = 4
+    READDIR = 5
+    READ_PERF = 6
+    WRITE_PERF = 7
+
+
+#: `top`'s largest `list-cnt`, and its default.
+TOP_LIST_MAX = 100
+#: `top read-perf|write-perf`: the largest `bs * count` (10 GB).
+TOP_PERF_BYTES_MAX = 10 * 1024 ** 3
+#: What a statedump may be limited to (cli_cmd_validate_dumpoption, bricks only).
+STATEDUMP_OPTIONS = ("all", "mem", "iobuf", "callpool", "priv", "fd", "inode", "history",
+                     "inodectx", "fdctx")

@@ -170,11 +170,10 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
 
 @pytest.mark.parametrize("args", [
     ("volume", "quota", "v1", "enable"),
-    ("volume", "profile", "v1", "start"),
-    ("volume", "top", "v1", "read"),
+    ("volume", "bitrot", "v1", "enable"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
-    ("volume", "statedump", "v1"),
+    ("volume", "clear-locks", "v1", "/", "kind", "all", "inode"),
     ("volume", "status", "v1", "shd", "mem"),
     ("get-state",),
 ])

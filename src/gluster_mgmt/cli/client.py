@@ -110,6 +110,13 @@ disperse_data, redundancy, transport, force: bool}``
     data: ``{"volume": VOLUME}``.
 ``volume/log-rotate {name, brick}``  (``brick``: null for all)
     data: ``{"volume", "rotate_key", "bricks"}``.
+``volume/profile {name, op, info_op, peek, top_op, clear, list_count, brick, block_size,
+block_count}``  (``volume profile`` and ``volume top``; numbers as ``cluster.profile``'s enums)
+    data: ``{"name", "op", "request": [[key, value], ...], "output": [[key, value], ...]}``:
+    the command's dict and the bricks' answers as glusterd's reply dict holds them
+    (``count``, ``N-brick``, ``N-...``).
+``volume/statedump {name, options: [word, ...]}`` / ``volume/barrier {name, barrier}``
+    data: any.
 
 Transactions and import (gluster_mgmt's own)
 ---------------------------------------------

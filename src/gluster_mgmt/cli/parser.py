@@ -78,6 +78,14 @@ USAGE = {
     "volume reset-brick": "volume reset-brick <VOLNAME> <SOURCE-BRICK> {{start} | "
                           "{<NEW-BRICK> commit}}",
     "volume log": "volume log <VOLNAME> rotate [BRICK]",
+    "volume profile": "volume profile <VOLNAME> {start|info [peek|incremental [peek]|"
+                      "cumulative|clear]|stop} [nfs]",
+    "volume top": "volume top <VOLNAME> {open|read|write|opendir|readdir|clear} [nfs|brick "
+                  "<brick>] [list-cnt <value>] | {read-perf|write-perf} [bs <size> count "
+                  "<count>] [brick <brick>] [list-cnt <value>]",
+    "volume statedump": "volume statedump <VOLNAME> [[nfs|quotad] [all|mem|iobuf|callpool|"
+                        "priv|fd|inode|history]... | [client <hostname:process-id>]]",
+    "volume barrier": "volume barrier <VOLNAME> {enable|disable}",
     # two patterns share "volume set"; the gluster CLI shows the one registered last
     "volume set": "volume set <VOLNAME> group <GROUP>",
     "volume reset": "volume reset <VOLNAME> [option] [force]",
@@ -110,6 +118,10 @@ DESCRIPTIONS = {
     "volume replace-brick": "replace-brick operations",
     "volume reset-brick": "reset-brick operations",
     "volume log": "rotate the log file for corresponding volume/brick",
+    "volume profile": "volume profile operations",
+    "volume top": "volume top operations",
+    "volume statedump": "perform statedump on bricks",
+    "volume barrier": "Barrier/unbarrier file operations on a volume",
     "volume set": "set options for volume <VOLNAME>",
     "volume reset": "reset all the reconfigured options",
     "volume status": "display status of all or specified volume(s)/brick",
@@ -1044,6 +1056,17 @@ def _unsupported(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
 
 Handler = Callable[[Sequence[str], Confirm, dict], Request]
 
+
+def _diagnostics(name: str) -> Handler:
+    """A parser of ``cli.parse_diagnostics`` (profile, top, statedump, barrier), loaded
+    when used."""
+    def parse(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+        from gluster_mgmt.cli import parse_diagnostics
+
+        return getattr(parse_diagnostics, name)(words, confirm, opts)
+    return parse
+
+
 #: The command words, as the gluster CLI registers them (unsupported ones included, so that
 #: abbreviations are ambiguous exactly where they are for `gluster`).
 COMMANDS: dict[str, Any] = {
@@ -1063,14 +1086,14 @@ COMMANDS: dict[str, Any] = {
         "sync": _unsupported,
         "reset": parse_volume_reset,
         "geo-replication": _unsupported,
-        "profile": _unsupported,
-        "top": _unsupported,
+        "profile": _diagnostics("parse_volume_profile"),
+        "top": _diagnostics("parse_volume_top"),
         "status": parse_volume_status,
         "heal": parse_volume_heal,
-        "statedump": _unsupported,
+        "statedump": _diagnostics("parse_volume_statedump"),
         "list": parse_volume_list,
         "clear-locks": _unsupported,
-        "barrier": _unsupported,
+        "barrier": _diagnostics("parse_volume_barrier"),
         "get": parse_volume_get,
         "reset-brick": parse_volume_reset_brick,
         "quota": parse_volume_quota,

@@ -13,6 +13,7 @@ TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotatio
 if TYPE_CHECKING:
     from typing import Any
 
+from gluster_mgmt.cli import render_diagnostics
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import Outcome
@@ -40,6 +41,9 @@ def render(request: Request, response: Response, fmt: str = "human") -> Outcome:
     """``fmt`` is ``human``, ``xml`` or ``json``."""
     if fmt == "json":
         return render_json(request, response)
+    if request.route in render_diagnostics.TEXT:  # profile, top, statedump, barrier
+        return (render_diagnostics.XML if fmt == "xml" else render_diagnostics.TEXT)[
+            request.route](request, response)
     if fmt == "xml":
         from gluster_mgmt.cli import render_xml
 

@@ -16,10 +16,12 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
+from gluster_mgmt.cluster.brick_signals import BrickSignals
 from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.quota import Quota
 from gluster_mgmt.cluster.log_rotate import LogRotate
 from gluster_mgmt.cluster.reset_brick import ResetBrick
+from gluster_mgmt.cluster.profile import Profile
 from gluster_mgmt.cluster.volumes import Volumes, encode_volume
 from gluster_mgmt.errors import (
     ConflictError,
@@ -55,6 +57,8 @@ class Cluster:
         self.quota = Quota(self.volumes)
         self.reset_brick = ResetBrick(self, self.volumes)
         self.log_rotate = LogRotate(self, self.volumes)
+        self.profile = Profile(self, self.volumes)
+        self.brick_signals = BrickSignals(self, self.volumes)
 
     @classmethod
     def attach(cls, store_url: str, cluster_id: str | None = None) -> "Cluster":

@@ -71,6 +71,10 @@ def decode_volume(raw: bytes) -> Volume:
     return Volume.from_dict(json.loads(raw))
 
 
+#: What Volumes.update_options' change returns: (key, value) pairs to set, keys to remove.
+OptionChange = tuple[Sequence[tuple[str, str]], frozenset[str]]
+
+
 def _busy(name: str) -> OperationFailed:
     return OperationFailed(rules.transaction_in_progress(name), errno.EBUSY)
 
@@ -326,6 +330,16 @@ class Volumes:
         with self.cluster.volume_lock(name):
             volume, revision = self._load_existing(name)
             return self._save(change(volume), revision)
+
+    def update_options(self, name: str, change: Callable[[Volume], OptionChange]) -> Volume:
+        """Apply what ``change`` (given the current volume, under its lock; it may refuse by
+        raising) returns: options set without `volume set`'s checks, and keys removed, as
+        glusterd's own commands change a volume's options (profile, barrier)."""
+        with self.cluster.volume_lock(name):
+            volume, revision = self._load_existing(name)
+            pairs, removed = change(volume)
+            kept = {k: v for k, v in volume.options.items() if k not in removed}
+            return self._save(volume.evolve(options=_with_options(kept, pairs)), revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
         """(key, value, is_default) as `volume get` shows them; None for an unset option.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from gluster_mgmt import rules
+from gluster_mgmt.rules import EG_INTRNL, TOP_LIST_MAX
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
 from gluster_mgmt.cluster.quota import LISTS
 from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs
@@ -46,13 +47,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: glusterd-errno.h: EG_NOVOL, GET_VOLUME's "Volume does not exist" (EG_INTRNL: rules)
+#: glusterd-errno.h: EG_NOVOL, GET_VOLUME's "Volume does not exist" (EG_INTRNL, what a
+#: failed transaction reports when nothing set an op_errno (gd_sync_task_begin): rules')
 EG_NOVOL = 30806
 #: Procedures glusterd runs as a transaction (glusterd_op_begin_synctask)
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
                            CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
-                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE})
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE,
+                           CliProc.PROFILE_VOLUME, CliProc.TOP_VOLUME,
+                           CliProc.STATEDUMP_VOLUME, CliProc.BARRIER_VOLUME})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -102,6 +106,18 @@ class DefragCommand(enum.IntEnum):
     START_FORCE = 5
 
 Pairs = list[tuple[str, DictValue]]
+
+
+def profile_params(request: CliRequest) -> dict[str, Any]:
+    """The `volume/profile` route's parameters from the stock CLI's dict (profile's
+    ``op``/``info-op``/``peek``; top's ``top-op``/``clear-stats``/``list-cnt``/``brick``/
+    ``blk-size``/``blk-cnt``)."""
+    return {"name": _text(request, "volname"), "op": _int(request, "op"),
+            "info_op": _int(request, "info-op"), "peek": bool(_int(request, "peek")),
+            "top_op": _int(request, "top-op"), "clear": bool(_int(request, "clear-stats")),
+            "list_count": _int(request, "list-cnt") if "list-cnt" in request.dict else TOP_LIST_MAX,
+            "brick": _text(request, "brick", None), "block_size": _int(request, "blk-size"),
+            "block_count": _int(request, "blk-cnt")}
 
 
 def not_supported(proc: CliProc) -> CliResult:
@@ -156,6 +172,12 @@ class CliBackend:
             CliProc.QUOTA: self._quota,
             CliProc.RESET_BRICK: self._reset_brick,
             CliProc.LOG_ROTATE: self._log_rotate,
+            CliProc.PROFILE_VOLUME: self._profile_volume,
+            CliProc.TOP_VOLUME: self._profile_volume,
+            CliProc.STATEDUMP_VOLUME: lambda r: self._done("volume/statedump", {
+                "name": _text(r, "volname"), "options": _text(r, "options", "").split()}),
+            CliProc.BARRIER_VOLUME: lambda r: self._done("volume/barrier", {
+                "name": _text(r, "volname"), "barrier": _text(r, "barrier")}),
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -194,6 +216,11 @@ class CliBackend:
         if reply["op_ret"] != 0:
             raise _Reply(CliResult(-1, reply["op_errno"], reply["op_errstr"]))
         return reply["data"]
+
+    def _done(self, route: str, params: dict[str, Any]) -> CliResult:
+        """A command whose success the CLI prints without a reply dict."""
+        self._route(route, params)
+        return CliResult()
 
     # -- peers ---------------------------------------------------------------------------
 
@@ -379,6 +406,18 @@ class CliBackend:
         if data["op"] in LISTS:
             echoed.insert(0, ("default-soft-limit", data["default_soft_limit"]))
         return CliResult(dict=glusterd_dict(echoed))
+
+    def _profile_volume(self, request: CliRequest) -> CliResult:
+        """`volume profile ...` and `volume top ...` (both PROFILE_VOLUME): the reply is the
+        request with the bricks' io-stats answers (``count``, ``N-brick``, ``N-...``); a
+        failure too carries the request and ``count`` 0 (the --xml output prints them)."""
+        pairs: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        try:
+            data = self._route("volume/profile", profile_params(request))
+        except _Reply as reply:
+            return attrs.evolve(reply.result, op_errno=EG_INTRNL,
+                                dict=glusterd_dict([*pairs, ("count", 0)]))
+        return CliResult(dict=glusterd_dict([*pairs, *((k, v) for k, v in data["output"])]))
 
     # -- bricks and data migration --------------------------------------------------------------
 

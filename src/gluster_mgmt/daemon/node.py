@@ -59,6 +59,7 @@ from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.quota import QUOTAD_STATUS_NAME
 from gluster_mgmt.services.brick_dump import BRICK_STATUS_TIMEOUT, brick_dump
 from gluster_mgmt.services.log_rotate import rotate_local_logs
+from gluster_mgmt.services.brick_diagnostics import LocalBrickSteps
 from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.volgen import quota_enabled
 from gluster_mgmt.store import open_store
@@ -142,6 +143,8 @@ class Daemon:
         self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
         self.steps.register(LOG_ROTATE_STEP, lambda args: rotate_local_logs(
             self.reconciler.specs, self.known().volumes.info(args["volume"])[0], args))
+        LocalBrickSteps(self.uuid, lambda: self.reconciler,
+                        lambda name: self.known().volumes.info(name)[0]).register(self.steps)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

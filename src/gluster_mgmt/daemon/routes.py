@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gluster_mgmt.cluster.brick_dump import BrickDump, dump_summary, no_brick
+from gluster_mgmt.cluster.profile import StatsRequest
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
@@ -211,6 +212,10 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
             read=p.get("read", True), mounts=QuotaMounts(
                 daemon.config.run_dir, daemon.config.log_dir, daemon.hostname,
                 daemon.config.mgmt_port)).to_dict(),
+        "volume/profile": lambda p: cluster().profile.run(StatsRequest.from_dict(p)).to_dict(),
+        "volume/statedump": lambda p: cluster().brick_signals.statedump(
+            p["name"], list(p.get("options") or [])) or {},
+        "volume/barrier": lambda p: cluster().brick_signals.barrier(p["name"], p["barrier"]) or {},
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "volume/reset-brick": lambda p: changed(cluster().reset_brick.reset_brick(
             p["name"], p["source"], p["op"], p.get("destination"))),
