@@ -3,21 +3,26 @@ real bricks, replica 3 volumes (a brick on each node) started one after the othe
 keeps exactly one glustershd process (a `pgrep -c`), every volume's graph attached to it
 (SVC_ATTACH: its pidfile names the process, `volume status` lists it for every volume), heals
 reach the attached graphs, and `volume stop` detaches a volume, the process ending with the
-last one. On every store backend (one cluster per backend, one test)."""
+last one: each node as glusterd 10.3's was after the same steps (tests/data/glusterd-10.3/shd,
+recorded by benchmarks/record_shd_mux.py). On every store backend (one cluster per backend,
+one test)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from gluster_mgmt.services.supervisor import read_pid
-from tests.helpers import wait_for
+from tests.helpers import REPO, wait_for
 
 pytestmark = pytest.mark.gluster
 
 VOLUMES = ("sa", "sb", "sc")
+#: glusterd 10.3 doing the same (benchmarks/record_shd_mux.py)
+RECORDED = json.loads((REPO / "tests" / "data" / "glusterd-10.3" / "shd" / "outputs.json").read_text())
 
 
 def shd_pids(daemon) -> list[int]:
@@ -40,11 +45,33 @@ def pidfile_pid(daemon, volume: str) -> int | None:
     return read_pid(str(daemon.run_dir / "shd" / volume / f"{volume}-shd.pid"))
 
 
-def status_shd_pids(daemon, volume: str) -> dict[str, int]:
-    """`volume status VOL --xml` (stock CLI): the self-heal daemon's pid by node UUID."""
-    root = ET.fromstring(daemon.gluster("volume", "status", volume, xml=True).stdout)
-    return {node.findtext("peerid"): int(node.findtext("pid") or 0)
-            for node in root.iter("node") if node.findtext("hostname") == "Self-heal Daemon"}
+def observed(daemon, step: str) -> dict:
+    """What benchmarks/record_shd_mux.py notes of glusterd's node after ``step``, for this
+    node: its glustershd count, the volumes' pidfiles, its rows of `volume status --xml`."""
+    pids = shd_pids(daemon)
+    pidfiles = {}
+    for volume in VOLUMES:
+        pid = pidfile_pid(daemon, volume)
+        pidfiles[volume] = None if pid is None else "the process" if pid in pids else str(pid)
+    status = {}
+    for volume in VOLUMES:
+        out = daemon.gluster("volume", "status", volume, xml=True).stdout
+        try:
+            nodes = list(ET.fromstring(out).iter("node"))
+        except ET.ParseError:
+            nodes = []
+        status[volume] = [{"status": n.findtext("status"),
+                           "pid": "the process" if int(n.findtext("pid") or -1) in pids
+                           else n.findtext("pid")}
+                          for n in nodes if n.findtext("hostname") == "Self-heal Daemon"
+                          and n.findtext("peerid") == daemon.uuid]
+    return {"step": step, "glustershd_count": len(pids), "pidfiles": pidfiles,
+            "status_self_heal_daemon": status}
+
+
+def recorded(step: str) -> dict:
+    (entry,) = [o for o in RECORDED if o["step"] == step]
+    return {k: v for k, v in entry.items() if k != "command_lines"}
 
 
 def heal_count_ok(daemon, volume: str) -> bool:
@@ -58,49 +85,42 @@ def test_one_self_heal_daemon_per_node_whatever_the_volumes(gluster_daemons, tmp
     for other in daemons[1:]:
         d1.cli("peer", "probe", other.address, check=True)
 
-    def settled(count: int, volumes: tuple[str, ...]) -> bool:
-        """Each node runs ``count`` glustershd, the pidfile of each of ``volumes`` naming it."""
-        for daemon in daemons:
-            pids = shd_pids(daemon)
-            if len(pids) != count or any(pidfile_pid(daemon, v) != pids[0] for v in volumes):
-                return False
-        return True
+    def same_as_glusterd(step: str) -> None:
+        """Each node as glusterd's was after the same step (the pidfiles are written by the
+        process itself on attach: waited for)."""
+        want = recorded(step)
+        assert wait_for(lambda: all(observed(d, step) == want for d in daemons), 60, 0.5), \
+            (want, [observed(d, step) for d in daemons], d1.log_tail(15))
 
-    def context() -> str:
-        return "\n".join(f"{d.address}: {shd_pids(d)} {[pidfile_pid(d, v) for v in VOLUMES]}\n"
-                         f"{d.log_tail(15)}" for d in daemons)
+    def shd_of_each_node() -> dict[str, int]:
+        return {d.uuid: shd_pids(d)[0] for d in daemons}
 
     for name in VOLUMES:
         bricks = [f"{d.address}:{tmp_path / name / d.address}" for d in daemons]
         d1.cli("volume", "create", name, "replica", "3", *bricks, "force", check=True)
 
     d1.cli("volume", "start", "sa", check=True)
-    assert wait_for(lambda: settled(1, ("sa",)), 60, 0.5), context()
-    first = {d.uuid: shd_pids(d)[0] for d in daemons}
-    for name in ("sb", "sc"):  # attached to the running process, none started
+    same_as_glusterd("started sa")
+    first = shd_of_each_node()
+    for name in ("sb", "sc"):  # attached to the running processes, none started
         d1.cli("volume", "start", name, check=True)
-        assert wait_for(lambda: settled(1, VOLUMES[:VOLUMES.index(name) + 1]), 60, 0.5), context()
-        assert {d.uuid: shd_pids(d)[0] for d in daemons} == first, context()
-    for name in VOLUMES:  # volume status lists the one process per node for every volume
-        assert wait_for(lambda: status_shd_pids(d1, name) == first, 30, 0.5), \
-            (name, status_shd_pids(d1, name), first)
-    # XLATOR_OP reaches an attached graph (not the one the process was started for)
+        same_as_glusterd(f"started {name}")
+        assert shd_of_each_node() == first
+    # XLATOR_OP reaches an attached graph (not the one the processes were started for)
     assert wait_for(lambda: heal_count_ok(d1, "sc"), 90, 1), \
         d1.gluster("volume", "heal", "sc", "statistics", "heal-count").stdout
 
     # stopping the volume the processes were started for detaches it; they keep running
     d1.cli("--mode=script", "volume", "stop", "sa", check=True)
-    assert wait_for(lambda: settled(1, ("sb", "sc")) and all(
-        pidfile_pid(d, "sa") is None for d in daemons), 60, 0.5), context()
-    assert {d.uuid: shd_pids(d)[0] for d in daemons} == first, context()
+    same_as_glusterd("stopped sa")
+    assert shd_of_each_node() == first
     assert wait_for(lambda: heal_count_ok(d1, "sb"), 90, 1), \
         d1.gluster("volume", "heal", "sb", "statistics", "heal-count").stdout
+    d1.cli("volume", "start", "sa", check=True)  # attached again
+    same_as_glusterd("started sc")
+    assert shd_of_each_node() == first
+    d1.cli("--mode=script", "volume", "stop", "sa", check=True)
 
-    # started again: attached again to the same processes
-    d1.cli("volume", "start", "sa", check=True)
-    assert wait_for(lambda: settled(1, VOLUMES), 60, 0.5), context()
-    assert {d.uuid: shd_pids(d)[0] for d in daemons} == first, context()
-
-    for name in VOLUMES:  # the last volume's stop ends them
+    for name in ("sb", "sc"):  # the last volume's stop ends them
         d1.cli("--mode=script", "volume", "stop", name, check=True)
-    assert wait_for(lambda: settled(0, ()), 60, 0.5), context()
+        same_as_glusterd(f"stopped {name}")

@@ -164,7 +164,7 @@ class SelfHealDaemon:
             self._failed(name, exc)
             return None
         self.anchor = name
-        log.info("self-heal daemon pid %d adopted (volume %s)", process.pid, name)
+        log.info("self-heal daemon pid %d supervised through volume %s", process.pid, name)
         return self._find(name)
 
     def _launch(self, volumes: Mapping[str, Volume], name: str) -> RunningProcess | None:
