@@ -146,6 +146,7 @@ class CliBackend:
             CliProc.REPLACE_BRICK: self._replace_brick,
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
+            CliProc.GET_STATE: self._get_state,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -324,6 +325,20 @@ class CliBackend:
                                             "key": None if key == "all" else key,
                                             "force": bool(_int(request, "force"))})
         return CliResult(op_errstr=str(data.get("message") or ""))
+
+    def _get_state(self, request: CliRequest) -> CliResult:
+        """`get-state [glusterd] [odir DIR] [file NAME]`: the reply is the request with
+        ``ofilepath`` added (the CLI prints "glusterd state dumped to PATH")."""
+        if _int(request, "getstate-cmd"):
+            return CliResult.failed("get-state detail|volumeoptions is not supported by "
+                                    "gluster-mgmtd", errno.EOPNOTSUPP)
+        echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        try:
+            path = self._route("get-state", {"odir": _text(request, "odir", None),
+                                             "filename": _text(request, "filename", None)})["path"]
+        except _Reply as reply:
+            return CliResult(-1, 0, reply.result.op_errstr, glusterd_dict(echo))
+        return CliResult(dict=glusterd_dict([*echo, ("ofilepath", path)]))
 
     def _heal_volume(self, request: CliRequest) -> CliResult:
         """`volume heal VOL [full|statistics...|enable|disable]` (never `info`: the CLI

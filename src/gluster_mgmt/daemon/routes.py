@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gluster_mgmt.cluster import get_state
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
@@ -214,6 +215,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                                            daemon.peer_operations.join_secret,
                                            daemon.peer_operations.join_names),
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
+        "get-state": lambda p: {"path": get_state.write_state(
+            get_state.gather(daemon, cluster()), p.get("odir"), p.get("filename"))},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
     }
