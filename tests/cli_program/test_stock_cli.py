@@ -177,7 +177,7 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     ("snapshot", "list"),
     ("volume", "statedump", "v1"),
     ("volume", "status", "v1", "clients"),
-    ("get-state",),
+    ("get-state", "detail"),
 ])
 def test_unsupported_commands_fail_at_once(make_daemons, args):
     (daemon,) = make_daemons(1)
