@@ -84,6 +84,8 @@ USAGE = {
     "import": "import <GLUSTERD-STATE-DIR>",
     "export": "export <DIR>",
     "system:: uuid get": "system:: uuid get",
+    "volume clear-locks": "volume clear-locks <VOLNAME> <path> kind {blocked|granted|all}"
+                          "{inode [range]|entry [basename]|posix [range]}",
     "get-state": "get-state [<daemon>] [[odir </path/to/output/dir/>] [file <filename>]] "
                  "[detail|volumeoptions]",
 }
@@ -112,6 +114,7 @@ DESCRIPTIONS = {
     "txn show": "show one transaction and its steps",
     "import": "import the volumes and peers of a stock glusterd state directory",
     "export": "write this node's glusterd 10.3 state directory (to hand the node back to glusterd)",
+    "volume clear-locks": "Clear locks held on path",
     "get-state": "Get local state representation of mentioned daemon",
 }
 
@@ -903,6 +906,22 @@ def parse_system(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
     return _unsupported(words, confirm, opts)
 
 
+def parse_volume_clear_locks(words: Sequence[str], confirm: Confirm,
+                             opts: dict[str, Any]) -> Request:
+    """cli_cmd_volume_clrlks_opts_parse: ``kind``, then the kind and the type words exactly,
+    then an optional range or basename; "Error parsing options" (stdout) otherwise."""
+    cmd = "volume clear-locks"
+    if not 7 <= len(words) <= 8:
+        raise usage_error(cmd)
+    if words[4] != "kind" or words[5] not in ("blocked", "granted", "all") or \
+            words[6] not in ("inode", "entry", "posix"):
+        raise CliExit(1, out="Error parsing options\n", err=usage_error(cmd).err)
+    params = {"name": words[2], "path": words[3], "kind": words[5], "type": words[6]}
+    if len(words) == 8:
+        params["args"] = words[7]
+    return Request("volume/clear-locks", params, cmd, {"name": words[2]})
+
+
 #: get-state's last word: GF_CLI_GET_STATE_DETAIL, GF_CLI_GET_STATE_VOLOPTS
 _GET_STATE_KINDS = {"detail": 1, "volumeoptions": 2}
 
@@ -989,7 +1008,7 @@ COMMANDS: dict[str, Any] = {
         "heal": parse_volume_heal,
         "statedump": _unsupported,
         "list": parse_volume_list,
-        "clear-locks": _unsupported,
+        "clear-locks": parse_volume_clear_locks,
         "barrier": _unsupported,
         "get": parse_volume_get,
         "reset-brick": _unsupported,

@@ -50,7 +50,7 @@ EG_NOVOL = 30806
 _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.STOP_VOLUME,
                            CliProc.DELETE_VOLUME, CliProc.SET_VOLUME, CliProc.RESET_VOLUME,
                            CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
-                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK})
+                           CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.CLRLOCKS_VOLUME})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -147,6 +147,7 @@ class CliBackend:
             CliProc.DEFRAG_VOLUME: self._defrag_volume,
             CliProc.HEAL_VOLUME: self._heal_volume,
             CliProc.GET_STATE: self._get_state,
+            CliProc.CLRLOCKS_VOLUME: self._clear_locks,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -325,6 +326,16 @@ class CliBackend:
                                             "key": None if key == "all" else key,
                                             "force": bool(_int(request, "force"))})
         return CliResult(op_errstr=str(data.get("message") or ""))
+
+    def _clear_locks(self, request: CliRequest) -> CliResult:
+        """`volume clear-locks VOL PATH kind KIND TYPE [ARGS]`: the summary in
+        ``lk-summary`` (the CLI prints it after "Volume clear-locks successful")."""
+        data = self._route("volume/clear-locks", {
+            "name": _text(request, "volname"), "path": _text(request, "path"),
+            "kind": _text(request, "kind"), "type": _text(request, "type"),
+            "args": _text(request, "opts", None)})
+        echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        return CliResult(dict=glusterd_dict([*echo, ("lk-summary", data["summary"])]))
 
     def _get_state(self, request: CliRequest) -> CliResult:
         """`get-state [glusterd] [odir DIR] [file NAME]`: the reply is the request with

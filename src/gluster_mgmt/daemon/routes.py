@@ -15,7 +15,7 @@ from gluster_mgmt.daemon.rest import ClusterSignedRoute
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 from gluster_mgmt.rules import STALE_KEY
-from gluster_mgmt.services import self_heal
+from gluster_mgmt.services import clear_locks, self_heal
 
 if TYPE_CHECKING:
     from gluster_mgmt.daemon.node import Daemon
@@ -171,6 +171,21 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     def txn_show(p: dict) -> dict:
         return {"transaction": txn_view(daemon.executor.get_transaction(p["id"]))}
 
+    def volume_clear_locks(p: dict) -> dict:
+        """On this node, as glusterd: every local brick must have its port (it is running)."""
+        volume = volumes().info(p["name"])[0]
+        if daemon.reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        runtime = daemon.brick_runtime(volume)
+        if any(not runtime.get(b.uuid, {}).get("online") for b in volume.bricks
+               if b.host_uuid == daemon.uuid):
+            raise OperationFailed(clear_locks.NO_LOCAL_PORTS, errno.ENOTCONN)
+        specs = daemon.reconciler.specs
+        return {"summary": clear_locks.clear_locks(
+            volume.name, p["path"], clear_locks.LockKind(p["kind"]),
+            clear_locks.LockType(p["type"]), p.get("args"), server=daemon.reconciler.shd_server,
+            mgmt_port=specs.mgmt_port, log_dir=specs.log_dir, glusterfs=specs.glusterfs)}
+
     def changed(volume) -> dict:
         return {"volume": public(volume)}
 
@@ -193,6 +208,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/glfsheal": lambda p: self_heal.run_glfsheal(
             p["name"], self_heal.GlfshealMode(p["mode"]), bool(p.get("xml")),
             daemon.config.glusterd_socket, p.get("file"), p.get("brick")),
+        "volume/clear-locks": volume_clear_locks,
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "txn/list": txn_list,
         "txn/show": txn_show,
