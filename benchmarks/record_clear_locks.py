@@ -19,9 +19,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from benchmarks.record_cli_program import WORKDIR_MARK, Proxy, recorder_main
+from benchmarks.record_cli_program import Proxy, recorder_main
+from benchmarks.record_heal import Recorder
 from benchmarks.volume_ops import GLUSTER_CLI, HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "clear-locks"
@@ -56,12 +56,10 @@ def inner(workdir: Path, outer_ns: str) -> None:
     bricks.mkdir()
     glusterd = Glusterd(workdir)
     glusterd.start()
-    proxy = Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket")
-    outputs: list[dict[str, Any]] = []
+    rec = Recorder(workdir, Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket"))
     point = workdir / "mnt"
     point.mkdir()
     holder = None
-    mark = lambda text: text.replace(str(workdir), WORKDIR_MARK)  # noqa: E731
     try:
         glusterd.run("volume", "create", VOLUME, "replica", "3",
                      *[f"{HOST}:{bricks}/c{i}" for i in (1, 2, 3)], "force")
@@ -76,23 +74,14 @@ def inner(workdir: Path, outer_ns: str) -> None:
         holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(point / "f.txt")],
                                   stdout=subprocess.PIPE, text=True)
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        for label, words in STEPS:
-            for xml in (False, True):
-                start = len(proxy.log)
-                argv = [GLUSTER_CLI, "--mode=script", *(["--xml"] if xml else []),
-                        f"--glusterd-sock={proxy.path}", *words.split()]
-                res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-                outputs.append({"step": label, "args": words.split(), "xml": xml,
-                                "rc": res.returncode, "stdout": mark(res.stdout),
-                                "stderr": mark(res.stderr),
-                                "calls": json.loads(mark(json.dumps(proxy.log[start:])))})
+        rec.record(STEPS)
     finally:
         if holder is not None:
             holder.kill()
             holder.wait()
         subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
         glusterd.stop()
-        (workdir / "outputs.json").write_text(json.dumps(outputs, indent=1) + "\n")
+        (workdir / "outputs.json").write_text(json.dumps(rec.outputs, indent=1) + "\n")
 
 
 def main() -> int:
