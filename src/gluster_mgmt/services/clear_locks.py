@@ -8,6 +8,7 @@ mount is taken down. Recorded by benchmarks/record_clear_locks.py."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import errno
 import os
@@ -24,6 +25,7 @@ NO_SELF_HEAL = ("*replicate*.data-self-heal=off", "*replicate*.metadata-self-hea
                 "*replicate*.entry-self-heal=off")
 #: The answer is at most PATH_MAX bytes (glusterd's buffer).
 SUMMARY_MAX = 4096
+_LIBC = ctypes.CDLL(None, use_errno=True)
 MOUNT_TIMEOUT = 60.0
 #: glusterd's refusals (its op_errstr).
 NO_LOCAL_PORTS = "Couldn't get port numbers of local bricks"
@@ -78,14 +80,7 @@ def clear_locks(volume: str, path: str, kind: LockKind, lock_type: LockType,
             raise OperationFailed(NO_MOUNT, errno.EIO)
         try:
             target = os.path.join(mount_point, path.lstrip("/"))
-            try:
-                answer = os.getxattr(target, clrlk_key(kind, lock_type, args),
-                                     follow_symlinks=False)
-            except OSError as exc:
-                raise OperationFailed("clear-locks getxattr command failed. Reason: "
-                                      f"{os.strerror(exc.errno or errno.EIO)}",
-                                      exc.errno or errno.EIO) from None
-            return answer[:SUMMARY_MAX].split(b"\0", 1)[0].decode("utf-8", "replace")
+            return _clear_once(target, clrlk_key(kind, lock_type, args))
         finally:
             subprocess.run(["umount", "-f", mount_point], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -93,3 +88,16 @@ def clear_locks(volume: str, path: str, kind: LockKind, lock_type: LockType,
     finally:
         with contextlib.suppress(OSError):
             os.rmdir(mount_point)
+
+
+def _clear_once(path: str, key: str) -> str:
+    """One lgetxattr into a PATH_MAX buffer, as glusterd asks. Never os.getxattr: it asks
+    again with a larger buffer when the answer does not fit its first one, and the second
+    question finds the locks the first one cleared gone ("No locks cleared.")."""
+    buffer = ctypes.create_string_buffer(SUMMARY_MAX)
+    size = _LIBC.lgetxattr(os.fsencode(path), key.encode(), buffer, SUMMARY_MAX)
+    if size < 0:
+        code = ctypes.get_errno() or errno.EIO
+        raise OperationFailed("clear-locks getxattr command failed. Reason: "
+                              f"{os.strerror(code)}", code)
+    return buffer.raw[:size].split(b"\0", 1)[0].decode("utf-8", "replace")
