@@ -173,9 +173,8 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     ("volume", "bitrot", "v1", "enable"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
-    ("volume", "clear-locks", "v1", "/", "kind", "all", "inode"),
     ("volume", "status", "v1", "shd", "mem"),
-    ("get-state",),
+    ("get-state", "detail"),
 ])
 def test_unsupported_commands_fail_at_once(make_daemons, args):
     (daemon,) = make_daemons(1)

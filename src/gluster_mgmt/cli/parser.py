@@ -102,6 +102,10 @@ USAGE = {
     "import": "import <GLUSTERD-STATE-DIR>",
     "export": "export <DIR>",
     "system:: uuid get": "system:: uuid get",
+    "volume clear-locks": "volume clear-locks <VOLNAME> <path> kind {blocked|granted|all}"
+                          "{inode [range]|entry [basename]|posix [range]}",
+    "get-state": "get-state [<daemon>] [[odir </path/to/output/dir/>] [file <filename>]] "
+                 "[detail|volumeoptions]",
 }
 
 DESCRIPTIONS = {
@@ -135,6 +139,8 @@ DESCRIPTIONS = {
     "txn show": "show one transaction and its steps",
     "import": "import the volumes and peers of a stock glusterd state directory",
     "export": "write this node's glusterd 10.3 state directory (to hand the node back to glusterd)",
+    "volume clear-locks": "Clear locks held on path",
+    "get-state": "Get local state representation of mentioned daemon",
 }
 
 #: What `gluster` prints for an unknown word or option (stdout), after its own message.
@@ -1030,6 +1036,57 @@ def parse_system(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -
     return _unsupported(words, confirm, opts)
 
 
+def parse_volume_clear_locks(words: Sequence[str], confirm: Confirm,
+                             opts: dict[str, Any]) -> Request:
+    """cli_cmd_volume_clrlks_opts_parse: ``kind``, then the kind and the type words exactly,
+    then an optional range or basename; "Error parsing options" (stdout) otherwise."""
+    cmd = "volume clear-locks"
+    if not 7 <= len(words) <= 8:
+        raise usage_error(cmd)
+    if words[4] != "kind" or words[5] not in ("blocked", "granted", "all") or \
+            words[6] not in ("inode", "entry", "posix"):
+        raise CliExit(1, out="Error parsing options\n", err=usage_error(cmd).err)
+    params = {"name": words[2], "path": words[3], "kind": words[5], "type": words[6]}
+    if len(words) == 8:
+        params["args"] = words[7]
+    return Request("volume/clear-locks", params, cmd, {"name": words[2]})
+
+
+#: get-state's last word: GF_CLI_GET_STATE_DETAIL, GF_CLI_GET_STATE_VOLOPTS
+_GET_STATE_KINDS = {"detail": 1, "volumeoptions": 2}
+
+
+def parse_get_state(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """The gluster CLI's grammar (cli_cmd_get_state_parse): an optional daemon (glusterd),
+    ``odir DIR`` and ``file NAME`` in any order, ``detail`` or ``volumeoptions`` last. The
+    daemon the CLI talks to writes the file on its own host."""
+    cmd = "get-state"
+    if len(words) > 7:
+        raise usage_error(cmd, "Problem parsing arguments. Check usage.")
+    params: dict[str, Any] = {}
+    index = 1
+    while index < len(words):
+        word = words[index]
+        if word in ("odir", "file"):
+            if index + 1 >= len(words):
+                raise usage_error(cmd)
+            params["odir" if word == "odir" else "filename"] = words[index + 1]
+            index += 2
+            continue
+        last = index == len(words) - 1
+        if last and word in _GET_STATE_KINDS:
+            params["kind"] = _GET_STATE_KINDS[word]
+        elif index > 1 and not last:
+            raise usage_error(cmd, "Problem parsing arguments. Check usage.")
+        elif word != "glusterd":
+            raise usage_error(cmd, "glusterd is the only supported daemon.")
+        index += 1
+    if params.get("kind"):
+        raise failure("Failed to get daemon state: get-state detail|volumeoptions is not "
+                      "supported by gluster-mgmt")
+    return Request("get-state", params, cmd)
+
+
 def parse_state_dir(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
     """``import DIR`` / ``export DIR``: the daemon reads or writes a glusterd state directory,
     named absolutely since the daemon has another working directory."""
@@ -1092,7 +1149,7 @@ COMMANDS: dict[str, Any] = {
         "heal": parse_volume_heal,
         "statedump": _diagnostics("parse_volume_statedump"),
         "list": parse_volume_list,
-        "clear-locks": _unsupported,
+        "clear-locks": parse_volume_clear_locks,
         "barrier": _diagnostics("parse_volume_barrier"),
         "get": parse_volume_get,
         "reset-brick": parse_volume_reset_brick,
@@ -1115,7 +1172,7 @@ COMMANDS: dict[str, Any] = {
     "snapshot": _unsupported,
     "system::": parse_system,
     "global": _unsupported,
-    "get-state": _unsupported,
+    "get-state": parse_get_state,
     "nfs-ganesha": _unsupported,
 }
 

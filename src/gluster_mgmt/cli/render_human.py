@@ -463,6 +463,22 @@ def uuid_get(request: Request, response: Response) -> Outcome:
     return Outcome(out=_lines(f"UUID: {response.data['uuid']}"))
 
 
+def clear_locks(request: Request, response: Response) -> Outcome:
+    """gf_cli_clearlocks_volume_cbk (the same text with --xml)."""
+    if not response.ok:
+        return Outcome(err=f"Volume clear-locks unsuccessful\n{response.op_errstr}\n", code=1)
+    return Outcome(out=_lines("Volume clear-locks successful", response.data["summary"]))
+
+
+def get_state(request: Request, response: Response) -> Outcome:
+    """gf_cli_get_state_cbk (the same text with --xml)."""
+    if not response.ok:
+        return Outcome(err=f"Failed to get daemon state: {response.op_errstr}\n"
+                       if response.op_errstr else "Failed to get daemon state. Check glusterd "
+                       "log file for more details\n", code=1)
+    return Outcome(out=_lines(f"glusterd state dumped to {response.data['path']}"))
+
+
 # -- gluster_mgmt's own commands ------------------------------------------------------------
 
 def _when(value: Any) -> str:
@@ -633,6 +649,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "peer/status": peer_status,
     "pool/list": pool_list,
     "system/uuid-get": uuid_get,
+    "get-state": get_state,
+    "volume/clear-locks": clear_locks,
     "txn/list": txn_list,
     "txn/show": txn_show,
     "import": state_dir,

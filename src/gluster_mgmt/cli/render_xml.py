@@ -537,6 +537,8 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "peer/status": peer_status,
     "pool/list": pool_list,
     "system/uuid-get": uuid_get,
+    "get-state": _as_text,
+    "volume/clear-locks": _as_text,
     "txn/list": txn_list,
     "txn/show": txn_show,
     "import": state_dir,

@@ -56,7 +56,8 @@ _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.
                            CliProc.STATUS_VOLUME, CliProc.HEAL_VOLUME, CliProc.DEFRAG_VOLUME,
                            CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE,
                            CliProc.PROFILE_VOLUME, CliProc.TOP_VOLUME,
-                           CliProc.STATEDUMP_VOLUME, CliProc.BARRIER_VOLUME})
+                           CliProc.STATEDUMP_VOLUME, CliProc.BARRIER_VOLUME,
+                           CliProc.CLRLOCKS_VOLUME})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -178,6 +179,8 @@ class CliBackend:
                 "name": _text(r, "volname"), "options": _text(r, "options", "").split()}),
             CliProc.BARRIER_VOLUME: lambda r: self._done("volume/barrier", {
                 "name": _text(r, "volname"), "barrier": _text(r, "barrier")}),
+            CliProc.GET_STATE: self._get_state,
+            CliProc.CLRLOCKS_VOLUME: self._clear_locks,
         }
 
     # -- GLUSTER_CLI ---------------------------------------------------------------------
@@ -365,6 +368,30 @@ class CliBackend:
                                             "key": None if key == "all" else key,
                                             "force": bool(_int(request, "force"))})
         return CliResult(op_errstr=str(data.get("message") or ""))
+
+    def _clear_locks(self, request: CliRequest) -> CliResult:
+        """`volume clear-locks VOL PATH kind KIND TYPE [ARGS]`: the summary in
+        ``lk-summary`` (the CLI prints it after "Volume clear-locks successful")."""
+        data = self._route("volume/clear-locks", {
+            "name": _text(request, "volname"), "path": _text(request, "path"),
+            "kind": _text(request, "kind"), "type": _text(request, "type"),
+            "args": _text(request, "opts", None)})
+        echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        return CliResult(dict=glusterd_dict([*echo, ("lk-summary", data["summary"])]))
+
+    def _get_state(self, request: CliRequest) -> CliResult:
+        """`get-state [glusterd] [odir DIR] [file NAME]`: the reply is the request with
+        ``ofilepath`` added (the CLI prints "glusterd state dumped to PATH")."""
+        if _int(request, "getstate-cmd"):
+            return CliResult.failed("get-state detail|volumeoptions is not supported by "
+                                    "gluster-mgmtd", errno.EOPNOTSUPP)
+        echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
+        try:
+            path = self._route("get-state", {"odir": _text(request, "odir", None),
+                                             "filename": _text(request, "filename", None)})["path"]
+        except _Reply as reply:
+            return CliResult(-1, 0, reply.result.op_errstr, glusterd_dict(echo))
+        return CliResult(dict=glusterd_dict([*echo, ("ofilepath", path)]))
 
     def _heal_volume(self, request: CliRequest) -> CliResult:
         """`volume heal VOL [full|statistics...|enable|disable]` (never `info`: the CLI

@@ -405,7 +405,7 @@ class Daemon:
         reconciler = self.reconciler
         if reconciler is None:
             raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
-        return self_heal.xlator_op(reconciler.specs, self.uuid, args)
+        return self_heal.xlator_op(reconciler.shd.socket, self.uuid, args)
 
     def local_self_heal(self, name: str) -> list[dict[str, Any]]:
         """This node's self-heal daemon of volume ``name`` (what a peer's status asks)."""

@@ -10,13 +10,14 @@ import attrs
 
 from gluster_mgmt.cluster.brick_dump import BrickDump, dump_summary, no_brick
 from gluster_mgmt.cluster.profile import StatsRequest
+from gluster_mgmt.cluster import get_state
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.daemon.last_known import guarded, with_fallback
 from gluster_mgmt.daemon.rest import ClusterSignedRoute
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import REBALANCE, REMOVE_BRICK, MigrationStatus, VolumeStatus
 from gluster_mgmt.rules import STALE_KEY
-from gluster_mgmt.services import self_heal
+from gluster_mgmt.services import clear_locks, self_heal
 from gluster_mgmt.services.quota import QuotaMounts
 
 if TYPE_CHECKING:
@@ -184,6 +185,21 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     def txn_show(p: dict) -> dict:
         return {"transaction": txn_view(daemon.executor.get_transaction(p["id"]))}
 
+    def volume_clear_locks(p: dict) -> dict:
+        """On this node, as glusterd: every local brick must have its port (it is running)."""
+        volume = volumes().info(p["name"])[0]
+        if daemon.reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        runtime = daemon.brick_runtime(volume)
+        if any(not runtime.get(b.uuid, {}).get("online") for b in volume.bricks
+               if b.host_uuid == daemon.uuid):
+            raise OperationFailed(clear_locks.NO_LOCAL_PORTS, errno.ENOTCONN)
+        specs = daemon.reconciler.specs
+        return {"summary": clear_locks.clear_locks(
+            volume.name, p["path"], clear_locks.LockKind(p["kind"]),
+            clear_locks.LockType(p["type"]), p.get("args"), server=daemon.reconciler.shd_server,
+            mgmt_port=specs.mgmt_port, log_dir=specs.log_dir, glusterfs=specs.glusterfs)}
+
     def changed(volume) -> dict:
         return {"volume": public(volume)}
 
@@ -216,6 +232,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/statedump": lambda p: cluster().brick_signals.statedump(
             p["name"], list(p.get("options") or [])) or {},
         "volume/barrier": lambda p: cluster().brick_signals.barrier(p["name"], p["barrier"]) or {},
+        "volume/clear-locks": volume_clear_locks,
         "volume/replace-brick": lambda p: changed(volumes().replace_brick(p["name"], p["old"], p["new"])),
         "volume/reset-brick": lambda p: changed(cluster().reset_brick.reset_brick(
             p["name"], p["source"], p["op"], p.get("destination"))),
@@ -242,6 +259,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                                            daemon.peer_operations.join_names),
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
         "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
+        "get-state": lambda p: {"path": get_state.write_state(
+            get_state.gather(daemon, cluster()), p.get("odir"), p.get("filename"))},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
         "volume/brick-dump-local":

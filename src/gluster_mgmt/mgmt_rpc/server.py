@@ -71,6 +71,9 @@ from .xdr import XdrError
 __all__ = ["ConnectionLimits", "EventNotifyBackend", "MgmtBackend", "MgmtRpcServer", "PeerInfo",
            "Route", "VolfileReply", "VolumeInfoBackend"]
 
+#: GETSPEC keys of self-heal daemon graphs (glusterd's ``shd/VOL``).
+SHD_VOLFILE_PREFIX = "shd/"
+
 log = logging.getLogger(__name__)
 
 #: backend calls queued on one connection before we stop reading from it
@@ -820,15 +823,19 @@ class MgmtRpcServer:
     def notify_volfile_changed(self, volfile_ids: Iterable[str]) -> int:
         """Send FETCHSPEC to every connection that fetched one of ``volfile_ids``.
 
-        Ids are compared normalised, so ``VOL``, ``/VOL`` and ``VOL.tcp`` are the same.
+        Ids are compared normalised, so ``VOL``, ``/VOL`` and ``VOL.tcp`` are the same. A
+        self-heal daemon is told of every ``shd/`` change: it serves graphs attached to it
+        (SVC_ATTACH) that it never fetched, and refetches all of them on FETCHSPEC.
         Call from the event loop's thread; returns how many connections were told.
         """
         if isinstance(volfile_ids, str):  # one id, not an iterable of its characters
             volfile_ids = (volfile_ids,)
         wanted = {pg.normalize_volfile_id(v) for v in volfile_ids}
+        shd_changed = any(v.startswith(SHD_VOLFILE_PREFIX) for v in wanted)
         told = 0
         for conn in list(self._connections.values()):
-            if not wanted.isdisjoint(conn.fetched):
+            if not wanted.isdisjoint(conn.fetched) or (shd_changed and any(
+                    f.startswith(SHD_VOLFILE_PREFIX) for f in conn.fetched)):
                 conn.send_fetchspec()
                 told += 1
         log.info("volfile change %s: FETCHSPEC sent to %d connection(s)", sorted(wanted), told)

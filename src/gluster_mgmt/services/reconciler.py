@@ -15,10 +15,9 @@ so operators, monitoring and scripts find the same processes, pidfiles, sockets 
 volfile from our mgmt RPC server; ``--volfile-server-port`` is added when it does not listen
 on glusterd's 24007.
 
-Self-heal daemons: glusterd 10.3 runs one shd process per node and attaches the graphs of
-further volumes to it over its ``-S`` socket (shd multiplexing). We run one shd per
-replicate/disperse volume per node instead (no attach RPC needed); each has glusterd's
-command line for its volume.
+Self-heal daemon: one process per node, as glusterd 10.3 runs it, started with the command
+line of the first volume that needs it; the graphs of further volumes are attached to it over
+its ``-S`` socket (services.self_heal_daemon).
 """
 
 from __future__ import annotations
@@ -51,6 +50,7 @@ from gluster_mgmt.services import (
 from gluster_mgmt.services.quota import QuotadSpecs, QuotaFiles, QuotaNode
 from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
 from gluster_mgmt.services.rebalance import MigrationRunner, RebalanceSpecs
+from gluster_mgmt.services.self_heal_daemon import SHD_SERVICE, SelfHealDaemon
 from gluster_mgmt.store.base import LeaseSource, Store
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
@@ -114,20 +114,17 @@ class BrickSpecs:
         ]
         return ServiceSpec(self.brick_service(name, brick), argv, pidfile, logfile, daemonizes=True)
 
-    # -- self-heal daemons
-    @staticmethod
-    def shd_service(volume: str) -> str:
-        return f"shd:{volume}"
-
+    # -- the self-heal daemon
     def shd_pidfile(self, volume: str) -> str:
         return os.path.join(self.run_dir, "shd", volume, f"{volume}-shd.pid")
 
     def shd_logfile(self) -> str:
         return os.path.join(self.log_dir, "glustershd.log")
 
-    def shd_socket(self, volume: str) -> str:
-        """The self-heal daemon's ``-S`` socket: where XLATOR_OP (`volume heal`) reaches it."""
-        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:shd:{volume}')}.socket")
+    def shd_socket(self) -> str:
+        """The self-heal daemon's ``-S`` socket: where SVC_ATTACH and XLATOR_OP (`volume
+        heal`) reach it. One per node, whichever volume the process was started for."""
+        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:glustershd')}.socket")
 
     def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
         pidfile = self.shd_pidfile(volume.name)
@@ -137,14 +134,14 @@ class BrickSpecs:
             "--volfile-id", f"shd/{volume.name}",
             "-p", pidfile,
             "-l", logfile,
-            "-S", self.shd_socket(volume.name),
+            "-S", self.shd_socket(),
             "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
         ]
         if volume.type is VolumeType.DISPERSE:
             # ours: disperse's heal also keys on node-uuid
             argv += ["--xlator-option", f"*disperse*.node-uuid={self.node_uuid}"]
         argv += ["--process-name", "glustershd", f"--client-pid={SHD_CLIENT_PID}"]
-        return ServiceSpec(self.shd_service(volume.name), argv, pidfile, logfile, daemonizes=True)
+        return ServiceSpec(SHD_SERVICE, argv, pidfile, logfile, daemonizes=True)
 
 
 def brick_port_in(argv: Sequence[str]) -> int | None:
@@ -163,7 +160,7 @@ def brick_port_in(argv: Sequence[str]) -> int | None:
 
 @attrs.define
 class _Running:
-    kind: str  # "brick" or "shd"
+    kind: str  # "brick"
     volume: str
     volume_uuid: str
     brick: Brick | None = None
@@ -177,7 +174,8 @@ class Reconciler:
     Bricks of Started volumes hosted here run; bricks of stopped or deleted volumes, and
     removed bricks, are stopped and their ports released; a replicate/disperse volume with a
     brick here gets a self-heal daemon while started, and a rebalance process while a brick
-    here is being emptied (services.rebalance). A watch on the volumes prefix wakes a
+    here is being emptied (services.rebalance); the node's one self-heal daemon serves
+    them all (services.self_heal_daemon). A watch on the volumes prefix wakes a
     pass on every change; a periodic pass heals anything missed, and the first pass after a
     daemon restart re-adopts the processes still running (keeping their ports).
     """
@@ -210,6 +208,7 @@ class Reconciler:
         self.quota = QuotaNode(service_manager,
                                QuotadSpecs(node_uuid, run_dir, log_dir, mgmt_port, glusterfs),
                                self.shd_server, QuotaFiles(glusterd_dir) if glusterd_dir else None)
+        self.shd = SelfHealDaemon(self.specs, service_manager, self.shd_server)
         #: True while a rebalance process runs here: passes come every POLL_INTERVAL.
         self._migrating = False
         self._running: dict[str, _Running] = {}
@@ -259,6 +258,7 @@ class Reconciler:
             with self._pass_lock:
                 for name in list(self._running):
                     self._stop_service(name)
+                self.shd.stop({})
                 self.migrations.stop_all()
                 self.quota.stop()
 
@@ -291,7 +291,7 @@ class Reconciler:
 
     # ------------------------------------------------------------------ one pass
     def desired(self, volumes: Iterable[Volume]) -> dict[str, _Running]:
-        """Services this node should run for ``volumes``, by service name."""
+        """Bricks this node should run for ``volumes``, by service name."""
         wanted: dict[str, _Running] = {}
         for volume in volumes:
             if volume.status is not VolumeStatus.STARTED:
@@ -300,10 +300,14 @@ class Reconciler:
             for brick in (b for b in local if not b.reset):  # reset-brick holds it stopped
                 wanted[self.specs.brick_service(volume.name, brick)] = _Running(
                     "brick", volume.name, volume.uuid, brick)
-            if local and volume.type in (VolumeType.REPLICATE, VolumeType.DISPERSE):
-                wanted[self.specs.shd_service(volume.name)] = _Running("shd", volume.name,
-                                                                       volume.uuid)
         return wanted
+
+    def needs_shd(self, volume: Volume) -> bool:
+        """A started replicate/disperse volume with a brick here is attached to the node's
+        self-heal daemon."""
+        return (volume.status is VolumeStatus.STARTED
+                and volume.type in (VolumeType.REPLICATE, VolumeType.DISPERSE)
+                and any(b.host_uuid == self.node_uuid for b in volume.bricks))
 
     def reconcile_once(self, state: Update | None = None) -> int:
         """One full pass on ``state`` (the volumes as the follow last saw them; default: a
@@ -343,10 +347,7 @@ class Reconciler:
             to_start: list[tuple[str, _Running, ServiceSpec]] = []
             for name, item in wanted.items():
                 try:
-                    if item.kind == "brick":
-                        spec = self._ensure_brick(name, item, volumes[item.volume])
-                    else:
-                        spec = self._ensure_shd(name, item, volumes[item.volume])
+                    spec = self._ensure_brick(name, item, volumes[item.volume])
                 except (GlusterMgmtError, OSError) as exc:
                     self._failed(name, exc)
                     continue
@@ -360,6 +361,9 @@ class Reconciler:
                     self._errors.pop(name, None)
                 else:
                     self._failed(name, error)
+            # after the bricks, as glusterd starts it
+            served = self.shd.converge(volumes, [v.name for v in volumes.values()
+                                                 if self.needs_shd(v)])
             self._release_stale_ports(wanted)
             self._migrating = self.migrations.converge(volumes)
             try:
@@ -368,7 +372,7 @@ class Reconciler:
             except (GlusterMgmtError, OSError) as exc:
                 self._failed(QuotadSpecs.SERVICE, exc)
             self.revision = revision
-            self._report(wanted, revision)
+            self._report(wanted, served, revision)
             return revision
 
     def _failed(self, name: str, exc: Exception) -> None:
@@ -378,10 +382,9 @@ class Reconciler:
 
     def _start_all(self, to_start: Sequence[tuple[str, _Running, ServiceSpec]]
                    ) -> list[Exception | None]:
-        """Start the services of a pass; the error of each, None for a started one. The
-        bricks start at once, each in a thread of its own (a launch waits for glusterfsd to
-        daemonize, ~0.1-0.2 s: one after the other, a volume's start would wait for the sum),
-        then the self-heal daemons, after the bricks as glusterd starts them."""
+        """Start the bricks of a pass; the error of each, None for a started one. They
+        start at once, each in a thread of its own (a launch waits for glusterfsd to
+        daemonize, ~0.1-0.2 s: one after the other, a volume's start would wait for the sum)."""
 
         def start(spec: ServiceSpec) -> Exception | None:
             try:
@@ -390,36 +393,24 @@ class Reconciler:
             except (GlusterMgmtError, OSError) as exc:
                 return exc
 
-        bricks = [i for i, (_, item, _) in enumerate(to_start) if item.kind == "brick"]
-        errors: list[Exception | None] = [None] * len(to_start)
-        if len(bricks) > 1:
-            with ThreadPoolExecutor(min(len(bricks), MAX_PARALLEL_STARTS),
-                                    thread_name_prefix="brick-start") as pool:
-                for i, error in zip(bricks, pool.map(start, [to_start[i][2] for i in bricks])):
-                    errors[i] = error
-        else:
-            for i in bricks:
-                errors[i] = start(to_start[i][2])
-        for i, (_, item, spec) in enumerate(to_start):
-            if item.kind != "brick":
-                errors[i] = start(spec)
-        return errors
+        specs = [spec for _, _, spec in to_start]
+        if len(specs) <= 1:
+            return [start(spec) for spec in specs]
+        with ThreadPoolExecutor(min(len(specs), MAX_PARALLEL_STARTS),
+                                thread_name_prefix="brick-start") as pool:
+            return list(pool.map(start, specs))
 
-    def _report(self, wanted: dict[str, _Running], revision: int) -> None:
+    def _report(self, wanted: dict[str, _Running], served: frozenset[str], revision: int) -> None:
         """Write this node's service report (cluster.service_report) when what it says changed,
-        when it names failures (so their revision is the current one) or the lease changed."""
-        shds = [n for n, i in wanted.items() if i.kind == "shd"]
-        # (an empty list asks for every service: quotad is one and is in no volume)
-        running = {s.name for s in self.services.status(shds) if s.running} if shds else set()
-        failed_bricks, failed_shd = {}, {}
+        when it names failures (so their revision is the current one) or the lease changed.
+        ``served``: the volumes the self-heal daemon serves."""
+        failed_bricks = {}
         for name, error in self._errors.items():
             item = wanted.get(name)
             if item is not None and item.brick is not None:
                 failed_bricks[(item.volume, item.brick.path)] = error
-            elif item is not None:
-                failed_shd[item.volume] = error
-        report = ServiceReport(revision, frozenset(wanted[n].volume for n in running),
-                               failed_bricks, failed_shd)
+        failed_shd = dict(self.shd.errors)
+        report = ServiceReport(revision, served, failed_bricks, failed_shd)
         lease = self.lease() if self.lease is not None else None
         lease = lease if lease is not None and lease.alive else None
         lease_id = lease.id if lease is not None else None
@@ -461,15 +452,6 @@ class Reconciler:
             make_servable(brick.path, volume.uuid)
         return spec
 
-    def _ensure_shd(self, name: str, item: _Running, volume: Volume) -> ServiceSpec | None:
-        current = self._running.get(name)
-        self._running[name] = item
-        spec = self.specs.shd_spec(volume, self.shd_server)
-        if self._supervised(name, spec, current):
-            item.spec = spec
-            return None
-        return spec
-
     def _supervised(self, name: str, spec: ServiceSpec, current: _Running | None) -> bool:
         """True when the service manager already keeps ``spec`` running (it restarts it
         with its own back-off if it dies: a pass must not bypass that)."""
@@ -488,25 +470,18 @@ class Reconciler:
         self._errors.pop(name, None)
 
     def _sweep_orphans(self, wanted: dict[str, _Running], known: Mapping[str, Volume]) -> None:
-        """Stop processes of this node that nothing wants, found by their pidfiles (left by a
-        previous daemon that went away before their volume was stopped). Only processes of
-        volumes the store knows: the processes of a volume it has never seen are not ours to
-        stop (glusterd's, which a takeover adopts once their volume is imported)."""
-        wanted_pidfiles = set()
-        for name, item in wanted.items():
-            if item.kind == "brick":
-                wanted_pidfiles.add(self.specs.brick_pidfile(item.volume, item.brick))
-            else:
-                wanted_pidfiles.add(self.specs.shd_pidfile(item.volume))
+        """Stop brick processes of this node that nothing wants, found by their pidfiles (left
+        by a previous daemon that went away before their volume was stopped). Only processes
+        of volumes the store knows: the processes of a volume it has never seen are not ours
+        to stop (glusterd's, which a takeover adopts once their volume is imported). The
+        self-heal daemon sweeps its own (services.self_heal_daemon)."""
+        keep = frozenset(self.specs.brick_pidfile(item.volume, item.brick)
+                         for item in wanted.values())
         run_dir = glob.escape(self.specs.run_dir)
-        keep = frozenset(wanted_pidfiles)
         for volume in map(glob.escape, known):
             self.services.stop_orphans(os.path.join(run_dir, "vols", volume, "*.pid"),
                                        self.specs.glusterfsd,
                                        f"*-posix.glusterd-uuid={self.node_uuid}", keep)
-            self.services.stop_orphans(os.path.join(run_dir, "shd", volume, "*.pid"),
-                                       self.specs.glusterfs,
-                                       f"*replicate*.node-uuid={self.node_uuid}", keep)
 
     def _release_stale_ports(self, wanted: dict[str, _Running]) -> None:
         keep = {item.brick.path for item in wanted.values() if item.kind == "brick"}
@@ -557,11 +532,9 @@ class Reconciler:
             return []
         if not any(b.host_uuid == self.node_uuid for b in vol.bricks):
             return []
-        states = self.services.status([self.specs.shd_service(vol.name)])
-        pid = states[0].pid if states and states[0].running else None
-        if pid is None:
-            process = self.services.find(self.specs.shd_pidfile(vol.name), self.specs.glusterfs)
-            pid = process.pid if process is not None else None
+        # glusterd's test: the volume's pidfile names a live process (the shared one)
+        process = self.services.find(self.specs.shd_pidfile(vol.name), self.specs.glusterfs)
+        pid = process.pid if process is not None else None
         return [{"name": "Self-heal Daemon", "host_uuid": self.node_uuid,
                  "hostname": self.hostname, "port": None, "rdma_port": 0,
                  "online": pid is not None, "pid": pid}]

@@ -17,16 +17,17 @@ from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.mgmt_rpc import programs as pg
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragConnectionError, DefragError, brick_op
 from gluster_mgmt.mgmt_rpc.gluster_dict import DictValue, decode_dict, encode_dict, value_text
-from gluster_mgmt.services.reconciler import BrickSpecs
 
 #: Seconds a self-heal daemon has to answer; heal-count walks the bricks' index directories.
 XLATOR_OP_TIMEOUT = 60.0
 
 
-def xlator_op(specs: BrickSpecs, node_uuid: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """The Executor step ``shd.xlator-op`` on this node: ``{op_ret, op_errstr, output}``
-    with output AFR's pairs as text. A self-heal daemon that is not there fails the step
-    with glusterd's message."""
+def xlator_op(socket_path: str | None, node_uuid: str, args: Mapping[str, Any]
+              ) -> dict[str, Any]:
+    """The Executor step ``shd.xlator-op`` on this node, to the self-heal daemon listening
+    on ``socket_path`` (None: there is none): ``{op_ret, op_errstr, output}`` with output
+    AFR's pairs as text. A self-heal daemon that is not there fails the step with
+    glusterd's message."""
     subvolumes = [(str(name), int(index)) for name, index in args["xlators"].get(node_uuid, [])]
     op = int(args["op"])
     request: dict[str, DictValue] = {"volname": args["volume"], "heal-op": op, "xl-op": op,
@@ -36,8 +37,10 @@ def xlator_op(specs: BrickSpecs, node_uuid: str, args: Mapping[str, Any]) -> dic
         request[name] = index
     if args.get("replica"):
         request["per-replica-cmd-hostname"], request["per-replica-cmd-path"] = args["replica"]
+    if socket_path is None:
+        raise OperationFailed(SHD_OFFLINE, errno.ENOTCONN)
     try:
-        reply = brick_op(specs.shd_socket(args["volume"]),
+        reply = brick_op(socket_path,
                          pg.BrickOpRequest("", pg.BrickProc.XLATOR_OP, encode_dict(request)),
                          pg.BrickProc.XLATOR_OP, XLATOR_OP_TIMEOUT, what="self-heal daemon")
     except DefragConnectionError:
