@@ -102,17 +102,31 @@ class GlusterHost:
         return {str(p.relative_to(run)): p.read_text().strip()
                 for sub in ("vols", "shd") for p in sorted((run / sub).rglob("*.pid"))}
 
-    def kill_services(self) -> None:
-        """Whatever this host started that still runs in its mount namespace (teardown)."""
-        if self.holder is None:
-            return
-        namespace = os.readlink(f"/proc/{self.holder.pid}/ns/mnt")
+    def processes(self, process_name: str | None = None) -> set[str]:
+        """The pids running in this host's mount namespace (those started with
+        ``--process-name process_name`` when given)."""
+        assert self.holder is not None
+        namespace, found = os.readlink(f"/proc/{self.holder.pid}/ns/mnt"), set()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace:
-                    os.kill(int(entry), signal.SIGKILL)
+                if os.readlink(f"/proc/{entry}/ns/mnt") != namespace:
+                    continue
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if process_name is None or process_name.encode() in argv:
+                found.add(entry)
+        return found
+
+    def kill_services(self) -> None:
+        """Whatever this host started that still runs in its mount namespace (teardown)."""
+        if self.holder is None:
+            return
+        for pid in self.processes():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
             except OSError:
                 pass
         self.holder.wait(10)

@@ -41,6 +41,9 @@ BACKEND = "etcd"
 REPLICA = "rep3"
 DISTRIBUTE = "dist3"
 VOLUMES = (REPLICA, DISTRIBUTE)
+#: Created and started under gluster-mgmtd: glusterd handed the node back adopts its bricks.
+LATE = "late3"
+RUN_DIR = "/var/run/gluster"  # glusterd's: its socket names are hashes of paths under it
 NEW_GRAPH = "switched to graph"
 
 
@@ -182,10 +185,9 @@ def glusterd_cluster(network: Network, tmp_path: Path) -> Iterator[Cluster]:
         for index in range(3):
             assert wait_for(lambda: _peers_connected(cluster, index), 60, 0.5)
         for volume, layout in ((REPLICA, ["replica", "3"]), (DISTRIBUTE, [])):
-            bricks = [f"{h.address}:{tmp_path / f'bricks-{h.index}' / volume}" for h in network.hosts]
             for h in network.hosts:
                 (tmp_path / f"bricks-{h.index}").mkdir(exist_ok=True)
-            cluster.stock(0, "volume", "create", volume, *layout, *bricks, "force")
+            cluster.stock(0, "volume", "create", volume, *layout, *_brick_names(cluster, volume), "force")
             cluster.stock(0, "volume", "start", volume)
             assert wait_for(lambda: _bricks_online(cluster, 0, volume), 90, 0.5)
         for volume in VOLUMES:
@@ -200,6 +202,26 @@ def glusterd_cluster(network: Network, tmp_path: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.teardown()
+
+
+def _brick_names(cluster: Cluster, volume: str) -> list[str]:
+    return [f"{h.address}:{cluster.workdir / f'bricks-{h.index}' / volume}" for h in cluster.network.hosts]
+
+
+def _a_new_mount_sees_the_files(cluster: Cluster, volume: str, index: int) -> None:
+    """Mounting through host ``index`` works (its daemon serves the volfile, the portmap has
+    every brick's port) and lists what the writer wrote."""
+    point = cluster.workdir / f"mnt-new-{volume}-{index}"
+    point.mkdir()
+    log = cluster.workdir / f"client-new-{volume}-{index}.log"
+    cluster.mounts.append(point)
+    result = subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={log}",
+                             f"{cluster.hosts[index].host.address}:/{volume}", str(point)],
+                            capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, f"mount: {result.stderr}{log.read_text(errors='replace')[-2000:]}"
+    assert any(point.iterdir())
+    subprocess.run(["umount", str(point)], capture_output=True, timeout=60)
+    cluster.mounts.remove(point)
 
 
 def _volume_set_reaches_the_client(cluster: Cluster, set_option) -> None:
@@ -236,27 +258,30 @@ def _steady(cluster: Cluster, writer: Writer, pids: dict, step: str, *, bricks_o
     assert writer.errors == [], f"{step}: {writer.errors}"
     now = cluster.pids()
     if bricks_only:
-        now, pids = (_bricks(p) for p in (now, pids))
+        now, pids = (_brick_pids(p) for p in (now, pids))
     assert now == pids, f"{step}: brick or self-heal processes restarted"
 
 
-def _bricks(pids: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+def _brick_pids(pids: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return {host: {f: pid for f, pid in files.items() if f.startswith("vols/")}
             for host, files in pids.items()}
 
 
-def _one_new_self_heal_daemon_each(cluster: Cluster, pids: dict[str, dict[str, str]]) -> None:
+def _self_heal_daemons_restarted_by_glusterd(cluster: Cluster, pids: dict[str, dict[str, str]]) -> None:
     """glusterd 10.3 stops a running self-heal daemon it did not start itself (it finds the
     pid in the pidfile but no process record of its own: a stale pidfile to it) and starts
-    its own; so it does after any glusterd restart. Each host then runs exactly that one."""
+    its own, one process for every volume (multiplexed); so it does after any glusterd
+    restart. Each host then runs that one, no old one is left, and it answers `volume heal`."""
     for host in cluster.hosts:
-        shd = {f: pid for f, pid in host.service_pids().items() if f.startswith("shd/")}
-        old = {f: pid for f, pid in pids[host.host.address].items() if f.startswith("shd/")}
-        assert sorted(shd) == sorted(old), (shd, old)
-        for name, pid in shd.items():
-            assert Path(f"/proc/{pid}").exists(), f"{host.host.address}: {name} {pid} not running"
-            assert not Path(f"/proc/{old[name]}").exists() or pid == old[name], \
-                f"{host.host.address}: two self-heal daemons for {name}"
+        old = {pid for f, pid in pids[host.host.address].items() if f.startswith("shd/")}
+
+        def settled() -> bool:
+            running = host.processes("glustershd")
+            return len(running) == 1 and not running & old
+        assert wait_for(settled, 60, 0.5), (host.host.address, host.processes("glustershd"), old)
+    # (each glusterd counts its daemon running once it has connected to it)
+    healed = wait_for(lambda: cluster.hosts[0].gluster("volume", "heal", REPLICA).returncode == 0, 60, 1)
+    assert healed, cluster.hosts[0].gluster("volume", "heal", REPLICA).stdout
 
 
 def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
@@ -272,7 +297,7 @@ def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
         daemon = DaemonProcess(cluster.workdir, host.host.address,
                                cluster.servers[index].url(root), API_PORT, LEASE_TTL,
                                glusterd_dir=GLUSTERD_DIR, wrapper=tuple(host.enter),
-                               extra_args=("--run-dir", "/run/gluster"))
+                               extra_args=("--run-dir", RUN_DIR))
         cluster.daemons[index] = daemon
         daemon.start()
         if index == 0:
@@ -288,8 +313,17 @@ def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
         assert cluster.stock(index, "volume", "info", "--xml") == before
     _volume_set_reaches_the_client(
         cluster, lambda: cluster.mgmt_cli(0, "volume", "set", REPLICA, "performance.write-behind", "off"))
-    taken_over = cluster.info_xml()
     _steady(cluster, writer, pids, "volume set under gluster-mgmtd")
+    _a_new_mount_sees_the_files(cluster, REPLICA, 1)
+    # the self-heal daemons glusterd started answer `volume heal` (their sockets' names)
+    assert "has been successful" in cluster.stock(0, "volume", "heal", REPLICA)
+    cluster.stock(0, "volume", "create", LATE, "replica", "3", *_brick_names(cluster, LATE), "force")
+    cluster.stock(0, "volume", "start", LATE)
+    for index in range(3):
+        assert wait_for(lambda: _bricks_online(cluster, index, LATE), 60, 0.5)
+    taken_over = cluster.info_xml()
+    pids = cluster.pids()
+    assert all(len(p) == 5 for p in pids.values()), pids  # three bricks, two self-heal daemons
 
     # ---------------------------------------------------------------- hand-back, host by host
     for index, host in enumerate(cluster.hosts):
@@ -304,10 +338,12 @@ def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
         _steady(cluster, writer, pids, f"hand-back of host {index}", bricks_only=True)
     for index in range(3):
         assert wait_for(lambda: _peers_connected(cluster, index), 60, 0.5)
-        for volume in VOLUMES:
-            assert wait_for(lambda: _bricks_online(cluster, index, volume), 60, 0.5)
+        for volume in (*VOLUMES, LATE):
+            assert wait_for(lambda: _bricks_online(cluster, index, volume), 60, 0.5), \
+                cluster.stock(index, "volume", "status", volume)
         _same_but_option_order(cluster.stock(index, "volume", "info", "--xml"), taken_over)
-    _one_new_self_heal_daemon_each(cluster, pids)
+    _self_heal_daemons_restarted_by_glusterd(cluster, pids)
     _volume_set_reaches_the_client(
         cluster, lambda: cluster.stock(0, "volume", "set", REPLICA, "performance.write-behind", "on"))
     _steady(cluster, writer, pids, "volume set under glusterd", bricks_only=True)
+    _a_new_mount_sees_the_files(cluster, REPLICA, 2)

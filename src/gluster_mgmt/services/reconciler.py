@@ -45,7 +45,7 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import (
     ServiceManager,
     ServiceSpec,
-    short_hash,
+    glusterd_sockets,
     volfile_server_port_args,
 )
 from gluster_mgmt.services.rebalance import POLL_INTERVAL as MIGRATION_POLL
@@ -92,8 +92,8 @@ class BrickSpecs:
         return os.path.join(self.log_dir, "bricks", f"{path_with_dashes(brick.path)}.log")
 
     def brick_socket(self, volume: str, brick: Brick) -> str:
-        return os.path.join(self.run_dir,
-                            f"{short_hash(f'{self.node_uuid}:{volume}:{brick.path}')}.socket")
+        """glusterd's name for it: glusterd handed the node back reaches the brick there."""
+        return glusterd_sockets.brick_socket(self.run_dir, volume, brick.hostname, brick.path)
 
     def brick_spec(self, volume: Volume | str, brick: Brick, port: int) -> ServiceSpec:
         name = volume if isinstance(volume, str) else volume.name
@@ -125,8 +125,9 @@ class BrickSpecs:
         return os.path.join(self.log_dir, "glustershd.log")
 
     def shd_socket(self, volume: str) -> str:
-        """The self-heal daemon's ``-S`` socket: where XLATOR_OP (`volume heal`) reaches it."""
-        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:shd:{volume}')}.socket")
+        """The self-heal daemon's ``-S`` socket: where XLATOR_OP (`volume heal`) reaches it;
+        glusterd's name, so a self-heal daemon adopted from glusterd is reached too."""
+        return glusterd_sockets.shd_socket(self.run_dir, volume, self.node_uuid)
 
     def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
         pidfile = self.shd_pidfile(volume.name)
