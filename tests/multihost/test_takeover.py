@@ -30,7 +30,7 @@ import pytest
 from tests.daemon.cluster_fixture import DaemonProcess
 from tests.gluster.test_handback import _options_flipped
 from tests.helpers import child_env, wait_for
-from tests.multihost.conftest import API_PORT, LEASE_TTL
+from tests.multihost.conftest import API_PORT, LEASE_TTL, _quietly
 from tests.multihost.glusterd_hosts import GLUSTERD_DIR, GlusterHost
 from tests.multihost.harness import Network
 from tests.servers import StoreServer, start_cluster
@@ -137,13 +137,6 @@ class Cluster:
             _quietly(host.kill_services)
         for server in self.servers:
             _quietly(server.kill)
-
-
-def _quietly(action) -> None:
-    try:
-        action()
-    except Exception as exc:  # noqa: BLE001 (teardown goes on: report, remove the rest)
-        print(f"teardown: {action}: {exc}")
 
 
 def _bricks_online(cluster: Cluster, index: int, volume: str) -> bool:
