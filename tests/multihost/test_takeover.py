@@ -217,6 +217,24 @@ def _a_new_mount_sees_the_files(cluster: Cluster, volume: str, index: int) -> No
     cluster.mounts.remove(point)
 
 
+def _glusterd_refuses_changes(cluster: Cluster, on_glusterd: int, on_mgmtd: list[int]) -> None:
+    """While the cluster is half taken over, glusterd fails a change at its first step (the
+    nodes on gluster-mgmtd, connected peers to it, refuse glusterd's lock) and gluster-mgmtd
+    refuses it too, naming the nodes still on glusterd."""
+    connected = wait_for(lambda: _peers_connected(cluster, on_glusterd), 30, 0.5)
+    assert connected, cluster.hosts[on_glusterd].gluster("peer", "status").stdout
+    change = ("volume", "set", REPLICA, "performance.quick-read", "off")
+    result = cluster.hosts[on_glusterd].gluster(*change)
+    assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
+    lines = result.stderr.removeprefix("volume set: failed: ").splitlines()
+    assert sorted(lines) == sorted(f"Locking failed on {cluster.hosts[i].host.address}. Please check "
+                                   "log file for details." for i in on_mgmtd), result.stderr
+    if on_mgmtd == [0]:  # the store knows nodes still to be taken over (not after hand-back)
+        ours = cluster.hosts[0].gluster(*change, socket=cluster.daemons[0].glusterd_socket)
+        assert ours.returncode == 1 and "taking over from glusterd" in ours.stderr, ours.stderr
+    assert "quick-read" not in cluster.stock(on_glusterd, "volume", "info", REPLICA)
+
+
 def _volume_set_reaches_the_client(cluster: Cluster, set_option) -> None:
     graphs = cluster.graphs()
     set_option()
@@ -295,6 +313,7 @@ def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
         daemon.start()
         if index == 0:
             cluster.mgmt_cli(0, "import", str(GLUSTERD_DIR))
+            _glusterd_refuses_changes(cluster, 1, [0])
         else:
             cluster.mgmt_cli(0, "peer", "probe", host.host.address)
         _steady(cluster, writer, pids, f"takeover of host {index}")
@@ -329,6 +348,8 @@ def _takeover_and_hand_back(cluster: Cluster, writer: Writer) -> None:
         cluster.daemons.pop(index).stop()
         host.start_glusterd()
         _steady(cluster, writer, pids, f"hand-back of host {index}", bricks_only=True)
+        if index == 0:
+            _glusterd_refuses_changes(cluster, 0, [1, 2])
     for index in range(3):
         assert wait_for(lambda: _peers_connected(cluster, index), 60, 0.5)
         for volume in (*VOLUMES, LATE):
