@@ -8,8 +8,12 @@ mounted from the root namespace. Then, host by host: glusterd stopped, gluster-m
 in its place on a 3-member etcd cluster (one member per host; the first host imports, the
 others join by probe). Then back, host by host: ``gluster-mgmt export /var/lib/glusterd``,
 gluster-mgmtd stopped, glusterd started. At each step: no client error, the same brick and
-self-heal pids; at the end of each direction: ``volume info --xml`` through the stock CLI as
-before, and a ``volume set`` reaches the client (a new graph in its log).
+self-heal pids (glusterd restarts self-heal daemons: checked apart); at the end of each
+direction: ``volume info --xml`` through the stock CLI as before, a ``volume set`` reaches the
+client (a new graph in its log), a new mount works. Half-way each way, a change is refused on
+both sides (glusterd: "Locking failed on HOST"). A volume created under gluster-mgmtd keeps
+its bricks through the hand-back, online to glusterd; ``volume heal`` under gluster-mgmtd
+reaches the self-heal daemons glusterd started.
 """
 
 from __future__ import annotations
