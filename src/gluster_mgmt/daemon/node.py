@@ -43,6 +43,7 @@ from gluster_mgmt.cluster.peer_operations import (
 from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.session import NodeSession
 from gluster_mgmt.mgmt_rpc.cli_program import TCP_PROCEDURES, cli_routes
+from gluster_mgmt.mgmt_rpc.glusterd_peer import glusterd_peer_programs
 from gluster_mgmt.mgmt_rpc.programs import (
     DEFAULT_PROGRAMS,
     PROGRAM_VERSIONS,
@@ -194,6 +195,9 @@ class Daemon:
                                   idle_timeout=c.mgmt_idle_timeout, max_buffered=c.mgmt_max_buffered)
         self.mgmt_server = MgmtRpcServer(self.mgmt_backend, c.address, c.mgmt_port, limits=limits,
                                          ssl_context=ssl_context)
+        # glusterd peers of a half taken-over cluster: their configuration changes refused
+        for detail, routes in glusterd_peer_programs(Route, self.uuid, c.address):
+            self.mgmt_server.add_program(detail, routes)
         asyncio.run_coroutine_threadsafe(self.mgmt_server.start(), self._loop).result(30)
         self.mgmt_backend.start(self.mgmt_server)
 

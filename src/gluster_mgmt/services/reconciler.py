@@ -44,7 +44,7 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import (
     ServiceManager,
     ServiceSpec,
-    short_hash,
+    glusterd_sockets,
     volfile_server_port_args,
 )
 from gluster_mgmt.services.quota import QuotadSpecs, QuotaFiles, QuotaNode
@@ -93,8 +93,8 @@ class BrickSpecs:
         return os.path.join(self.log_dir, "bricks", f"{path_with_dashes(brick.path)}.log")
 
     def brick_socket(self, volume: str, brick: Brick) -> str:
-        return os.path.join(self.run_dir,
-                            f"{short_hash(f'{self.node_uuid}:{volume}:{brick.path}')}.socket")
+        """glusterd's name for it: glusterd handed the node back reaches the brick there."""
+        return glusterd_sockets.brick_socket(self.run_dir, volume, brick.hostname, brick.path)
 
     def brick_spec(self, volume: Volume | str, brick: Brick, port: int) -> ServiceSpec:
         name = volume if isinstance(volume, str) else volume.name
@@ -121,10 +121,11 @@ class BrickSpecs:
     def shd_logfile(self) -> str:
         return os.path.join(self.log_dir, "glustershd.log")
 
-    def shd_socket(self) -> str:
+    def shd_socket(self, volume: str) -> str:
         """The self-heal daemon's ``-S`` socket: where SVC_ATTACH and XLATOR_OP (`volume
-        heal`) reach it. One per node, whichever volume the process was started for."""
-        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:glustershd')}.socket")
+        heal`) reach it; glusterd's name after the volume the process was started for (one
+        process per node), so a self-heal daemon adopted from glusterd is reached too."""
+        return glusterd_sockets.shd_socket(self.run_dir, volume, self.node_uuid)
 
     def shd_spec(self, volume: Volume, server: str) -> ServiceSpec:
         pidfile = self.shd_pidfile(volume.name)
@@ -134,7 +135,7 @@ class BrickSpecs:
             "--volfile-id", f"shd/{volume.name}",
             "-p", pidfile,
             "-l", logfile,
-            "-S", self.shd_socket(),
+            "-S", self.shd_socket(volume.name),
             "--xlator-option", f"*replicate*.node-uuid={self.node_uuid}",
         ]
         if volume.type is VolumeType.DISPERSE:

@@ -149,7 +149,8 @@ class SelfHealDaemon:
         if process.pid != self._pid:
             self._attached = set()  # a new process: nothing attached but what pidfiles say
             self._pid = process.pid
-        self.socket = option_value(process.argv, "-S") or self.specs.shd_socket()
+        self.socket = option_value(process.argv, "-S") or (
+            self.specs.shd_socket(self.anchor) if self.anchor else None)
         self._end_others(volumes, process.pid)
         return process
 
