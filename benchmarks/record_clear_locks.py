@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.record_cli_program import Proxy, recorder_main
 from benchmarks.record_heal import Recorder
-from benchmarks.volume_ops import GLUSTER_CLI, HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
+from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "clear-locks"
 VOLUME = "cl"

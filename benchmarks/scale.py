@@ -47,7 +47,7 @@ from gluster_mgmt.errors import GlusterMgmtError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.cluster.peer_operations import create_cluster
 from gluster_mgmt.services import RunningProcess, ServiceManager, ServiceSpec, ServiceState
-from gluster_mgmt.services.reconciler import brick_port_in
+from gluster_mgmt.services.process_specs import brick_port_in
 from gluster_mgmt.store import Store, open_store
 from gluster_mgmt.store.base import Lease, Watch
 from gluster_mgmt.store.keys import ClusterKeys

@@ -19,11 +19,8 @@ from gluster_mgmt.cluster.volumes import encode_volume
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.portmap import PortRegistry, port_by_brick
 from gluster_mgmt.cluster.brick_directory import BrickDirError, make_servable
-from gluster_mgmt.services.reconciler import (
-    BrickSpecs,
-    Reconciler,
-    brick_port_in,
-)
+from gluster_mgmt.services.process_specs import BrickSpecs, brick_port_in
+from gluster_mgmt.services.reconciler import Reconciler
 from gluster_mgmt.services.supervisor import pid_runs, read_pid
 from tests.helpers import REFERENCE, log_tail, wait_for
 
@@ -348,7 +345,7 @@ def test_live_bricks_and_shd_with_our_mgmt_server(store, keys, node_uuid, tmp_pa
     RPC server, signs in (the registry records its pid), serves its port, and signs out
     when the volume stops."""
     from gluster_mgmt.daemon.mgmt_backend import StoreMgmtBackend
-    from gluster_mgmt.services.reconciler import BrickSpecs
+    from gluster_mgmt.services.process_specs import BrickSpecs
 
     host = "127.0.0.2"
     volume = make_volume(tmp_path, node_uuid, hostname=host)

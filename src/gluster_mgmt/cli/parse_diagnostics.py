@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gluster_mgmt.cli.parser import (
+from gluster_mgmt.cli.command_words import (
     CliExit,
     Confirm,
     Request,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import Request
 from gluster_mgmt.cli.view import Outcome
+from gluster_mgmt.cli.xml_tree import E, cli_output, serialize
 from gluster_mgmt.rules import EG_INTRNL, InfoOp, StatsOp, TopOp
 
 #: glusterfs_fop_t in enum order (gf_fop_list's names).
@@ -268,7 +269,6 @@ def _profile_stats_xml(E, d: ReplyDict, brick: int, interval: int) -> Any:
 
 
 def profile_xml(request: Request, response: Response) -> Outcome:
-    from gluster_mgmt.cli.render_xml import E, cli_output, serialize
 
     d = ReplyDict(request, response)
     op = d.int("op") or 0
@@ -298,7 +298,6 @@ def _with_errno(root: Any, response: Response) -> Any:
 def top_xml(request: Request, response: Response) -> Outcome:
     """cli_xml_output_vol_top, written only once the command succeeded (a failure prints
     the text); `top clear` makes the stock CLI's XML writer fail: exit 2, nothing printed."""
-    from gluster_mgmt.cli.render_xml import E, cli_output, serialize
 
     if not response.ok:
         return top_text(request, response)
@@ -346,7 +345,6 @@ def statedump_text(request: Request, response: Response) -> Outcome:
 
 
 def statedump_xml(request: Request, response: Response) -> Outcome:
-    from gluster_mgmt.cli.render_xml import E, cli_output, serialize
 
     message = "Volume statedump successful" if response.ok else response.op_errstr
     root = cli_output(response, E("cliOp", "volStatedump"), E("output", message))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gluster_mgmt.cli.parser import Request
 
 from gluster_mgmt.cli.view import Outcome
+from gluster_mgmt.cli.xml_tree import E, serialize
 from gluster_mgmt.quota_values import GFID_MISSING
 from gluster_mgmt.rules import EG_INTRNL
 
@@ -115,7 +116,6 @@ def human(request: Request, response: Response) -> Outcome:
 
 
 def xml(request: Request, response: Response) -> Outcome:
-    from gluster_mgmt.cli.render_xml import E, serialize
 
     listing = int(request.params["op"]) in (LIST, LIST_OBJECTS)
 

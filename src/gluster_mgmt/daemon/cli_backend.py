@@ -38,7 +38,6 @@ from gluster_mgmt.mgmt_rpc.cli_program import (
 from gluster_mgmt.mgmt_rpc.gluster_dict import DictValue, value_text
 from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
 from gluster_mgmt.quota_values import GFID_MISSING
-from gluster_mgmt.rules import EG_INTRNL
 from gluster_mgmt.volgen import GLUSTERD_WORKDIR
 
 if TYPE_CHECKING:

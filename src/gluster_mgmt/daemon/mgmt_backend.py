@@ -29,7 +29,7 @@ from gluster_mgmt.store.keys import ClusterKeys, last_segment
 
 if TYPE_CHECKING:
     from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
-    from gluster_mgmt.services.reconciler import BrickSpecs
+    from gluster_mgmt.services.process_specs import BrickSpecs
     from gluster_mgmt.store.base import Store
 
 log = logging.getLogger(__name__)

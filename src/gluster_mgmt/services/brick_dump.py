@@ -15,7 +15,7 @@ from gluster_mgmt.mgmt_rpc import programs as pg
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragConnectionError, DefragError, brick_op
 from gluster_mgmt.mgmt_rpc.gluster_dict import decode_dict, encode_dict, value_text
 from gluster_mgmt.model import Brick
-from gluster_mgmt.services.reconciler import BrickSpecs
+from gluster_mgmt.services.process_specs import BrickSpecs
 
 #: Seconds a brick has to answer (the inode and mem dumps walk tables).
 BRICK_STATUS_TIMEOUT = 10.0

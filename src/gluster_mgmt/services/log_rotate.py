@@ -11,7 +11,7 @@ from typing import Any
 
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import Volume
-from gluster_mgmt.services.reconciler import BrickSpecs
+from gluster_mgmt.services.process_specs import BrickSpecs
 
 
 def rotate_local_logs(specs: BrickSpecs, volume: Volume, args: dict[str, Any]) -> dict[str, Any]:

@@ -32,16 +32,13 @@ from gluster_mgmt.mgmt_rpc.defrag_client import DefragError, brick_op
 from gluster_mgmt.mgmt_rpc.gluster_dict import encode_dict
 from gluster_mgmt.model import Volume
 from gluster_mgmt.services import RunningProcess, ServiceManager
+from gluster_mgmt.services.process_specs import SHD_SERVICE
 
 if TYPE_CHECKING:
-    from gluster_mgmt.services.reconciler import BrickSpecs
+    from gluster_mgmt.services.process_specs import BrickSpecs
 
 log = logging.getLogger(__name__)
 
-#: The supervisor's name for the node's self-heal daemon (one whatever the volumes).
-SHD_SERVICE = "shd"
-#: glusterd's --process-name for it; glusterfsd multiplexes graphs only under this name.
-SHD_PROCESS_NAME = "glustershd"
 #: Seconds an attach or detach may take (the process builds or tears down a graph).
 ATTACH_TIMEOUT = 30.0
 
