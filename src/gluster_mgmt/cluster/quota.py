@@ -5,7 +5,7 @@
 Where the work happens: `enable`/`disable` and the timeouts are changes of the volume's
 record (its options, ``quota_version``; the bricks' quota and marker xlators follow their
 volfile); a limit is an xattr of the directory, set through an auxiliary FUSE mount on the
-node the command reached (``services.quota.QuotaMounts``), and a record in the volume's
+node the command reached (:class:`NodeQuota`, done by ``services.quota.NodeQuota``), and a record in the volume's
 ``quota_limits`` (quota.conf, which every node writes from the store). Each node runs its
 quotad (``services.quota.QuotaNode``). `list` reads the limits and the usage the quota
 xlators aggregate through the list mount, as the stock CLI does.
@@ -17,19 +17,42 @@ import enum
 import errno
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 import attrs
 
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import QuotaKind, QuotaLimit, Volume, VolumeStatus
 from gluster_mgmt.quota_values import canonical_path, parse_percent, parse_size
-from gluster_mgmt.services import quota as node_quota
-from gluster_mgmt.services.quota import AuxMount, QuotaMounts
 from gluster_mgmt.volgen import quota_enabled
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.volumes import Volumes
+
+
+class AuxMount(str, enum.Enum):
+    """glusterd's auxiliary mounts of a volume: to set limits, to list them, to crawl."""
+
+    LIMIT = "limit"
+    LIST = "list"
+    CRAWL = "crawl"
+
+
+class NodeQuota(Protocol):
+    """What a quota command needs of the node it runs on: the volume's auxiliary mounts and
+    the quota xattrs of a directory seen through one (``services.quota.NodeQuota``)."""
+
+    def shown_dir(self, volume: str, kind: AuxMount) -> str: ...
+    def mount(self, volume: str, kind: AuxMount) -> str: ...
+    def mounted(self, volume: str, kind: AuxMount) -> ContextManager[str]: ...
+    def crawl(self, volume: str) -> Any: ...
+    def directory_gfid(self, root: str, path: str) -> str: ...
+    def read_limit(self, root: str, path: str, kind: QuotaKind) -> tuple[int, int] | None: ...
+    def set_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
+                  soft_percent: float | None) -> None: ...
+    def remove_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind) -> None: ...
+    def drop_limit(self, root: str, path: str, kind: QuotaKind) -> None: ...
+    def read_usage(self, root: str, path: str, kind: QuotaKind) -> dict[str, Any]: ...
 
 
 class QuotaOp(enum.IntEnum):
@@ -110,7 +133,7 @@ class Quota:
     def run(self, name: str, op: QuotaOp | int, *, path: str | None = None,
             hard_limit: str | None = None, soft_limit: str | None = None,
             value: str | None = None, paths: Sequence[str] = (),
-            mounts: QuotaMounts | None = None, read: bool = True) -> QuotaResult:
+            mounts: NodeQuota | None = None, read: bool = True) -> QuotaResult:
         """One `volume quota` command. ``read=False`` for `list`: only glusterd's part (its
         checks, the default soft limit and the list mount; the stock CLI reads the rest)."""
         try:
@@ -122,7 +145,7 @@ class Quota:
         if op is QuotaOp.ENABLE:
             self.volumes.replace(name, _enable)
             if mounts is not None:
-                node_quota.crawl(mounts, name)
+                mounts.crawl(name)
             return QuotaResult(name, op)
         if op is QuotaOp.DISABLE:
             if mounts is not None:
@@ -159,7 +182,7 @@ class Quota:
             raise OperationFailed(QUOTA_DISABLED, errno.EINVAL)
 
     def _limit(self, volume: Volume, op: QuotaOp, path: str, hard_limit: str | None,
-               soft_limit: str | None, mounts: QuotaMounts) -> QuotaResult:
+               soft_limit: str | None, mounts: NodeQuota) -> QuotaResult:
         kind = op.kind
         hard = soft = None
         if op in LIMITS:
@@ -170,16 +193,16 @@ class Quota:
         name = volume.name
         shown = mounts.shown_dir(name, AuxMount.LIMIT)
         with mounts.mounted(name, AuxMount.LIMIT) as root:
-            gfid = node_quota.directory_gfid(root, path)
+            gfid = mounts.directory_gfid(root, path)
             try:
-                before = node_quota.read_limit(node_quota.inside(root, path), kind)
+                before = mounts.read_limit(root, path, kind)
             except OSError:
                 before = None
             if op in LIMITS:
                 assert hard is not None
-                node_quota.set_limit(root, shown, path, kind, hard, soft)
+                mounts.set_limit(root, shown, path, kind, hard, soft)
             else:
-                node_quota.remove_limit(root, shown, path, kind)
+                mounts.remove_limit(root, shown, path, kind)
         entry = QuotaLimit(gfid, kind, path)
 
         def record(current: Volume) -> Volume:
@@ -209,7 +232,7 @@ class Quota:
         return QuotaResult(name, op)
 
     def _list(self, volume: Volume, op: QuotaOp, paths: Sequence[str],
-              mounts: QuotaMounts | None, read: bool) -> QuotaResult:
+              mounts: NodeQuota | None, read: bool) -> QuotaResult:
         name = volume.name
         default = volume.options.get("features.default-soft-limit", DEFAULT_SOFT_LIMIT)
         kind = op.kind
@@ -232,7 +255,7 @@ class Quota:
             rows = []
             for path in limited:
                 try:
-                    rows.append(node_quota.read_usage(root, path, kind))
+                    rows.append(mounts.read_usage(root, path, kind))
                 except OSError as exc:
                     rows.append({"path": path, "error": os.strerror(exc.errno or errno.EIO)})
         return QuotaResult(name, op, default, rows=tuple(rows), paths=wanted)
@@ -261,21 +284,21 @@ def _disable(volume: Volume) -> Volume:
     return volume.evolve(options=_with(kept, DISABLED), quota_limits=(), quota_conf_version=0)
 
 
-def _restore_limit(mounts: QuotaMounts, name: str, path: str, kind: QuotaKind,
+def _restore_limit(mounts: NodeQuota, name: str, path: str, kind: QuotaKind,
                    limit: tuple[int, int] | None) -> None:
     """Put back the limit ``path`` had (``limit``; None: none), best effort."""
     shown = mounts.shown_dir(name, AuxMount.LIMIT)
     try:
         with mounts.mounted(name, AuxMount.LIMIT) as root:
             if limit is None:
-                node_quota.remove_limit(root, shown, path, kind)
+                mounts.remove_limit(root, shown, path, kind)
             else:
-                node_quota.set_limit(root, shown, path, kind, limit[0], limit[1])
+                mounts.set_limit(root, shown, path, kind, limit[0], limit[1])
     except OperationFailed:
         pass
 
 
-def _drop_limits(volume: Volume, mounts: QuotaMounts) -> None:
+def _drop_limits(volume: Volume, mounts: NodeQuota) -> None:
     """`disable` removes the limits from the directories (glusterd's cleanup crawl), so a
     later `enable` starts with none."""
     if not volume.quota_limits:
@@ -283,10 +306,6 @@ def _drop_limits(volume: Volume, mounts: QuotaMounts) -> None:
     try:
         with mounts.mounted(volume.name, AuxMount.LIMIT) as root:
             for limit in volume.quota_limits:
-                try:
-                    os.removexattr(node_quota.inside(root, limit.path),
-                                   node_quota.LIMIT_KEYS[limit.kind])
-                except OSError:
-                    pass
+                mounts.drop_limit(root, limit.path, limit.kind)
     except OperationFailed:
         pass

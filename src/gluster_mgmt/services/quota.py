@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import hashlib
 import logging
@@ -32,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from gluster_mgmt.cluster.quota import AuxMount
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import QUOTA_CONF_HEADER, QuotaKind, QuotaLimit, Volume
 from gluster_mgmt.quota_values import GFID_MISSING
@@ -67,14 +67,6 @@ MOUNT_TIMEOUT = 60.0
 QUOTAD_STATUS_NAME = "Quota Daemon"
 _LIMIT = struct.Struct(">qq")
 _SIZE = struct.Struct(">qqq")
-
-
-class AuxMount(str, enum.Enum):
-    """glusterd's auxiliary mounts of a volume: to set limits, to list them, to crawl."""
-
-    LIMIT = "limit"
-    LIST = "list"
-    CRAWL = "crawl"
 
 
 def quota_conf(limits: Iterable[QuotaLimit]) -> bytes:
@@ -291,6 +283,31 @@ class QuotaMounts:
             yield directory
         finally:
             self.unmount(volume, kind)
+
+    # (cluster.quota.NodeQuota: the xattr work through a mount, by the functions below)
+    def crawl(self, volume: str) -> threading.Thread:
+        return crawl(self, volume)
+
+    def directory_gfid(self, root: str, path: str) -> str:
+        return directory_gfid(root, path)
+
+    def read_limit(self, root: str, path: str, kind: QuotaKind) -> tuple[int, int] | None:
+        return read_limit(inside(root, path), kind)
+
+    def set_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
+                  soft_percent: float | None) -> None:
+        set_limit(root, shown_root, path, kind, hard, soft_percent)
+
+    def remove_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind) -> None:
+        remove_limit(root, shown_root, path, kind)
+
+    def drop_limit(self, root: str, path: str, kind: QuotaKind) -> None:
+        """Remove the limit's xattr, whatever is there (`disable`'s clean-up)."""
+        with contextlib.suppress(OSError):
+            os.removexattr(inside(root, path), LIMIT_KEYS[kind])
+
+    def read_usage(self, root: str, path: str, kind: QuotaKind) -> dict[str, Any]:
+        return read_usage(root, path, kind)
 
 
 def _reason(exc: OSError) -> str:
