@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.record_cli_program import Proxy, recorder_main
-from benchmarks.record_heal import Recorder
-from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online, setup_private_mounts
+from benchmarks.record_cli_program import recorder_main
+from benchmarks.record_heal import start_glusterd
+from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "clear-locks"
 VOLUME = "cl"
@@ -51,14 +51,7 @@ STEPS = (
 
 
 def inner(workdir: Path, outer_ns: str) -> None:
-    setup_private_mounts(workdir, outer_ns)
-    bricks = workdir / "bricks"
-    bricks.mkdir()
-    glusterd = Glusterd(workdir)
-    glusterd.start()
-    rec = Recorder(workdir, Proxy(workdir / "proxy.sock", "/var/run/glusterd.socket"))
-    point = workdir / "mnt"
-    point.mkdir()
+    glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
     holder = None
     try:
         glusterd.run("volume", "create", VOLUME, "replica", "3",
