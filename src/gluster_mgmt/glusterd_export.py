@@ -19,7 +19,7 @@ import attrs
 from gluster_mgmt import volgen
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.membership.identity import GLUSTERD_INFO, NodeIdentity
-from gluster_mgmt.model import Brick, Peer, Volume, VolumeType
+from gluster_mgmt.model import Brick, Peer, Volume, VolumeType, quota_cksum, quota_conf
 
 #: vols/VOL/node_state.info of a volume with no rebalance or remove-brick in its past.
 _IDLE_NODE_STATE = (
@@ -149,8 +149,9 @@ def check_exportable(volumes: Iterable[Volume]) -> None:
                 "(commit or stop) before handing the volume back to glusterd", errno.EBUSY)
 
 
-def state_files(export: NodeExport) -> dict[str, str]:
-    """Every file of the node's state directory, by path relative to it."""
+def state_files(export: NodeExport) -> dict[str, str | bytes]:
+    """Every file of the node's state directory, by path relative to it (quota.conf is
+    binary, the others text)."""
     check_exportable(export.volumes)
     files = {GLUSTERD_INFO: export.node.render(), **GLOBAL_FILES}
     for peer in export.peers:
@@ -168,18 +169,25 @@ def state_files(export: NodeExport) -> dict[str, str]:
                 volume, index, brick, export.node.uuid, export.brick_ports)
         for name, text in volfiles(volume, export.node.uuid).items():
             files[f"{base}/{name}"] = text
+        if volgen.quota_enabled(volume):
+            files[f"{base}/quota.conf"] = quota_conf(volume.quota_limits)
+            files[f"{base}/quota.cksum"] = quota_cksum(volume)
     return files
 
 
-def write_state(directory: str | Path, files: Mapping[str, str], node_uuid: str) -> list[str]:
+def write_state(directory: str | Path, files: Mapping[str, str | bytes],
+                node_uuid: str) -> list[str]:
     """Write ``files`` under ``directory`` (created if missing), glusterd's modes: 0600 files.
-    Refuses, writing nothing, a directory that already holds glusterd state (volumes or peers)
-    or another node's glusterd.info; whatever else is there (hooks, groups) stays."""
+    Refuses, writing nothing, a directory that already holds glusterd state (volumes or peers:
+    any file there but the quota files this daemon keeps in its glusterd directory, found as
+    the export writes them) or another node's glusterd.info; whatever else is there (hooks,
+    groups) stays."""
     root = Path(directory)
     if not root.is_absolute():
         raise OperationFailed(f"export directory {directory!s} is not an absolute path", errno.EINVAL)
     for held in ("vols", "peers"):
-        if (root / held).is_dir() and any((root / held).iterdir()):
+        if (root / held).is_dir() and any(_not_ours(root, path, files)
+                                          for path in (root / held).rglob("*")):
             raise OperationFailed(
                 f"{root / held} is not empty: export into an empty directory or one without "
                 "glusterd state; nothing written", errno.EEXIST)
@@ -193,8 +201,23 @@ def write_state(directory: str | Path, files: Mapping[str, str], node_uuid: str)
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text if isinstance(text, bytes) else text.encode())
         os.chmod(path, 0o600)
         written.append(relative)
     return written
+
+
+#: The files gluster-mgmtd itself keeps in the glusterd directory (for the stock CLI's
+#: `quota list`, services.quota): found as the export would write them, they are no clash.
+_KEPT_BY_THIS_DAEMON = ("quota.conf", "quota.cksum")
+
+
+def _not_ours(root: Path, path: Path, files: Mapping[str, str | bytes]) -> bool:
+    """Whether ``path`` (under ``root``) is glusterd state an export must not overwrite."""
+    if path.is_dir():
+        return False
+    wanted = files.get(str(path.relative_to(root)))
+    if path.name not in _KEPT_BY_THIS_DAEMON or wanted is None:
+        return True
+    return path.read_bytes() != (wanted if isinstance(wanted, bytes) else wanted.encode())

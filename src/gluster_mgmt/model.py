@@ -307,6 +307,18 @@ class QuotaLimit:
         return cls(data["gfid"], data["kind"], data.get("path", ""))
 
 
+def quota_conf(limits: Iterable[QuotaLimit]) -> bytes:
+    """quota.conf as glusterd writes it (records in the order the limits were set)."""
+    return QUOTA_CONF_HEADER + b"".join(uuid_module.UUID(q.gfid).bytes + bytes([int(q.kind)])
+                                  for q in limits)
+
+
+def quota_cksum(volume: Volume) -> str:
+    """quota.cksum: glusterd 10 (op-version >= 7.0) checksums its freshly truncated cksum
+    file, not quota.conf, so the cksum is always 0; the version counts quota.conf's changes."""
+    return f"cksum=0\nversion={volume.quota_conf_version}\n"
+
+
 def _new_secret() -> str:
     return str(uuid_module.uuid4())
 

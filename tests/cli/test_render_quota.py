@@ -15,7 +15,7 @@ from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.parser import CliExit, parse
 from gluster_mgmt.glusterd_import import import_volume
 from gluster_mgmt.model import QuotaKind
-from gluster_mgmt.services.quota import quota_cksum, quota_conf
+from gluster_mgmt.model import quota_cksum, quota_conf
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data" / "glusterd-10.3" / "quota"

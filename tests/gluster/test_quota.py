@@ -32,7 +32,7 @@ from benchmarks.record_quota import (
     write_until_refused,
 )
 from gluster_mgmt import open_store
-from gluster_mgmt.services.quota import CONF_HEADER
+from gluster_mgmt.model import QUOTA_CONF_HEADER as CONF_HEADER
 from tests.conftest import API_PORT
 from tests.daemon.cluster_fixture import STOCK_GLUSTER, DaemonProcess
 from tests.helpers import REPO, child_env, wait_for

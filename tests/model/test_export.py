@@ -4,6 +4,7 @@ node's state, imported and exported again, gives back glusterd's files byte for 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import attrs
@@ -16,12 +17,13 @@ from gluster_mgmt.glusterd_export import (
     volume_checksum,
     write_state,
 )
-from gluster_mgmt.glusterd_import import import_state, parse_key_values
+from gluster_mgmt.glusterd_import import import_state, import_volume, parse_key_values
 from gluster_mgmt.membership.identity import NodeIdentity
 from gluster_mgmt.model import Task
 from tests.helpers import REFERENCE
 
 SINGLE = REFERENCE / "state"
+QUOTA_ENABLED = REFERENCE / "quota" / "enabled" / "state"
 THREE = [REFERENCE / "three-nodes" / f"node{n}" for n in (1, 2, 3)]
 #: Written by glusterd but not by the export: gfproxyd's volfiles (gluster_mgmt runs no
 #: gfproxyd), a rebalance volfile left from an earlier rebalance, geo-replication templates
@@ -128,3 +130,28 @@ def test_write_state_refuses_existing_state_and_writes_private_files(tmp_path: P
     assert sorted(p.name for p in other.iterdir()) == ["glusterd.info"]
     with pytest.raises(OperationFailed, match="not an absolute path"):
         write_state("relative/dir", files, node_uuid)
+
+
+def test_a_quota_volume_is_handed_back_with_glusterds_quota_files(tmp_path: Path) -> None:
+    """glusterd 10.3's recorded state with quota on: the export writes its quota.conf and
+    quota.cksum byte for byte, also over the copies gluster-mgmtd keeps in its glusterd
+    directory for the stock CLI; any other file under vols/ is still refused."""
+    recorded = QUOTA_ENABLED / "vols" / "qv"
+    volume = import_volume(recorded)
+    identity = NodeIdentity(uuid=volume.bricks[0].host_uuid)
+    files = state_files(NodeExport(node=identity, peers=(), volumes=(volume,)))
+    assert files["vols/qv/quota.conf"] == (recorded / "quota.conf").read_bytes()
+    assert files["vols/qv/quota.cksum"] == (recorded / "quota.cksum").read_text()
+    target = tmp_path / "glusterd"
+    kept = target / "vols" / "qv"
+    kept.mkdir(parents=True)
+    shutil.copy(recorded / "quota.conf", kept / "quota.conf")
+    shutil.copy(recorded / "quota.cksum", kept / "quota.cksum")
+    write_state(target, files, identity.uuid)
+    assert (kept / "quota.conf").read_bytes() == (recorded / "quota.conf").read_bytes()
+    assert import_volume(kept).quota_limits == volume.quota_limits
+    stranger = tmp_path / "stranger"
+    (stranger / "vols" / "qv").mkdir(parents=True)
+    (stranger / "vols" / "qv" / "quota.conf").write_bytes(b"not this one")
+    with pytest.raises(OperationFailed, match="is not empty"):
+        write_state(stranger, files, identity.uuid)

@@ -33,7 +33,7 @@ import attrs
 
 from gluster_mgmt.cluster.quota import AuxMount
 from gluster_mgmt.errors import OperationFailed
-from gluster_mgmt.model import QUOTA_CONF_HEADER, QuotaKind, QuotaLimit, Volume
+from gluster_mgmt.model import QuotaKind, Volume, quota_cksum, quota_conf
 from gluster_mgmt.quota_values import GFID_MISSING
 from gluster_mgmt.services import (
     ServiceManager,
@@ -56,8 +56,6 @@ GFID_STRING_KEY = "glusterfs.gfid.string"
 #: glusterd's run directory as glusterfs names it in its messages and fixed paths
 GLUSTERD_RUN_DIR = "/var/run/gluster"
 QUOTAD_SOCKET = f"{GLUSTERD_RUN_DIR}/quotad.socket"
-#: quota.conf's header and the size of a record (gfid, kind) of its version 1.2
-CONF_HEADER = QUOTA_CONF_HEADER
 CONF_FILE = "quota.conf"
 CKSUM_FILE = "quota.cksum"
 #: The client pid glusterd gives its auxiliary mounts (GF_CLIENT_PID_QUOTA_MOUNT)
@@ -67,18 +65,6 @@ MOUNT_TIMEOUT = 60.0
 QUOTAD_STATUS_NAME = "Quota Daemon"
 _LIMIT = struct.Struct(">qq")
 _SIZE = struct.Struct(">qqq")
-
-
-def quota_conf(limits: Iterable[QuotaLimit]) -> bytes:
-    """quota.conf as glusterd writes it (records in the order the limits were set)."""
-    return CONF_HEADER + b"".join(uuid_module.UUID(q.gfid).bytes + bytes([int(q.kind)])
-                                  for q in limits)
-
-
-def quota_cksum(volume: Volume) -> str:
-    """quota.cksum: glusterd 10 (op-version >= 7.0) checksums its freshly truncated cksum
-    file, not quota.conf, so the cksum is always 0; the version counts quota.conf's changes."""
-    return f"cksum=0\nversion={volume.quota_conf_version}\n"
 
 
 def _write_atomically(path: str, data: bytes) -> None:
