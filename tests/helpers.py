@@ -65,6 +65,30 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
     return predicate()
 
 
+def glusterd_pids_here() -> list[int]:
+    """The glusterd processes of this network namespace: the ones that could hold 24007 on
+    the addresses the tests use. A glusterd of another namespace (the multi-host stage's
+    hosts, a recording's private network) is none of this test's business."""
+    here = os.readlink("/proc/self/ns/net")
+    found = subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True, text=True)
+    pids = []
+    for pid in found.stdout.split():
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/ns/net") == here:
+                pids.append(int(pid))
+    return pids
+
+
+def stop_glusterd_here(sig: int = signal.SIGKILL, timeout: float = 10) -> None:
+    """Stop this namespace's glusterd (it owns 24007), waiting until it is gone."""
+    pids = glusterd_pids_here()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    if pids:
+        wait_for(lambda: not glusterd_pids_here(), timeout)
+
+
 def child_env() -> dict[str, str]:
     """The environment a child process needs to import gluster_mgmt and tests from this tree."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))

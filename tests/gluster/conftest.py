@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from tests.helpers import stop_glusterd_here
+
 pytestmark = pytest.mark.gluster
 
 
@@ -17,8 +19,7 @@ def gluster_daemons(make_daemons):
     """make(n) -> n daemons on 127.0.0.2... serving the mgmt protocol on port 24007."""
     if shutil.which("glusterfsd") is None or os.geteuid() != 0:
         pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
-    for pid in subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True, text=True).stdout.split():
-        subprocess.run(["kill", "-9", pid], check=False)  # no glusterd may hold 24007
+    stop_glusterd_here()  # no glusterd may hold 24007
     return make_daemons
 
 

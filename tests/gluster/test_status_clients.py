@@ -25,7 +25,7 @@ import pytest
 from gluster_mgmt import open_store
 from tests.conftest import API_PORT
 from tests.daemon.cluster_fixture import STOCK_GLUSTER, DaemonProcess
-from tests.helpers import REPO, wait_for
+from tests.helpers import REPO, stop_glusterd_here, wait_for
 
 pytestmark = pytest.mark.gluster
 
@@ -55,8 +55,7 @@ def cluster(store_server, tmp_path_factory):
     stopped one sv, a FUSE mount of cv with held.txt open; everything stopped afterwards."""
     if shutil.which("glusterfsd") is None or os.geteuid() != 0 or not os.access(STOCK_GLUSTER, os.X_OK):
         pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
-    for pid in subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True, text=True).stdout.split():
-        subprocess.run(["kill", "-9", pid], check=False)  # no glusterd may hold 24007
+    stop_glusterd_here()  # no glusterd may hold 24007
     tmp = tmp_path_factory.mktemp("status-clients")
     url = store_server.url(f"c{uuid.uuid4().hex[:10]}")
     with open_store(url) as store:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, log_tail, wait_for
+from tests.helpers import free_port, log_tail, stop_glusterd_here, wait_for
 from tests.mgmt_rpc.wire import (
     GLUSTERD_PORT,
     RecordingBackend,
@@ -92,12 +92,7 @@ def _port_free(port: int) -> bool:
 
 def _stop_stock_glusterd() -> None:
     """A running glusterd owns 24007; the brief says stop it (by its pid)."""
-    found = subprocess.run(["pgrep", "-x", "glusterd"], capture_output=True, text=True)
-    for pid in found.stdout.split():
-        os.kill(int(pid), signal.SIGTERM)
-    if found.stdout.strip():
-        wait_for(lambda: not subprocess.run(["pgrep", "-x", "glusterd"],
-                                            capture_output=True).stdout.strip(), 10)
+    stop_glusterd_here(signal.SIGTERM)
 
 
 def _fuse_client_pids(mountpoint: Path) -> list[int]:
