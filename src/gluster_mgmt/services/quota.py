@@ -270,22 +270,68 @@ class QuotaMounts:
         finally:
             self.unmount(volume, kind)
 
-    # (cluster.quota.NodeQuota: the xattr work through a mount, by the functions below)
+    # -- cluster.quota.NodeQuota: the quota xattrs of a directory seen through a mount --
+
     def crawl(self, volume: str) -> threading.Thread:
-        return crawl(self, volume)
+        """glusterd's crawl after `quota enable`: a lookup of every entry, so the marker accounts
+        the data already there; in the background, on a mount of its own."""
+
+        def walk() -> None:
+            try:
+                with self.mounted(volume, AuxMount.CRAWL) as root:
+                    for top, dirs, files in os.walk(root):
+                        for name in (*dirs, *files):
+                            with contextlib.suppress(OSError):
+                                os.lstat(os.path.join(top, name))
+            except (OperationFailed, OSError) as exc:
+                log.warning("quota crawl of %s: %s", volume, exc)
+
+        thread = threading.Thread(target=walk, name=f"quota-crawl-{volume}", daemon=True)
+        thread.start()
+        return thread
 
     def directory_gfid(self, root: str, path: str) -> str:
-        return directory_gfid(root, path)
+        """The gfid of ``path`` (a directory, relative to the volume) on a mount at ``root``;
+        glusterd's stage message when it is missing (op_ret -ENOENT: the CLI adds a hint)."""
+        target = inside(root, path)
+        try:
+            os.lstat(target)
+            raw = os.getxattr(target, GFID_STRING_KEY, follow_symlinks=False)
+        except OSError as exc:
+            raise OperationFailed(f"{GFID_MISSING}{path}. Reason : {_reason(exc)}",
+                                  exc.errno or errno.EIO) from None
+        return str(uuid_module.UUID(raw.decode().strip("\0")))
 
     def read_limit(self, root: str, path: str, kind: QuotaKind) -> tuple[int, int] | None:
-        return read_limit(inside(root, path), kind)
+        return _limit_at(inside(root, path), kind)
 
     def set_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
                   soft_percent: float | None) -> None:
-        set_limit(root, shown_root, path, kind, hard, soft_percent)
+        """glusterd_set_quota_limit: without a soft limit, the one already set stays (-1, the
+        default, if none)."""
+        target = inside(root, path)
+        shown = inside(shown_root, path)
+        if not os.path.isdir(target):
+            raise OperationFailed(f"Failed to find the directory {shown}. Reason : "
+                                  f"{os.strerror(errno.ENOENT)}", errno.ENOENT)
+        if soft_percent is None:
+            existing = _limit_at(target, kind)
+            soft = existing[1] if existing else -1
+        else:
+            soft = int(soft_percent)
+        try:
+            os.setxattr(target, LIMIT_KEYS[kind], _LIMIT.pack(hard, soft), follow_symlinks=False)
+        except OSError as exc:
+            raise OperationFailed(f"setxattr of {LIMIT_KEYS[kind]} failed on {shown}. Reason : "
+                                  f"{_reason(exc)}", exc.errno or errno.EIO) from None
 
     def remove_limit(self, root: str, shown_root: str, path: str, kind: QuotaKind) -> None:
-        remove_limit(root, shown_root, path, kind)
+        target = inside(root, path)
+        try:
+            os.removexattr(target, LIMIT_KEYS[kind], follow_symlinks=False)
+        except OSError as exc:
+            raise OperationFailed(f"removexattr failed on {inside(shown_root, path)}. Reason : "
+                                  f"{_reason(exc)}", exc.errno or errno.EIO) from None
 
     def drop_limit(self, root: str, path: str, kind: QuotaKind) -> None:
         """Remove the limit's xattr, whatever is there (`disable`'s clean-up)."""
@@ -293,7 +339,21 @@ class QuotaMounts:
             os.removexattr(inside(root, path), LIMIT_KEYS[kind])
 
     def read_usage(self, root: str, path: str, kind: QuotaKind) -> dict[str, Any]:
-        return read_usage(root, path, kind)
+        """What the stock CLI reads for one path of `quota list`: the limit (None: none) and
+        the usage (size, files, directories; None when the quota xlators report none)."""
+        target = inside(root, path)
+        limit = _limit_at(target, kind)
+        try:
+            raw = os.getxattr(target, SIZE_KEY, follow_symlinks=False)
+        except OSError:
+            raw = b""
+        if len(raw) >= _SIZE.size:
+            usage = list(_SIZE.unpack(raw[:_SIZE.size]))
+        elif len(raw) >= 8:
+            usage = [struct.unpack(">q", raw[:8])[0], 0, 0]
+        else:
+            usage = None
+        return {"path": path, "limit": list(limit) if limit else None, "usage": usage}
 
 
 def _reason(exc: OSError) -> str:
@@ -305,20 +365,7 @@ def inside(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/")) if path.strip("/") else root
 
 
-def directory_gfid(root: str, path: str) -> str:
-    """The gfid of ``path`` (a directory, relative to the volume) on a mount at ``root``;
-    glusterd's stage message when it is missing (op_ret -ENOENT: the CLI adds a hint)."""
-    target = inside(root, path)
-    try:
-        os.lstat(target)
-        raw = os.getxattr(target, GFID_STRING_KEY, follow_symlinks=False)
-    except OSError as exc:
-        raise OperationFailed(f"{GFID_MISSING}{path}. Reason : {_reason(exc)}",
-                              exc.errno or errno.EIO) from None
-    return str(uuid_module.UUID(raw.decode().strip("\0")))
-
-
-def read_limit(target: str, kind: QuotaKind) -> tuple[int, int] | None:
+def _limit_at(target: str, kind: QuotaKind) -> tuple[int, int] | None:
     """(hard limit, soft limit percent or -1) of a directory; None when it has none."""
     try:
         raw = os.getxattr(target, LIMIT_KEYS[kind], follow_symlinks=False)
@@ -327,71 +374,3 @@ def read_limit(target: str, kind: QuotaKind) -> tuple[int, int] | None:
             return None
         raise
     return _LIMIT.unpack(raw[:_LIMIT.size])
-
-
-def set_limit(root: str, shown_root: str, path: str, kind: QuotaKind, hard: int,
-              soft_percent: float | None) -> None:
-    """glusterd_set_quota_limit: without a soft limit, the one already set stays (-1, the
-    default, if none)."""
-    target = inside(root, path)
-    shown = inside(shown_root, path)
-    if not os.path.isdir(target):
-        raise OperationFailed(f"Failed to find the directory {shown}. Reason : "
-                              f"{os.strerror(errno.ENOENT)}", errno.ENOENT)
-    if soft_percent is None:
-        existing = read_limit(target, kind)
-        soft = existing[1] if existing else -1
-    else:
-        soft = int(soft_percent)
-    try:
-        os.setxattr(target, LIMIT_KEYS[kind], _LIMIT.pack(hard, soft), follow_symlinks=False)
-    except OSError as exc:
-        raise OperationFailed(f"setxattr of {LIMIT_KEYS[kind]} failed on {shown}. Reason : "
-                              f"{_reason(exc)}", exc.errno or errno.EIO) from None
-
-
-def remove_limit(root: str, shown_root: str, path: str, kind: QuotaKind) -> None:
-    target = inside(root, path)
-    try:
-        os.removexattr(target, LIMIT_KEYS[kind], follow_symlinks=False)
-    except OSError as exc:
-        raise OperationFailed(f"removexattr failed on {inside(shown_root, path)}. Reason : "
-                              f"{_reason(exc)}", exc.errno or errno.EIO) from None
-
-
-def read_usage(root: str, path: str, kind: QuotaKind) -> dict[str, Any]:
-    """What the stock CLI reads for one path of `quota list`: the limit (None: none) and
-    the usage (size, files, directories; None when the quota xlators report none)."""
-    target = inside(root, path)
-    limit = read_limit(target, kind)
-    try:
-        raw = os.getxattr(target, SIZE_KEY, follow_symlinks=False)
-    except OSError:
-        raw = b""
-    if len(raw) >= _SIZE.size:
-        usage = list(_SIZE.unpack(raw[:_SIZE.size]))
-    elif len(raw) >= 8:
-        usage = [struct.unpack(">q", raw[:8])[0], 0, 0]
-    else:
-        usage = None
-    return {"path": path, "limit": list(limit) if limit else None, "usage": usage}
-
-
-def crawl(mounts: QuotaMounts, volume: str) -> threading.Thread:
-    """glusterd's crawl after `quota enable`: a lookup of every entry, so the marker accounts
-    the data already there; in the background, on a mount of its own."""
-
-    def walk() -> None:
-        try:
-            with mounts.mounted(volume, AuxMount.CRAWL) as root:
-                for top, dirs, files in os.walk(root):
-                    for name in (*dirs, *files):
-                        with contextlib.suppress(OSError):
-                            os.lstat(os.path.join(top, name))
-        except (OperationFailed, OSError) as exc:
-            log.warning("quota crawl of %s: %s", volume, exc)
-
-    thread = threading.Thread(target=walk, name=f"quota-crawl-{volume}", daemon=True)
-    thread.start()
-    return thread
-
