@@ -481,9 +481,9 @@ class Daemon:
     def _ask_peers(self, volume, route: str, nodes, params: dict[str, Any] | None = None,
                    timeout: float = PEER_STATUS_TIMEOUT) -> dict[str, dict[str, Any] | None]:
         """``route`` of each other node of ``nodes``, by node uuid (as _ask_brick_hosts)."""
-        apis = {v.peer.uuid: v.api for v in self.known().peers.all()}
-        names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0]
-                 for v in self.known().peers.all()}
+        peers = self.known().peers.all()
+        apis = {v.peer.uuid: v.api for v in peers}
+        names = {v.peer.uuid: (v.peer.hostnames or (v.peer.uuid,))[0] for v in peers}
         replies: dict[str, dict[str, Any] | None] = {}
         for host_uuid in dict.fromkeys(nodes):
             hostname = names.get(host_uuid, host_uuid)
