@@ -16,7 +16,8 @@ TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotatio
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-from gluster_mgmt.cli.parser import GLOBAL_HELP, GLOBAL_USAGE, CliExit, parse
+from gluster_mgmt.cli.command_words import CliExit
+from gluster_mgmt.cli.parser import GLOBAL_HELP, GLOBAL_USAGE, parse
 from gluster_mgmt.rules import STALE_KEY
 
 CONNECTION_FAILED = "Connection failed. Please check if gluster daemon is operational.\n"

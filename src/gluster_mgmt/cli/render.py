@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 from gluster_mgmt.cli import render_diagnostics
 from gluster_mgmt.cli.client import Response
-from gluster_mgmt.cli.parser import Request
+from gluster_mgmt.cli.command_words import Request
 from gluster_mgmt.cli.view import Outcome
 
 _SECRET_KEYS = frozenset({"username", "password", "secret", "token"})

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
-from gluster_mgmt.cli.parser import Request
+from gluster_mgmt.cli.command_words import Request
 from gluster_mgmt.cli.view import (
     Outcome,
     VolumeFacts,

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from gluster_mgmt.cli.client import Response
-    from gluster_mgmt.cli.parser import Request
+    from gluster_mgmt.cli.command_words import Request
 
 from gluster_mgmt.cli.view import Outcome
 from gluster_mgmt.cli.xml_tree import E, serialize
