@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,7 +45,7 @@ from gluster_mgmt.model import (
 from gluster_mgmt.cluster.service_report import service_reports
 from gluster_mgmt.portmap import brick_record, port_by_brick
 from gluster_mgmt.store.follow import Follow
-from gluster_mgmt.store.types import ABSENT, Delete, Put
+from gluster_mgmt.store.types import ABSENT, Delete, Entry, Put
 
 if TYPE_CHECKING:
     from gluster_mgmt.membership.peers import Peers
@@ -69,6 +69,29 @@ def encode_volume(volume: Volume) -> bytes:
 
 def decode_volume(raw: bytes) -> Volume:
     return Volume.from_dict(json.loads(raw))
+
+
+class DecodedVolumes:
+    """Volume records decoded once per revision: a node's volfile follower and its reconciler
+    act on the same change, and each of 100 nodes decoding it twice is CPU the change waits
+    for (benchmarks/scale.py). Shared between their threads: a race only decodes twice."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, tuple[int, Volume]] = {}
+
+    def of(self, entry: Entry) -> Volume:
+        """The volume ``entry`` holds (raises as ``decode_volume`` for a bad record)."""
+        cached = self._by_key.get(entry.key)
+        if cached is not None and cached[0] == entry.revision:
+            return cached[1]
+        volume = decode_volume(entry.value)
+        self._by_key[entry.key] = (entry.revision, volume)
+        return volume
+
+    def keep_only(self, keys: "Collection[str]") -> None:
+        """Forget the records of every other key (deleted volumes)."""
+        for key in [k for k in self._by_key if k not in keys]:
+            self._by_key.pop(key, None)
 
 
 #: What Volumes.update_options' change returns: (key, value) pairs to set, keys to remove.

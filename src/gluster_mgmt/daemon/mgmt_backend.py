@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from gluster_mgmt import volgen
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, Progress
-from gluster_mgmt.cluster.volumes import decode_volume
+from gluster_mgmt.cluster.volumes import DecodedVolumes, decode_volume
 from gluster_mgmt.errors import StoreError
 from gluster_mgmt.log_safety import untrusted
 from gluster_mgmt.membership.peers import Peers
 from gluster_mgmt.mgmt_rpc.defrag_client import DefragProtocolError, parse_defrag_status
 from gluster_mgmt.mgmt_rpc.gluster_dict import value_text
 from gluster_mgmt.mgmt_rpc.programs import normalize_volfile_id
-from gluster_mgmt.mgmt_rpc.server import PeerInfo, VolfileReply
+from gluster_mgmt.mgmt_rpc.server import SHD_VOLFILE_PREFIX, PeerInfo, VolfileReply
 from gluster_mgmt.model import MigrationStatus, Volume
 from gluster_mgmt.daemon.last_known import LastKnownState, StoreHealth
 from gluster_mgmt.portmap import PortRegistry
@@ -142,10 +142,12 @@ class StoreMgmtBackend:
 
     def __init__(self, store: "Store", keys: ClusterKeys, node_uuid: str, ports: PortRegistry,
                  specs: "BrickSpecs", health: StoreHealth | None = None,
-                 on_volumes: "Callable[[Update], None] | None" = None) -> None:
+                 on_volumes: "Callable[[Update], None] | None" = None,
+                 decoded: DecodedVolumes | None = None) -> None:
         """``on_volumes``: also told of every change of the volumes (the reconciler), so a
-        node follows ``volumes/`` once."""
+        node follows ``volumes/`` once; ``decoded``: the records decoded, shared with it."""
         self.store = store
+        self.decoded = decoded or DecodedVolumes()
         self._also_on_volumes = on_volumes
         self.keys = keys
         self.node_uuid = node_uuid
@@ -177,6 +179,8 @@ class StoreMgmtBackend:
                 self._also_on_volumes(update)
 
     def _cache_volumes(self, update: Update) -> None:
+        if update.relisted or update.removed:
+            self.decoded.keep_only(update.entries)
         if update.relisted:
             volumes = {}
         else:
@@ -184,19 +188,35 @@ class StoreMgmtBackend:
             for key in update.removed:
                 volumes.pop(last_segment(key), None)
         for key in update.changed:
-            volumes[last_segment(key)] = decode_volume(update.entries[key].value)
+            volumes[last_segment(key)] = self.decoded.of(update.entries[key])
         self._apply(volumes)
 
     def _apply(self, volumes: dict[str, Volume]) -> None:
+        """Take ``volumes`` in; FETCHSPEC to the connections that fetched a volfile it
+        changed. Only volfiles some connection fetched are generated to compare (most
+        nodes serve a volume's volfiles to nobody: regenerating all of them on every node
+        for every change was most of a change's CPU): GETSPEC records the fetch before it
+        reads ``_volumes``, which is replaced before the fetched ids are read, so a fetch
+        either saw the new volumes or is compared here."""
+        old_volumes, self._volumes = self._volumes, volumes
+        fetched = self.server.fetched_ids() if self.server is not None else frozenset()
+        if not fetched:
+            return
+        any_shd = any(f.startswith(SHD_VOLFILE_PREFIX) for f in fetched)
+
+        def watched(vid: str) -> bool:
+            vid = normalize_volfile_id(vid)
+            return vid in fetched or (any_shd and vid.startswith(SHD_VOLFILE_PREFIX))
+
         changed = []
-        for name in set(self._volumes) | set(volumes):
-            old, new = self._volumes.get(name), volumes.get(name)
+        for name in set(old_volumes) | set(volumes):
+            old, new = old_volumes.get(name), volumes.get(name)
             if old is None or new is None or old == new:
                 continue
             for vid in set(volfile_ids(old)) | set(volfile_ids(new)):
-                if _volfile_or_none(self._volumes, vid) != _volfile_or_none(volumes, vid):
+                if watched(vid) and (_volfile_or_none(old_volumes, vid)
+                                     != _volfile_or_none(volumes, vid)):
                     changed.append(vid)
-        self._volumes = volumes
         if changed and self.server is not None:
             self.server.notify_threadsafe(changed)
 

@@ -258,9 +258,11 @@ class Daemon:
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port, lease=session.current,
                                     follow_volumes=False, glusterd_dir=self.config.glusterd_dir)
-            # one follow of volumes/ per node: the volfile follower's, which tells the reconciler
+            # one follow of volumes/ per node: the volfile follower's, which tells the
+            # reconciler, and one decode of each record for both
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
-                                       self.health, on_volumes=reconciler.volumes_changed)
+                                       self.health, on_volumes=reconciler.volumes_changed,
+                                       decoded=reconciler.decoded)
             reconciler.start()
             probe = StoreProbe(store, cluster.keys, self.health).start()
         except BaseException:

@@ -785,6 +785,15 @@ class MgmtRpcServer:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def fetched_ids(self) -> frozenset[str]:
+        """Every normalised volfile id a live connection fetched: only a change of one of
+        these (or of any ``shd/`` id, once one was fetched) can send a FETCHSPEC. Callable
+        from any thread (copies taken under the GIL, as ``fetched_volfiles``)."""
+        ids: set[str] = set()
+        for conn in list(self._connections.values()):
+            ids.update(tuple(conn.fetched))
+        return frozenset(ids)
+
     def fetched_volfiles(self) -> dict[int, tuple[str, ...]]:
         """Normalised volfile ids each live connection fetched (for status/debugging)."""
         return {cid: tuple(c.fetched) for cid, c in self._connections.items()}

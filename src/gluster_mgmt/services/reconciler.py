@@ -36,7 +36,7 @@ import attrs
 from gluster_mgmt.cluster.brick_directory import make_servable
 from gluster_mgmt.cluster.migration_progress import MigrationRecords
 from gluster_mgmt.cluster.service_report import ServiceReport
-from gluster_mgmt.cluster.volumes import decode_volume
+from gluster_mgmt.cluster.volumes import DecodedVolumes, decode_volume
 from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.model import Brick, Volume, VolumeStatus, VolumeType
 from gluster_mgmt.portmap import PortRegistry
@@ -57,6 +57,7 @@ from gluster_mgmt.services.self_heal_daemon import SelfHealDaemon
 from gluster_mgmt.store.base import LeaseSource, Store
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
+from gluster_mgmt.volgen import quota_enabled
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,12 @@ class Reconciler:
                  mgmt_port: int = MGMT_PORT, *, interval: float = RECONCILE_INTERVAL,
                  shd_server: str | None = None, glusterfsd: str = GLUSTERFSD,
                  glusterfs: str = GLUSTERFS, lease: LeaseSource | None = None,
-                 follow_volumes: bool = True, glusterd_dir: str | None = None) -> None:
+                 follow_volumes: bool = True, glusterd_dir: str | None = None,
+                 decoded: DecodedVolumes | None = None) -> None:
         """``follow_volumes``: watch ``volumes/`` itself; False when the owner already follows
         it and hands each change to ``volumes_changed`` (the daemon's volfile follower).
-        ``glusterd_dir``: where glusterd's quota.conf files go (None: nowhere)."""
+        ``glusterd_dir``: where glusterd's quota.conf files go (None: nowhere).
+        ``decoded``: volume records decoded once per revision, shared with that follower."""
         self.store = store
         self.keys = keys
         self.node_uuid = node_uuid
@@ -131,8 +134,9 @@ class Reconciler:
         self._volumes = (Follow(store, keys.volumes, self.volumes_changed, name="reconciler-watch")
                          if follow_volumes else None)
         self._latest: Update | None = None
-        #: decoded volumes by key, with the revision they were decoded at
-        self._decoded: dict[str, tuple[int, Volume]] = {}
+        self.decoded = decoded or DecodedVolumes()
+        #: the volumes the last pass acted on, by key
+        self._acted: dict[str, Volume] = {}
         #: Revision of the volumes listing the last pass acted on.
         self.revision = 0
         #: The node's lease, which the service report is bound to.
@@ -171,9 +175,35 @@ class Reconciler:
                 self.quota.stop()
 
     def volumes_changed(self, update: Update) -> None:
-        """The volumes changed (``update``: all of them now): a pass soon, on that state."""
+        """The volumes changed (``update``: all of them now): a pass soon, on that state,
+        unless the change cannot concern this node (see ``concerns_node``): of 100 nodes,
+        a `volume set` concerns the 3 with its bricks, and a pass of each of the others
+        (listing its port records, sweeping pidfiles) is CPU the change waits for. The
+        timed pass still runs every ``interval``."""
         self._latest = update
-        self._wake.set()
+        if update.relisted or self._concerns_node(update):
+            self._wake.set()
+
+    def _concerns_node(self, update: Update) -> bool:
+        """Whether a changed or removed volume, as the last pass saw it or as it is now,
+        has a brick here or quota on (quotad and quota.conf are on every node)."""
+        for key in (*update.changed, *update.removed):
+            versions = [self._acted.get(key)]
+            entry = update.entries.get(key)
+            if entry is not None:
+                try:
+                    versions.append(self.decoded.of(entry))
+                except Exception:  # noqa: BLE001 (the pass logs a record it cannot decode)
+                    return True
+            if any(v is not None and self.concerns_node(v) for v in versions):
+                return True
+        return False
+
+    def concerns_node(self, volume: Volume) -> bool:
+        """Whether this node runs anything for ``volume``, or may: bricks, self-heal and
+        rebalance processes are for volumes with a brick here; quotad and quota.conf for
+        every volume with quota on."""
+        return quota_enabled(volume) or any(b.host_uuid == self.node_uuid for b in volume.bricks)
 
     def wake(self) -> None:
         """Ask for a pass soon (e.g. after a SIGNOUT or a lease renewal)."""
@@ -227,20 +257,17 @@ class Reconciler:
             else:
                 entries, revision = list(state.entries.values()), state.revision
             volumes: dict[str, Volume] = {}
-            decoded: dict[str, tuple[int, Volume]] = {}
+            acted: dict[str, Volume] = {}
             for entry in entries:
-                cached = self._decoded.get(entry.key)
-                if cached is not None and cached[0] == entry.revision:
-                    volume = cached[1]
-                else:
-                    try:
-                        volume = decode_volume(entry.value)
-                    except Exception as exc:  # one bad record must not stop the node's bricks
-                        log.error("cannot decode %s: %s", entry.key, exc)
-                        continue
-                decoded[entry.key] = (entry.revision, volume)
+                try:
+                    volume = self.decoded.of(entry)
+                except Exception as exc:  # one bad record must not stop the node's bricks
+                    log.error("cannot decode %s: %s", entry.key, exc)
+                    continue
+                acted[entry.key] = volume
                 volumes[volume.name] = volume
-            self._decoded = decoded
+            self._acted = acted
+            self.decoded.keep_only(acted)  # a key decoded since is only decoded again
             wanted = self.desired(volumes.values())
 
             # stop what is no longer wanted (before starting: a moved brick frees its port)
