@@ -20,6 +20,7 @@ from gluster_mgmt.executor import (
     UnknownTransaction,
 )
 from gluster_mgmt.store import ABSENT, Put
+from gluster_mgmt.store.types import Entry, Listing
 from gluster_mgmt.store.lock import release_stale_locks
 from tests.executor.conftest import PREFIX, agent_process, stop_worker, worker
 from tests.executor.workers import WORK
@@ -346,6 +347,37 @@ def test_restarted_coordinator_releases_its_earlier_life_at_once(nodes, store, s
         assert nodes.entries("undo") == [("undo", "node-b", "s2"), ("undo", "node-a", "s1")]
     finally:
         stop_worker(proc)
+
+
+def test_a_scan_that_raced_a_commit_writes_nothing(nodes, store, monkeypatch):
+    """A recovery scan lists ``active/`` just before a commit and ``coordinators/`` just
+    after: the transaction looks orphaned, but its record is final and the commit deleted its
+    index entry. The scan must not write (it once deleted the entry again: per `volume create`,
+    one more store write per racing agent, benchmarks/scale.py at N = 100)."""
+    a = nodes.agent("node-a")
+    committed = a.run("done", [work("s1", "node-a")], commit=[Put(CONFIG, b"v1", ABSENT)])
+    assert committed.state == COMMITTED
+    keys = a.coordinator.keys
+    assert store.get(keys.active_txn(committed.id)) is None
+    scanner = nodes.executor("node-b")  # not started: only the scan below runs through it
+    listed = store.list
+
+    def before_the_commit(prefix: str = ""):
+        listing = listed(prefix)
+        if prefix != keys.active_txns:
+            return listing
+        stale = Entry(keys.active_txn(committed.id), b"", committed.revision, committed.revision)
+        return Listing((*listing.entries, stale), listing.revision)
+
+    writes = []
+    monkeypatch.setattr(store, "list", before_the_commit)
+    for name in ("put", "delete", "transaction"):
+        original = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *args, _o=original, _n=name, **kw: (
+            writes.append((_n, args)), _o(*args, **kw))[1])
+    assert scanner.recoverer.recover() == []
+    assert writes == []
+    assert a.get_transaction(committed.id).state == COMMITTED
 
 
 def test_a_late_coordinator_cannot_commit_after_recovery(nodes, store):
