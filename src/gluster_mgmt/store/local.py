@@ -73,6 +73,20 @@ def lease_clock() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
+def _create_private(path: str) -> None:
+    """Create the database file root-only whatever the directory or umask (it holds the
+    cluster secret; SQLite gives its -wal and -shm files the database file's mode). Never
+    opens a file that exists: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included. Another process then takes itself for the last
+    user of the database when it closes, checkpoints and deletes the -wal and -shm files
+    under this process's open connections: "disk I/O error", lost writes, leases gone (a
+    gluster-mgmtd stopped on the file that benchmarks/scale.py's agents shared)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _boot_id() -> str:
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
@@ -148,9 +162,7 @@ class LocalStore(Store):
         directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
-            # root-only whatever the directory or umask: it holds the cluster secret (SQLite
-            # gives its -wal and -shm files the database file's mode)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            _create_private(self.path)
             self._init_schema()
         except (OSError, sqlite3.Error) as exc:
             raise UnavailableError(f"cannot open local store {self.path}: {exc}") from exc
