@@ -77,6 +77,14 @@ class _Running:
     spec: ServiceSpec | None = None
 
 
+def _entries(directory: str) -> frozenset[str]:
+    """The names in ``directory`` (none when it does not exist)."""
+    try:
+        return frozenset(os.listdir(directory))
+    except OSError:
+        return frozenset()
+
+
 class Reconciler:
     """Converges this node's brick and self-heal processes towards the store.
 
@@ -413,7 +421,9 @@ class Reconciler:
         keep = frozenset(self.specs.brick_pidfile(item.volume, item.brick)
                          for item in wanted.values())
         run_dir = glob.escape(self.specs.run_dir)
-        for volume in map(glob.escape, known):
+        # one listing, not a glob per known volume each pass (1,000 volumes: 1,000 globs)
+        with_pidfiles = _entries(os.path.join(self.specs.run_dir, "vols"))
+        for volume in map(glob.escape, (v for v in known if v in with_pidfiles)):
             self.services.stop_orphans(os.path.join(run_dir, "vols", volume, "*.pid"),
                                        self.specs.glusterfsd,
                                        f"*-posix.glusterd-uuid={self.node_uuid}", keep)
