@@ -7,7 +7,8 @@ Per backend (local, etcd, Consul, ZooKeeper; the servers of ``tests.servers`` on
   service manager that starts no process, and a store that counts what it costs. For each
   N: store writes, reads and bytes read (all agents together) per ``peer probe`` (the joining
   node's side), ``volume create``, ``volume set``, ``volume start``; the command's wall time;
-  the time until every agent's volfile follower saw the change (p50, p99).
+  the time until every agent's volfile follower took the change in (its volume cache updated,
+  FETCHSPEC queued, its reconciler told; p50, p99).
 - **volumes**: V volumes of 3 bricks on 3 agents: ``volume set`` and ``volume info`` (all)
   times, bytes read per change, and a real ``gluster-mgmtd`` started on that store: start-up
   time and peak RSS.
@@ -712,7 +713,13 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace,
         lines += [f"- `{run['command']}` ({run['date']}; {run['machine']})"]
     lines += ["", "Store traffic is counted over every agent, from the command's start until every "
              f"agent's volfile follower saw the change plus {args.settle:g} s (brick sign-ins, "
-             "reconciler passes; background lease renewals are not store writes here).", ""]
+             "reconciler passes; background lease renewals are not store writes here).", "",
+             "\"All saw it\": time from the command's start until the volfile follower of every "
+             "agent has taken the change in: its volume cache (what GETSPEC serves) holds the new "
+             "record, FETCHSPEC has been queued to every connection that fetched a volfile the "
+             "change alters (the agents here have none), and its reconciler has been handed the "
+             "change (which starts a pass on the nodes the volume concerns: bricks or quota there; "
+             "that pass is not waited for).", ""]
     for backend, result in results.items():
         lines += [f"### {backend}: per operation versus the number of peers N", "",
                   "| N | operation | writes | reads | bytes read | per agent | wall (ms) | all saw it p50 (ms) | p99 (ms) |",
