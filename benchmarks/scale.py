@@ -59,6 +59,8 @@ BACKENDS = ("local", "etcd", "consul", "zookeeper")
 OPERATIONS = ("peer probe", "volume create", "volume set", "volume start")
 #: How long every agent has to observe a change before the run fails.
 OBSERVE_TIMEOUT = 60.0
+#: the report's section in docs/benchmarks.md
+SECTION_HEADING = "## Scale: peers and volumes"
 #: where docs/benchmarks.md's hand-written part of the section starts (kept on rewrite)
 NOTES_HEADING = "### Notes on scale"
 #: print the keys of every counted write (--trace)
@@ -592,7 +594,45 @@ def versus_glusterd(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def render_goals(results: dict[str, dict[str, Any]], versus: dict[str, Any]) -> str:
+@attrs.frozen
+class KeptFigures:
+    """A backend's figures in the report being rewritten whose run is not among the
+    ``--from-json`` files (e.g. another run of it is under way): its run line, tables and
+    goal rows are kept as they stand (not its plots: those need the figures)."""
+
+    backends: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    goals: tuple[str, ...] = ()
+
+    @classmethod
+    def from_report(cls, path: Path, missing: Sequence[str]) -> "KeptFigures":
+        if not missing or not path.exists():
+            return cls()
+        text = path.read_text()
+        start = text.find(SECTION_HEADING)
+        if start < 0:
+            return cls()
+        end = text.find("\n## ", start + len(SECTION_HEADING))
+        section = text[start:end if end >= 0 else len(text)]
+        runs, tables, goals, kept = [], [], [], []
+        for backend in missing:
+            backend_runs = [line for line in section.splitlines() if line.startswith("- `")
+                            and f"--backends {backend} " in line]
+            backend_tables = [block for block in section.split("\n### ")
+                              if block.startswith(f"{backend}: ")]
+            if not backend_tables:
+                continue
+            kept.append(backend)
+            runs += backend_runs
+            tables += ["### " + block.strip("\n") + "\n" for block in backend_tables]
+            goals += [line for line in section.splitlines()
+                      if line.startswith((f"| {backend}: ", f"| {backend}, "))]
+        return cls(tuple(kept), tuple(runs), tuple(tables), tuple(goals))
+
+
+def render_goals(results: dict[str, dict[str, Any]], versus: dict[str, Any],
+                 kept: KeptFigures = KeptFigures()) -> str:
     """Issue 15's goals, each with what this run measured and the gap."""
     lines = ["### Goals and measured gaps", "", "| goal | measured | gap |", "|---|---|---|"]
     for backend, result in results.items():
@@ -630,6 +670,7 @@ def render_goals(results: dict[str, dict[str, Any]], versus: dict[str, Any]) -> 
                 gap = "none" if value <= limit else f"{value - limit:.2f} {unit} over"
                 lines.append(f"| {backend}, {n} volumes{'' if n >= 1000 else ' (not 1,000)'}: {goal} | "
                              f"{value:.2f} {unit} | {gap} |")
+    lines += kept.goals
     gd, gm = versus.get("glusterd", {}).get("sizes", {}), versus.get("gluster_mgmt", {}).get("sizes", {})
     common = sorted(set(gd) & set(gm), key=int)
     if common:
@@ -707,10 +748,12 @@ def this_run() -> dict[str, str]:
 
 
 def render(results: dict[str, dict[str, Any]], args: argparse.Namespace,
-           runs: Sequence[dict[str, str]]) -> str:
-    lines = ["## Scale: peers and volumes", ""]
+           runs: Sequence[dict[str, str]], kept: KeptFigures = KeptFigures()) -> str:
+    lines = [SECTION_HEADING, ""]
     for run in runs:
         lines += [f"- `{run['command']}` ({run['date']}; {run['machine']})"]
+    lines += [f"{line} (kept from the previous report: {', '.join(kept.backends)} not re-run "
+              "here, not in the plots)" for line in kept.runs]
     lines += ["", "Store traffic is counted over every agent, from the command's start until every "
              f"agent's volfile follower saw the change plus {args.settle:g} s (brick sign-ins, "
              "reconciler passes; background lease renewals are not store writes here).", "",
@@ -738,6 +781,8 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace,
             lines.append(f"| {v['volumes']} | {v['set_s'] * 1000:.0f} | {v['info_s'] * 1000:.0f} | "
                          f"{v['set_bytes_read']:,} | {startup} | {rss} |")
         lines.append("")
+    for table in kept.tables:
+        lines += [table]
     return "\n".join(lines)
 
 
@@ -910,17 +955,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"backends": results, "versus": versus, "runs": runs},
                                         indent=1))
-    text = render(results, args, runs)
+    kept = KeptFigures()
+    if args.from_json and args.output:  # backends reported before but not given now
+        kept = KeptFigures.from_report(args.output, [b for b in BACKENDS if b not in results])
+    text = render(results, args, runs, kept)
     if versus:
         text += "\n" + render_versus(versus)
-    text += "\n" + render_goals(results, versus)
+    text += "\n" + render_goals(results, versus, kept)
     if args.plots:
         made = plot(results, versus, args.plots)
         base = args.output.parent if args.output else Path(".")
         text += "\n" + "\n".join(f"![{p.stem}]({os.path.relpath(p, base)})" for p in made) + "\n"
     print(text)
     if args.output:
-        write_section(args.output, "## Scale: peers and volumes", text, keep=NOTES_HEADING)
+        write_section(args.output, SECTION_HEADING, text, keep=NOTES_HEADING)
     for name, result in results.items():
         print(f"{name}: writes per operation by N: {writes_constant(result)}", file=sys.stderr)
     return status

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scale import OPERATIONS
+from benchmarks.scale import OPERATIONS, KeptFigures
 from tests.conftest import selected_backends
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +40,27 @@ def test_quick_scale_writes_constant_in_peers(backend: str, tmp_path: Path) -> N
         assert all(peers[n][op]["reads"] > 0 for n in peers), op
     assert [v["volumes"] for v in result["volumes"]] == [5, 10]
     assert all(v["set_bytes_read"] > 0 for v in result["volumes"])
+
+
+def test_a_backend_not_given_keeps_its_figures_in_the_report(tmp_path: Path) -> None:
+    """--from-json without one backend's file (another run of it under way) keeps that
+    backend's run line, tables and goal rows from the report being rewritten."""
+    report = tmp_path / "benchmarks.md"
+    report.write_text(
+        "# Benchmarks\n\n## Scale: peers and volumes\n\n"
+        "- `python -m benchmarks.scale --backends etcd --peers 3 --json e.json` (then)\n"
+        "- `python -m benchmarks.scale --backends consul --peers 3 --json c.json` (then)\n\n"
+        "### etcd: per operation versus the number of peers N\n\n| N |\n|---:|\n| 3 |\n\n"
+        "### consul: per operation versus the number of peers N\n\n| N |\n|---:|\n| 3 |\n\n"
+        "### consul: versus the number of volumes (3 bricks each, 3 peers)\n\n| v |\n\n"
+        "### Goals and measured gaps\n\n| goal | measured | gap |\n|---|---|---|\n"
+        "| etcd: writes | 1 | none |\n| consul: writes | 2 | none |\n"
+        "| consul, 10 volumes: rss | 3 | none |\n\n### Notes on scale\n\nby hand\n\n## Next\n")
+    kept = KeptFigures.from_report(report, ["consul", "zookeeper"])
+    assert kept.backends == ("consul",)
+    assert [line.split("--json")[0] for line in kept.runs] == [
+        "- `python -m benchmarks.scale --backends consul --peers 3 "]
+    assert [t.splitlines()[0] for t in kept.tables] == [
+        "### consul: per operation versus the number of peers N",
+        "### consul: versus the number of volumes (3 bricks each, 3 peers)"]
+    assert kept.goals == ("| consul: writes | 2 | none |", "| consul, 10 volumes: rss | 3 | none |")
