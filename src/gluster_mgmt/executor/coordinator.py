@@ -162,7 +162,7 @@ class Coordinator:
             record = self._send(record.with_step(index, status=StepState.RUNNING), index,
                                 Action.DO, step.peers)
             outcomes = self._collect(record.id, index, Action.DO, step.peers, until,
-                                     stop_on_error=True)
+                                     stop_on_error=True, checked_alive=True)
             record = record.with_step(index, outcomes=outcomes)
             bad = next(((p, o) for p, o in outcomes.items() if not o.ok), None)
             if bad is None and len(outcomes) == len(step.peers):
@@ -213,9 +213,12 @@ class Coordinator:
         return record
 
     def _collect(self, txn: str, index: int, action: Action, targets: Sequence[str],
-                 until: float, stop_on_error: bool) -> dict[str, PeerOutcome]:
+                 until: float, stop_on_error: bool,
+                 checked_alive: bool = False) -> dict[str, PeerOutcome]:
         """Wait for every target's result of one step until ``until`` (monotonic). A target
-        whose alive key is gone is LOST (for a do) or QUEUED (for an undo: it runs later)."""
+        whose alive key is gone is LOST (for a do) or QUEUED (for an undo: it runs later).
+        ``checked_alive``: the caller has just read every target's alive key, so the first
+        check comes ``ALIVE_CHECK_INTERVAL`` later (a read per target per step saved)."""
         prefix = self.keys.results(txn, index, action)
         outcomes: dict[str, PeerOutcome] = {}
 
@@ -231,7 +234,7 @@ class Coordinator:
         with Follow(self.store, prefix, on_change) as results:
             results.poll(0)  # the listing: results that came before we looked
             results.poll(0)  # the watch, from the listing's revision
-            next_alive_check = 0.0
+            next_alive_check = time.monotonic() + ALIVE_CHECK_INTERVAL if checked_alive else 0.0
             while True:
                 pending = [p for p in targets if p not in outcomes]
                 if not pending or (stop_on_error and any(not o.ok for o in outcomes.values())):
