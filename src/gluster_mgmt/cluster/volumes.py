@@ -90,8 +90,9 @@ class DecodedVolumes:
 
     def keep_only(self, keys: "Collection[str]") -> None:
         """Forget the records of every other key (deleted volumes)."""
-        for key in [k for k in self._by_key if k not in keys]:
-            self._by_key.pop(key, None)
+        for key in list(self._by_key):  # a copy taken at once: other threads insert
+            if key not in keys:
+                self._by_key.pop(key, None)
 
 
 #: What Volumes.update_options' change returns: (key, value) pairs to set, keys to remove.
