@@ -230,3 +230,21 @@ def test_migration_progress_from_a_rebalance_report() -> None:
     assert overall_status([done, running]) is MigrationStatus.STARTED
     assert overall_status([done]) is MigrationStatus.COMPLETE
     assert overall_status([]) is MigrationStatus.NOT_STARTED
+
+
+def test_a_volume_record_is_decoded_once_per_revision():
+    """A node's volfile follower and reconciler share the decoding (cluster.volumes)."""
+    from gluster_mgmt.cluster.volumes import DecodedVolumes, encode_volume
+    from gluster_mgmt.store.types import Entry
+
+    volume = Volume(name="dv", uuid="u", type=VolumeType.DISTRIBUTE,
+                    bricks=[Brick(host_uuid="h", hostname="n", path="/b")])
+    decoded = DecodedVolumes()
+    first = decoded.of(Entry("volumes/dv", encode_volume(volume), 5, 5))
+    assert first == volume
+    assert decoded.of(Entry("volumes/dv", b"not read again", 5, 5)) is first
+    changed = volume.evolve(options={"performance.quick-read": "off"})
+    assert decoded.of(Entry("volumes/dv", encode_volume(changed), 6, 5)) == changed
+    decoded.keep_only({"volumes/other"})
+    with pytest.raises(ValueError):
+        decoded.of(Entry("volumes/dv", b"not json", 6, 5))  # forgotten: decoded again
