@@ -49,9 +49,11 @@ JOURNAL = ".journal/"
 LAST = ".last"
 #: Where a directory's session sentinels live.
 SENTINELS = ".s/"
-#: Journal directories are key parents cut to this many segments (``clusters/<id>/volumes``):
-#: deeper watches (an inbox, a transaction's results) read their cut directory's record.
-DEPTH = 3
+#: Journal directories are key parents cut to this many segments: ``clusters/<id>/volumes``,
+#: one node's ``inbox/<node>``, one host's ``ports/<host>``, one transaction's
+#: ``results/<txn>`` (its steps' directories share it). A watch of a deeper prefix reads its
+#: cut directory's record; one of a shallower prefix, every record below it.
+DEPTH = 4
 #: Values are copied into a record up to this many bytes per directory, and per commit.
 EMBED_DIR = 8 * 1024
 EMBED_TXN = 48 * 1024

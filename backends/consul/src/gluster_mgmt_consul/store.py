@@ -457,6 +457,38 @@ class ConsulStore(EmulatedHistoryStore):
                                "Value": None, "Session": owner}})
         return ops
 
+    def sweep(self, keep: int | None = None) -> int:
+        horizon = super().sweep(keep)
+        self.sweep_journal()
+        return horizon
+
+    def sweep_journal(self) -> int:
+        """Remove the records of journal directories that hold no key any more (a
+        transaction's results, once pruned), each only if no commit came since it was read;
+        a watch that knew one lists its prefix again. Returns how many went."""
+        r = self._http.call("GET", self._kv_path(self.root + journal.JOURNAL), [("recurse", ""), *self._read],
+                            allow=(200, 404))
+        view, _ = journal.parse_view(r.json() if r.status == 200 else (), len(self.root + journal.JOURNAL), r.index)
+        if not view.records:
+            return 0
+        # Read after the records: a directory empty now and whose record is unchanged when
+        # it goes (delete-cas) had no commit in between, so it is empty then too.
+        r = self._http.call("GET", self._kv_path(self.root), [("keys", ""), *self._read], allow=(200, 404))
+        n = len(self.root)
+        live = {journal.journal_dir(full[n:]) for full in (r.json() or []) if not _reserved(full[n:])}
+        doomed = [(d, rec.modified) for d, rec in sorted(view.records.items()) if d not in live]
+        gone = 0
+        for start in range(0, len(doomed), CONSUL_TXN_OPS):
+            chunk = doomed[start:start + CONSUL_TXN_OPS]
+            ops = [{"KV": {"Verb": "delete-cas", "Key": self.root + journal.record_key(d), "Index": index}}
+                   for d, index in chunk]
+            try:
+                self._txn(ops, [d for d, _ in chunk])
+                gone += len(chunk)
+            except ConflictError:
+                pass  # a commit came meanwhile: the next sweep
+        return gone
+
     def _journal_session(self, lost: bool = False) -> str:
         """The session this store locks journal records with: created on first use (no
         health checks, Behavior=release: it holds nothing between txns), renewed every
