@@ -54,7 +54,7 @@ SENTINELS = ".s/"
 #: ``results/<txn>`` (its steps' directories share it). A watch of a deeper prefix reads its
 #: cut directory's record; one of a shallower prefix, every record below it.
 DEPTH = 4
-#: Values are copied into a record up to this many bytes per directory, and per commit.
+#: Records copy the values while they stay within this many bytes, and a commit's records within EMBED_TXN.
 EMBED_DIR = 8 * 1024
 EMBED_TXN = 48 * 1024
 
@@ -67,7 +67,10 @@ class Marker(enum.Enum):
 
 
 class Kind(enum.Enum):
-    PUT = "p"
+    """How a record names a change."""
+
+    PUT = "p"       # a put, its value base64 (or null: too big to copy)
+    PUT_TEXT = "t"  # a put whose value is UTF-8 text, copied as is (JSON records stay small)
     DELETE = "d"
 
 
@@ -111,38 +114,58 @@ def sentinel_key(directory: str, session: str) -> str:
 
 
 def records(changes: Iterable[Change]) -> dict[str, bytes]:
-    """The record value of each journal directory the changes touch."""
+    """The record value of each journal directory the changes touch: values copied while
+    the record stays within EMBED_DIR (and the commit's records within EMBED_TXN) bytes."""
     by_dir: dict[str, list[Change]] = {}
     for change in changes:
         by_dir.setdefault(journal_dir(change.key), []).append(change)
     budget = EMBED_TXN
     out = {}
     for directory, items in by_dir.items():
-        size = sum(len(c.value) for c in items if c.value is not None)
-        copy = size <= EMBED_DIR and size <= budget
-        if copy:
-            budget -= size
-        named = [[c.key, Kind.DELETE.value] if c.value is None else
-                 [c.key, Kind.PUT.value, base64.b64encode(c.value).decode("ascii") if copy else None]
-                 for c in items]
-        out[directory] = json.dumps({Marker.CHANGES.value: named}, separators=(",", ":")).encode()
+        copied = _encode([_named(c, directory, True) for c in items])
+        if len(copied) <= min(EMBED_DIR, budget):
+            budget -= len(copied)
+            out[directory] = copied
+        else:
+            out[directory] = _encode([_named(c, directory, False) for c in items])
     return out
+
+
+def _encode(named: list[list]) -> bytes:
+    return json.dumps({Marker.CHANGES.value: named}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _named(change: Change, directory: str, copy: bool) -> list:
+    """A change as its record names it: the key relative to the record's directory."""
+    name = change.key[len(directory) + 1:] if directory else change.key
+    if change.value is None:
+        return [name, Kind.DELETE.value]
+    if copy:
+        try:
+            return [name, Kind.PUT_TEXT.value, change.value.decode("utf-8")]
+        except UnicodeDecodeError:
+            return [name, Kind.PUT.value, base64.b64encode(change.value).decode("ascii")]
+    return [name, Kind.PUT.value, None]
 
 
 RELIST_RECORD = json.dumps({Marker.RELIST.value: 1}).encode()
 
 
-def parse_record(value: bytes) -> list[Named] | None:
-    """The changes a record names; None when the watch must list again (a relist marker, or
-    a record it cannot read)."""
+def parse_record(directory: str, value: bytes) -> list[Named] | None:
+    """The changes the record of ``directory`` names; None when the watch must list again (a
+    relist marker, or a record it cannot read)."""
+    base = f"{directory}/" if directory else ""
     try:
         body = json.loads(value)
         named = body[Marker.CHANGES.value]
         out = []
         for item in named:
+            item = [base + item[0], *item[1:]]
             kind = Kind(item[1])
             if kind is Kind.DELETE:
                 out.append(Named(item[0], kind, None, True))
+            elif kind is Kind.PUT_TEXT:
+                out.append(Named(item[0], Kind.PUT, item[2].encode("utf-8"), True))
             elif item[2] is None:
                 out.append(Named(item[0], kind, None, False))
             else:

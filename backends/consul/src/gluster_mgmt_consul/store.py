@@ -718,7 +718,7 @@ class ConsulWatch(EmulatedWatch):
                 return None  # recreated, or more than one commit since the last round
             elif record.modified == old.modified:
                 continue
-            named = journal.parse_record(record.value)
+            named = journal.parse_record(directory, record.value)
             if named is None:
                 return None
             for change in named:
