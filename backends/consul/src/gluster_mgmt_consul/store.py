@@ -10,7 +10,9 @@ Mapping (see docs/backends.md):
 * History is emulated (gluster_mgmt.store.emulated): a delete also writes a tombstone
   ``<root>.deleted/<key>`` in the same txn; the horizon is kept at ``<root>.compacted``.
 * Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
-* Watches are blocking queries on the prefix: each answer is a snapshot to diff.
+* Watches are blocking queries on the prefix's change journal (journal.py: a record per
+  directory a commit changed, written in the commit's own txn), so a change costs a watch
+  the change; a listing of the prefix when the journal cannot vouch that none was missed.
 * Leases are sessions (TTL, behavior=delete, LockDelay=0, no health checks) on an external
   catalog node of our own (``SESSION_NODE``), so losing a Consul server ends none of them.
 """
