@@ -5,34 +5,15 @@ per change stays the change's size."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from gluster_mgmt import open_store
 from gluster_mgmt.store import Delete, Put
 from gluster_mgmt.store.types import EventKind
-from tests.servers import server_class
 
 
-@pytest.fixture(scope="module")
-def consul(tmp_path_factory) -> Iterator[object]:
-    server = server_class("consul")(tmp_path_factory.mktemp("consul"))
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.fail(f"could not start consul: {exc}\n{server.log_tail()}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(consul):
-    s = open_store(consul.url(f"j{uuid.uuid4().hex[:12]}"))
-    yield s
-    s.close()
+#: On the session's Consul server (conftest's fixtures), whichever backends the run selects.
+pytestmark = pytest.mark.parametrize("store_server", ["consul"], indirect=True)
 
 
 def _events(watch, want: int, timeout: float = 20.0) -> list:
