@@ -125,6 +125,8 @@ class ConsulStore(EmulatedHistoryStore):
     sweep_chunk = CONSUL_TXN_OPS - 1  # and the horizon's cas
     #: Blocking-query wait of watches, seconds.
     watch_wait = 30.0
+    #: Shortest time between two sweeps of emptied directories' journal records, seconds.
+    journal_sweep_interval = 300.0
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         params = dict(url.params)
@@ -163,6 +165,7 @@ class ConsulStore(EmulatedHistoryStore):
         self._journal_session_id: str | None = None
         self._journal_session_at = 0.0
         self._journal_guard = threading.Lock()
+        self._journal_swept_at = float("-inf")
 
     def _client(self, pool_size: int = 32, interruptible: bool = False) -> ConsulHTTP:
         return ConsulHTTP(
@@ -461,24 +464,31 @@ class ConsulStore(EmulatedHistoryStore):
 
     def sweep(self, keep: int | None = None) -> int:
         horizon = super().sweep(keep)
-        self.sweep_journal()
+        now = time.monotonic()
+        if now - self._journal_swept_at >= self.journal_sweep_interval:
+            self._journal_swept_at = now
+            self.sweep_journal()
         return horizon
 
     def sweep_journal(self) -> int:
         """Remove the records of journal directories that hold no key any more (a
-        transaction's results, once pruned), each only if no commit came since it was read;
-        a watch that knew one lists its prefix again. Returns how many went."""
+        transaction's results, once pruned). A directory empties by deletions, so only those
+        whose last commit deleted are looked at; each goes with ``delete-cas`` at the index
+        read before its directory was found empty, so a commit in between makes it stay. A
+        watch that knew one lists its prefix again. Returns how many went."""
+        cut = len(self.root + journal.JOURNAL)
         r = self._http.call("GET", self._kv_path(self.root + journal.JOURNAL), [("recurse", ""), *self._read],
                             allow=(200, 404))
-        view, _ = journal.parse_view(r.json() if r.status == 200 else (), len(self.root + journal.JOURNAL), r.index)
-        if not view.records:
-            return 0
-        # Read after the records: a directory empty now and whose record is unchanged when
-        # it goes (delete-cas) had no commit in between, so it is empty then too.
-        r = self._http.call("GET", self._kv_path(self.root), [("keys", ""), *self._read], allow=(200, 404))
-        n = len(self.root)
-        live = {journal.journal_dir(full[n:]) for full in (r.json() or []) if not _reserved(full[n:])}
-        doomed = [(d, rec.modified) for d, rec in sorted(view.records.items()) if d not in live]
+        view, _ = journal.parse_view(r.json() if r.status == 200 else (), cut, r.index)
+        doomed = []
+        for directory, record in sorted(view.records.items()):
+            named = journal.parse_record(directory, record.value)
+            if not directory or named is not None and any(c.kind is not journal.Kind.DELETE for c in named):
+                continue
+            r = self._http.call("GET", self._kv_path(f"{self.root}{directory}/"),
+                                [("keys", ""), ("separator", "/"), *self._read], allow=(200, 404))
+            if r.status == 404 or not r.json():
+                doomed.append((directory, record.modified))
         gone = 0
         for start in range(0, len(doomed), CONSUL_TXN_OPS):
             chunk = doomed[start:start + CONSUL_TXN_OPS]
