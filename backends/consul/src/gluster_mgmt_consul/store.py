@@ -20,6 +20,7 @@ Mapping (see docs/backends.md):
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import logging
 import random
@@ -641,6 +642,13 @@ class ConsulLease(Lease):
         store._http.call("PUT", f"/v1/session/destroy/{self.session}", store._dc or None)
 
 
+class Verdict(enum.Enum):
+    """Why a watch round yields no snapshot from the journal."""
+
+    RELIST = "relist"  # the journal cannot vouch for every commit: list the prefix
+    AHEAD = "ahead"    # a value read is newer than the journal read: read the journal again
+
+
 class ConsulWatch(EmulatedWatch):
     """Blocking queries on the prefix's journal (journal.py): a round reads the records of
     the directories that changed, and the values they name; when the journal cannot vouch
@@ -705,19 +713,18 @@ class ConsulWatch(EmulatedWatch):
             log.info("consul watch %r: journal index went back from %d to %d", self.prefix, known.index, view.index)
             return self._listing()
         for _ in range(5):
-            round_ = self._apply(known, view)
-            if round_ is None:
+            outcome = self._apply(known, view)
+            if outcome is Verdict.RELIST:
                 return self._listing()
-            if round_ is not _AHEAD:
-                return round_
+            if outcome is not Verdict.AHEAD:
+                return outcome
             view = self._read_journal()  # a value newer than the journal read: catch up first
         return self._listing()
 
-    def _apply(self, known: journal.View, view: journal.View) -> Snapshot | None | object:
-        """The snapshot after the commits ``view`` shows since ``known``; None when they
-        cannot be told (list again), _AHEAD when a value read is newer than ``view``."""
+    def _apply(self, known: journal.View, view: journal.View) -> "Snapshot | Verdict":
+        """The snapshot after the commits ``view`` shows since ``known``, or why not."""
         if known.sentinels - view.sentinels or known.records.keys() - view.records.keys():
-            return None  # a session ended (its keys went unjournaled), or a record was swept
+            return Verdict.RELIST  # a session ended (its keys went unjournaled), or a record was swept
         entries = dict(self._snapshot.entries)
         deleted: dict[str, int] = {}
         fetch: list[tuple[str, int]] = []
@@ -725,14 +732,14 @@ class ConsulWatch(EmulatedWatch):
             old = known.records.get(directory)
             if old is None:
                 if record.commits != 1 or record.created <= known.index:
-                    return None  # a directory's first commit(s) we did not see
+                    return Verdict.RELIST  # a directory's first commit(s) we did not see
             elif old.created != record.created or record.commits != old.commits + (record.modified != old.modified):
-                return None  # recreated, or more than one commit since the last round
+                return Verdict.RELIST  # recreated, or more than one commit since the last round
             elif record.modified == old.modified:
                 continue
             named = journal.parse_record(directory, record.value)
             if named is None:
-                return None
+                return Verdict.RELIST
             for change in named:
                 if not change.key.startswith(self.prefix):
                     continue
@@ -749,9 +756,9 @@ class ConsulWatch(EmulatedWatch):
         for key, revision in fetch:
             entry = self._fetch(key)
             if entry is None or entry.revision > revision:
-                return _AHEAD  # changed again since the journal read
+                return Verdict.AHEAD  # changed again since the journal read
             if entry.revision < revision:
-                return None
+                return Verdict.RELIST
             entries[key] = entry
             deleted.pop(key, None)
         self._view = view
@@ -778,6 +785,3 @@ class ConsulWatch(EmulatedWatch):
     def _finish(self) -> None:
         self._http.close()
 
-
-#: What ConsulWatch._apply returns when a value it read is newer than its journal read.
-_AHEAD = object()
