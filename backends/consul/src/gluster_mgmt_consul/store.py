@@ -52,8 +52,10 @@ TOMBSTONES = ".deleted/"
 HORIZON = ".compacted"
 #: The external catalog node every gluster_mgmt session is created on (see _session_node).
 SESSION_NODE = "gluster-mgmt-sessions"
-#: What a journal op is named in a txn's error report (it is no caller's key).
+#: What journal ops are named in a txn's error report (they are no caller's keys): a record's
+#: (its session is the store's own), a sentinel's (its session is a lease's).
 JOURNAL_OP = "<journal>"
+SENTINEL_OP = "<lease sentinel>"
 #: TTL of a store's journal session, and how often it is renewed while the store writes.
 JOURNAL_SESSION_TTL = 86400.0
 JOURNAL_SESSION_RENEW = 3600.0
@@ -410,11 +412,13 @@ class ConsulStore(EmulatedHistoryStore):
         the sentinels of ``sentinels`` in the same txn (see journal.py); returns the results.
         Too many ops for one txn: the commit alone, its directories marked "list again\"."""
         for attempt in (1, 2):
-            extra = self._journal_ops(journal.records(changes), sentinels) if changes else []
+            records = journal.records(changes)
+            extra = self._journal_ops(records, sentinels)
             if len(ops) + len(extra) > CONSUL_TXN_OPS:
                 return self._unjournaled(ops, keys, changes, sentinels)
+            names = [JOURNAL_OP] * (2 * len(records)) + [SENTINEL_OP] * len(sentinels)
             try:
-                results, _ = self._txn(ops + extra, keys + [JOURNAL_OP] * len(extra))
+                results, _ = self._txn(ops + extra, keys + names)
                 return results
             except _JournalSessionLost:
                 self._journal_session(lost=True)
@@ -431,7 +435,7 @@ class ConsulStore(EmulatedHistoryStore):
             extra = self._journal_ops({}, sentinels)
             for start in range(0, len(extra), CONSUL_TXN_OPS):
                 chunk = extra[start:start + CONSUL_TXN_OPS]
-                self._txn(chunk, [JOURNAL_OP] * len(chunk))
+                self._txn(chunk, [SENTINEL_OP] * len(chunk))
         results, _ = self._txn(ops, keys)
         dirs = sorted({journal.journal_dir(c.key) for c in changes})
         for start in range(0, len(dirs), CONSUL_TXN_OPS // 2):
