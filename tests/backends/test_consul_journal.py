@@ -73,3 +73,14 @@ def test_a_value_too_big_to_copy_is_read_once(store):
         cost = watch.bytes_read - before
     assert events[0].value == big
     assert len(big) < cost < len(big) + 400  # the record names it, one GET reads it
+
+
+def test_a_journal_session_consul_ended_is_made_anew(store):
+    store.put("js/a", b"1")
+    lost = store._journal_session_id
+    store._http.call("PUT", f"/v1/session/destroy/{lost}")
+    with store.watch("js/") as watch:
+        store.put("js/a", b"2")
+        events = _events(watch, 1)
+    assert [(e.key, e.value) for e in events] == [("js/a", b"2")]
+    assert store._journal_session_id not in (None, lost)

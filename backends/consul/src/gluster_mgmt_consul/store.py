@@ -210,7 +210,8 @@ class ConsulStore(EmulatedHistoryStore):
             elif key not in failed:
                 failed.append(key)
             reasons.append(f"{key}: {what.replace(self.root, '', 1) if self.root else what}")
-        if expired and not failed and set(expired) == {JOURNAL_OP}:
+        if JOURNAL_OP in expired and set(expired + failed) == {JOURNAL_OP}:
+            # the record's lock saw an invalid session, and so its unlock failed too
             return _JournalSessionLost("the journal session has ended")
         if expired and not failed:
             return LeaseExpiredError(f"lease of {', '.join(expired)} has expired or was revoked")
