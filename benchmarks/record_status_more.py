@@ -2,8 +2,8 @@
 ``volume status``: one brick (``status VOL BRICK [detail]``), the self-heal daemon
 (``status VOL shd [mem|inode|callpool|fd|clients|detail]``, which glusterd asks of the node's
 glustershd with a GD_BRICK NODE_STATUS), quotad, nfs, ``status all shd``-style refusals and
-``status VOL fd`` with no fd open, on replica 3 volumes (three bricks on one host) with a FUSE
-client mounted on one of them.
+``status VOL fd`` with no fd open, on replica 3 volumes (three bricks on one host), each with
+a FUSE client mounted (a file held open on the first one only).
 
     python -m benchmarks.record_status_more     # from the repository root, as root
 
@@ -67,6 +67,7 @@ STEPS = (
 
 def inner(workdir: Path, outer_ns: str) -> None:
     glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
+    idle = workdir / "idle"  # qv's mount point: a client without open files
     held = None
     try:
         run = lambda *words: glusterd.run(*words)  # noqa: E731
@@ -83,6 +84,9 @@ def inner(workdir: Path, outer_ns: str) -> None:
         run("volume", "quota", QUOTA_VOLUME, "enable")
         subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{VOLUME}", str(point)], check=True,
                        timeout=60)
+        idle.mkdir()
+        subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{QUOTA_VOLUME}", str(idle)],
+                       check=True, timeout=60)
         (point / "held.txt").write_text("held open\n")
         held = open(point / "held.txt", "rb")  # noqa: SIM115 (an fd the bricks list)
         time.sleep(3)
@@ -90,7 +94,9 @@ def inner(workdir: Path, outer_ns: str) -> None:
     finally:
         if held is not None:
             held.close()
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
+        for mounted in (point, idle):
+            subprocess.run(["umount", "-l", str(mounted)], capture_output=True, timeout=60,
+                           check=False)
         glusterd.stop()
         (workdir / "outputs.json").write_text(json.dumps(rec.outputs, indent=1) + "\n")
 
