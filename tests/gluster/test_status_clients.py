@@ -49,17 +49,23 @@ class Setup:
     spare: Path  # a directory for the refusals' bricks
 
 
+def cluster_ground(store_server, tmp_path_factory, name: str) -> tuple[Path, str, float]:
+    """What a module's cluster of stock processes starts from: its directory, a fresh store
+    prefix's URL and the lease TTL the store allows (no glusterd left on 24007)."""
+    if shutil.which("glusterfsd") is None or os.geteuid() != 0 or not os.access(STOCK_GLUSTER, os.X_OK):
+        pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
+    stop_glusterd_here()  # no glusterd may hold 24007
+    tmp = tmp_path_factory.mktemp(name)
+    url = store_server.url(f"{name[0]}{uuid.uuid4().hex[:10]}")
+    with open_store(url) as store:
+        return tmp, url, max(2.0, store.capabilities.min_lease_ttl)
+
+
 @pytest.fixture(scope="module")
 def cluster(store_server, tmp_path_factory):
     """Three daemons, replica 3 volume cv (c1, c2, c3, one per node, ping-timeout 5) and a
     stopped one sv, a FUSE mount of cv with held.txt open; everything stopped afterwards."""
-    if shutil.which("glusterfsd") is None or os.geteuid() != 0 or not os.access(STOCK_GLUSTER, os.X_OK):
-        pytest.skip("needs root and Debian's glusterfs-server (scripts/install-deps.sh)")
-    stop_glusterd_here()  # no glusterd may hold 24007
-    tmp = tmp_path_factory.mktemp("status-clients")
-    url = store_server.url(f"c{uuid.uuid4().hex[:10]}")
-    with open_store(url) as store:
-        ttl = max(2.0, store.capabilities.min_lease_ttl)
+    tmp, url, ttl = cluster_ground(store_server, tmp_path_factory, "status-clients")
     daemons: list[DaemonProcess] = []
     point = tmp / "mnt"
     held = None

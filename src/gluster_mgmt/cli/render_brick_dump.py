@@ -6,6 +6,7 @@ pairs; ``client_list``: glusterd's merged counts), read the way the CLI reads gl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 LINE = "-" * 46
@@ -285,22 +286,26 @@ def _mem_xml(pairs: _Pairs, spec: Spec) -> None:
     mallinfo = _open(mem, "mallinfo")
     for key in _MALLINFO:
         mallinfo.append((key, pairs.num(f"mallinfo.{key}")))
-    pools = _open(mem, "mempool")
-    count = pairs.num("mempool-count")
-    pools.append(("count", count))
-    for i in range(count):
-        pool = _open(pools, "pool")
+    for i, pool in _counted(pairs, mem, "mempool", "mempool-count", "count", "pool"):
         pool.append(("name", pairs.get(f"pool{i}.name")))
         for tag, key in _POOL_KEYS:
             pool.append((tag, pairs.num(f"pool{i}.{key}")))
 
 
-def _inode_xml(pairs: _Pairs, spec: Spec) -> None:
-    status = _open(spec, "inodeStatus")
-    count = pairs.num("conncount")
-    status.append(("connections", count))
+def _counted(pairs: _Pairs, spec: Spec, tag: str, key: str, count_tag: str, child: str
+             ) -> Iterator[tuple[int, Spec]]:
+    """An element ``tag`` holding the count ``key`` as ``count_tag``, then one ``child`` per
+    item: yields each item's index and spec, for the caller to fill in turn."""
+    holder = _open(spec, tag)
+    count = pairs.num(key)
+    holder.append((count_tag, count))
     for j in range(count):
-        connection = _open(status, "connection")
+        yield j, _open(holder, child)
+
+
+def _inode_xml(pairs: _Pairs, spec: Spec) -> None:
+    for j, connection in _counted(pairs, spec, "inodeStatus", "conncount", "connections",
+                                  "connection"):
         prefix = f"conn{j}.itable"
         for which, tag in (("active", "activeSize"), ("lru", "lruSize"), ("purge", "purgeSize")):
             size = pairs.num(f"{prefix}.{which}_size")
@@ -321,11 +326,8 @@ _FRAME_LINKS = (("parent", "parent"), ("windFrom", "windfrom"), ("windTo", "wind
 
 
 def _callpool_xml(pairs: _Pairs, spec: Spec) -> None:
-    status = _open(spec, "callpoolStatus")
-    count = pairs.num("callpool.count")
-    status.append(("count", count))
-    for j in range(count):
-        stack = _open(status, "callStack")
+    for j, stack in _counted(pairs, spec, "callpoolStatus", "callpool.count", "count",
+                             "callStack"):
         prefix = f"callpool.stack{j}"
         for key in ("uid", "gid", "pid", "unique"):
             stack.append((key, pairs.num(f"{prefix}.{key}")))
