@@ -129,6 +129,18 @@ class StatusDaemon(enum.Enum):
     QUOTAD = "quotad"
     NFS = "nfs"
 
+    @classmethod
+    def from_word(cls, word: str, volume: str | None) -> "StatusDaemon":
+        """The daemon ``word`` names for ``volume``; a clear error for any other word or
+        without a volume (`status all shd` is no command)."""
+        if word not in {d.value for d in cls}:
+            raise OperationFailed(f"{word} is not a daemon `volume status` lists (one of "
+                                  f"{', '.join(d.value for d in cls)})", errno.EINVAL)
+        if not volume:
+            raise OperationFailed(f"the status of {word} is a volume's: name the volume",
+                                  errno.EINVAL)
+        return cls(word)
+
     @property
     def label(self) -> str:
         """The name glusterd files the daemon under (``brickN.hostname``)."""

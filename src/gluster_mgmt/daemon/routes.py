@@ -76,7 +76,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         if p.get("name") and volumes[0].status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
         dump = BrickDump.from_word(p["dump"]) if p.get("dump") else None
-        named = StatusDaemon(p["daemon"]) if p.get("daemon") else None
+        named = StatusDaemon.from_word(p["daemon"], p.get("name")) if p.get("daemon") else None
         if named in (StatusDaemon.SHD, StatusDaemon.QUOTAD):
             refusal = daemon_refusal(named, volumes[0])
             if refusal is not None:
