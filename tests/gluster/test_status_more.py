@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import attrs
@@ -208,3 +209,15 @@ def test_xml_of_brick_dumps_is_what_the_stock_cli_writes(cluster, what):
         assert (mine, got.returncode) == \
             (normalise(first_call_only(want["stdout"]), their_dirs), want["rc"]), \
             (door, got.stdout, got.stderr)
+
+
+def test_status_of_another_nodes_brick(cluster):
+    """`status VOL BRICK` of a brick on another node: that brick alone, online, with the
+    port and pid its own node knows."""
+    for door in ("stock", "gluster-mgmt"):
+        got = run(cluster, door, ("volume", "status", VOLUME, cluster.names[1]), True)
+        nodes = list(ET.fromstring(got.stdout).iter("node"))
+        assert [(n.findtext("hostname"), n.findtext("path"), n.findtext("status"))
+                for n in nodes] == [(cluster.daemons[1].address, str(cluster.dirs[1]), "1")], \
+            (door, got.stdout)
+        assert nodes[0].findtext("port", "").isdigit() and nodes[0].findtext("pid", "").isdigit()
