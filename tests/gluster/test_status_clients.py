@@ -61,6 +61,17 @@ def cluster_ground(store_server, tmp_path_factory, name: str) -> tuple[Path, str
         return tmp, url, max(2.0, store.capabilities.min_lease_ttl)
 
 
+def start_pool(daemons: list[DaemonProcess], tmp: Path, url: str, ttl: float) -> DaemonProcess:
+    """Three daemons on 127.0.0.2-4 put in ``daemons`` as they start (the caller stops
+    them, also when one fails), the first probing the others; the first."""
+    for i in range(3):
+        daemons.append(DaemonProcess(tmp, f"127.0.0.{i + 2}", url, API_PORT, ttl))
+        daemons[-1].start()
+    for other in daemons[1:]:
+        daemons[0].cli("peer", "probe", other.address, check=True)
+    return daemons[0]
+
+
 @pytest.fixture(scope="module")
 def cluster(store_server, tmp_path_factory):
     """Three daemons, replica 3 volume cv (c1, c2, c3, one per node, ping-timeout 5) and a
@@ -70,12 +81,7 @@ def cluster(store_server, tmp_path_factory):
     point = tmp / "mnt"
     held = None
     try:
-        for i in range(3):
-            daemons.append(DaemonProcess(tmp, f"127.0.0.{i + 2}", url, API_PORT, ttl))
-            daemons[-1].start()
-        d1 = daemons[0]
-        for other in daemons[1:]:
-            d1.cli("peer", "probe", other.address, check=True)
+        d1 = start_pool(daemons, tmp, url, ttl)
         dirs = [tmp / f"c{i}" for i in (1, 2, 3)]
         names = [f"{d.address}:{b}" for d, b in zip(daemons, dirs)]
         d1.cli("volume", "create", VOLUME, "replica", "3", *names, "force", check=True)

@@ -22,9 +22,13 @@ from pathlib import Path
 import attrs
 import pytest
 
-from tests.conftest import API_PORT
 from tests.daemon.cluster_fixture import DaemonProcess
-from tests.gluster.test_status_clients import cluster_ground, first_call_only, normalise
+from tests.gluster.test_status_clients import (
+    cluster_ground,
+    first_call_only,
+    normalise,
+    start_pool,
+)
 from tests.helpers import REPO, wait_for
 
 pytestmark = pytest.mark.gluster
@@ -59,12 +63,7 @@ def cluster(store_server, tmp_path_factory):
     points = [tmp / "mnt", tmp / "idle"]
     held = None
     try:
-        for i in range(3):
-            daemons.append(DaemonProcess(tmp, f"127.0.0.{i + 2}", url, API_PORT, ttl))
-            daemons[-1].start()
-        d1 = daemons[0]
-        for other in daemons[1:]:
-            d1.cli("peer", "probe", other.address, check=True)
+        d1 = start_pool(daemons, tmp, url, ttl)
         dirs = [tmp / f"{p}{i}" for p in "cq" for i in (1, 2, 3)] + [tmp / "d1"]
         names = [f"{daemons[i % 3].address}:{d}" for i, d in enumerate(dirs)]
         for name, bricks in ((VOLUME, names[0:3]), (QUOTA_VOLUME, names[3:6])):
