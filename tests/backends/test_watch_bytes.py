@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from gluster_mgmt.store import Put
 
 KEYS = 100
@@ -22,11 +20,7 @@ def _next_event(watch, key: str, timeout: float = 15.0):
     raise AssertionError(f"no event for {key} within {timeout}s")
 
 
-def test_a_change_costs_the_watch_the_change_not_the_prefix(store, request):
-    if store.name == "consul":
-        # Blocking queries answer with the whole prefix, and Consul's KV has no
-        # "modified since" filter: see docs/benchmarks.md, issue 15's gaps.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="consul re-lists the watched prefix"))
+def test_a_change_costs_the_watch_the_change_not_the_prefix(store):
     for start in range(0, KEYS, 20):
         store.transaction([Put(f"vols/k{i:03d}", VALUE) for i in range(start, start + 20)])
     watch = store.watch("vols/")

@@ -198,6 +198,18 @@ def test_create_wignore_forces():
      {"name": None, "detail": False, "dump": "client-list"}),
     ("volume status v1 h:/b fd", "volume/status",
      {"name": "v1", "detail": False, "dump": "fd", "brick": "h:/b"}),
+    ("volume status v1 h:/b", "volume/status", {"name": "v1", "detail": False, "brick": "h:/b"}),
+    ("volume status v1 h:/b detail", "volume/status",
+     {"name": "v1", "detail": True, "brick": "h:/b"}),
+    ("volume status v1 shd", "volume/status", {"name": "v1", "detail": False, "daemon": "shd"}),
+    ("volume status v1 shd mem", "volume/status",
+     {"name": "v1", "detail": False, "dump": "mem", "daemon": "shd"}),
+    ("volume status v1 quotad", "volume/status",
+     {"name": "v1", "detail": False, "daemon": "quotad"}),
+    ("volume status v1 nfs inode", "volume/status",
+     {"name": "v1", "detail": False, "dump": "inode", "daemon": "nfs"}),
+    ("volume status v1 bitd mem", "volume/status",  # the CLI takes bitd for a brick here
+     {"name": "v1", "detail": False, "dump": "mem", "brick": "bitd"}),
     ("volume log v1 rotate", "volume/log-rotate", {"name": "v1", "brick": None}),
     ("volume log v1 rotate h:/b//", "volume/log-rotate", {"name": "v1", "brick": "h:/b"}),
     ("volume reset-brick v1 h:/b start", "volume/reset-brick",
@@ -315,6 +327,14 @@ def test_script_mode_questions_are_the_callers():
     ("volume status all nfs", "volume status", "nfs is not a valid status option\n"),
     ("volume status all brick detail", "volume status", 'Cannot specify brick/nfs for "all"\n'),
     ("volume status v1 h:/b bogus", "volume status", "bogus is not a valid status option\n"),
+    ("volume status v1 h:/b tasks", "volume status", "Tasks status not available for bricks\n"),
+    ("volume status v1 shd fd", "volume status",
+     "Detail/FD/Clients/Tasks status not available for Self-heal Daemons\n"),
+    ("volume status v1 nfs detail", "volume status",
+     "Detail/FD/Tasks status not available for NFS Servers\n"),
+    ("volume status v1 quotad inode", "volume status",
+     "Detail/FD/Clients/Inode status not available for Quota Daemon\n"),
+    ("volume status all shd", "volume status", "shd is not a valid status option\n"),
     ("volume add-brick v1", "volume add-brick", ""),
     ("volume add-brick v1 replica 1 h:/a h:/b", "volume add-brick",
      "replica count should be greater than 1\n"),
@@ -412,7 +432,7 @@ def test_unrecognized_command():
 def test_unsupported_gluster_commands_say_so():
     error = refused("volume bitrot v1 enable")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
-    error = refused("volume status v1 shd mem")
+    error = refused("volume status v1 snapd")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err
     error = refused("system:: uuid reset")
     assert error.code == 1 and "not supported by gluster-mgmt" in error.err

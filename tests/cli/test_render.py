@@ -850,3 +850,45 @@ def test_volume_info_with_ssl_options_is_glusterd_s(form, name):
     volumes = [v.to_dict() for v in import_state(REFERENCE / "ssl").volumes]
     outcome = render(request_for("volume info"), ok({"volumes": volumes}), form)
     assert outcome.out == (REFERENCE / "ssl" / name).read_text()
+
+
+# -- volume status dumps ----------------------------------------------------------------------
+
+def _fd_status(openfds: int) -> Response:
+    table = [["conncount", "1"], ["conn0.fdtable.refcount", "0"], ["conn0.fdtable.maxfds", "128"],
+             ["conn0.fdtable.firstfree", "0"], ["conn0.fdtable.openfds", str(openfds)]]
+    return ok({"volumes": [{"name": "v1", "dump": "fd", "node_count": 1, "bricks": [
+        {"hostname": "h", "path": "/b", "host_uuid": NODE_UUID, "online": True, "port": 49152,
+         "rdma_port": 0, "pid": 7, "dump": table}]}]})
+
+
+def test_status_fd_without_open_fds_writes_it_to_stderr():
+    """cli_print_volume_status_fd's cli_err: "No open fds" on stderr, the rest on stdout."""
+    outcome = human("volume status v1 fd", _fd_status(0))
+    assert outcome.out == ("FD tables for volume v1\n" + "-" * 46 + "\nBrick : h:/b\n"
+                           "Connection 1:\nRefCount = 0  MaxFDs = 128  FirstFree = 0\n \n"
+                           + "-" * 46 + "\n")
+    assert (outcome.err, outcome.code) == ("No open fds\n", 0)
+
+
+def test_status_shd_dump_names_the_daemon_by_node():
+    """`status VOL shd inode`: the node's daemon as "Self-heal Daemon : UUID" (notbrick);
+    --xml stops after its path, as the stock CLI's (glusterd gives it no peerid)."""
+    shd = {"name": "Self-heal Daemon", "hostname": NODE_UUID, "host_uuid": NODE_UUID,
+           "online": True, "pid": 9, "dump": [["conncount", "1"],
+                                              ["conn0.itable.lru_limit", "1"],
+                                              ["conn0.itable.active_size", "1"],
+                                              ["conn0.itable.lru_size", "1"],
+                                              ["conn0.itable.purge_size", "0"]]}
+    response = ok({"volumes": [{"name": "v1", "dump": "inode", "node_count": 1, "bricks": [],
+                                "self_heal": [shd], "daemon": "shd", "op_errstr": ""}]})
+    outcome = human("volume status v1 shd inode", response)
+    assert outcome.out == ("Inode tables for volume v1\n" + "-" * 46 + "\n"
+                           f"Self-heal Daemon : {NODE_UUID}\nLRU limit     : 1\n"
+                           "Active Inodes : 1\nLRU Inodes    : 1\nPurge Inodes  : 0\n \n"
+                           + "-" * 46 + "\n")
+    document = xml("volume status v1 shd inode", response).out
+    assert document.endswith(f"<nodeCount>1</nodeCount>\n        <node>\n"
+                             f"          <hostname>Self-heal Daemon</hostname>\n"
+                             f"          <path>{NODE_UUID}</path>\n        </node>\n"
+                             "      </volume>\n    </volumes>\n  </volStatus>\n</cliOutput>\n")

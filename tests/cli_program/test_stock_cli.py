@@ -173,7 +173,7 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     ("volume", "bitrot", "v1", "enable"),
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
-    ("volume", "status", "v1", "shd", "mem"),
+    ("volume", "status", "v1", "snapd"),
     ("get-state", "detail"),
 ])
 def test_unsupported_commands_fail_at_once(make_daemons, args):

@@ -62,7 +62,7 @@ disperse_data, redundancy, transport, force: bool}``
     unknown name is a failure with op_errstr ``Volume NAME does not exist``.
 ``volume/list {}``
     data: ``{"volumes": [name, ...]}`` in name order.
-``volume/status {name: str | null, detail: bool, dump: str | null, brick: str | null}``
+``volume/status {name: str | null, detail: bool, dump: str | null, brick: str | null, daemon: str | null}``
     data: ``{"volumes": [STATUS, ...]}``; with ``name: null`` every volume, started or not.
     STATUS is::
 
@@ -83,6 +83,13 @@ disperse_data, redundancy, transport, force: bool}``
     tasks; each running brick's own answer as ``"dump": [[key, value], ...]``, and per
     volume ``"dump"`` (the word), ``"node_count"`` (glusterd's ``count``) and for
     client-list ``"client_list": [[key, value], ...]`` (docs/brick-ops.md).
+    Without ``dump``, ``brick`` lists that brick alone (no self-heal daemons, no tasks).
+    ``daemon`` (``shd``, ``quotad``, ``nfs``; with ``name``): ``shd``/``quotad`` list no
+    bricks and only those daemons (``"name"``: ``"Self-heal Daemon"``/``"Quota Daemon"``),
+    or with ``dump`` this node's one, its ``hostname`` the node's uuid, its answer as
+    ``"dump"`` and the daemon's refusal (client-list) as the volume's ``"op_errstr"``;
+    ``nfs`` is the whole volume (glusterd 10.3 has no NFS server) without its tasks. Each
+    volume then carries ``"daemon"``.
 ``volume/set {name, options: [[key, value], ...]}``
     Keys as typed (the daemon resolves short names); values with whitespace already
     stripped, as the gluster CLI does (except for ``user.*`` keys). ``volume set NAME group

@@ -526,13 +526,26 @@ def parse_volume_get(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
                    {"name": words[2]})
 
 
+#: `status VOL DAEMON WHAT` the stock CLI refuses itself, by daemon (its own words)
+_DAEMON_REFUSED = {
+    "nfs": (("fd", "detail", "tasks"), "Detail/FD/Tasks status not available for NFS Servers"),
+    "shd": (("fd", "clients", "detail", "tasks"),
+            "Detail/FD/Clients/Tasks status not available for Self-heal Daemons"),
+    "quotad": (("fd", "clients", "detail", "inode"),
+               "Detail/FD/Clients/Inode status not available for Quota Daemon"),
+}
+
+
 def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """``cli_cmd_volume_status_parse``: after the volume, a status word, a daemon (nfs, shd,
+    quotad) or any other word for a brick; then a status word."""
     cmd = "volume status"
     n = len(words)
     status_ops = ("detail", "mem", "clients", "inode", "fd", "callpool", "tasks", "client-list")
     name: str | None = None
     op: str | None = None
     brick: str | None = None
+    daemon: str | None = None
     if n == 2:
         pass
     elif n == 3:
@@ -543,31 +556,39 @@ def parse_volume_status(words: Sequence[str], confirm: Confirm, opts: dict[str, 
             op = words[3]
         elif name is None:
             raise usage_error(cmd, f"{words[3]} is not a valid status option")
-        else:  # nfs, shd, quotad, snapd, bitd, scrub or a brick
+        elif words[3] in _DAEMON_REFUSED:
+            daemon = words[3]
+        elif words[3] in ("snapd", "bitd", "scrub"):
             raise failure(f"volume status {words[3]}: not supported by gluster-mgmt")
+        else:
+            brick = words[3]
     elif n == 5:
         if words[2] == "all":
             raise usage_error(cmd, 'Cannot specify brick/nfs for "all"')
         if words[4] not in status_ops:
             raise usage_error(cmd, f"{words[4]} is not a valid status option")
-        if words[3] == "shd" and words[4] in ("detail", "fd", "clients", "tasks"):
-            raise usage_error(cmd, "Detail/FD/Clients/Tasks status not available for "
-                                   "Self-heal Daemons")
-        if words[3] in ("nfs", "shd", "quotad", "snapd", "bitd", "scrub") or \
-                words[4] not in BRICK_DUMPS:
+        refused, message = _DAEMON_REFUSED.get(words[3], ((), ""))
+        if words[4] in refused:
+            raise usage_error(cmd, message)
+        if words[3] == "snapd":
             raise failure(f"volume status {words[3]} {words[4]}: not supported by gluster-mgmt")
-        name, brick, op = words[2], words[3], words[4]  # any other word names a brick
+        if words[3] not in _DAEMON_REFUSED and words[4] == "tasks":
+            raise usage_error(cmd, "Tasks status not available for bricks")
+        name, op = words[2], words[4]
+        if words[3] in _DAEMON_REFUSED:
+            daemon = words[3]
+        else:
+            brick = words[3]  # any other word names a brick (bitd, scrub, detail too)
     else:
         raise usage_error(cmd)
-    if op not in (None, "detail", "tasks", *BRICK_DUMPS):
+    if op not in (None, "detail", "tasks", *BRICK_DUMPS) or \
+            (daemon == "quotad" and op == "tasks"):
         raise failure(f"volume status {op}: not supported by gluster-mgmt")
     dump = op if op in BRICK_DUMPS else None
-    if dump in ("inode", "callpool", "mem") and opts.get("format") == "xml":
-        raise failure(f"volume status {dump} --xml: not supported by gluster-mgmt (the text "
-                      "is; the stock gluster CLI prints both)")
     return Request("volume/status", {"name": name, "detail": op == "detail",
                                      **({"dump": dump} if dump else {}),
-                                     **({"brick": brick} if brick else {})}, cmd,
+                                     **({"brick": brick} if brick else {}),
+                                     **({"daemon": daemon} if daemon else {})}, cmd,
                    {"all": name is None, "name": name, "op": op})
 
 

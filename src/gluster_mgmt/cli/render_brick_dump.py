@@ -6,10 +6,11 @@ pairs; ``client_list``: glusterd's merged counts), read the way the CLI reads gl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 LINE = "-" * 46
-#: the ``notbrick`` variants (nfs, shd...) are not asked here: always bricks
+#: client-list's process kinds: (name, counted by prefix)
 _PROCESS_COUNTS = (("fuse", True), ("gfapi", True), ("rebalance", False), ("glustershd", False),
                    ("quotad", False), ("snapd", False))
 _MALLINFO = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
@@ -33,8 +34,17 @@ class _Pairs:
         return int(self.get(key))
 
 
-def text_lines(volume: dict[str, Any]) -> list[str]:
-    """The CLI's text for one volume."""
+def _names(node: dict[str, Any]) -> tuple[str, str]:
+    """glusterd's ``brickN.hostname`` and ``.path`` of a listed node: a brick's host and
+    path; the daemon asked for `status VOL shd|quotad WHAT`: its name and node uuid."""
+    if node.get("name"):
+        return node["name"], node["hostname"]
+    return node["hostname"], node["path"]
+
+
+def text_lines(volume: dict[str, Any], err: list[str]) -> list[str]:
+    """The CLI's text for one volume (``err`` gets the lines it writes to stderr). After
+    `status VOL nfs|shd|quotad` (``notbrick``) a node is "HOST : PATH", else "Brick : ..."."""
     kind = volume["dump"]
     name = volume["name"]
     if kind == "client-list":
@@ -42,15 +52,17 @@ def text_lines(volume: dict[str, Any]) -> list[str]:
     title = {"clients": "Client connections for volume", "fd": "FD tables for volume",
              "inode": "Inode tables for volume", "callpool": "Pending calls for volume",
              "mem": "Memory status for volume :"}[kind]
+    notbrick = bool(volume.get("daemon"))
     lines = [f"{title} {name}"]
-    for brick in volume.get("bricks") or []:
-        lines += [LINE, f"Brick : {brick['hostname']}:{brick['path']}"]
-        if not brick.get("online"):
-            lines.append("Brick is offline")
+    for node in [*(volume.get("bricks") or []), *(volume.get("self_heal") or [])]:
+        hostname, path = _names(node)
+        lines += [LINE, f"{hostname} : {path}" if notbrick else f"Brick : {hostname}:{path}"]
+        if not node.get("online"):
+            lines.append(f"{hostname} is offline" if notbrick else "Brick is offline")
             continue
-        pairs = _Pairs(brick.get("dump") or [])
+        pairs = _Pairs(node.get("dump") or [])
         try:
-            _BRICK_TEXT[kind](pairs, lines)
+            _BRICK_TEXT[kind](pairs, lines, err)
         except _Missing:
             if kind in ("clients", "mem"):
                 break  # the whole listing ends (the CLI's goto out)
@@ -58,7 +70,7 @@ def text_lines(volume: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _clients(pairs: _Pairs, lines: list[str]) -> None:
+def _clients(pairs: _Pairs, lines: list[str], err: list[str]) -> None:
     count = pairs.num("clientcount")
     lines.append(f"Clients connected : {count}")
     if count == 0:
@@ -74,25 +86,25 @@ def _clients(pairs: _Pairs, lines: list[str]) -> None:
 
 def _connections(table: str, write: Any, always_numbered: bool) -> Any:
     """A section per client connection: ``connJ.TABLE``'s keys written by ``write``."""
-    def section(pairs: _Pairs, lines: list[str]) -> None:
+    def section(pairs: _Pairs, lines: list[str], err: list[str]) -> None:
         count = pairs.num("conncount")
         for j in range(count):
             if always_numbered or count > 1:
                 lines.append(f"Connection {j + 1}:")
             try:
-                write(pairs, f"conn{j}.{table}", lines)
+                write(pairs, f"conn{j}.{table}", lines, err)
             except _Missing:
                 pass
             lines.append(" ")
     return section
 
 
-def _fd_table_text(pairs: _Pairs, prefix: str, lines: list[str]) -> None:
+def _fd_table_text(pairs: _Pairs, prefix: str, lines: list[str], err: list[str]) -> None:
     maxfds = pairs.num(f"{prefix}.maxfds")
     lines.append(f"RefCount = {pairs.num(f'{prefix}.refcount')}  MaxFDs = {maxfds}  "
                  f"FirstFree = {pairs.num(f'{prefix}.firstfree')}")
     if pairs.num(f"{prefix}.openfds") == 0:
-        lines.append("No open fds")  # the stock CLI writes this one line to stderr
+        err.append("No open fds")  # the stock CLI's cli_err
         return
     lines += [f"{'FD Entry':<19} {'PID':<19} {'RefCount':<19} {'Flags':<19}",
               f"{'--------':<19} {'---':<19} {'--------':<19} {'-----':<19}"]
@@ -104,7 +116,7 @@ def _fd_table_text(pairs: _Pairs, prefix: str, lines: list[str]) -> None:
         lines.append(f"{i:<19} {entry[0]:<19} {entry[1]:<19} {entry[2]:<19}")
 
 
-def _itable_text(pairs: _Pairs, prefix: str, lines: list[str]) -> None:
+def _itable_text(pairs: _Pairs, prefix: str, lines: list[str], err: list[str]) -> None:
     for key, label in (("lru_limit", "LRU limit    "), ("active_size", "Active Inodes"),
                        ("lru_size", "LRU Inodes   "), ("purge_size", "Purge Inodes ")):
         lines.append(f"{label} : {pairs.num(f'{prefix}.{key}')}")
@@ -114,7 +126,7 @@ _fd = _connections("fdtable", _fd_table_text, True)
 _inode = _connections("itable", _itable_text, False)
 
 
-def _callpool(pairs: _Pairs, lines: list[str]) -> None:
+def _callpool(pairs: _Pairs, lines: list[str], err: list[str]) -> None:
     count = pairs.num("callpool.count")
     lines.append(f"Pending calls: {count}")
     for j in range(count):
@@ -143,11 +155,18 @@ def _callpool(pairs: _Pairs, lines: list[str]) -> None:
         lines.append(" ")
 
 
-def _mem(pairs: _Pairs, lines: list[str]) -> None:
+def _mem(pairs: _Pairs, lines: list[str], err: list[str]) -> None:
     lines += ["Mallinfo", "--------"]
     for key in _MALLINFO:
         lines.append(f"{key.capitalize():<8} : {pairs.num(f'mallinfo.{key}')}")
     lines.append(" ")
+    try:  # cli_print_volume_status_mempool: its own section (10.3's answers have none)
+        _mempool(pairs, lines)
+    except _Missing:
+        pass
+
+
+def _mempool(pairs: _Pairs, lines: list[str]) -> None:
     count = pairs.num("mempool-count")
     lines += ["Mempool Stats", "-------------",
               f"{'Name':<30} {'HotCount':>9} {'ColdCount':>9} {'PaddedSizeof':>12} "
@@ -168,12 +187,13 @@ _BRICK_TEXT = {"clients": _clients, "fd": _fd, "inode": _inode, "callpool": _cal
 
 def _client_list(name: str, volume: dict[str, Any]) -> list[str]:
     merged = _Pairs(volume.get("client_list") or [])
-    lines = [f"Client connections for volume {name}",
-             f"{'Name':<48} {'count':>15}", f"{'-----':<48} {'------':>15}"]
+    lines = [f"Client connections for volume {name}"]
     total = 0
     done: set[str] = set()
     try:
-        for i in range(merged.num("client-count")):
+        count = merged.num("client-count")  # none from a daemon (it refuses client-list)
+        lines += [f"{'Name':<48} {'count':>15}", f"{'-----':<48} {'------':>15}"]
+        for i in range(count):
             process = merged.get(f"client{i}.name")
             kind = next((k for k, prefix in _PROCESS_COUNTS
                          if (process.startswith(k) if prefix else process == k)), None)
@@ -191,31 +211,46 @@ def _client_list(name: str, volume: dict[str, Any]) -> list[str]:
 
 # -- --xml -----------------------------------------------------------------------------------
 
-def xml_children(brick: dict[str, Any], kind: str) -> list[tuple[str, Any]]:
-    """The elements a brick's <node> gets after the common ones (an online brick only), as
-    (tag, text or nested list) pairs: clients and fd; client-list adds none."""
+#: A spec of elements as the CLI writes them: (tag, text) or (tag, list of the same); a
+#: list is filled after its element is placed, so what was written stays when a key is missing
+Spec = list[tuple[str, Any]]
+
+
+def xml_children(brick: dict[str, Any], kind: str) -> tuple[Spec, bool]:
+    """The elements a node gets after the common ones (an online one only), and whether
+    the CLI wrote them all: a key it wants that is missing ends its whole document there
+    (``goto out``, then xml_end closes what is open), which the 10.3 bricks' and daemons'
+    inode, callpool and mem answers always reach. client-list adds none."""
     if not brick.get("online") or kind == "client-list":
-        return []
+        return [], True
     pairs = _Pairs(brick.get("dump") or [])
+    spec: Spec = []
     try:
-        if kind == "clients":
-            count = pairs.num("clientcount")
-            clients = [("client", [("hostname", pairs.get(f"client{j}.hostname")),
-                                   ("bytesRead", pairs.num(f"client{j}.bytesread")),
-                                   ("bytesWrite", pairs.num(f"client{j}.byteswrite")),
-                                   ("opVersion", pairs.num(f"client{j}.opversion"))])
-                       for j in range(count)]
-            return [("clientsStatus", [("clientCount", count), *clients])]
-        if kind == "fd":
-            count = pairs.num("conncount")
-            return [("fdStatus", [("connections", count),
-                                  *(("connection", _fd_table(pairs, j)) for j in range(count))])]
+        _XML[kind](pairs, spec)
     except _Missing:
-        return []
-    raise ValueError(f"--xml of status {kind} is not rendered by gluster-mgmt")
+        return spec, False
+    return spec, True
 
 
-def _fd_table(pairs: _Pairs, j: int) -> list[tuple[str, Any]]:
+def _clients_xml(pairs: _Pairs, spec: Spec) -> None:
+    status: Spec = []
+    count = pairs.num("clientcount")
+    clients = [("client", [("hostname", pairs.get(f"client{j}.hostname")),
+                           ("bytesRead", pairs.num(f"client{j}.bytesread")),
+                           ("bytesWrite", pairs.num(f"client{j}.byteswrite")),
+                           ("opVersion", pairs.num(f"client{j}.opversion"))])
+               for j in range(count)]
+    spec.append(("clientsStatus", status))
+    status += [("clientCount", count), *clients]
+
+
+def _fd_xml(pairs: _Pairs, spec: Spec) -> None:
+    count = pairs.num("conncount")
+    spec.append(("fdStatus", [("connections", count),
+                              *(("connection", _fd_table(pairs, j)) for j in range(count))]))
+
+
+def _fd_table(pairs: _Pairs, j: int) -> Spec:
     prefix = f"conn{j}.fdtable"
     maxfds = pairs.num(f"{prefix}.maxfds")
     entries = []
@@ -230,3 +265,83 @@ def _fd_table(pairs: _Pairs, j: int) -> list[tuple[str, Any]]:
     return [("fdTable", [("refCount", pairs.num(f"{prefix}.refcount")), ("maxFds", maxfds),
                          ("firstFree", pairs.num(f"{prefix}.firstfree")),
                          ("openFds", pairs.num(f"{prefix}.openfds")), *entries])]
+
+
+def _open(spec: Spec, tag: str) -> Spec:
+    """A new element in ``spec``, to be filled."""
+    children: Spec = []
+    spec.append((tag, children))
+    return children
+
+
+#: mempool's pool keys, in the CLI's order (its misspelt tag included)
+_POOL_KEYS = (("hotCount", "hotcount"), ("coldCount", "coldcount"),
+              ("padddedSizeOf", "paddedsizeof"), ("allocCount", "alloccount"),
+              ("maxAlloc", "max_alloc"), ("poolMisses", "pool-misses"),
+              ("maxStdAlloc", "max-stdalloc"))
+
+
+def _mem_xml(pairs: _Pairs, spec: Spec) -> None:
+    mem = _open(spec, "memStatus")
+    mallinfo = _open(mem, "mallinfo")
+    for key in _MALLINFO:
+        mallinfo.append((key, pairs.num(f"mallinfo.{key}")))
+    for i, pool in _counted(pairs, mem, "mempool", "mempool-count", "count", "pool"):
+        pool.append(("name", pairs.get(f"pool{i}.name")))
+        for tag, key in _POOL_KEYS:
+            pool.append((tag, pairs.num(f"pool{i}.{key}")))
+
+
+def _counted(pairs: _Pairs, spec: Spec, tag: str, key: str, count_tag: str, child: str
+             ) -> Iterator[tuple[int, Spec]]:
+    """An element ``tag`` holding the count ``key`` as ``count_tag``, then one ``child`` per
+    item: yields each item's index and spec, for the caller to fill in turn."""
+    holder = _open(spec, tag)
+    count = pairs.num(key)
+    holder.append((count_tag, count))
+    for j in range(count):
+        yield j, _open(holder, child)
+
+
+def _inode_xml(pairs: _Pairs, spec: Spec) -> None:
+    for j, connection in _counted(pairs, spec, "inodeStatus", "conncount", "connections",
+                                  "connection"):
+        prefix = f"conn{j}.itable"
+        for which, tag in (("active", "activeSize"), ("lru", "lruSize"), ("purge", "purgeSize")):
+            size = pairs.num(f"{prefix}.{which}_size")
+            connection.append((tag, size))
+            if size:
+                listing = _open(connection, which)
+                for i in range(size):
+                    inode = _open(listing, "inode")
+                    entry = f"{prefix}.{which}{i}"
+                    inode.append(("gfid", pairs.get(f"{entry}.gfid")))
+                    for tag_, key in (("nLookup", "nlookup"), ("ref", "ref"),
+                                      ("iaType", "ia_type")):
+                        inode.append((tag_, pairs.num(f"{entry}.{key}")))
+
+
+_FRAME_LINKS = (("parent", "parent"), ("windFrom", "windfrom"), ("windTo", "windto"),
+                ("unwindFrom", "unwindfrom"), ("unwindTo", "unwindto"))
+
+
+def _callpool_xml(pairs: _Pairs, spec: Spec) -> None:
+    for j, stack in _counted(pairs, spec, "callpoolStatus", "callpool.count", "count",
+                             "callStack"):
+        prefix = f"callpool.stack{j}"
+        for key in ("uid", "gid", "pid", "unique"):
+            stack.append((key, pairs.num(f"{prefix}.{key}")))
+        frames = pairs.num(f"{prefix}.count")
+        stack.append(("frameCount", frames))
+        for i in range(frames):
+            frame = _open(stack, "callFrame")
+            at = f"{prefix}.frame{i}"
+            frame += [("refCount", pairs.num(f"{at}.refcount")),
+                      ("translator", pairs.get(f"{at}.translator")),
+                      ("complete", pairs.num(f"{at}.complete"))]
+            frame += [(tag, pairs.values[f"{at}.{key}"]) for tag, key in _FRAME_LINKS
+                      if f"{at}.{key}" in pairs.values]
+
+
+_XML = {"clients": _clients_xml, "fd": _fd_xml, "mem": _mem_xml, "inode": _inode_xml,
+        "callpool": _callpool_xml}

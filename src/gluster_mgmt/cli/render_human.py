@@ -150,11 +150,14 @@ def _tasks_lines(volume: dict[str, Any]) -> list[str]:
 
 
 def volume_status_block(volume: dict[str, Any], detail: bool = False,
-                        tasks_only: bool = False) -> list[str]:
+                        tasks_only: bool = False, err: list[str] | None = None,
+                        whole: bool = True) -> list[str]:
+    """The CLI's text for one volume; ``err`` gets what it writes to stderr, ``whole`` is
+    False for one brick or daemon (no task section then)."""
     if tasks_only:
         return _tasks_lines(volume)
     if volume.get("dump"):  # what each brick said of itself
-        return render_brick_dump.text_lines(volume)
+        return render_brick_dump.text_lines(volume, [] if err is None else err)
     lines = [f"Status of volume: {volume['name']}"]
     if not detail:
         lines += [f"{'Gluster process':<{BRICK_FIELD}} TCP Port  RDMA Port  Online  Pid", LINE]
@@ -171,7 +174,7 @@ def volume_status_block(volume: dict[str, Any], detail: bool = False,
             lines.append(_brick_status_line(f"{name} on {shd['hostname']}", 0, 0,
                                             bool(shd.get("online")), shd.get("pid")))
     lines.append(" ")
-    if not detail:
+    if not detail and whole:
         lines += _tasks_lines(volume)
     return lines
 
@@ -183,23 +186,25 @@ def volume_status(request: Request, response: Response) -> Outcome:
     volumes = response.data.get("volumes") or []
     detail = bool(request.params.get("detail"))
     tasks_only = request.context.get("op") == "tasks"
+    err: list[str] = []
     if not request.context.get("all"):
         if not volumes:
             return Outcome(err=f"Volume {request.params['name']} does not exist\n", code=1)
         volume = volumes[0]
         if volume.get("not_started"):
             return Outcome(err=f"Volume {volume['name']} is not started\n", code=1)
-        return Outcome(out=_lines(*volume_status_block(volume, detail, tasks_only)))
+        whole = not (request.params.get("brick") or request.params.get("daemon"))
+        out = volume_status_block(volume, detail, tasks_only, err, whole)
+        return Outcome(out=_lines(*out), err=_lines(*err) if err else "")
     if not volumes:
         return Outcome(err="No volumes present\n")
     out: list[str] = []
-    err: list[str] = []
     for volume in volumes:
         if volume.get("not_started"):
             err.append(f"Volume {volume['name']} is not started")
             out.append(" ")  # what the gluster CLI prints for a failed volume of "all"
         else:
-            out += volume_status_block(volume, detail, tasks_only)
+            out += volume_status_block(volume, detail, tasks_only, err)
     return Outcome(out=_lines(*out), err=_lines(*err))
 
 

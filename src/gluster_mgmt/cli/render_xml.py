@@ -121,10 +121,36 @@ def _elements(spec: list[tuple[str, Any]]) -> list[E]:
             for tag, value in spec]
 
 
-def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool = False) -> E:
+def _dump_element(element: E, volume: dict[str, Any]) -> tuple[E, bool]:
+    """A brick dump's volume: glusterd's count, each node with what it said of itself
+    (no tasks), and whether the CLI wrote it all (see ``render_brick_dump.xml_children``).
+    The daemon glusterd asks for `status VOL shd|quotad WHAT` has no peerid in its dict:
+    the CLI's node stops after its name and path, and the document with it."""
+    element.add(E("nodeCount", volume["node_count"]))
+    for daemon in volume.get("self_heal") or []:  # the one asked (no bricks then)
+        element.add(E("node", children=[E("hostname", daemon["name"]),
+                                        E("path", daemon["hostname"])]))
+        return element, False
+    for brick in volume.get("bricks") or []:
+        node = _node(brick["hostname"], brick["path"], brick.get("host_uuid", ""),
+                     bool(brick.get("online")), brick.get("port"), brick.get("rdma_port"),
+                     brick.get("pid"))
+        spec, complete = render_brick_dump.xml_children(brick, volume["dump"])
+        element.add(node.add(*_elements(spec)))
+        if not complete:
+            return element, False
+    return element, True
+
+
+def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool = False,
+                          whole: bool = True) -> tuple[E, bool]:
+    """One volume's <volume>, and whether the CLI's document goes on after it (False: a
+    dump it could not write to the end). ``whole``: no tasks for one brick or daemon."""
     element = E("volume", children=[E("volName", volume["name"])])
     if tasks_only:
-        return element.add(_status_tasks(volume))
+        return element.add(_status_tasks(volume)), True
+    if volume.get("dump"):
+        return _dump_element(element, volume)
     nodes = []
     for brick in volume.get("bricks") or []:
         node = _node(brick["hostname"], brick["path"], brick.get("host_uuid", ""),
@@ -133,20 +159,16 @@ def status_volume_element(volume: dict[str, Any], detail: bool, tasks_only: bool
         if detail:
             node.add(*(E(tag, brick[key]) for tag, key in _DETAIL_FIELDS
                        if brick.get(key) is not None))
-        if volume.get("dump"):  # what each brick said of itself
-            node.add(*_elements(render_brick_dump.xml_children(brick, volume["dump"])))
         nodes.append(node)
-    if volume.get("dump"):  # no daemons, no tasks; glusterd's count
-        return element.add(E("nodeCount", volume["node_count"]), *nodes)
     if not detail:
         nodes += [_node(shd.get("name") or "Self-heal Daemon", shd["hostname"],
                         shd.get("host_uuid", ""),
                         bool(shd.get("online")), None, None, shd.get("pid"))
                   for shd in volume.get("self_heal") or []]
     element.add(E("nodeCount", len(nodes)), *nodes)
-    if not detail:
+    if not detail and whole:
         element.add(_status_tasks(volume))
-    return element
+    return element, True
 
 
 def volume_status(request: Request, response: Response) -> Outcome:
@@ -161,9 +183,17 @@ def volume_status(request: Request, response: Response) -> Outcome:
                    else f"Volume {request.params['name']} does not exist")
         failed = Response(-1, response.op_errno, message, {})
         return _str_output(failed, "volStatus", message)
-    listing = E("volumes", children=[status_volume_element(v, detail, tasks_only)
-                                     for v in volumes if not v.get("not_started")])
-    return _doc(response, E("volStatus", children=[listing]))
+    whole = not (request.params.get("brick") or request.params.get("daemon"))
+    listing = E("volumes")
+    for volume in volumes:
+        if volume.get("not_started"):
+            continue
+        element, complete = status_volume_element(volume, detail, tasks_only, whole)
+        listing.add(element)
+        if not complete:
+            break
+    errstr = (volumes[0].get("op_errstr") or None) if volumes else None  # a daemon's refusal
+    return _doc(response, E("volStatus", children=[listing]), op_errstr=errstr)
 
 
 # -- volume operations ------------------------------------------------------------------------

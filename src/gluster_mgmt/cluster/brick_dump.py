@@ -17,8 +17,11 @@ import errno
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gluster_mgmt.cluster.heal import self_heal_enabled
 from gluster_mgmt.errors import OperationFailed
+from gluster_mgmt.model import VolumeType
 from gluster_mgmt.rules import BRICK_DUMPS
+from gluster_mgmt.volgen import quota_enabled
 
 #: the brick's answer: its dict's pairs, as text, in the order it sent them
 Pairs = list[tuple[str, str]]
@@ -115,3 +118,53 @@ def dump_summary(kind: BrickDump, bricks: Sequence[Any], answers: Mapping[str, S
     if kind is BrickDump.CLIENT_LIST:
         summary["client_list"] = [list(pair) for pair in client_list_pairs(ordered)]
     return summary
+
+
+class StatusDaemon(enum.Enum):
+    """`volume status VOL shd|quotad|nfs [WHAT]`: the daemon the CLI names instead of a brick
+    (``GF_CLI_STATUS_SHD``/``_QUOTAD``/``_NFS``). glusterd 10.3 is built without gNFS: it
+    takes `nfs` for the whole volume (its dumps are the bricks'), without the tasks."""
+
+    SHD = "shd"
+    QUOTAD = "quotad"
+    NFS = "nfs"
+
+    @classmethod
+    def from_word(cls, word: str, volume: str | None) -> "StatusDaemon":
+        """The daemon ``word`` names for ``volume``; a clear error for any other word or
+        without a volume (`status all shd` is no command)."""
+        if word not in {d.value for d in cls}:
+            raise OperationFailed(f"{word} is not a daemon `volume status` lists (one of "
+                                  f"{', '.join(d.value for d in cls)})", errno.EINVAL)
+        if not volume:
+            raise OperationFailed(f"the status of {word} is a volume's: name the volume",
+                                  errno.EINVAL)
+        return cls(word)
+
+    @property
+    def label(self) -> str:
+        """The name glusterd files the daemon under (``brickN.hostname``)."""
+        return {StatusDaemon.SHD: "Self-heal Daemon", StatusDaemon.QUOTAD: "Quota Daemon",
+                StatusDaemon.NFS: "NFS Server"}[self]
+
+
+def daemon_refusal(daemon: StatusDaemon, volume: Any) -> OperationFailed | None:
+    """``glusterd_op_stage_status_volume``'s refusal of `status VOL shd|quotad` (after the
+    volume is found started), or None."""
+    if daemon is StatusDaemon.SHD:
+        if volume.type not in (VolumeType.REPLICATE, VolumeType.DISPERSE):
+            return OperationFailed(f"Volume {volume.name} is not Self-heal compatible",
+                                   errno.EINVAL)
+        if not self_heal_enabled(volume):
+            return OperationFailed(f"Self-heal Daemon is disabled for volume {volume.name}",
+                                   errno.EINVAL)
+    if daemon is StatusDaemon.QUOTAD and not quota_enabled(volume):
+        return OperationFailed(f"Volume {volume.name} does not have quota enabled", errno.EINVAL)
+    return None
+
+
+def daemon_not_running(daemon: StatusDaemon) -> OperationFailed:
+    """`status VOL shd|quotad WHAT` when this node's daemon is not running (glusterd fails
+    its brick-op phase without a message then; these are the words of its log)."""
+    what = "Self-heal daemon" if daemon is StatusDaemon.SHD else "Quotad"
+    return OperationFailed(f"{what} is not running", errno.ENOTCONN)

@@ -24,7 +24,7 @@ from gluster_mgmt import rules
 from gluster_mgmt.rules import EG_INTRNL, TOP_LIST_MAX
 from gluster_mgmt.cli.view import VolumeFacts, option_value, peer_state, pool_order
 from gluster_mgmt.cluster.quota import LISTS
-from gluster_mgmt.cluster.brick_dump import BrickDump, answer_pairs, brick_pairs
+from gluster_mgmt.cluster.brick_dump import BrickDump, StatusDaemon, answer_pairs, brick_pairs
 from gluster_mgmt.cluster.volumes import OPTION_NOT_SET
 from gluster_mgmt.mgmt_rpc.cli_program import (
     CliProc,
@@ -309,16 +309,20 @@ class CliBackend:
                  ("vol_count", len(names))]))
         sub = cmd & StatusFlag.MASK
         dump = next((k for k in BrickDump if k == sub), None)
+        named = _STATUS_DAEMONS.get(cmd & StatusFlag.DAEMONS)
         if (sub not in (StatusFlag.NONE, StatusFlag.DETAIL, StatusFlag.TASKS) and dump is None) or \
-                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK) or \
-                (cmd & StatusFlag.BRICK and dump is None):  # one brick: its own answers only
-            return not_supported(CliProc.STATUS_VOLUME)
+                cmd & ~(StatusFlag.MASK | StatusFlag.VOL | StatusFlag.BRICK | StatusFlag.DAEMONS) or \
+                (cmd & StatusFlag.DAEMONS and (named is None or cmd & StatusFlag.BRICK)) or \
+                (named is not None and sub in (StatusFlag.DETAIL, StatusFlag.TASKS)):
+            return not_supported(CliProc.STATUS_VOLUME)  # the stock CLI sends none of these
         name = _text(request, "volname")
         params = {"name": name, "detail": bool(cmd & StatusFlag.DETAIL),
                   "dump": dump.word if dump else None,
-                  "brick": _text(request, "brick") if cmd & StatusFlag.BRICK else None}
-        volumes = self._route("volume/status", params)["volumes"]
-        return CliResult(dict=glusterd_dict(status_pairs(volumes[0], cmd)))
+                  "brick": _text(request, "brick") if cmd & StatusFlag.BRICK else None,
+                  "daemon": named.value if named else None}
+        volume = self._route("volume/status", params)["volumes"][0]
+        return CliResult(op_errstr=volume.get("op_errstr") or "",
+                         dict=glusterd_dict(status_pairs(volume, cmd)))
 
     # -- volume operations ---------------------------------------------------------------------
 
@@ -660,10 +664,15 @@ def _brick_port(entry: dict[str, Any]) -> int:
     return int(entry.get("port") or 0) if entry.get("online") else 0
 
 
+#: the daemon `status VOL nfs|shd|quotad` names, by its bit
+_STATUS_DAEMONS = {StatusFlag.NFS: StatusDaemon.NFS, StatusFlag.SHD: StatusDaemon.SHD,
+                   StatusFlag.QUOTAD: StatusDaemon.QUOTAD}
+
+
 def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
     """The op context glusterd's status commit leaves (``glusterd_add_brick_to_dict``,
     ``glusterd_add_node_to_dict``, ``glusterd_aggr_brick_mount_dirs``' tasks): bricks, then
-    the self-heal daemons as "other" nodes, then the tasks."""
+    the self-heal daemons as "other" nodes, then the tasks (a whole volume's status only)."""
     detail = bool(cmd & StatusFlag.DETAIL)
     pairs: Pairs = [("volname", volume["name"]), ("cmd", int(cmd))]
     bricks = list(volume.get("bricks") or [])
@@ -676,13 +685,17 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
                   (f"{b}.status", int(bool(brick.get("online"))))]
         if detail:
             pairs += list(_detail_pairs(b, brick))
-    others = [] if cmd & (StatusFlag.MASK | StatusFlag.BRICK) else list(volume.get("self_heal") or [])
+    named = cmd & (StatusFlag.SHD | StatusFlag.QUOTAD)
+    dump = next((k for k in BrickDump if k == cmd & StatusFlag.MASK), None)
+    others = list(volume.get("self_heal") or []) \
+        if named or not cmd & (StatusFlag.MASK | StatusFlag.BRICK) else []
     for j, shd in enumerate(others, len(bricks)):
         b = f"brick{j}"
         pairs += [(f"{b}.hostname", shd.get("name") or "Self-heal Daemon"),
-                  (f"{b}.path", shd["hostname"]),
-                  (f"{b}.peerid", shd.get("host_uuid") or ""), (f"{b}.port", 0),
-                  (f"{b}.pid", int(shd["pid"]) if shd.get("pid") else -1),
+                  (f"{b}.path", shd["hostname"])]
+        if not (named and dump):  # glusterd names the daemon it asked by uuid, no peerid
+            pairs.append((f"{b}.peerid", shd.get("host_uuid") or ""))
+        pairs += [(f"{b}.port", 0), (f"{b}.pid", int(shd["pid"]) if shd.get("pid") else -1),
                   (f"{b}.status", int(bool(shd.get("online"))))]
     tasks = list(volume.get("tasks") or [])
     for t, task in enumerate(tasks):
@@ -691,8 +704,7 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
         if task.get("bricks"):
             pairs += [(f"task{t}.brick{k}", b) for k, b in enumerate(task["bricks"], 1)]
             pairs.append((f"task{t}.count", len(task["bricks"])))
-    dump = next((k for k in BrickDump if k == cmd & StatusFlag.MASK), None)
-    if dump is None:
+    if dump is None and not cmd & (StatusFlag.BRICK | StatusFlag.DAEMONS):
         pairs.append(("tasks", len(tasks)))
     pairs += [("type", -1),  # glusterd 10.3 sends -1 (no tier)
               ("brick-index-max", len(bricks) - 1), ("other-count", len(others))]
@@ -701,8 +713,9 @@ def status_pairs(volume: dict[str, Any], cmd: StatusFlag) -> Pairs:
     elif dump is BrickDump.CLIENT_LIST:  # the bricks' clients counted by process
         pairs += [(key, value) for key, value in volume.get("client_list") or []]
         pairs.append(("count", volume["node_count"]))
-    else:  # what each brick said of itself
-        answers = {i: answer_pairs(b["dump"]) for i, b in enumerate(bricks) if "dump" in b}
+    else:  # what each brick (or the daemon asked) said of itself
+        answers = {i: answer_pairs(b["dump"]) for i, b in enumerate([*bricks, *others])
+                   if "dump" in b}
         pairs += brick_pairs(answers)
         pairs.append(("count", volume["node_count"]))
     pairs.append(("hot_brick_count", -1))

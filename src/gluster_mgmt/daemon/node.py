@@ -23,7 +23,7 @@ from gluster_mgmt.cluster.brick_directory import (
     prepare_local_bricks,
     unprepare_local_bricks,
 )
-from gluster_mgmt.cluster.brick_dump import BrickDump
+from gluster_mgmt.cluster.brick_dump import BrickDump, StatusDaemon, daemon_not_running
 from gluster_mgmt.cluster.brick_filesystem import BrickFilesystem, InodeSizes, brick_filesystem
 from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
 from gluster_mgmt.cluster.log_rotate import LOG_ROTATE_STEP
@@ -58,7 +58,7 @@ from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
 from gluster_mgmt.services import self_heal
 from gluster_mgmt.services.quota import QUOTAD_STATUS_NAME
-from gluster_mgmt.services.brick_dump import BRICK_STATUS_TIMEOUT, brick_dump
+from gluster_mgmt.services.brick_dump import BRICK_STATUS_TIMEOUT, brick_dump, daemon_dump
 from gluster_mgmt.services.log_rotate import rotate_local_logs
 from gluster_mgmt.services.brick_diagnostics import LocalBrickSteps
 from gluster_mgmt.services.reconciler import Reconciler
@@ -457,6 +457,22 @@ class Daemon:
             if isinstance(found, list):
                 answers[brick.uuid] = found
         return answers
+
+    def daemon_dump(self, volume, daemon: StatusDaemon, kind: BrickDump) -> dict[str, Any]:
+        """`volume status VOL shd|quotad WHAT`: this node's daemon and its answer, as
+        glusterd asks it (the node taking the command only: ``glusterd_bricks_select_status
+        _volume`` picks its own daemon); glusterd names it by this node's uuid."""
+        reconciler = self.reconciler
+        if daemon is StatusDaemon.SHD:
+            process = next(iter(reconciler.shd_status(volume)), None)
+            socket = reconciler.shd.socket
+        else:
+            process = reconciler.quota.runtime(self.uuid, self.hostname)
+            socket = reconciler.quota.specs.socket()
+        if process is None or not process.get("online"):
+            raise daemon_not_running(daemon)
+        op_errstr, pairs = daemon_dump(socket, volume.name, daemon, kind)
+        return {**process, "hostname": self.uuid, "dump": pairs, "op_errstr": op_errstr}
 
     def local_brick_dumps(self, name: str, kind: str, paths: list[str]) -> dict[str, list[list[str]]]:
         """This node's bricks' answers by path (what a peer's `volume status ... clients`

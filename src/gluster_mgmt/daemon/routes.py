@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.cluster.brick_dump import BrickDump, dump_summary, no_brick
+from gluster_mgmt.cluster.brick_dump import (
+    BrickDump,
+    StatusDaemon,
+    daemon_refusal,
+    dump_summary,
+    no_brick,
+)
 from gluster_mgmt.cluster.profile import StatsRequest
 from gluster_mgmt.cluster import get_state
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
@@ -70,6 +76,12 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         if p.get("name") and volumes[0].status is not VolumeStatus.STARTED:
             raise OperationFailed(f"Volume {p['name']} is not started", errno.EINVAL)
         dump = BrickDump.from_word(p["dump"]) if p.get("dump") else None
+        named = StatusDaemon.from_word(p["daemon"], p.get("name")) if p.get("daemon") else None
+        if named in (StatusDaemon.SHD, StatusDaemon.QUOTAD):
+            refusal = daemon_refusal(named, volumes[0])
+            if refusal is not None:
+                raise refusal
+            return {"volumes": [daemon_status(volumes[0], named, dump)]}
         for volume in volumes:
             ports = daemon.brick_runtime(volume)
             started = volume.status is VolumeStatus.STARTED
@@ -92,10 +104,25 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
                 "self_heal": [] if dump or p.get("brick") else [
                     {**shd, "hostname": "localhost"} if shd.get("host_uuid") == daemon.uuid
                     else shd for shd in daemon.other_services(volume)],
-                "tasks": [] if dump or p.get("brick") else tasks_of(c, volume),
+                "tasks": [] if dump or p.get("brick") or named else tasks_of(c, volume),
                 **(dump_summary(dump, bricks, answers) if dump else {}),
+                **({"daemon": named.value} if named else {}),
             })
         return {"volumes": result}
+
+    def daemon_status(volume, named: StatusDaemon, dump: BrickDump | None) -> dict:
+        """`status VOL shd|quotad [WHAT]`: the volume's daemons of that kind, or this
+        node's one with its answer (``self_heal``'s one entry, ``dump`` its pairs)."""
+        entry = {"name": volume.name, "id": volume.uuid, "status": volume.status.value,
+                 "not_started": False, "bricks": [], "tasks": [], "daemon": named.value}
+        if dump is None:
+            return {**entry, "self_heal": [
+                {**other, "hostname": "localhost"} if other.get("host_uuid") == daemon.uuid
+                else other for other in daemon.other_services(volume)
+                if other.get("name") == named.label]}
+        answer = daemon.daemon_dump(volume, named, dump)
+        return {**entry, "self_heal": [answer], "dump": dump.word, "node_count": 1,
+                "op_errstr": answer.pop("op_errstr")}
 
     def tasks_of(c, volume) -> list[dict]:
         """`volume status`'s task section: the volume's remove-brick or rebalance task with

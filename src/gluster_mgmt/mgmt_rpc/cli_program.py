@@ -118,7 +118,11 @@ class StatusFlag(enum.IntFlag):
     VOL = 0x100
     ALL = 0x200
     BRICK = 0x400
+    NFS = 0x800
     SHD = 0x1000
+    QUOTAD = 0x2000
+    #: the bits naming a daemon instead of bricks (`status VOL nfs|shd|quotad`)
+    DAEMONS = NFS | SHD | QUOTAD
 
 
 @attrs.frozen

@@ -151,10 +151,14 @@ class QuotadSpecs:
     def pidfile(self) -> str:
         return os.path.join(self.run_dir, "quotad", "quotad.pid")
 
+    def socket(self) -> str:
+        """quotad's ``-S`` socket (where `volume status VOL quotad WHAT` asks it)."""
+        return os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:quotad')}.socket")
+
     def spec(self, server: str) -> ServiceSpec:
         pidfile = self.pidfile()
         logfile = os.path.join(self.log_dir, "quotad.log")
-        socket = os.path.join(self.run_dir, f"{short_hash(f'{self.node_uuid}:quotad')}.socket")
+        socket = self.socket()
         argv = [self.glusterfs, "-s", server, *volfile_server_port_args(self.mgmt_port),
                 "--volfile-id", QUOTAD_VOLFILE_ID, "-p", pidfile, "-l", logfile, "-S", socket,
                 "--process-name", "quotad"]

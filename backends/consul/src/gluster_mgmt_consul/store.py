@@ -10,7 +10,9 @@ Mapping (see docs/backends.md):
 * History is emulated (gluster_mgmt.store.emulated): a delete also writes a tombstone
   ``<root>.deleted/<key>`` in the same txn; the horizon is kept at ``<root>.compacted``.
 * Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
-* Watches are blocking queries on the prefix: each answer is a snapshot to diff.
+* Watches are blocking queries on the prefix's change journal (journal.py: a record per
+  directory a commit changed, written in the commit's own txn), so a change costs a watch
+  the change; a listing of the prefix when the journal cannot vouch that none was missed.
 * Leases are sessions (TTL, behavior=delete, LockDelay=0, no health checks) on an external
   catalog node of our own (``SESSION_NODE``), so losing a Consul server ends none of them.
 """
@@ -18,11 +20,14 @@ Mapping (see docs/backends.md):
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import logging
 import random
 import threading
+import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -33,7 +38,9 @@ from gluster_mgmt.store.base import Lease, StoreURL
 from gluster_mgmt.store.emulated import EmulatedHistoryStore, EmulatedWatch, Horizon, Snapshot, Tombstone
 from gluster_mgmt.store.types import Capabilities, Check, Delete, Entry, EventKind, Expect, Expectation
 from gluster_mgmt.store.types import Listing, Op, Put, WatchEvent
+from gluster_mgmt_consul import journal
 from gluster_mgmt_consul.http import ConsulHTTP, Reply, translate_exception
+from gluster_mgmt_consul.journal import Change
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,13 @@ TOMBSTONES = ".deleted/"
 HORIZON = ".compacted"
 #: The external catalog node every gluster_mgmt session is created on (see _session_node).
 SESSION_NODE = "gluster-mgmt-sessions"
+#: What journal ops are named in a txn's error report (they are no caller's keys): a record's
+#: (its session is the store's own), a sentinel's (its session is a lease's).
+JOURNAL_OP = "<journal>"
+SENTINEL_OP = "<lease sentinel>"
+#: TTL of a store's journal session, and how often it is renewed while the store writes.
+JOURNAL_SESSION_TTL = 86400.0
+JOURNAL_SESSION_RENEW = 3600.0
 
 _random_bits = random.Random().getrandbits  # a private generator: the global one stays untouched
 
@@ -84,6 +98,20 @@ def _reserved(rel: str) -> bool:
     return rel.startswith(".") or "/." in rel
 
 
+def _sentinels(puts: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """The (journal directory, session) sentinels of puts made with a lease."""
+    return sorted({(journal.journal_dir(key), _session_of(lease)) for key, lease in puts if lease is not None})
+
+
+def _journal_size(changes: list[Change], sentinels: list[tuple[str, str]]) -> int:
+    """How many txn ops the journal of ``changes`` takes."""
+    return 2 * len({journal.journal_dir(c.key) for c in changes}) + len(sentinels)
+
+
+class _JournalSessionLost(StoreError):
+    """Consul ended the session a store locks journal records with (it makes a new one)."""
+
+
 class ConsulStore(EmulatedHistoryStore):
     name = "consul"
     default_port = 8500
@@ -100,6 +128,8 @@ class ConsulStore(EmulatedHistoryStore):
     sweep_chunk = CONSUL_TXN_OPS - 1  # and the horizon's cas
     #: Blocking-query wait of watches, seconds.
     watch_wait = 30.0
+    #: Shortest time between two sweeps of emptied directories' journal records, seconds.
+    journal_sweep_interval = 300.0
 
     def __init__(self, url: StoreURL, timeout: float = 5.0) -> None:
         params = dict(url.params)
@@ -133,6 +163,12 @@ class ConsulStore(EmulatedHistoryStore):
         self._horizon_key = self.root + HORIZON
         #: Whether SESSION_NODE is registered (None: not tried yet).
         self._session_node_ready: bool | None = None
+        #: The session journal records are locked with (see journal.py), and when it was
+        #: last created or renewed (monotonic).
+        self._journal_session_id: str | None = None
+        self._journal_session_at = 0.0
+        self._journal_guard = threading.Lock()
+        self._journal_swept_at = float("-inf")
 
     def _client(self, pool_size: int = 32, interruptible: bool = False) -> ConsulHTTP:
         return ConsulHTTP(
@@ -174,6 +210,9 @@ class ConsulStore(EmulatedHistoryStore):
             elif key not in failed:
                 failed.append(key)
             reasons.append(f"{key}: {what.replace(self.root, '', 1) if self.root else what}")
+        if JOURNAL_OP in expired and set(expired + failed) == {JOURNAL_OP}:
+            # the record's lock saw an invalid session, and so its unlock failed too
+            return _JournalSessionLost("the journal session has ended")
         if expired and not failed:
             return LeaseExpiredError(f"lease of {', '.join(expired)} has expired or was revoked")
         return ConflictError(
@@ -251,19 +290,21 @@ class ConsulStore(EmulatedHistoryStore):
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         full = self.root + key
+        changes = [Change(key, value)]
+        sentinels = _sentinels([(key, lease)])
         ops = self._put_ops(full, value, expect, lease)
         try:
-            results, _ = self._txn(ops, [key] * len(ops))
+            results = self._journaled(ops, [key] * len(ops), changes, sentinels)
         except ConflictError:
             holders = self._foreign_holders([(lease, full)]) if lease is not None else {}
             if not holders:
                 raise
             ops = self._put_ops(full, value, expect, lease, holders)
-            results, _ = self._txn(ops, [key] * len(ops))
+            results = self._journaled(ops, [key] * len(ops), changes, sentinels)
         if isinstance(lease, ConsulLease):
             lease._bound(full)
             return self._revision(results)
-        written = results[-1]["KV"]
+        written = [res["KV"] for res in results if (res.get("KV") or {}).get("Key") == full][-1]
         if written.get("Session"):
             # Consul keeps a key's session across a plain write; a put without a lease must
             # leave the key unbound (as every other backend does): release it, unless someone
@@ -272,7 +313,7 @@ class ConsulStore(EmulatedHistoryStore):
                       {"KV": {"Verb": "unlock", "Key": full, "Value": _b64(value), "Flags": _flags(),
                               "Session": written["Session"]}}]
             try:
-                results, _ = self._txn(unlock, [key, key])
+                results = self._journaled(unlock, [key, key], changes, [])
             except (ConflictError, LeaseExpiredError):
                 pass  # overwritten, or the session is gone (and the key with it)
         return self._revision(results)
@@ -286,7 +327,7 @@ class ConsulStore(EmulatedHistoryStore):
             first = self._check_op(full, expect)
         ops = [first, {"KV": {"Verb": "delete", "Key": full}}, self._tombstone(key)]
         try:
-            results, _ = self._txn(ops, [key] * 3)
+            results = self._journaled(ops, [key] * 3, [Change(key, None)], [])
         except ConflictError:
             if expect is Expect.ANY:
                 return None
@@ -295,8 +336,12 @@ class ConsulStore(EmulatedHistoryStore):
         return self._revision(results)
 
     def _commit(self, ops: list[Op]) -> int:
+        changes = [Change(op.key, op.value if isinstance(op, Put) else None)
+                   for op in ops if isinstance(op, (Put, Delete))]
+        sentinels = _sentinels([(op.key, op.lease) for op in ops if isinstance(op, Put)])
+        extra = _journal_size(changes, sentinels)
         txn, keys, leased, deletes = self._txn_ops(ops, compact=False)
-        compact = len(txn) > CONSUL_TXN_OPS
+        compact = len(txn) + extra > CONSUL_TXN_OPS
         if compact:
             # Too many for Consul's 64: a delete at an exact revision becomes a delete-cas
             # (2 ops instead of 3), its key's existence checked just before (see README).
@@ -305,7 +350,7 @@ class ConsulStore(EmulatedHistoryStore):
         if not txn:  # only Check(ANY): nothing to compare, nothing to write
             return self._current_index()
         try:
-            results, _ = self._txn(txn, keys)
+            results = self._journaled(txn, keys, changes, sentinels)
         except ConflictError:
             holders = self._foreign_holders(leased)
             if not holders:
@@ -314,7 +359,7 @@ class ConsulStore(EmulatedHistoryStore):
             if len(txn) > CONSUL_TXN_OPS:
                 raise StoreError(f"a transaction taking over {len(holders)} locked key(s) needs "
                                  f"{len(txn)} operations; Consul allows {CONSUL_TXN_OPS}") from None
-            results, _ = self._txn(txn, keys)
+            results = self._journaled(txn, keys, changes, sentinels)
         for lease, full in leased:
             lease._bound(full)
         if deletes:
@@ -361,6 +406,132 @@ class ConsulStore(EmulatedHistoryStore):
         if r.status == 409:
             raise self._conflict(r.json() or {}, [d.key for d in deletes])
 
+    # ------------------------------------------------------------------ the journal
+    def _journaled(self, ops: list[dict], keys: list[str], changes: list[Change],
+                   sentinels: list[tuple[str, str]]) -> list[dict]:
+        """Run ``ops`` (``keys[i]`` names op i) with the journal records of ``changes`` and
+        the sentinels of ``sentinels`` in the same txn (see journal.py); returns the results.
+        Too many ops for one txn: the commit alone, its directories marked "list again\"."""
+        for attempt in (1, 2):
+            records = journal.records(changes)
+            extra = self._journal_ops(records, sentinels)
+            if len(ops) + len(extra) > CONSUL_TXN_OPS:
+                return self._unjournaled(ops, keys, changes, sentinels)
+            names = [JOURNAL_OP] * (2 * len(records)) + [SENTINEL_OP] * len(sentinels)
+            try:
+                results, _ = self._txn(ops + extra, keys + names)
+                return results
+            except _JournalSessionLost:
+                self._journal_session(lost=True)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unjournaled(self, ops: list[dict], keys: list[str], changes: list[Change],
+                     sentinels: list[tuple[str, str]]) -> list[dict]:
+        """A commit too big to journal: its sentinels first (a sentinel without keys is
+        harmless; a leased key without one would vanish unseen), then the commit, then a
+        relist record in each directory it changed."""
+        if sentinels:
+            extra = self._journal_ops({}, sentinels)
+            for start in range(0, len(extra), CONSUL_TXN_OPS):
+                chunk = extra[start:start + CONSUL_TXN_OPS]
+                self._txn(chunk, [SENTINEL_OP] * len(chunk))
+        results, _ = self._txn(ops, keys)
+        dirs = sorted({journal.journal_dir(c.key) for c in changes})
+        for start in range(0, len(dirs), CONSUL_TXN_OPS // 2):
+            marks = {d: journal.RELIST_RECORD for d in dirs[start:start + CONSUL_TXN_OPS // 2]}
+            try:
+                try:
+                    self._txn(self._journal_ops(marks, []), [JOURNAL_OP] * 2 * len(marks))
+                except _JournalSessionLost:
+                    self._journal_session(lost=True)
+                    self._txn(self._journal_ops(marks, []), [JOURNAL_OP] * 2 * len(marks))
+            except StoreError as exc:
+                log.warning("%r: watchers of %s may not see a commit until the next one there: %s",
+                            self, ", ".join(marks) or "/", exc)
+        return results
+
+    def _journal_ops(self, records: dict[str, bytes], sentinels: Iterable[tuple[str, str]]) -> list[dict]:
+        """Each record written with ``lock`` + ``unlock`` by the journal session (its
+        LockIndex counts commits), each sentinel locked by its lease's session."""
+        ops: list[dict] = []
+        if records:
+            session = self._journal_session()
+            for directory, value in records.items():
+                key = self.root + journal.record_key(directory)
+                v = _b64(value)
+                ops += [{"KV": {"Verb": "lock", "Key": key, "Value": v, "Session": session}},
+                        {"KV": {"Verb": "unlock", "Key": key, "Value": v, "Session": session}}]
+        for directory, owner in sentinels:
+            ops.append({"KV": {"Verb": "lock", "Key": self.root + journal.sentinel_key(directory, owner),
+                               "Value": None, "Session": owner}})
+        return ops
+
+    def sweep(self, keep: int | None = None) -> int:
+        horizon = super().sweep(keep)
+        now = time.monotonic()
+        if now - self._journal_swept_at >= self.journal_sweep_interval:
+            self._journal_swept_at = now
+            self.sweep_journal()
+        return horizon
+
+    def sweep_journal(self) -> int:
+        """Remove the records of journal directories that hold no key any more (a
+        transaction's results, once pruned). A directory empties by deletions, so only those
+        whose last commit deleted are looked at; each goes with ``delete-cas`` at the index
+        read before its directory was found empty, so a commit in between makes it stay. A
+        watch that knew one lists its prefix again. Returns how many went."""
+        cut = len(self.root + journal.JOURNAL)
+        r = self._http.call("GET", self._kv_path(self.root + journal.JOURNAL), [("recurse", ""), *self._read],
+                            allow=(200, 404))
+        view, _ = journal.parse_view(r.json() if r.status == 200 else (), cut, r.index)
+        doomed = []
+        for directory, record in sorted(view.records.items()):
+            named = journal.parse_record(directory, record.value)
+            if not directory or named is not None and any(c.kind is not journal.Kind.DELETE for c in named):
+                continue
+            r = self._http.call("GET", self._kv_path(f"{self.root}{directory}/"),
+                                [("keys", ""), ("separator", "/"), *self._read], allow=(200, 404))
+            if r.status == 404 or not r.json():
+                doomed.append((directory, record.modified))
+        gone = 0
+        for start in range(0, len(doomed), CONSUL_TXN_OPS):
+            chunk = doomed[start:start + CONSUL_TXN_OPS]
+            ops = [{"KV": {"Verb": "delete-cas", "Key": self.root + journal.record_key(d), "Index": index}}
+                   for d, index in chunk]
+            try:
+                self._txn(ops, [d for d, _ in chunk])
+                gone += len(chunk)
+            except ConflictError:
+                pass  # a commit came meanwhile: the next sweep
+        return gone
+
+    def _journal_session(self, lost: bool = False) -> str:
+        """The session this store locks journal records with: created on first use (no
+        health checks, Behavior=release: it holds nothing between txns), renewed every
+        JOURNAL_SESSION_RENEW while the store writes, made anew when Consul ended it."""
+        with self._journal_guard:
+            now = time.monotonic()
+            if lost:
+                self._journal_session_id = None
+            elif self._journal_session_id is not None and now - self._journal_session_at > JOURNAL_SESSION_RENEW:
+                r = self._http.call("PUT", f"/v1/session/renew/{self._journal_session_id}", self._dc or None,
+                                    allow=(200, 404))
+                if r.status == 404 or not r.json():
+                    self._journal_session_id = None
+                self._journal_session_at = now
+            if self._journal_session_id is None:
+                body = {"Name": "gluster-mgmt-journal", "TTL": f"{JOURNAL_SESSION_TTL:g}s", "Behavior": "release",
+                        "LockDelay": "0s", "NodeChecks": [], "ServiceChecks": []}
+                node = self._session_node()
+                if node is not None:
+                    body["Node"] = node
+                r = self._http.call("PUT", "/v1/session/create", self._dc or None, json.dumps(body))
+                self._journal_session_id = r.json()["ID"]
+                self._journal_session_at = now
+            return self._journal_session_id
+
     def _watch(self, prefix: str, start_revision: int | None) -> "ConsulWatch":
         return ConsulWatch(self, prefix, start_revision).start()
 
@@ -392,6 +563,12 @@ class ConsulStore(EmulatedHistoryStore):
         return SESSION_NODE if self._session_node_ready else None
 
     def _close(self) -> None:
+        session, self._journal_session_id = self._journal_session_id, None
+        if session is not None:
+            try:
+                self._http.call("PUT", f"/v1/session/destroy/{session}", self._dc or None)
+            except StoreError as exc:  # it ends with its TTL
+                log.debug("%r: could not destroy the journal session: %s", self, exc)
         self._http.close()
 
     # ------------------------------------------------------------------ emulated history
@@ -449,8 +626,9 @@ class ConsulLease(Lease):
             keys, self._keys = sorted(self._keys), set()
         store = self.store
         n = len(store.root)
-        for start in range(0, len(keys), CONSUL_TXN_OPS // 3):
-            chunk = keys[start:start + CONSUL_TXN_OPS // 3]
+        step = (CONSUL_TXN_OPS - 8) // 3  # and the journal of up to 4 directories
+        for start in range(0, len(keys), step):
+            chunk = keys[start:start + step]
             for _ in range(2):
                 ops: list[dict] = []
                 for full in chunk:
@@ -460,7 +638,8 @@ class ConsulLease(Lease):
                 if not ops:
                     break
                 try:
-                    store._txn(ops, [full for full in chunk for _ in range(3)])
+                    store._journaled(ops, [full for full in chunk for _ in range(3)],
+                                     [Change(full[n:], None) for full in chunk], [])
                     store._deleted(len(chunk))
                     break
                 except ConflictError as exc:  # some keys are no longer ours: leave them be
@@ -468,48 +647,146 @@ class ConsulLease(Lease):
         store._http.call("PUT", f"/v1/session/destroy/{self.session}", store._dc or None)
 
 
+class Verdict(enum.Enum):
+    """Why a watch round yields no snapshot from the journal."""
+
+    RELIST = "relist"  # the journal cannot vouch for every commit: list the prefix
+    AHEAD = "ahead"    # a value read is newer than the journal read: read the journal again
+
+
 class ConsulWatch(EmulatedWatch):
-    """Blocking queries on the prefix, each answer a snapshot (see EmulatedWatch)."""
+    """Blocking queries on the prefix's journal (journal.py): a round reads the records of
+    the directories that changed, and the values they name; when the journal cannot vouch
+    that nothing was missed, one listing of the prefix (always correct)."""
 
     store: ConsulStore
 
     def __init__(self, store: ConsulStore, prefix: str, start_revision: int | None) -> None:
         self._http = store._client(pool_size=1, interruptible=True)
         self._path = store._kv_path(store.root + prefix)
+        self._journal_path = store._kv_path(store.root + journal.JOURNAL + journal.watched_dir(prefix))
+        self._journal_cut = len(store.root + journal.JOURNAL)
         self._cut = len(store.root)
+        #: The journal as of the last round, and when each deletion it named happened.
+        self._view = journal.View({}, frozenset(), 0)
+        self._deleted_at: dict[str, int] = {}
         super().__init__(store, prefix, start_revision)
 
-    def _parse(self, r: Reply) -> Snapshot:
+    # ------------------------------------------------------------------ reads
+    def _read_journal(self, index: int | None = None) -> journal.View:
+        """The journal under the prefix: now (consistent), or once its index passes ``index``."""
+        store = self.store
+        if index is None:
+            r = self._http.call("GET", self._journal_path, [("recurse", ""), *store._read], allow=(200, 404))
+        else:
+            wait = store.watch_wait
+            r = self._http.call("GET", self._journal_path,
+                                [("recurse", ""), *store._dc, ("wait", f"{wait:g}s"), ("index", index)],
+                                timeout=store.timeout + wait * 1.1, allow=(200, 404))
+        view, cost = journal.parse_view(r.json() if r.status == 200 else (), self._journal_cut, max(r.index, 1))
+        self.bytes_read += cost
+        return view
+
+    def _listing(self) -> Snapshot:
+        """The whole prefix, with the journal read just before it: every commit after the
+        journal read shows in the next rounds' records."""
+        self._view = self._read_journal()
+        self._deleted_at = {}
+        r = self._http.call("GET", self._path, [("recurse", ""), *self.store._read], allow=(200, 404))
         cut = self._cut
         items = r.json() if r.status == 200 else ()
         entries = {rel: _entry(rel, item) for item in items if not _reserved(rel := item["Key"][cut:])}
+        self.bytes_read += sum(len(key) + len(e.value) for key, e in entries.items())
         return Snapshot(entries, max(r.index, 1))
 
+    def _read_cost(self, snapshot: Snapshot) -> int:
+        return 0  # counted as read (_read_journal, _listing, _fetch)
+
+    # ------------------------------------------------------------------ rounds
     def _first_snapshot(self) -> Snapshot:
-        return self._parse(self._http.call("GET", self._path, [("recurse", ""), *self.store._read],
-                                           allow=(200, 404)))
+        return self._listing()
 
     def _next_snapshot(self, failures: int) -> Snapshot | None:
-        store = self.store
-        index = self._snapshot.revision
-        wait = store.watch_wait
-        r = self._http.call("GET", self._path, [("recurse", ""), *store._dc, ("wait", f"{wait:g}s"), ("index", index)],
-                            timeout=store.timeout + wait * 1.1, allow=(200, 404))
-        if r.index == index or self.closed:
+        if failures:
+            return self._listing()  # a round may have failed half-way: start from a listing
+        known = self._view
+        view = self._read_journal(known.index)
+        if self.closed or view.index == known.index:
             return None  # the wait ran out with no change
-        if r.index < index:
-            # Consul's index went backwards (e.g. a snapshot restore): start over from this
-            # snapshot; the diff still reports what changed.
-            log.info("consul watch %r: index went back from %d to %d", self.prefix, index, r.index)
-        return self._parse(r)
+        if view.index < known.index:
+            # Consul's index went back (a snapshot restore, tombstones reaped): list again.
+            log.info("consul watch %r: journal index went back from %d to %d", self.prefix, known.index, view.index)
+            return self._listing()
+        for _ in range(5):
+            outcome = self._apply(known, view)
+            if outcome is Verdict.RELIST:
+                return self._listing()
+            if outcome is not Verdict.AHEAD:
+                return outcome
+            view = self._read_journal()  # a value newer than the journal read: catch up first
+        return self._listing()
+
+    def _apply(self, known: journal.View, view: journal.View) -> "Snapshot | Verdict":
+        """The snapshot after the commits ``view`` shows since ``known``, or why not."""
+        if known.sentinels - view.sentinels or known.records.keys() - view.records.keys():
+            return Verdict.RELIST  # a session ended (its keys went unjournaled), or a record was swept
+        entries = dict(self._snapshot.entries)
+        deleted: dict[str, int] = {}
+        fetch: list[tuple[str, int]] = []
+        for directory, record in view.records.items():
+            old = known.records.get(directory)
+            if old is None:
+                if record.commits != 1 or record.created <= known.index:
+                    return Verdict.RELIST  # a directory's first commit(s) we did not see
+            elif old.created != record.created or record.commits != old.commits + (record.modified != old.modified):
+                return Verdict.RELIST  # recreated, or more than one commit since the last round
+            elif record.modified == old.modified:
+                continue
+            named = journal.parse_record(directory, record.value)
+            if named is None:
+                return Verdict.RELIST
+            for change in named:
+                if not change.key.startswith(self.prefix):
+                    continue
+                if change.kind is journal.Kind.DELETE:
+                    entries.pop(change.key, None)
+                    deleted[change.key] = record.modified
+                elif change.copied:
+                    before = entries.get(change.key)
+                    entries[change.key] = Entry(change.key, change.value or b"", record.modified,
+                                                before.created if before is not None else record.modified)
+                    deleted.pop(change.key, None)
+                else:
+                    fetch.append((change.key, record.modified))
+        for key, revision in fetch:
+            entry = self._fetch(key)
+            if entry is None or entry.revision > revision:
+                return Verdict.AHEAD  # changed again since the journal read
+            if entry.revision < revision:
+                return Verdict.RELIST
+            entries[key] = entry
+            deleted.pop(key, None)
+        self._view = view
+        self._deleted_at = deleted
+        return Snapshot(entries, view.index)
+
+    def _fetch(self, key: str) -> Entry | None:
+        r = self._http.call("GET", self.store._kv_path(self.store.root + key), self.store._read, allow=(200, 404))
+        if r.status == 404:
+            return None
+        entry = _entry(key, r.json()[0])
+        self.bytes_read += len(key) + len(entry.value)
+        return entry
 
     def _deletions(self, vanished: list[str], snapshot: Snapshot) -> list[WatchEvent]:
-        # A deletion's own index is not in the snapshot: the snapshot's index is at or after it.
-        revision = max(snapshot.revision, self.revision + 1)
-        return [WatchEvent(EventKind.DELETE, key, None, revision) for key in vanished]
+        # A journaled deletion has its commit's index; one seen in a listing only is dated
+        # by the listing (its own index is not known, the listing's is at or after it).
+        latest = max(snapshot.revision, self.revision + 1)
+        return [WatchEvent(EventKind.DELETE, key, None, self._deleted_at.get(key, latest)) for key in vanished]
 
     def _stop(self) -> None:
         self._http.interrupt()  # ends the blocking query now; the thread then sees ``closed``
 
     def _finish(self) -> None:
         self._http.close()
+
