@@ -50,9 +50,15 @@ SRC
 fi
 ln -sf "$CONSUL_DIR/usr/bin/consul" /usr/local/bin/consul
 
-# Stock glusterd must never run beside gluster_mgmt's mgmt server on 24007.
-if pgrep -x glusterd >/dev/null; then pkill -x glusterd || true; fi
+# Stock glusterd (the package starts it) must never run beside gluster_mgmt's mgmt server on
+# 24007: stop the one of this network namespace, not glusterds that tests run in their own.
+own_net=$(readlink /proc/self/ns/net)
+for pid in $(pgrep -x glusterd || true); do
+    if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$own_net" ]; then
+        kill "$pid" 2>/dev/null || true
+    fi
+done
 
-etcd --version | head -1
-consul version | head -1
-glusterfsd --version | head -1
+etcd --version | sed -n 1p
+consul version | sed -n 1p
+glusterfsd --version | sed -n 1p
