@@ -340,6 +340,13 @@ def volume_log_rotate(request: Request, response: Response) -> Outcome:
     return _str_output(response, "volLogRotate", message)
 
 
+def volume_sync(request: Request, response: Response) -> Outcome:
+    """cli_xml_output_str("volSync", the text's own message)."""
+    from gluster_mgmt.cli.render_human import sync_message
+
+    return _str_output(response, "volSync", sync_message(response))
+
+
 def volume_get(request: Request, response: Response) -> Outcome:
     if not response.ok:
         message = (f"volume get option: failed: {response.op_errstr}" if response.op_errstr
@@ -468,6 +475,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/replace-brick": volume_replace_brick,
     "volume/reset-brick": volume_reset_brick,
     "volume/log-rotate": volume_log_rotate,
+    "volume/sync": volume_sync,
     "peer/probe": _peer_op,
     "peer/detach": _peer_op,
     "peer/status": peer_status,

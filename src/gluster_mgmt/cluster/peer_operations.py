@@ -92,6 +92,10 @@ def create_cluster(store_url: str, state_dir: str) -> Membership:
     return membership
 
 
+#: Names glusterd always finds local (they resolve to a loopback address).
+_LOCALHOST = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def own_hostnames(cluster: "Cluster", node_uuid: str, hostname: str) -> tuple[str, ...]:
     """Every name this node is known by in its peer record, its own hostname included."""
     entry = cluster.store.get(cluster.keys.peer(node_uuid))
@@ -183,6 +187,24 @@ class PeerOperations:
             return {"uuid": uuid, "errno": PROBE_FRIEND,
                     "message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
         return {"uuid": uuid, "message": ""}
+
+    def sync(self, host: str, name: str | None) -> None:
+        """`volume sync HOST [VOL]`: glusterd copies HOST's volume definitions over its own.
+        Every node here reads the one store, so there is nothing to copy: glusterd's checks
+        (__glusterd_handle_sync_volume, glusterd_op_stage_sync_volume), then success."""
+        node = self.node
+        cluster = node.active()
+        if host in _LOCALHOST or self._is_self(cluster, host):
+            raise OperationFailed("sync from localhost not allowed", errno.EINVAL)
+        view = cluster.peers.find(host)
+        if view is None:
+            raise OperationFailed(f"{host}, is not a friend", errno.ENOENT)
+        if not view.connected:
+            raise OperationFailed(f"{host}, is not connected at the moment", errno.ENOTCONN)
+        if name is not None and name not in cluster.volumes.names():
+            # the check HOST's glusterd makes when it stages the sync
+            raise OperationFailed(f"Staging failed on {host}. Error: Volume {name} does not "
+                                  "exist", errno.ENOENT)
 
     def _join_token(self) -> str | None:
         """The configured join token; an unreadable token file refuses (never admits)."""

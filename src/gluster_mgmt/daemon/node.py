@@ -145,7 +145,8 @@ class Daemon:
         self.steps.register(LOG_ROTATE_STEP, lambda args: rotate_local_logs(
             self.reconciler.specs, self.known().volumes.info(args["volume"])[0], args))
         LocalBrickSteps(self.uuid, lambda: self.reconciler,
-                        lambda name: self.known().volumes.info(name)[0]).register(self.steps)
+                        lambda name: self.known().volumes.info(name)[0],
+                        lambda: self.mgmt_server).register(self.steps)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

@@ -207,6 +207,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     changes = {
         "peer/probe": lambda p: daemon.peer_operations.probe(p["host"]),
         "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
+        "volume/sync": lambda p: daemon.peer_operations.sync(p["host"], p.get("name")) or {},
         "cluster/leave": daemon.peer_operations.leave,
         "volume/create": volume_create,
         "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),
