@@ -946,9 +946,6 @@ def parse_get_state(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]
         elif word != "glusterd":
             raise usage_error(cmd, "glusterd is the only supported daemon.")
         index += 1
-    if params.get("kind"):
-        raise failure("Failed to get daemon state: get-state detail|volumeoptions is not "
-                      "supported by gluster-mgmt")
     return Request("get-state", params, cmd)
 
 

@@ -382,15 +382,14 @@ class CliBackend:
         return CliResult(dict=glusterd_dict([*echo, ("lk-summary", data["summary"])]))
 
     def _get_state(self, request: CliRequest) -> CliResult:
-        """`get-state [glusterd] [odir DIR] [file NAME]`: the reply is the request with
-        ``ofilepath`` added (the CLI prints "glusterd state dumped to PATH")."""
-        if _int(request, "getstate-cmd"):
-            return CliResult.failed("get-state detail|volumeoptions is not supported by "
-                                    "gluster-mgmtd", errno.EOPNOTSUPP)
+        """`get-state [glusterd] [odir DIR] [file NAME] [detail|volumeoptions]`: the reply is
+        the request with ``ofilepath`` added (the CLI prints "glusterd state dumped to
+        PATH")."""
         echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
         try:
             path = self._route("get-state", {"odir": _text(request, "odir", None),
-                                             "filename": _text(request, "filename", None)})["path"]
+                                             "filename": _text(request, "filename", None),
+                                             "kind": _int(request, "getstate-cmd")})["path"]
         except _Reply as reply:
             return CliResult(-1, 0, reply.result.op_errstr, glusterd_dict(echo))
         return CliResult(dict=glusterd_dict([*echo, ("ofilepath", path)]))

@@ -261,7 +261,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
         "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
         "get-state": lambda p: {"path": get_state.write_state(
-            get_state.gather(daemon, cluster()), p.get("odir"), p.get("filename"))},
+            get_state.gather(daemon, cluster(), get_state.StateKind.of(p.get("kind"))),
+            p.get("odir"), p.get("filename"))},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
         "volume/brick-dump-local":
