@@ -24,7 +24,13 @@ import enum
 import errno
 from typing import TYPE_CHECKING
 
-from gluster_mgmt.cluster.profile import answers_of, brick_hosts, merge_answers, peer_names
+from gluster_mgmt.cluster.profile import (
+    answers_of,
+    brick_hosts,
+    connected_nodes,
+    merge_answers,
+    peer_names,
+)
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.executor import Step
 from gluster_mgmt.model import VolumeStatus
@@ -53,11 +59,6 @@ class BarrierCommand(str, enum.Enum):
 
     ENABLE = "enable"
     DISABLE = "disable"
-
-
-def connected_nodes(cluster: "VolumeContext") -> list[str]:
-    """Every connected node (a glusterd transaction's commit reaches each)."""
-    return [v.peer.uuid for v in cluster.peers.all() if v.connected]
 
 
 def client_target(words: list[str]) -> dict[str, object]:
