@@ -18,7 +18,6 @@ namespace). The work directory's path is recorded as ``@W@``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,8 +25,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
-from benchmarks.record_heal import Recorder, start_glusterd, wait_until
+from benchmarks.record_cli_program import recorder_main
+from benchmarks.record_heal import Recorder, start_glusterd, wait_until, wind_up
 from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "day2"
@@ -194,10 +193,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
                 gfapi.wait(30)
             except subprocess.TimeoutExpired:
                 gfapi.kill()
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
-        glusterd.stop()
-        text = json.dumps(rec.outputs, indent=1).replace(str(workdir), WORKDIR_MARK)
-        (workdir / "outputs.json").write_text(text + "\n")
+        wind_up(glusterd, rec, workdir, point)
 
 
 def main() -> int:

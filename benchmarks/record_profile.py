@@ -15,15 +15,14 @@ namespace). The work directory's path is recorded as ``@W@``.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
-from benchmarks.record_heal import Recorder, start_glusterd, wait_until
+from benchmarks.record_cli_program import recorder_main
+from benchmarks.record_heal import Recorder, start_glusterd, wait_until, wind_up
 from benchmarks.volume_ops import HOST, ROOT, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "profile"
@@ -144,10 +143,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
         rec.record(PROFILED)
         record_statedumps(rec, dumps, bricks)
     finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
-        glusterd.stop()
-        text = json.dumps(rec.outputs, indent=1).replace(str(workdir), WORKDIR_MARK)
-        (workdir / "outputs.json").write_text(text + "\n")
+        wind_up(glusterd, rec, workdir, point)
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.peers import Peers
+from gluster_mgmt.rules import SYNC_FROM_LOCALHOST
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.keys import ClusterKeys
 
@@ -195,7 +196,7 @@ class PeerOperations:
         node = self.node
         cluster = node.active()
         if host in _LOCALHOST or self._is_self(cluster, host):
-            raise OperationFailed("sync from localhost not allowed", errno.EINVAL)
+            raise OperationFailed(SYNC_FROM_LOCALHOST, errno.EINVAL)
         view = cluster.peers.find(host)
         if view is None:
             raise OperationFailed(f"{host}, is not a friend", errno.ENOENT)

@@ -65,7 +65,7 @@ _REFUSED_BY_HANDLER: dict[CliProc, tuple[str, ...]] = {
                         "supplied ", "Incorrect replica count ", "Operation failed"),
     CliProc.REMOVE_BRICK: ("Incorrect brick ", "replica count (", "given replica count ",
                            "number of bricks provided ", "need "),
-    CliProc.SYNC_VOLUME: ("sync from localhost not allowed",),
+    CliProc.SYNC_VOLUME: (rules.SYNC_FROM_LOCALHOST,),
 }
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
