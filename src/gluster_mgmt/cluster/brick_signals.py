@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import re
 from typing import TYPE_CHECKING
 
 from gluster_mgmt.cluster.profile import (
@@ -68,11 +69,11 @@ def client_target(words: list[str]) -> dict[str, object]:
         raise OperationFailed("ip address not specified", errno.EINVAL)
     if len(words) < 3:
         raise OperationFailed("pid not specified", errno.EINVAL)
-    pid = words[2]
-    if not pid.isdigit() or int(pid) <= 0:
-        raise OperationFailed(f"Invalid pid {pid}: a process id greater than zero",
+    digits = re.match(r"\s*\+?(\d+)", words[2])  # glusterd's strtol: leading digits
+    if digits is None or int(digits[1]) <= 0:
+        raise OperationFailed(f"Invalid pid {words[2]}: a process id greater than zero",
                               errno.EINVAL)
-    return {"host": words[1], "pid": int(pid)}
+    return {"host": words[1], "pid": int(digits[1])}
 
 
 class BrickSignals:

@@ -874,16 +874,15 @@ class MgmtRpcServer:
 
     def statedump_clients(self, volume: str, addresses: Iterable[str], pid: int) -> int:
         """Send CALLBACK STATEDUMP ``pid`` to every connection from one of ``addresses``
-        whose last GETSPEC fetched ``volume`` (any volume for ``all``), as glusterd does
+        whose last GETSPEC fetched ``volume``, as glusterd does
         (glusterd_client_statedump_submit_req). Call from the event loop's thread; returns
         how many connections were told."""
         wanted = {_address_key(a) for a in addresses}
+        volfile_id = pg.normalize_volfile_id(volume)
         told = 0
         for conn in list(self._connections.values()):
-            last = next(reversed(conn.fetched), None)
-            if last is None or _address_key(conn.peer.host) not in wanted:
-                continue
-            if volume == "all" or last == pg.normalize_volfile_id(volume):
+            if next(reversed(conn.fetched), None) == volfile_id and \
+                    _address_key(conn.peer.host) in wanted:
                 conn.send_statedump(pid)
                 told += 1
         log.info("statedump of client pid %d of volume %s: asked %d connection(s)", pid,
