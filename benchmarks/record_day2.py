@@ -26,8 +26,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from benchmarks.record_cli_program import recorder_main
-from benchmarks.record_heal import Recorder, start_glusterd, wait_until, wind_up
-from benchmarks.volume_ops import HOST, ROOT, bricks_online
+from benchmarks.record_heal import Recorder, start_glusterd, wind_up
+from benchmarks.record_profile import dumping_volumes
+from benchmarks.volume_ops import HOST, ROOT
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "day2"
 VOLUME = "dv"
@@ -129,14 +130,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
     RUN_DUMPS.mkdir(parents=True, exist_ok=True)
     gfapi = None
     try:
-        run = lambda *words: glusterd.run(*words)  # noqa: E731
-        run("volume", "create", VOLUME, "replica", "3",
-            *[f"{HOST}:{bricks}/r{i}" for i in (1, 2, 3)], "force")
-        run("volume", "set", VOLUME, "server.statedump-path", str(dumps))
-        run("volume", "start", VOLUME)
-        run("volume", "create", "sv", f"{HOST}:{bricks}/s1", "force")
-        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 3), 60):
-            raise RuntimeError("bricks never online")
+        dumping_volumes(glusterd, bricks, dumps, VOLUME, "r")
         time.sleep(3)
         rec.record(NO_QUOTA)
         subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{VOLUME}", str(point)],
@@ -170,7 +164,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
                 text = text.replace(f" {api}", " @GFAPI@").replace(f":{api}", ":@GFAPI@")
                 call.clear()
                 call.update(json.loads(text))
-        run("volume", "quota", VOLUME, "enable")
+        glusterd.run("volume", "quota", VOLUME, "enable")
         time.sleep(3)
         quotad = daemon_pids(rec).get("Quota Daemon", 0)
         record_dumps(rec, QUOTA, {**pids, "quotad": quotad}, *all_dirs)
