@@ -34,6 +34,11 @@ STEPS = (
     ("get-state odir a file", "get-state odir @W@/bricks/g1/f file x.txt", None),
     ("get-state bad daemon", "get-state glusterfsd", None),
     ("get-state bad word", "get-state odir", None),
+    ("get-state detail", "get-state odir @W@/out file det.txt detail", "@W@/out/det.txt"),
+    ("get-state glusterd volumeoptions",
+     "get-state glusterd odir @W@/out file vo.txt volumeoptions", "@W@/out/vo.txt"),
+    ("get-state detail volumeoptions", "get-state odir @W@/out file x.txt detail volumeoptions",
+     "@W@/out/x.txt"),
 )
 
 

@@ -163,6 +163,15 @@ def start_glusterd(workdir: Path, outer_ns: str) -> tuple[Glusterd, Recorder, Pa
     return glusterd, rec, bricks, point
 
 
+def wind_up(glusterd: Glusterd, rec: Recorder, workdir: Path, point: Path) -> None:
+    """The end of a recording: the mount gone, glusterd stopped, the outputs written with
+    the work directory's path as ``@W@``."""
+    subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
+    glusterd.stop()
+    text = json.dumps(rec.outputs, indent=1).replace(str(workdir), WORKDIR_MARK)
+    (workdir / "outputs.json").write_text(text + "\n")
+
+
 def inner(workdir: Path, outer_ns: str) -> None:
     glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
     frozen = 0

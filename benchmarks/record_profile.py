@@ -15,16 +15,15 @@ namespace). The work directory's path is recorded as ``@W@``.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.record_cli_program import WORKDIR_MARK, recorder_main
-from benchmarks.record_heal import Recorder, start_glusterd, wait_until
-from benchmarks.volume_ops import HOST, ROOT, bricks_online
+from benchmarks.record_cli_program import recorder_main
+from benchmarks.record_heal import Recorder, start_glusterd, wait_until, wind_up
+from benchmarks.volume_ops import HOST, ROOT, Glusterd, bricks_online
 
 OUT = ROOT / "tests" / "data" / "glusterd-10.3" / "profile"
 VOLUME = "pv"
@@ -124,19 +123,26 @@ def record_statedumps(rec: Recorder, dumps: Path, bricks: Path) -> None:
         rec.outputs[-1]["dumps"], rec.outputs[-1]["dump_kinds"] = dump_kinds(dumps, bricks)
 
 
+def dumping_volumes(glusterd: Glusterd, bricks: Path, dumps: Path, volume: str,
+                    prefix: str) -> None:
+    """A started replica 3 ``volume`` (bricks PREFIX1..3) whose statedump path is ``dumps``,
+    and a created volume ``sv``; the bricks online."""
+    run = glusterd.run
+    run("volume", "create", volume, "replica", "3",
+        *[f"{HOST}:{bricks}/{prefix}{i}" for i in (1, 2, 3)], "force")
+    run("volume", "set", volume, "server.statedump-path", str(dumps))
+    run("volume", "start", volume)
+    run("volume", "create", "sv", f"{HOST}:{bricks}/s1", "force")
+    if not wait_until(lambda: bricks_online(glusterd, volume, 3), 60):
+        raise RuntimeError("bricks never online")
+
+
 def inner(workdir: Path, outer_ns: str) -> None:
     glusterd, rec, bricks, point = start_glusterd(workdir, outer_ns)
     dumps = workdir / "dumps"
     dumps.mkdir()
     try:
-        run = lambda *words: glusterd.run(*words)  # noqa: E731
-        run("volume", "create", VOLUME, "replica", "3",
-            *[f"{HOST}:{bricks}/p{i}" for i in (1, 2, 3)], "force")
-        run("volume", "set", VOLUME, "server.statedump-path", str(dumps))
-        run("volume", "start", VOLUME)
-        run("volume", "create", "sv", f"{HOST}:{bricks}/s1", "force")
-        if not wait_until(lambda: bricks_online(glusterd, VOLUME, 3), 60):
-            raise RuntimeError("bricks never online")
+        dumping_volumes(glusterd, bricks, dumps, VOLUME, "p")
         rec.record(BEFORE)
         subprocess.run(["mount", "-t", "glusterfs", f"{HOST}:/{VOLUME}", str(point)], check=True,
                        timeout=60)
@@ -144,10 +150,7 @@ def inner(workdir: Path, outer_ns: str) -> None:
         rec.record(PROFILED)
         record_statedumps(rec, dumps, bricks)
     finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=60, check=False)
-        glusterd.stop()
-        text = json.dumps(rec.outputs, indent=1).replace(str(workdir), WORKDIR_MARK)
-        (workdir / "outputs.json").write_text(text + "\n")
+        wind_up(glusterd, rec, workdir, point)
 
 
 def main() -> int:

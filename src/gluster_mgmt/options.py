@@ -49,6 +49,10 @@ class MapEntry:
     # of the xlator it lands in, and transport.socket.* options are not in protocol/client's
     # or protocol/server's table (client.ssl, server.ssl, ssl.*: tests/data/glusterd-10.3/ssl)
     checked: bool = True
+    # False where glusterd's `volume get VOL all` leaves the row out unless the volume sets
+    # it: no default in the row and none found in its xlator (NFS's, not built in Debian's
+    # 10.3; glusterd's own; options their xlator does not list; cli/volume-get-all.txt)
+    volume_get: bool = True
 
     @property
     def option_name(self) -> str:
@@ -401,6 +405,7 @@ def _entry_from_json(row: Mapping[str, Any]) -> MapEntry:
         choices=tuple(choices) if choices else None, min=row.get("min"), max=row.get("max"),
         op_version=row.get("op_version"), flags=tuple(row.get("flags") or ()),
         doc=row.get("doc") or "DOC", checked=row.get("checked", True),
+        volume_get=row.get("volume_get", True),
     )
 
 

@@ -14,6 +14,9 @@ MGMT_PORT = 24007
 #: glusterd-errno.h: EG_INTRNL, what a failed transaction reports when nothing set an
 #: op_errno (gd_sync_task_begin)
 EG_INTRNL = 30800
+#: `volume sync`'s refusal of the node itself: glusterd's handler says it, before any
+#: transaction (op_errno 0, not EG_INTRNL)
+SYNC_FROM_LOCALHOST = "sync from localhost not allowed"
 #: The key of a reply's data holding the notice that it comes from the last state the daemon
 #: saw (its store unreachable); the CLI shows it on stderr.
 STALE_KEY = "stale"

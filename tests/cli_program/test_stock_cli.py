@@ -174,7 +174,6 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     ("volume", "heal", "v1", "info", "summary"),
     ("snapshot", "list"),
     ("volume", "status", "v1", "snapd"),
-    ("get-state", "detail"),
 ])
 def test_unsupported_commands_fail_at_once(make_daemons, args):
     (daemon,) = make_daemons(1)

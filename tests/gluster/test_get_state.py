@@ -1,9 +1,11 @@
-"""`gluster get-state [glusterd] [odir DIR] [file NAME]` through the STOCK `gluster` binary
-and `gluster-mgmt`, against one gluster-mgmtd with real bricks: its output and the state
+"""`gluster get-state [glusterd] [odir DIR] [file NAME] [detail|volumeoptions]` through the
+STOCK `gluster` binary and `gluster-mgmt`, against one gluster-mgmtd with real bricks: its output and the state
 file it writes equal glusterd 10.3's for the same situation (a started replica 3 volume and
 a created distribute volume on one node; tests/data/glusterd-10.3/get-state, recorded by
-benchmarks/record_get_state.py), normalised for UUIDs, ports, sizes and the work directory;
-the refusals (missing directory, a file as directory, another daemon, bad words) too."""
+benchmarks/record_get_state.py), normalised for UUIDs, ports, sizes, the clients' ports and
+byte counts (`detail`: the self-heal daemon's connection to each brick) and the work
+directory; the refusals (missing directory, a file as directory, another daemon, bad words)
+too."""
 
 from __future__ import annotations
 
@@ -22,12 +24,16 @@ MARK = "@W@"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PORT = re.compile(r"\.port: [1-9][0-9]*$", re.M)
 _SPACE = re.compile(r"\.space(free|total): [0-9]+Bytes$", re.M)
+#: `detail`'s clients: their ports and byte counts
+_CLIENT = re.compile(r"(\.Client\d+\.hostname: [^:\n]+:)\d+$", re.M)
+_BYTES = re.compile(r"(\.Client\d+\.bytes(read|write)): \d+$", re.M)
 
 
 def normalise(text: str | None) -> str | None:
     if text is None:
         return None
     text = _UUID.sub("U", text)
+    text = _BYTES.sub(r"\1: N", _CLIENT.sub(r"\1P", text))
     return _SPACE.sub(r".space\1: NBytes", _PORT.sub(".port: P", text))
 
 

@@ -149,3 +149,10 @@ def test_every_key_of_the_installed_group_files_is_accepted() -> None:
     for group in groups:
         for key, value in read_group(group):
             validate_option(key, value)
+
+
+def test_volume_get_all_lists_glusterd_s_rows(cli_text) -> None:
+    """`volume get VOL all` lists a row per option map entry glusterd can look up, in the
+    map's order (a key of two xlators twice), as glusterd 10.3 did."""
+    shown = [line.split()[0] for line in cli_text("volume-get-all.txt").splitlines()[2:]]
+    assert [row.key for row in option_table().entries if row.volume_get] == shown

@@ -123,7 +123,11 @@ block_count}``  (``volume profile`` and ``volume top``; numbers as ``cluster.pro
     the command's dict and the bricks' answers as glusterd's reply dict holds them
     (``count``, ``N-brick``, ``N-...``).
 ``volume/statedump {name, options: [word, ...]}`` / ``volume/barrier {name, barrier}``
-    data: any.
+    data: any. ``options``: the bricks' dump options (``nfs`` among them, a word of the
+    bricks' options file: no NFS server), ``quotad`` first then its options, or
+    ``client HOST PID``.
+``volume/sync {host, name}``  (``name``: null for all)
+    data: ``{}``: glusterd's checks only (every node reads the one store).
 
 Transactions and import (gluster_mgmt's own)
 ---------------------------------------------

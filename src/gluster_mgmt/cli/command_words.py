@@ -51,6 +51,7 @@ USAGE = {
     "volume reset-brick": "volume reset-brick <VOLNAME> <SOURCE-BRICK> {{start} | "
                           "{<NEW-BRICK> commit}}",
     "volume log": "volume log <VOLNAME> rotate [BRICK]",
+    "volume sync": "volume sync <HOSTNAME> [all|<VOLNAME>]",
     "volume profile": "volume profile <VOLNAME> {start|info [peek|incremental [peek]|"
                       "cumulative|clear]|stop} [nfs]",
     "volume top": "volume top <VOLNAME> {open|read|write|opendir|readdir|clear} [nfs|brick "

@@ -18,7 +18,6 @@ from gluster_mgmt.cli.command_words import (
     usage_error,
 )
 from gluster_mgmt.rules import (
-    STATEDUMP_OPTIONS,
     TOP_LIST_MAX,
     TOP_PERF_BYTES_MAX,
     InfoOp,
@@ -38,7 +37,7 @@ _TOP_OPS = {"open": TopOp.OPEN, "read": TopOp.READ, "write": TopOp.WRITE,
 
 
 def _unsupported(message: str) -> CliExit:
-    """What gluster_mgmt lacks (an NFS server, quotad, client statedumps), said at once."""
+    """What gluster_mgmt lacks (an NFS server), said at once."""
     return CliExit(1, err=f"{message}\n")
 
 
@@ -112,14 +111,42 @@ def parse_volume_top(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
     return Request("volume/profile", params, cmd, {"name": words[2]})
 
 
+#: cli_cmd_validate_dumpoption's words, in its order (abbreviations resolve against it)
+_DUMP_WORDS = ("all", "nfs", "mem", "iobuf", "callpool", "priv", "fd", "inode", "history",
+               "inodectx", "fdctx", "quotad")
+
+
+def _leading_int(text: str) -> int:
+    """C's strtol(text, NULL, 10) for a pid: the leading (signed) digits, 0 without any."""
+    import re
+
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match[1]) if match else 0
+
+
+def _client_words(target: str) -> list[str] | None:
+    """``HOST:PID`` as cli_cmd_volume_statedump_options_parse takes it (strtok on ``:``, a
+    valid internet address, a pid above zero): ``[client, HOST, PID]``, else None."""
+    from gluster_mgmt.cli.parser import valid_internet_address
+
+    tokens = [t for t in target.split(":") if t]
+    if len(tokens) < 2 or not valid_internet_address(tokens[0]) or _leading_int(tokens[1]) <= 0:
+        return None
+    return ["client", tokens[0], tokens[1]]
+
+
 def parse_volume_statedump(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
     cmd = "volume statedump"
     if len(words) < 3:
         raise usage_error(cmd)
-    options = list(words[3:])
-    if options[:1] in (["client"], ["nfs"], ["quotad"]):
-        raise _unsupported(f"volume statedump {options[0]}: not supported by gluster-mgmt")
-    if any(o not in STATEDUMP_OPTIONS for o in options):
+    options: list[str] | None
+    if len(words) >= 5 and words[3] == "client":
+        options = _client_words(words[4])
+    else:
+        options = [unambiguous(w, _DUMP_WORDS) or "" for w in words[3:]]
+        if "" in options or {"nfs", "quotad"} <= set(options):
+            options = None
+    if options is None:
         usage = usage_error(cmd)
         raise CliExit(usage.code, out="Error parsing options\n", err=usage.err)
     return Request("volume/statedump", {"name": words[2], "options": options}, cmd,

@@ -69,6 +69,7 @@ DESCRIPTIONS = {
     "volume replace-brick": "replace-brick operations",
     "volume reset-brick": "reset-brick operations",
     "volume log": "rotate the log file for corresponding volume/brick",
+    "volume sync": "sync the volume information from a peer",
     "volume profile": "volume profile operations",
     "volume top": "volume top operations",
     "volume statedump": "perform statedump on bricks",
@@ -738,6 +739,19 @@ def parse_volume_log(words: Sequence[str], confirm: Confirm, opts: dict[str, Any
                    cmd, {"name": words[2]})
 
 
+def parse_volume_sync(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]) -> Request:
+    """`volume sync HOST [all|VOL]` (cli_cmd_sync_volume_cbk): a volume name, or none for
+    ``all``; the question is asked outside script mode."""
+    cmd = "volume sync"
+    if not 3 <= len(words) <= 4:
+        raise usage_error(cmd)
+    name = words[3] if len(words) == 4 and words[3] != "all" else None
+    if not confirm("Sync volume may make data inaccessible while the sync is in progress. "
+                   "Do you want to continue?"):
+        raise CliExit(0)
+    return Request("volume/sync", {"host": words[2], "name": name}, cmd)
+
+
 def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
                                opts: dict[str, Any]) -> Request:
     cmd = "volume replace-brick"
@@ -953,9 +967,6 @@ def parse_get_state(words: Sequence[str], confirm: Confirm, opts: dict[str, Any]
         elif word != "glusterd":
             raise usage_error(cmd, "glusterd is the only supported daemon.")
         index += 1
-    if params.get("kind"):
-        raise failure("Failed to get daemon state: get-state detail|volumeoptions is not "
-                      "supported by gluster-mgmt")
     return Request("get-state", params, cmd)
 
 
@@ -1012,7 +1023,7 @@ COMMANDS: dict[str, Any] = {
         "replace-brick": parse_volume_replace_brick,
         "set": parse_volume_set,
         "log": parse_volume_log,
-        "sync": _unsupported,
+        "sync": parse_volume_sync,
         "reset": parse_volume_reset,
         "geo-replication": _unsupported,
         "profile": _diagnostics("parse_volume_profile"),

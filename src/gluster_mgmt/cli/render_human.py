@@ -417,6 +417,19 @@ def volume_log_rotate(request: Request, response: Response) -> Outcome:
     return Outcome(out="volume log-rotate: success\n")
 
 
+def volume_sync(request: Request, response: Response) -> Outcome:
+    """gf_cli_sync_volume_cbk's words."""
+    return (Outcome(out="volume sync: success\n") if response.ok
+            else Outcome(err=f"{sync_message(response)}\n", code=1))
+
+
+def sync_message(response: Response) -> str:
+    if response.ok:
+        return "volume sync: success"
+    return (f"volume sync: failed: {response.op_errstr}" if response.op_errstr
+            else "volume sync: failed")
+
+
 # -- peers -----------------------------------------------------------------------------------
 
 def _peer_op(verb: str) -> Callable[[Request, Response], Outcome]:
@@ -649,6 +662,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/replace-brick": volume_replace_brick,
     "volume/reset-brick": volume_reset_brick,
     "volume/log-rotate": volume_log_rotate,
+    "volume/sync": volume_sync,
     "peer/probe": _peer_op("probe"),
     "peer/detach": _peer_op("detach"),
     "peer/status": peer_status,

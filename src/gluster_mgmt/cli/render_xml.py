@@ -19,6 +19,7 @@ from gluster_mgmt.cli import render_brick_dump
 from gluster_mgmt.cli.client import Response
 from gluster_mgmt.cli.command_words import Request
 from gluster_mgmt.cli.xml_tree import E, cli_output, serialize
+from gluster_mgmt.rules import EG_INTRNL, SYNC_FROM_LOCALHOST
 from gluster_mgmt.cli.view import (
     Outcome,
     VolumeFacts,
@@ -370,6 +371,17 @@ def volume_log_rotate(request: Request, response: Response) -> Outcome:
     return _str_output(response, "volLogRotate", message)
 
 
+def volume_sync(request: Request, response: Response) -> Outcome:
+    """cli_xml_output_str("volSync", the text's own message); op_errno as glusterd's (0 for
+    its handler's refusal, EG_INTRNL for a failed transaction)."""
+    from gluster_mgmt.cli.render_human import sync_message
+
+    if not response.ok:
+        errno_ = 0 if response.op_errstr == SYNC_FROM_LOCALHOST else EG_INTRNL
+        response = Response(response.op_ret, errno_, response.op_errstr, response.data)
+    return _str_output(response, "volSync", sync_message(response))
+
+
 def volume_get(request: Request, response: Response) -> Outcome:
     if not response.ok:
         message = (f"volume get option: failed: {response.op_errstr}" if response.op_errstr
@@ -498,6 +510,7 @@ RENDERERS: dict[str, Callable[[Request, Response], Outcome]] = {
     "volume/replace-brick": volume_replace_brick,
     "volume/reset-brick": volume_reset_brick,
     "volume/log-rotate": volume_log_rotate,
+    "volume/sync": volume_sync,
     "peer/probe": _peer_op,
     "peer/detach": _peer_op,
     "peer/status": peer_status,

@@ -1,12 +1,17 @@
-"""`gluster get-state [glusterd] [odir DIR] [file NAME]`: the serving node writes its view of
-the cluster to a file, in glusterd 10.3's format (glusterd-handler.c, glusterd_get_state:
-sections ``[Global]``, ``[Global options]``, ``[Peers]``, ``[Volumes]``, ``[Services]``,
-``[Misc]``; ``VolumeN.BrickM.key: value`` lines). As in glusterd, the port, status and
-space of a brick are given for this node's bricks only. Recorded by
-benchmarks/record_get_state.py (tests/data/glusterd-10.3/get-state)."""
+"""`gluster get-state [glusterd] [odir DIR] [file NAME] [detail|volumeoptions]`: the serving
+node writes its view of the cluster to a file, in glusterd 10.3's format (glusterd-handler.c,
+glusterd_get_state: sections ``[Global]``, ``[Global options]``, ``[Peers]``, ``[Volumes]``,
+``[Services]``, ``[Misc]``; ``VolumeN.BrickM.key: value`` lines). As in glusterd, the port,
+status and space of a brick are given for this node's bricks only; ``detail`` adds each of
+those bricks' clients (its answer to `volume status VOL clients`,
+glusterd_print_client_details); ``volumeoptions`` writes only ``[Volume Options]``: each
+volume's `volume get VOL all` dict as glusterd's dict_foreach walks it (newest first:
+``count``, then ``valueN``, ``keyN`` down to 1). Recorded by benchmarks/record_get_state.py
+(tests/data/glusterd-10.3/get-state)."""
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import time
@@ -15,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from gluster_mgmt.cli.view import VolumeFacts, human_size, peer_state
+from gluster_mgmt.cli.view import VolumeFacts, human_size, option_value, peer_state
 from gluster_mgmt.cluster.migration_progress import MigrationRecords, overall_status
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.membership.identity import GLUSTERD_OP_VERSION
@@ -34,6 +39,22 @@ _NO_TASK = "00000000-0000-0000-0000-000000000000"
 _REBALANCE_WORDS = ("not_started", "started", "stopped", "completed", "failed",
                     "layout_fix_started", "layout_fix_stopped", "layout_fix_complete",
                     "layout_fix_failed")
+
+
+class StateKind(enum.IntEnum):
+    """The CLI's ``getstate-cmd`` (GF_CLI_GET_STATE_*)."""
+
+    PLAIN = 0
+    DETAIL = 1
+    VOLUME_OPTIONS = 2
+
+    @classmethod
+    def of(cls, value: object) -> "StateKind":
+        try:
+            return cls(int(value or 0))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise OperationFailed(f"Invalid get-state kind {value!r}: 0 (plain), 1 (detail) "
+                                  "or 2 (volumeoptions)", errno.EINVAL) from None
 
 
 def state_file_path(odir: str | None, filename: str | None, now: float | None = None) -> str:
@@ -78,6 +99,11 @@ class NodeState:
     rebalance: Mapping[str, tuple[str, MigrationStatus]] = attrs.field(factory=dict)
     op_version: int = GLUSTERD_OP_VERSION
     base_port: int = BASE_PORT
+    kind: StateKind = StateKind.PLAIN
+    #: ``detail``: each online local brick's `status clients` pairs, by (volume, path)
+    clients: Mapping[tuple[str, str], Sequence[Sequence[str]]] = attrs.field(factory=dict)
+    #: ``volumeoptions``: each volume's `volume get VOL all` entries, by name
+    options: Mapping[str, Sequence[Sequence[Any]]] = attrs.field(factory=dict)
 
 
 def brick_space(path: str) -> tuple[int, int]:
@@ -92,6 +118,8 @@ def brick_space(path: str) -> tuple[int, int]:
 
 def render(state: NodeState) -> str:
     """The state file's text."""
+    if state.kind is StateKind.VOLUME_OPTIONS:
+        return render_volume_options(state)
     lines = ["[Global]", f"MYUUID: {state.node_uuid}", f"op-version: {state.op_version}",
              "", "[Global options]", "", "[Peers]"]
     for index, peer in enumerate(state.peers, 1):
@@ -110,6 +138,33 @@ def render(state: NodeState) -> str:
         lines += [f"svc{index}.name: {name}", f"svc{index}.online_status: Offline", ""]
     lines += ["", "[Misc]", f"Base port: {state.base_port}"]
     return "\n".join(lines) + "\n"
+
+
+def render_volume_options(state: NodeState) -> str:
+    """``[Volume Options]``: per volume its name, then its `volume get all` dict newest
+    first."""
+    lines = ["[Volume Options]"]
+    for index, volume in enumerate(state.volumes, 1):
+        name = volume["name"]
+        entries = state.options.get(name) or ()
+        lines += [f"Volume{index}.name: {name}", f"Volume{index}.options.count: {len(entries)}"]
+        for number in range(len(entries), 0, -1):
+            key, value = entries[number - 1][0], option_value(entries[number - 1])
+            lines += [f"Volume{index}.options.value{number}: {value}",
+                      f"Volume{index}.options.key{number}: {key}"]
+    return "\n".join(lines) + "\n"
+
+
+def _client_lines(prefix: str, pairs: Sequence[Sequence[str]]) -> list[str]:
+    """A brick's clients as glusterd_print_client_details writes them."""
+    answer = {str(k): str(v) for k, v in pairs}
+    count = int(answer.get("clientcount") or 0)
+    lines = [f"{prefix}.client_count: {count}"]
+    for number in range(1, count + 1):
+        key = f"client{number - 1}"
+        lines += [f"{prefix}.Client{number}.{what}: {answer.get(f'{key}.{what}', '')}"
+                  for what in ("hostname", "bytesread", "byteswrite", "opversion")]
+    return lines
 
 
 def _volume_lines(state: NodeState, index: int, volume: Mapping[str, Any]) -> list[str]:
@@ -136,6 +191,9 @@ def _volume_lines(state: NodeState, index: int, volume: Mapping[str, Any]) -> li
                   f"{b}.status: {'Started' if local.online else 'Stopped'}",
                   f"{b}.spacefree: {local.space_free}Bytes",
                   f"{b}.spacetotal: {local.space_total}Bytes"]
+        clients = state.clients.get((name, brick["path"]))
+        if state.kind is StateKind.DETAIL and local.online and clients is not None:
+            lines += _client_lines(b, clients)
     task_id, status = state.rebalance.get(name, (_NO_TASK, MigrationStatus.NOT_STARTED))
     lines += [f"{p}.snap_count: {facts.snap_count}", f"{p}.stripe_count: 1",
               f"{p}.replica_count: {facts.replica_count}", f"{p}.subvol_count: {facts.dist_count}",
@@ -168,9 +226,9 @@ def write_state(state: NodeState, odir: str | None, filename: str | None) -> str
     return path
 
 
-def gather(daemon: Any, cluster: Any) -> NodeState:
+def gather(daemon: Any, cluster: Any, kind: StateKind = StateKind.PLAIN) -> NodeState:
     """This node's state: ``daemon`` the serving Daemon (its runtime: bricks, self-heal
-    daemon), ``cluster`` its Cluster API (peers, volumes, tasks)."""
+    daemon, its bricks' answers), ``cluster`` its Cluster API (peers, volumes, tasks)."""
     reconciler = daemon.reconciler
     if reconciler is None:
         raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
@@ -184,13 +242,26 @@ def gather(daemon: Any, cluster: Any) -> NodeState:
         data.pop("username", None)
         data.pop("password", None)
         public.append(data)
+    bricks = local_bricks(daemon.uuid, volumes,
+                          {v.name: daemon.brick_runtime(v) for v in volumes})
+    clients: dict[tuple[str, str], Sequence[Sequence[str]]] = {}
+    if kind is StateKind.DETAIL:
+        for volume in volumes:
+            paths = [path for (name, path), brick in bricks.items()
+                     if name == volume.name and brick.online]
+            if paths:
+                answers = daemon.local_brick_dumps(volume.name, "clients", paths)
+                clients.update({(volume.name, path): pairs for path, pairs in answers.items()})
+    options = {}
+    if kind is StateKind.VOLUME_OPTIONS:
+        options = {v.name: [list(entry) for entry in cluster.volumes.get(v.name, "all")]
+                   for v in volumes}
     return NodeState(
-        daemon.uuid, [view.to_dict() for view in cluster.peers.others()], public,
-        local_bricks(daemon.uuid, volumes, {v.name: daemon.brick_runtime(v) for v in volumes}),
+        daemon.uuid, [view.to_dict() for view in cluster.peers.others()], public, bricks,
         shd_online=frozenset(v.name for v in volumes
                              if any(s["online"] for s in reconciler.shd_status(v))),
         shd_inited=frozenset(v.name for v in volumes if reconciler.needs_shd(v)),
-        rebalance=rebalance)
+        rebalance=rebalance, kind=kind, clients=clients, options=options)
 
 
 def local_bricks(node_uuid: str, volumes: Iterable[Any],

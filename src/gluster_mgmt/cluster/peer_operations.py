@@ -33,6 +33,7 @@ from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.peers import Peers
+from gluster_mgmt.rules import SYNC_FROM_LOCALHOST
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.keys import ClusterKeys
 
@@ -90,6 +91,10 @@ def create_cluster(store_url: str, state_dir: str) -> Membership:
     membership.save(state_dir)
     log.info("created cluster %s", membership.cluster_id)
     return membership
+
+
+#: Names glusterd always finds local (they resolve to a loopback address).
+_LOCALHOST = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def own_hostnames(cluster: "Cluster", node_uuid: str, hostname: str) -> tuple[str, ...]:
@@ -183,6 +188,24 @@ class PeerOperations:
             return {"uuid": uuid, "errno": PROBE_FRIEND,
                     "message": f"Host {host} port {node.config.mgmt_port} already in peer list"}
         return {"uuid": uuid, "message": ""}
+
+    def sync(self, host: str, name: str | None) -> None:
+        """`volume sync HOST [VOL]`: glusterd copies HOST's volume definitions over its own.
+        Every node here reads the one store, so there is nothing to copy: glusterd's checks
+        (__glusterd_handle_sync_volume, glusterd_op_stage_sync_volume), then success."""
+        node = self.node
+        cluster = node.active()
+        if host in _LOCALHOST or self._is_self(cluster, host):
+            raise OperationFailed(SYNC_FROM_LOCALHOST, errno.EINVAL)
+        view = cluster.peers.find(host)
+        if view is None:
+            raise OperationFailed(f"{host}, is not a friend", errno.ENOENT)
+        if not view.connected:
+            raise OperationFailed(f"{host}, is not connected at the moment", errno.ENOTCONN)
+        if name is not None and name not in cluster.volumes.names():
+            # the check HOST's glusterd makes when it stages the sync
+            raise OperationFailed(f"Staging failed on {host}. Error: Volume {name} does not "
+                                  "exist", errno.ENOENT)
 
     def _join_token(self) -> str | None:
         """The configured join token; an unreadable token file refuses (never admits)."""

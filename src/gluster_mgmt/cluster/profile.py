@@ -186,11 +186,17 @@ def answers_of(record: Any, hosts: Sequence[str]) -> dict[int, Mapping[str, Any]
             for answer in record.steps[0].outcomes[host].result or []}
 
 
+def connected_nodes(cluster: "VolumeContext") -> list[str]:
+    """Every connected node, in the peers' order (a glusterd transaction's commit reaches
+    each)."""
+    return [v.peer.uuid for v in cluster.peers.all() if v.connected]
+
+
 def brick_hosts(cluster: "VolumeContext", volume: Volume,
                 positions: Sequence[int] | None = None) -> list[str]:
     """The connected nodes hosting the bricks at ``positions`` (all: None), in brick order:
     a disconnected node takes no part, as in a glusterd transaction."""
-    connected = {v.peer.uuid for v in cluster.peers.all() if v.connected}
+    connected = set(connected_nodes(cluster))
     wanted = range(len(volume.bricks)) if positions is None else positions
     return list(dict.fromkeys(volume.bricks[i].host_uuid for i in wanted
                               if volume.bricks[i].host_uuid in connected))

@@ -6,7 +6,11 @@ reformatted), with glusterd 10.3's rules and messages (``glusterd_reset_brick_pr
 `start` marks the brick :attr:`~gluster_mgmt.model.Brick.reset`: its host's reconciler stops
 it and keeps it stopped. `commit force` clears the mark: the reconciler starts it again (and
 makes the directory servable first, volume-id and all), and the replica's self-heal brings
-the brick's data back. Only the same brick can come back: a new one is `replace-brick`'s.
+the brick's data back. Then, as glusterd's commit does on every node (glusterd_svcs_stop and
+glusterd_svcs_manager), each connected node restarts its services for the volume: quotad,
+and the volume's self-heal graph (detached and attached again; a new self-heal process
+when the volume was its only one). Only the same brick can come back: a new one is
+`replace-brick`'s.
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from gluster_mgmt.cluster.profile import connected_nodes
 from gluster_mgmt.errors import OperationFailed, ValidationError
+from gluster_mgmt.executor import Step
 from gluster_mgmt.model import Volume, VolumeStatus
 
 if TYPE_CHECKING:
     from gluster_mgmt.cluster.volumes import VolumeContext, Volumes
+
+#: The Executor step each connected node runs after `commit`: its services restarted.
+RESTART_SERVICES = "node.restart-services"
 
 NEW_BRICK = ("When destination brick is new, please use gluster volume replace-brick "
              "<volname> <src-brick> <dst-brick> commit force")
@@ -69,7 +78,12 @@ class ResetBrick:
             raise OperationFailed(NOT_STOPPED, errno.EBUSY)
         if op is ResetOp.COMMIT:  # the brick is the volume's own: glusterd needs force
             raise OperationFailed(NEEDS_FORCE, errno.EEXIST)
-        return self._mark(volume, index, False)
+        updated = self._mark(volume, index, False)
+        self.cluster.run(f"volume reset-brick {name}",
+                         [Step(RESTART_SERVICES, tuple(connected_nodes(self.cluster)),
+                               {"volume": name})],
+                         locks=[f"volume-{name}"], commit=[])
+        return updated
 
     def _position(self, volume: Volume, spec: str) -> int:
         try:

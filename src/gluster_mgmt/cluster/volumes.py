@@ -99,6 +99,17 @@ class DecodedVolumes:
 OptionChange = tuple[Sequence[tuple[str, str]], frozenset[str]]
 
 
+def _computed_defaults(volume: Volume) -> dict[str, str]:
+    """The values glusterd works out for a replicate volume that does not set them
+    (glusterd_get_option_value): what `volume get` shows, not as defaults."""
+    if volume.type is not VolumeType.REPLICATE:
+        return {}
+    computed = {"performance.client-io-threads": "off"}
+    if volume.replica_count % 2:
+        computed["cluster.quorum-type"] = "auto"
+    return computed
+
+
 def _busy(name: str) -> OperationFailed:
     return OperationFailed(rules.transaction_in_progress(name), errno.EBUSY)
 
@@ -366,8 +377,13 @@ class Volumes:
             return self._save(volume.evolve(options=_with_options(kept, pairs)), revision)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
-        """(key, value, is_default) as `volume get` shows them; None for an unset option.
-        A ``user.*`` key is shown when set (glusterd keeps no default for them)."""
+        """(key, value, is_default) as `volume get` shows them, glusterd's way
+        (glusterd_get_default_val_for_volopt): one entry per row of the option map (a key
+        with rows for two xlators is listed twice by ``all``; one key: its first row); the
+        volume's value, else the row's own default, else its xlator's default (None: none),
+        the only one shown as default; ``all`` leaves out rows with none of the three that
+        glusterd cannot look up. A ``user.*`` key is shown when set (glusterd keeps no
+        default for them)."""
         volume, _ = self._load_existing(name)
         table = options.option_table()
         if options.is_user_key(key) and key not in table:
@@ -376,13 +392,17 @@ class Volumes:
                                       OPTION_NOT_SET)
             return [(key, volume.options[key], False)]
         try:
-            keys = table.keys() if key == "all" else [table.resolve_table_key(key)]
+            rows = [r for r in table.entries if r.volume_get or r.key in volume.options] \
+                if key == "all" else [table.rows(table.resolve_table_key(key))[0]]
         except UnknownOptionError as exc:
             # glusterd's get handler writes its hint over its own message
             raise OperationFailed(f"Did you mean {exc.hint}?" if exc.hint else
                                   f"Option with name: {key} does not exist") from None
-        return [(k, volume.options[k], False) if k in volume.options else (k, table.default(k), True)
-                for k in keys]
+        computed = _computed_defaults(volume)
+        return [(r.key, volume.options[r.key], False) if r.key in volume.options else
+                (r.key, computed[r.key], False) if r.key in computed else
+                (r.key, r.default, False) if r.default is not None else
+                (r.key, r.xlator_default, True) for r in rows]
 
     def reset(self, name: str, key: str | None = None, force: bool = False) -> Volume:
         with self.cluster.volume_lock(name):

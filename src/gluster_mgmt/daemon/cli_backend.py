@@ -56,7 +56,7 @@ _TRANSACTIONS = frozenset({CliProc.CREATE_VOLUME, CliProc.START_VOLUME, CliProc.
                            CliProc.ADD_BRICK, CliProc.REMOVE_BRICK, CliProc.LOG_ROTATE,
                            CliProc.PROFILE_VOLUME, CliProc.TOP_VOLUME,
                            CliProc.STATEDUMP_VOLUME, CliProc.BARRIER_VOLUME,
-                           CliProc.CLRLOCKS_VOLUME})
+                           CliProc.CLRLOCKS_VOLUME, CliProc.SYNC_VOLUME})
 #: What the handlers of add-brick and remove-brick refuse themselves, before any transaction
 #: (op_errno 0, as glusterd answers them): the volume's name and the brick and replica counts
 #: (__glusterd_handle_add_brick, __glusterd_handle_remove_brick)
@@ -65,6 +65,7 @@ _REFUSED_BY_HANDLER: dict[CliProc, tuple[str, ...]] = {
                         "supplied ", "Incorrect replica count ", "Operation failed"),
     CliProc.REMOVE_BRICK: ("Incorrect brick ", "replica count (", "given replica count ",
                            "number of bricks provided ", "need "),
+    CliProc.SYNC_VOLUME: (rules.SYNC_FROM_LOCALHOST,),
 }
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
@@ -179,6 +180,8 @@ class CliBackend:
             CliProc.BARRIER_VOLUME: lambda r: self._done("volume/barrier", {
                 "name": _text(r, "volname"), "barrier": _text(r, "barrier")}),
             CliProc.GET_STATE: self._get_state,
+            CliProc.SYNC_VOLUME: lambda r: self._done("volume/sync", {
+                "host": _text(r, "hostname"), "name": _text(r, "volname", None)}),
             CliProc.CLRLOCKS_VOLUME: self._clear_locks,
         }
 
@@ -383,15 +386,14 @@ class CliBackend:
         return CliResult(dict=glusterd_dict([*echo, ("lk-summary", data["summary"])]))
 
     def _get_state(self, request: CliRequest) -> CliResult:
-        """`get-state [glusterd] [odir DIR] [file NAME]`: the reply is the request with
-        ``ofilepath`` added (the CLI prints "glusterd state dumped to PATH")."""
-        if _int(request, "getstate-cmd"):
-            return CliResult.failed("get-state detail|volumeoptions is not supported by "
-                                    "gluster-mgmtd", errno.EOPNOTSUPP)
+        """`get-state [glusterd] [odir DIR] [file NAME] [detail|volumeoptions]`: the reply is
+        the request with ``ofilepath`` added (the CLI prints "glusterd state dumped to
+        PATH")."""
         echo: Pairs = [(k, value_text(v)) for k, v in request.dict.items()]
         try:
             path = self._route("get-state", {"odir": _text(request, "odir", None),
-                                             "filename": _text(request, "filename", None)})["path"]
+                                             "filename": _text(request, "filename", None),
+                                             "kind": _int(request, "getstate-cmd")})["path"]
         except _Reply as reply:
             return CliResult(-1, 0, reply.result.op_errstr, glusterd_dict(echo))
         return CliResult(dict=glusterd_dict([*echo, ("ofilepath", path)]))

@@ -27,6 +27,7 @@ from gluster_mgmt.cluster.brick_dump import BrickDump, StatusDaemon, daemon_not_
 from gluster_mgmt.cluster.brick_filesystem import BrickFilesystem, InodeSizes, brick_filesystem
 from gluster_mgmt.cluster.heal import SHD_XLATOR_OP
 from gluster_mgmt.cluster.log_rotate import LOG_ROTATE_STEP
+from gluster_mgmt.cluster.reset_brick import RESTART_SERVICES
 from gluster_mgmt.cluster.volumes import BRICK_PREPARE, BRICK_START_CHECK
 from gluster_mgmt.daemon.cli_backend import CliBackend
 from gluster_mgmt.daemon.config import DaemonConfig
@@ -142,10 +143,12 @@ class Daemon:
         self.steps.register(BRICK_START_CHECK,
                             lambda args: check_local_bricks_startable(self.uuid, args))
         self.steps.register(SHD_XLATOR_OP, self._shd_xlator_op)
+        self.steps.register(RESTART_SERVICES, self._restart_services)
         self.steps.register(LOG_ROTATE_STEP, lambda args: rotate_local_logs(
             self.reconciler.specs, self.known().volumes.info(args["volume"])[0], args))
         LocalBrickSteps(self.uuid, lambda: self.reconciler,
-                        lambda name: self.known().volumes.info(name)[0]).register(self.steps)
+                        lambda name: self.known().volumes.info(name)[0],
+                        lambda: self.mgmt_server).register(self.steps)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -405,6 +408,14 @@ class Daemon:
     def local_quotad(self) -> dict[str, Any]:
         """This node's quotad (what a peer's `volume status` asks)."""
         return self.reconciler.quota.runtime(self.uuid, self.hostname)
+
+    def _restart_services(self, args: dict[str, Any]) -> int:
+        """`reset-brick ... commit`'s step on this node: its quotad and self-heal graph of
+        the volume restarted, as glusterd restarts them."""
+        reconciler = self.reconciler
+        if reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        return reconciler.restart_services(str(args["volume"]))
 
     def _shd_xlator_op(self, args: dict[str, Any]) -> dict[str, Any]:
         """`volume heal`'s step on this node: ask this node's self-heal daemon."""

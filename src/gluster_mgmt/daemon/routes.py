@@ -234,6 +234,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
     changes = {
         "peer/probe": lambda p: daemon.peer_operations.probe(p["host"]),
         "peer/detach": lambda p: daemon.peer_operations.detach(p["host"], bool(p.get("force"))),
+        "volume/sync": lambda p: daemon.peer_operations.sync(p["host"], p.get("name")) or {},
         "cluster/leave": daemon.peer_operations.leave,
         "volume/create": volume_create,
         "volume/start": lambda p: changed(volumes().start(p["name"], bool(p.get("force")))),
@@ -287,7 +288,8 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         "volume/self-heal-local": lambda p: {"self_heal": daemon.local_self_heal(p["name"])},
         "volume/quotad-local": lambda p: {"quotad": daemon.local_quotad()},
         "get-state": lambda p: {"path": get_state.write_state(
-            get_state.gather(daemon, cluster()), p.get("odir"), p.get("filename"))},
+            get_state.gather(daemon, cluster(), get_state.StateKind.of(p.get("kind"))),
+            p.get("odir"), p.get("filename"))},
         "volume/brick-filesystems-local":
             lambda p: {"bricks": daemon.local_brick_filesystems(p["name"])},
         "volume/brick-dump-local":

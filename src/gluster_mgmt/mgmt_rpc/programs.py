@@ -328,6 +328,21 @@ class EventNotifyReply:
         return cls(u.unpack_int(), u.unpack_int(), u.unpack_opaque())
 
 
+@attrs.frozen
+class StatedumpCallback:
+    """``gf_statedump``: the args of CALLBACK STATEDUMP; the client whose pid this is dumps
+    its state (a gfapi client does; the FUSE client ignores the callback)."""
+
+    pid: int
+
+    def pack(self, p: Packer) -> None:
+        p.pack_uint(self.pid)
+
+    @classmethod
+    def unpack(cls, u: Unpacker) -> StatedumpCallback:
+        return cls(u.unpack_uint())
+
+
 # --- GD_BRICK v2 (we are the client) ----------------------------------------------------
 
 @attrs.frozen

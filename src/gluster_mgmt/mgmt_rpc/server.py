@@ -29,6 +29,7 @@ import collections
 import concurrent.futures
 import contextlib
 import errno
+import ipaddress
 import itertools
 import logging
 import os
@@ -381,10 +382,17 @@ class _Connection(asyncio.Protocol):
 
     def send_fetchspec(self) -> None:
         """CALLBACK FETCHSPEC, laid out as glusterd's: AUTH_NULL cred and verifier, no args."""
+        self._send_callback(pg.CallbackProc.FETCHSPEC)
+
+    def send_statedump(self, pid: int) -> None:
+        """CALLBACK STATEDUMP for the client process ``pid`` (each client compares it with
+        its own pid)."""
+        self._send_callback(pg.CallbackProc.STATEDUMP, pg.encode(pg.StatedumpCallback(pid)))
+
+    def _send_callback(self, proc: pg.CallbackProc, args: bytes = b"") -> None:
         self._callback_xid = (self._callback_xid + 1) & 0xFFFFFFFF
         self.send(encode_call(self._callback_xid, pg.Program.CALLBACK,
-                              pg.PROGRAM_VERSIONS[pg.Program.CALLBACK],
-                              pg.CallbackProc.FETCHSPEC))
+                              pg.PROGRAM_VERSIONS[pg.Program.CALLBACK], proc, args=args))
 
     def _abort(self) -> None:
         if self.transport is not None:
@@ -408,6 +416,18 @@ class _Connection(asyncio.Protocol):
         self.fetched[volfile_id] = None
         while len(self.fetched) > MAX_TRACKED_VOLFILES:
             del self.fetched[next(iter(self.fetched))]
+
+
+def _address_key(address: str) -> str:
+    """An address compared as an address (``::ffff:127.0.0.1`` is ``127.0.0.1``); a name
+    as given."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
 
 
 # -- procedure handlers ------------------------------------------------------------------
@@ -860,6 +880,35 @@ class MgmtRpcServer:
             return self.notify_volfile_changed(ids)
 
         return asyncio.run_coroutine_threadsafe(notify(), self._loop)
+
+    def statedump_clients(self, volume: str, addresses: Iterable[str], pid: int) -> int:
+        """Send CALLBACK STATEDUMP ``pid`` to every connection from one of ``addresses``
+        whose last GETSPEC fetched ``volume``, as glusterd does
+        (glusterd_client_statedump_submit_req). Call from the event loop's thread; returns
+        how many connections were told."""
+        wanted = {_address_key(a) for a in addresses}
+        volfile_id = pg.normalize_volfile_id(volume)
+        told = 0
+        for conn in list(self._connections.values()):
+            if next(reversed(conn.fetched), None) == volfile_id and \
+                    _address_key(conn.peer.host) in wanted:
+                conn.send_statedump(pid)
+                told += 1
+        log.info("statedump of client pid %d of volume %s: asked %d connection(s)", pid,
+                 untrusted(volume), told)
+        return told
+
+    def statedump_clients_threadsafe(self, volume: str, addresses: Iterable[str],
+                                     pid: int) -> concurrent.futures.Future[int]:
+        """:meth:`statedump_clients` from any thread (an Executor step)."""
+        if self._loop is None:
+            raise RuntimeError("server not started")
+        addresses = tuple(addresses)
+
+        async def send() -> int:
+            return self.statedump_clients(volume, addresses, pid)
+
+        return asyncio.run_coroutine_threadsafe(send(), self._loop)
 
     def _connection_gone(self, conn: _Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._tell_backend_closed(conn))

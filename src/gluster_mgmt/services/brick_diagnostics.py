@@ -1,5 +1,6 @@
 """This node's part of `volume profile info`, `volume top`, `volume barrier` and `volume
-statedump`: what glusterd does to each brick on the brick's own host.
+statedump`: what glusterd does to each brick on the brick's own host, to its quotad and,
+for a client statedump, on its mgmt connections.
 
 * XLATOR_INFO (``glusterd_brick_op_build_payload`` for GD_OP_PROFILE_VOLUME): one GD_BRICK
   call on the brick's unix socket, ``name`` the brick's path, ``input`` the command's dict
@@ -8,8 +9,12 @@ statedump`: what glusterd does to each brick on the brick's own host.
 * BRICK_BARRIER (GD_OP_BARRIER): likewise, the dict's ``barrier`` ``enable``/``disable``.
 * statedump (``glusterd_brick_signal``): the options file
   ``/var/run/gluster/glusterdump.PID.options`` (one ``OPTION=yes`` line each; none written
-  without options), SIGUSR1 to the brick, a second's wait, the file removed. The brick
-  writes its dump into its ``server.statedump-path``.
+  without options, nor for the lone word ``nfs``), SIGUSR1 to the brick, a second's wait,
+  the file removed. The brick writes its dump into its ``server.statedump-path``; quotad,
+  signalled alike (``quotad=yes`` among its options, as glusterd writes them), into
+  /var/run/gluster.
+* client statedump (``glusterd_client_statedump_submit_req``): CALLBACK STATEDUMP with the
+  pid on this node's mgmt connections from the client's address that fetched the volume.
 
 Each brick's answer is reported, never raised: glusterd skips a brick that fails.
 """
@@ -19,13 +24,20 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from gluster_mgmt.cluster.brick_signals import BRICK_BARRIER, BRICK_STATEDUMP
+from gluster_mgmt.cluster.brick_signals import (
+    BRICK_BARRIER,
+    BRICK_STATEDUMP,
+    CLIENT_STATEDUMP,
+    NFS,
+    QUOTAD_STATEDUMP,
+)
 from gluster_mgmt.cluster.profile import BRICK_XLATOR_INFO
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.mgmt_rpc import programs as pg
@@ -36,6 +48,7 @@ from gluster_mgmt.model import Brick, Volume
 
 if TYPE_CHECKING:
     from gluster_mgmt.executor import StepRegistry
+    from gluster_mgmt.mgmt_rpc.server import MgmtRpcServer
     from gluster_mgmt.services.reconciler import Reconciler
 
 #: Seconds a brick has to answer XLATOR_INFO: within the Executor's step deadline (60 s), so
@@ -48,6 +61,8 @@ BARRIER_TIMEOUT = 30.0
 STATEDUMP_OPTIONS_DIR = "/var/run/gluster"
 #: glusterd's pause between signalling a brick and removing its options file.
 STATEDUMP_PAUSE = 1.0
+#: Seconds the mgmt server has to send a client statedump callback.
+CALLBACK_TIMEOUT = 10.0
 
 
 @attrs.frozen
@@ -97,6 +112,22 @@ def options_text(options: Sequence[str]) -> str:
     return "".join(f"{option}=yes\n" for option in options)
 
 
+def writes_options(options: Sequence[str]) -> bool:
+    """Whether glusterd writes an options file for these words (glusterd_set_dump_options):
+    not for none, nor for the lone ``nfs``."""
+    return bool(options) and list(options) != [NFS]
+
+
+def addresses_of(host: str) -> list[str]:
+    """Every address ``host`` resolves to (glusterd's gf_is_same_address compares those);
+    none when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 def statedump(pids: Mapping[int, int | None], options: Sequence[str],
               directory: str = STATEDUMP_OPTIONS_DIR) -> list[BrickAnswer]:
     """Signal each local brick (position -> pid, None: not running) to dump its state."""
@@ -108,7 +139,7 @@ def statedump(pids: Mapping[int, int | None], options: Sequence[str],
             continue
         path = options_file(pid, directory)
         try:
-            if options:
+            if writes_options(options):
                 os.makedirs(directory, exist_ok=True)
                 with open(path, "w", encoding="utf-8") as out:
                     out.write(options_text(options))
@@ -132,25 +163,34 @@ def statedump(pids: Mapping[int, int | None], options: Sequence[str],
 class LocalBrickSteps:
     """The Executor steps of profile/top, statedump and barrier on this node, each acting on
     this node's running bricks of the named volume (``reconciler`` gives their sockets and
-    pids; ``volume`` the volume as this node last saw it)."""
+    pids, and quotad's; ``volume`` the volume as this node last saw it; ``mgmt_server`` the
+    node's mgmt RPC server, for client statedumps)."""
 
     def __init__(self, node_uuid: str, reconciler: Callable[[], "Reconciler | None"],
-                 volume: Callable[[str], Volume]) -> None:
+                 volume: Callable[[str], Volume],
+                 mgmt_server: Callable[[], "MgmtRpcServer | None"] = lambda: None) -> None:
         self.node_uuid = node_uuid
         self._reconciler = reconciler
         self._volume = volume
+        self._mgmt_server = mgmt_server
 
     def register(self, steps: "StepRegistry") -> None:
         steps.register(BRICK_XLATOR_INFO, self.xlator_info)
         steps.register(BRICK_STATEDUMP, self.statedump)
         steps.register(BRICK_BARRIER, self.barrier)
+        steps.register(QUOTAD_STATEDUMP, self.quotad_statedump)
+        steps.register(CLIENT_STATEDUMP, self.client_statedump)
+
+    def _reconciler_now(self) -> "Reconciler":
+        reconciler = self._reconciler()
+        if reconciler is None:
+            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        return reconciler
 
     def _running(self, name: str, positions: Sequence[int] | None = None
                  ) -> tuple["Reconciler", Volume, dict[int, int]]:
         """This node's running bricks of ``name`` among ``positions``: position -> pid."""
-        reconciler = self._reconciler()
-        if reconciler is None:
-            raise OperationFailed("the daemon is not connected to its store yet", errno.EAGAIN)
+        reconciler = self._reconciler_now()
         volume = self._volume(name)
         status = reconciler.brick_status(volume)
         wanted = range(len(volume.bricks)) if positions is None else positions
@@ -181,3 +221,24 @@ class LocalBrickSteps:
     def statedump(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
         _, _, pids = self._running(args["volume"])
         return [a.to_dict() for a in statedump(pids, [str(o) for o in args.get("options") or ()])]
+
+    def quotad_statedump(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """This node's quotad dumps its state (glusterd fails the commit where none runs)."""
+        pid = self._reconciler_now().quota.runtime(self.node_uuid, "")["pid"]
+        if not pid:
+            raise OperationFailed("Unable to get pid of quotad process: quotad is not running",
+                                  errno.ESRCH)
+        answer, = statedump({0: int(pid)}, [str(o) for o in args.get("options") or ()])
+        if answer.op_ret:
+            raise OperationFailed(f"quotad statedump failed: {answer.op_errstr}", errno.EIO)
+        return [answer.to_dict()]
+
+    def client_statedump(self, args: Mapping[str, Any]) -> int:
+        """CALLBACK STATEDUMP to the client; how many connections were asked (none is no
+        failure, as with glusterd)."""
+        server = self._mgmt_server()
+        addresses = addresses_of(str(args["host"]))
+        if server is None or not addresses:
+            return 0
+        return server.statedump_clients_threadsafe(str(args["volume"]), addresses,
+                                                   int(args["pid"])).result(CALLBACK_TIMEOUT)

@@ -318,6 +318,18 @@ class Reconciler:
             self._report(wanted, served, revision)
             return revision
 
+    def restart_services(self, name: str) -> int:
+        """What glusterd does to a node's services when a brick of volume ``name`` comes back
+        (`reset-brick ... commit`: glusterd_svcs_stop, then glusterd_svcs_manager): quotad
+        stopped and the volume's self-heal graph released, then a pass that starts them
+        again (a new quotad, the graph attached anew: a new self-heal process when it was
+        the only one)."""
+        with self._pass_lock:
+            volumes = {volume.name: volume for _, volume in self._decoded.values()}
+            self.shd.release(name, volumes)
+            self.quota.stop()
+        return self.reconcile_once()
+
     def _failed(self, name: str, exc: Exception) -> None:
         if self._errors.get(name) != str(exc):
             log.error("cannot run %s: %s", name, exc)

@@ -123,6 +123,20 @@ class SelfHealDaemon:
         self.anchor, self.socket, self._pid = None, None, None
         self._attached = set()
 
+    def release(self, name: str, volumes: Mapping[str, Volume]) -> None:
+        """glusterd's svcs_stop for one volume (glusterd_shdsvc_stop): its graph detached,
+        or, when it is the process's last, the process ended; the next ``converge`` attaches
+        it again or starts a new process."""
+        if name not in self._attached:
+            return
+        if self._attached == {name}:
+            self.stop(volumes)
+            return
+        self._detach(name)
+        self._attached.discard(name)
+        if self.anchor == name:
+            self._reanchor(volumes, sorted(self._attached))
+
     # ------------------------------------------------------------------ the process
     def _running(self, volumes: Mapping[str, Volume], wanted: Sequence[str]
                  ) -> RunningProcess | None:
