@@ -29,7 +29,7 @@ from benchmarks.record_day2 import fuse_pid
 from gluster_mgmt import open_store
 from tests.conftest import API_PORT
 from tests.daemon.cluster_fixture import STOCK_GLUSTER, DaemonProcess
-from tests.gluster.test_quota import Node
+from tests.gluster.node_ns import Node
 from tests.helpers import REPO, child_env, wait_for
 
 pytestmark = pytest.mark.gluster
