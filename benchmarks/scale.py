@@ -916,6 +916,26 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def load_runs(paths: Sequence[Path]) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[dict[str, str]]]:
+    """The figures of earlier ``--json`` files, for one report (e.g. one backend per run).
+    A later file's sweep of a backend replaces an earlier one's; a sweep it did not run (a
+    peers-only run: ``--volumes ''``) keeps the earlier file's figures. Every run is listed."""
+    results: dict[str, dict[str, Any]] = {}
+    versus: dict[str, Any] = {}
+    runs: list[dict[str, str]] = []
+    for path in paths:
+        saved = json.loads(path.read_text())
+        for backend, result in saved["backends"].items():
+            results.setdefault(backend, {}).update(
+                {sweep: figures for sweep, figures in result.items() if figures})
+        versus = saved.get("versus") or versus
+        runs += saved["runs"]
+    for result in results.values():
+        result.setdefault("peers", {})
+        result.setdefault("volumes", [])
+    return results, versus, runs
+
+
 def main(argv: list[str] | None = None) -> int:
     global TRACE
     args = parse_args(argv)
@@ -928,17 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     runs = [this_run()]
     if args.from_json:
-        runs = []
-        # one report from earlier runs (e.g. one backend per run, one after the other)
-        for path in args.from_json:
-            saved = json.loads(path.read_text())
-            for backend, result in saved["backends"].items():
-                # a later file's sweep replaces an earlier one's; a sweep it did not run
-                # (e.g. a peers-only run: --volumes '') keeps the earlier file's figures
-                results.setdefault(backend, {}).update(
-                    {sweep: figures for sweep, figures in result.items() if figures})
-            versus = saved.get("versus") or versus
-            runs += saved["runs"]
+        results, versus, runs = load_runs(args.from_json)
     else:
         # a time limit's SIGTERM unwinds like Ctrl-C: servers, agents and daemons stopped
         signal.signal(signal.SIGTERM, _interrupted)
