@@ -729,6 +729,8 @@ def run_backend(name: str, workdir: Path, args: argparse.Namespace, out: dict[st
         for n in args.peer_sizes:
             for size, ops in peers_sweep(url, workdir, [n], args.settle).items():
                 out["peers"][size] = {op: attrs.asdict(f) for op, f in ops.items()}
+        if not args.volume_sizes:  # --volumes '': the peers sweep alone
+            return
         print(f"  {name}: volumes {args.volume_sizes}", file=sys.stderr, flush=True)
         volumes_sweep(url, workdir, args.volume_sizes, args.settle, args.daemon,
                       args.create_threads, out["volumes"])
@@ -865,7 +867,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--peers", default="3,10,30,100", help="agent counts N")
-    parser.add_argument("--volumes", default="10,100,1000", help="volume counts")
+    parser.add_argument("--volumes", default="10,100,1000",
+                        help="volume counts ('': the peers sweep alone)")
     parser.add_argument("--quick", action="store_true",
                         help="CI size: N = 3, 5, 8; 5 and 10 volumes; no daemon process")
     parser.add_argument("--no-daemon", dest="daemon", action="store_false",
@@ -901,7 +904,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown backends {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
     try:
         args.peer_sizes = [int(n) for n in args.peers.split(",")]
-        args.volume_sizes = sorted(int(n) for n in args.volumes.split(","))
+        args.volume_sizes = sorted(int(n) for n in args.volumes.split(",") if n)
     except ValueError:
         parser.error("--peers and --volumes take comma-separated integers")
     if any(n < 3 for n in args.peer_sizes) or any(v < 1 for v in args.volume_sizes):
@@ -911,6 +914,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def load_runs(paths: Sequence[Path]) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[dict[str, str]]]:
+    """The figures of earlier ``--json`` files, for one report (e.g. one backend per run).
+    A later file's sweep of a backend replaces an earlier one's; a sweep it did not run (a
+    peers-only run: ``--volumes ''``) keeps the earlier file's figures. Every run is listed."""
+    results: dict[str, dict[str, Any]] = {}
+    versus: dict[str, Any] = {}
+    runs: list[dict[str, str]] = []
+    for path in paths:
+        saved = json.loads(path.read_text())
+        for backend, result in saved["backends"].items():
+            results.setdefault(backend, {}).update(
+                {sweep: figures for sweep, figures in result.items() if figures})
+        versus = saved.get("versus") or versus
+        runs += saved["runs"]
+    for result in results.values():
+        result.setdefault("peers", {})
+        result.setdefault("volumes", [])
+    return results, versus, runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -925,13 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     runs = [this_run()]
     if args.from_json:
-        runs = []
-        # one report from earlier runs (e.g. one backend per run, one after the other)
-        for path in args.from_json:
-            saved = json.loads(path.read_text())
-            results.update(saved["backends"])
-            versus = saved.get("versus") or versus
-            runs += saved["runs"]
+        results, versus, runs = load_runs(args.from_json)
     else:
         # a time limit's SIGTERM unwinds like Ctrl-C: servers, agents and daemons stopped
         signal.signal(signal.SIGTERM, _interrupted)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scale import OPERATIONS, KeptFigures
+from benchmarks.scale import OPERATIONS, KeptFigures, load_runs
 from tests.conftest import selected_backends
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +64,18 @@ def test_a_backend_not_given_keeps_its_figures_in_the_report(tmp_path: Path) -> 
         "### consul: per operation versus the number of peers N",
         "### consul: versus the number of volumes (3 bricks each, 3 peers)"]
     assert kept.goals == ("| consul: writes | 2 | none |", "| consul, 10 volumes: rss | 3 | none |")
+
+
+def test_a_peers_only_run_joins_an_earlier_runs_volumes_figures(tmp_path: Path) -> None:
+    """--from-json full.json peers.json: the peers sweep of the later (peers-only) run
+    replaces the earlier one's, the volumes sweep it did not run stays, both runs listed."""
+    full, peers_only = tmp_path / "full.json", tmp_path / "peers.json"
+    full.write_text(json.dumps({"backends": {"consul": {"peers": {"3": {"x": 1}}, "volumes": [{"volumes": 10}]}},
+                                "versus": {}, "runs": [{"command": "full"}]}))
+    peers_only.write_text(json.dumps({"backends": {"consul": {"peers": {"3": {"x": 2}, "100": {"x": 3}},
+                                                              "volumes": []}},
+                                      "versus": {}, "runs": [{"command": "peers"}]}))
+    results, versus, runs = load_runs([full, peers_only])
+    assert results == {"consul": {"peers": {"3": {"x": 2}, "100": {"x": 3}}, "volumes": [{"volumes": 10}]}}
+    assert versus == {}
+    assert [run["command"] for run in runs] == ["full", "peers"]

@@ -10,17 +10,16 @@ Mapping (see docs/backends.md):
 * History is emulated (gluster_mgmt.store.emulated): a delete also writes a tombstone
   ``<root>.deleted/<key>`` in the same txn; the horizon is kept at ``<root>.compacted``.
 * Reads are ``consistent``; ``list`` is one recursive GET (revision = X-Consul-Index).
-* Watches are blocking queries on the prefix's change journal (journal.py: a record per
-  directory a commit changed, written in the commit's own txn), so a change costs a watch
-  the change; a listing of the prefix when the journal cannot vouch that none was missed.
+* Watches (watch.py) are blocking queries on the prefix's change journal (journal.py: a
+  record per directory a commit changed, written in the commit's own txn), so a change costs
+  a watch the change; a listing of the prefix when the journal cannot vouch that none was missed.
+* KV items decode to entries, and keys starting a segment with '.' are the backend's own (kv.py).
 * Leases are sessions (TTL, behavior=delete, LockDelay=0, no health checks) on an external
   catalog node of our own (``SESSION_NODE``), so losing a Consul server ends none of them.
 """
 
 from __future__ import annotations
 
-import base64
-import enum
 import json
 import logging
 import random
@@ -35,12 +34,12 @@ from consul.exceptions import ACLPermissionDenied
 
 from gluster_mgmt.errors import AuthError, ConflictError, LeaseExpiredError, StoreError
 from gluster_mgmt.store.base import Lease, StoreURL
-from gluster_mgmt.store.emulated import EmulatedHistoryStore, EmulatedWatch, Horizon, Snapshot, Tombstone
-from gluster_mgmt.store.types import Capabilities, Check, Delete, Entry, EventKind, Expect, Expectation
-from gluster_mgmt.store.types import Listing, Op, Put, WatchEvent
-from gluster_mgmt_consul import journal
+from gluster_mgmt.store.emulated import EmulatedHistoryStore, Horizon, Tombstone
+from gluster_mgmt.store.types import Capabilities, Check, Delete, Entry, Expect, Expectation, Listing, Op, Put
+from gluster_mgmt_consul import journal, kv
 from gluster_mgmt_consul.http import ConsulHTTP, Reply, translate_exception
 from gluster_mgmt_consul.journal import Change
+from gluster_mgmt_consul.watch import ConsulWatch
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +64,6 @@ _random_bits = random.Random().getrandbits  # a private generator: the global on
 _CONSISTENT = ("consistent", "")
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
-
-
-def _value(item: dict) -> bytes:
-    v = item.get("Value")
-    return base64.b64decode(v) if v else b""
-
-
 def _flags() -> int:
     """A fresh Flags value per write. Consul skips a write identical to the stored entry
     (same value, flags, session): its ModifyIndex would not move, so a put would not return
@@ -82,20 +72,9 @@ def _flags() -> int:
     return _random_bits(63)
 
 
-def _entry(key: str, item: dict) -> Entry:
-    session = item.get("Session")
-    return Entry(key, _value(item), item["ModifyIndex"], item["CreateIndex"],
-                 uuid.UUID(session).int if session else None)
-
-
 def _session_of(lease: Any) -> str:
     """The Consul session id of a lease (ours, or a bare id read back from an entry)."""
     return getattr(lease, "session", None) or str(uuid.UUID(int=getattr(lease, "id", lease)))
-
-
-def _reserved(rel: str) -> bool:
-    """Backend bookkeeping (a segment starting with '.'), never shown to callers."""
-    return rel.startswith(".") or "/." in rel
 
 
 def _sentinels(puts: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
@@ -177,9 +156,6 @@ class ConsulStore(EmulatedHistoryStore):
         )
 
     # ------------------------------------------------------------------ helpers
-    def _kv_path(self, full: str) -> str:
-        return "/v1/kv/" + full
-
     def _txn(self, ops: list[dict], keys: list[str]) -> tuple[list[dict], Reply]:
         """Run ``ops``; ``keys[i]`` is the caller's key for op i (for error reports).
         Returns the results; a failed txn raises ConflictError / LeaseExpiredError."""
@@ -226,7 +202,7 @@ class ConsulStore(EmulatedHistoryStore):
 
     def _current_index(self) -> int:
         """The store's current revision (X-Consul-Index of a consistent read)."""
-        r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
+        r = self._http.call("GET", kv.path(self._horizon_key), self._read, allow=(200, 404))
         return r.index
 
     def _put_ops(self, full: str, value: bytes, expect: Expectation, lease: Any,
@@ -234,7 +210,7 @@ class ConsulStore(EmulatedHistoryStore):
         """The txn ops of one put. ``holders`` maps keys locked by another session to that
         session and the index it was read at: the put takes such a key over (unlock, then
         lock) as long as nobody wrote it since — what etcd and ZooKeeper do on their own."""
-        v = _b64(value)
+        v = kv.encode(value)
         if lease is None:
             if expect is Expect.ANY:
                 return [{"KV": {"Verb": "set", "Key": full, "Value": v, "Flags": _flags()}}]
@@ -256,7 +232,7 @@ class ConsulStore(EmulatedHistoryStore):
         failed: a lock held elsewhere is one reason it may have)."""
         holders = {}
         for lease, full in leased:
-            r = self._http.call("GET", self._kv_path(full), self._read, allow=(200, 404))
+            r = self._http.call("GET", kv.path(full), self._read, allow=(200, 404))
             if r.status == 404:
                 continue
             item = r.json()[0]
@@ -275,17 +251,17 @@ class ConsulStore(EmulatedHistoryStore):
 
     # ------------------------------------------------------------------ primitives
     def _get(self, key: str) -> Entry | None:
-        r = self._http.call("GET", self._kv_path(self.root + key), self._read, allow=(200, 404))
+        r = self._http.call("GET", kv.path(self.root + key), self._read, allow=(200, 404))
         if r.status == 404:
             return None
-        return _entry(key, r.json()[0])
+        return kv.entry(key, r.json()[0])
 
     def _list(self, prefix: str) -> Listing:
-        r = self._http.call("GET", self._kv_path(self.root + prefix), [("recurse", ""), *self._read],
+        r = self._http.call("GET", kv.path(self.root + prefix), [("recurse", ""), *self._read],
                             allow=(200, 404))
         n = len(self.root)
         items = r.json() if r.status == 200 else ()
-        entries = tuple(_entry(item["Key"][n:], item) for item in items if not _reserved(item["Key"][n:]))
+        entries = tuple(kv.entry(item["Key"][n:], item) for item in items if not kv.reserved(item["Key"][n:]))
         return Listing(entries, r.index)
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
@@ -310,7 +286,7 @@ class ConsulStore(EmulatedHistoryStore):
             # leave the key unbound (as every other backend does): release it, unless someone
             # wrote it meanwhile.
             unlock = [{"KV": {"Verb": "check-index", "Key": full, "Index": written["ModifyIndex"]}},
-                      {"KV": {"Verb": "unlock", "Key": full, "Value": _b64(value), "Flags": _flags(),
+                      {"KV": {"Verb": "unlock", "Key": full, "Value": kv.encode(value), "Flags": _flags(),
                               "Session": written["Session"]}}]
             try:
                 results = self._journaled(unlock, [key, key], changes, [])
@@ -460,7 +436,7 @@ class ConsulStore(EmulatedHistoryStore):
             session = self._journal_session()
             for directory, value in records.items():
                 key = self.root + journal.record_key(directory)
-                v = _b64(value)
+                v = kv.encode(value)
                 ops += [{"KV": {"Verb": "lock", "Key": key, "Value": v, "Session": session}},
                         {"KV": {"Verb": "unlock", "Key": key, "Value": v, "Session": session}}]
         for directory, owner in sentinels:
@@ -483,7 +459,7 @@ class ConsulStore(EmulatedHistoryStore):
         read before its directory was found empty, so a commit in between makes it stay. A
         watch that knew one lists its prefix again. Returns how many went."""
         cut = len(self.root + journal.JOURNAL)
-        r = self._http.call("GET", self._kv_path(self.root + journal.JOURNAL), [("recurse", ""), *self._read],
+        r = self._http.call("GET", kv.path(self.root + journal.JOURNAL), [("recurse", ""), *self._read],
                             allow=(200, 404))
         view, _ = journal.parse_view(r.json() if r.status == 200 else (), cut, r.index)
         doomed = []
@@ -491,7 +467,7 @@ class ConsulStore(EmulatedHistoryStore):
             named = journal.parse_record(directory, record.value)
             if not directory or named is not None and any(c.kind is not journal.Kind.DELETE for c in named):
                 continue
-            r = self._http.call("GET", self._kv_path(f"{self.root}{directory}/"),
+            r = self._http.call("GET", kv.path(f"{self.root}{directory}/"),
                                 [("keys", ""), ("separator", "/"), *self._read], allow=(200, 404))
             if r.status == 404 or not r.json():
                 doomed.append((directory, record.modified))
@@ -532,8 +508,9 @@ class ConsulStore(EmulatedHistoryStore):
                 self._journal_session_at = now
             return self._journal_session_id
 
-    def _watch(self, prefix: str, start_revision: int | None) -> "ConsulWatch":
-        return ConsulWatch(self, prefix, start_revision).start()
+    def _watch(self, prefix: str, start_revision: int | None) -> ConsulWatch:
+        return ConsulWatch(self, prefix, start_revision, http=self._client(pool_size=1, interruptible=True),
+                           read=self._read, dc=self._dc, wait=self.watch_wait).start()
 
     def _grant_lease(self, ttl: float) -> Lease:
         body = {"Name": "gluster-mgmt", "TTL": f"{ttl:g}s", "Behavior": "delete", "LockDelay": "0s",
@@ -573,7 +550,7 @@ class ConsulStore(EmulatedHistoryStore):
 
     # ------------------------------------------------------------------ emulated history
     def _tombstones(self, prefix: str) -> list[Tombstone]:
-        r = self._http.call("GET", self._kv_path(self._tomb_root + prefix), [("recurse", ""), *self._read],
+        r = self._http.call("GET", kv.path(self._tomb_root + prefix), [("recurse", ""), *self._read],
                             allow=(200, 404))
         cut = len(self._tomb_root)
         items = (r.json() or []) if r.status == 200 else []
@@ -581,14 +558,14 @@ class ConsulStore(EmulatedHistoryStore):
 
     def _horizon(self) -> Horizon:
         """Kept at ``<root>.compacted``; its ModifyIndex is the cas token."""
-        r = self._http.call("GET", self._kv_path(self._horizon_key), self._read, allow=(200, 404))
+        r = self._http.call("GET", kv.path(self._horizon_key), self._read, allow=(200, 404))
         if r.status == 404:
             return Horizon(0, 0)
         item = r.json()[0]
-        return Horizon(int(_value(item) or b"0"), item["ModifyIndex"])
+        return Horizon(int(kv.decode(item) or b"0"), item["ModifyIndex"])
 
     def _write_horizon(self, doomed: list[Tombstone], revision: int, expected: Horizon) -> Horizon | None:
-        ops = [{"KV": {"Verb": "cas", "Key": self._horizon_key, "Value": _b64(str(revision).encode()),
+        ops = [{"KV": {"Verb": "cas", "Key": self._horizon_key, "Value": kv.encode(str(revision).encode()),
                        "Index": expected.token}}]
         ops += [{"KV": {"Verb": "delete-cas", "Key": self._tomb_root + t.key, "Index": t.version}} for t in doomed]
         try:
@@ -645,148 +622,3 @@ class ConsulLease(Lease):
                 except ConflictError as exc:  # some keys are no longer ours: leave them be
                     chunk = [full for full in chunk if full not in exc.keys]
         store._http.call("PUT", f"/v1/session/destroy/{self.session}", store._dc or None)
-
-
-class Verdict(enum.Enum):
-    """Why a watch round yields no snapshot from the journal."""
-
-    RELIST = "relist"  # the journal cannot vouch for every commit: list the prefix
-    AHEAD = "ahead"    # a value read is newer than the journal read: read the journal again
-
-
-class ConsulWatch(EmulatedWatch):
-    """Blocking queries on the prefix's journal (journal.py): a round reads the records of
-    the directories that changed, and the values they name; when the journal cannot vouch
-    that nothing was missed, one listing of the prefix (always correct)."""
-
-    store: ConsulStore
-
-    def __init__(self, store: ConsulStore, prefix: str, start_revision: int | None) -> None:
-        self._http = store._client(pool_size=1, interruptible=True)
-        self._path = store._kv_path(store.root + prefix)
-        self._journal_path = store._kv_path(store.root + journal.JOURNAL + journal.watched_dir(prefix))
-        self._journal_cut = len(store.root + journal.JOURNAL)
-        self._cut = len(store.root)
-        #: The journal as of the last round, and when each deletion it named happened.
-        self._view = journal.View({}, frozenset(), 0)
-        self._deleted_at: dict[str, int] = {}
-        super().__init__(store, prefix, start_revision)
-
-    # ------------------------------------------------------------------ reads
-    def _read_journal(self, index: int | None = None) -> journal.View:
-        """The journal under the prefix: now (consistent), or once its index passes ``index``."""
-        store = self.store
-        if index is None:
-            r = self._http.call("GET", self._journal_path, [("recurse", ""), *store._read], allow=(200, 404))
-        else:
-            wait = store.watch_wait
-            r = self._http.call("GET", self._journal_path,
-                                [("recurse", ""), *store._dc, ("wait", f"{wait:g}s"), ("index", index)],
-                                timeout=store.timeout + wait * 1.1, allow=(200, 404))
-        view, cost = journal.parse_view(r.json() if r.status == 200 else (), self._journal_cut, max(r.index, 1))
-        self.bytes_read += cost
-        return view
-
-    def _listing(self) -> Snapshot:
-        """The whole prefix, with the journal read just before it: every commit after the
-        journal read shows in the next rounds' records."""
-        self._view = self._read_journal()
-        self._deleted_at = {}
-        r = self._http.call("GET", self._path, [("recurse", ""), *self.store._read], allow=(200, 404))
-        cut = self._cut
-        items = r.json() if r.status == 200 else ()
-        entries = {rel: _entry(rel, item) for item in items if not _reserved(rel := item["Key"][cut:])}
-        self.bytes_read += sum(len(key) + len(e.value) for key, e in entries.items())
-        return Snapshot(entries, max(r.index, 1))
-
-    def _read_cost(self, snapshot: Snapshot) -> int:
-        return 0  # counted as read (_read_journal, _listing, _fetch)
-
-    # ------------------------------------------------------------------ rounds
-    def _first_snapshot(self) -> Snapshot:
-        return self._listing()
-
-    def _next_snapshot(self, failures: int) -> Snapshot | None:
-        if failures:
-            return self._listing()  # a round may have failed half-way: start from a listing
-        known = self._view
-        view = self._read_journal(known.index)
-        if self.closed or view.index == known.index:
-            return None  # the wait ran out with no change
-        if view.index < known.index:
-            # Consul's index went back (a snapshot restore, tombstones reaped): list again.
-            log.info("consul watch %r: journal index went back from %d to %d", self.prefix, known.index, view.index)
-            return self._listing()
-        for _ in range(5):
-            outcome = self._apply(known, view)
-            if outcome is Verdict.RELIST:
-                return self._listing()
-            if outcome is not Verdict.AHEAD:
-                return outcome
-            view = self._read_journal()  # a value newer than the journal read: catch up first
-        return self._listing()
-
-    def _apply(self, known: journal.View, view: journal.View) -> "Snapshot | Verdict":
-        """The snapshot after the commits ``view`` shows since ``known``, or why not."""
-        if known.sentinels - view.sentinels or known.records.keys() - view.records.keys():
-            return Verdict.RELIST  # a session ended (its keys went unjournaled), or a record was swept
-        entries = dict(self._snapshot.entries)
-        deleted: dict[str, int] = {}
-        fetch: list[tuple[str, int]] = []
-        for directory, record in view.records.items():
-            old = known.records.get(directory)
-            if old is None:
-                if record.commits != 1 or record.created <= known.index:
-                    return Verdict.RELIST  # a directory's first commit(s) we did not see
-            elif old.created != record.created or record.commits != old.commits + (record.modified != old.modified):
-                return Verdict.RELIST  # recreated, or more than one commit since the last round
-            elif record.modified == old.modified:
-                continue
-            named = journal.parse_record(directory, record.value)
-            if named is None:
-                return Verdict.RELIST
-            for change in named:
-                if not change.key.startswith(self.prefix):
-                    continue
-                if change.kind is journal.Kind.DELETE:
-                    entries.pop(change.key, None)
-                    deleted[change.key] = record.modified
-                elif change.copied:
-                    before = entries.get(change.key)
-                    entries[change.key] = Entry(change.key, change.value or b"", record.modified,
-                                                before.created if before is not None else record.modified)
-                    deleted.pop(change.key, None)
-                else:
-                    fetch.append((change.key, record.modified))
-        for key, revision in fetch:
-            entry = self._fetch(key)
-            if entry is None or entry.revision > revision:
-                return Verdict.AHEAD  # changed again since the journal read
-            if entry.revision < revision:
-                return Verdict.RELIST
-            entries[key] = entry
-            deleted.pop(key, None)
-        self._view = view
-        self._deleted_at = deleted
-        return Snapshot(entries, view.index)
-
-    def _fetch(self, key: str) -> Entry | None:
-        r = self._http.call("GET", self.store._kv_path(self.store.root + key), self.store._read, allow=(200, 404))
-        if r.status == 404:
-            return None
-        entry = _entry(key, r.json()[0])
-        self.bytes_read += len(key) + len(entry.value)
-        return entry
-
-    def _deletions(self, vanished: list[str], snapshot: Snapshot) -> list[WatchEvent]:
-        # A journaled deletion has its commit's index; one seen in a listing only is dated
-        # by the listing (its own index is not known, the listing's is at or after it).
-        latest = max(snapshot.revision, self.revision + 1)
-        return [WatchEvent(EventKind.DELETE, key, None, self._deleted_at.get(key, latest)) for key in vanished]
-
-    def _stop(self) -> None:
-        self._http.interrupt()  # ends the blocking query now; the thread then sees ``closed``
-
-    def _finish(self) -> None:
-        self._http.close()
-
