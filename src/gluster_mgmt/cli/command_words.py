@@ -177,3 +177,42 @@ def canonical_brick(word: str) -> str:
     if len(path) > 1:
         path = path.rstrip("/")
     return f"{host}:{path}"
+
+
+# -- addresses: the CLI's valid_internet_address (IPv4, IPv6, host name) -------------------
+
+_IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
+
+
+def is_ipv4(address: str) -> bool:
+    return bool(_IPV4.match(address))
+
+
+def is_ipv6(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_host_name(address: str) -> bool:
+    if not 0 < len(address) <= 255 or ".." in address:
+        return False
+    if not (address[-1].isascii() and address[-1].isalnum()) and address[-1] != "*":
+        return False
+    for label in address.split("."):
+        if not label:
+            continue
+        if not (label[0].isascii() and label[0].isalnum() and label[-1].isascii()
+                and label[-1].isalnum()):
+            return False
+        if any(not (c.isascii() and (c.isalnum() or c == "-")) for c in label[1:]):
+            return False
+    return True
+
+
+def valid_internet_address(address: str) -> bool:
+    return bool(address) and (is_ipv4(address) or is_ipv6(address) or is_host_name(address))

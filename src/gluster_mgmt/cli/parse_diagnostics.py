@@ -127,7 +127,7 @@ def _leading_int(text: str) -> int:
 def _client_words(target: str) -> list[str] | None:
     """``HOST:PID`` as cli_cmd_volume_statedump_options_parse takes it (strtok on ``:``, a
     valid internet address, a pid above zero): ``[client, HOST, PID]``, else None."""
-    from gluster_mgmt.cli.parser import valid_internet_address
+    from gluster_mgmt.cli.command_words import valid_internet_address
 
     tokens = [t for t in target.split(":") if t]
     if len(tokens) < 2 or not valid_internet_address(tokens[0]) or _leading_int(tokens[1]) <= 0:

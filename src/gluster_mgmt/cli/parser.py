@@ -19,7 +19,6 @@ the usage texts and word rules every parser shares from ``cli.command_words``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 
 from gluster_mgmt.rules import (
@@ -39,9 +38,11 @@ from gluster_mgmt.cli.command_words import (
     c_strtol,
     canonical_brick,
     failure,
+    is_ipv4,
     strict_int,
     unambiguous,
     usage_error,
+    valid_internet_address,
 )
 
 TYPE_CHECKING = False  # typing costs milliseconds at every CLI start; annotations are lazy
@@ -111,43 +112,6 @@ GLOBAL_HELP = (
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-_IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
-
-
-def is_ipv4(address: str) -> bool:
-    return bool(_IPV4.match(address))
-
-
-def is_ipv6(address: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.IPv6Address(address.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def is_host_name(address: str) -> bool:
-    if not 0 < len(address) <= 255 or ".." in address:
-        return False
-    if not (address[-1].isascii() and address[-1].isalnum()) and address[-1] != "*":
-        return False
-    for label in address.split("."):
-        if not label:
-            continue
-        if not (label[0].isascii() and label[0].isalnum() and label[-1].isascii()
-                and label[-1].isalnum()):
-            return False
-        if any(not (c.isascii() and (c.isalnum() or c == "-")) for c in label[1:]):
-            return False
-    return True
-
-
-def valid_internet_address(address: str) -> bool:
-    return bool(address) and (is_ipv4(address) or is_ipv6(address) or is_host_name(address))
-
 
 def is_loopback(host: str) -> bool:
     return host in ("localhost", "127.0.0.1") or (is_ipv4(host) and host.startswith("0."))
