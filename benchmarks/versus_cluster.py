@@ -1,0 +1,536 @@
+"""Versus glusterd 10.3 on three nodes (issue 15): where glusterd's costs grow with the
+number of volumes is the cross-node work, so the comparison that matters runs on a cluster.
+
+Three hosts, each a network namespace on a bridge plus a mount namespace of its own
+(tests/multihost: ``Network`` and ``GlusterHost``: /var/lib/glusterd, /var/log/glusterfs and
+/run private to the host). One side after the other on the same hosts:
+
+- **glusterd**: stock glusterd 10.3 on each host, the other two probed from host 1;
+- **gluster_mgmt**: gluster-mgmtd on each host on a 3-member etcd cluster (one member per
+  host, as the multi-host tests run it), the other two probed from host 1.
+
+Volumes of 3 bricks (one per host) are created, never started (no brick process: the 2 cores
+measure the management daemons), up to each size; at each size ``volume set VOL opt``,
+``volume info`` (all) and ``volume status VOL`` are timed, median of 3, and ``volume create``
+as the median of the creates that reached that size. Every command is a whole stock CLI
+process run on host 1 (``nsenter`` into its namespaces, the same for every column): ``gluster``
+against glusterd; against gluster-mgmtd both ``gluster-mgmt`` and the stock ``gluster`` binary
+(its GLUSTER_CLI program), which take turns for the creates.
+
+    python -m benchmarks.versus_cluster --json benchmarks/results/scale/versus-3nodes.json
+
+Needs root, iproute2, util-linux, glusterfs-server and etcd. A time limit bounds the run (a
+size a side could not finish is left out); whatever happens, every daemon, store member,
+namespace and mount made here is removed before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import enum
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from benchmarks.report import the_command
+from tests.daemon.cluster_fixture import STOCK_GLUSTER, DaemonProcess
+from tests.helpers import child_env, wait_for
+from tests.multihost.glusterd_hosts import GlusterHost
+from tests.multihost.harness import Network, leftover_namespaces, run
+
+HOSTS = 3
+STORE = "etcd"
+#: gluster-mgmtd's REST port and store lease, as the multi-host tests run it
+API_PORT = 24012
+LEASE_TTL = 6.0
+#: Where ``--output`` puts this run's part of docs/benchmarks.md.
+SCALE_SECTION = "## Scale: peers and volumes"
+HEADING = "### Versus glusterd 10.3: three nodes, volumes of 3 bricks (never started)"
+GOALS_HEADING = "### Goals and measured gaps"
+#: The goal rows this module owns in the goals table (replaced on each --output).
+GOAL_PREFIX = "| three nodes: "
+REPEATS = 3
+now = time.perf_counter
+
+
+class Column(enum.Enum):
+    """Who answers and through which CLI."""
+
+    GLUSTERD = "glusterd"
+    GLUSTER_MGMT = "gluster_mgmt"
+    #: gluster-mgmtd answering the stock ``gluster`` binary
+    GLUSTER_MGMT_STOCK = "gluster_mgmt_stock"
+
+
+TITLES = {Column.GLUSTERD: "glusterd, `gluster`", Column.GLUSTER_MGMT: "gluster-mgmtd, `gluster-mgmt`",
+          Column.GLUSTER_MGMT_STOCK: "gluster-mgmtd, stock `gluster`"}
+#: (key of a size's row, the command as the tables name it)
+COMMANDS = (("create_s", "volume create"), ("set_s", "volume set"),
+            ("info_s", "volume info (all)"), ("status_s", "volume status VOL"))
+
+
+class OutOfTime(Exception):
+    """The side's share of the time limit is spent: the sizes finished so far stand."""
+
+
+def log(message: str) -> None:
+    print(f"[versus_cluster {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+# ============================================================================ the hosts
+@attrs.define
+class Hosts:
+    """The three hosts and everything run on them; ``teardown`` removes it all."""
+
+    workdir: Path
+    network: Network = attrs.field(factory=lambda: Network(HOSTS, tag=f"gv{os.getpid() % 100000}"))
+    hosts: list[GlusterHost] = attrs.field(factory=list)
+    servers: list = attrs.field(factory=list)
+    daemons: list[DaemonProcess] = attrs.field(factory=list)
+
+    def create(self) -> "Hosts":
+        self.network.create()
+        for host in self.network.hosts:
+            self.hosts.append(GlusterHost(host, self.workdir / f"host{host.index}").create())
+        return self
+
+    def bricks(self, side: str, volume: str) -> list[str]:
+        """One brick per host, under the side's own directory (a path of the other side's
+        volume would be "already part of a volume")."""
+        paths = [self.workdir / side / f"bricks-{h.host.index}" for h in self.hosts]
+        for path in paths:
+            path.mkdir(parents=True, exist_ok=True)
+        return [f"{h.host.address}:{path / volume}" for h, path in zip(self.hosts, paths)]
+
+    def teardown(self) -> None:
+        """Each step on its own: one failing leaves nothing else behind."""
+        for daemon in self.daemons:
+            _quietly(daemon.stop_all)
+        for server in self.servers:
+            _quietly(server.kill)
+        for host in self.hosts:
+            _quietly(host.stop_glusterd)
+            _quietly(host.kill_services)  # the mount namespace goes with its last process
+        for host in self.network.hosts:
+            for pid in run("ip", "netns", "pids", host.netns, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        time.sleep(0.2)
+        tag = self.network.tag
+        self.network.teardown()
+        left = leftover_namespaces(tag)
+        if left:
+            log(f"warning: namespaces left: {left}")
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 (teardown goes on: report, remove the rest)
+        log(f"teardown: {action}: {exc}")
+
+
+# ============================================================================ timing
+Argv = Callable[..., list[str]]
+
+
+@attrs.frozen
+class Timer:
+    """Runs one column's CLI on host 1 as a whole process and times it."""
+
+    host: GlusterHost
+    argv: Argv
+    env: dict[str, str] | None = None
+
+    def __call__(self, *words: str, expect: str | None = None) -> float:
+        """Seconds; the command must succeed, or (``expect``) fail saying that."""
+        argv = [*self.host.enter, *self.argv(*words)]
+        t0 = now()
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                                stdin=subprocess.DEVNULL, env=self.env)
+        elapsed = now() - t0
+        output = result.stdout + result.stderr
+        ok = result.returncode == 0 if expect is None else expect in output
+        if not ok:
+            raise RuntimeError(f"{' '.join(words)} ({result.returncode}): {output.strip()[-2000:]}")
+        return elapsed
+
+
+def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], deadline: float,
+            out: dict[str, dict[str, Any]]) -> None:
+    """Fill ``out[column]["sizes"]`` size by size (the columns share one daemon: they take
+    turns for the creates). A size not finished by ``deadline`` is left out."""
+    columns = list(timers)
+    made = 0
+    for size in sizes:
+        creates: dict[Column, list[float]] = {c: [] for c in columns}
+        while made < size:
+            if time.monotonic() > deadline:
+                raise OutOfTime(f"out of time at {made} volumes, before {size}")
+            column = columns[made % len(columns)]
+            made += 1
+            volume = f"vol{made:04d}"
+            bricks = hosts.bricks(columns[0].value, volume)
+            creates[column].append(timers[column]("volume", "create", volume, *bricks, "force"))
+        for column in columns:
+            timer = timers[column]
+            row = {"create_s": statistics.median(creates[column] or [float("nan")])}
+            flips = iter(("off", "on", "off"))
+            for label, words, expect in (
+                    ("set_s", lambda: ("volume", "set", "vol0001", "performance.quick-read", next(flips)), None),
+                    ("info_s", lambda: ("volume", "info"), None),
+                    # no volume is started: both daemons say so, after their checks
+                    ("status_s", lambda: ("volume", "status", "vol0001"), "is not started")):
+                row[label] = statistics.median(timer(*words(), expect=expect) for _ in range(REPEATS))
+            out[column.value]["sizes"][str(size)] = row
+            log(f"{column.value} {size} volumes: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in row.items())
+                + f" (load {load()})")
+
+
+@contextmanager
+def side(out: dict[str, dict[str, Any]], columns: Sequence[Column]) -> Iterator[None]:
+    """One side's record: its load averages, and why it stopped early (if it did)."""
+    for column in columns:
+        out[column.value] = {"sizes": {}, "load_before": load()}
+    try:
+        yield
+    except OutOfTime as exc:
+        for column in columns:
+            out[column.value]["stopped"] = str(exc)
+        log(str(exc))
+    except Exception as exc:
+        for column in columns:
+            out[column.value]["error"] = f"{type(exc).__name__}: {exc}"[:3000]
+        raise
+    finally:
+        for column in columns:
+            out[column.value]["load_after"] = load()
+
+
+# ============================================================================ the two sides
+def glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str, Any]) -> None:
+    """glusterd 10.3 on the three hosts, peers of one pool; stopped again at the end."""
+    with side(out, [Column.GLUSTERD]):
+        t0 = now()
+        for host in hosts.hosts:
+            host.start_glusterd()
+        first = hosts.hosts[0]
+        for host in hosts.hosts[1:]:
+            result = first.gluster("peer", "probe", host.host.address)
+            if result.returncode != 0:
+                raise RuntimeError(f"peer probe {host.host.address}: {result.stdout}{result.stderr}")
+
+        def connected(host: GlusterHost) -> bool:
+            return host.gluster("peer", "status").stdout.count("Peer in Cluster (Connected)") == HOSTS - 1
+        for host in hosts.hosts:
+            if not wait_for(lambda: connected(host), 90, 0.5):
+                raise RuntimeError(f"{host.host.address}: peers not connected: "
+                                   f"{host.gluster('peer', 'status').stdout}")
+        out[Column.GLUSTERD.value]["ready_s"] = now() - t0
+        timer = Timer(first, lambda *words: [STOCK_GLUSTER, "--mode=script", *words])
+        measure({Column.GLUSTERD: timer}, hosts, sizes, deadline, out)
+    for host in hosts.hosts:
+        host.stop_glusterd()
+
+
+def cli_env(workdir: Path) -> dict[str, str]:
+    """gluster-mgmt's environment as installed by pip: its bytecode compiled once and cached
+    (here in the work directory; a development shell's PYTHONDONTWRITEBYTECODE=1 would make
+    every CLI start compile the package)."""
+    import gluster_mgmt
+
+    env = dict(child_env(), PYTHONPYCACHEPREFIX=str(workdir / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(gluster_mgmt.__file__).parent)],
+                   env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
+    return env
+
+
+def mgmt_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str, Any]) -> None:
+    """gluster-mgmtd on the three hosts on a 3-member etcd (a member per host), peers of one
+    cluster; both CLIs on host 1."""
+    from tests.servers import start_cluster
+
+    columns = [Column.GLUSTER_MGMT, Column.GLUSTER_MGMT_STOCK]
+    with side(out, columns):
+        env = cli_env(hosts.workdir)
+        t0 = now()
+        hosts.servers = start_cluster(STORE, hosts.workdir / "store",
+                                      [(h.host.address, h.host.netns) for h in hosts.hosts])
+        root = f"vs{uuid.uuid4().hex[:8]}"
+        for host, server in zip(hosts.hosts, hosts.servers):
+            daemon = DaemonProcess(hosts.workdir / "mgmtd", host.host.address, server.url(root),
+                                   API_PORT, LEASE_TTL, wrapper=tuple(host.enter))
+            daemon.workdir.mkdir(exist_ok=True)
+            hosts.daemons.append(daemon)
+            daemon.start()
+        first = hosts.daemons[0]
+        for daemon in hosts.daemons[1:]:
+            first.cli("peer", "probe", daemon.address, check=True)
+        if not wait_for(lambda: first.gluster("pool", "list").stdout.count("Connected") == HOSTS, 90, 0.5):
+            raise RuntimeError(f"pool not connected: {first.gluster('pool', 'list').stdout}")
+        for column in columns:
+            out[column.value]["ready_s"] = now() - t0
+        script = Path(sys.executable).parent / "gluster-mgmt"
+        mgmt = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
+        timers = {
+            Column.GLUSTER_MGMT: Timer(hosts.hosts[0], lambda *words: [
+                *mgmt, "--socket", str(first.socket), "--mode=script", *words], env),
+            Column.GLUSTER_MGMT_STOCK: Timer(hosts.hosts[0], lambda *words: [
+                STOCK_GLUSTER, "--mode=script", f"--glusterd-sock={first.glusterd_socket}", *words])}
+        measure(timers, hosts, sizes, deadline, out)
+
+
+# ============================================================================ the run
+def this_run() -> dict[str, str]:
+    return {"command": the_command("benchmarks.versus_cluster"),
+            "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
+                       f"Python {platform.python_version()}",
+            "load_before": load(),
+            "store": f"{STORE}, {HOSTS} members (one per host)"}
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Both sides, one after the other, each with half the time limit; everything made is
+    removed before this returns (or raises)."""
+    result: dict[str, Any] = {"runs": [this_run()], "sizes": args.sizes, "columns": {}}
+    workdir = Path(tempfile.mkdtemp(prefix="gm-versus3-", dir=args.workdir))
+    hosts = Hosts(workdir)
+    started = time.monotonic()
+    # SIGTERM (and an alarm past the limit, for a hang no timeout caught) unwind like Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGALRM, _interrupted)
+    signal.alarm(int(args.time_limit) + 300)
+    try:
+        hosts.create()
+        log(f"hosts {[h.host.address for h in hosts.hosts]}, work dir {workdir} (load {load()})")
+        half = args.time_limit / 2
+        for run_side in (glusterd_side, mgmt_side):
+            deadline = min(time.monotonic() + half, started + args.time_limit)
+            try:
+                run_side(hosts, args.sizes, deadline, result["columns"])
+            except Exception as exc:  # noqa: BLE001 (recorded; the other side still runs)
+                log(f"{run_side.__name__} failed: {type(exc).__name__}: {exc}")
+    finally:
+        signal.alarm(0)
+        hosts.teardown()
+        if args.keep:
+            log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result["runs"][0]["load_after"] = load()
+    result["runs"][0]["seconds"] = round(time.monotonic() - started)
+    return result
+
+
+# ============================================================================ report
+def ratios(result: dict[str, Any], against: Column, label: str) -> list[tuple[str, float]]:
+    """(size, glusterd / ``against``) at every size both finished."""
+    columns = result["columns"]
+    gd = columns.get(Column.GLUSTERD.value, {}).get("sizes", {})
+    gm = columns.get(against.value, {}).get("sizes", {})
+    return [(n, gd[n][label] / gm[n][label]) for n in sorted(set(gd) & set(gm), key=int)]
+
+
+def render(result: dict[str, Any], image: str | None = None) -> str:
+    columns = result["columns"]
+    lines = [HEADING, ""]
+    for run_ in result["runs"]:
+        lines.append(f"- `{run_['command']}` ({run_['date']}; {run_['machine']}; load average "
+                     f"{run_['load_before']} before, {run_.get('load_after', '?')} after; "
+                     f"{run_.get('seconds', '?')} s)")
+    lines += ["", "Three hosts (network and mount namespaces of their own on a bridge, "
+              "tests/multihost's harness), one side after the other: glusterd 10.3 on each, "
+              f"peers probed; then gluster-mgmtd on each on a {result['runs'][0]['store']}, "
+              "peers probed. Volumes of 3 bricks, one per host, created with `force`, never "
+              "started. Whole CLI processes run on host 1 (`nsenter` into its namespaces, the "
+              "same for every column); median of 3 (`volume create`: of the creates that "
+              "reached that size, the two gluster-mgmtd CLIs taking turns); `volume status` of a "
+              "volume not started (every daemon answers that it is not started). "
+              "ratio = glusterd / the column to its left.", ""]
+    for column in Column:
+        record = columns.get(column.value, {})
+        for key in ("error", "stopped"):
+            if record.get(key):
+                lines += [f"{TITLES[column]}: {key}: `{record[key][:500]}`", ""]
+    lines += ["| volumes | command | glusterd, `gluster` (ms) | gluster-mgmtd, `gluster-mgmt` (ms) "
+              "| ratio | gluster-mgmtd, stock `gluster` (ms) | ratio |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
+    every = {n for record in columns.values() for n in record.get("sizes", {})}
+    for size in sorted(every, key=int):
+        for label, command in COMMANDS:
+            values = [columns.get(c.value, {}).get("sizes", {}).get(size, {}).get(label) for c in Column]
+            gd = values[0]
+            cells = []
+            for index, value in enumerate(values):
+                cells.append(f"{value * 1000:.0f}" if value is not None else "n/a")
+                if index:
+                    cells.append(f"{gd / value:.1f}x" if gd and value else "n/a")
+            lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if image:
+        lines += [f"![scale-versus-3nodes]({image})", ""]
+    return "\n".join(lines)
+
+
+def goal_rows(result: dict[str, Any]) -> list[str]:
+    """Issue 15's goal "faster than glusterd at every size both can run, and the ratio
+    growing with size", per command, on three nodes."""
+    rows = []
+    for label, command in COMMANDS:
+        mine = ratios(result, Column.GLUSTER_MGMT, label)
+        stock = ratios(result, Column.GLUSTER_MGMT_STOCK, label)
+        if not mine:
+            rows.append(f"{GOAL_PREFIX}faster than glusterd at every size, ratio growing: "
+                        f"`{command}` | not measured | unknown |")
+            continue
+        gaps = []
+        for name, pairs in (("gluster-mgmt", mine), ("stock gluster", stock)):
+            slower = [n for n, r in pairs if r < 1]
+            if slower:
+                gaps.append(f"{name} slower at {', '.join(slower)}")
+            values = [r for _, r in pairs]
+            if any(b < a for a, b in zip(values, values[1:])):
+                gaps.append(f"{name}: the ratio does not grow with size")
+        measured = ", ".join(f"{r:.1f}x at {n}" for n, r in mine)
+        if stock:
+            measured += " (stock `gluster`: " + ", ".join(f"{r:.1f}x" for _, r in stock) + ")"
+        rows.append(f"{GOAL_PREFIX}faster than glusterd at every size, ratio growing: `{command}` | "
+                    f"{measured} | {'; '.join(gaps) or 'none'} |")
+    return rows
+
+
+def plot(result: dict[str, Any], path: Path) -> bool:
+    """Four panels, ms versus volumes, one line per column; False when nothing to plot."""
+    columns = result["columns"]
+    if not any(columns.get(c.value, {}).get("sizes") for c in Column):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(COMMANDS), figsize=(16, 3.6))
+    for ax, (label, command) in zip(axes, COMMANDS):
+        for column in Column:
+            sizes = columns.get(column.value, {}).get("sizes", {})
+            xs = sorted(sizes, key=int)
+            ax.plot([int(n) for n in xs], [sizes[n][label] * 1000 for n in xs], marker="o",
+                    label=TITLES[column].replace("`", ""))
+        ax.set_title(f"3 nodes: {command} (ms)")
+        ax.set_xscale("log")
+        ax.set_xlabel("volumes")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def write_doc(path: Path, section: str, rows: list[str]) -> None:
+    """Put this run's subsection into the Scale section of ``path`` (replacing an earlier one;
+    new: before the goals table) and its rows into the goals table (replacing the earlier
+    ones, nothing else touched)."""
+    text = path.read_text()
+    start = text.find(SCALE_SECTION)
+    if start < 0:
+        raise SystemExit(f"{path}: no '{SCALE_SECTION}' section (run benchmarks.scale --output first)")
+    old = text.find(HEADING, start)
+    if old >= 0:
+        ends = [i for i in (text.find("\n### ", old + 1), text.find("\n## ", old + 1)) if i >= 0]
+        end = min(ends) + 1 if ends else len(text)
+        text = text[:old] + section.rstrip("\n") + "\n\n" + text[end:]
+    else:
+        at = text.find(GOALS_HEADING, start)
+        if at < 0:
+            raise SystemExit(f"{path}: no '{GOALS_HEADING}' in the Scale section")
+        text = text[:at] + section.rstrip("\n") + "\n\n" + text[at:]
+    at = text.find(GOALS_HEADING, start)
+    lines = text[at:].split("\n")
+    table_end = next(i for i, line in enumerate(lines) if i > 2 and not line.startswith("|"))
+    kept = [line for line in lines[:table_end] if not line.startswith(GOAL_PREFIX)]
+    text = text[:at] + "\n".join([*kept, *rows, *lines[table_end:]])
+    path.write_text(text)
+
+
+# ============================================================================ command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,100,300", help="volume counts (default 10,100,300)")
+    parser.add_argument("--time-limit", type=float, default=2400.0,
+                        help="seconds for the whole run, half per side (default 2400)")
+    parser.add_argument("--json", type=Path, help="write the raw figures there")
+    parser.add_argument("--from-json", type=Path, help="run nothing: report this earlier --json")
+    parser.add_argument("--output", type=Path,
+                        help="put the table and goal rows into this Markdown file's Scale section")
+    parser.add_argument("--plot", type=Path, help="write a PNG plot there")
+    parser.add_argument("--workdir", type=Path, help="where the temporary work directory goes")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args(argv)
+    try:
+        args.sizes = sorted({int(n) for n in args.sizes.split(",") if n})
+    except ValueError:
+        parser.error("--sizes takes comma-separated integers")
+    if not args.sizes or args.sizes[0] < 1:
+        parser.error("--sizes needs at least one count >= 1")
+    if args.time_limit < 60:
+        parser.error("--time-limit must be at least 60 s")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+    else:
+        if os.geteuid() != 0:
+            raise SystemExit("versus_cluster: needs root (network and mount namespaces)")
+        for tool in ("glusterd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"):
+            if shutil.which(tool) is None:
+                raise SystemExit(f"versus_cluster: {tool} missing (scripts/install-deps.sh)")
+        result = bench(args)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+    image = None
+    if args.plot and plot(result, args.plot):
+        base = args.output.parent if args.output else Path(".")
+        image = os.path.relpath(args.plot, base)
+    section, rows = render(result, image), goal_rows(result)
+    print(section + "\n" + "\n".join(rows))
+    if args.output:
+        write_doc(args.output, section, rows)
+    failed = [c for c, record in result["columns"].items() if record.get("error")]
+    return 1 if failed or len(result["columns"]) < len(Column) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
