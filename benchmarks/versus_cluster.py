@@ -62,6 +62,8 @@ LEASE_TTL = 6.0
 SCALE_SECTION = "## Scale: peers and volumes"
 HEADING = "### Versus glusterd 10.3: three nodes, volumes of 3 bricks (never started)"
 GOALS_HEADING = "### Goals and measured gaps"
+#: Where the subsection's hand-written part starts (kept when the table is rewritten).
+NOTES_HEADING = "#### Reading the three-node table"
 #: The goal rows this module owns in the goals table (replaced on each --output).
 GOAL_PREFIX = "| three nodes: "
 REPEATS = 3
@@ -393,10 +395,32 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
                 if index:
                     cells.append(f"{gd / value:.1f}x" if gd and value else "n/a")
             lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", *verdict(result), ""]
     if image:
         lines += [f"![scale-versus-3nodes]({image})", ""]
     return "\n".join(lines)
+
+
+def verdict(result: dict[str, Any]) -> list[str]:
+    """Per CLI against gluster-mgmtd: on which commands it is faster than glusterd at every
+    size, and on which the ratio grows (never falls) with size."""
+    lines = []
+    for column in (Column.GLUSTER_MGMT, Column.GLUSTER_MGMT_STOCK):
+        faster, growing, sizes = [], [], set()
+        for label, command in COMMANDS:
+            pairs = ratios(result, column, label)
+            sizes |= {n for n, _ in pairs}
+            if pairs and all(r >= 1 for _, r in pairs):
+                faster.append(f"`{command}`")
+            values = [r for _, r in pairs]
+            if len(values) > 1 and all(b >= a for a, b in zip(values, values[1:])):
+                growing.append(f"`{command}`")
+        if sizes:
+            lines.append(f"- {TITLES[column]}: faster than glusterd at every size "
+                         f"({', '.join(sorted(sizes, key=int))} volumes) on "
+                         f"{', '.join(faster) or 'no command'}; the ratio grows with size on "
+                         f"{', '.join(growing) or 'no command'}.")
+    return lines or ["- no size both sides finished."]
 
 
 def goal_rows(result: dict[str, Any]) -> list[str]:
@@ -456,8 +480,8 @@ def plot(result: dict[str, Any], path: Path) -> bool:
 
 
 def write_doc(path: Path, section: str, rows: list[str]) -> None:
-    """Put this run's subsection into the Scale section of ``path`` (replacing an earlier one;
-    new: before the goals table) and its rows into the goals table (replacing the earlier
+    """Put this run's subsection into the Scale section of ``path`` (replacing an earlier one,
+    its hand-written part from NOTES_HEADING on kept; new: before the goals table) and its rows into the goals table (replacing the earlier
     ones, nothing else touched)."""
     text = path.read_text()
     start = text.find(SCALE_SECTION)
@@ -467,7 +491,9 @@ def write_doc(path: Path, section: str, rows: list[str]) -> None:
     if old >= 0:
         ends = [i for i in (text.find("\n### ", old + 1), text.find("\n## ", old + 1)) if i >= 0]
         end = min(ends) + 1 if ends else len(text)
-        text = text[:old] + section.rstrip("\n") + "\n\n" + text[end:]
+        notes = text.find(f"\n{NOTES_HEADING}", old, end)
+        kept = text[notes + 1:end].rstrip("\n") + "\n\n" if notes >= 0 else ""
+        text = text[:old] + section.rstrip("\n") + "\n\n" + kept + text[end:]
     else:
         at = text.find(GOALS_HEADING, start)
         if at < 0:

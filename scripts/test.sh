@@ -3,7 +3,8 @@
 # whole suite against real etcd, Consul and ZooKeeper servers and the embedded store.
 #
 # With no arguments the suite runs in two stages at once: the multi-host scenarios (network
-# namespaces of their own, mostly waiting out leases, elections and partitions) beside the
+# namespaces of their own, mostly waiting out leases, elections and partitions; tests marked
+# multihost, in tests/multihost and tests/benchmarks) beside the
 # rest, so that their waiting does not add to the wall time. Both stages must pass; the
 # second stage's report follows the first's. With arguments, one pytest run of exactly those.
 set -euo pipefail
@@ -14,7 +15,7 @@ if [ "$#" -gt 0 ]; then
     exec .venv/bin/python -m pytest -ra --durations=25 "$@"
 fi
 multihost_log=$(mktemp /tmp/gluster-mgmt-multihost.XXXXXX.log)
-.venv/bin/python -m pytest -ra --durations=10 -m multihost tests/multihost \
+.venv/bin/python -m pytest -ra --durations=10 -m multihost tests/multihost tests/benchmarks \
     >"$multihost_log" 2>&1 &
 multihost=$!
 trap 'kill "$multihost" 2>/dev/null || true' EXIT

@@ -1,0 +1,115 @@
+"""benchmarks/versus_cluster.py: the three-node comparison with glusterd 10.3 runs end to end
+at a tiny size (2 volumes) and leaves nothing behind; its report lands in docs/benchmarks.md's
+Scale section without disturbing the rest. No timing is asserted: the machine is shared."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.versus_cluster import (COMMANDS, GOAL_PREFIX, HEADING, NOTES_HEADING, Column, goal_rows,
+                                       render, write_doc)
+from tests.multihost.harness import leftover_namespaces, run
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ("glusterd", "nsenter", "unshare", "ip", "/usr/sbin/gluster", "/usr/bin/etcd")
+
+
+@pytest.mark.multihost
+def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create network and mount namespaces")
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
+    out = tmp_path / "versus.json"
+    # its own process: everything it makes (namespaces, daemons, etcd) ends with it
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.versus_cluster", "--sizes", "2",
+                             "--time-limit", "240", "--json", str(out), "--workdir", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-4000:]
+    result = json.loads(out.read_text())
+    for column in Column:
+        row = result["columns"][column.value]["sizes"]["2"]
+        assert sorted(row) == sorted(label for label, _ in COMMANDS), (column, row)
+        assert all(0 < value < 60 for value in row.values()), (column, row)
+    assert HEADING in stdout and stdout.count(GOAL_PREFIX) == len(COMMANDS)
+    tag = f"gv{proc.pid % 100000}"
+    assert leftover_namespaces(tag) == []
+    assert f"{tag}br" not in run("ip", "-o", "link").stdout
+    workdir = re.search(r"work dir (\S+)", stderr)
+    assert workdir, stderr[-2000:]
+    assert not Path(workdir.group(1)).exists()
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        assert workdir.group(1).encode() not in cmdline, f"left running: {cmdline!r}"
+
+
+RESULT = {"runs": [{"command": "python -m benchmarks.versus_cluster", "date": "2026-12-01 14:00 UTC",
+                    "machine": "vm", "load_before": "1 1 1", "load_after": "1 1 1", "seconds": 9,
+                    "store": "etcd, 3 members (one per host)"}],
+          "columns": {"glusterd": {"sizes": {"10": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.2),
+                                             "100": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.4)}},
+                      "gluster_mgmt": {"sizes": {"10": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.1),
+                                                 "100": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.1)}},
+                      "gluster_mgmt_stock": {"sizes": {"10": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.1),
+                                                       "100": dict.fromkeys(("create_s", "set_s", "info_s", "status_s"), 0.3)}}}}
+
+DOC = """# Benchmarks
+
+## Scale: peers and volumes
+
+### Versus glusterd 10.3: one node
+
+| a | b |
+
+### Goals and measured gaps
+
+| goal | measured | gap |
+|---|---|---|
+| etcd: something | 1 | none |
+
+![scale-peers](img/scale-peers.png)
+
+### Notes on scale
+
+Hand-written.
+
+## Other section
+"""
+
+
+def test_report_goes_into_the_scale_section_and_replaces_itself(tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(DOC)
+    rows = goal_rows(RESULT)
+    assert all(r.startswith(GOAL_PREFIX) for r in rows)
+    assert "2.0x at 10, 4.0x at 100 (stock `gluster`: 2.0x, 1.3x)" in rows[0]
+    assert rows[0].endswith("| stock gluster: the ratio does not grow with size |")
+    write_doc(doc, render(RESULT), rows)
+    once = doc.read_text()
+    assert once.index("one node") < once.index(HEADING) < once.index("### Goals")
+    assert "| 100 | volume set | 400 | 100 | 4.0x | 300 | 1.3x |" in once
+    goals = once[once.index("### Goals"):once.index("![scale-peers]")]
+    assert goals.splitlines()[-len(rows) - 2:] == ["| etcd: something | 1 | none |", *rows, ""][-len(rows) - 2:]
+    assert "faster than glusterd at every size (10, 100 volumes) on `volume create`, " in once
+    write_doc(doc, render(RESULT), rows)
+    assert doc.read_text() == once
+    assert once.replace(render(RESULT).rstrip("\n") + "\n\n", "").replace(
+        "\n".join(rows) + "\n", "") == DOC
+    # a hand-written part of the subsection stays when the table is rewritten
+    notes = f"{NOTES_HEADING} (hand-written)\n\nWhy.\n\n"
+    doc.write_text(once.replace("### Goals", notes + "### Goals"))
+    write_doc(doc, render(RESULT), rows)
+    assert doc.read_text() == once.replace("### Goals", notes + "### Goals")
