@@ -11,8 +11,8 @@ Three hosts, each a network namespace on a bridge plus a mount namespace of its 
 
 Volumes of 3 bricks (one per host) are created, never started (no brick process: the 2 cores
 measure the management daemons), up to each size; at each size ``volume set VOL opt``,
-``volume info`` (all) and ``volume status VOL`` are timed, median of 3, and ``volume create``
-as the median of the creates that reached that size. Every command is a whole stock CLI
+``volume info`` (all) and ``volume status VOL`` are timed, median of 5 (after two untimed
+``volume info``), and ``volume create`` as the median of the creates that reached that size. Every command is a whole stock CLI
 process run on host 1 (``nsenter`` into its namespaces, the same for every column): ``gluster``
 against glusterd; against gluster-mgmtd both ``gluster-mgmt`` and the stock ``gluster`` binary
 (its GLUSTER_CLI program), which take turns for the creates.
@@ -66,7 +66,7 @@ GOALS_HEADING = "### Goals and measured gaps"
 NOTES_HEADING = "#### Reading the three-node table"
 #: The goal rows this module owns in the goals table (replaced on each --output).
 GOAL_PREFIX = "| three nodes: "
-REPEATS = 3
+REPEATS = 5
 now = time.perf_counter
 
 
@@ -184,6 +184,9 @@ def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], dea
     """Fill ``out[column]["sizes"]`` size by size (the columns share one daemon: they take
     turns for the creates). A size not finished by ``deadline`` is left out."""
     columns = list(timers)
+    for timer in timers.values():  # untimed: the first commands after start-up
+        for _ in range(2):
+            timer("volume", "info")
     made = 0
     for size in sizes:
         creates: dict[Column, list[float]] = {c: [] for c in columns}
@@ -311,7 +314,7 @@ def this_run() -> dict[str, str]:
             "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
                        f"Python {platform.python_version()}",
             "load_before": load(),
-            "store": f"{STORE}, {HOSTS} members (one per host)"}
+            "store": f"an {STORE} cluster of {HOSTS} members (one per host)"}
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -321,7 +324,7 @@ def _interrupted(signum: int, frame: object) -> None:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Both sides, one after the other, each with half the time limit; everything made is
     removed before this returns (or raises)."""
-    result: dict[str, Any] = {"runs": [this_run()], "sizes": args.sizes, "columns": {}}
+    result: dict[str, Any] = {"runs": [this_run()], "sizes": args.sizes, "repeats": REPEATS, "columns": {}}
     workdir = Path(tempfile.mkdtemp(prefix="gm-versus3-", dir=args.workdir))
     hosts = Hosts(workdir)
     started = time.monotonic()
@@ -369,10 +372,10 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
                      f"{run_.get('seconds', '?')} s)")
     lines += ["", "Three hosts (network and mount namespaces of their own on a bridge, "
               "tests/multihost's harness), one side after the other: glusterd 10.3 on each, "
-              f"peers probed; then gluster-mgmtd on each on a {result['runs'][0]['store']}, "
+              f"peers probed; then gluster-mgmtd on each on {result['runs'][0]['store']}, "
               "peers probed. Volumes of 3 bricks, one per host, created with `force`, never "
               "started. Whole CLI processes run on host 1 (`nsenter` into its namespaces, the "
-              "same for every column); median of 3 (`volume create`: of the creates that "
+              f"same for every column); median of {result.get('repeats', 3)} (`volume create`: of the creates that "
               "reached that size, the two gluster-mgmtd CLIs taking turns); `volume status` of a "
               "volume not started (every daemon answers that it is not started). "
               "ratio = glusterd / the column to its left.", ""]

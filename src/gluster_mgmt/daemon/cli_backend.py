@@ -265,14 +265,17 @@ class CliBackend:
                 return CliResult(-1, EG_NOVOL, "Volume does not exist",
                                  glusterd_dict([("count", 0)]))
         elif flags == GetVolumeFlag.NEXT:
-            everything = self._route("volume/info", {"name": None})["volumes"]
-            names = [v["name"] for v in everything]
+            # `volume info` (all): the CLI asks for one volume at a time, each after the last:
+            # list the names only and read that one volume (reading every volume for each
+            # call made the whole command quadratic in the number of volumes)
+            names = self._route("volume/list", {})["volumes"]
             if name is None:
-                volumes = everything[:1]
+                following = names[:1]
             elif name in names:
-                volumes = everything[names.index(name) + 1:][:1]
+                following = names[names.index(name) + 1:][:1]
             else:
                 return CliResult(-1, 0, "", glusterd_dict([("count", 0)]))
+            volumes = [v for n in following for v in self._route("volume/info", {"name": n})["volumes"]]
         else:
             volumes = []
         pairs: Pairs = []
