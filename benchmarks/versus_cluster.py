@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import enum
+import itertools
 import json
 import os
 import platform
@@ -201,7 +202,7 @@ def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], dea
         for column in columns:
             timer = timers[column]
             row = {"create_s": statistics.median(creates[column] or [float("nan")])}
-            flips = iter(("off", "on", "off"))
+            flips = itertools.cycle(("off", "on"))
             for label, words, expect in (
                     ("set_s", lambda: ("volume", "set", "vol0001", "performance.quick-read", next(flips)), None),
                     ("info_s", lambda: ("volume", "info"), None),
@@ -235,7 +236,16 @@ def side(out: dict[str, dict[str, Any]], columns: Sequence[Column]) -> Iterator[
 
 # ============================================================================ the two sides
 def glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str, Any]) -> None:
-    """glusterd 10.3 on the three hosts, peers of one pool; stopped again at the end."""
+    """glusterd 10.3 on the three hosts, peers of one pool; stopped again at the end (also
+    on failure: the other side needs the hosts' ports)."""
+    try:
+        _glusterd_side(hosts, sizes, deadline, out)
+    finally:
+        for host in hosts.hosts:
+            host.stop_glusterd()
+
+
+def _glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str, Any]) -> None:
     with side(out, [Column.GLUSTERD]):
         t0 = now()
         for host in hosts.hosts:
@@ -255,8 +265,6 @@ def glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict
         out[Column.GLUSTERD.value]["ready_s"] = now() - t0
         timer = Timer(first, lambda *words: [STOCK_GLUSTER, "--mode=script", *words])
         measure({Column.GLUSTERD: timer}, hosts, sizes, deadline, out)
-    for host in hosts.hosts:
-        host.stop_glusterd()
 
 
 def cli_env(workdir: Path) -> dict[str, str]:
