@@ -350,6 +350,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 run_side(hosts, args.sizes, deadline, result["columns"])
             except Exception as exc:  # noqa: BLE001 (recorded; the other side still runs)
                 log(f"{run_side.__name__} failed: {type(exc).__name__}: {exc}")
+    except KeyboardInterrupt as exc:  # the sizes finished so far are still reported
+        result["interrupted"] = str(exc)
+        log(f"interrupted ({exc}): cleaning up, reporting the sizes finished")
     finally:
         signal.alarm(0)
         hosts.teardown()
@@ -566,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         write_doc(args.output, section, rows)
     failed = [c for c, record in result["columns"].items() if record.get("error")]
-    return 1 if failed or len(result["columns"]) < len(Column) else 0
+    return 1 if failed or result.get("interrupted") or len(result["columns"]) < len(Column) else 0
 
 
 if __name__ == "__main__":

@@ -124,8 +124,12 @@ def test_volume_lifecycle_and_errors(make_daemons, tmp_path):
         "volume create: v3: failed: Host 127.0.0.50 is not in 'Peer in Cluster' state\n", 1)
     xml = daemon.gluster("volume", "create", "v4", f"{bricks}/c1", "force", xml=True).stdout
     assert "<opRet>0</opRet>" in xml and "<name>v4</name>" in xml
+    # `volume info` (all) reads the volumes once per command: each command sees the changes
+    # before it (a volume created, an option set, a volume deleted)
+    assert _info_names(daemon) == ["v1", "v4"]
 
     assert daemon.gluster("volume", "set", "v1", "nfs.disable", "on").stdout == "volume set: success\n"
+    assert "nfs.disable: on" in daemon.gluster("volume", "info").stdout
     unknown = daemon.gluster("volume", "set", "v1", "no.such.option", "on")
     assert unknown.returncode == 1 and unknown.stderr.startswith(
         "volume set: failed: option : no.such.option does not exist\nDid you mean ")
@@ -149,6 +153,11 @@ def test_volume_lifecycle_and_errors(make_daemons, tmp_path):
     gone = daemon.gluster("volume", "delete", "v1")
     assert (gone.stderr, gone.returncode) == ("volume delete: v1: failed: Volume v1 does not exist\n", 1)
     assert re.fullmatch(r"v4\n", daemon.gluster("volume", "list").stdout)
+    assert _info_names(daemon) == ["v4"]
+
+
+def _info_names(daemon) -> list[str]:
+    return re.findall(r"^Volume Name: (\S+)$", daemon.gluster("volume", "info").stdout, re.M)
 
 
 def test_peer_probe_and_detach_across_three_daemons(make_daemons):
