@@ -481,10 +481,7 @@ def plot(result: dict[str, Any], path: Path) -> bool:
             xs = sorted(sizes, key=int)
             ax.plot([int(n) for n in xs], [sizes[n][label] * 1000 for n in xs], marker="o",
                     label=TITLES[column].replace("`", ""))
-        ax.set_title(f"3 nodes: {command} (ms)")
-        ax.set_xscale("log")
-        ax.set_xlabel("volumes")
-        ax.set_ylim(bottom=0)
+        ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
