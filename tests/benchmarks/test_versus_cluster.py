@@ -31,8 +31,9 @@ def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
         pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
     out = tmp_path / "versus.json"
     # its own process: everything it makes (namespaces, daemons, etcd) ends with it
+    # (its work directory in /tmp, not tmp_path: the daemons' socket paths must stay short)
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.versus_cluster", "--sizes", "2",
-                             "--time-limit", "240", "--json", str(out), "--workdir", str(tmp_path)],
+                             "--time-limit", "240", "--json", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr[-4000:]
@@ -88,6 +89,13 @@ Hand-written.
 
 ## Other section
 """
+
+
+def test_a_long_workdir_is_refused_at_once(tmp_path: Path) -> None:
+    long = tmp_path / ("x" * 40)
+    run_ = subprocess.run([sys.executable, "-m", "benchmarks.versus_cluster", "--workdir", str(long)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run_.returncode == 2 and "unix sockets under it would pass the 107-byte limit" in run_.stderr
 
 
 def test_report_goes_into_the_scale_section_and_replaces_itself(tmp_path: Path) -> None:
