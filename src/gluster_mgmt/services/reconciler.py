@@ -325,7 +325,7 @@ class Reconciler:
         again (a new quotad, the graph attached anew: a new self-heal process when it was
         the only one)."""
         with self._pass_lock:
-            volumes = {volume.name: volume for _, volume in self._decoded.values()}
+            volumes = {volume.name: volume for volume in self._acted.values()}
             self.shd.release(name, volumes)
             self.quota.stop()
         return self.reconcile_once()
