@@ -116,7 +116,9 @@ class Coordinator:
         held = []
         try:
             for lock_name in lock_names:
-                lock = self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid)
+                # bound to the driver's lease: no lease granted (nor revoked) per lock
+                lock = self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid,
+                                       lease=self.driver.get())
                 lock.acquire(timeout=self.lock_timeout)
                 held.append(lock)
             return self._run_locked(name, steps, lock_names, deadline, commit)
