@@ -35,6 +35,7 @@ from gluster_mgmt.store import (
     Put,
 )
 from gluster_mgmt.store.follow import Follow
+from gluster_mgmt.store.keys import lock_key
 from tests.helpers import spawn, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -503,6 +504,30 @@ def test_lock_tokens_grow_and_acquire_times_out(store):
     assert t2 > t1
     other.release()
     assert first.fencing_token is None
+
+
+def test_lock_on_the_holders_own_lease(store):
+    """A lock bound to a lease its holder already keeps (the executor's: the node's): taken
+    and given up without a lease of its own, the lease outliving it; gone with the lease."""
+    lease = store.lease(max(2.0, store.capabilities.min_lease_ttl)).keep_alive()
+    try:
+        lock = store.lock("vol-own", lease=lease)
+        token = lock.acquire(timeout=10)
+        assert store.get(lock_key("vol-own")).lease == lease.id
+        with pytest.raises(LockTimeoutError):
+            store.lock("vol-own").acquire(timeout=0.5)
+        lock.release()
+        assert store.get(lock_key("vol-own")) is None and lease.alive
+        again = store.lock("vol-own", lease=lease)
+        assert again.acquire(timeout=10) > token
+        lease.revoke()  # the holder's lease ends: its lock goes with it
+        other = store.lock("vol-own")
+        assert other.acquire(timeout=10) > token
+        other.release()
+        again.release()  # its key is gone already: nothing to do, and no error
+        assert store.get(lock_key("vol-own")) is None
+    finally:
+        lease.revoke()
 
 
 def test_lock_is_released_when_its_holder_dies(store, store_url):
