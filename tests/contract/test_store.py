@@ -351,6 +351,22 @@ def test_follow_lists_again_when_its_revision_was_compacted(store):
     assert relisted[0].revision > listed and "f/gone" in relisted[0].removed
 
 
+def test_follow_from_a_revision_known_empty_sees_every_later_entry(store):
+    """The executor's results: written only after the revision it sent its messages at, so
+    it follows them from there without a listing (which would miss nothing, but cost a
+    round trip)."""
+    sent = store.put("sent/marker", b"m")
+    store.put("r/early", b"1")  # after the revision: must be seen although never listed
+    with Follow(store, "r/") as follow:
+        follow.assume_empty_at(sent)
+        assert follow.ready and follow.revision == sent
+        store.put("r/late", b"2")
+        assert follow.wait_for(lambda entries: {k: e.value for k, e in entries.items()}
+                               == {"r/early": b"1", "r/late": b"2"}, timeout=30)
+        with pytest.raises(RuntimeError):
+            follow.assume_empty_at(sent)
+
+
 class CountingStore:
     """The store a Follow sees, counting the watch reads it makes."""
 
