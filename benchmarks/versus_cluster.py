@@ -88,6 +88,11 @@ TITLES = {Column.GLUSTERD: "glusterd, `gluster`", Column.GLUSTER_MGMT: "gluster-
 #: (key of a size's row, the command as the tables name it)
 COMMANDS = (("create_s", "volume create"), ("set_s", "volume set"),
             ("info_s", "volume info (all)"), ("status_s", "volume status VOL"))
+#: The columns running the stock ``gluster`` binary, whose floor is timed too: a command
+#: asking the daemon nothing but a constant (`system:: getwd`), i.e. what the binary costs by
+#: itself (it runs ``gsyncd --version``, a Python start, before its first call)
+STOCK_BINARY = (Column.GLUSTERD, Column.GLUSTER_MGMT_STOCK)
+FLOOR = ("floor_s", ("system::", "getwd"))
 
 
 class OutOfTime(Exception):
@@ -212,6 +217,9 @@ def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], dea
                     # no volume is started: both daemons say so, after their checks
                     ("status_s", lambda: ("volume", "status", "vol0001"), "is not started")):
                 row[label] = statistics.median(timer(*words(), expect=expect) for _ in range(REPEATS))
+            if column in STOCK_BINARY:
+                label, words_ = FLOOR
+                row[label] = statistics.median(timer(*words_) for _ in range(REPEATS))
             out[column.value]["sizes"][str(size)] = row
             log(f"{column.value} {size} volumes: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in row.items())
                 + f" (load {load()})")
@@ -413,6 +421,14 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
                 if index:
                     cells.append(f"{gd / value:.1f}x" if gd and value else "n/a")
             lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
+    floors = {c: [r[FLOOR[0]] for r in columns.get(c.value, {}).get("sizes", {}).values()
+                  if FLOOR[0] in r] for c in STOCK_BINARY}
+    if all(floors.values()):
+        lines += ["", "The stock `gluster` binary's floor (`system:: getwd`: the daemon answers a "
+                  "constant), median over the sizes: " + ", ".join(
+                      f"{statistics.median(floors[c]) * 1000:.0f} ms against "
+                      f"{'glusterd' if c is Column.GLUSTERD else 'gluster-mgmtd'}"
+                      for c in STOCK_BINARY) + "."]
     lines += ["", *verdict(result), ""]
     if image:
         lines += [f"![scale-versus-3nodes]({image})", ""]

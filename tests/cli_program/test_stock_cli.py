@@ -177,6 +177,37 @@ def test_peer_probe_and_detach_across_three_daemons(make_daemons):
     assert d1.gluster("peer", "status").stdout.startswith("Number of Peers: 1\n")
 
 
+def test_volume_info_reads_every_change_before_it_on_any_node(make_daemons, tmp_path):
+    """`volume info` (all) answers the CLI's per-volume calls from one snapshot taken at
+    the command's first call (the later ones at once, on the event loop): a command run
+    after a successful change sees it, whether the change was made on this node or on
+    another (each command reads the store afresh, as glusterd's peers commit a change
+    before its CLI returns)."""
+    d1, d2 = make_daemons(2)
+    assert d1.gluster("peer", "probe", d2.address).returncode == 0
+
+    def bricks(name: str) -> list[str]:
+        return [f"{d.address}:{tmp_path}/bricks-{d.address}/{name}" for d in (d1, d2)]
+
+    for name in ("v1", "v2", "v3"):
+        assert d1.gluster("volume", "create", name, *bricks(name), "force").returncode == 0
+    assert _info_names(d1) == ["v1", "v2", "v3"]
+    # another node's changes, then this node's
+    assert d2.gluster("volume", "create", "v0", *bricks("v0"), "force").returncode == 0
+    assert d2.gluster("volume", "set", "v2", "performance.quick-read", "off").returncode == 0
+    assert d2.gluster("volume", "delete", "v3").returncode == 0
+    info = d1.gluster("volume", "info").stdout
+    assert re.findall(r"^Volume Name: (\S+)$", info, re.M) == ["v0", "v1", "v2"]
+    assert "performance.quick-read: off" in info.split("Volume Name: v2")[1]
+    assert d1.gluster("volume", "set", "v1", "performance.quick-read", "off").returncode == 0
+    assert d1.gluster("volume", "delete", "v0").returncode == 0
+    info = d1.gluster("volume", "info").stdout
+    assert re.findall(r"^Volume Name: (\S+)$", info, re.M) == ["v1", "v2"]
+    assert "performance.quick-read: off" in info.split("Volume Name: v2")[0]
+    assert d2.gluster("volume", "info").stdout == info
+    same_as_ours(d1, "volume", "info")
+
+
 @pytest.mark.parametrize("args", [
     ("volume", "quota", "v1", "enable"),
     ("volume", "bitrot", "v1", "enable"),

@@ -35,6 +35,7 @@ from gluster_mgmt.store import (
     Put,
 )
 from gluster_mgmt.store.follow import Follow
+from gluster_mgmt.store.keys import lock_key
 from tests.helpers import spawn, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -350,6 +351,22 @@ def test_follow_lists_again_when_its_revision_was_compacted(store):
     assert relisted[0].revision > listed and "f/gone" in relisted[0].removed
 
 
+def test_follow_from_a_revision_known_empty_sees_every_later_entry(store):
+    """The executor's results: written only after the revision it sent its messages at, so
+    it follows them from there without a listing (which would miss nothing, but cost a
+    round trip)."""
+    sent = store.put("sent/marker", b"m")
+    store.put("r/early", b"1")  # after the revision: must be seen although never listed
+    with Follow(store, "r/") as follow:
+        follow.assume_empty_at(sent)
+        assert follow.ready and follow.revision == sent
+        store.put("r/late", b"2")
+        assert follow.wait_for(lambda entries: {k: e.value for k, e in entries.items()}
+                               == {"r/early": b"1", "r/late": b"2"}, timeout=30)
+        with pytest.raises(RuntimeError):
+            follow.assume_empty_at(sent)
+
+
 class CountingStore:
     """The store a Follow sees, counting the watch reads it makes."""
 
@@ -503,6 +520,30 @@ def test_lock_tokens_grow_and_acquire_times_out(store):
     assert t2 > t1
     other.release()
     assert first.fencing_token is None
+
+
+def test_lock_on_the_holders_own_lease(store):
+    """A lock bound to a lease its holder already keeps (the executor's: the node's): taken
+    and given up without a lease of its own, the lease outliving it; gone with the lease."""
+    lease = store.lease(max(2.0, store.capabilities.min_lease_ttl)).keep_alive()
+    try:
+        lock = store.lock("vol-own", lease=lease)
+        token = lock.acquire(timeout=10)
+        assert store.get(lock_key("vol-own")).lease == lease.id
+        with pytest.raises(LockTimeoutError):
+            store.lock("vol-own").acquire(timeout=0.5)
+        lock.release()
+        assert store.get(lock_key("vol-own")) is None and lease.alive
+        again = store.lock("vol-own", lease=lease)
+        assert again.acquire(timeout=10) > token
+        lease.revoke()  # the holder's lease ends: its lock goes with it
+        other = store.lock("vol-own")
+        assert other.acquire(timeout=10) > token
+        other.release()
+        again.release()  # its key is gone already: nothing to do, and no error
+        assert store.get(lock_key("vol-own")) is None
+    finally:
+        lease.revoke()
 
 
 def test_lock_is_released_when_its_holder_dies(store, store_url):

@@ -67,6 +67,8 @@ _REFUSED_BY_HANDLER: dict[CliProc, tuple[str, ...]] = {
                            "number of bricks provided ", "need "),
     CliProc.SYNC_VOLUME: (rules.SYNC_FROM_LOCALHOST,),
 }
+#: Procedures answered without the store (nor anything else that blocks)
+_WITHOUT_STORE = frozenset({CliProc.GETWD, CliProc.UUID_GET})
 #: GF_CLI_FLAG_OP_FORCE of the ``flags`` dict value (start, stop, deprobe)
 FLAG_FORCE = 1
 #: gf1_cluster_type values the CLI sends in ``type``
@@ -127,6 +129,22 @@ def not_supported(proc: CliProc) -> CliResult:
     return CliResult.failed(f"{name} is not supported by gluster-mgmtd", errno.EOPNOTSUPP)
 
 
+@attrs.frozen
+class _VolumeSnapshot:
+    """Every volume as one `volume info` (all) read them: by name, in listing order, and
+    each one's successor (the CLI's NEXT call answered in constant time)."""
+
+    volumes: dict[str, dict[str, Any]]
+    order: tuple[str, ...]
+    after: dict[str, str | None]
+
+    @classmethod
+    def of(cls, volumes: list[dict[str, Any]]) -> _VolumeSnapshot:
+        order = tuple(v["name"] for v in volumes)
+        return cls({v["name"]: v for v in volumes}, order,
+                   dict(zip(order, (*order[1:], None))))
+
+
 class _Reply(Exception):
     """A procedure's early answer (a failure found while building it)."""
 
@@ -149,9 +167,9 @@ class CliBackend:
     def __init__(self, daemon: ServingNode, api: "Api") -> None:
         self.daemon = daemon
         self.api = api
-        #: the volumes as the last `volume info` (all) read them, by name in listing order
-        #: (replaced whole, never changed: commands answered at once share it safely)
-        self._volume_snapshot: dict[str, dict[str, Any]] = {}
+        #: the volumes as the last `volume info` (all) read them (replaced whole, never
+        #: changed: commands answered at once share it safely)
+        self._volume_snapshot = _VolumeSnapshot.of([])
         self._procs: dict[CliProc, Callable[[CliRequest], CliResult]] = {
             CliProc.GETWD: lambda r: CliResult(text=GLUSTERD_WORKDIR),
             CliProc.UUID_GET: lambda r: CliResult(dict=glusterd_dict([("uuid", self.daemon.uuid)])),
@@ -195,6 +213,11 @@ class CliBackend:
         if handler is None:
             return not_supported(request.proc)
         try:
+            if request.proc in _WITHOUT_STORE:
+                return handler(request)  # no store read: at once, without a thread's hop
+            snapshot = self._volume_snapshot
+            if self._in_snapshot(request, snapshot):
+                return self._get_volume(request, snapshot)
             return await asyncio.to_thread(handler, request)  # routes block on the store
         except _Reply as reply:
             result = reply.result
@@ -204,6 +227,15 @@ class CliBackend:
         elif request.proc in (CliProc.REPLACE_BRICK, CliProc.RESET_BRICK):
             result = attrs.evolve(result, op_errno=0)  # glusterd's mgmt_v3 phases set none
         return result
+
+    @staticmethod
+    def _in_snapshot(request: CliRequest, snapshot: _VolumeSnapshot) -> bool:
+        """A `volume info` (all) call after its first, answered at once from ``snapshot``
+        (a call per volume: a thread's hop each was a good part of the command)."""
+        if request.proc is not CliProc.GET_VOLUME or _int(request, "flags") != GetVolumeFlag.NEXT:
+            return False
+        name = _text(request, "volname", None)
+        return name is not None and name in snapshot.volumes
 
     @staticmethod
     def _refused_before_transaction(request: CliRequest, result: CliResult) -> bool:
@@ -258,7 +290,7 @@ class CliBackend:
 
     # -- volume info, list, get ------------------------------------------------------------
 
-    def _get_volume(self, request: CliRequest) -> CliResult:
+    def _get_volume(self, request: CliRequest, snapshot: _VolumeSnapshot | None = None) -> CliResult:
         flags = _int(request, "flags")
         name = _text(request, "volname", None)
         if flags == GetVolumeFlag.ONE:
@@ -268,7 +300,7 @@ class CliBackend:
                 return CliResult(-1, EG_NOVOL, "Volume does not exist",
                                  glusterd_dict([("count", 0)]))
         elif flags == GetVolumeFlag.NEXT:
-            volumes = self._next_volume(name)
+            volumes = self._next_volume(name, snapshot)
             if volumes is None:
                 return CliResult(-1, 0, "", glusterd_dict([("count", 0)]))
         else:
@@ -279,23 +311,24 @@ class CliBackend:
         pairs.append(("count", len(volumes)))
         return CliResult(dict=glusterd_dict(pairs))
 
-    def _next_volume(self, name: str | None) -> list[dict[str, Any]] | None:
+    def _next_volume(self, name: str | None,
+                     snapshot: _VolumeSnapshot | None = None) -> list[dict[str, Any]] | None:
         """`volume info` (all): the CLI asks for one volume at a time, the one after the last
         it got (none: the first). The first call reads every volume once, and the calls
         after it are answered from that snapshot (one listing per command, not one per
         volume, which made the command quadratic: 36 s at 1,000 volumes on three nodes); a
         name the snapshot lacks (another command's newer snapshot) reads the store again.
         None: ``name`` is not a volume."""
-        snapshot = self._volume_snapshot
-        if name is None or name not in snapshot:
-            snapshot = {v["name"]: v for v in self._route("volume/info", {"name": None})["volumes"]}
+        snapshot = snapshot or self._volume_snapshot
+        if name is None or name not in snapshot.volumes:
+            snapshot = _VolumeSnapshot.of(self._route("volume/info", {"name": None})["volumes"])
             self._volume_snapshot = snapshot
-        names = list(snapshot)
         if name is None:
-            return [snapshot[n] for n in names[:1]]
-        if name not in snapshot:
+            return [snapshot.volumes[n] for n in snapshot.order[:1]]
+        if name not in snapshot.volumes:
             return None
-        return [snapshot[n] for n in names[names.index(name) + 1:][:1]]
+        after = snapshot.after[name]
+        return [snapshot.volumes[after]] if after is not None else []
 
     def _list_volume(self, request: CliRequest) -> CliResult:
         names = self._route("volume/list", {})["volumes"]

@@ -31,7 +31,7 @@ from gluster_mgmt.executor.registry import Delivery, StepRegistry, delivering
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
-from gluster_mgmt.store.types import Delete, Op, Put
+from gluster_mgmt.store.types import Check, Delete, Entry, Op, Put
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ class Agent:
     _ready: threading.Event = attrs.field(factory=threading.Event, init=False)
     #: the inbox being followed, so that ``interrupt`` can end its poll
     _inbox: Follow | None = attrs.field(default=None, init=False)
+    #: (key, revision) of the messages this agent claimed whose claim it has not seen come
+    #: back through the inbox yet: that event is its own write, nothing to run
+    _claims: set[tuple[str, int]] = attrs.field(factory=set, init=False)
 
     @property
     def ready(self) -> bool:
@@ -120,13 +123,20 @@ class Agent:
         for key in keys:
             if self._stop.is_set():
                 return
-            self._handle(key)
+            seen = update.entries.get(key)
+            if seen is None:  # deleted: our own result's deletion, or a recoverer's
+                self._claims = {c for c in self._claims if c[0] != key}
+                continue
+            if (key, seen.revision) in self._claims:
+                self._claims.discard((key, seen.revision))
+                continue
+            self._handle(key, seen)
 
-    def _handle(self, key: str) -> None:
-        """Run one message if it is still there (events of our own claims find it gone)."""
-        entry = self.store.get(key)
-        if entry is None:
-            return
+    def _handle(self, key: str, seen: Entry) -> None:
+        """Run one message as the inbox's update showed it (no read of it again: if it
+        changed meanwhile, the claim's compare-and-set on ``seen``'s revision fails and the
+        change's own event brings it back)."""
+        entry = seen
         try:
             message = StepMessage.from_json(entry.value)
             result_key = self.keys.result(message.txn, message.index, message.action,
@@ -139,7 +149,9 @@ class Agent:
             with contextlib.suppress(ConflictError):  # resent by a recoverer
                 self.store.delete(key, entry.revision)
             return
-        if message.action is Action.DO:
+        claimed = self._claim_sent_with_record(key, entry, message) \
+            if message.action is Action.DO else None
+        if message.action is Action.DO and claimed is None:
             stored = self.store.get(self.keys.txn(message.txn))
             state = _stored_state(stored.value) if stored is not None else None
             if state is not TxnState.RUNNING:
@@ -156,10 +168,12 @@ class Agent:
                 return
         # Claim: from here a crash leaves a message whose attempt tells the next delivery.
         message = attrs.evolve(message, attempt=message.attempt + 1)
-        try:
-            claimed = self.store.put(key, message.to_json(), entry.revision)
-        except ConflictError:
-            return
+        if claimed is None:
+            try:
+                claimed = self.store.put(key, message.to_json(), entry.revision)
+            except ConflictError:
+                return
+        self._claims.add((key, claimed))
         delivery = Delivery(message.txn, message.index, message.action, message.attempt,
                             self.node_uuid, message.coordinator)
         outcome = self._run_handler(message, delivery)
@@ -169,6 +183,20 @@ class Agent:
             self.store.put(result_key, outcome.to_json())
         log.debug("%s %s step %d (%s) on %s: %s", message.txn, message.action, message.index,
                   message.step, self.node_uuid, outcome.status)
+
+    def _claim_sent_with_record(self, key: str, entry: Entry, message: StepMessage) -> int | None:
+        """Claim a do message in one store transaction with the proof that its transaction
+        still runs: the coordinator writes a step's messages in the same store transaction
+        as the record (state running), so a record still at the message's revision is that
+        record, running. The claim's revision; None when either moved since (or the message
+        came in a later chunk): then the record is read to tell why."""
+        claim = attrs.evolve(message, attempt=message.attempt + 1)
+        try:
+            return self.store.transaction([
+                Check(self.keys.txn(message.txn), entry.revision),
+                Put(key, claim.to_json(), entry.revision)])
+        except ConflictError:
+            return None
 
     def _run_handler(self, message: StepMessage, delivery: Delivery) -> PeerOutcome:
         name = message.step

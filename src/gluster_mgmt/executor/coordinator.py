@@ -94,6 +94,15 @@ class Coordinator:
     def is_alive(self, node: str) -> bool:
         return self.store.get(self.keys.alive(node)) is not None
 
+    def dead_of(self, nodes: Sequence[str]) -> list[str]:
+        """Those of ``nodes`` whose alive key is gone: one read for all of them (a listing of
+        the alive keys; a get for one node), not a read per node in turn."""
+        if len(nodes) == 1:
+            return [n for n in nodes if not self.is_alive(n)]
+        prefix = self.keys.alive_prefix
+        alive = {entry.key[len(prefix):] for entry in self.store.list(prefix)}
+        return [n for n in nodes if n not in alive]
+
     # ------------------------------------------------------------------ run
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str] = (),
             deadline: float = 60.0, commit: Sequence[Op] = ()) -> TransactionRecord:
@@ -107,7 +116,9 @@ class Coordinator:
         held = []
         try:
             for lock_name in lock_names:
-                lock = self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid)
+                # bound to the driver's lease: no lease granted (nor revoked) per lock
+                lock = self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid,
+                                       lease=self.driver.get())
                 lock.acquire(timeout=self.lock_timeout)
                 held.append(lock)
             return self._run_locked(name, steps, lock_names, deadline, commit)
@@ -152,7 +163,7 @@ class Coordinator:
         #: (step index, peer, its outcome, whether the step was handed out at all)
         failure: tuple[int, str, PeerOutcome, bool] | None = None
         for index, step in enumerate(steps):
-            dead = [p for p in step.peers if not self.is_alive(p)]
+            dead = self.dead_of(step.peers)
             if dead:
                 record = record.with_step(index, status=StepState.FAILED, outcomes={
                     p: PeerOutcome(PeerStatus.LOST, f"peer {p} is not alive") for p in dead})
@@ -161,8 +172,10 @@ class Coordinator:
                 break
             record = self._send(record.with_step(index, status=StepState.RUNNING), index,
                                 Action.DO, step.peers)
+            # a new transaction's step: no result of it can predate its messages
             outcomes = self._collect(record.id, index, Action.DO, step.peers, until,
-                                     stop_on_error=True, checked_alive=True)
+                                     stop_on_error=True, checked_alive=True,
+                                     sent_at=record.revision)
             record = record.with_step(index, outcomes=outcomes)
             bad = next(((p, o) for p, o in outcomes.items() if not o.ok), None)
             if bad is None and len(outcomes) == len(step.peers):
@@ -213,12 +226,16 @@ class Coordinator:
         return record
 
     def _collect(self, txn: str, index: int, action: Action, targets: Sequence[str],
-                 until: float, stop_on_error: bool,
-                 checked_alive: bool = False) -> dict[str, PeerOutcome]:
+                 until: float, stop_on_error: bool, checked_alive: bool = False,
+                 sent_at: int | None = None) -> dict[str, PeerOutcome]:
         """Wait for every target's result of one step until ``until`` (monotonic). A target
         whose alive key is gone is LOST (for a do) or QUEUED (for an undo: it runs later).
         ``checked_alive``: the caller has just read every target's alive key, so the first
-        check comes ``ALIVE_CHECK_INTERVAL`` later (a read per target per step saved)."""
+        check comes ``ALIVE_CHECK_INTERVAL`` later (a read per target per step saved).
+        ``sent_at``: the revision at which these messages were first sent, when nobody can
+        have sent them before (a new transaction's step): every result comes after it, so
+        the results are watched from there without listing them first (a store round trip
+        less per step)."""
         prefix = self.keys.results(txn, index, action)
         outcomes: dict[str, PeerOutcome] = {}
 
@@ -232,8 +249,11 @@ class Coordinator:
                 absorb(key[len(prefix):], update.entries[key].value)
 
         with Follow(self.store, prefix, on_change) as results:
-            results.poll(0)  # the listing: results that came before we looked
-            results.poll(0)  # the watch, from the listing's revision
+            if sent_at is None:
+                results.poll(0)  # the listing: results that came before we looked
+            else:
+                results.assume_empty_at(sent_at)
+            results.poll(0)  # the watch, from the listing's (or the sending's) revision
             next_alive_check = time.monotonic() + ALIVE_CHECK_INTERVAL if checked_alive else 0.0
             while True:
                 pending = [p for p in targets if p not in outcomes]

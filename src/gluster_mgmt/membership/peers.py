@@ -73,8 +73,11 @@ class Peers:
         return [v for v in self.all() if v.peer.uuid != self.node_uuid]
 
     def hostname_map(self) -> dict[str, str]:
-        """hostname → peer uuid, for every name any peer is known by."""
-        return {name: view.peer.uuid for view in self.all() for name in view.peer.hostnames}
+        """hostname → peer uuid, for every name any peer is known by (the peer records
+        alone: whether a peer is up is not asked, a read saved per brick-taking command)."""
+        peers = (Peer.from_dict(json.loads(e.value)) for e in
+                 sorted(self.store.list(self.keys.peers), key=lambda e: (e.created, e.key)))
+        return {name: peer.uuid for peer in peers for name in peer.hostnames}
 
     def find(self, host: str) -> PeerView | None:
         return next((v for v in self.all() if host in v.peer.hostnames), None)

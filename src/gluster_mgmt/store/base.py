@@ -443,9 +443,11 @@ class Store(abc.ABC):
             raise StoreError(f"compaction needs a revision (int >= 1), not {revision!r}")
         self._compact(revision)
 
-    def lock(self, name: str, ttl: float | None = None, holder: str = "") -> Lock:
-        """A lease-bound mutex named ``name`` (see gluster_mgmt.store.lock)."""
-        return LeaseLock(self, name, ttl=ttl, holder=holder)
+    def lock(self, name: str, ttl: float | None = None, holder: str = "",
+             lease: Lease | None = None) -> Lock:
+        """A lease-bound mutex named ``name`` (see gluster_mgmt.store.lock); ``lease``: the
+        holder's own live lease to bind it to (else one is granted per acquisition)."""
+        return LeaseLock(self, name, ttl=ttl, holder=holder, lease=lease)
 
     def close(self) -> None:
         self._close()

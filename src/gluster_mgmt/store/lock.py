@@ -67,12 +67,16 @@ class LeaseLock(Lock):
     DEFAULT_TTL = 15.0
 
     def __init__(self, store: LeasingStore, name: str, ttl: float | None = None,
-                 holder: str = "") -> None:
+                 holder: str = "", lease: Any = None) -> None:
+        """``lease``: bind the lock to this live lease of the holder's (its session's)
+        instead of granting one per acquisition: a store round trip less to take it; it is
+        then released by deleting its key, and still goes with the holder's lease."""
         self.store = store
         self.name = name
         self.key = lock_key(name)
         self.ttl = ttl or max(self.DEFAULT_TTL, store.capabilities.min_lease_ttl)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self._shared_lease = lease
         self._lease: Any = None
         self._token: int | None = None
 
@@ -86,7 +90,7 @@ class LeaseLock(Lock):
         if self._token is not None:
             raise StoreError(f"lock {self.name!r} is already held by this object")
         deadline = None if timeout is None else time.monotonic() + timeout
-        lease = self.store.lease(self.ttl).keep_alive()
+        lease = self._shared_lease or self.store.lease(self.ttl).keep_alive()
         try:
             while True:
                 try:
@@ -97,7 +101,8 @@ class LeaseLock(Lock):
                     pass
                 self._wait_for_release(deadline)
         except BaseException:
-            lease.revoke()
+            if lease is not self._shared_lease:
+                lease.revoke()
             raise
 
     def _wait_for_release(self, deadline: float | None) -> None:
@@ -108,9 +113,16 @@ class LeaseLock(Lock):
                 raise LockTimeoutError(f"lock {self.name!r} not acquired within the timeout")
 
     def release(self) -> None:
-        lease, self._lease, self._token = self._lease, None, None
-        if lease is not None:
+        lease, self._lease, token, self._token = self._lease, None, self._token, None
+        if lease is None:
+            return
+        if lease is not self._shared_lease:
             lease.revoke()  # removes the key with it
+        elif token is not None:
+            try:
+                self.store.delete(self.key, token)
+            except ConflictError:
+                pass  # gone with the lease already (and maybe taken again since)
 
     def holder_of(self) -> str | None:
         """Who holds the lock now (for diagnostics), or None."""
