@@ -13,6 +13,17 @@ Per backend (local, etcd, Consul, ZooKeeper; the servers of ``tests.servers`` on
   times, bytes read per change, and a real ``gluster-mgmtd`` started on that store: start-up
   time and peak RSS.
 
+``--agent-processes K`` spreads the peers sweep's agents over K worker processes (agent 1,
+which drives the operations, and the probed agent N stay in this one): in one interpreter,
+100 agents whose store clients run in Python threads (Consul's, ZooKeeper's) starve each
+other of the GIL. Each worker counts its agents' store traffic and reports it, with when each
+agent saw a change (``time.monotonic``: CLOCK_MONOTONIC, system-wide on Linux), to this
+process, which sums it.
+
+Each operation's figures also count what amplifies the traffic under load
+(``Amplifier``): failed store calls, prefixes listed, watches (re)opened, watch rounds after
+a failed one, and Consul journal rounds that listed because a session ended.
+
 ``--quick`` runs small sizes for CI (tests/benchmarks/test_scale.py).
 """
 
@@ -44,7 +55,7 @@ import attrs
 from benchmarks.report import the_command, write_section
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.node import Daemon
-from gluster_mgmt.errors import GlusterMgmtError
+from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.cluster.peer_operations import create_cluster
 from gluster_mgmt.services import RunningProcess, ServiceManager, ServiceSpec, ServiceState
@@ -80,7 +91,15 @@ class Counts:
     written: list[str] = attrs.field(factory=list)
     #: (key or prefix, bytes) of each read, with --trace
     read_log: list[tuple[str, int]] = attrs.field(factory=list)
+    #: what amplifies the traffic under load: store calls that failed (timed out), whole
+    #: prefixes listed (``list`` calls; watches opened, each starting with a listing), watch
+    #: rounds after a failed one, Consul journal rounds that saw a session's sentinel go
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def saw(self, what: str, count: int = 1) -> None:
+        with self.lock:
+            self.amplifiers[what] = self.amplifiers.get(what, 0) + count
 
     def read(self, key: str, nbytes: int) -> None:
         with self.lock:
@@ -101,6 +120,51 @@ class Counts:
             return self.writes, self.reads, self.bytes_read + watched
 
 
+class Amplifier:
+    """Names of ``Counts.amplifiers``."""
+
+    STORE_CALL_FAILED = "store calls failed"
+    LISTED = "prefixes listed"
+    WATCH_OPENED = "watches opened"
+    ROUND_AFTER_FAILURE = "watch rounds after a failed one"
+    SESSION_ENDED = "journal rounds after a session ended"
+
+
+def count_rounds(watch: Watch, counts: Counts) -> None:
+    """Count, in a backend's own watch thread, the rounds that follow a failed one and (the
+    Consul journal) those that list the prefix because a session's sentinel went, with the
+    bytes each such round read. Wraps the instance's methods: the benchmark's view, the
+    watch's behaviour unchanged."""
+    next_snapshot = getattr(watch, "_next_snapshot", None)
+    if next_snapshot is None:
+        return
+    session_ended = threading.local()
+
+    def counted_next(failures: int) -> Any:
+        session_ended.seen = False
+        before = watch.bytes_read
+        try:
+            return next_snapshot(failures)
+        finally:
+            cost = watch.bytes_read - before
+            if failures:
+                counts.saw(Amplifier.ROUND_AFTER_FAILURE)
+                counts.saw(Amplifier.ROUND_AFTER_FAILURE + " (bytes)", cost)
+            if session_ended.seen:
+                counts.saw(Amplifier.SESSION_ENDED)
+                counts.saw(Amplifier.SESSION_ENDED + " (bytes)", cost)
+
+    watch._next_snapshot = counted_next  # type: ignore[attr-defined]
+    apply = getattr(watch, "_apply", None)
+    if apply is not None and hasattr(watch, "_view"):
+        def counted_apply(known: Any, view: Any) -> Any:
+            if known.sentinels - view.sentinels:
+                session_ended.seen = True
+            return apply(known, view)
+
+        watch._apply = counted_apply  # type: ignore[attr-defined]
+
+
 def _entry_bytes(entry: Entry | None) -> int:
     return len(entry.key) + len(entry.value) if entry is not None else 0
 
@@ -117,30 +181,50 @@ class CountingStore(Store):
         self.name = inner.name  # type: ignore[misc]
         self.capabilities = inner.capabilities  # type: ignore[misc]
 
+    @contextlib.contextmanager
+    def _failures_counted(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            self.counts.saw(Amplifier.STORE_CALL_FAILED)
+            raise
+
     def _get(self, key: str) -> Entry | None:
-        entry = self.inner.get(key)
+        with self._failures_counted():
+            entry = self.inner.get(key)
         self.counts.read(key, _entry_bytes(entry))
         return entry
 
     def _list(self, prefix: str) -> Listing:
-        listing = self.inner.list(prefix)
-        self.counts.read(prefix, sum(_entry_bytes(e) for e in listing.entries))
+        with self._failures_counted():
+            listing = self.inner.list(prefix)
+        nbytes = sum(_entry_bytes(e) for e in listing.entries)
+        self.counts.saw(Amplifier.LISTED)
+        self.counts.saw(Amplifier.LISTED + " (bytes)", nbytes)
+        self.counts.read(prefix, nbytes)
         return listing
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         self.counts.wrote([key])
-        return self.inner.put(key, value, expect, lease)
+        with self._failures_counted():
+            return self.inner.put(key, value, expect, lease)
 
     def _delete(self, key: str, expect: Expectation) -> int | None:
         self.counts.wrote([key])
-        return self.inner.delete(key, expect)
+        with self._failures_counted():
+            return self.inner.delete(key, expect)
 
     def _commit(self, ops: list[Op]) -> int:
         self.counts.wrote([op.key for op in ops])
-        return self.inner.transaction(ops)
+        with self._failures_counted():
+            return self.inner.transaction(ops)
 
     def _watch(self, prefix: str, start_revision: int | None) -> Watch:
-        watch = self.inner.watch(prefix, start_revision)
+        with self._failures_counted():
+            watch = self.inner.watch(prefix, start_revision)
+        self.counts.saw(Amplifier.WATCH_OPENED)
+        self.counts.saw(Amplifier.WATCH_OPENED + " (bytes)", watch.bytes_read)  # its first listing
+        count_rounds(watch, self.counts)
         with self.counts.lock:
             self.counts.watches.append(watch)
         return watch
@@ -372,6 +456,7 @@ class Mark:
     #: lengths of its ``Counts.written`` and ``Counts.read_log``
     written: int
     read_log: int
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
 
     @staticmethod
     def total(before: Sequence["Mark"], after: Sequence["Mark"]) -> tuple[int, int, int, int]:
@@ -379,11 +464,22 @@ class Mark:
         return tuple(sum(getattr(a, field) - getattr(b, field) for b, a in zip(before, after))
                      for field in ("writes", "reads", "bytes_read", "renewals"))  # type: ignore[return-value]
 
+    @staticmethod
+    def amplified(before: Sequence["Mark"], after: Sequence["Mark"]) -> dict[str, int]:
+        """``Counts.amplifiers`` between two marks, all processes; zeros left out."""
+        total: dict[str, int] = {}
+        for b, a in zip(before, after):
+            for what, count in a.amplifiers.items():
+                total[what] = total.get(what, 0) + count - b.amplifiers.get(what, 0)
+        return {what: count for what, count in sorted(total.items()) if count}
+
 
 def local_mark(fleet: Fleet) -> Mark:
     writes, reads, nbytes = fleet.counts.snapshot()
+    with fleet.counts.lock:
+        amplifiers = dict(fleet.counts.amplifiers)
     return Mark(writes, reads, nbytes, fleet.renewals, len(fleet.counts.written),
-                len(fleet.counts.read_log))
+                len(fleet.counts.read_log), amplifiers)
 
 
 class WorkerFailed(RuntimeError):
@@ -505,6 +601,8 @@ class OpFigures:
     lease_renewals: int = 0
     #: worker processes the agents were spread over (0: all in one process)
     agent_processes: int = 0
+    #: ``Counts.amplifiers`` during the operation (all agents)
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -555,7 +653,7 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     # our own get above is not the operation's
     return OpFigures(writes, reads - 1, nbytes - len(key) - len(entry.value), wall,
                      percentile(seen, 50), percentile(seen, 99), written, fleet.agent_count,
-                     renewed, len(fleet.workers))
+                     renewed, len(fleet.workers), Mark.amplified(before, after))
 
 
 def peers_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
