@@ -13,6 +13,17 @@ Per backend (local, etcd, Consul, ZooKeeper; the servers of ``tests.servers`` on
   times, bytes read per change, and a real ``gluster-mgmtd`` started on that store: start-up
   time and peak RSS.
 
+``--agent-processes K`` spreads the peers sweep's agents over K worker processes (agent 1,
+which drives the operations, and the probed agent N stay in this one): in one interpreter,
+100 agents whose store clients run in Python threads (Consul's, ZooKeeper's) starve each
+other of the GIL. Each worker counts its agents' store traffic and reports it, with when each
+agent saw a change (``time.monotonic``: CLOCK_MONOTONIC, system-wide on Linux), to this
+process, which sums it.
+
+Each operation's figures also count what amplifies the traffic under load
+(``Amplifier``): failed store calls, prefixes listed, watches (re)opened, watch rounds after
+a failed one, and Consul journal rounds that listed because a session ended.
+
 ``--quick`` runs small sizes for CI (tests/benchmarks/test_scale.py).
 """
 
@@ -44,7 +55,7 @@ import attrs
 from benchmarks.report import the_command, write_section
 from gluster_mgmt.daemon.config import DaemonConfig
 from gluster_mgmt.daemon.node import Daemon
-from gluster_mgmt.errors import GlusterMgmtError
+from gluster_mgmt.errors import GlusterMgmtError, StoreError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.cluster.peer_operations import create_cluster
 from gluster_mgmt.services import RunningProcess, ServiceManager, ServiceSpec, ServiceState
@@ -80,7 +91,15 @@ class Counts:
     written: list[str] = attrs.field(factory=list)
     #: (key or prefix, bytes) of each read, with --trace
     read_log: list[tuple[str, int]] = attrs.field(factory=list)
+    #: what amplifies the traffic under load: store calls that failed (timed out), whole
+    #: prefixes listed (``list`` calls; watches opened, each starting with a listing), watch
+    #: rounds after a failed one, Consul journal rounds that saw a session's sentinel go
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def saw(self, what: str, count: int = 1) -> None:
+        with self.lock:
+            self.amplifiers[what] = self.amplifiers.get(what, 0) + count
 
     def read(self, key: str, nbytes: int) -> None:
         with self.lock:
@@ -101,6 +120,51 @@ class Counts:
             return self.writes, self.reads, self.bytes_read + watched
 
 
+class Amplifier:
+    """Names of ``Counts.amplifiers``."""
+
+    STORE_CALL_FAILED = "store calls failed"
+    LISTED = "prefixes listed"
+    WATCH_OPENED = "watches opened"
+    ROUND_AFTER_FAILURE = "watch rounds after a failed one"
+    SESSION_ENDED = "journal rounds after a session ended"
+
+
+def count_rounds(watch: Watch, counts: Counts) -> None:
+    """Count, in a backend's own watch thread, the rounds that follow a failed one and (the
+    Consul journal) those that list the prefix because a session's sentinel went, with the
+    bytes each such round read. Wraps the instance's methods: the benchmark's view, the
+    watch's behaviour unchanged."""
+    next_snapshot = getattr(watch, "_next_snapshot", None)
+    if next_snapshot is None:
+        return
+    session_ended = threading.local()
+
+    def counted_next(failures: int) -> Any:
+        session_ended.seen = False
+        before = watch.bytes_read
+        try:
+            return next_snapshot(failures)
+        finally:
+            cost = watch.bytes_read - before
+            if failures:
+                counts.saw(Amplifier.ROUND_AFTER_FAILURE)
+                counts.saw(Amplifier.ROUND_AFTER_FAILURE + " (bytes)", cost)
+            if session_ended.seen:
+                counts.saw(Amplifier.SESSION_ENDED)
+                counts.saw(Amplifier.SESSION_ENDED + " (bytes)", cost)
+
+    watch._next_snapshot = counted_next  # type: ignore[attr-defined]
+    apply = getattr(watch, "_apply", None)
+    if apply is not None and hasattr(watch, "_view"):
+        def counted_apply(known: Any, view: Any) -> Any:
+            if known.sentinels - view.sentinels:
+                session_ended.seen = True
+            return apply(known, view)
+
+        watch._apply = counted_apply  # type: ignore[attr-defined]
+
+
 def _entry_bytes(entry: Entry | None) -> int:
     return len(entry.key) + len(entry.value) if entry is not None else 0
 
@@ -117,30 +181,50 @@ class CountingStore(Store):
         self.name = inner.name  # type: ignore[misc]
         self.capabilities = inner.capabilities  # type: ignore[misc]
 
+    @contextlib.contextmanager
+    def _failures_counted(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            self.counts.saw(Amplifier.STORE_CALL_FAILED)
+            raise
+
     def _get(self, key: str) -> Entry | None:
-        entry = self.inner.get(key)
+        with self._failures_counted():
+            entry = self.inner.get(key)
         self.counts.read(key, _entry_bytes(entry))
         return entry
 
     def _list(self, prefix: str) -> Listing:
-        listing = self.inner.list(prefix)
-        self.counts.read(prefix, sum(_entry_bytes(e) for e in listing.entries))
+        with self._failures_counted():
+            listing = self.inner.list(prefix)
+        nbytes = sum(_entry_bytes(e) for e in listing.entries)
+        self.counts.saw(Amplifier.LISTED)
+        self.counts.saw(Amplifier.LISTED + " (bytes)", nbytes)
+        self.counts.read(prefix, nbytes)
         return listing
 
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         self.counts.wrote([key])
-        return self.inner.put(key, value, expect, lease)
+        with self._failures_counted():
+            return self.inner.put(key, value, expect, lease)
 
     def _delete(self, key: str, expect: Expectation) -> int | None:
         self.counts.wrote([key])
-        return self.inner.delete(key, expect)
+        with self._failures_counted():
+            return self.inner.delete(key, expect)
 
     def _commit(self, ops: list[Op]) -> int:
         self.counts.wrote([op.key for op in ops])
-        return self.inner.transaction(ops)
+        with self._failures_counted():
+            return self.inner.transaction(ops)
 
     def _watch(self, prefix: str, start_revision: int | None) -> Watch:
-        watch = self.inner.watch(prefix, start_revision)
+        with self._failures_counted():
+            watch = self.inner.watch(prefix, start_revision)
+        self.counts.saw(Amplifier.WATCH_OPENED)
+        self.counts.saw(Amplifier.WATCH_OPENED + " (bytes)", watch.bytes_read)  # its first listing
+        count_rounds(watch, self.counts)
         with self.counts.lock:
             self.counts.watches.append(watch)
         return watch
@@ -251,6 +335,8 @@ class Fleet:
     agents: dict[int, Daemon] = attrs.field(factory=dict)
     #: leases lost and granted again, all agents together
     renewals: int = 0
+    #: worker processes holding the other agents (``--agent-processes``); none: all here
+    workers: list["AgentWorker"] = attrs.field(factory=list)
 
     @classmethod
     def create(cls, url: str, workdir: Path) -> "Fleet":
@@ -297,7 +383,59 @@ class Fleet:
     def brick_dir(self, index: int, volume: str, brick: int) -> str:
         return str(self.workdir / self.hostname(index) / "bricks" / volume / f"b{brick}")
 
+    def spread(self, processes: int) -> None:
+        """Start ``processes`` workers for the agents ``place`` gives them."""
+        self.workers = [AgentWorker.start(self, number) for number in range(processes)]
+
+    def place(self, index: int) -> None:
+        """Join agent ``index`` here (agent 1, which drives the operations, and any agent
+        while there are no workers) or in a worker (the others, round robin)."""
+        if index == 1 or not self.workers:
+            self.join(index)
+        else:
+            self.workers[(index - 2) % len(self.workers)].join(index)
+
+    @property
+    def agent_count(self) -> int:
+        return len(self.agents) + sum(w.agents for w in self.workers)
+
+    def mark(self) -> list["Mark"]:
+        """This process's counts then each worker's (each summed by ``Mark.total``)."""
+        for worker in self.workers:
+            worker.send("mark")
+        return [local_mark(self)] + [Mark(*worker.receive()) for worker in self.workers]
+
+    def written_since(self, marks: Sequence["Mark"]) -> tuple[list[str], list[tuple[str, int]]]:
+        """The keys written and reads logged since ``marks``, every process's."""
+        written = list(self.counts.written[marks[0].written:])
+        read_log = list(self.counts.read_log[marks[0].read_log:])
+        for worker, mark in zip(self.workers, marks[1:]):
+            more_written, more_read = worker.call("since", mark.written, mark.read_log)
+            written += more_written
+            read_log += [tuple(r) for r in more_read]
+        return written, read_log
+
+    def expect(self, key: str, revision: int) -> None:
+        for worker in self.workers:
+            worker.send("expect", key, revision)
+        self.observer.expect(key, revision, self.agents)
+        for worker in self.workers:
+            worker.receive()
+
+    def wait(self, timeout: float = OBSERVE_TIMEOUT) -> list[float]:
+        """When each agent saw the change: ``time.monotonic()`` values, comparable across
+        processes (CLOCK_MONOTONIC is system-wide on Linux)."""
+        for worker in self.workers:
+            worker.send("wait", timeout)
+        seen = self.observer.wait(len(self.agents), timeout)
+        for worker in self.workers:
+            seen += worker.receive()
+        return sorted(seen)
+
     def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+        self.workers = []
         for agent in self.agents.values():
             with contextlib.suppress(Exception):
                 agent.mgmt_backend.stop()
@@ -305,6 +443,143 @@ class Fleet:
                 agent.deactivate()
             agent.services.close()
         self.agents.clear()
+
+
+@attrs.frozen
+class Mark:
+    """One process's counters at a moment, to subtract."""
+
+    writes: int
+    reads: int
+    bytes_read: int
+    renewals: int
+    #: lengths of its ``Counts.written`` and ``Counts.read_log``
+    written: int
+    read_log: int
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
+
+    @staticmethod
+    def total(before: Sequence["Mark"], after: Sequence["Mark"]) -> tuple[int, int, int, int]:
+        """(writes, reads, bytes read, lease renewals) between two marks, all processes."""
+        return tuple(sum(getattr(a, field) - getattr(b, field) for b, a in zip(before, after))
+                     for field in ("writes", "reads", "bytes_read", "renewals"))  # type: ignore[return-value]
+
+    @staticmethod
+    def amplified(before: Sequence["Mark"], after: Sequence["Mark"]) -> dict[str, int]:
+        """``Counts.amplifiers`` between two marks, all processes; zeros left out."""
+        total: dict[str, int] = {}
+        for b, a in zip(before, after):
+            for what, count in a.amplifiers.items():
+                total[what] = total.get(what, 0) + count - b.amplifiers.get(what, 0)
+        return {what: count for what, count in sorted(total.items()) if count}
+
+
+def local_mark(fleet: Fleet) -> Mark:
+    writes, reads, nbytes = fleet.counts.snapshot()
+    with fleet.counts.lock:
+        amplifiers = dict(fleet.counts.amplifiers)
+    return Mark(writes, reads, nbytes, fleet.renewals, len(fleet.counts.written),
+                len(fleet.counts.read_log), amplifiers)
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process's command raised, or the worker is gone."""
+
+
+@attrs.define
+class AgentWorker:
+    """The parent's end of one worker process: N / K of the agents, each a real
+    ``Daemon`` as in the parent, on the same cluster and store, counting into the worker's
+    own ``Counts``. Commands go one at a time over a pipe: ``send`` them to every worker,
+    then ``receive`` each reply, so that the workers act together."""
+
+    process: Any
+    conn: Any
+    agents: int = 0
+
+    @classmethod
+    def start(cls, fleet: Fleet, number: int) -> "AgentWorker":
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # no threads of this process copied
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=agent_worker, name=f"scale-agents-{number}", daemon=True,
+            args=(child, fleet.url, fleet.membership.cluster_id, fleet.membership.secret,
+                  str(fleet.workdir), TRACE))
+        process.start()
+        child.close()
+        return cls(process, parent)
+
+    def send(self, command: str, *params: Any) -> None:
+        self.conn.send((command, params))
+
+    def receive(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerFailed(f"{self.process.name} is gone (exit code "
+                               f"{self.process.exitcode}): {exc!r}") from exc
+        if status != "ok":
+            raise WorkerFailed(f"{self.process.name}: {value}")
+        return value
+
+    def call(self, command: str, *params: Any) -> Any:
+        self.send(command, *params)
+        return self.receive()
+
+    def join(self, index: int) -> None:
+        self.call("join", index)
+        self.agents += 1
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop its agents (at most ``timeout`` s: 30 agents stopping one by one can take
+        minutes), then the process, killed if need be."""
+        with contextlib.suppress(OSError, EOFError, BrokenPipeError):
+            self.send("close")
+            if self.conn.poll(timeout):
+                self.conn.recv()
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def agent_worker(conn: Any, url: str, cluster_id: str, secret: str, workdir: str,
+                 trace: bool) -> None:
+    """A worker process: join agents, report counts and observations until ``close``."""
+    global TRACE
+    TRACE = trace
+    fleet = Fleet(url, Path(workdir), Counts(), Membership(cluster_id, url, secret))
+
+    def join(index: int) -> None:
+        fleet.join(index)
+
+    handlers = {
+        "join": join,
+        "mark": lambda: attrs.astuple(local_mark(fleet)),
+        "since": lambda written, read_log: (fleet.counts.written[written:],
+                                            fleet.counts.read_log[read_log:]),
+        "expect": lambda key, revision: fleet.observer.expect(key, revision, fleet.agents),
+        "wait": lambda timeout: fleet.observer.wait(len(fleet.agents), timeout),
+    }
+    try:
+        while True:
+            try:
+                command, params = conn.recv()
+            except EOFError:  # the parent is gone
+                return
+            if command == "close":
+                fleet.close()
+                conn.send(("ok", None))
+                return
+            try:
+                conn.send(("ok", handlers[command](*params)))
+            except Exception as exc:  # noqa: BLE001 (the parent raises it)
+                conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+    finally:
+        fleet.close()
 
 
 @attrs.frozen
@@ -324,6 +599,10 @@ class OpFigures:
     #: agents whose lease was lost and re-granted meanwhile (their re-announcement is counted
     #: too: such a figure is disturbed, not the operation's cost)
     lease_renewals: int = 0
+    #: worker processes the agents were spread over (0: all in one process)
+    agent_processes: int = 0
+    #: ``Counts.amplifiers`` during the operation (all agents)
+    amplifiers: dict[str, int] = attrs.field(factory=dict)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -335,10 +614,10 @@ def quiesce(fleet: Fleet, quiet: float, limit: float = 15.0) -> None:
     """Wait until no agent wrote for ``quiet`` seconds (joins and reconciler passes of the
     previous step done), at most ``limit``: each operation is measured from a quiet cluster."""
     deadline = time.monotonic() + limit
-    last = fleet.counts.snapshot()[0]
+    last = sum(m.writes for m in fleet.mark())
     while time.monotonic() < deadline:
         time.sleep(quiet)
-        now = fleet.counts.snapshot()[0]
+        now = sum(m.writes for m in fleet.mark())
         if now == last:
             return
         last = now
@@ -349,45 +628,50 @@ def measure(fleet: Fleet, action: Any, key_of: Any, settle: float) -> OpFigures:
     (and ``settle`` seconds more for follow-up writes, e.g. brick sign-ins), count the store
     traffic of the whole time."""
     quiesce(fleet, settle)
-    renewals = fleet.renewals
-    before = fleet.counts.snapshot()
-    first_write, first_read = len(fleet.counts.written), len(fleet.counts.read_log)
+    before = fleet.mark()
     start = time.monotonic()
     result = action()
     wall = time.monotonic() - start
     key = key_of(result)
     entry = fleet.agents[min(fleet.agents)].store.get(key)  # type: ignore[union-attr]
     assert entry is not None, key
-    fleet.observer.expect(key, entry.revision, fleet.agents)
-    seen = [t - start for t in fleet.observer.wait(len(fleet.agents))]
+    fleet.expect(key, entry.revision)
+    seen = [t - start for t in fleet.wait()]
     time.sleep(settle)
-    after = fleet.counts.snapshot()
-    writes, reads, nbytes = (a - b for a, b in zip(after, before))
-    written = tuple(k.replace(fleet.keys.prefix, "") for k in fleet.counts.written[first_write:])
-    renewed = fleet.renewals - renewals
+    after = fleet.mark()
+    writes, reads, nbytes, renewed = Mark.total(before, after)
+    written_keys, read_log = fleet.written_since(before)
+    written = tuple(k.replace(fleet.keys.prefix, "") for k in written_keys)
     if TRACE:
         print("        writes: " + " | ".join(written), file=sys.stderr)
         reads_by: dict[str, list[int]] = {}
-        for read_key, size in fleet.counts.read_log[first_read:]:
+        for read_key, size in read_log:
             reads_by.setdefault(read_key.replace(fleet.keys.prefix, ""), []).append(size)
         print("        reads: " + " | ".join(f"{k} x{len(v)} {sum(v)}B" for k, v in reads_by.items()),
               file=sys.stderr)
         print(f"        before {before} after {after}", file=sys.stderr)
     # our own get above is not the operation's
     return OpFigures(writes, reads - 1, nbytes - len(key) - len(entry.value), wall,
-                     percentile(seen, 50), percentile(seen, 99), written, len(fleet.agents), renewed)
+                     percentile(seen, 50), percentile(seen, 99), written, fleet.agent_count,
+                     renewed, len(fleet.workers), Mark.amplified(before, after))
 
 
-def peers_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float) -> dict[int, dict[str, OpFigures]]:
-    """For each N, a fresh cluster of N-1 agents, then one probe (join) and the volume ops."""
+def peers_sweep(url: str, workdir: Path, sizes: Sequence[int], settle: float,
+                processes: int = 0) -> dict[int, dict[str, OpFigures]]:
+    """For each N, a fresh cluster of N-1 agents, then one probe (join) and the volume ops.
+    With ``processes`` workers, agents 2 to N-1 run in them (agent 1, which drives the
+    operations, and agent N, the probed one, run here)."""
     results: dict[int, dict[str, OpFigures]] = {}
     for n in sizes:
         root = Path(tempfile.mkdtemp(prefix=f"n{n}-", dir=workdir))
         fleet = Fleet.create(url, root)  # a cluster of its own (keys under its id)
         try:
+            fleet.spread(processes)
             for index in range(1, n):
-                fleet.join(index)
-            print(f"    N={n}: {n - 1} agents up", file=sys.stderr, flush=True)
+                fleet.place(index)
+            print(f"    N={n}: {n - 1} agents up"
+                  + (f" ({len(fleet.agents)} here, the others in {processes} processes)"
+                     if processes else ""), file=sys.stderr, flush=True)
             figures = {}
             figures["peer probe"] = measure(
                 fleet, lambda: fleet.join(n), lambda agent: fleet.keys.peer(agent.uuid), settle)
@@ -727,7 +1011,8 @@ def run_backend(name: str, workdir: Path, args: argparse.Namespace, out: dict[st
     with backend_url(name, workdir) as url:
         print(f"  {name}: peers {args.peer_sizes}", file=sys.stderr, flush=True)
         for n in args.peer_sizes:
-            for size, ops in peers_sweep(url, workdir, [n], args.settle).items():
+            for size, ops in peers_sweep(url, workdir, [n], args.settle,
+                                         args.agent_processes).items():
                 out["peers"][size] = {op: attrs.asdict(f) for op, f in ops.items()}
         if not args.volume_sizes:  # --volumes '': the peers sweep alone
             return
@@ -875,6 +1160,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip the gluster-mgmtd start-up / RSS measurement")
     parser.add_argument("--settle", type=float, default=0.3,
                         help="seconds counted after every agent saw a change")
+    parser.add_argument("--agent-processes", type=int, default=0, metavar="K",
+                        help="peers sweep: run the agents but the driving and the probed one "
+                             "in K worker processes (0: all in this one)")
     parser.add_argument("--create-threads", type=int, default=8,
                         help="concurrent `volume create`s while filling the volumes sweep")
     parser.add_argument("--from-json", type=Path, nargs="+",
@@ -907,6 +1195,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.volume_sizes = sorted(int(n) for n in args.volumes.split(",") if n)
     except ValueError:
         parser.error("--peers and --volumes take comma-separated integers")
+    if args.agent_processes < 0:
+        parser.error("--agent-processes takes a count >= 0")
     if any(n < 3 for n in args.peer_sizes) or any(v < 1 for v in args.volume_sizes):
         parser.error("--peers needs N >= 3 (a volume has bricks on 3 peers), --volumes >= 1")
     return args

@@ -42,6 +42,32 @@ def test_quick_scale_writes_constant_in_peers(backend: str, tmp_path: Path) -> N
     assert all(v["set_bytes_read"] > 0 for v in result["volumes"])
 
 
+@pytest.mark.parametrize("backend", selected_backends())
+def test_agents_spread_over_processes_are_counted_and_observed(backend: str, tmp_path: Path) -> None:
+    """--agent-processes 2 at N = 3, 4: agents 2 to N-1 run in two worker processes; their
+    store writes (the brick sign-ins of agents 2 and 3 at `volume start`) are in the
+    parent's figures, every agent's observation is waited for, writes stay constant in N."""
+    out = tmp_path / "scale.json"
+    run = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--backends", backend,
+                          "--peers", "3,4", "--volumes", "", "--agent-processes", "2",
+                          "--json", str(out), "--workdir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "1 here, the others in 2 processes" in run.stderr, run.stderr[-4000:]
+    peers = {int(n): ops for n, ops in json.loads(out.read_text())["backends"][backend]["peers"].items()}
+    assert sorted(peers) == [3, 4]
+    for n, ops in peers.items():
+        for op, figures in ops.items():
+            assert (figures["agents"], figures["agent_processes"]) == (n, 2), (n, op)
+            assert figures["seen_p99_s"] >= figures["seen_p50_s"] > 0, (n, op)
+        signed_in = [key for key in ops["volume start"]["written"] if key.startswith("ports/")]
+        for host in ("agent-002", "agent-003"):  # in the workers
+            assert any(host in key for key in signed_in), (n, host, signed_in)
+    for op in OPERATIONS:
+        if not any(peers[n][op]["lease_renewals"] for n in peers):
+            assert peers[3][op]["writes"] == peers[4][op]["writes"] > 0, (op, peers)
+
+
 def test_a_backend_not_given_keeps_its_figures_in_the_report(tmp_path: Path) -> None:
     """--from-json without one backend's file (another run of it under way) keeps that
     backend's run line, tables and goal rows from the report being rewritten."""
