@@ -52,7 +52,9 @@ UNAVAILABLE = "configuration store unavailable"
 #: 2-core machine, Consul's the slowest), within the 10 s a change may take to fail,
 #: however slowly the store's client gives up.
 CONFIRM_TIMEOUT = 5.0
-#: While a change runs, how often the store must show it still answers.
+#: While a change runs, how often the store must show it still answers; also how long a
+#: change waits for a store already known unreachable to answer again (a store member's
+#: death fails calls only until the client has moved to another member).
 RECHECK_INTERVAL = 2.0
 
 
@@ -169,12 +171,12 @@ class LastKnownState:
 
 def guarded(health: StoreHealth, action: Callable[[], Any],
             confirm: Callable[[], bool] = lambda: True) -> Any:
-    """Run a store-backed change: refused at once while the store is known to be unreachable
-    or does not ``confirm`` it answers; an outage it runs into becomes the same refusal as
+    """Run a store-backed change: refused when the store does not ``confirm`` it answers
+    (within seconds, however it fails); an outage it runs into becomes the same refusal as
     soon as the store stops confirming (a long change on a healthy store goes on; a store
     client retrying a silent partition would take far longer to give up, so the caller is
     told the change may still complete once the store is back)."""
-    if not health.reachable or not confirm():
+    if not confirm() or not health.reachable:
         raise health.refusal()
     done = threading.Event()
     outcome: list[tuple[bool, Any]] = []
@@ -252,9 +254,10 @@ class StoreProbe:
 
     def confirm(self, timeout: float = CONFIRM_TIMEOUT) -> bool:
         """Whether the store answers a read within ``timeout`` (before a change: the store's
-        client may take far longer to give up on a silent partition)."""
+        client may take far longer to give up on a silent partition). A store already known
+        unreachable gets a shorter wait: its client may have reached another member since."""
         if not self.health.reachable:
-            return False
+            timeout = min(timeout, RECHECK_INTERVAL)
         done = threading.Event()
         answered: list[bool] = []
 

@@ -47,6 +47,12 @@ ZK_MAX_REQUEST = 1024 * 1024 - 4096
 DEFAULT_SESSION_TIMEOUT = 10.0
 
 
+#: How long a call waits for a dropped connection to come back (kazoo retries every member
+#: with CONNECTION_RETRY's delays, 0.1 s rising to 1 s), and how often it looks.
+RECONNECT_GRACE = 2.0
+RECONNECT_POLL = 0.05
+
+
 class _Retry(Exception):
     """The multi lost a race with another writer: read again and retry."""
 
@@ -126,11 +132,16 @@ class ZooKeeperStore(EmulatedHistoryStore):
         return self._closed
 
     def ready(self, client) -> None:
-        """Fail at once (not after a timeout) when the client has no live connection."""
+        """Fail within ``RECONNECT_GRACE`` (not after the store timeout) when the client has
+        no live connection: long enough for kazoo to move to another member after one died,
+        short enough that a lost quorum is reported at once."""
         if self._closed:
             raise StoreError(f"zookeeper store {self.url.redacted()} is closed")
-        if not client.connected:
-            raise UnavailableError(f"zookeeper {self.where} unavailable: not connected")
+        deadline = time.monotonic() + min(RECONNECT_GRACE, self.timeout)
+        while not client.connected:
+            if self._closed or time.monotonic() >= deadline:
+                raise UnavailableError(f"zookeeper {self.where} unavailable: not connected")
+            time.sleep(RECONNECT_POLL)
 
     def wait(self, async_result, what: str, missing_ok: bool = False):
         """The result of a kazoo async call within the store timeout (None for NoNode if
