@@ -35,12 +35,6 @@ def validate_volume_name(name: str) -> str:
 
 # -- bricks -------------------------------------------------------------------------------
 
-_LOOPBACK_MESSAGE = (
-    "Please provide a valid hostname/ip other than localhost, 127.0.0.1 or loopback "
-    "address (0.0.0.0 to 0.255.255.255)."
-)
-
-
 def canonical_path(path: str) -> str:
     """Collapse repeated and trailing slashes as glusterd does before storing a brick path."""
     collapsed = re.sub(r"/+", "/", path)
@@ -52,8 +46,8 @@ def parse_brick_spec(spec: str) -> tuple[str, str]:
     host, sep, path = spec.rpartition(":")
     if not sep or not host or not path.startswith("/"):
         raise ValidationError(f"Wrong brick type: {spec}, use <HOSTNAME>:<export-dir-abs-path>")
-    if host in ("localhost", "127.0.0.1") or host.startswith("0."):
-        raise ValidationError(_LOOPBACK_MESSAGE)
+    if rules.is_loopback_brick_host(host):
+        raise ValidationError(rules.LOOPBACK_BRICK_MESSAGE)
     return host, canonical_path(path)
 
 

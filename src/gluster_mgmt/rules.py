@@ -21,6 +21,23 @@ SYNC_FROM_LOCALHOST = "sync from localhost not allowed"
 #: saw (its store unreachable); the CLI shows it on stderr.
 STALE_KEY = "stale"
 
+#: Names that always mean the machine itself (they resolve to a loopback address): a probe
+#: or sync of one is of the node itself, a daemon on a wildcard or loopback address is
+#: also known by them.
+LOCALHOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Brick hosts glusterd refuses: on every node they would name that node.
+LOOPBACK_BRICK_MESSAGE = ("Please provide a valid hostname/ip other than localhost, 127.0.0.1 or "
+                          "loopback address (0.0.0.0 to 0.255.255.255).")
+
+
+def is_loopback_brick_host(host: str) -> bool:
+    """``localhost``, ``127.0.0.1`` or an address of 0.0.0.0/8 (the CLI's and glusterd's check)."""
+    if host in ("localhost", "127.0.0.1"):
+        return True
+    parts = host.split(".")
+    return parts[0] == "0" and len(parts) == 4 and all(part.isdigit() for part in parts)
+
+
 VOLUME_NAME_MAX = 256  # glusterd: GD_VOLUME_NAME_MAX = NAME_MAX + 1, in bytes (strlen)
 RESERVED_VOLUME_NAMES = frozenset({
     "volume", "type", "help", "subvolumes", "option", "end-volume", "all",

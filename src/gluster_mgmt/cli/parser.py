@@ -23,7 +23,9 @@ from collections.abc import Callable, Sequence
 
 from gluster_mgmt.rules import (
     BRICK_DUMPS,
+    LOOPBACK_BRICK_MESSAGE,
     VOLUME_NAME_MAX,
+    is_loopback_brick_host,
     is_power_of_two,
     optimal_redundancy,
     volume_name_problem,
@@ -38,7 +40,6 @@ from gluster_mgmt.cli.command_words import (
     c_strtol,
     canonical_brick,
     failure,
-    is_ipv4,
     strict_int,
     unambiguous,
     usage_error,
@@ -113,14 +114,6 @@ GLOBAL_HELP = (
 
 # -- helpers ------------------------------------------------------------------------------
 
-def is_loopback(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1") or (is_ipv4(host) and host.startswith("0."))
-
-
-LOOPBACK_MESSAGE = ("Please provide a valid hostname/ip other than localhost, 127.0.0.1 or "
-                    "loopback address (0.0.0.0 to 0.255.255.255).")
-
-
 def parse_bricks(words: Sequence[str], command: str, notes: list[str]) -> list[str]:
     """Validate and canonicalize new bricks the way the gluster CLI does for create and
     add-brick. Warnings go to ``notes`` (printed, not fatal)."""
@@ -131,8 +124,8 @@ def parse_bricks(words: Sequence[str], command: str, notes: list[str]) -> list[s
                               f"Wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
         brick = canonical_brick(word)
         host = brick.rpartition(":")[0]
-        if is_loopback(host):
-            raise usage_error(command, *notes, LOOPBACK_MESSAGE)
+        if is_loopback_brick_host(host):
+            raise usage_error(command, *notes, LOOPBACK_BRICK_MESSAGE)
         if not valid_internet_address(host):
             notes.append(f"internet address '{host}' does not conform to standards")
         if brick in bricks:
@@ -726,8 +719,8 @@ def parse_volume_replace_brick(words: Sequence[str], confirm: Confirm,
             raise usage_error(cmd,
                               f"wrong brick type: {word}, use <HOSTNAME>:<export-dir-abs-path>")
     new_host = canonical_brick(words[4]).rpartition(":")[0]
-    if is_loopback(new_host):
-        raise usage_error(cmd, LOOPBACK_MESSAGE)
+    if is_loopback_brick_host(new_host):
+        raise usage_error(cmd, LOOPBACK_BRICK_MESSAGE)
     if words[5] != "commit" or words[6] != "force":
         raise usage_error(cmd, f"Invalid option '{words[5]}' '{words[6]}' for replace-brick. "
                                "Please enter valid replace-brick command")

@@ -33,7 +33,7 @@ from gluster_mgmt.errors import OperationFailed, StoreError
 from gluster_mgmt.membership.identity import Membership
 from gluster_mgmt.membership.peer_calls import call_peer
 from gluster_mgmt.membership.peers import Peers
-from gluster_mgmt.rules import SYNC_FROM_LOCALHOST
+from gluster_mgmt.rules import LOCALHOST_NAMES, SYNC_FROM_LOCALHOST
 from gluster_mgmt.store import open_store
 from gluster_mgmt.store.keys import ClusterKeys
 
@@ -91,10 +91,6 @@ def create_cluster(store_url: str, state_dir: str) -> Membership:
     membership.save(state_dir)
     log.info("created cluster %s", membership.cluster_id)
     return membership
-
-
-#: Names glusterd always finds local (they resolve to a loopback address).
-_LOCALHOST = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def own_hostnames(cluster: "Cluster", node_uuid: str, hostname: str) -> tuple[str, ...]:
@@ -195,7 +191,7 @@ class PeerOperations:
         (__glusterd_handle_sync_volume, glusterd_op_stage_sync_volume), then success."""
         node = self.node
         cluster = node.active()
-        if host in _LOCALHOST or self._is_self(cluster, host):
+        if host in LOCALHOST_NAMES or self._is_self(cluster, host):
             raise OperationFailed(SYNC_FROM_LOCALHOST, errno.EINVAL)
         view = cluster.peers.find(host)
         if view is None:

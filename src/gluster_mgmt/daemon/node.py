@@ -54,6 +54,7 @@ from gluster_mgmt.mgmt_rpc.programs import (
 from gluster_mgmt.mgmt_rpc.server import ConnectionLimits, MgmtRpcServer, Route
 from gluster_mgmt.mgmt_rpc.tls import management_tls_context
 from gluster_mgmt.model import VolumeStatus, VolumeType
+from gluster_mgmt.rules import LOCALHOST_NAMES
 from gluster_mgmt.portmap import PortRegistry
 from gluster_mgmt.rules import MGMT_PORT
 from gluster_mgmt.services import ServiceManager, load_service_manager
@@ -321,8 +322,8 @@ class Daemon:
 
     def local_names(self) -> set[str]:
         names = {self.hostname, self.config.address}
-        if self.config.address in ("0.0.0.0", "::", "127.0.0.1"):
-            names |= {"localhost", "127.0.0.1"}
+        if self.config.address in ("0.0.0.0", "::", *LOCALHOST_NAMES):
+            names |= LOCALHOST_NAMES
         return names
 
     def confirm_store(self) -> bool:
