@@ -4,7 +4,7 @@ glusterd answers reads and portmap from memory; we answer from the store, which 
 or a lost quorum takes away. So each daemon keeps, from watches, the last state it saw of the
 keys reads need (volumes, peers, alive keys, port records) and knows since when the store has
 been failing (``StoreHealth``). Reads then answer from that copy with a stale notice, changes
-are refused at once with a clear error, and PORTBYBRICK and `volume status` never wait for the
+are refused within seconds with a clear error, and PORTBYBRICK and `volume status` never wait for the
 store. The copy serves ``get`` and ``list`` like a store, so the cluster's own read code runs on
 it unchanged.
 """

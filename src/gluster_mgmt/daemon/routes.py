@@ -203,7 +203,7 @@ def build_routes(daemon: "Daemon") -> dict[str, Any]:
         return handler
 
     def change(route):
-        """A change: refused at once, with a clear error, while the store is unreachable."""
+        """A change: refused within seconds, with a clear error, while the store is unreachable."""
         return lambda p: guarded(daemon.health, lambda: route(p), daemon.confirm_store)
 
     def txn_list(_: dict) -> dict:
