@@ -255,9 +255,10 @@ def poll(missing: Callable[[], str | None], limit: float) -> None:
 
 
 def peers_missing(cli: Timer, peers: int) -> str | None:
+    """None when ``peers`` peers are listed, each in the cluster and connected."""
     ok, output = cli.ask("peer", "status")
     joined = output.count(IN_CLUSTER)
-    return None if ok and joined == peers else \
+    return None if ok and joined == peers and f"Number of Peers: {peers}\n" in output else \
         f"peer status: {joined} of {peers} peers '{IN_CLUSTER}': {output.strip()[-300:]}"
 
 
@@ -291,7 +292,7 @@ def renew_fourth(door: Door, daemons: Daemons, address: str, limit: float) -> No
         door[0]("peer", "detach", address)
     except RuntimeError:
         door[0]("peer", "detach", address, "force")
-    poll(lambda: peers_missing(door[0], HOSTS - 1), limit)
+    every_view_whole(door, limit)
     daemons.stop(FOURTH)
     daemons.forget(FOURTH)
     daemons.launch(FOURTH)
@@ -306,7 +307,17 @@ def time_restart(door: Door, daemons: Daemons, volume: str, limit: float) -> flo
     t0 = now()
     daemons.launch(RESTARTED)
     poll(lambda: volume_missing(third, volume) or peers_missing(third, HOSTS - 1), limit)
-    return now() - t0
+    elapsed = now() - t0
+    every_view_whole(door, limit)
+    return elapsed
+
+
+def every_view_whole(door: Door, limit: float) -> None:
+    """Untimed: until each host of the cluster lists the two others, in the cluster and
+    connected, and no one else (the next size's creates need every peer; glusterd's
+    restarted host sees the others before they see it)."""
+    for cli in door[:HOSTS]:
+        poll(lambda: peers_missing(cli, HOSTS - 1), limit)
 
 
 def growth_rows(door: Door, daemons: Daemons, fourth: str, volumes: int, deadline: float) -> dict[str, Any]:
