@@ -708,7 +708,10 @@ def plot(result: dict[str, Any], path: Path) -> bool:
             xs = [n for n in sorted(sizes, key=int) if sizes[n].get(label) is not None]
             ax.plot([int(n) for n in xs], [sizes[n][label] * 1000 for n in xs], marker="o",
                     label=TITLES[column].replace("`", ""))
-        ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
+        if label in dict(GROWTH):  # seconds against minutes: only a log scale shows both
+            ax.set(title=f"3 nodes: {command} (ms, log)", xscale="log", yscale="log", xlabel="volumes")
+        else:
+            ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
