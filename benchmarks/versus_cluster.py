@@ -17,6 +17,13 @@ process run on host 1 (``nsenter`` into its namespaces, the same for every colum
 against glusterd; against gluster-mgmtd both ``gluster-mgmt`` and the stock ``gluster`` binary
 (its GLUSTER_CLI program), which take turns for the creates.
 
+Those four are flat on glusterd's side; what grows with the number of volumes there is the
+peer handshake, which carries every volume. Two more rows time it, once per size and column
+(``GROWTH``; ``render`` words their exact definitions): probing a fourth host (a new node,
+running the side's daemon) until it lists every peer and every volume, and restarting the
+daemon on host 3 until it answers for the last volume with every peer connected. A failure
+(glusterd has failed at 5,100 volumes in the field) is recorded in the row, not raised.
+
     python -m benchmarks.versus_cluster --json benchmarks/results/scale/versus-3nodes.json
 
 Needs root, iproute2, util-linux, glusterfs-server and etcd. A time limit bounds the run (a
@@ -32,6 +39,7 @@ import enum
 import itertools
 import json
 import os
+import re
 import platform
 import shutil
 import signal
@@ -55,6 +63,8 @@ from tests.multihost.glusterd_hosts import GlusterHost
 from tests.multihost.harness import Network, leftover_namespaces, run
 
 HOSTS = 3
+#: the host the "peer probe" row probes (index HOSTS: the fourth), and the one it restarts
+FOURTH, RESTARTED = HOSTS, HOSTS - 1
 STORE = "etcd"
 #: gluster-mgmtd's REST port and store lease, as the multi-host tests run it
 API_PORT = 24012
@@ -85,9 +95,21 @@ class Column(enum.Enum):
 
 TITLES = {Column.GLUSTERD: "glusterd, `gluster`", Column.GLUSTER_MGMT: "gluster-mgmtd, `gluster-mgmt`",
           Column.GLUSTER_MGMT_STOCK: "gluster-mgmtd, stock `gluster`"}
+#: The rows whose glusterd side grows with the number of volumes (the peer handshake sends
+#: every volume): (key of a size's row, the row as the tables name it)
+GROWTH = (("probe_s", "peer probe of a 4th host"), ("restart_s", "daemon restart (host 3)"))
 #: (key of a size's row, the command as the tables name it)
 COMMANDS = (("create_s", "volume create"), ("set_s", "volume set"),
-            ("info_s", "volume info (all)"), ("status_s", "volume status VOL"))
+            ("info_s", "volume info (all)"), ("status_s", "volume status VOL"), *GROWTH)
+#: A row's key plus this: why that row failed at that size (the row has no time then).
+FAILED = "_failed"
+#: How often the growth rows ask (each asking is a whole CLI process: polling flat out would
+#: take a core from the daemons being timed), and for how long at most.
+POLL = 0.1
+POLL_LIMIT = 600.0
+#: What a peer's line of ``peer status`` says once it is a member, connected (both CLIs).
+IN_CLUSTER = "Peer in Cluster (Connected)"
+VOLUME_NAME = re.compile(r"vol\d{4}")
 #: The columns running the stock ``gluster`` binary, whose floor is timed too: a command
 #: asking the daemon nothing but a constant (`system:: getwd`), i.e. what the binary costs by
 #: itself (it runs ``gsyncd --version``, a Python start, before its first call)
@@ -97,6 +119,10 @@ FLOOR = ("floor_s", ("system::", "getwd"))
 
 class OutOfTime(Exception):
     """The side's share of the time limit is spent: the sizes finished so far stand."""
+
+
+class NotReady(Exception):
+    """A polled condition did not hold in time (the message: what was still missing)."""
 
 
 def log(message: str) -> None:
@@ -110,10 +136,11 @@ def load() -> str:
 # ============================================================================ the hosts
 @attrs.define
 class Hosts:
-    """The three hosts and everything run on them; ``teardown`` removes it all."""
+    """The three hosts of the cluster, the fourth the growth rows probe, and everything run on
+    them; ``teardown`` removes it all."""
 
     workdir: Path
-    network: Network = attrs.field(factory=lambda: Network(HOSTS, tag=f"gv{os.getpid() % 100000}"))
+    network: Network = attrs.field(factory=lambda: Network(HOSTS + 1, tag=f"gv{os.getpid() % 100000}"))
     hosts: list[GlusterHost] = attrs.field(factory=list)
     servers: list = attrs.field(factory=list)
     daemons: list[DaemonProcess] = attrs.field(factory=list)
@@ -127,10 +154,15 @@ class Hosts:
     def bricks(self, side: str, volume: str) -> list[str]:
         """One brick per host, under the side's own directory (a path of the other side's
         volume would be "already part of a volume")."""
-        paths = [self.workdir / side / f"bricks-{h.host.index}" for h in self.hosts]
+        paths = [self.workdir / side / f"bricks-{h.host.index}" for h in self.cluster]
         for path in paths:
             path.mkdir(parents=True, exist_ok=True)
-        return [f"{h.host.address}:{path / volume}" for h, path in zip(self.hosts, paths)]
+        return [f"{h.host.address}:{path / volume}" for h, path in zip(self.cluster, paths)]
+
+    @property
+    def cluster(self) -> list[GlusterHost]:
+        """The three hosts the volumes are on (the fourth joins only for the probe row)."""
+        return self.hosts[:HOSTS]
 
     def teardown(self) -> None:
         """Each step on its own: one failing leaves nothing else behind."""
@@ -187,11 +219,132 @@ class Timer:
             raise RuntimeError(f"{' '.join(words)} ({result.returncode}): {output.strip()[-2000:]}")
         return elapsed
 
+    def ask(self, *words: str) -> tuple[bool, str]:
+        """Whether the command succeeded, and what it printed (for polling: never raises)."""
+        try:
+            result = subprocess.run([*self.host.enter, *self.argv(*words)], capture_output=True,
+                                    text=True, timeout=120, stdin=subprocess.DEVNULL, env=self.env)
+        except subprocess.TimeoutExpired:
+            return False, f"{' '.join(words)}: no answer in 120 s"
+        return result.returncode == 0, result.stdout + result.stderr
 
-def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], deadline: float,
-            out: dict[str, dict[str, Any]]) -> None:
+
+#: A column's CLI on each host, by host index (the fourth last).
+Door = list[Timer]
+
+
+@attrs.frozen
+class Daemons:
+    """A side's daemons by host index, as the growth rows stop, renew and start them."""
+
+    stop: Callable[[int], None]
+    #: start it; returns once its process runs (gluster-mgmtd: once its sockets exist, before
+    #: which no CLI reaches it either), the caller polls for the rest
+    launch: Callable[[int], None]
+    #: a stopped daemon's state removed: its next start is a new node
+    forget: Callable[[int], None]
+
+
+def poll(missing: Callable[[], str | None], limit: float) -> None:
+    """Every POLL seconds until ``missing`` says nothing is (returns None)."""
+    end = time.monotonic() + limit
+    while (still := missing()) is not None:
+        if time.monotonic() > end:
+            raise NotReady(f"after {limit:.0f} s: {still}")
+        time.sleep(POLL)
+
+
+def peers_missing(cli: Timer, peers: int) -> str | None:
+    """None when ``peers`` peers are listed, each in the cluster and connected."""
+    ok, output = cli.ask("peer", "status")
+    joined = output.count(IN_CLUSTER)
+    return None if ok and joined == peers and f"Number of Peers: {peers}\n" in output else \
+        f"peer status: {joined} of {peers} peers '{IN_CLUSTER}': {output.strip()[-300:]}"
+
+
+def volumes_missing(cli: Timer, volumes: int) -> str | None:
+    ok, output = cli.ask("volume", "list")
+    listed = sum(bool(VOLUME_NAME.fullmatch(line.strip())) for line in output.splitlines())
+    return None if ok and listed == volumes else \
+        f"volume list: {listed} of {volumes} volumes: {output.strip()[-300:]}"
+
+
+def volume_missing(cli: Timer, volume: str) -> str | None:
+    ok, output = cli.ask("volume", "info", volume)
+    return None if ok and f"Volume Name: {volume}" in output else \
+        f"volume info {volume}: {output.strip()[-300:]}"
+
+
+def time_probe(door: Door, address: str, volumes: int, limit: float) -> float:
+    """From the start of ``peer probe`` of the fourth host on host 1 until the fourth host's
+    own CLI shows every other host in the cluster and connected, and lists every volume."""
+    fourth = door[FOURTH]
+    t0 = now()
+    door[0]("peer", "probe", address)
+    poll(lambda: peers_missing(fourth, HOSTS) or volumes_missing(fourth, volumes), limit)
+    return now() - t0
+
+
+def renew_fourth(door: Door, daemons: Daemons, address: str, limit: float) -> None:
+    """Untimed, after the probe row: the fourth host detached, and a new node again (stopped,
+    its state removed, started: no peers, no volumes), ready for the next size's probe."""
+    try:
+        door[0]("peer", "detach", address)
+    except RuntimeError:
+        door[0]("peer", "detach", address, "force")
+    every_view_whole(door, limit)
+    daemons.stop(FOURTH)
+    daemons.forget(FOURTH)
+    daemons.launch(FOURTH)
+    poll(lambda: peers_missing(door[FOURTH], 0) or volumes_missing(door[FOURTH], 0), limit)
+
+
+def time_restart(door: Door, daemons: Daemons, volume: str, limit: float) -> float:
+    """The daemon of host 3 stopped (untimed), then from its start until its own CLI answers
+    ``volume info`` for ``volume`` and shows both other hosts in the cluster and connected."""
+    third = door[RESTARTED]
+    daemons.stop(RESTARTED)
+    t0 = now()
+    daemons.launch(RESTARTED)
+    poll(lambda: volume_missing(third, volume) or peers_missing(third, HOSTS - 1), limit)
+    elapsed = now() - t0
+    every_view_whole(door, limit)
+    return elapsed
+
+
+def every_view_whole(door: Door, limit: float) -> None:
+    """Untimed: until each host of the cluster lists the two others, in the cluster and
+    connected, and no one else (the next size's creates need every peer; glusterd's
+    restarted host sees the others before they see it)."""
+    for cli in door[:HOSTS]:
+        poll(lambda: peers_missing(cli, HOSTS - 1), limit)
+
+
+def growth_rows(door: Door, daemons: Daemons, fourth: str, volumes: int, deadline: float) -> dict[str, Any]:
+    """The GROWTH rows of one column at one size; a row that fails says why instead."""
+    row: dict[str, Any] = {}
+    limit = min(POLL_LIMIT, max(60.0, deadline - time.monotonic()))
+    steps = (("probe_s", lambda: time_probe(door, fourth, volumes, limit)),
+             ("renew" + FAILED, lambda: renew_fourth(door, daemons, fourth, limit)),
+             ("restart_s", lambda: time_restart(door, daemons, f"vol{volumes:04d}", limit)))
+    for label, step in steps:
+        try:
+            value = step()
+        except Exception as exc:  # noqa: BLE001 (a result: glusterd fails at some sizes)
+            key = label if label.endswith(FAILED) else label + FAILED
+            row[key] = f"{type(exc).__name__}: {exc}"[:1000]
+            log(f"{label}: {row[key]}")
+        else:
+            if value is not None:
+                row[label] = value
+    return row
+
+
+def measure(doors: dict[Column, Door], daemons: Daemons, hosts: Hosts, sizes: Sequence[int],
+            deadline: float, out: dict[str, dict[str, Any]]) -> None:
     """Fill ``out[column]["sizes"]`` size by size (the columns share one daemon: they take
     turns for the creates). A size not finished by ``deadline`` is left out."""
+    timers = {column: door[0] for column, door in doors.items()}
     columns = list(timers)
     for timer in timers.values():  # untimed: the first commands after start-up
         for _ in range(2):
@@ -220,8 +373,10 @@ def measure(timers: dict[Column, Timer], hosts: Hosts, sizes: Sequence[int], dea
             if column in STOCK_BINARY:
                 label, words_ = FLOOR
                 row[label] = statistics.median(timer(*words_) for _ in range(REPEATS))
+            row |= growth_rows(doors[column], daemons, hosts.hosts[FOURTH].host.address, size, deadline)
             out[column.value]["sizes"][str(size)] = row
-            log(f"{column.value} {size} volumes: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in row.items())
+            log(f"{column.value} {size} volumes: " + ", ".join(
+                f"{k} {v * 1000:.0f} ms" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
                 + f" (load {load()})")
 
 
@@ -259,23 +414,26 @@ def glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict
 def _glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str, Any]) -> None:
     with side(out, [Column.GLUSTERD]):
         t0 = now()
-        for host in hosts.hosts:
+        for host in hosts.hosts:  # the fourth too, not probed
             host.start_glusterd()
         first = hosts.hosts[0]
-        for host in hosts.hosts[1:]:
+        for host in hosts.cluster[1:]:
             result = first.gluster("peer", "probe", host.host.address)
             if result.returncode != 0:
                 raise RuntimeError(f"peer probe {host.host.address}: {result.stdout}{result.stderr}")
 
         def connected(host: GlusterHost) -> bool:
             return host.gluster("peer", "status").stdout.count("Peer in Cluster (Connected)") == HOSTS - 1
-        for host in hosts.hosts:
+        for host in hosts.cluster:
             if not wait_for(lambda: connected(host), 90, 0.5):
                 raise RuntimeError(f"{host.host.address}: peers not connected: "
                                    f"{host.gluster('peer', 'status').stdout}")
         out[Column.GLUSTERD.value]["ready_s"] = now() - t0
-        timer = Timer(first, lambda *words: [STOCK_GLUSTER, "--mode=script", *words])
-        measure({Column.GLUSTERD: timer}, hosts, sizes, deadline, out)
+        door = [Timer(host, lambda *words: [STOCK_GLUSTER, "--mode=script", *words]) for host in hosts.hosts]
+        daemons = Daemons(stop=lambda i: hosts.hosts[i].stop_glusterd(),
+                          launch=lambda i: hosts.hosts[i].launch_glusterd(),
+                          forget=lambda i: hosts.hosts[i].forget_glusterd())
+        measure({Column.GLUSTERD: door}, daemons, hosts, sizes, deadline, out)
 
 
 def cli_env(workdir: Path) -> dict[str, str]:
@@ -301,16 +459,17 @@ def mgmt_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str
         env = cli_env(hosts.workdir)
         t0 = now()
         hosts.servers = start_cluster(STORE, hosts.workdir / "store",
-                                      [(h.host.address, h.host.netns) for h in hosts.hosts])
+                                      [(h.host.address, h.host.netns) for h in hosts.cluster])
         root = f"vs{uuid.uuid4().hex[:8]}"
-        for host, server in zip(hosts.hosts, hosts.servers):
+        # the fourth host (not probed here) has no store member: it uses host 1's
+        for host, server in zip(hosts.hosts, [*hosts.servers, hosts.servers[0]]):
             daemon = DaemonProcess(hosts.workdir / "mgmtd", host.host.address, server.url(root),
                                    API_PORT, LEASE_TTL, wrapper=tuple(host.enter))
             daemon.workdir.mkdir(exist_ok=True)
             hosts.daemons.append(daemon)
             daemon.start()
         first = hosts.daemons[0]
-        for daemon in hosts.daemons[1:]:
+        for daemon in hosts.daemons[1:HOSTS]:
             first.cli("peer", "probe", daemon.address, check=True)
         if not wait_for(lambda: first.gluster("pool", "list").stdout.count("Connected") == HOSTS, 90, 0.5):
             raise RuntimeError(f"pool not connected: {first.gluster('pool', 'list').stdout}")
@@ -318,12 +477,16 @@ def mgmt_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str
             out[column.value]["ready_s"] = now() - t0
         script = Path(sys.executable).parent / "gluster-mgmt"
         mgmt = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
-        timers = {
-            Column.GLUSTER_MGMT: Timer(hosts.hosts[0], lambda *words: [
-                *mgmt, "--socket", str(first.socket), "--mode=script", *words], env),
-            Column.GLUSTER_MGMT_STOCK: Timer(hosts.hosts[0], lambda *words: [
-                STOCK_GLUSTER, "--mode=script", f"--glusterd-sock={first.glusterd_socket}", *words])}
-        measure(timers, hosts, sizes, deadline, out)
+        doors = {
+            Column.GLUSTER_MGMT: [Timer(host, lambda *words, d=daemon: [
+                *mgmt, "--socket", str(d.socket), "--mode=script", *words], env)
+                for host, daemon in zip(hosts.hosts, hosts.daemons)],
+            Column.GLUSTER_MGMT_STOCK: [Timer(host, lambda *words, d=daemon: [
+                STOCK_GLUSTER, "--mode=script", f"--glusterd-sock={d.glusterd_socket}", *words])
+                for host, daemon in zip(hosts.hosts, hosts.daemons)]}
+        daemons = Daemons(stop=lambda i: hosts.daemons[i].stop(), launch=lambda i: hosts.daemons[i].start(),
+                          forget=lambda i: shutil.rmtree(hosts.daemons[i].state_dir, ignore_errors=True))
+        measure(doors, daemons, hosts, sizes, deadline, out)
 
 
 # ============================================================================ the run
@@ -382,7 +545,13 @@ def ratios(result: dict[str, Any], against: Column, label: str) -> list[tuple[st
     columns = result["columns"]
     gd = columns.get(Column.GLUSTERD.value, {}).get("sizes", {})
     gm = columns.get(against.value, {}).get("sizes", {})
-    return [(n, gd[n][label] / gm[n][label]) for n in sorted(set(gd) & set(gm), key=int)]
+    return [(n, gd[n][label] / gm[n][label]) for n in sorted(set(gd) & set(gm), key=int)
+            if gd[n].get(label) and gm[n].get(label)]
+
+
+def failed_sizes(result: dict[str, Any], column: Column, label: str) -> list[str]:
+    sizes = result["columns"].get(column.value, {}).get("sizes", {})
+    return [n for n in sorted(sizes, key=int) if label + FAILED in sizes[n]]
 
 
 def render(result: dict[str, Any], image: str | None = None) -> str:
@@ -401,7 +570,23 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
               "reached that size, the two gluster-mgmtd CLIs taking turns); `volume status` of a "
               "volume not started (every daemon answers that it is not started). "
               "ratio = glusterd / the column to its left; it \"grows\" when larger at the largest size than "
-              f"at the smallest and never {NOISE:.0%} smaller than at the size before.", ""]
+              f"at the smallest and never {NOISE:.0%} smaller than at the size before.", "",
+              "The last two rows of each size time what grows with the number of volumes on "
+              "glusterd's side, the peer handshake (it carries every volume); once per size and "
+              "column, each column's own CLI asking the host concerned every "
+              f"{POLL * 1000:.0f} ms (a whole CLI process each time), after that size's other rows:", "",
+              "- **peer probe of a 4th host**: a fourth host on the same bridge runs the side's "
+              "daemon as a new node (no peers, no volumes; gluster-mgmtd on host 1's etcd "
+              "member). Timed from the start of `peer probe HOST4` on host 1 until, on host 4, "
+              f"`peer status` shows all three others `{IN_CLUSTER}` and `volume list` lists every "
+              "volume. Then, untimed, `peer detach HOST4` from host 1, and host 4's daemon is "
+              "stopped, its state removed and started again: the next size probes a new node too.",
+              "- **daemon restart (host 3)**: host 3's daemon stopped (SIGTERM, untimed), then timed "
+              "from its start until, on host 3, `volume info VOL` of the last volume created "
+              f"answers and `peer status` shows both others `{IN_CLUSTER}` (gluster-mgmtd's start "
+              "returns once its sockets exist, about when a CLI could first reach it; the polling "
+              "starts then).", "",
+              "A row that failed at a size reads `failed` (why: under the table).", ""]
     for column in Column:
         record = columns.get(column.value, {})
         for key in ("error", "stopped"):
@@ -413,11 +598,13 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
     every = {n for record in columns.values() for n in record.get("sizes", {})}
     for size in sorted(every, key=int):
         for label, command in COMMANDS:
-            values = [columns.get(c.value, {}).get("sizes", {}).get(size, {}).get(label) for c in Column]
+            rows = [columns.get(c.value, {}).get("sizes", {}).get(size) for c in Column]
+            values = [row.get(label) if row else None for row in rows]
             gd = values[0]
             cells = []
-            for index, value in enumerate(values):
-                cells.append(f"{value * 1000:.0f}" if value is not None else "n/a")
+            for index, (row, value) in enumerate(zip(rows, values)):
+                cells.append(f"{value * 1000:.0f}" if value is not None else
+                             "failed" if row and label + FAILED in row else "n/a")
                 if index:
                     cells.append(f"{gd / value:.1f}x" if gd and value else "n/a")
             lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
@@ -429,6 +616,11 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
                       f"{statistics.median(floors[c]) * 1000:.0f} ms against "
                       f"{'glusterd' if c is Column.GLUSTERD else 'gluster-mgmtd'}"
                       for c in STOCK_BINARY) + "."]
+    failures = [f"- {TITLES[c]}, {size} volumes, {key.removesuffix(FAILED)}: `{why[:400]}`"
+                for c in Column for size, row in columns.get(c.value, {}).get("sizes", {}).items()
+                for key, why in row.items() if key.endswith(FAILED)]
+    if failures:
+        lines += ["", "Failed:", "", *failures]
     lines += ["", *verdict(result), ""]
     if image:
         lines += [f"![scale-versus-3nodes]({image})", ""]
@@ -488,13 +680,19 @@ def goal_rows(result: dict[str, Any]) -> list[str]:
         measured = ", ".join(f"{r:.1f}x at {n}" for n, r in mine)
         if stock:
             measured += " (stock `gluster`: " + ", ".join(f"{r:.1f}x" for _, r in stock) + ")"
+        for column in Column:
+            failed = failed_sizes(result, column, label)
+            if failed:
+                measured += f"; {TITLES[column].replace('`', '')} failed at {', '.join(failed)}"
+                if column is not Column.GLUSTERD:
+                    gaps.append(f"{TITLES[column].replace('`', '')} failed at {', '.join(failed)}")
         rows.append(f"{GOAL_PREFIX}faster than glusterd at every size, ratio growing: `{command}` | "
                     f"{measured} | {'; '.join(gaps) or 'none'} |")
     return rows
 
 
 def plot(result: dict[str, Any], path: Path) -> bool:
-    """Four panels, ms versus volumes, one line per column; False when nothing to plot."""
+    """A panel per row of the table, ms versus volumes, one line per column; False when nothing to plot."""
     columns = result["columns"]
     if not any(columns.get(c.value, {}).get("sizes") for c in Column):
         return False
@@ -503,14 +701,17 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(COMMANDS), figsize=(16, 3.6))
-    for ax, (label, command) in zip(axes, COMMANDS):
+    fig, axes = plt.subplots(2, (len(COMMANDS) + 1) // 2, figsize=(14, 7))
+    for ax, (label, command) in zip(axes.flat, COMMANDS):
         for column in Column:
             sizes = columns.get(column.value, {}).get("sizes", {})
-            xs = sorted(sizes, key=int)
+            xs = [n for n in sorted(sizes, key=int) if sizes[n].get(label) is not None]
             ax.plot([int(n) for n in xs], [sizes[n][label] * 1000 for n in xs], marker="o",
                     label=TITLES[column].replace("`", ""))
-        ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
+        if label in dict(GROWTH):  # seconds against minutes: only a log scale shows both
+            ax.set(title=f"3 nodes: {command} (ms, log)", xscale="log", yscale="log", xlabel="volumes")
+        else:
+            ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """benchmarks/versus_cluster.py: the three-node comparison with glusterd 10.3 runs end to end
-at a tiny size (2 volumes) and leaves nothing behind; its report lands in docs/benchmarks.md's
-Scale section without disturbing the rest. No timing is asserted: the machine is shared."""
+at a tiny size (2 volumes), the rows that probe a fourth host and restart a daemon included,
+and leaves nothing behind; its report lands in docs/benchmarks.md's Scale section without
+disturbing the rest; a row that failed is reported as such. No timing is asserted: the machine
+is shared."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.versus_cluster import (COMMANDS, FLOOR, GOAL_PREFIX, HEADING, NOTES_HEADING, Column,
-                                       STOCK_BINARY, goal_rows,
+from benchmarks.versus_cluster import (COMMANDS, FAILED, FLOOR, GOAL_PREFIX, GROWTH, HEADING,
+                                       NOTES_HEADING, Column, STOCK_BINARY, goal_rows, ratios,
                                        render, write_doc)
 from tests.multihost.harness import leftover_namespaces, run
 
@@ -42,8 +44,10 @@ def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
     for column in Column:
         row = result["columns"][column.value]["sizes"]["2"]
         floor = [FLOOR[0]] if column in STOCK_BINARY else []
+        # every row timed, the probe and restart ones too (none failed: no `*_failed` key)
         assert sorted(row) == sorted([*(label for label, _ in COMMANDS), *floor]), (column, row)
         assert all(0 < value < 60 for value in row.values()), (column, row)
+    assert {label for label, _ in GROWTH} <= {label for label, _ in COMMANDS}
     assert HEADING in stdout and stdout.count(GOAL_PREFIX) == len(COMMANDS)
     tag = f"gv{proc.pid % 100000}"
     assert leftover_namespaces(tag) == []
@@ -123,3 +127,24 @@ def test_report_goes_into_the_scale_section_and_replaces_itself(tmp_path: Path) 
     doc.write_text(once.replace("### Goals", notes + "### Goals"))
     write_doc(doc, render(RESULT), rows)
     assert doc.read_text() == once.replace("### Goals", notes + "### Goals")
+
+
+def test_a_row_that_failed_is_a_result() -> None:
+    """glusterd failing a row at a size (it did at 5,100 volumes in the field) reads `failed`,
+    says why under the table, and leaves that size out of the ratios, not the report."""
+    result = json.loads(json.dumps(RESULT))
+    for column, (probe, restart) in (("glusterd", (0.5, 2.0)), ("gluster_mgmt", (0.25, 0.5)),
+                                     ("gluster_mgmt_stock", (0.25, 1.0))):
+        for size in ("10", "100"):
+            result["columns"][column]["sizes"][size] |= {"probe_s": probe, "restart_s": restart}
+    gd = result["columns"]["glusterd"]["sizes"]["100"]
+    del gd["probe_s"]
+    gd["probe_s" + FAILED] = "NotReady: after 600 s: volume list: 40 of 100 volumes"
+    text = render(result)
+    assert "| 100 | peer probe of a 4th host | failed | 250 | n/a | 250 | n/a |" in text
+    assert "| 100 | daemon restart (host 3) | 2000 | 500 | 4.0x | 1000 | 2.0x |" in text
+    assert "- glusterd, `gluster`, 100 volumes, probe_s: `NotReady: after 600 s: volume list: " \
+           "40 of 100 volumes`" in text
+    assert ratios(result, Column.GLUSTER_MGMT, "probe_s") == [("10", 2.0)]
+    probe = next(r for r in goal_rows(result) if "peer probe" in r)
+    assert "2.0x at 10 (stock `gluster`: 2.0x); glusterd, gluster failed at 100 |" in probe

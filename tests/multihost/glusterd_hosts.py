@@ -79,15 +79,31 @@ class GlusterHost:
         sock = [f"--glusterd-sock={socket}"] if socket else []
         return self.run("/usr/sbin/gluster", "--mode=script", *sock, *args)
 
-    def start_glusterd(self) -> None:
+    def launch_glusterd(self) -> None:
+        """Start glusterd without waiting for it (a caller timing its start-up polls itself)."""
         log = self.workdir / "glusterd.log"
         self.glusterd = subprocess.Popen([*self.enter, "glusterd", "-N", f"--log-file={log}"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                          start_new_session=True)
+
+    def start_glusterd(self) -> None:
+        self.launch_glusterd()
+        log = self.workdir / "glusterd.log"
         socket = self.path("/run/glusterd.socket")
         if not wait_for(lambda: socket.exists() and self.gluster("peer", "status").returncode == 0, 60, 0.3):
             raise RuntimeError(f"glusterd on {self.host.address} did not come up:\n"
                                f"{log.read_text(errors='replace')[-3000:]}")
+
+    def forget_glusterd(self) -> None:
+        """glusterd's state removed (it must be stopped): its next start is a new node, with a
+        new UUID, no peers and no volumes; the package's hooks and groups stay."""
+        for entry in (self.workdir / "glusterd").iterdir():
+            if entry.name in ("hooks", "groups"):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def stop_glusterd(self) -> None:
         """SIGTERM, as ``systemctl stop glusterd``: glusterd goes, its bricks stay."""
