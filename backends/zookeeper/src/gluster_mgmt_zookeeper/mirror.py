@@ -14,7 +14,7 @@ How the view stays consistent (a snapshot as of one revision):
 * The server sends a watch notification before the reply to any later read on the session
   that reflects the change, and kazoo's reader thread queues the watch callbacks in wire
   order before it hands out that reply. A round ends by reading the revision node, then
-  running a marker through kazoo's callback queue (``_flush``): every notification for a
+  running a marker through kazoo's callback queue (``flush``): every notification for a
   change at or below the revision just read has then reached ``notify``.
 * So if no notification arrived by then, no known znode changed between its last read and the
   revision node's read: the mirror is the subtree as of that revision (``Round.revision``).
@@ -90,7 +90,8 @@ class SubtreeMirror:
             return {self.start}
         return named
 
-    def _pending(self) -> bool:
+    def pending(self) -> bool:
+        """Whether a notification (or ``invalidate``) asks for a round."""
         with self._guard:
             return bool(self._named) or self._whole
 
@@ -108,11 +109,11 @@ class SubtreeMirror:
                 rev_stat = store.wait(client.exists_async(store.layout.rev_path), "read the revision node")
                 if rev_stat is None:
                     raise StoreError(f"zookeeper store root {store.layout.base} lost its revision node")
-                self._flush(client)
+                self.flush(client)
             except BaseException:
                 self.invalidate()  # half a round: what it took is neither applied nor kept
                 raise
-            if not self._pending():
+            if not self.pending():
                 with self._guard:
                     membership, self._membership = self._membership, False
                 return Round(dict(self._entries), rev_stat, cost, membership)
@@ -120,7 +121,7 @@ class SubtreeMirror:
                 raise StoreTimeoutError(
                     f"zookeeper {store.where}: {store.layout.key(self.start) or '/'} kept changing under writes")
 
-    def _flush(self, client: Any) -> None:
+    def flush(self, client: Any) -> None:
         """Wait until kazoo has run every watch callback queued before now."""
         done = threading.Event()
         client.handler.dispatch_callback(Callback("flush", done.set, ()))
