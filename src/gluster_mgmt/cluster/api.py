@@ -12,11 +12,12 @@ import contextlib
 import errno
 import json
 import uuid as uuid_module
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.brick_signals import BrickSignals
+from gluster_mgmt.cluster.change_read import ChangeRead
 from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.quota import Quota
 from gluster_mgmt.cluster.log_rotate import LogRotate
@@ -95,14 +96,21 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = ()) -> ChangeRead:
+        """A change's own ``keys`` and ``prefixes`` with what ``run`` checks, in one store read."""
+        return ChangeRead.of(self.store, self.keys, keys, prefixes)
+
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op],
-            conflict: str | None = None) -> Any:
+            conflict: str | None = None, checked: ChangeRead | None = None) -> Any:
         """Run steps on peers, then commit atomically (see gluster_mgmt.executor). Failures read
         as glusterd's: a step's own error on this node, "Staging failed on HOST. Error: ..."
-        on another; ``conflict`` is the message when the final compare-and-swap loses."""
-        self.check_not_taking_over()
+        on another; ``conflict`` is the message when the final compare-and-swap loses.
+        ``checked``: the change's read just made (``read_for_change``): its takeover and
+        alive keys are checked instead of read again."""
+        self.check_not_taking_over(checked)
         try:
-            return self.executor.run(name, steps, locks=locks, commit=commit)
+            return self.executor.run(name, steps, locks=locks, commit=commit,
+                                     alive=checked.alive if checked is not None else None)
         except TransactionFailed as exc:
             if exc.conflict:
                 raise OperationFailed(conflict or str(exc), exc.errno) from exc
@@ -131,21 +139,25 @@ class Cluster:
         finally:
             lock.release()
 
-    def parse_brick(self, spec: str) -> tuple[str, str]:
+    def parse_brick(self, spec: str, hosts: Mapping[str, str] | None = None) -> tuple[str, str]:
         """``HOST:PATH`` with glusterd's rules; a loopback name is fine when a peer is known by
-        it (several daemons on one machine, each on its own loopback address)."""
+        it (several daemons on one machine, each on its own loopback address). ``hosts``:
+        the peers' hostname map, when the caller has read it."""
         try:
             return model.parse_brick_spec(spec)
         except ValidationError:
             host, sep, path = spec.rpartition(":")
-            if sep and path.startswith("/") and host in self.peers.hostname_map():
+            if hosts is None:
+                hosts = self.peers.hostname_map()
+            if sep and path.startswith("/") and host in hosts:
                 return host, model.canonical_path(path)
             raise
 
-    def check_not_taking_over(self) -> None:
+    def check_not_taking_over(self, checked: ChangeRead | None = None) -> None:
         """Refuse a configuration change while imported nodes still run glusterd: glusterd
-        there would not see it, and the two halves of the cluster would diverge."""
-        waiting = self.store.list(self.keys.glusterd_nodes)
+        there would not see it, and the two halves of the cluster would diverge (``checked``:
+        the change's own read has the takeover keys)."""
+        waiting = checked.takeover if checked is not None else self.store.list(self.keys.glusterd_nodes)
         if not waiting:
             return
         hosts = []

@@ -48,6 +48,7 @@ from gluster_mgmt.store.follow import Follow
 from gluster_mgmt.store.types import ABSENT, Delete, Entry, Put
 
 if TYPE_CHECKING:
+    from gluster_mgmt.cluster.change_read import ChangeRead
     from gluster_mgmt.membership.peers import Peers
     from gluster_mgmt.store.base import Store
     from gluster_mgmt.store.keys import ClusterKeys
@@ -121,10 +122,12 @@ class VolumeContext(Protocol):
     keys: "ClusterKeys"
     peers: "Peers"
 
-    def parse_brick(self, spec: str) -> tuple[str, str]: ...
+    def parse_brick(self, spec: str, hosts: Mapping[str, str] | None = None) -> tuple[str, str]: ...
     def volume_lock(self, name: str) -> AbstractContextManager[None]: ...
+    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = ()) -> ChangeRead: ...
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str],
-            commit: Sequence[Any], conflict: str | None = None) -> Any: ...
+            commit: Sequence[Any], conflict: str | None = None,
+            checked: ChangeRead | None = None) -> Any: ...
 
 
 class Volumes:
@@ -176,11 +179,14 @@ class Volumes:
             raise _busy(volume.name) from None
         return volume
 
-    def _bricks(self, specs: Sequence[str], force: bool) -> list[Brick]:
-        hosts = self.cluster.peers.hostname_map()
+    def _bricks(self, specs: Sequence[str], force: bool,
+                checked: ChangeRead | None = None) -> list[Brick]:
+        """``checked``: a read of the change that holds the peer records."""
+        hosts = self.cluster.peers.hostname_map(
+            checked.under(self.keys.peers) if checked is not None else None)
         bricks = []
         for spec in specs:
-            host, path = self.cluster.parse_brick(spec)
+            host, path = self.cluster.parse_brick(spec, hosts)
             peer = hosts.get(host)
             if peer is None:
                 raise OperationFailed(f"Host {host} is not in 'Peer in Cluster' state", errno.ENOENT)
@@ -203,9 +209,11 @@ class Volumes:
                disperse_data: int | None = None, redundancy: int | None = None,
                transport: str | None = None, force: bool = False) -> Volume:
         model.validate_volume_name(name)
-        if self.store.get(self.keys.volume(name)) is not None:
+        # the name, the peers, the takeover and alive keys: one read
+        checked = self.cluster.read_for_change([self.keys.volume(name)], [self.keys.peers])
+        if checked.get(self.keys.volume(name)) is not None:
             raise OperationFailed(rules.volume_exists(name), errno.EEXIST)
-        brick_list = self._bricks(bricks, force)
+        brick_list = self._bricks(bricks, force, checked)
         volume_type, counts = _type_and_counts(len(brick_list), replica, arbiter, disperse, disperse_data,
                                       redundancy)
         model.check_brick_counts(volume_type, len(brick_list), **counts)
@@ -217,7 +225,7 @@ class Volumes:
             f"volume create {name}", self._prepare_steps(volume.uuid, volume.bricks, force),
             locks=[f"volume-{name}"],
             commit=[Put(self.keys.volume(name), encode_volume(volume), ABSENT)],
-            conflict=rules.volume_exists(name),
+            conflict=rules.volume_exists(name), checked=checked,
         )
         return volume
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -38,9 +38,12 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str] = (),
-            deadline: float = 60.0, commit: Sequence[Op] = ()) -> TransactionRecord:
+            deadline: float = 60.0, commit: Sequence[Op] = (),
+            alive: Collection[str] | None = None) -> TransactionRecord:
         """Run every step then commit ``commit`` atomically, or roll back and raise
-        TransactionFailed. Returns the committed record."""
+        TransactionFailed. Returns the committed record. ``alive``: the nodes the caller
+        found alive in a read just made (its checks): the first step's targets are checked
+        against it instead of a read of their own."""
 
     @abc.abstractmethod
     def list_transactions(self) -> list[TransactionRecord]:

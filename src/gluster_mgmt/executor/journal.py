@@ -26,12 +26,15 @@ class Journal:
     store: Store
     keys: ClusterKeys
 
+    def create_ops(self, record: TransactionRecord) -> list[Op]:
+        """The writes of a new record with its ``active/`` index entry (for one store
+        transaction, with whatever else starts the transaction)."""
+        return [Put(self.keys.txn(record.id), record.to_json(), ABSENT),
+                Put(self.keys.active_txn(record.id), b"", ABSENT)]
+
     def create(self, record: TransactionRecord) -> TransactionRecord:
         """Write a new record with its ``active/`` index entry (one store transaction)."""
-        revision = self.store.transaction([
-            Put(self.keys.txn(record.id), record.to_json(), ABSENT),
-            Put(self.keys.active_txn(record.id), b"", ABSENT),
-        ])
+        revision = self.store.transaction(self.create_ops(record))
         return attrs.evolve(record, revision=revision)
 
     def save(self, record: TransactionRecord, extra: Sequence[Op] = ()) -> TransactionRecord:
