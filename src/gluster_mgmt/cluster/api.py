@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.brick_signals import BrickSignals
-from gluster_mgmt.cluster.change_read import ChangeRead
+from gluster_mgmt.cluster.change_read import ChangeRead, HeldVolume
 from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.quota import Quota
 from gluster_mgmt.cluster.log_rotate import LogRotate
@@ -96,9 +96,11 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = ()) -> ChangeRead:
-        """A change's own ``keys`` and ``prefixes`` with what ``run`` checks, in one store read."""
-        return ChangeRead.of(self.store, self.keys, keys, prefixes)
+    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = (),
+                        with_alive: bool = True) -> ChangeRead:
+        """A change's own ``keys`` and ``prefixes`` with what ``run`` checks (``with_alive``:
+        the alive keys, for a change with steps), in one store read."""
+        return ChangeRead.of(self.store, self.keys, keys, prefixes, with_alive)
 
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op],
             conflict: str | None = None, checked: ChangeRead | None = None) -> Any:
@@ -127,15 +129,25 @@ class Cluster:
                                   errno.E2BIG) from exc
 
     @contextlib.contextmanager
-    def volume_lock(self, name: str) -> Iterator[None]:
-        self.check_not_taking_over()
-        lock = self.store.lock(f"volume-{name}", holder=self.node_uuid)
+    def volume_lock(self, name: str, prefixes: Sequence[str] = ()) -> Iterator[HeldVolume]:
+        """Hold volume ``name``'s lock, bound to the node's lease (no lease granted and
+        revoked per change), and read under it, in one read, the volume's record, the
+        change's ``prefixes`` and what every change checks (takeover refused here). The
+        change may release the lock in its own saving transaction (``HeldVolume.lock``);
+        else it is released on leaving."""
+        lock = self.store.lock(f"volume-{name}", holder=self.node_uuid, lease=self.executor.lease())
         try:
             lock.acquire(timeout=LOCK_WAIT)
         except LockTimeoutError:
             raise OperationFailed(rules.transaction_in_progress(name), errno.EBUSY) from None
         try:
-            yield
+            try:
+                own = [self.keys.volume(model.validate_volume_name(name))]
+            except ValidationError:
+                own = []  # no such volume: its readers say so
+            checked = self.read_for_change(own, prefixes, with_alive=False)
+            self.check_not_taking_over(checked)
+            yield HeldVolume(lock, checked)
         finally:
             lock.release()
 

@@ -12,6 +12,7 @@ import attrs
 
 from gluster_mgmt.store.base import Store
 from gluster_mgmt.store.keys import ClusterKeys
+from gluster_mgmt.store.lock import LeaseLock
 from gluster_mgmt.store.types import Entry, Listing
 
 
@@ -21,6 +22,8 @@ class ChangeRead:
 
     keys: ClusterKeys
     listing: Listing
+    #: Whether the alive keys were read (a change with steps needs them).
+    with_alive: bool = True
     _by_key: dict[str, Entry] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -28,9 +31,9 @@ class ChangeRead:
 
     @classmethod
     def of(cls, store: Store, keys: ClusterKeys, own_keys: Sequence[str] = (),
-           own_prefixes: Sequence[str] = ()) -> "ChangeRead":
-        return cls(keys, store.read(own_keys, (*own_prefixes, keys.glusterd_nodes,
-                                               keys.alive_prefix)))
+           own_prefixes: Sequence[str] = (), with_alive: bool = True) -> "ChangeRead":
+        shared = (keys.glusterd_nodes, keys.alive_prefix) if with_alive else (keys.glusterd_nodes,)
+        return cls(keys, store.read(own_keys, (*own_prefixes, *shared)), with_alive)
 
     def get(self, key: str) -> Entry | None:
         return self._by_key.get(key)
@@ -44,7 +47,18 @@ class ChangeRead:
         return self.under(self.keys.glusterd_nodes)
 
     @property
-    def alive(self) -> frozenset[str]:
-        """The nodes whose alive key was there."""
+    def alive(self) -> frozenset[str] | None:
+        """The nodes whose alive key was there (None: not read)."""
+        if not self.with_alive:
+            return None
         prefix = self.keys.alive_prefix
         return frozenset(entry.key[len(prefix):] for entry in self.under(prefix))
+
+
+@attrs.frozen
+class HeldVolume:
+    """A volume's lock as ``Cluster.volume_lock`` holds it (on the node's lease), with what
+    was read under it: the change saves with ``lock.release_op()`` in its own transaction."""
+
+    lock: LeaseLock
+    checked: ChangeRead

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from gluster_mgmt.executor.record import TransactionRecord
+from gluster_mgmt.store.base import Lease
 from gluster_mgmt.store.types import Op
 
 
@@ -44,6 +45,11 @@ class Executor(abc.ABC):
         TransactionFailed. Returns the committed record. ``alive``: the nodes the caller
         found alive in a read just made (its checks): the first step's targets are checked
         against it instead of a read of their own."""
+
+    @abc.abstractmethod
+    def lease(self) -> Lease:
+        """The node's lease this executor binds its keys to: a change's lock taken outside a
+        transaction (``Cluster.volume_lock``) is bound to it too."""
 
     @abc.abstractmethod
     def list_transactions(self) -> list[TransactionRecord]:

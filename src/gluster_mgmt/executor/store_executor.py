@@ -15,7 +15,7 @@ from gluster_mgmt.executor.lease import DriverLease
 from gluster_mgmt.executor.record import TransactionRecord
 from gluster_mgmt.executor.recovery import Recoverer
 from gluster_mgmt.executor.registry import StepRegistry
-from gluster_mgmt.store.base import LeaseSource, Store
+from gluster_mgmt.store.base import Lease, LeaseSource, Store
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Op
 
@@ -62,6 +62,9 @@ class StoreExecutor(Executor):
             deadline: float = 60.0, commit: Sequence[Op] = (),
             alive: Collection[str] | None = None) -> TransactionRecord:
         return self.coordinator.run(name, steps, locks, deadline, commit, alive)
+
+    def lease(self) -> Lease:
+        return self._driver.get()
 
     def is_alive(self, node: str) -> bool:
         return self.coordinator.is_alive(node)
