@@ -534,6 +534,35 @@ def test_lock_mutual_exclusion_and_fencing(store):
     assert len(set(tokens)) == 12
 
 
+def test_lock_taken_and_released_inside_transactions(store):
+    """A transaction's coordinator takes its lock with the writes that start its work and
+    releases it with those that end it (gluster_mgmt.executor.coordinator)."""
+    lease = store.lease(max(2.0, store.capabilities.min_lease_ttl)).keep_alive()
+    try:
+        lock = store.lock("vol-txn", holder="a", lease=lease)
+        token = store.transaction([lock.taking_op(), Put("work/started", b"1")])
+        lock.taken(token)
+        assert lock.fencing_token == token
+        assert store.get(lock_key("vol-txn")).revision == token
+        other = store.lock("vol-txn", holder="b", lease=lease)
+        with pytest.raises(ConflictError):  # held: nothing of that transaction is written
+            store.transaction([other.taking_op(), Put("work/other", b"1")])
+        assert store.get("work/other") is None
+        with pytest.raises(LockTimeoutError):
+            other.acquire(timeout=0.5)
+        store.transaction([Put("work/done", b"1"), lock.release_op()])
+        lock.released()
+        assert not lock.held
+        assert other.acquire(timeout=10) > token
+        # a release expected at a token no longer held refuses its whole transaction
+        with pytest.raises(ConflictError):
+            store.transaction([Put("work/late", b"1"), Delete(lock_key("vol-txn"), token)])
+        assert store.get("work/late") is None
+        other.release()
+    finally:
+        lease.revoke()
+
+
 def test_lock_tokens_grow_and_acquire_times_out(store):
     first = store.lock("vol")
     t1 = first.acquire(timeout=10)
