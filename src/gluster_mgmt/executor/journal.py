@@ -32,11 +32,6 @@ class Journal:
         return [Put(self.keys.txn(record.id), record.to_json(), ABSENT),
                 Put(self.keys.active_txn(record.id), b"", ABSENT)]
 
-    def create(self, record: TransactionRecord) -> TransactionRecord:
-        """Write a new record with its ``active/`` index entry (one store transaction)."""
-        revision = self.store.transaction(self.create_ops(record))
-        return attrs.evolve(record, revision=revision)
-
     def save(self, record: TransactionRecord, extra: Sequence[Op] = ()) -> TransactionRecord:
         """CAS the record on the revision it was read or written at, with ``extra`` in the
         same store transaction (fencing: a recoverer that took the transaction over wins).
