@@ -204,6 +204,16 @@ class CountingStore(Store):
         self.counts.read(prefix, nbytes)
         return listing
 
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        with self._failures_counted():
+            listing = self.inner.read(keys, prefixes)
+        nbytes = sum(_entry_bytes(e) for e in listing.entries)
+        if prefixes:
+            self.counts.saw(Amplifier.LISTED, len(prefixes))
+            self.counts.saw(Amplifier.LISTED + " (bytes)", nbytes)
+        self.counts.read(",".join(keys + prefixes), nbytes)
+        return listing
+
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         self.counts.wrote([key])
         with self._failures_counted():

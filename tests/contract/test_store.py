@@ -113,6 +113,32 @@ def test_list_is_a_sorted_prefix_snapshot(store):
     assert [e.key for e in store.list("v/")] == ["v/a/x", "v/b", "v/c/d/e"]
 
 
+def test_read_gives_keys_and_prefixes_in_one_snapshot(store):
+    for key in ("v/b", "v/a", "v/a/x", "vx/a", "w", "peers/p1", "peers/p2", "alive/p1"):
+        store.put(key, key.encode())
+    last = store.put("k", b"k")
+    read = store.read(keys=["w", "k", "missing", "v/a"], prefixes=["peers/", "none/", "v/"])
+    # each entry once (v/a is a key and under v/), sorted, with what get and list give
+    assert [e.key for e in read] == ["k", "peers/p1", "peers/p2", "v/a", "v/a/x", "v/b", "w"]
+    assert list(read) == sorted([store.get("k"), store.get("w"), *store.list("peers/"),
+                                 *store.list("v/")], key=lambda e: e.key)
+    # its revision is no earlier than what it saw, and a watch from it misses nothing later
+    assert read.revision >= last
+    with store.watch("peers/", start_revision=read.revision) as watch:
+        store.put("peers/p3", b"3")
+        seen = []
+        deadline = time.monotonic() + 10
+        while "peers/p3" not in seen and time.monotonic() < deadline:
+            seen += [e.key for e in watch.get(timeout=1)]
+    assert "peers/p3" in seen
+    assert len(store.read(keys=["missing"])) == 0
+    assert [e.key for e in store.read(prefixes=[""])] == [e.key for e in store.list("")]
+    with pytest.raises(StoreError):
+        store.read()
+    with pytest.raises(InvalidKeyError):
+        store.read(prefixes=["v"])
+
+
 def test_stores_with_different_roots_are_isolated(store_server):
     with open_store(store_server.url("iso1")) as a, open_store(store_server.url("iso2")) as b:
         a.put("k", b"a")
@@ -506,6 +532,35 @@ def test_lock_mutual_exclusion_and_fencing(store):
         t.join()
     assert shared["value"] == 12
     assert len(set(tokens)) == 12
+
+
+def test_lock_taken_and_released_inside_transactions(store):
+    """A transaction's coordinator takes its lock with the writes that start its work and
+    releases it with those that end it (gluster_mgmt.executor.coordinator)."""
+    lease = store.lease(max(2.0, store.capabilities.min_lease_ttl)).keep_alive()
+    try:
+        lock = store.lock("vol-txn", holder="a", lease=lease)
+        token = store.transaction([lock.taking_op(), Put("work/started", b"1")])
+        lock.taken(token)
+        assert lock.fencing_token == token
+        assert store.get(lock_key("vol-txn")).revision == token
+        other = store.lock("vol-txn", holder="b", lease=lease)
+        with pytest.raises(ConflictError):  # held: nothing of that transaction is written
+            store.transaction([other.taking_op(), Put("work/other", b"1")])
+        assert store.get("work/other") is None
+        with pytest.raises(LockTimeoutError):
+            other.acquire(timeout=0.5)
+        store.transaction([Put("work/done", b"1"), lock.release_op()])
+        lock.released()
+        assert not lock.held
+        assert other.acquire(timeout=10) > token
+        # a release expected at a token no longer held refuses its whole transaction
+        with pytest.raises(ConflictError):
+            store.transaction([Put("work/late", b"1"), Delete(lock_key("vol-txn"), token)])
+        assert store.get("work/late") is None
+        other.release()
+    finally:
+        lease.revoke()
 
 
 def test_lock_tokens_grow_and_acquire_times_out(store):

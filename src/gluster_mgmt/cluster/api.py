@@ -12,11 +12,12 @@ import contextlib
 import errno
 import json
 import uuid as uuid_module
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gluster_mgmt import model, rules
 from gluster_mgmt.cluster.brick_signals import BrickSignals
+from gluster_mgmt.cluster.change_read import ChangeRead, HeldVolume
 from gluster_mgmt.cluster.heal import Heal
 from gluster_mgmt.cluster.quota import Quota
 from gluster_mgmt.cluster.log_rotate import LogRotate
@@ -95,14 +96,23 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = (),
+                        with_alive: bool = True) -> ChangeRead:
+        """A change's own ``keys`` and ``prefixes`` with what ``run`` checks (``with_alive``:
+        the alive keys, for a change with steps), in one store read."""
+        return ChangeRead.of(self.store, self.keys, keys, prefixes, with_alive)
+
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str], commit: Sequence[Op],
-            conflict: str | None = None) -> Any:
+            conflict: str | None = None, checked: ChangeRead | None = None) -> Any:
         """Run steps on peers, then commit atomically (see gluster_mgmt.executor). Failures read
         as glusterd's: a step's own error on this node, "Staging failed on HOST. Error: ..."
-        on another; ``conflict`` is the message when the final compare-and-swap loses."""
-        self.check_not_taking_over()
+        on another; ``conflict`` is the message when the final compare-and-swap loses.
+        ``checked``: the change's read just made (``read_for_change``): its takeover and
+        alive keys are checked instead of read again."""
+        self.check_not_taking_over(checked)
         try:
-            return self.executor.run(name, steps, locks=locks, commit=commit)
+            return self.executor.run(name, steps, locks=locks, commit=commit,
+                                     alive=checked.alive if checked is not None else None)
         except TransactionFailed as exc:
             if exc.conflict:
                 raise OperationFailed(conflict or str(exc), exc.errno) from exc
@@ -119,33 +129,47 @@ class Cluster:
                                   errno.E2BIG) from exc
 
     @contextlib.contextmanager
-    def volume_lock(self, name: str) -> Iterator[None]:
-        self.check_not_taking_over()
-        lock = self.store.lock(f"volume-{name}", holder=self.node_uuid)
+    def volume_lock(self, name: str, prefixes: Sequence[str] = ()) -> Iterator[HeldVolume]:
+        """Hold volume ``name``'s lock, bound to the node's lease (no lease granted and
+        revoked per change), and read under it, in one read, the volume's record, the
+        change's ``prefixes`` and what every change checks (takeover refused here). The
+        change may release the lock in its own saving transaction (``HeldVolume.lock``);
+        else it is released on leaving."""
+        lock = self.store.lock(f"volume-{name}", holder=self.node_uuid, lease=self.executor.lease())
         try:
             lock.acquire(timeout=LOCK_WAIT)
         except LockTimeoutError:
             raise OperationFailed(rules.transaction_in_progress(name), errno.EBUSY) from None
         try:
-            yield
+            try:
+                own = [self.keys.volume(model.validate_volume_name(name))]
+            except ValidationError:
+                own = []  # no such volume: its readers say so
+            checked = self.read_for_change(own, prefixes, with_alive=False)
+            self.check_not_taking_over(checked)
+            yield HeldVolume(lock, checked)
         finally:
             lock.release()
 
-    def parse_brick(self, spec: str) -> tuple[str, str]:
+    def parse_brick(self, spec: str, hosts: Mapping[str, str] | None = None) -> tuple[str, str]:
         """``HOST:PATH`` with glusterd's rules; a loopback name is fine when a peer is known by
-        it (several daemons on one machine, each on its own loopback address)."""
+        it (several daemons on one machine, each on its own loopback address). ``hosts``:
+        the peers' hostname map, when the caller has read it."""
         try:
             return model.parse_brick_spec(spec)
         except ValidationError:
             host, sep, path = spec.rpartition(":")
-            if sep and path.startswith("/") and host in self.peers.hostname_map():
+            if hosts is None:
+                hosts = self.peers.hostname_map()
+            if sep and path.startswith("/") and host in hosts:
                 return host, model.canonical_path(path)
             raise
 
-    def check_not_taking_over(self) -> None:
+    def check_not_taking_over(self, checked: ChangeRead | None = None) -> None:
         """Refuse a configuration change while imported nodes still run glusterd: glusterd
-        there would not see it, and the two halves of the cluster would diverge."""
-        waiting = self.store.list(self.keys.glusterd_nodes)
+        there would not see it, and the two halves of the cluster would diverge (``checked``:
+        the change's own read has the takeover keys)."""
+        waiting = checked.takeover if checked is not None else self.store.list(self.keys.glusterd_nodes)
         if not waiting:
             return
         hosts = []

@@ -44,10 +44,12 @@ from gluster_mgmt.model import (
 )
 from gluster_mgmt.cluster.service_report import service_reports
 from gluster_mgmt.portmap import brick_record, port_by_brick
+from gluster_mgmt.store.base import MAX_TXN_OPS
 from gluster_mgmt.store.follow import Follow
 from gluster_mgmt.store.types import ABSENT, Delete, Entry, Put
 
 if TYPE_CHECKING:
+    from gluster_mgmt.cluster.change_read import ChangeRead, HeldVolume
     from gluster_mgmt.membership.peers import Peers
     from gluster_mgmt.store.base import Store
     from gluster_mgmt.store.keys import ClusterKeys
@@ -121,10 +123,13 @@ class VolumeContext(Protocol):
     keys: "ClusterKeys"
     peers: "Peers"
 
-    def parse_brick(self, spec: str) -> tuple[str, str]: ...
-    def volume_lock(self, name: str) -> AbstractContextManager[None]: ...
+    def parse_brick(self, spec: str, hosts: Mapping[str, str] | None = None) -> tuple[str, str]: ...
+    def volume_lock(self, name: str, prefixes: Sequence[str] = ()) -> AbstractContextManager[HeldVolume]: ...
+    def read_for_change(self, keys: Sequence[str] = (), prefixes: Sequence[str] = (),
+                        with_alive: bool = True) -> ChangeRead: ...
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str],
-            commit: Sequence[Any], conflict: str | None = None) -> Any: ...
+            commit: Sequence[Any], conflict: str | None = None,
+            checked: ChangeRead | None = None) -> Any: ...
 
 
 class Volumes:
@@ -143,12 +148,26 @@ class Volumes:
             raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT)
         return decode_volume(entry.value), entry.revision
 
-    def _load_existing(self, name: str) -> tuple[Volume, int]:
+    def _read_for(self, name: str) -> ChangeRead | None:
+        """The change of volume ``name``'s read (its record with the shared checks), None
+        for a name that cannot be a volume's (``_load_existing`` says it does not exist)."""
+        try:
+            return self.cluster.read_for_change([self.keys.volume(model.validate_volume_name(name))])
+        except ValidationError:
+            return None
+
+    def _load_existing(self, name: str, checked: ChangeRead | None = None) -> tuple[Volume, int]:
+        """``checked``: a read of the change that holds the record (``volume_lock``'s)."""
         try:
             model.validate_volume_name(name)
         except ValidationError:
             raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT) from None
-        return self.load(name)
+        if checked is None:
+            return self.load(name)
+        entry = checked.get(self.keys.volume(name))
+        if entry is None:
+            raise OperationFailed(f"Volume {name} does not exist", errno.ENOENT)
+        return decode_volume(entry.value), entry.revision
 
     def load_existing(self, name: str) -> tuple[Volume, int]:
         """The volume and its revision; "Volume NAME does not exist" for any name that is
@@ -168,19 +187,26 @@ class Volumes:
         return [e.key[len(prefix):] for e in self.store.list(prefix)]
 
     # ------------------------------------------------------------------ writing
-    def _save(self, volume: Volume, revision: int) -> Volume:
+    def _save(self, volume: Volume, revision: int, held: HeldVolume) -> Volume:
+        """CAS the record, releasing the volume's lock in the same store transaction (which
+        applies only while we still hold it)."""
         volume = volume.evolve(version=volume.version + 1)
         try:
-            self.store.put(self.keys.volume(volume.name), encode_volume(volume), revision)
+            self.store.transaction([Put(self.keys.volume(volume.name), encode_volume(volume), revision),
+                                    held.lock.release_op()])
         except ConflictError:
             raise _busy(volume.name) from None
+        held.lock.released()
         return volume
 
-    def _bricks(self, specs: Sequence[str], force: bool) -> list[Brick]:
-        hosts = self.cluster.peers.hostname_map()
+    def _bricks(self, specs: Sequence[str], force: bool,
+                checked: ChangeRead | None = None) -> list[Brick]:
+        """``checked``: a read of the change that holds the peer records."""
+        hosts = self.cluster.peers.hostname_map(
+            checked.under(self.keys.peers) if checked is not None else None)
         bricks = []
         for spec in specs:
-            host, path = self.cluster.parse_brick(spec)
+            host, path = self.cluster.parse_brick(spec, hosts)
             peer = hosts.get(host)
             if peer is None:
                 raise OperationFailed(f"Host {host} is not in 'Peer in Cluster' state", errno.ENOENT)
@@ -203,9 +229,11 @@ class Volumes:
                disperse_data: int | None = None, redundancy: int | None = None,
                transport: str | None = None, force: bool = False) -> Volume:
         model.validate_volume_name(name)
-        if self.store.get(self.keys.volume(name)) is not None:
+        # the name, the peers, the takeover and alive keys: one read
+        checked = self.cluster.read_for_change([self.keys.volume(name)], [self.keys.peers])
+        if checked.get(self.keys.volume(name)) is not None:
             raise OperationFailed(rules.volume_exists(name), errno.EEXIST)
-        brick_list = self._bricks(bricks, force)
+        brick_list = self._bricks(bricks, force, checked)
         volume_type, counts = _type_and_counts(len(brick_list), replica, arbiter, disperse, disperse_data,
                                       redundancy)
         model.check_brick_counts(volume_type, len(brick_list), **counts)
@@ -217,31 +245,31 @@ class Volumes:
             f"volume create {name}", self._prepare_steps(volume.uuid, volume.bricks, force),
             locks=[f"volume-{name}"],
             commit=[Put(self.keys.volume(name), encode_volume(volume), ABSENT)],
-            conflict=rules.volume_exists(name),
+            conflict=rules.volume_exists(name), checked=checked,
         )
         return volume
 
     def _change_status(self, name: str, status: VolumeStatus) -> Volume:
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
-            return self._save(volume.evolve(status=status), revision)
+        with self.cluster.volume_lock(name) as held:
+            volume, revision = self._load_existing(name, held.checked)
+            return self._save(volume.evolve(status=status), revision, held)
 
     def start(self, name: str, force: bool = False) -> Volume:
         """glusterd's `volume start`: every brick host checks its bricks (staging, unless
         ``force``), the status is written, and the command returns once every brick signed in
         and every self-heal daemon runs on the connected hosts; a host that cannot start them
         fails it as glusterd's commit does, and the volume goes back to its earlier status."""
-        volume, revision = self._load_existing(name)
+        checked = self._read_for(name)
+        volume, revision = self._load_existing(name, checked)
         was_started = volume.status is VolumeStatus.STARTED
         if was_started and not force:
             raise OperationFailed(f"Volume {name} already started", errno.EEXIST)
         steps = [] if force else self._start_check_steps(volume)
         started = volume.evolve(status=VolumeStatus.STARTED, version=volume.version + 1)
-        self.cluster.run(f"volume start {name}", steps, locks=[f"volume-{name}"],
-                         commit=[Put(self.keys.volume(name), encode_volume(started), revision)],
-                         conflict=_busy(name).args[0])
-        entry = self.store.get(self.keys.volume(name))
-        committed = entry.revision if entry is not None else 0
+        record = self.cluster.run(f"volume start {name}", steps, locks=[f"volume-{name}"],
+                                  commit=[Put(self.keys.volume(name), encode_volume(started), revision)],
+                                  conflict=_busy(name).args[0], checked=checked)
+        committed = record.revision  # the commit's: the record's and the volume's revision
         try:
             self._wait_for(lambda: self._start_pending(started, committed, force))
         except OperationFailed:
@@ -330,17 +358,25 @@ class Volumes:
                 follow.stop()
 
     def delete(self, name: str) -> None:
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
+        try:
+            migrations = [self.keys.migrations(model.validate_volume_name(name))]
+        except ValidationError:
+            migrations = []  # no such volume: _load_existing says so
+        with self.cluster.volume_lock(name, migrations) as held:
+            volume, revision = self._load_existing(name, held.checked)
             if volume.status is VolumeStatus.STARTED:
                 raise OperationFailed(
                     f"Volume {name} has been started.Volume needs to be stopped before deletion.",
                     errno.EINVAL)
+            ops = [Delete(self.keys.volume(name), revision),
+                   *self._forget_migration(volume, held.checked)]
+            releasing = len(ops) < MAX_TXN_OPS
             try:
-                self.store.transaction([Delete(self.keys.volume(name), revision),
-                                        *self._forget_migration(volume)])
+                self.store.transaction([*ops, held.lock.release_op()] if releasing else ops)
             except ConflictError:
                 raise _busy(name) from None
+            if releasing:
+                held.lock.released()
 
     def set(self, name: str, pairs: Sequence[tuple[str, str]]) -> Volume:
         if not pairs:
@@ -349,32 +385,32 @@ class Volumes:
             option_rules.check_command(key, value)
         table = options.option_table()
         resolved = [(table.resolve_key(key), value) for key, value in pairs]
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
+        with self.cluster.volume_lock(name) as held:
+            volume, revision = self._load_existing(name, held.checked)
             # glusterd's order: the key's own rule, then the value through the loaded xlators
             option_rules.check_for_volume(volume, resolved)
             loaded = _loaded_xlators(volume.evolve(options=_with_options(volume.options,
                                                                          resolved)))
             checked = [options.validate_option(key, value, loaded) for key, value in resolved]
             return self._save(volume.evolve(options=_with_options(volume.options, checked)),
-                              revision)
+                              revision, held)
 
     def replace(self, name: str, change: Callable[[Volume], Volume]) -> Volume:
         """Under the volume's lock, save ``change`` of its record (commands that own fields
         or options `volume set` refuses, as `volume quota`)."""
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
-            return self._save(change(volume), revision)
+        with self.cluster.volume_lock(name) as held:
+            volume, revision = self._load_existing(name, held.checked)
+            return self._save(change(volume), revision, held)
 
     def update_options(self, name: str, change: Callable[[Volume], OptionChange]) -> Volume:
         """Apply what ``change`` (given the current volume, under its lock; it may refuse by
         raising) returns: options set without `volume set`'s checks, and keys removed, as
         glusterd's own commands change a volume's options (profile, barrier)."""
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
+        with self.cluster.volume_lock(name) as held:
+            volume, revision = self._load_existing(name, held.checked)
             pairs, removed = change(volume)
             kept = {k: v for k, v in volume.options.items() if k not in removed}
-            return self._save(volume.evolve(options=_with_options(kept, pairs)), revision)
+            return self._save(volume.evolve(options=_with_options(kept, pairs)), revision, held)
 
     def get(self, name: str, key: str) -> list[tuple[str, str | None, bool]]:
         """(key, value, is_default) as `volume get` shows them, glusterd's way
@@ -405,8 +441,8 @@ class Volumes:
                 (r.key, r.xlator_default, True) for r in rows]
 
     def reset(self, name: str, key: str | None = None, force: bool = False) -> Volume:
-        with self.cluster.volume_lock(name):
-            volume, revision = self._load_existing(name)
+        with self.cluster.volume_lock(name) as held:
+            volume, revision = self._load_existing(name, held.checked)
             if key in (None, "all"):
                 kept = {k: v for k, v in volume.options.items()
                         if k in model.default_volume_options(volume.type)}
@@ -417,7 +453,7 @@ class Volumes:
                     raise OperationFailed(f"Option {key} does not exist" + (
                         f"\nDid you mean {exc.hint}?" if exc.hint else ""), errno.EINVAL) from None
                 kept = {k: v for k, v in volume.options.items() if k != full}
-            return self._save(volume.evolve(options=kept), revision)
+            return self._save(volume.evolve(options=kept), revision, held)
 
     # ------------------------------------------------------------------ bricks
     def add_brick(self, name: str, bricks: Sequence[str], replica: int | None = None,
@@ -655,10 +691,12 @@ class Volumes:
             raise OperationFailed("use 'force' option as migration of some files might have "
                                   "been skipped or has failed", errno.EINVAL)
 
-    def _forget_migration(self, volume: Volume) -> list[Delete]:
+    def _forget_migration(self, volume: Volume, checked: ChangeRead | None = None) -> list[Delete]:
         """Deletes of the volume's migration records, to commit with the change that ends
-        (or replaces) its task."""
-        return [Delete(e.key) for e in self.store.list(self.keys.migrations(volume.name))]
+        (or replaces) its task (``checked``: a read of the change that listed them)."""
+        prefix = self.keys.migrations(volume.name)
+        entries = checked.under(prefix) if checked is not None else self.store.list(prefix)
+        return [Delete(e.key) for e in entries]
 
     def commit_change(self, before: Volume, after: Volume, steps: list) -> None:
         """Write ``after`` over ``before`` once ``steps`` ran (other modules' changes:

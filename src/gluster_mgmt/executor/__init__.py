@@ -1,11 +1,12 @@
 """Distributed command execution (glusterd's transactions) through the store, without N².
 
 A cluster operation is a transaction of named steps, each run on a chosen set of peers.
-The coordinator takes the operation's locks, records the transaction, hands each step to its
-target peers by writing one message per peer into their inboxes (one store transaction per
-step), waits for their results with a deadline, undoes completed steps in reverse order on
-failure, and on success commits the caller's configuration writes together with the record's
-final state in ONE store transaction. Every node runs an agent that watches its own inbox.
+The coordinator takes the operation's locks and records the transaction (one store
+transaction for both, with its leased coordinator key), hands each step to its target peers
+by writing one message per peer into their inboxes (one store transaction per step), waits
+for their results with a deadline, undoes completed steps in reverse order on failure, and
+on success commits the caller's configuration writes together with the record's final state
+and the locks' release in ONE store transaction. Every node runs an agent that watches its own inbox.
 Writes grow with the peers a step touches, never with peers².
 
 Key layout, under the cluster prefix ``P`` given to ``StoreExecutor`` (e.g. ``clusters/<id>/``);

@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import attrs
 
@@ -33,14 +33,16 @@ from gluster_mgmt.executor.record import (
     TransactionRecord,
     TxnState,
 )
-from gluster_mgmt.store.base import MAX_TXN_OPS, MAX_TXN_SIZE, Store
+from gluster_mgmt.store.base import MAX_TXN_OPS, MAX_TXN_SIZE, Lease, Store
 from gluster_mgmt.store.follow import Follow, Update
 from gluster_mgmt.store.keys import ClusterKeys
+from gluster_mgmt.store.lock import LeaseLock
 from gluster_mgmt.store.types import ABSENT, Op, Put
 
 log = logging.getLogger(__name__)
 
-#: Extra operations the final commit adds to the caller's: record, coordinator and active keys.
+#: Extra operations the final commit adds to the caller's: record, coordinator and active keys
+#: (and the locks' releases, when they fit).
 COMMIT_OVERHEAD = 3
 #: How often a wait for results checks that the peers it waits for are still alive (s).
 ALIVE_CHECK_INTERVAL = 0.5
@@ -105,23 +107,37 @@ class Coordinator:
 
     # ------------------------------------------------------------------ run
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str] = (),
-            deadline: float = 60.0, commit: Sequence[Op] = ()) -> TransactionRecord:
+            deadline: float = 60.0, commit: Sequence[Op] = (),
+            alive: Collection[str] | None = None) -> TransactionRecord:
+        """See Executor.run. ``alive`` stands for the first step's liveness check only when
+        the locks were free at once: after waiting for one, the targets are read again."""
         steps = list(steps)
         commit = list(commit)
         if len(commit) + COMMIT_OVERHEAD > MAX_TXN_OPS:
             raise ValueTooLargeError(
                 f"{name}: {len(commit)} configuration writes; a transaction commits at most "
                 f"{MAX_TXN_OPS - COMMIT_OVERHEAD} at once")
-        lock_names = sorted(set(locks))  # one global order: no deadlock between coordinators
-        held = []
+        lease = self.driver.get()
+        # one global order: no deadlock between coordinators waiting for each other's locks;
+        # bound to the driver's lease: no lease granted (nor revoked) per lock
+        held = [self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid, lease=lease)
+                for lock_name in sorted(set(locks))]
         try:
-            for lock_name in lock_names:
-                # bound to the driver's lease: no lease granted (nor revoked) per lock
-                lock = self.store.lock(lock_name, ttl=self.driver.ttl, holder=self.node_uuid,
-                                       lease=self.driver.get())
-                lock.acquire(timeout=self.lock_timeout)
-                held.append(lock)
-            return self._run_locked(name, steps, lock_names, deadline, commit)
+            record, until, waited = self._begin(name, steps, held, deadline, lease)
+            try:
+                log.info("txn %s (%s) started with %d step(s)", record.id, name, len(steps))
+                return self._drive(record, steps, commit, until, held,
+                                   None if waited else alive)
+            except TransactionFailed:
+                raise
+            except ConflictError as exc:  # a record CAS lost: a recoverer took the transaction over
+                raise self._taken_over(record) from exc
+            except BaseException:
+                # Store trouble (or an interrupt) mid-way: hand the transaction to the
+                # recoverers rather than leave it running under a coordinator key our live
+                # lease keeps.
+                self._hand_over(record.id)
+                raise
         finally:
             for lock in reversed(held):
                 try:
@@ -129,41 +145,74 @@ class Coordinator:
                 except StoreError as exc:
                     log.warning("could not release lock %s (its lease will expire): %s", lock.name, exc)
 
-    def _run_locked(self, name: str, steps: list[Step], locks: list[str], deadline: float,
-                    commit: list[Op]) -> TransactionRecord:
+    def _new_record(self, name: str, steps: list[Step], locks: list[LeaseLock],
+                    deadline: float) -> TransactionRecord:
         now = time.time()
-        until = time.monotonic() + deadline
-        record = TransactionRecord(
+        return TransactionRecord(
             new_txn_id(), name, self.node_uuid, TxnState.RUNNING,
             tuple(StepRecord(s.name, s.peers, dict(s.args), StepState.PENDING, {}, {})
                   for s in steps),
-            tuple(locks), now + deadline, None, now, now)
-        # The coordinator key first, then the record: a coordinator that dies in between
-        # leaves no record, and a record never exists without its driver's key. (Leased and
-        # unleased keys are not mixed in one store transaction: ZooKeeper binds a whole multi
-        # to one session.)
-        self.store.put(self.keys.coordinator(record.id), DriverRole.COORDINATOR.claim(self.node_uuid),
-                       ABSENT, lease=self.driver.get())
+            tuple(lock.name for lock in locks), now + deadline, None, now, now)
+
+    def _begin(self, name: str, steps: list[Step], locks: list[LeaseLock], deadline: float,
+               lease: Lease) -> tuple[TransactionRecord, float, bool]:
+        """Take the locks, write the coordinator key (leased) and the record in one store
+        transaction: a record never exists without its driver's key nor unlocked, and
+        nothing is written when a lock is taken. Then (a lock was taken: ConflictError) wait
+        for each lock in turn, in their order, and write the key and the record once all
+        are ours. Returns the record, its deadline (monotonic) and whether a lock was waited
+        for."""
+        record = self._new_record(name, steps, locks, deadline)
+        starting = [*(lock.taking_op() for lock in locks), *self._begin_ops(record, lease)]
+        if len(starting) <= MAX_TXN_OPS:
+            try:
+                revision = self._write_begin(record, starting, locks)
+                return attrs.evolve(record, revision=revision), time.monotonic() + deadline, False
+            except ConflictError:  # a lock is held (the other keys are new): wait for it
+                pass
+        for lock in locks:
+            if not lock.held:
+                lock.acquire(timeout=self.lock_timeout)
+        record = self._new_record(name, steps, locks, deadline)  # its time runs from now
+        revision = self._write_begin(record, self._begin_ops(record, lease), [])
+        return attrs.evolve(record, revision=revision), time.monotonic() + deadline, True
+
+    def _begin_ops(self, record: TransactionRecord, lease: Lease) -> list[Op]:
+        return [Put(self.keys.coordinator(record.id), DriverRole.COORDINATOR.claim(self.node_uuid),
+                    ABSENT, lease=lease),
+                *self.journal.create_ops(record)]
+
+    def _write_begin(self, record: TransactionRecord, ops: list[Op],
+                     locks: list[LeaseLock]) -> int:
+        """Commit a transaction's start; an unknown outcome (timeout, lost connection) is
+        read back: what did apply (the coordinator key says so) is handed to the recoverers
+        and its locks released."""
         try:
-            record = self.journal.create(record)
-            log.info("txn %s (%s) started with %d step(s)", record.id, name, len(steps))
-            return self._drive(record, steps, commit, until)
-        except TransactionFailed:
+            revision = self.store.transaction(ops)
+        except ConflictError:
             raise
-        except ConflictError as exc:  # a record CAS lost: a recoverer took the transaction over
-            raise self._taken_over(record) from exc
-        except BaseException:
-            # Store trouble (or an interrupt) mid-way: hand the transaction to the recoverers
-            # rather than leave it running under a coordinator key our live lease keeps.
+        except StoreError:
+            with contextlib.suppress(StoreError):
+                applied = self.store.get(self.keys.coordinator(record.id))
+                if applied is not None:
+                    for lock in locks:
+                        lock.taken(applied.revision)
             self._hand_over(record.id)
             raise
+        for lock in locks:
+            lock.taken(revision)
+        return revision
 
     def _drive(self, record: TransactionRecord, steps: list[Step], commit: list[Op],
-               until: float) -> TransactionRecord:
+               until: float, locks: Sequence[LeaseLock] = (),
+               alive: Collection[str] | None = None) -> TransactionRecord:
         #: (step index, peer, its outcome, whether the step was handed out at all)
         failure: tuple[int, str, PeerOutcome, bool] | None = None
         for index, step in enumerate(steps):
-            dead = self.dead_of(step.peers)
+            if index == 0 and alive is not None:  # the caller's read just now
+                dead = [p for p in step.peers if p not in alive]
+            else:
+                dead = self.dead_of(step.peers)
             if dead:
                 record = record.with_step(index, status=StepState.FAILED, outcomes={
                     p: PeerOutcome(PeerStatus.LOST, f"peer {p} is not alive") for p in dead})
@@ -188,7 +237,7 @@ class Coordinator:
             break
         if failure is None:
             try:
-                committed = self._commit(record, commit)
+                committed = self._commit(record, commit, locks)
             except _CommitRefused as refused:  # the caller's expectations failed: undo all
                 final = self._abort(record, len(steps) - 1, refused.error)
                 self._count_finished()
@@ -282,12 +331,19 @@ class Coordinator:
         return {p: outcomes[p] for p in targets if p in outcomes}
 
     # ------------------------------------------------------------------ endings
-    def _commit(self, record: TransactionRecord, commit: list[Op]) -> TransactionRecord:
-        """Config writes + final record in one store transaction. Raises _CommitRefused when
-        the caller's expectations failed, TransactionFailed if the record was taken over."""
+    def _commit(self, record: TransactionRecord, commit: list[Op],
+                locks: Sequence[LeaseLock] = ()) -> TransactionRecord:
+        """Config writes + final record in one store transaction, the locks released in it
+        too when they fit (each expected at its token: a lock lost meanwhile refuses the
+        commit). Raises _CommitRefused when the caller's expectations failed,
+        TransactionFailed if the record was taken over."""
+        finish = [*commit, *self.journal.finish_ops(record.id)]
+        releasing = list(locks) if len(finish) + 1 + len(locks) <= MAX_TXN_OPS else []
         try:
             committed = self.journal.save(attrs.evolve(record, state=TxnState.COMMITTED),
-                                          [*commit, *self.journal.finish_ops(record.id)])
+                                          [*finish, *(lock.release_op() for lock in releasing)])
+            for lock in releasing:
+                lock.released()
         except ConflictError as exc:
             current = self.store.get(self.keys.txn(record.id))
             if current is None or current.revision != record.revision:

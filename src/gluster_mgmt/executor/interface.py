@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from gluster_mgmt.executor.record import TransactionRecord
+from gluster_mgmt.store.base import Lease
 from gluster_mgmt.store.types import Op
 
 
@@ -38,9 +39,17 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str] = (),
-            deadline: float = 60.0, commit: Sequence[Op] = ()) -> TransactionRecord:
+            deadline: float = 60.0, commit: Sequence[Op] = (),
+            alive: Collection[str] | None = None) -> TransactionRecord:
         """Run every step then commit ``commit`` atomically, or roll back and raise
-        TransactionFailed. Returns the committed record."""
+        TransactionFailed. Returns the committed record. ``alive``: the nodes the caller
+        found alive in a read just made (its checks): the first step's targets are checked
+        against it instead of a read of their own."""
+
+    @abc.abstractmethod
+    def lease(self) -> Lease:
+        """The node's lease this executor binds its keys to: a change's lock taken outside a
+        transaction (``Cluster.volume_lock``) is bound to it too."""
 
     @abc.abstractmethod
     def list_transactions(self) -> list[TransactionRecord]:

@@ -26,13 +26,11 @@ class Journal:
     store: Store
     keys: ClusterKeys
 
-    def create(self, record: TransactionRecord) -> TransactionRecord:
-        """Write a new record with its ``active/`` index entry (one store transaction)."""
-        revision = self.store.transaction([
-            Put(self.keys.txn(record.id), record.to_json(), ABSENT),
-            Put(self.keys.active_txn(record.id), b"", ABSENT),
-        ])
-        return attrs.evolve(record, revision=revision)
+    def create_ops(self, record: TransactionRecord) -> list[Op]:
+        """The writes of a new record with its ``active/`` index entry (for one store
+        transaction, with whatever else starts the transaction)."""
+        return [Put(self.keys.txn(record.id), record.to_json(), ABSENT),
+                Put(self.keys.active_txn(record.id), b"", ABSENT)]
 
     def save(self, record: TransactionRecord, extra: Sequence[Op] = ()) -> TransactionRecord:
         """CAS the record on the revision it was read or written at, with ``extra`` in the

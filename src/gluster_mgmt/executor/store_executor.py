@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from gluster_mgmt.executor.agent import Agent
@@ -15,7 +15,7 @@ from gluster_mgmt.executor.lease import DriverLease
 from gluster_mgmt.executor.record import TransactionRecord
 from gluster_mgmt.executor.recovery import Recoverer
 from gluster_mgmt.executor.registry import StepRegistry
-from gluster_mgmt.store.base import LeaseSource, Store
+from gluster_mgmt.store.base import Lease, LeaseSource, Store
 from gluster_mgmt.store.keys import ClusterKeys
 from gluster_mgmt.store.types import Op
 
@@ -59,8 +59,12 @@ class StoreExecutor(Executor):
 
     # ------------------------------------------------------------------ coordinator
     def run(self, name: str, steps: Sequence[Step], locks: Sequence[str] = (),
-            deadline: float = 60.0, commit: Sequence[Op] = ()) -> TransactionRecord:
-        return self.coordinator.run(name, steps, locks, deadline, commit)
+            deadline: float = 60.0, commit: Sequence[Op] = (),
+            alive: Collection[str] | None = None) -> TransactionRecord:
+        return self.coordinator.run(name, steps, locks, deadline, commit, alive)
+
+    def lease(self) -> Lease:
+        return self._driver.get()
 
     def is_alive(self, node: str) -> bool:
         return self.coordinator.is_alive(node)

@@ -16,7 +16,7 @@ import attrs
 from gluster_mgmt.errors import OperationFailed
 from gluster_mgmt.model import Peer, PeerState, Volume
 from gluster_mgmt.store.keys import ClusterKeys, last_segment
-from gluster_mgmt.store.types import ABSENT
+from gluster_mgmt.store.types import ABSENT, Entry
 
 if TYPE_CHECKING:
     from gluster_mgmt.store.base import Lease, Store
@@ -72,11 +72,14 @@ class Peers:
     def others(self) -> list[PeerView]:
         return [v for v in self.all() if v.peer.uuid != self.node_uuid]
 
-    def hostname_map(self) -> dict[str, str]:
+    def hostname_map(self, records: Iterable[Entry] | None = None) -> dict[str, str]:
         """hostname → peer uuid, for every name any peer is known by (the peer records
-        alone: whether a peer is up is not asked, a read saved per brick-taking command)."""
+        alone: whether a peer is up is not asked, a read saved per brick-taking command).
+        ``records``: the peer records as the caller read them (else they are listed)."""
+        if records is None:
+            records = self.store.list(self.keys.peers)
         peers = (Peer.from_dict(json.loads(e.value)) for e in
-                 sorted(self.store.list(self.keys.peers), key=lambda e: (e.created, e.key)))
+                 sorted(records, key=lambda e: (e.created, e.key)))
         return {name: peer.uuid for peer in peers for name in peer.hostnames}
 
     def find(self, host: str) -> PeerView | None:

@@ -368,6 +368,26 @@ class Store(abc.ABC):
         """Every entry under ``prefix`` in one consistent snapshot, sorted by key."""
         return self._list(check_prefix(prefix))
 
+    def read(self, keys: Sequence[str] = (), prefixes: Sequence[str] = ()) -> Listing:
+        """The entries at ``keys`` (those that exist) and every entry under ``prefixes``, in
+        one consistent snapshot and one round trip where the server allows it (etcd: a txn
+        of ranges; Consul: a read-only txn; SQLite: one read transaction; ZooKeeper: one sync,
+        then every read pipelined): a command's checks read together instead of in series,
+        each a raft round on a store of several members. Sorted by key, each entry once;
+        its revision is no earlier than any entry's, and a watch from it misses nothing
+        after the read (Consul, which tells no index for a read-only txn: the entries'
+        latest, so such a watch may repeat what the read saw)."""
+        keys = tuple(check_key(key) for key in keys)
+        prefixes = tuple(check_prefix(prefix) for prefix in prefixes)
+        if not keys and not prefixes:
+            raise StoreError("a read needs at least one key or prefix")
+        if len(keys) + len(prefixes) > MAX_TXN_OPS:
+            raise ValueTooLargeError(f"a read of {len(keys) + len(prefixes)} keys and prefixes; "
+                                     f"the store limit is {MAX_TXN_OPS}")
+        listing = self._read_many(keys, prefixes)
+        unique = {entry.key: entry for entry in listing.entries}
+        return Listing(tuple(unique[key] for key in sorted(unique)), listing.revision)
+
     def put(self, key: str, value: bytes, expect: Expectation = ANY, lease: Lease | None = None) -> int:
         """Write ``key`` if ``expect`` holds (else ConflictError); returns the new revision."""
         check_key(key)
@@ -444,7 +464,7 @@ class Store(abc.ABC):
         self._compact(revision)
 
     def lock(self, name: str, ttl: float | None = None, holder: str = "",
-             lease: Lease | None = None) -> Lock:
+             lease: Lease | None = None) -> LeaseLock:
         """A lease-bound mutex named ``name`` (see gluster_mgmt.store.lock); ``lease``: the
         holder's own live lease to bind it to (else one is granted per acquisition)."""
         return LeaseLock(self, name, ttl=ttl, holder=holder, lease=lease)
@@ -472,6 +492,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _list(self, prefix: str) -> Listing: ...
+
+    @abc.abstractmethod
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        """Entries of ``keys`` and under ``prefixes`` (in any order, repeats allowed) at one
+        revision, with that revision."""
 
     @abc.abstractmethod
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int: ...

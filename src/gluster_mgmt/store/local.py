@@ -281,6 +281,21 @@ class LocalStore(Store):
             revision = self._revision(db)
         return Listing(tuple(Entry(*row) for row in rows), revision)
 
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        now = lease_clock()
+        rows: list[tuple] = []
+        with self._read() as db:
+            for key in keys:
+                rows += db.execute(f"SELECT key, value, revision, created, lease FROM kv "
+                                   f"WHERE key=? AND {_LIVE_KV}", (key, now)).fetchall()
+            for prefix in prefixes:
+                low, high = _prefix_range(prefix)
+                rows += db.execute(f"SELECT key, value, revision, created, lease FROM kv "
+                                   f"WHERE key >= ? AND key < ? AND {_LIVE_KV}",
+                                   (low, high, now)).fetchall()
+            revision = self._revision(db)
+        return Listing(tuple(Entry(*row) for row in rows), revision)
+
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         with self._write() as db:
             self._expire(db, lease_clock())

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from gluster_mgmt.errors import ConflictError, LockTimeoutError, StoreError
 from gluster_mgmt.store.follow import Follow, FollowableStore
 from gluster_mgmt.store.keys import LOCKS, lock_key, lock_prefix
-from gluster_mgmt.store.types import ABSENT
+from gluster_mgmt.store.types import ABSENT, Delete, Put
 
 
 class LeasingStore(FollowableStore, Protocol):
@@ -104,6 +104,30 @@ class LeaseLock(Lock):
             if lease is not self._shared_lease:
                 lease.revoke()
             raise
+
+    def taking_op(self) -> Put:
+        """The write that takes the lock inside the holder's own store transaction (with the
+        other writes that start its work: one round trip for all); bound to the holder's
+        lease, so only a lock given one has it. ``taken`` then records the holding."""
+        if self._shared_lease is None:
+            raise StoreError(f"lock {self.name!r} is taken in a transaction only on its holder's lease")
+        return Put(self.key, self.holder.encode(), ABSENT, lease=self._shared_lease)
+
+    def taken(self, token: int) -> None:
+        """The transaction carrying ``taking_op`` committed at revision ``token``."""
+        self._token, self._lease = token, self._shared_lease
+
+    def release_op(self) -> Delete:
+        """The write that gives the lock up inside the holder's last store transaction: it
+        expects the key at our token, so that transaction applies only while we still hold
+        the lock (fencing). ``released`` then forgets the holding."""
+        if self._token is None or self._lease is not self._shared_lease:
+            raise StoreError(f"lock {self.name!r} is not held on its holder's lease")
+        return Delete(self.key, self._token)
+
+    def released(self) -> None:
+        """The transaction carrying ``release_op`` committed."""
+        self._token = self._lease = None
 
     def _wait_for_release(self, deadline: float | None) -> None:
         # Following (not a bare watch) also sees a deletion missed while reconnecting.

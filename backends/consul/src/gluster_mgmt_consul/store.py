@@ -264,6 +264,27 @@ class ConsulStore(EmulatedHistoryStore):
         entries = tuple(kv.entry(item["Key"][n:], item) for item in items if not kv.reserved(item["Key"][n:]))
         return Listing(entries, r.index)
 
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        # A read-only txn, answered from one snapshot with the reads' consistency. "get" fails
+        # the whole txn on a missing key, so a key is read as a tree and matched exactly.
+        # Consul gives no index for a read-only txn: the revision is its entries' latest (a
+        # watch from it may repeat what the read saw, and misses nothing after it).
+        ops = [{"KV": {"Verb": "get-tree", "Key": self.root + name}} for name in keys + prefixes]
+        r = self._http.call("PUT", self._txn_path, [*self._read], json.dumps(ops), allow=(200, 409))
+        if r.status == 409:
+            raise self._conflict(r.json() or {}, [*keys, *prefixes])
+        n = len(self.root)
+        wanted = set(keys)
+        entries = []
+        for result in (r.json() or {}).get("Results") or []:
+            item = result.get("KV") or {}
+            rel = item.get("Key", "")[n:]
+            if not item or kv.reserved(rel):
+                continue
+            if rel in wanted or any(rel.startswith(prefix) for prefix in prefixes):
+                entries.append(kv.entry(rel, item))
+        return Listing(tuple(entries), r.index or max((e.revision for e in entries), default=0))
+
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         full = self.root + key
         changes = [Change(key, value)]

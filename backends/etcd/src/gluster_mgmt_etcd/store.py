@@ -117,6 +117,18 @@ class EtcdStore(Store):
         )
         return Listing(entries, response.header.revision)
 
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        # a txn of ranges only: etcd serves it as one linearizable read, at one revision
+        ranges = [etcdrpc.RangeRequest(key=self._prefix + key.encode()) for key in keys]
+        for prefix in prefixes:
+            start = self._prefix + prefix.encode()
+            ranges.append(etcdrpc.RangeRequest(key=start, range_end=_range_end(start)))
+        response = self._unary("Txn", etcdrpc.TxnRequest(
+            success=[etcdrpc.RequestOp(request_range=r) for r in ranges]))
+        entries = tuple(self._entry(kv) for result in response.responses
+                        for kv in result.response_range.kvs)
+        return Listing(entries, response.header.revision)
+
     def _put(self, key: str, value: bytes, expect: Expectation, lease: Lease | None) -> int:
         request = etcdrpc.PutRequest(key=self._prefix + key.encode(), value=value,
                                      lease=lease.id if lease is not None else 0)

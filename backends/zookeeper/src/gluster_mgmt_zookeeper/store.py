@@ -182,33 +182,46 @@ class ZooKeeperStore(EmulatedHistoryStore):
         return self.layout.entry(path, *found)
 
     def _list(self, prefix: str) -> Listing:
-        nodes, rev_stat = self.read_tree(self.client, prefix)
+        return self._read_many((), (prefix,))
+
+    def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        nodes, rev_stat = self.read_tree(self.client, prefixes, keys)
         entries = tuple(sorted((self.layout.entry(p, d, s) for p, (d, s) in nodes.items()),
                                key=lambda e: e.key))
         return Listing(entries, rev_stat.mzxid)
 
-    def read_tree(self, client, prefix: str):
-        """Every key znode under ``prefix`` ({path: (data, stat)}) and the revision node's stat,
-        read between two reads of the revision node that agree (a consistent snapshot)."""
+    def read_tree(self, client, prefixes: tuple[str, ...], keys: tuple[str, ...] = ()):
+        """Every key znode under ``prefixes`` and at ``keys`` ({path: (data, stat)}) and the
+        revision node's stat, read between two reads of the revision node that agree (a
+        consistent snapshot); the reads of the keys and of each level of the trees are
+        pipelined."""
         deadline = time.monotonic() + max(self.timeout * 2, 10.0)
         while True:
             self.sync(client)
             before = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if before is None:
                 raise StoreError(f"zookeeper store root {self.base} lost its revision node")
-            nodes = self._walk(client, prefix)
+            reads = {self.layout.path(key): client.get_async(self.layout.path(key)) for key in keys}
+            nodes = self._walk(client, prefixes)
+            for path, pending in reads.items():
+                got = self.wait(pending, f"read {self.layout.key(path)!r}", missing_ok=True)
+                if got is not None and is_key(got[0]):
+                    nodes[path] = got
             after = self.wait(client.exists_async(self.layout.rev_path), "read the revision node")
             if after is not None and after.mzxid == before.mzxid:
                 return nodes, before
             if time.monotonic() > deadline:
                 raise StoreTimeoutError(
-                    f"zookeeper {self.where}: listing {prefix or '/'} kept changing under writes")
+                    f"zookeeper {self.where}: reading {', '.join(prefixes + keys) or '/'} kept "
+                    "changing under writes")
 
-    def _walk(self, client, prefix: str) -> dict[str, tuple[bytes, object]]:
-        """Read the subtree (watches keep theirs current with a SubtreeMirror instead)."""
-        start = self.layout.directory(prefix)
+    def _walk(self, client, prefixes: tuple[str, ...]) -> dict[str, tuple[bytes, object]]:
+        """Read the subtrees, level by level, each level's reads of every subtree at once
+        (watches keep theirs current with a SubtreeMirror instead)."""
         found: dict[str, tuple[bytes, object]] = {}
-        children = {start: client.get_children_async(start)}
+        children = {}
+        for start in dict.fromkeys(self.layout.directory(prefix) for prefix in prefixes):
+            children[start] = client.get_children_async(start)
         while children:
             frontier = []
             for parent, pending in children.items():
