@@ -33,6 +33,12 @@ def validate_volume_name(name: str) -> str:
     return name
 
 
+def is_volume_name(name: str) -> bool:
+    """Whether ``name`` could name a volume (a change's read of a name that cannot is
+    skipped: the change then says the volume does not exist)."""
+    return rules.volume_name_problem(name)[0]
+
+
 # -- bricks -------------------------------------------------------------------------------
 
 def canonical_path(path: str) -> str:

@@ -141,10 +141,7 @@ class Cluster:
         except LockTimeoutError:
             raise OperationFailed(rules.transaction_in_progress(name), errno.EBUSY) from None
         try:
-            try:
-                own = [self.keys.volume(model.validate_volume_name(name))]
-            except ValidationError:
-                own = []  # no such volume: its readers say so
+            own = [self.keys.volume(name)] if model.is_volume_name(name) else []
             checked = self.read_for_change(own, prefixes, with_alive=False)
             self.check_not_taking_over(checked)
             yield HeldVolume(lock, checked)

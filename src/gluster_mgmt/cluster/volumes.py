@@ -151,10 +151,9 @@ class Volumes:
     def _read_for(self, name: str) -> ChangeRead | None:
         """The change of volume ``name``'s read (its record with the shared checks), None
         for a name that cannot be a volume's (``_load_existing`` says it does not exist)."""
-        try:
-            return self.cluster.read_for_change([self.keys.volume(model.validate_volume_name(name))])
-        except ValidationError:
+        if not model.is_volume_name(name):
             return None
+        return self.cluster.read_for_change([self.keys.volume(name)])
 
     def _load_existing(self, name: str, checked: ChangeRead | None = None) -> tuple[Volume, int]:
         """``checked``: a read of the change that holds the record (``volume_lock``'s)."""
@@ -358,10 +357,7 @@ class Volumes:
                 follow.stop()
 
     def delete(self, name: str) -> None:
-        try:
-            migrations = [self.keys.migrations(model.validate_volume_name(name))]
-        except ValidationError:
-            migrations = []  # no such volume: _load_existing says so
+        migrations = [self.keys.migrations(name)] if model.is_volume_name(name) else []
         with self.cluster.volume_lock(name, migrations) as held:
             volume, revision = self._load_existing(name, held.checked)
             if volume.status is VolumeStatus.STARTED:

@@ -109,6 +109,10 @@ def translate_errors(where: str, what: str) -> AbstractContextManager[None]:
     return translating(lambda exc: translate_exception(exc, where, what))
 
 
+#: The kv columns an ``Entry`` is made of, in its fields' order.
+_ENTRY_COLUMNS = "key, value, revision, created, lease"
+
+
 def _prefix_range(prefix: str) -> tuple[str, str]:
     """[low, high) of the keys starting with ``prefix`` ('' or ending with '/')."""
     if not prefix:
@@ -271,27 +275,20 @@ class LocalStore(Store):
         return None if row is None else Entry(key, row[0], row[1], row[2], row[3])
 
     def _list(self, prefix: str) -> Listing:
-        low, high = _prefix_range(prefix)
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT key, value, revision, created, lease FROM kv "
-                f"WHERE key >= ? AND key < ? AND {_LIVE_KV} ORDER BY key",
-                (low, high, lease_clock()),
-            ).fetchall()
-            revision = self._revision(db)
-        return Listing(tuple(Entry(*row) for row in rows), revision)
+        return self._read_many((), (prefix,))
 
     def _read_many(self, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> Listing:
+        """One read transaction: the keys, then each prefix's range in key order."""
         now = lease_clock()
         rows: list[tuple] = []
         with self._read() as db:
             for key in keys:
-                rows += db.execute(f"SELECT key, value, revision, created, lease FROM kv "
-                                   f"WHERE key=? AND {_LIVE_KV}", (key, now)).fetchall()
+                rows += db.execute(f"SELECT {_ENTRY_COLUMNS} FROM kv WHERE key=? AND {_LIVE_KV}",
+                                   (key, now)).fetchall()
             for prefix in prefixes:
                 low, high = _prefix_range(prefix)
-                rows += db.execute(f"SELECT key, value, revision, created, lease FROM kv "
-                                   f"WHERE key >= ? AND key < ? AND {_LIVE_KV}",
+                rows += db.execute(f"SELECT {_ENTRY_COLUMNS} FROM kv "
+                                   f"WHERE key >= ? AND key < ? AND {_LIVE_KV} ORDER BY key",
                                    (low, high, now)).fetchall()
             revision = self._revision(db)
         return Listing(tuple(Entry(*row) for row in rows), revision)
