@@ -171,3 +171,21 @@ def test_volume_changes_under_the_volume_lock(nodes: Nodes, operation: str) -> N
     serial, _ = nodes.serial(run)
     assert len(serial) == VOLUME_LOCK_ROUND_TRIPS, _trace(serial)
     assert len(cluster.store.list(lock_prefix("volume-v1"))) == 0  # released
+
+
+def test_volume_info_reads_every_record_and_decodes_what_changed(nodes: Nodes) -> None:
+    """`volume info` (all) reads the store on every command (one listing: the answer is
+    current on any node) and decodes only the records changed since: the same objects come
+    back for the others, shared with the node's volfile follower and reconciler."""
+    cluster = nodes.daemons[0].active()
+    for name in ("v1", "v2"):
+        cluster.volumes.create(name, [nodes.brick(i, name) for i in (1, 2, 3)], force=True)
+    first = {v.name: v for v in cluster.volumes.info()}
+    serial, _ = nodes.serial(cluster.volumes.info)
+    assert [c.kind for c in serial] == ["list"], _trace(serial)
+    nodes.daemons[1].active().volumes.set("v2", [("performance.quick-read", "off")])
+    again = {v.name: v for v in cluster.volumes.info()}
+    assert again["v1"] is first["v1"]
+    assert again["v2"] is not first["v2"] and again["v2"].options["performance.quick-read"] == "off"
+    nodes.daemons[2].active().volumes.delete("v1")
+    assert [v.name for v in cluster.volumes.info()] == ["v2"]

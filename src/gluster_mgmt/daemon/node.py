@@ -261,9 +261,10 @@ class Daemon:
             reconciler = Reconciler(store, cluster.keys, self.uuid, self.hostname, self.services,
                                     ports, self.config.run_dir, self.config.log_dir,
                                     self.config.mgmt_port, lease=session.current,
-                                    follow_volumes=False, glusterd_dir=self.config.glusterd_dir)
+                                    follow_volumes=False, glusterd_dir=self.config.glusterd_dir,
+                                    decoded=cluster.volumes.decoded)
             # one follow of volumes/ per node: the volfile follower's, which tells the
-            # reconciler, and one decode of each record for both
+            # reconciler, and one decode of each record for both and the Cluster API's reads
             backend = StoreMgmtBackend(store, cluster.keys, self.uuid, ports, reconciler.specs,
                                        self.health, on_volumes=reconciler.volumes_changed,
                                        decoded=reconciler.decoded)
