@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.versus_cluster import (FLOOR, HOSTS, NOISE, POLL_LIMIT, REPEATS,
-                                       STOCK_BINARY, STORE, WORKDIR_MAX, Column, Door, Hosts,
+                                       STOCK_BINARY, STORE, TITLES, WORKDIR_MAX, Column, Door, Hosts,
                                        OutOfTime, Sweep, cli_env, glusterd_door, load, log,
                                        mgmt_doors, now, peers_missing, plot, poll, run_sides, side,
                                        start_mgmtd, table, this_run, verdict, goal_rows, write_doc)
@@ -71,6 +71,25 @@ SWEEP = Sweep(commands=(("create_s", "volume create"), ("set_s", "volume set"),
 # ============================================================================ the pools
 #: Brings a side's pool to the given number of hosts (started, probed, every peer connected).
 Grow = Callable[[int], None]
+#: The pids of a side's daemons on every host of its pool (store members included), whose
+#: CPU time is counted per command.
+Pids = Callable[[], list[int]]
+#: A size's row's key for the CPU seconds the side's daemons spent per command, by row key.
+CPU = "cpu_s"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system time of ``pids`` and of their children waited for (glusterd's hook
+    scripts), in seconds; a process gone counts nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / TICK
 
 
 def bricks_missing(cli: Door, volume: str) -> str | None:
@@ -102,8 +121,8 @@ def kill_bricks(host: GlusterHost) -> None:
 
 
 # ============================================================================ measuring
-def measure(doors: Callable[[], dict[Column, Door]], grow: Grow, hosts: Hosts, args: argparse.Namespace,
-            deadline: float, out: dict[str, dict[str, Any]]) -> None:
+def measure(doors: Callable[[], dict[Column, Door]], grow: Grow, pids: Pids, hosts: Hosts,
+            args: argparse.Namespace, deadline: float, out: dict[str, dict[str, Any]]) -> None:
     """Fill ``out[column]["sizes"]`` size by size; the volumes are made at the first size,
     through the first column's CLI. A size not finished by ``deadline`` is left out."""
     grow(args.sizes[0])
@@ -129,30 +148,38 @@ def measure(doors: Callable[[], dict[Column, Door]], grow: Grow, hosts: Hosts, a
         for timer in timers.values():  # untimed: the first commands after the pool grew
             for _ in range(2):
                 timer("volume", "info")
+        daemons = pids()
         creates: dict[Column, list[float]] = {c: [] for c in columns}
+        create_cpu: dict[Column, float] = dict.fromkeys(columns, 0.0)
         made = []
         for turn in range(args.creates * len(columns)):
             column = columns[turn % len(columns)]
             name = f"new{size:02d}x{turn:02d}"
+            cpu = cpu_seconds(daemons)
             creates[column].append(timers[column](
                 "volume", "create", name, *hosts.bricks(columns[0].value, name), "force"))
+            create_cpu[column] += cpu_seconds(daemons) - cpu
             made.append(name)
         for name in made:  # untimed: the number of volumes stays fixed
             timers[columns[0]]("volume", "delete", name)
         for column in columns:
             timer = timers[column]
-            row = {"create_s": statistics.median(creates[column])}
+            row: dict[str, Any] = {"create_s": statistics.median(creates[column])}
+            cpu = {"create_s": create_cpu[column] / args.creates}
             for label, words in (
                     ("set_s", lambda: ("volume", "set", SET_VOLUME, "performance.quick-read", next(flips))),
                     ("status_s", lambda: ("volume", "status", STARTED)),
                     ("info_s", lambda: ("volume", "info"))):
+                before = cpu_seconds(daemons)
                 row[label] = statistics.median(timer(*words()) for _ in range(REPEATS))
+                cpu[label] = (cpu_seconds(daemons) - before) / REPEATS
             if column in STOCK_BINARY:
                 label, words_ = FLOOR
                 row[label] = statistics.median(timer(*words_) for _ in range(REPEATS))
             row["joined_s"] = joined
-            out[column.value]["sizes"][str(size)] = row
+            out[column.value]["sizes"][str(size)] = row | {CPU: cpu}
             log(f"{column.value} N = {size}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in row.items())
+                + ", daemons' CPU per command: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in cpu.items())
                 + f" (load {load()})")
 
 
@@ -175,7 +202,8 @@ def glusterd_side(hosts: Hosts, args: argparse.Namespace, deadline: float, out: 
                         door[0]("peer", "probe", host.host.address)
                 every_peer_connected(door, size, POLL_LIMIT)
 
-            measure(lambda: {Column.GLUSTERD: door}, grow, hosts, args, deadline, out)
+            measure(lambda: {Column.GLUSTERD: door}, grow,
+                    lambda: [h.glusterd.pid for h in running if h.glusterd], hosts, args, deadline, out)
     finally:
         for host in hosts.hosts:
             host.stop_glusterd()
@@ -203,7 +231,9 @@ def mgmt_side(hosts: Hosts, args: argparse.Namespace, deadline: float, out: dict
                     hosts.daemons[0].cli("peer", "probe", hosts.daemons[index].address, check=True)
             every_peer_connected(mgmt_doors(hosts, env)[Column.GLUSTER_MGMT_STOCK], size, POLL_LIMIT)
 
-        measure(lambda: mgmt_doors(hosts, env), grow, hosts, args, deadline, out)
+        measure(lambda: mgmt_doors(hosts, env), grow,
+                lambda: [p.pid for p in (*(d.proc for d in hosts.daemons), *(s.proc for s in hosts.servers)) if p],
+                hosts, args, deadline, out)
 
 
 # ============================================================================ the run
@@ -244,10 +274,34 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
               "glusterd / the column to its left; it \"grows\" when larger at the largest N than "
               f"at the smallest and never {NOISE:.0%} smaller than at the N before. All hosts "
               f"share this machine's {os.cpu_count()} cores.", ""]
-    lines += [*table(result, SWEEP), "", *verdict(result, SWEEP), ""]
+    lines += [*table(result, SWEEP), "", *cpu_table(result), "", *verdict(result, SWEEP), ""]
     if image:
         lines += [f"![scale-versus-peers]({image})", ""]
     return "\n".join(lines)
+
+
+def cpu_table(result: dict[str, Any]) -> list[str]:
+    """CPU time of each side's daemons per command: how much of a side's wall time is work
+    that real hosts would share out (here every host shares the same cores)."""
+    columns = result["columns"]
+    every = {n for record in columns.values() for n in record.get("sizes", {})}
+    if not any(CPU in row for record in columns.values() for row in record.get("sizes", {}).values()):
+        return []
+    lines = ["CPU time of the side's daemons per command, summed over every host of the pool "
+             "(user and system time from /proc: every glusterd, with the hook scripts it ran; "
+             "every gluster-mgmtd and the 3 etcd members; brick processes and the CLI not "
+             "counted; the daemons' idle work during the command, such as lease renewals, "
+             "included), ms:", "",
+             "| N | command | " + " | ".join(f"{TITLES[c]}" for c in Column) + " |",
+             "|---:|---|" + "---:|" * len(Column)]
+    for size in sorted(every, key=int):
+        for label, command in SWEEP.commands:
+            cells = []
+            for column in Column:
+                cpu = columns.get(column.value, {}).get("sizes", {}).get(size, {}).get(CPU, {})
+                cells.append(f"{cpu[label] * 1000:.0f}" if label in cpu else "n/a")
+            lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
+    return lines
 
 
 # ============================================================================ command line
