@@ -28,6 +28,7 @@ store member, namespace and mount made here is removed before the process exits.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import os
@@ -349,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if os.geteuid() != 0:
             raise SystemExit("versus_peers: needs root (network and mount namespaces)")
+        if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after
+            raise SystemExit("versus_peers: --plot needs matplotlib (pip install -e '.[bench]')")
         for tool in ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"):
             if shutil.which(tool) is None:
                 raise SystemExit(f"versus_peers: {tool} missing (scripts/install-deps.sh)")
