@@ -598,6 +598,8 @@ class Sweep:
     size_header: str = "volumes"
     #: what each panel of the plot's title says first
     panel: str = "3 nodes"
+    #: the plot's x axis marked at the sizes measured only (few sizes, close together)
+    ticks_at_sizes: bool = False
 
 
 def ratios(result: dict[str, Any], against: Column, label: str) -> list[tuple[str, float]]:
@@ -782,6 +784,10 @@ def plot(result: dict[str, Any], path: Path, sweep: Sweep = Sweep()) -> bool:
         else:
             ax.set(title=f"{sweep.panel}: {command} (ms)", xscale="log", xlabel=sweep.size_header,
                    ylim=(0, None))
+        if sweep.ticks_at_sizes:
+            every = sorted({int(n) for c in columns.values() for n in c.get("sizes", {})})
+            ax.set_xticks(every, [str(n) for n in every])
+            ax.minorticks_off()
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

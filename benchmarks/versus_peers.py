@@ -66,7 +66,8 @@ HEADING = "### Versus glusterd 10.3: the number of nodes N (a few volumes, one s
 NOTES_HEADING = "#### Reading the nodes table"
 SWEEP = Sweep(commands=(("create_s", "volume create"), ("set_s", "volume set"),
                         ("status_s", "volume status VOL (started)"), ("info_s", "volume info (all)")),
-              goal_prefix="| N nodes: ", noun="N", size="N={}", sizes="N = {}", size_header="N", panel="N nodes")
+              goal_prefix="| N nodes: ", noun="N", size="N={}", sizes="N = {}", size_header="N", panel="N nodes",
+              ticks_at_sizes=True)
 
 
 # ============================================================================ the pools
