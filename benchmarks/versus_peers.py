@@ -44,6 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from benchmarks.versus_cluster import (FLOOR, HOSTS, NOISE, POLL_LIMIT, REPEATS,
                                        STOCK_BINARY, STORE, TITLES, WORKDIR_MAX, Column, Door, Hosts,
                                        OutOfTime, Sweep, cli_env, glusterd_door, load, log,
@@ -79,6 +81,10 @@ Pids = Callable[[], list[int]]
 #: A size's row's key for the CPU seconds the side's daemons spent per command, by row key.
 CPU = "cpu_s"
 TICK = os.sysconf("SC_CLK_TCK")
+#: The key of a size's CPU record for the daemons' CPU seconds per second when nothing is asked.
+IDLE = "idle"
+#: How long a sample of the daemons' CPU rate lasts, and how long a settling waits at most.
+SETTLE_SAMPLE, SETTLE_LIMIT = 0.5, 30.0
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -122,6 +128,44 @@ def kill_bricks(host: GlusterHost) -> None:
             pass
 
 
+def idle_rate(pids: list[int]) -> float:
+    """The daemons' CPU seconds per second over a second when nothing is asked of them
+    (lease renewals, pings, watches)."""
+    cpu, t0 = cpu_seconds(pids), now()
+    time.sleep(1.0)
+    return (cpu_seconds(pids) - cpu) / (now() - t0)
+
+
+def settle(pids: list[int], idle: float) -> None:
+    """Until the daemons are back near their idle rate, at most SETTLE_LIMIT seconds:
+    glusterd runs an operation's post hook scripts (bash, Python) after its CLI returned, and
+    they must not land in the next row's time or CPU."""
+    end = time.monotonic() + SETTLE_LIMIT
+    while time.monotonic() < end:
+        cpu, t0 = cpu_seconds(pids), now()
+        time.sleep(SETTLE_SAMPLE)
+        rate = (cpu_seconds(pids) - cpu) / (now() - t0)
+        if rate <= idle * 1.5 + 0.02:
+            return
+    log(f"the daemons did not settle in {SETTLE_LIMIT:.0f} s: {rate:.2f} CPU s/s, idle {idle:.2f}")
+
+
+@attrs.frozen
+class CpuMeter:
+    """The CPU a side's daemons spend on what runs inside ``measured`` beyond their idle
+    rate, the tail after it included (it waits until they settle)."""
+
+    pids: list[int]
+    idle: float
+
+    def __call__(self, measured: Callable[[], Any]) -> tuple[Any, float]:
+        settle(self.pids, self.idle)
+        cpu, t0 = cpu_seconds(self.pids), now()
+        value = measured()
+        settle(self.pids, self.idle)
+        return value, max(0.0, cpu_seconds(self.pids) - cpu - self.idle * (now() - t0))
+
+
 # ============================================================================ measuring
 def measure(doors: Callable[[], dict[Column, Door]], grow: Grow, pids: Pids, hosts: Hosts,
             args: argparse.Namespace, deadline: float, out: dict[str, dict[str, Any]]) -> None:
@@ -151,37 +195,41 @@ def measure(doors: Callable[[], dict[Column, Door]], grow: Grow, pids: Pids, hos
             for _ in range(2):
                 timer("volume", "info")
         daemons = pids()
+        time.sleep(2.0)  # the pool's joining settled, then its idle rate
+        meter = CpuMeter(daemons, idle_rate(daemons))
         creates: dict[Column, list[float]] = {c: [] for c in columns}
         create_cpu: dict[Column, float] = dict.fromkeys(columns, 0.0)
         made = []
         for turn in range(args.creates * len(columns)):
             column = columns[turn % len(columns)]
             name = f"new{size:02d}x{turn:02d}"
-            cpu = cpu_seconds(daemons)
-            creates[column].append(timers[column](
+            elapsed, cpu = meter(lambda: timers[column](
                 "volume", "create", name, *hosts.bricks(columns[0].value, name), "force"))
-            create_cpu[column] += cpu_seconds(daemons) - cpu
+            creates[column].append(elapsed)
+            create_cpu[column] += cpu
             made.append(name)
         for name in made:  # untimed: the number of volumes stays fixed
             timers[columns[0]]("volume", "delete", name)
         for column in columns:
             timer = timers[column]
             row: dict[str, Any] = {"create_s": statistics.median(creates[column])}
-            cpu = {"create_s": create_cpu[column] / args.creates}
+            cpu = {"create_s": create_cpu[column] / args.creates, IDLE: meter.idle}
             for label, words in (
                     ("set_s", lambda: ("volume", "set", SET_VOLUME, "performance.quick-read", next(flips))),
                     ("status_s", lambda: ("volume", "status", STARTED)),
                     ("info_s", lambda: ("volume", "info"))):
-                before = cpu_seconds(daemons)
-                row[label] = statistics.median(timer(*words()) for _ in range(REPEATS))
-                cpu[label] = (cpu_seconds(daemons) - before) / REPEATS
+                times, spent = meter(lambda: [timer(*words()) for _ in range(REPEATS)])
+                row[label] = statistics.median(times)
+                cpu[label] = spent / REPEATS
             if column in STOCK_BINARY:
                 label, words_ = FLOOR
                 row[label] = statistics.median(timer(*words_) for _ in range(REPEATS))
             row["joined_s"] = joined
             out[column.value]["sizes"][str(size)] = row | {CPU: cpu}
             log(f"{column.value} N = {size}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in row.items())
-                + ", daemons' CPU per command: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in cpu.items())
+                + ", daemons' CPU per command above idle: " + ", ".join(
+                    f"{k} {v * 1000:.0f} ms" for k, v in cpu.items() if k != IDLE)
+                + f", idle {cpu[IDLE]:.2f} CPU s/s"
                 + f" (load {load()})")
 
 
@@ -289,11 +337,13 @@ def cpu_table(result: dict[str, Any]) -> list[str]:
     every = {n for record in columns.values() for n in record.get("sizes", {})}
     if not any(CPU in row for record in columns.values() for row in record.get("sizes", {}).values()):
         return []
-    lines = ["CPU time of the side's daemons per command, summed over every host of the pool "
-             "(user and system time from /proc: every glusterd, with the hook scripts it ran; "
-             "every gluster-mgmtd and the 3 etcd members; brick processes and the CLI not "
-             "counted; the daemons' idle work during the command, such as lease renewals, "
-             "included), ms:", "",
+    lines = ["CPU time of the side's daemons per command, summed over every host of the pool, "
+             "beyond their idle rate (user and system time from /proc: every glusterd, with the "
+             "hook scripts it ran; every gluster-mgmtd and the 3 etcd members; brick processes "
+             "and the CLI not counted). Each row's commands start with the daemons back near their "
+             "idle rate and are counted until they are again (glusterd runs an operation's post "
+             "hook scripts after its CLI returned); `volume create`: the mean of the creates, the "
+             "others: of the 5. ms:", "",
              "| N | command | " + " | ".join(f"{TITLES[c]}" for c in Column) + " |",
              "|---:|---|" + "---:|" * len(Column)]
     for size in sorted(every, key=int):
@@ -303,6 +353,14 @@ def cpu_table(result: dict[str, Any]) -> list[str]:
                 cpu = columns.get(column.value, {}).get("sizes", {}).get(size, {}).get(CPU, {})
                 cells.append(f"{cpu[label] * 1000:.0f}" if label in cpu else "n/a")
             lines.append(f"| {size} | {command} | " + " | ".join(cells) + " |")
+    idle = {c: [(n, row[CPU][IDLE]) for n, row in sorted(columns.get(c.value, {}).get("sizes", {}).items(),
+                                                         key=lambda item: int(item[0])) if IDLE in row.get(CPU, {})]
+            for c in (Column.GLUSTERD, Column.GLUSTER_MGMT)}
+    if any(idle.values()):
+        lines += ["", "The daemons' idle rate (CPU seconds per second, nothing asked; subtracted above): "
+                  + "; ".join(f"{'glusterd' if c is Column.GLUSTERD else 'gluster-mgmtd and etcd'} "
+                              + ", ".join(f"{v:.2f} at N={n}" for n, v in pairs)
+                              for c, pairs in idle.items() if pairs) + "."]
     return lines
 
 

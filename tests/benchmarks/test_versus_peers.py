@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.versus_cluster import FLOOR, STOCK_BINARY, Column, goal_rows
 from benchmarks.versus_cluster import HEADING as THREE_NODES
-from benchmarks.versus_peers import CPU, HEADING, NOTES_HEADING, SWEEP, render
+from benchmarks.versus_peers import CPU, HEADING, IDLE, NOTES_HEADING, SWEEP, render
 from benchmarks.versus_peers import main as versus_peers
 from tests.benchmarks.test_versus_cluster import DOC
 from tests.multihost.harness import leftover_namespaces, run
@@ -52,8 +52,8 @@ def test_quick_sweep_of_three_then_four_nodes_and_nothing_left(tmp_path: Path) -
             assert sorted(row) == sorted([*(label for label, _ in SWEEP.commands), *floor, "joined_s"])
             assert all(0 < value < 60 for value in row.values()), (column, row)
             # the daemons' CPU per command: counted (a command costs its daemons something)
-            assert sorted(cpu) == sorted(label for label, _ in SWEEP.commands)
-            assert all(0 <= value < 60 for value in cpu.values()) and sum(cpu.values()) > 0, (column, cpu)
+            assert sorted(cpu) == sorted([IDLE, *(label for label, _ in SWEEP.commands)])
+            assert all(0 <= value < 60 for value in cpu.values()) and cpu["create_s"] > 0, (column, cpu)
     assert HEADING in stdout and stdout.count(SWEEP.goal_prefix) == len(SWEEP.commands)
     tag = f"gp{proc.pid % 100000}"
     assert leftover_namespaces(tag) == []
@@ -74,7 +74,7 @@ RESULT = {"runs": [{"command": "python -m benchmarks.versus_peers", "date": "202
                     "machine": "vm", "load_before": "1 1 1", "load_after": "1 1 1", "seconds": 9,
                     "store": "an etcd cluster of 3 members (one per host)"}],
           "volumes": 10, "creates": 3, "repeats": 5,
-          "columns": {"glusterd": {"sizes": {"3": {k: v * 2 for k, v in ROW.items()} | {CPU: {"set_s": 0.04}},
+          "columns": {"glusterd": {"sizes": {"3": {k: v * 2 for k, v in ROW.items()} | {CPU: {"set_s": 0.04, IDLE: 0.01}},
                                              "12": {k: v * 8 for k, v in ROW.items()}}},
                       "gluster_mgmt": {"sizes": {"3": ROW, "12": ROW}},
                       "gluster_mgmt_stock": {"sizes": {"3": {k: v * 2 for k, v in ROW.items()},
@@ -90,6 +90,7 @@ def test_report_goes_after_the_three_node_one_and_replaces_itself(tmp_path: Path
     assert once.index(THREE_NODES) < once.index(HEADING) < once.index("### Goals")
     assert "| 12 | volume set | 800 | 100 | 8.0x | 300 | 2.7x |" in once
     assert "| 3 | volume set | 40 | n/a | n/a |" in once
+    assert "(CPU seconds per second, nothing asked; subtracted above): glusterd 0.01 at N=3." in once
     rows = goal_rows(RESULT, SWEEP)
     assert all(r.startswith(SWEEP.goal_prefix) for r in rows) and len(rows) == len(SWEEP.commands)
     assert rows[0].endswith("| 2.0x at N=3, 8.0x at N=12 (stock `gluster`: 1.0x, 2.7x) | none |")
