@@ -17,6 +17,9 @@ command a whole CLI process on host 1, as versus_cluster runs them: ``volume cre
 median of a few creates at that size, deleted again untimed, so that the number of volumes
 stays fixed), ``volume set VOL opt`` (a value flipped), ``volume status VOL`` of the started
 volume and ``volume info`` (all), median of 5; the stock binary's floor (``system:: getwd``).
+And the CPU the side's daemons spend per command beyond their idle rate, summed over every
+host: every host shares this machine's cores, so that is the work which serialises here and
+would spread over real hosts.
 
     python -m benchmarks.versus_peers --json benchmarks/results/scale/versus-peers.json
 
