@@ -514,14 +514,14 @@ def mgmt_doors(hosts: Hosts, env: dict[str, str]) -> dict[Column, Door]:
 
 
 # ============================================================================ the run
-def this_run(module: str = "benchmarks.versus_cluster", hosts: int = HOSTS) -> dict[str, str]:
+def this_run(module: str = "benchmarks.versus_cluster") -> dict[str, str]:
     """How this run was made (``module``'s command line), for the report's heading bullet."""
     return {"command": the_command(module),
             "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
             "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
                        f"Python {platform.python_version()}",
             "load_before": load(),
-            "store": f"an {STORE} cluster of {hosts} members (one per host)"}
+            "store": f"an {STORE} cluster of {HOSTS} members (one per host)"}
 
 
 def _interrupted(signum: int, frame: object) -> None:
