@@ -126,7 +126,8 @@ class NotReady(Exception):
 
 
 def log(message: str) -> None:
-    print(f"[versus_cluster {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    """A progress line on stderr, named by the benchmark running (this one, or one built on it)."""
+    print(f"[{Path(sys.argv[0]).stem} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def load() -> str:
@@ -136,11 +137,16 @@ def load() -> str:
 # ============================================================================ the hosts
 @attrs.define
 class Hosts:
-    """The three hosts of the cluster, the fourth the growth rows probe, and everything run on
-    them; ``teardown`` removes it all."""
+    """The hosts: the three of the cluster (the volumes' bricks are there), the fourth the
+    growth rows probe (or as many more as ``count`` says), and everything run on them;
+    ``teardown`` removes it all."""
 
     workdir: Path
-    network: Network = attrs.field(factory=lambda: Network(HOSTS + 1, tag=f"gv{os.getpid() % 100000}"))
+    count: int = HOSTS + 1
+    #: names the namespaces and links (with this process's id: two runs never clash)
+    tag: str = "gv"
+    network: Network = attrs.field(default=attrs.Factory(
+        lambda self: Network(self.count, tag=f"{self.tag}{os.getpid() % 100000}"), takes_self=True))
     hosts: list[GlusterHost] = attrs.field(factory=list)
     servers: list = attrs.field(factory=list)
     daemons: list[DaemonProcess] = attrs.field(factory=list)
@@ -429,11 +435,16 @@ def _glusterd_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dic
                 raise RuntimeError(f"{host.host.address}: peers not connected: "
                                    f"{host.gluster('peer', 'status').stdout}")
         out[Column.GLUSTERD.value]["ready_s"] = now() - t0
-        door = [Timer(host, lambda *words: [STOCK_GLUSTER, "--mode=script", *words]) for host in hosts.hosts]
+        door = glusterd_door(hosts)
         daemons = Daemons(stop=lambda i: hosts.hosts[i].stop_glusterd(),
                           launch=lambda i: hosts.hosts[i].launch_glusterd(),
                           forget=lambda i: hosts.hosts[i].forget_glusterd())
         measure({Column.GLUSTERD: door}, daemons, hosts, sizes, deadline, out)
+
+
+def glusterd_door(hosts: Hosts) -> Door:
+    """The stock CLI against glusterd, on each host."""
+    return [Timer(host, lambda *words: [STOCK_GLUSTER, "--mode=script", *words]) for host in hosts.hosts]
 
 
 def cli_env(workdir: Path) -> dict[str, str]:
@@ -462,12 +473,8 @@ def mgmt_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str
                                       [(h.host.address, h.host.netns) for h in hosts.cluster])
         root = f"vs{uuid.uuid4().hex[:8]}"
         # the fourth host (not probed here) has no store member: it uses host 1's
-        for host, server in zip(hosts.hosts, [*hosts.servers, hosts.servers[0]]):
-            daemon = DaemonProcess(hosts.workdir / "mgmtd", host.host.address, server.url(root),
-                                   API_PORT, LEASE_TTL, wrapper=tuple(host.enter))
-            daemon.workdir.mkdir(exist_ok=True)
-            hosts.daemons.append(daemon)
-            daemon.start()
+        for index in range(len(hosts.hosts)):
+            start_mgmtd(hosts, index, root, member=index if index < HOSTS else 0)
         first = hosts.daemons[0]
         for daemon in hosts.daemons[1:HOSTS]:
             first.cli("peer", "probe", daemon.address, check=True)
@@ -475,23 +482,41 @@ def mgmt_side(hosts: Hosts, sizes: Sequence[int], deadline: float, out: dict[str
             raise RuntimeError(f"pool not connected: {first.gluster('pool', 'list').stdout}")
         for column in columns:
             out[column.value]["ready_s"] = now() - t0
-        script = Path(sys.executable).parent / "gluster-mgmt"
-        mgmt = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
-        doors = {
-            Column.GLUSTER_MGMT: [Timer(host, lambda *words, d=daemon: [
-                *mgmt, "--socket", str(d.socket), "--mode=script", *words], env)
-                for host, daemon in zip(hosts.hosts, hosts.daemons)],
-            Column.GLUSTER_MGMT_STOCK: [Timer(host, lambda *words, d=daemon: [
-                STOCK_GLUSTER, "--mode=script", f"--glusterd-sock={d.glusterd_socket}", *words])
-                for host, daemon in zip(hosts.hosts, hosts.daemons)]}
+        doors = mgmt_doors(hosts, env)
         daemons = Daemons(stop=lambda i: hosts.daemons[i].stop(), launch=lambda i: hosts.daemons[i].start(),
                           forget=lambda i: shutil.rmtree(hosts.daemons[i].state_dir, ignore_errors=True))
         measure(doors, daemons, hosts, sizes, deadline, out)
 
 
+def start_mgmtd(hosts: Hosts, index: int, root: str, member: int) -> DaemonProcess:
+    """gluster-mgmtd on host ``index`` (in its namespaces) on the store member ``member``
+    (hosts.servers), keys under ``root``; returns once its sockets exist."""
+    host = hosts.hosts[index]
+    daemon = DaemonProcess(hosts.workdir / "mgmtd", host.host.address, hosts.servers[member].url(root),
+                           API_PORT, LEASE_TTL, wrapper=tuple(host.enter))
+    daemon.workdir.mkdir(exist_ok=True)
+    hosts.daemons.append(daemon)
+    daemon.start()
+    return daemon
+
+
+def mgmt_doors(hosts: Hosts, env: dict[str, str]) -> dict[Column, Door]:
+    """Both CLIs against gluster-mgmtd, on each host that runs one (hosts.daemons, in host order)."""
+    script = Path(sys.executable).parent / "gluster-mgmt"
+    mgmt = [str(script)] if script.exists() else [sys.executable, "-m", "gluster_mgmt.cli.main"]
+    return {
+        Column.GLUSTER_MGMT: [Timer(host, lambda *words, d=daemon: [
+            *mgmt, "--socket", str(d.socket), "--mode=script", *words], env)
+            for host, daemon in zip(hosts.hosts, hosts.daemons)],
+        Column.GLUSTER_MGMT_STOCK: [Timer(host, lambda *words, d=daemon: [
+            STOCK_GLUSTER, "--mode=script", f"--glusterd-sock={d.glusterd_socket}", *words])
+            for host, daemon in zip(hosts.hosts, hosts.daemons)]}
+
+
 # ============================================================================ the run
-def this_run() -> dict[str, str]:
-    return {"command": the_command("benchmarks.versus_cluster"),
+def this_run(module: str = "benchmarks.versus_cluster") -> dict[str, str]:
+    """How this run was made (``module``'s command line), for the report's heading bullet."""
+    return {"command": the_command(module),
             "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
             "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
                        f"Python {platform.python_version()}",
@@ -507,30 +532,45 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Both sides, one after the other, each with half the time limit; everything made is
     removed before this returns (or raises)."""
     result: dict[str, Any] = {"runs": [this_run()], "sizes": args.sizes, "repeats": REPEATS, "columns": {}}
-    workdir = Path(tempfile.mkdtemp(prefix="gm-versus3-", dir=args.workdir))
-    hosts = Hosts(workdir)
+    hosts = Hosts(Path(tempfile.mkdtemp(prefix="gm-versus3-", dir=args.workdir)))
+    sides = [lambda deadline, run_side=run_side: run_side(hosts, args.sizes, deadline, result["columns"])
+             for run_side in (glusterd_side, mgmt_side)]
+    return run_sides(result, hosts, sides, args.time_limit, args.keep)
+
+
+#: A side of the comparison, run until its deadline (time.monotonic()).
+Side = Callable[[float], None]
+
+
+def run_sides(result: dict[str, Any], hosts: Hosts, sides: Sequence[Side], time_limit: float,
+              keep: bool) -> dict[str, Any]:
+    """``sides`` one after the other on ``hosts``, each with an equal share of ``time_limit``;
+    a side that fails is logged (its record says why) and the next runs. SIGTERM and a hang
+    unwind like Ctrl-C; whatever happens, everything made on the hosts (and their work
+    directory, unless ``keep``) is removed before this returns ``result``."""
+    workdir = hosts.workdir
     started = time.monotonic()
     # SIGTERM (and an alarm past the limit, for a hang no timeout caught) unwind like Ctrl-C
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGALRM, _interrupted)
-    signal.alarm(int(args.time_limit) + 300)
+    signal.alarm(int(time_limit) + 300)
     try:
         hosts.create()
         log(f"hosts {[h.host.address for h in hosts.hosts]}, work dir {workdir} (load {load()})")
-        half = args.time_limit / 2
-        for run_side in (glusterd_side, mgmt_side):
-            deadline = min(time.monotonic() + half, started + args.time_limit)
+        share = time_limit / len(sides)
+        for number, run_side in enumerate(sides, 1):
+            deadline = min(time.monotonic() + share, started + time_limit)
             try:
-                run_side(hosts, args.sizes, deadline, result["columns"])
+                run_side(deadline)
             except Exception as exc:  # noqa: BLE001 (recorded; the other side still runs)
-                log(f"{run_side.__name__} failed: {type(exc).__name__}: {exc}")
+                log(f"side {number} failed: {type(exc).__name__}: {exc}")
     except KeyboardInterrupt as exc:  # the sizes finished so far are still reported
         result["interrupted"] = str(exc)
         log(f"interrupted ({exc}): cleaning up, reporting the sizes finished")
     finally:
         signal.alarm(0)
         hosts.teardown()
-        if args.keep:
+        if keep:
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -540,6 +580,28 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ============================================================================ report
+@attrs.frozen
+class Sweep:
+    """What a comparison sweeps, as its verdict and goal rows word it."""
+
+    #: (key of a size's row, the command as the tables name it)
+    commands: Sequence[tuple[str, str]] = COMMANDS
+    #: the goals table's rows of this comparison start with this (replaced on each --output)
+    goal_prefix: str = GOAL_PREFIX
+    #: what a size is called ("faster at every {noun}", "the ratio grows with {noun}")
+    noun: str = "size"
+    #: a size in a sentence ("at {} ...")
+    size: str = "{}"
+    #: the sizes of a verdict, in brackets
+    sizes: str = "{} volumes"
+    #: the table's first column, and the plot's x axis
+    size_header: str = "volumes"
+    #: what each panel of the plot's title says first
+    panel: str = "3 nodes"
+    #: the plot's x axis marked at the sizes measured only (few sizes, close together)
+    ticks_at_sizes: bool = False
+
+
 def ratios(result: dict[str, Any], against: Column, label: str) -> list[tuple[str, float]]:
     """(size, glusterd / ``against``) at every size both finished."""
     columns = result["columns"]
@@ -555,7 +617,6 @@ def failed_sizes(result: dict[str, Any], column: Column, label: str) -> list[str
 
 
 def render(result: dict[str, Any], image: str | None = None) -> str:
-    columns = result["columns"]
     lines = [HEADING, ""]
     for run_ in result["runs"]:
         lines.append(f"- `{run_['command']}` ({run_['date']}; {run_['machine']}; load average "
@@ -587,17 +648,28 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
               "returns once its sockets exist, about when a CLI could first reach it; the polling "
               "starts then).", "",
               "A row that failed at a size reads `failed` (why: under the table).", ""]
+    lines += [*table(result), "", *verdict(result), ""]
+    if image:
+        lines += [f"![scale-versus-3nodes]({image})", ""]
+    return "\n".join(lines)
+
+
+def table(result: dict[str, Any], sweep: Sweep = Sweep()) -> list[str]:
+    """The table (a row per size and command, a column per CLI and daemon, with the ratios),
+    the stock binary's floor, and why a side stopped or a row failed."""
+    columns = result["columns"]
+    lines = []
     for column in Column:
         record = columns.get(column.value, {})
         for key in ("error", "stopped"):
             if record.get(key):
                 lines += [f"{TITLES[column]}: {key}: `{record[key][:500]}`", ""]
-    lines += ["| volumes | command | glusterd, `gluster` (ms) | gluster-mgmtd, `gluster-mgmt` (ms) "
+    lines += [f"| {sweep.size_header} | command | glusterd, `gluster` (ms) | gluster-mgmtd, `gluster-mgmt` (ms) "
               "| ratio | gluster-mgmtd, stock `gluster` (ms) | ratio |",
               "|---:|---|---:|---:|---:|---:|---:|"]
     every = {n for record in columns.values() for n in record.get("sizes", {})}
     for size in sorted(every, key=int):
-        for label, command in COMMANDS:
+        for label, command in sweep.commands:
             rows = [columns.get(c.value, {}).get("sizes", {}).get(size) for c in Column]
             values = [row.get(label) if row else None for row in rows]
             gd = values[0]
@@ -616,15 +688,12 @@ def render(result: dict[str, Any], image: str | None = None) -> str:
                       f"{statistics.median(floors[c]) * 1000:.0f} ms against "
                       f"{'glusterd' if c is Column.GLUSTERD else 'gluster-mgmtd'}"
                       for c in STOCK_BINARY) + "."]
-    failures = [f"- {TITLES[c]}, {size} volumes, {key.removesuffix(FAILED)}: `{why[:400]}`"
+    failures = [f"- {TITLES[c]}, {sweep.sizes.format(size)}, {key.removesuffix(FAILED)}: `{why[:400]}`"
                 for c in Column for size, row in columns.get(c.value, {}).get("sizes", {}).items()
                 for key, why in row.items() if key.endswith(FAILED)]
     if failures:
         lines += ["", "Failed:", "", *failures]
-    lines += ["", *verdict(result), ""]
-    if image:
-        lines += [f"![scale-versus-3nodes]({image})", ""]
-    return "\n".join(lines)
+    return lines
 
 
 #: a ratio falling by less than this from one size to the next is noise, not a fall
@@ -638,13 +707,13 @@ def grows(values: Sequence[float]) -> bool:
         all(b >= a * (1 - NOISE) for a, b in zip(values, values[1:]))
 
 
-def verdict(result: dict[str, Any]) -> list[str]:
+def verdict(result: dict[str, Any], sweep: Sweep = Sweep()) -> list[str]:
     """Per CLI against gluster-mgmtd: on which commands it is faster than glusterd at every
     size, and on which the ratio grows (never falls) with size."""
     lines = []
     for column in (Column.GLUSTER_MGMT, Column.GLUSTER_MGMT_STOCK):
         faster, growing, sizes = [], [], set()
-        for label, command in COMMANDS:
+        for label, command in sweep.commands:
             pairs = ratios(result, column, label)
             sizes |= {n for n, _ in pairs}
             if pairs and all(r >= 1 for _, r in pairs):
@@ -652,47 +721,48 @@ def verdict(result: dict[str, Any]) -> list[str]:
             if grows([r for _, r in pairs]):
                 growing.append(f"`{command}`")
         if sizes:
-            lines.append(f"- {TITLES[column]}: faster than glusterd at every size "
-                         f"({', '.join(sorted(sizes, key=int))} volumes) on "
-                         f"{', '.join(faster) or 'no command'}; the ratio grows with size on "
+            lines.append(f"- {TITLES[column]}: faster than glusterd at every {sweep.noun} "
+                         f"({sweep.sizes.format(', '.join(sorted(sizes, key=int)))}) on "
+                         f"{', '.join(faster) or 'no command'}; the ratio grows with {sweep.noun} on "
                          f"{', '.join(growing) or 'no command'}.")
     return lines or ["- no size both sides finished."]
 
 
-def goal_rows(result: dict[str, Any]) -> list[str]:
+def goal_rows(result: dict[str, Any], sweep: Sweep = Sweep()) -> list[str]:
     """Issue 15's goal "faster than glusterd at every size both can run, and the ratio
-    growing with size", per command, on three nodes."""
+    growing with size", per command (by default: on three nodes, volumes the size)."""
     rows = []
-    for label, command in COMMANDS:
+    at = sweep.size.format
+    for label, command in sweep.commands:
         mine = ratios(result, Column.GLUSTER_MGMT, label)
         stock = ratios(result, Column.GLUSTER_MGMT_STOCK, label)
         if not mine:
-            rows.append(f"{GOAL_PREFIX}faster than glusterd at every size, ratio growing: "
+            rows.append(f"{sweep.goal_prefix}faster than glusterd at every {sweep.noun}, ratio growing: "
                         f"`{command}` | not measured | unknown |")
             continue
         gaps = []
         for name, pairs in (("gluster-mgmt", mine), ("stock gluster", stock)):
             slower = [n for n, r in pairs if r < 1]
             if slower:
-                gaps.append(f"{name} slower at {', '.join(slower)}")
+                gaps.append(f"{name} slower at {', '.join(map(at, slower))}")
             if not grows([r for _, r in pairs]):
-                gaps.append(f"{name}: the ratio does not grow with size")
-        measured = ", ".join(f"{r:.1f}x at {n}" for n, r in mine)
+                gaps.append(f"{name}: the ratio does not grow with {sweep.noun}")
+        measured = ", ".join(f"{r:.1f}x at {at(n)}" for n, r in mine)
         if stock:
             measured += " (stock `gluster`: " + ", ".join(f"{r:.1f}x" for _, r in stock) + ")"
         for column in Column:
             failed = failed_sizes(result, column, label)
             if failed:
-                measured += f"; {TITLES[column].replace('`', '')} failed at {', '.join(failed)}"
+                measured += f"; {TITLES[column].replace('`', '')} failed at {', '.join(map(at, failed))}"
                 if column is not Column.GLUSTERD:
-                    gaps.append(f"{TITLES[column].replace('`', '')} failed at {', '.join(failed)}")
-        rows.append(f"{GOAL_PREFIX}faster than glusterd at every size, ratio growing: `{command}` | "
+                    gaps.append(f"{TITLES[column].replace('`', '')} failed at {', '.join(map(at, failed))}")
+        rows.append(f"{sweep.goal_prefix}faster than glusterd at every {sweep.noun}, ratio growing: `{command}` | "
                     f"{measured} | {'; '.join(gaps) or 'none'} |")
     return rows
 
 
-def plot(result: dict[str, Any], path: Path) -> bool:
-    """A panel per row of the table, ms versus volumes, one line per column; False when nothing to plot."""
+def plot(result: dict[str, Any], path: Path, sweep: Sweep = Sweep()) -> bool:
+    """A panel per row of the table, ms versus the size, one line per column; False when nothing to plot."""
     columns = result["columns"]
     if not any(columns.get(c.value, {}).get("sizes") for c in Column):
         return False
@@ -701,17 +771,23 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, (len(COMMANDS) + 1) // 2, figsize=(14, 7))
-    for ax, (label, command) in zip(axes.flat, COMMANDS):
+    fig, axes = plt.subplots(2, (len(sweep.commands) + 1) // 2, figsize=(14, 7))
+    for ax, (label, command) in zip(axes.flat, sweep.commands):
         for column in Column:
             sizes = columns.get(column.value, {}).get("sizes", {})
             xs = [n for n in sorted(sizes, key=int) if sizes[n].get(label) is not None]
             ax.plot([int(n) for n in xs], [sizes[n][label] * 1000 for n in xs], marker="o",
                     label=TITLES[column].replace("`", ""))
         if label in dict(GROWTH):  # seconds against minutes: only a log scale shows both
-            ax.set(title=f"3 nodes: {command} (ms, log)", xscale="log", yscale="log", xlabel="volumes")
+            ax.set(title=f"{sweep.panel}: {command} (ms, log)", xscale="log", yscale="log",
+                   xlabel=sweep.size_header)
         else:
-            ax.set(title=f"3 nodes: {command} (ms)", xscale="log", xlabel="volumes", ylim=(0, None))
+            ax.set(title=f"{sweep.panel}: {command} (ms)", xscale="log", xlabel=sweep.size_header,
+                   ylim=(0, None))
+        if sweep.ticks_at_sizes:
+            every = sorted({int(n) for c in columns.values() for n in c.get("sizes", {})})
+            ax.set_xticks(every, [str(n) for n in every])
+            ax.minorticks_off()
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -720,19 +796,21 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def write_doc(path: Path, section: str, rows: list[str]) -> None:
-    """Put this run's subsection into the Scale section of ``path`` (replacing an earlier one,
-    its hand-written part from NOTES_HEADING on kept; new: before the goals table) and its rows into the goals table (replacing the earlier
-    ones, nothing else touched)."""
+def write_doc(path: Path, section: str, rows: list[str], heading: str = HEADING,
+              notes_heading: str = NOTES_HEADING, goal_prefix: str = GOAL_PREFIX) -> None:
+    """Put this run's subsection (it starts with ``heading``) into the Scale section of
+    ``path`` (replacing an earlier one, its hand-written part from ``notes_heading`` on kept;
+    new: before the goals table) and its rows into the goals table (replacing the earlier
+    ones, those starting with ``goal_prefix``; nothing else touched)."""
     text = path.read_text()
     start = text.find(SCALE_SECTION)
     if start < 0:
         raise SystemExit(f"{path}: no '{SCALE_SECTION}' section (run benchmarks.scale --output first)")
-    old = text.find(HEADING, start)
+    old = text.find(heading, start)
     if old >= 0:
         ends = [i for i in (text.find("\n### ", old + 1), text.find("\n## ", old + 1)) if i >= 0]
         end = min(ends) + 1 if ends else len(text)
-        notes = text.find(f"\n{NOTES_HEADING}", old, end)
+        notes = text.find(f"\n{notes_heading}", old, end)
         kept = text[notes + 1:end].rstrip("\n") + "\n\n" if notes >= 0 else ""
         text = text[:old] + section.rstrip("\n") + "\n\n" + kept + text[end:]
     else:
@@ -743,7 +821,7 @@ def write_doc(path: Path, section: str, rows: list[str]) -> None:
     at = text.find(GOALS_HEADING, start)
     lines = text[at:].split("\n")
     table_end = next(i for i, line in enumerate(lines) if i > 2 and not line.startswith("|"))
-    kept = [line for line in lines[:table_end] if not line.startswith(GOAL_PREFIX)]
+    kept = [line for line in lines[:table_end] if not line.startswith(goal_prefix)]
     text = text[:at] + "\n".join([*kept, *rows, *lines[table_end:]])
     path.write_text(text)
 
