@@ -126,13 +126,15 @@ class SubtreeMirror:
             try:
                 store.ready(client)
                 named, whole = self._take()
+                armed = store.arm_recursive_watch(self.start, watch) if whole else None
                 if whole:
-                    self.recursive = store.arm_recursive_watch(self.start, watch)
+                    self.recursive = armed is not None
                 if not self.recursive:
                     cost += self._refresh(client, named, watch)
                 elif whole:
                     cost += self._refresh(client, named, None)  # the watch covers it all
                     self._children.clear()
+                    store.wait(armed, f"watch {store.layout.key(self.start) or '/'}")  # pipelined
                 else:
                     cost += self._reread(client, named)
                 rev_stat = store.wait(client.exists_async(store.layout.rev_path), "read the revision node")

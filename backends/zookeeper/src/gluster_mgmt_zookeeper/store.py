@@ -26,7 +26,6 @@ from kazoo.exceptions import (
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
-    NoWatcherError,
     RolledBackError,
     RuntimeInconsistency,
     UnimplementedError,
@@ -407,39 +406,34 @@ class ZooKeeperStore(EmulatedHistoryStore):
             return None
 
     # ------------------------------------------------------------------ watches and leases
-    def arm_recursive_watch(self, path: str, watcher) -> bool:
-        """(Re-)arm a persistent recursive watch on ``path`` on the store's session: False if
-        the server has none (older than ZooKeeper 3.6, decided once per connection, or turned
-        off by the URL), then the caller arms one-shot watches instead."""
+    def arm_recursive_watch(self, path: str, watcher):
+        """Send addWatch for a persistent recursive watch on ``path`` on the store's session:
+        its pending answer (reads sent after it are served after the server armed it, so the
+        caller need not wait before reading), or None if the server has none (older than
+        ZooKeeper 3.6, or turned off by the URL): then the caller arms one-shot watches. The
+        first call per connection waits for the answer, to decide."""
         if self._recursive_watches is False:
-            return False
+            return None
         self.ready(self.client)
-        with translate_errors(self.where, f"watch {self.layout.key(path) or '/'}"):
-            try:
-                self.client.add_recursive_watch_async(path, watcher).get(timeout=self.timeout)
-            except UnimplementedError:
-                self.client.discard_recursive_watch(path, watcher)
-                log.info("zookeeper %s: the server has no persistent recursive watches (addWatch, "
-                         "ZooKeeper 3.6+): watches arm a watch per znode", self.where)
-                self._recursive_watches = False
-                return False
-            except BaseException:
-                self.client.discard_recursive_watch(path, watcher)
-                raise
-        self._recursive_watches = True
-        return True
+        pending = self.client.add_recursive_watch_async(path, watcher)
+        if self._recursive_watches is None:
+            with translate_errors(self.where, f"watch {self.layout.key(path) or '/'}"):
+                try:
+                    pending.get(timeout=self.timeout)
+                except UnimplementedError:
+                    self.client.discard_recursive_watch(path, watcher)
+                    log.info("zookeeper %s: the server has no persistent recursive watches "
+                             "(addWatch, ZooKeeper 3.6+): watches arm a watch per znode", self.where)
+                    self._recursive_watches = False
+                    return None
+            self._recursive_watches = True
+        return pending
 
     def disarm_recursive_watch(self, path: str, watcher) -> None:
         """The watcher is done with ``path``: the server forgets the watch with its last watcher
-        (best effort: a closed store or lost session has no watch left to remove)."""
-        if not self.client.discard_recursive_watch(path, watcher) or not self.client.connected:
-            return
-        try:
-            self.client.remove_recursive_watch_async(path).get(timeout=self.timeout)
-        except NoWatcherError:
-            pass  # never armed on this connection (it failed, or a reconnect dropped it)
-        except Exception as exc:
-            log.debug("zookeeper %s: removing the watch on %s failed: %r", self.where, path, exc)
+        (sent, not waited for: a closed store or lost session has no watch left to remove)."""
+        if self.client.discard_recursive_watch(path, watcher) and self.client.connected:
+            self.client.remove_recursive_watch_async(path)
 
     def _watch(self, prefix: str, start_revision: int | None) -> ZooKeeperWatch:
         watch = ZooKeeperWatch(self, prefix, start_revision)
