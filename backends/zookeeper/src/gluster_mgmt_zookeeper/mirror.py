@@ -1,16 +1,25 @@
 """A watched prefix's znodes, kept current by re-reading only what ZooKeeper's watches name.
 
 Re-listing the whole prefix on every notification costs each watcher O(keys under the prefix)
-bytes per change (every volume, on every ``volume set``). ZooKeeper's one-shot watches say
-which znode changed (its data, its children, its existence), so the mirror keeps the subtree
-(every znode's children names, every key's entry) and, per round, re-reads only the znodes
-named by notifications since the last round (data and children names, re-arming their
-watches) and walks only subtrees that appeared. A round costs the size of the change.
+bytes per change (every volume, on every ``volume set``). ZooKeeper's watches say which znode
+changed, so the mirror keeps the prefix's keys and, per round, re-reads only the znodes named
+by notifications since the last round. Two ways to be told:
+
+* A persistent recursive watch on the prefix's znode (ZooKeeper 3.6+, ``addWatch``): one
+  notification per creation, deletion or data change of any znode below, naming it; the round
+  reads that znode (data and stat) and nothing else: a new peer costs its own record, not its
+  siblings' names. Armed once per connection (a reconnect or session expiry drops it: the next
+  round arms it again and reads everything).
+* Otherwise (an older server, or ``recursive_watches=0``) one-shot watches, on the data and the
+  children of every znode the mirror reads, re-armed by the read that follows a notification:
+  a creation or deletion costs the names of the parent's children, and subtrees that appeared
+  are walked.
 
 How the view stays consistent (a snapshot as of one revision):
 
-* Every znode the mirror knows has a data and a child watch armed by the read that last
-  brought it in; a write to it (or its creation or deletion, or a child's) fires one of them.
+* Every znode the mirror knows is covered by a watch armed before (recursive) or by (one-shot)
+  the read that last brought it in; a write to it (or its creation or deletion, or a child's)
+  fires it.
 * The server sends a watch notification before the reply to any later read on the session
   that reflects the change, and kazoo's reader thread queues the watch callbacks in wire
   order before it hands out that reply. A round ends by reading the revision node, then
@@ -20,7 +29,7 @@ How the view stays consistent (a snapshot as of one revision):
   revision node's read: the mirror is the subtree as of that revision (``Round.revision``).
   Otherwise the round goes on with the newly named znodes.
 * A session event (lost connection, expired session) may lose watches: the next round reads
-  the whole subtree again (``invalidate``).
+  the whole subtree again (``invalidate``), arming the recursive watch first.
 """
 
 from __future__ import annotations
@@ -62,24 +71,35 @@ class SubtreeMirror:
         self._named: set[str] = set()  # znodes notifications named since the last round
         self._whole = True             # read the whole subtree next round
         self._membership = True        # a notification other than a data change came
-        #: Children names of every known znode (``start`` included, while it exists).
+        #: Whether the last whole read armed a persistent recursive watch on ``start`` (else
+        #: one-shot watches are armed on every znode read).
+        self.recursive = False
+        #: Children names of every known znode (``start`` included, while it exists); kept by
+        #: the one-shot watches only (a recursive watch names creations and deletions).
         self._children: dict[str, frozenset[str]] = {}
         self._entries: dict[str, Entry] = {}  # by key
 
     # ------------------------------------------------------------------ notifications
-    def notify(self, event: Any) -> None:
-        """A kazoo watch callback (kazoo's callback thread): remember what it names."""
+    def notify(self, event: Any) -> bool:
+        """A kazoo watch callback (kazoo's callback thread): remember what it names; whether
+        it asks for a round (a recursive watch on the root also names the bookkeeping znodes,
+        ``.rev`` and ``.deleted``, which are no keys)."""
+        if event.path != self.start and any(
+                part.startswith(".") for part in event.path[len(self.start) + 1:].split("/")):
+            return False
         with self._guard:
             self._named.add(event.path)
             if event.type != EventType.CHANGED:
                 self._membership = True
+        return True
 
     def invalidate(self) -> None:
         """Watches may be lost (a session event): read everything next round."""
         with self._guard:
             self._whole = True
 
-    def _take(self) -> set[str]:
+    def _take(self) -> tuple[set[str], bool]:
+        """The znodes to read this round, and whether that is the whole subtree."""
         with self._guard:
             named, self._named = self._named, set()
             whole, self._whole = self._whole, False
@@ -87,8 +107,8 @@ class SubtreeMirror:
         if whole:
             self._children.clear()
             self._entries.clear()
-            return {self.start}
-        return named
+            return {self.start}, True
+        return named, False
 
     def pending(self) -> bool:
         """Whether a notification (or ``invalidate``) asks for a round."""
@@ -105,7 +125,18 @@ class SubtreeMirror:
         while True:
             try:
                 store.ready(client)
-                cost += self._refresh(client, self._take(), watch)
+                named, whole = self._take()
+                armed = store.arm_recursive_watch(self.start, watch) if whole else None
+                if whole:
+                    self.recursive = armed is not None
+                if not self.recursive:
+                    cost += self._refresh(client, named, watch)
+                elif whole:
+                    cost += self._refresh(client, named, None)  # the watch covers it all
+                    self._children.clear()
+                    store.wait(armed, f"watch {store.layout.key(self.start) or '/'}")  # pipelined
+                else:
+                    cost += self._reread(client, named)
                 rev_stat = store.wait(client.exists_async(store.layout.rev_path), "read the revision node")
                 if rev_stat is None:
                     raise StoreError(f"zookeeper store root {store.layout.base} lost its revision node")
@@ -128,9 +159,36 @@ class SubtreeMirror:
         if not done.wait(self.store.timeout):
             raise StoreTimeoutError(f"zookeeper {self.store.where}: watch callbacks are stuck")
 
+    def disarm(self, watch: Any) -> None:
+        """The watch is closed: its recursive watch goes (one-shot ones fire once, unheeded)."""
+        if self.recursive:
+            self.store.disarm_recursive_watch(self.start, watch)
+            self.recursive = False
+
+    def _reread(self, client: Any, named: Iterable[str]) -> int:
+        """Under a recursive watch: read each named znode below ``start`` (data and stat,
+        pipelined), never a listing; returns the bytes read. A created znode is named itself
+        (each of a new key's new directories too), and a deleted one was a leaf when it went
+        (the store deletes bottom-up: each znode below had its own notification)."""
+        wait, layout = self.store.wait, self.store.layout
+        reads = {path: client.get_async(path) for path in sorted(named) if path != self.start}
+        cost = 0
+        for path, pending in reads.items():
+            key = layout.key(path)
+            got = wait(pending, f"read {key!r}", missing_ok=True)
+            cost += len(key)
+            if got is None or not is_key(got[0]):
+                self._entries.pop(key, None)  # gone, or a directory (no key) now
+                continue
+            data, stat = got
+            cost += len(data)
+            self._entries[key] = layout.entry(path, data, stat)
+        return cost
+
     def _refresh(self, client: Any, named: Iterable[str], watch: Any) -> int:
         """Re-read the named znodes we know (data and children names), walk the subtrees that
-        appeared, forget those that went; returns the bytes read."""
+        appeared, forget those that went; returns the bytes read. ``watch`` None: arm no
+        one-shot watch (a recursive one covers the subtree)."""
         wait, layout = self.store.wait, self.store.layout
         frontier = sorted((p for p in named if p == self.start or p in self._children),
                           key=lambda p: p.count("/"))

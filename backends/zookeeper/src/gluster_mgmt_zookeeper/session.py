@@ -57,6 +57,13 @@ class StoreSession(Protocol):
         """Tombstones for keys whose lease's session expired; None if anything was written
         since the revision node had ``rev_version``."""
 
+    def arm_recursive_watch(self, path: str, watcher: Any) -> Any:
+        """Send addWatch (a persistent recursive watch) on the store's session: its pending
+        answer, or None if the server has none (then arm one-shot watches)."""
+
+    def disarm_recursive_watch(self, path: str, watcher: Any) -> None:
+        """Remove it (with its last watcher)."""
+
     def forget_watch(self, watch: Watch) -> None:
         """A closed watch: the store no longer wakes or closes it."""
 

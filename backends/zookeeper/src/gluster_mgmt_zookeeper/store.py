@@ -28,6 +28,7 @@ from kazoo.exceptions import (
     NotEmptyError,
     RolledBackError,
     RuntimeInconsistency,
+    UnimplementedError,
 )
 from kazoo.protocol.states import KazooState
 from kazoo.security import make_digest_acl
@@ -58,7 +59,11 @@ class _Retry(Exception):
 
 
 class ZooKeeperStore(EmulatedHistoryStore):
-    """``zookeeper://[user:password@]host:port[,host:port...]/root[?timeout=5&session_timeout=10]``"""
+    """``zookeeper://[user:password@]host:port[,host:port...]/root[?timeout=5&session_timeout=10]``
+
+    ``recursive_watches=0`` makes watches arm one-shot watches on every znode they read even on
+    a server that has persistent recursive watches (ZooKeeper 3.6+); tests use it to keep that
+    path (the one for older servers) tested."""
 
     name = "zookeeper"
     default_port = 2181
@@ -89,6 +94,13 @@ class ZooKeeperStore(EmulatedHistoryStore):
             self._auth_data = None
             self._acl = None
         self.session_timeout = float(url.params.get("session_timeout", DEFAULT_SESSION_TIMEOUT))
+        allowed = url.params.get("recursive_watches", "1").lower()
+        if allowed not in ("0", "1", "false", "true", "no", "yes"):
+            raise StoreError(f"zookeeper store URL: recursive_watches={allowed!r} is not 0 or 1")
+        #: Whether the server (of the current connection) takes addWatch: None until a watch
+        #: asks it, once per connection (a reconnect may land on another member).
+        self._recursive_watches: bool | None = None if allowed in ("1", "true", "yes") else False
+        self._recursive_allowed = self._recursive_watches is None
         self._guard = threading.Lock()
         self._watches: weakref.WeakSet[ZooKeeperWatch] = weakref.WeakSet()
         self._leases: weakref.WeakSet[ZooKeeperLease] = weakref.WeakSet()
@@ -124,6 +136,8 @@ class ZooKeeperStore(EmulatedHistoryStore):
             log.warning("zookeeper %s: session expired; reconnecting with a new one", self.where)
         elif state == KazooState.SUSPENDED:
             log.info("zookeeper %s: connection lost; reconnecting", self.where)
+        if state != KazooState.CONNECTED and self._recursive_allowed:
+            self._recursive_watches = None  # the next connection's server decides again
         for watch in list(self._watches):
             watch._wake()
 
@@ -392,6 +406,35 @@ class ZooKeeperStore(EmulatedHistoryStore):
             return None
 
     # ------------------------------------------------------------------ watches and leases
+    def arm_recursive_watch(self, path: str, watcher):
+        """Send addWatch for a persistent recursive watch on ``path`` on the store's session:
+        its pending answer (reads sent after it are served after the server armed it, so the
+        caller need not wait before reading), or None if the server has none (older than
+        ZooKeeper 3.6, or turned off by the URL): then the caller arms one-shot watches. The
+        first call per connection waits for the answer, to decide."""
+        if self._recursive_watches is False:
+            return None
+        self.ready(self.client)
+        pending = self.client.add_recursive_watch_async(path, watcher)
+        if self._recursive_watches is None:
+            with translate_errors(self.where, f"watch {self.layout.key(path) or '/'}"):
+                try:
+                    pending.get(timeout=self.timeout)
+                except UnimplementedError:
+                    self.client.discard_recursive_watch(path, watcher)
+                    log.info("zookeeper %s: the server has no persistent recursive watches "
+                             "(addWatch, ZooKeeper 3.6+): watches arm a watch per znode", self.where)
+                    self._recursive_watches = False
+                    return None
+            self._recursive_watches = True
+        return pending
+
+    def disarm_recursive_watch(self, path: str, watcher) -> None:
+        """The watcher is done with ``path``: the server forgets the watch with its last watcher
+        (sent, not waited for: a closed store or lost session has no watch left to remove)."""
+        if self.client.discard_recursive_watch(path, watcher) and self.client.connected:
+            self.client.remove_recursive_watch_async(path)
+
     def _watch(self, prefix: str, start_revision: int | None) -> ZooKeeperWatch:
         watch = ZooKeeperWatch(self, prefix, start_revision)
         with self._guard:

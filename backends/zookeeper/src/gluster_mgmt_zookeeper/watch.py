@@ -1,6 +1,6 @@
 """Watches: a SubtreeMirror (mirror.py) keeps the prefix's znodes current from ZooKeeper's own
-watches (armed on every znode it reads, and on the prefix's znode), re-reading only the znodes
-they name, so a write wakes only the watchers of its prefix and costs them the size of the
+watches (a persistent recursive watch on the prefix's znode; on servers older than 3.6, one-shot
+watches armed on every znode it reads), re-reading only the znodes they name, so a write wakes only the watchers of its prefix and costs them the size of the
 change; the core (gluster_mgmt.store.emulated) diffs the snapshots. Tombstones date the
 deletions. The store-wide revision node is checked every ``RELIST_CHECK_INTERVAL`` as a safety
 net (a whole re-read if the store moved without a notification)."""
@@ -56,12 +56,17 @@ class ZooKeeperWatch(EmulatedWatch):
 
     def _on_event(self, event: object) -> None:
         """A kazoo watch fired (kazoo's callback thread)."""
-        self._mirror.notify(event)
-        self._trigger.set()
+        if self._mirror.notify(event):
+            self._trigger.set()
 
     def _stop(self) -> None:
         self._trigger.set()
         self.store.forget_watch(self)
+
+    def _finish(self) -> None:
+        """The watch thread ended (or construction failed): no round arms the recursive watch
+        again, so the server may forget it."""
+        self._mirror.disarm(self._on_event)
 
     def _retry_delay(self, failures: int) -> float:
         return 0.0  # _next_snapshot backs off on its trigger (a reconnect wakes it early)
