@@ -37,13 +37,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from benchmarks import versus_cluster as vc
-from benchmarks.report import the_command
 
 #: the client's GLUSTER_CLI calls per command: (label, procedure, dict) — `info` is a sequence
 STATUS_VOLUME = "vol0001"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import enum
+import importlib.util
 import itertools
 import json
 import os
@@ -827,9 +828,8 @@ def write_doc(path: Path, section: str, rows: list[str], heading: str = HEADING,
 
 
 # ============================================================================ command line
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10,100,300", help="volume counts (default 10,100,300)")
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every comparison with glusterd takes (this one, versus_peers)."""
     parser.add_argument("--time-limit", type=float, default=2400.0,
                         help="seconds for the whole run, half per side (default 2400)")
     parser.add_argument("--json", type=Path, help="write the raw figures there")
@@ -839,46 +839,82 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, help="write a PNG plot there")
     parser.add_argument("--workdir", type=Path, help="where the temporary work directory goes")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
-    args = parser.parse_args(argv)
+
+
+def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace, least: int,
+                      sizes_wanted: str) -> None:
+    """``--sizes`` into sorted integers, each at least ``least`` (``sizes_wanted`` says so
+    otherwise), and the limits of the other run options."""
     try:
         args.sizes = sorted({int(n) for n in args.sizes.split(",") if n})
     except ValueError:
         parser.error("--sizes takes comma-separated integers")
-    if not args.sizes or args.sizes[0] < 1:
-        parser.error("--sizes needs at least one count >= 1")
+    if not args.sizes or args.sizes[0] < least:
+        parser.error(f"--sizes needs {sizes_wanted}")
     if args.time_limit < 60:
         parser.error("--time-limit must be at least 60 s")
     if args.workdir is not None and len(str(args.workdir.resolve())) > WORKDIR_MAX:
         parser.error(f"--workdir {args.workdir}: longer than {WORKDIR_MAX} characters, the daemons' "
                      "unix sockets under it would pass the 107-byte limit of a socket path")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,100,300", help="volume counts (default 10,100,300)")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    check_run_options(parser, args, 1, "at least one count >= 1")
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+@attrs.frozen
+class Report:
+    """What a comparison's ``main`` renders and writes, its own parts."""
+
+    name: str
+    #: the programs a run needs besides root (scripts/install-deps.sh installs them)
+    tools: tuple[str, ...]
+    bench: Callable[[argparse.Namespace], dict[str, Any]]
+    render: Callable[[dict[str, Any], str | None], str]
+    sweep: Sweep
+    heading: str
+    notes_heading: str
+
+
+def run_report(args: argparse.Namespace, report: Report) -> int:
+    """Run (or read ``--from-json``), then print the section and its goal rows, and write
+    them (``--output``) with the plot (``--plot``); 1 when a side failed or the run stopped
+    short."""
     if args.from_json:
         result = json.loads(args.from_json.read_text())
     else:
         if os.geteuid() != 0:
-            raise SystemExit("versus_cluster: needs root (network and mount namespaces)")
-        for tool in ("glusterd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"):
+            raise SystemExit(f"{report.name}: needs root (network and mount namespaces)")
+        if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after
+            raise SystemExit(f"{report.name}: --plot needs matplotlib (pip install -e '.[bench]')")
+        for tool in report.tools:
             if shutil.which(tool) is None:
-                raise SystemExit(f"versus_cluster: {tool} missing (scripts/install-deps.sh)")
-        result = bench(args)
+                raise SystemExit(f"{report.name}: {tool} missing (scripts/install-deps.sh)")
+        result = report.bench(args)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1))
     image = None
-    if args.plot and plot(result, args.plot):
+    if args.plot and plot(result, args.plot, report.sweep):
         base = args.output.parent if args.output else Path(".")
         image = os.path.relpath(args.plot, base)
-    section, rows = render(result, image), goal_rows(result)
+    section, rows = report.render(result, image), goal_rows(result, report.sweep)
     print(section + "\n" + "\n".join(rows))
     if args.output:
-        write_doc(args.output, section, rows)
+        write_doc(args.output, section, rows, report.heading, report.notes_heading, report.sweep.goal_prefix)
     failed = [c for c, record in result["columns"].items() if record.get("error")]
     return 1 if failed or result.get("interrupted") or len(result["columns"]) < len(Column) else 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    return run_report(parse_args(argv), Report(
+        "versus_cluster", ("glusterd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"),
+        bench, render, Sweep(), HEADING, NOTES_HEADING))
 
 if __name__ == "__main__":
     sys.exit(main())

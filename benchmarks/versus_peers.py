@@ -31,11 +31,8 @@ store member, namespace and mount made here is removed before the process exits.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
-import json
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -50,10 +47,11 @@ from typing import Any
 import attrs
 
 from benchmarks.versus_cluster import (FLOOR, HOSTS, NOISE, POLL_LIMIT, REPEATS,
-                                       STOCK_BINARY, STORE, TITLES, WORKDIR_MAX, Column, Door, Hosts,
-                                       OutOfTime, Sweep, cli_env, glusterd_door, load, log,
-                                       mgmt_doors, now, peers_missing, plot, poll, run_sides, side,
-                                       start_mgmtd, table, this_run, verdict, goal_rows, write_doc)
+                                       STOCK_BINARY, STORE, TITLES, Column, Door, Hosts,
+                                       OutOfTime, Report, Sweep, add_run_options, check_run_options,
+                                       cli_env, glusterd_door, load, log, mgmt_doors, now,
+                                       peers_missing, poll, run_report, run_sides, side,
+                                       start_mgmtd, table, this_run, verdict)
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
 from tests.multihost.glusterd_hosts import GlusterHost
 
@@ -377,61 +375,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"volume creates timed per column at each size (default {CREATES})")
     parser.add_argument("--quick", action="store_true",
                         help=f"a CI run: N = {QUICK_SIZES}, {QUICK_VOLUMES} volumes")
-    parser.add_argument("--time-limit", type=float, default=2400.0,
-                        help="seconds for the whole run, half per side (default 2400)")
-    parser.add_argument("--json", type=Path, help="write the raw figures there")
-    parser.add_argument("--from-json", type=Path, help="run nothing: report this earlier --json")
-    parser.add_argument("--output", type=Path,
-                        help="put the table and goal rows into this Markdown file's Scale section")
-    parser.add_argument("--plot", type=Path, help="write a PNG plot there")
-    parser.add_argument("--workdir", type=Path, help="where the temporary work directory goes")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    add_run_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.volumes = QUICK_SIZES, QUICK_VOLUMES
-    try:
-        args.sizes = sorted({int(n) for n in args.sizes.split(",") if n})
-    except ValueError:
-        parser.error("--sizes takes comma-separated integers")
-    if not args.sizes or args.sizes[0] < HOSTS:
-        parser.error(f"--sizes needs at least one number of nodes, each >= {HOSTS} (the bricks' hosts)")
+    check_run_options(parser, args, HOSTS, f"at least one number of nodes, each >= {HOSTS} (the bricks' hosts)")
     if args.volumes < 1 or args.creates < 1:
         parser.error("--volumes and --creates must be at least 1")
-    if args.time_limit < 60:
-        parser.error("--time-limit must be at least 60 s")
-    if args.workdir is not None and len(str(args.workdir.resolve())) > WORKDIR_MAX:
-        parser.error(f"--workdir {args.workdir}: longer than {WORKDIR_MAX} characters, the daemons' "
-                     "unix sockets under it would pass the 107-byte limit of a socket path")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.from_json:
-        result = json.loads(args.from_json.read_text())
-    else:
-        if os.geteuid() != 0:
-            raise SystemExit("versus_peers: needs root (network and mount namespaces)")
-        if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after
-            raise SystemExit("versus_peers: --plot needs matplotlib (pip install -e '.[bench]')")
-        for tool in ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"):
-            if shutil.which(tool) is None:
-                raise SystemExit(f"versus_peers: {tool} missing (scripts/install-deps.sh)")
-        result = bench(args)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1))
-    image = None
-    if args.plot and plot(result, args.plot, SWEEP):
-        base = args.output.parent if args.output else Path(".")
-        image = os.path.relpath(args.plot, base)
-    section, rows = render(result, image), goal_rows(result, SWEEP)
-    print(section + "\n" + "\n".join(rows))
-    if args.output:
-        write_doc(args.output, section, rows, HEADING, NOTES_HEADING, SWEEP.goal_prefix)
-    failed = [c for c, record in result["columns"].items() if record.get("error")]
-    return 1 if failed or result.get("interrupted") or len(result["columns"]) < len(Column) else 0
-
+    return run_report(parse_args(argv), Report(
+        "versus_peers", ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", STOCK_GLUSTER, "/usr/bin/etcd"),
+        bench, render, SWEEP, HEADING, NOTES_HEADING))
 
 if __name__ == "__main__":
     sys.exit(main())
