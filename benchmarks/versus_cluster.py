@@ -617,12 +617,15 @@ def failed_sizes(result: dict[str, Any], column: Column, label: str) -> list[str
     return [n for n in sorted(sizes, key=int) if label + FAILED in sizes[n]]
 
 
+def run_lines(result: dict[str, Any]) -> list[str]:
+    """A bullet per run: its command, date, machine, load and length."""
+    return [f"- `{run_['command']}` ({run_['date']}; {run_['machine']}; load average "
+            f"{run_['load_before']} before, {run_.get('load_after', '?')} after; "
+            f"{run_.get('seconds', '?')} s)" for run_ in result["runs"]]
+
+
 def render(result: dict[str, Any], image: str | None = None) -> str:
-    lines = [HEADING, ""]
-    for run_ in result["runs"]:
-        lines.append(f"- `{run_['command']}` ({run_['date']}; {run_['machine']}; load average "
-                     f"{run_['load_before']} before, {run_.get('load_after', '?')} after; "
-                     f"{run_.get('seconds', '?')} s)")
+    lines = [HEADING, "", *run_lines(result)]
     lines += ["", "Three hosts (network and mount namespaces of their own on a bridge, "
               "tests/multihost's harness), one side after the other: glusterd 10.3 on each, "
               f"peers probed; then gluster-mgmtd on each on {result['runs'][0]['store']}, "

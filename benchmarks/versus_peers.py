@@ -50,7 +50,7 @@ from benchmarks.versus_cluster import (FLOOR, HOSTS, NOISE, POLL_LIMIT, REPEATS,
                                        STOCK_BINARY, STORE, TITLES, Column, Door, Hosts,
                                        OutOfTime, Report, Sweep, add_run_options, check_run_options,
                                        cli_env, glusterd_door, load, log, mgmt_doors, now,
-                                       peers_missing, poll, run_report, run_sides, side,
+                                       peers_missing, poll, run_lines, run_report, run_sides, side,
                                        start_mgmtd, table, this_run, verdict)
 from tests.daemon.cluster_fixture import STOCK_GLUSTER
 from tests.multihost.glusterd_hosts import GlusterHost
@@ -301,11 +301,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 # ============================================================================ report
 def render(result: dict[str, Any], image: str | None = None) -> str:
-    lines = [HEADING, ""]
-    for run_ in result["runs"]:
-        lines.append(f"- `{run_['command']}` ({run_['date']}; {run_['machine']}; load average "
-                     f"{run_['load_before']} before, {run_.get('load_after', '?')} after; "
-                     f"{run_.get('seconds', '?')} s)")
+    lines = [HEADING, "", *run_lines(result)]
     volumes, creates = result.get("volumes", VOLUMES), result.get("creates", CREATES)
     lines += ["", f"N hosts (network and mount namespaces of their own on a bridge, "
               "tests/multihost's harness, as in the three-node table), one side after the "

@@ -49,7 +49,12 @@ def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
         assert all(0 < value < 60 for value in row.values()), (column, row)
     assert {label for label, _ in GROWTH} <= {label for label, _ in COMMANDS}
     assert HEADING in stdout and stdout.count(GOAL_PREFIX) == len(COMMANDS)
-    tag = f"gv{proc.pid % 100000}"
+    assert_left_nothing(f"gv{proc.pid % 100000}", stderr)
+
+
+def assert_left_nothing(tag: str, stderr: str) -> None:
+    """A finished run left no namespace or bridge named by ``tag``, no work directory (its
+    path from the run's log) and no process running from it."""
     assert leftover_namespaces(tag) == []
     assert f"{tag}br" not in run("ip", "-o", "link").stdout
     workdir = re.search(r"work dir (\S+)", stderr)

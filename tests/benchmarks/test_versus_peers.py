@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,8 +19,7 @@ from benchmarks.versus_cluster import FLOOR, STOCK_BINARY, Column, goal_rows
 from benchmarks.versus_cluster import HEADING as THREE_NODES
 from benchmarks.versus_peers import CPU, HEADING, IDLE, NOTES_HEADING, SWEEP, render
 from benchmarks.versus_peers import main as versus_peers
-from tests.benchmarks.test_versus_cluster import DOC
-from tests.multihost.harness import leftover_namespaces, run
+from tests.benchmarks.test_versus_cluster import DOC, assert_left_nothing
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", "/usr/sbin/gluster", "/usr/bin/etcd")
@@ -55,18 +53,7 @@ def test_quick_sweep_of_three_then_four_nodes_and_nothing_left(tmp_path: Path) -
             assert sorted(cpu) == sorted([IDLE, *(label for label, _ in SWEEP.commands)])
             assert all(0 <= value < 60 for value in cpu.values()) and cpu["create_s"] > 0, (column, cpu)
     assert HEADING in stdout and stdout.count(SWEEP.goal_prefix) == len(SWEEP.commands)
-    tag = f"gp{proc.pid % 100000}"
-    assert leftover_namespaces(tag) == []
-    assert f"{tag}br" not in run("ip", "-o", "link").stdout
-    workdir = re.search(r"work dir (\S+)", stderr)
-    assert workdir, stderr[-2000:]
-    assert not Path(workdir.group(1)).exists()
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        assert workdir.group(1).encode() not in cmdline, f"left running: {cmdline!r}"
+    assert_left_nothing(f"gp{proc.pid % 100000}", stderr)
 
 
 ROW = {"create_s": 0.1, "set_s": 0.1, "status_s": 0.05, "info_s": 0.05}
