@@ -5,8 +5,6 @@ behind. No timing is asserted: the machine is shared."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli_share import LABELS, render
+from tests.benchmarks.test_versus_cluster import skip_unless_hosts_can_run
 from tests.multihost.harness import leftover_namespaces, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +21,7 @@ TOOLS = ("glusterd", "nsenter", "unshare", "ip", "/usr/sbin/gluster", "/usr/bin/
 
 @pytest.mark.multihost
 def test_both_sides_measured_interleaved_and_nothing_left(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network and mount namespaces")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
+    skip_unless_hosts_can_run(TOOLS)
     out = tmp_path / "share.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.cli_share", "--volumes", "2", "--calls", "4",
                            "--rounds", "2", "--repeats", "2", "--json", str(out)],

@@ -27,11 +27,7 @@ TOOLS = ("glusterd", "nsenter", "unshare", "ip", "/usr/sbin/gluster", "/usr/bin/
 
 @pytest.mark.multihost
 def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network and mount namespaces")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
+    skip_unless_hosts_can_run(TOOLS)
     out = tmp_path / "versus.json"
     # its own process: everything it makes (namespaces, daemons, etcd) ends with it
     # (its work directory in /tmp, not tmp_path: the daemons' socket paths must stay short)
@@ -50,6 +46,15 @@ def test_three_nodes_at_two_volumes_and_nothing_left(tmp_path: Path) -> None:
     assert {label for label, _ in GROWTH} <= {label for label, _ in COMMANDS}
     assert HEADING in stdout and stdout.count(GOAL_PREFIX) == len(COMMANDS)
     assert_left_nothing(f"gv{proc.pid % 100000}", stderr)
+
+
+def skip_unless_hosts_can_run(tools: tuple[str, ...]) -> None:
+    """A benchmark of namespace hosts needs root and ``tools``: skipped, saying which, without."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create network and mount namespaces")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
 
 
 def assert_left_nothing(tag: str, stderr: str) -> None:

@@ -7,8 +7,6 @@ shared."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +17,7 @@ from benchmarks.versus_cluster import FLOOR, STOCK_BINARY, Column, goal_rows
 from benchmarks.versus_cluster import HEADING as THREE_NODES
 from benchmarks.versus_peers import CPU, HEADING, IDLE, NOTES_HEADING, SWEEP, render
 from benchmarks.versus_peers import main as versus_peers
-from tests.benchmarks.test_versus_cluster import DOC, assert_left_nothing
+from tests.benchmarks.test_versus_cluster import DOC, assert_left_nothing, skip_unless_hosts_can_run
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", "/usr/sbin/gluster", "/usr/bin/etcd")
@@ -27,11 +25,7 @@ TOOLS = ("glusterd", "glusterfsd", "nsenter", "unshare", "ip", "/usr/sbin/gluste
 
 @pytest.mark.multihost
 def test_quick_sweep_of_three_then_four_nodes_and_nothing_left(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network and mount namespaces")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {missing} (scripts/install-deps.sh)")
+    skip_unless_hosts_can_run(TOOLS)
     out = tmp_path / "peers.json"
     # its own process: everything it makes (namespaces, daemons, bricks, etcd) ends with it
     # (its work directory in /tmp, not tmp_path: the daemons' socket paths must stay short)
