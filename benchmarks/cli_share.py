@@ -128,13 +128,6 @@ def stopped(pids: list[int]) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-def side_pids(hosts: vc.Hosts) -> list[int]:
-    pids = []
-    for host in hosts.network.hosts:
-        pids += [int(p) for p in vc.run("ip", "netns", "pids", host.netns, check=False).stdout.split()]
-    return pids
-
-
 def run_client(host: Any, path: Path | str, calls: int) -> dict[str, list[float]]:
     result = subprocess.run([*host.enter, sys.executable, "-m", "benchmarks.cli_share", "--client", str(path),
                              "--calls", str(calls)], capture_output=True, text=True, timeout=600,
@@ -176,7 +169,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 doors[name]("volume", "create", volume, *hosts.bricks(name, volume), "force")
             for _ in range(2):
                 doors[name]("volume", "info")
-        background = side_pids(mgmt)
+        background = mgmt.pids()
         sockets = {"glusterd": "/var/run/glusterd.socket", "gluster-mgmtd": mgmt.daemons[0].glusterd_socket}
         hosts_of = {"glusterd": glusterd, "gluster-mgmtd": mgmt}
         calls: dict[str, dict[str, list[float]]] = {name: {label: [] for label in LABELS} for name in doors}

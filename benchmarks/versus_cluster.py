@@ -171,6 +171,12 @@ class Hosts:
         """The three hosts the volumes are on (the fourth joins only for the probe row)."""
         return self.hosts[:HOSTS]
 
+    def pids(self) -> list[int]:
+        """Every process in the hosts' network namespaces (daemons, store members, bricks)."""
+        return [int(pid) for host in self.network.hosts
+                for pid in run("ip", "netns", "pids", host.netns, check=False).stdout.split()
+                if pid.isdigit()]
+
     def teardown(self) -> None:
         """Each step on its own: one failing leaves nothing else behind."""
         for daemon in self.daemons:
@@ -180,12 +186,11 @@ class Hosts:
         for host in self.hosts:
             _quietly(host.stop_glusterd)
             _quietly(host.kill_services)  # the mount namespace goes with its last process
-        for host in self.network.hosts:
-            for pid in run("ip", "netns", "pids", host.netns, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         time.sleep(0.2)
         tag = self.network.tag
         self.network.teardown()

@@ -123,35 +123,33 @@ _INT = struct.Struct(">i")
 
 
 @attrs.frozen
-class AddWatch:
-    """addWatch: a watch that stays armed, on ``path`` (and, recursive, on every descendant)."""
+class _PathRequest:
+    """A request of a path and one int (addWatch, removeWatches), whose reply has no body."""
 
-    type: ClassVar[int] = 106  # ZooKeeper's OpCode.addWatch
+    type: ClassVar[int]
     path: str
-    mode: AddWatchMode
+    number: int
 
     def serialize(self) -> bytes:
-        return bytes(write_string(self.path)) + _INT.pack(self.mode)
-
-    @classmethod
-    def deserialize(cls, _buffer: bytes, _offset: int) -> bool:
-        return True  # the reply has no body
-
-
-@attrs.frozen
-class RemoveWatches:
-    """removeWatches: the server forgets this session's watches of one type on ``path``."""
-
-    type: ClassVar[int] = 18  # ZooKeeper's OpCode.removeWatches
-    path: str
-    watcher_type: WatcherType
-
-    def serialize(self) -> bytes:
-        return bytes(write_string(self.path)) + _INT.pack(self.watcher_type)
+        return bytes(write_string(self.path)) + _INT.pack(self.number)
 
     @classmethod
     def deserialize(cls, _buffer: bytes, _offset: int) -> bool:
         return True
+
+
+class AddWatch(_PathRequest):
+    """addWatch: a watch that stays armed, on ``path`` (and, recursive, on every descendant);
+    ``number``: its AddWatchMode."""
+
+    type: ClassVar[int] = 106  # ZooKeeper's OpCode.addWatch
+
+
+class RemoveWatches(_PathRequest):
+    """removeWatches: the server forgets this session's watches of one type on ``path``;
+    ``number``: that WatcherType."""
+
+    type: ClassVar[int] = 18  # ZooKeeper's OpCode.removeWatches
 
 
 #: The events a persistent recursive watch delivers (never a child event).
